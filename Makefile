@@ -1,0 +1,28 @@
+# The README's two commands. Both install what is missing first (Debian packages).
+#   make demo  - the whole engine on its embedded default, until Ctrl-C
+#   make test  - the whole test suite (what CI runs)
+
+DEBIAN_PACKAGES := libpq-dev librdkafka-dev libmosquitto-dev libssl-dev postgresql mosquitto pkg-config
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+SWIFT_TEST_FLAGS ?=
+
+.PHONY: demo test deps bench
+
+deps:
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing:" $$missing; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+demo: deps
+	swift build -c release --product nilecare-vitals
+	.build/release/nilecare-vitals demo
+
+test: deps
+	swift build --build-tests
+	swift test --skip-build $(SWIFT_TEST_FLAGS)
+
+bench: deps
+	swift build -c release --product vitals-bench
+	.build/release/vitals-bench all

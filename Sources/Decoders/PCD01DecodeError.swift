@@ -1,0 +1,42 @@
+import HL7v2
+
+/// Why a message as a whole cannot be accepted. Each case says which HL7 acknowledgement and
+/// error code the sender gets.
+public enum PCD01DecodeError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// Not an ORU^R01: rejected with `AR`.
+    case unsupportedMessage(type: String, trigger: String)
+    /// A field the message needs is missing: `AE`, code 101.
+    case requiredFieldMissing(segment: String, sequence: Int, field: Int, what: String)
+    /// A field holds a value of the wrong form: `AE`, code 102.
+    case invalidValue(segment: String, sequence: Int, field: Int, value: String, reason: String)
+
+    public var acknowledgmentCode: HL7AcknowledgmentCode {
+        switch self {
+        case .unsupportedMessage: .AR
+        case .requiredFieldMissing, .invalidValue: .AE
+        }
+    }
+
+    public var errorDetail: HL7ErrorDetail {
+        switch self {
+        case let .unsupportedMessage(type, _):
+            let code: HL7ErrorCode = type == "ORU" ? .unsupportedEventCode : .unsupportedMessageType
+            return HL7ErrorDetail(code: code, segmentID: "MSH", segmentSequence: 1, field: 9, text: description)
+        case let .requiredFieldMissing(segment, sequence, field, _):
+            return HL7ErrorDetail(code: .requiredFieldMissing, segmentID: segment, segmentSequence: sequence, field: field, text: description)
+        case let .invalidValue(segment, sequence, field, _, _):
+            return HL7ErrorDetail(code: .dataTypeError, segmentID: segment, segmentSequence: sequence, field: field, text: description)
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case let .unsupportedMessage(type, trigger):
+            "message type \(type)^\(trigger) is not accepted here; only ORU^R01 (IHE PCD-01)"
+        case let .requiredFieldMissing(segment, sequence, field, what):
+            "\(segment)-\(field) (\(what)) is required but empty in \(segment) #\(sequence)"
+        case let .invalidValue(segment, sequence, field, value, reason):
+            "\(segment)-\(field) in \(segment) #\(sequence) is invalid (\(reason)): '\(value.prefix(40))'"
+        }
+    }
+}

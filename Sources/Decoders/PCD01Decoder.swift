@@ -1,0 +1,216 @@
+import Foundation
+import HL7v2
+import VitalSigns
+
+/// IHE PCD-01 ORU^R01 → observations. A pure function of the message, the device profiles and
+/// the facility's time zone: no I/O, no clock.
+public struct PCD01Decoder: Sendable {
+    public var profiles: DeviceProfileCatalog
+    /// The zone of timestamps that carry no `+/-ZZZZ` offset.
+    public var facilityZone: TimeZone
+
+    public init(profiles: DeviceProfileCatalog, facilityZone: TimeZone) {
+        self.profiles = profiles
+        self.facilityZone = facilityZone
+    }
+
+    /// The header alone, for acknowledging a message that fails to decode.
+    public static func header(of message: HL7Message) -> MessageHeader {
+        let msh = message.header
+        return MessageHeader(
+            sendingApplication: msh[3].value,
+            sendingFacility: msh[4].value,
+            controlID: msh[10].value,
+            messageType: msh[9].component(1).value,
+            triggerEvent: msh[9].component(2).value
+        )
+    }
+
+    public func decode(_ message: HL7Message) throws(PCD01DecodeError) -> DecodedMessage {
+        let header = Self.header(of: message)
+        guard header.messageType == "ORU", header.triggerEvent == "R01" else {
+            throw .unsupportedMessage(type: header.messageType, trigger: header.triggerEvent)
+        }
+        guard !header.controlID.isEmpty else {
+            throw .requiredFieldMissing(segment: "MSH", sequence: 1, field: 10, what: "message control id")
+        }
+        let profile = profiles.profile(forSendingApplication: header.sendingApplication)
+        let messageTime = try timestamp(message.header[7], segment: "MSH", sequence: 1, field: 7)
+
+        var context = Context(header: header, messageTime: messageTime)
+        var observations: [Observation] = []
+        var skipped: [SkippedObservation] = []
+        var obxSequence = 0
+        for segment in message.segments {
+            switch segment.id {
+            case "PID":
+                context.patient = Self.patient(from: segment[3])
+            case "PV1":
+                context.location = Self.location(from: segment[3])
+            case "OBR":
+                context.orderTime = try timestamp(segment[7], segment: "OBR", sequence: 1, field: 7)
+            case "OBX":
+                obxSequence += 1
+                switch try observation(from: segment, sequence: obxSequence, profile: profile, context: &context) {
+                case .value(let observation): observations.append(observation)
+                case .skipped(let reason): skipped.append(reason)
+                case .none: break
+                }
+            default:
+                continue
+            }
+        }
+        return DecodedMessage(header: header, observations: observations, skipped: skipped)
+    }
+
+    // MARK: Context carried from segment to segment
+
+    private struct Context {
+        var header: MessageHeader
+        var messageTime: Timestamp?
+        var orderTime: Timestamp?
+        var patient: PatientIdentifier?
+        var location: String?
+        /// Device ids seen per MDS (first part of OBX-4), inherited by the metric rows below them.
+        var deviceByMDS: [Substring: String] = [:]
+        var lastDevice: String?
+    }
+
+    private enum RowResult {
+        case value(Observation)
+        case skipped(SkippedObservation)
+    }
+
+    // MARK: OBX
+
+    private func observation(
+        from obx: HL7Segment, sequence: Int, profile: DeviceProfile, context: inout Context
+    ) throws(PCD01DecodeError) -> RowResult? {
+        let hierarchy = obx[4].value
+        let mds = hierarchy.split(separator: ".", maxSplits: 1).first ?? ""
+        let equipment = obx[18].component(1).value.isEmpty ? obx[18].component(3).value : obx[18].component(1).value
+        if !equipment.isEmpty {
+            context.deviceByMDS[mds] = equipment
+            context.lastDevice = equipment
+        }
+        let valueType = obx[2].value
+        let rawValue = obx[5]
+        // MDS, VMD and channel rows describe containment and carry no value.
+        if valueType.isEmpty && rawValue.isEmpty { return nil }
+
+        func skip(_ field: Int, _ reason: String) -> RowResult {
+            .skipped(SkippedObservation(segmentSequence: sequence, field: field, reason: reason))
+        }
+        let statusText = obx[11].value
+        let status: ObservationStatus
+        if statusText.isEmpty {
+            status = .final
+        } else if let parsed = ObservationStatus(code: statusText) {
+            status = parsed
+        } else {
+            return skip(11, "unknown result status '\(statusText.prefix(8))'")
+        }
+        guard status.carriesValue else { return skip(11, "result status \(statusText): no value to store") }
+
+        let number: Double
+        switch valueType {
+        case "NM":
+            guard let value = Double(rawValue.value), value.isFinite else {
+                return skip(5, "NM value '\(rawValue.value.prefix(20))' is not a number")
+            }
+            number = value
+        case "SN":
+            let comparator = rawValue.component(1).value
+            guard comparator.isEmpty || comparator == "=" else {
+                return skip(5, "SN value with comparator '\(comparator)' is a bound, not a measurement")
+            }
+            guard rawValue.component(3).value.isEmpty, let value = Double(rawValue.component(2).value), value.isFinite else {
+                return skip(5, "SN value is not a single number")
+            }
+            number = value
+        default:
+            return skip(2, "value type '\(valueType.prefix(4))' is not numeric")
+        }
+
+        let identifier = obx[3]
+        let code = ObservationCode(
+            code: identifier.component(1).value,
+            text: identifier.component(2).value,
+            system: identifier.component(3).value
+        )
+        guard !code.code.isEmpty || !code.text.isEmpty else {
+            throw .requiredFieldMissing(segment: "OBX", sequence: sequence, field: 3, what: "observation identifier")
+        }
+        let mapping = profile.mapping(for: code)
+        var kind = mapping?.kind ?? profile.vitalKind(for: code)
+
+        let unitField = obx[6]
+        let sentUnit = profile.unit(forCode: unitField.component(1).value)
+            ?? profile.unit(forCode: unitField.component(2).value)
+            ?? (unitField.component(1).value.isEmpty ? mapping?.defaultUnit : Unit(ucum: unitField.component(1).value))
+        var unit = sentUnit ?? kind.canonicalUnit
+        var value = number
+        if kind != .unknown, unit != kind.canonicalUnit {
+            if let converted = UnitConversion.convert(number, from: unit, to: kind.canonicalUnit) {
+                value = converted
+                unit = kind.canonicalUnit
+            } else {
+                // Keep the value as sent rather than lose it; it is no longer a known vital.
+                kind = .unknown
+            }
+        }
+
+        let time = try timestamp(obx[14], segment: "OBX", sequence: sequence, field: 14)
+            ?? context.orderTime ?? context.messageTime
+        guard let time else {
+            throw .requiredFieldMissing(segment: "OBX", sequence: sequence, field: 14, what: "observation time (also absent from OBR-7 and MSH-7)")
+        }
+        let device = context.deviceByMDS[mds] ?? context.lastDevice ?? context.header.sendingApplication
+        guard !device.isEmpty else {
+            throw .requiredFieldMissing(segment: "OBX", sequence: sequence, field: 18, what: "equipment instance identifier (and MSH-3 is empty)")
+        }
+        return .value(Observation(
+            time: time,
+            patient: context.patient,
+            deviceID: device,
+            location: context.location,
+            kind: kind,
+            code: code,
+            value: value,
+            unit: unit,
+            hierarchy: hierarchy.isEmpty ? nil : hierarchy,
+            status: status,
+            isCritical: kind != .unknown && profile.isCritical(kind, value: value)
+        ))
+    }
+
+    // MARK: Fields
+
+    private func timestamp(_ field: HL7Field, segment: String, sequence: Int, field number: Int) throws(PCD01DecodeError) -> Timestamp? {
+        let text = field.component(1).value
+        guard !text.isEmpty else { return nil }
+        do {
+            return try HL7Timestamp.parse(text, facilityZone: facilityZone)
+        } catch {
+            let reason = error == .outOfRange ? "date or time out of range" : "not an HL7 timestamp YYYYMMDDHHMMSS[.SSSS][+/-ZZZZ]"
+            throw .invalidValue(segment: segment, sequence: sequence, field: number, value: text, reason: reason)
+        }
+    }
+
+    /// PID-3: the first identifier with its assigning authority (CX.4, namespace or universal id).
+    static func patient(from field: HL7Field) -> PatientIdentifier? {
+        let first = field.repetition(0)
+        let id = first.component(1).value
+        guard !id.isEmpty else { return nil }
+        let authority = first.component(4)
+        let namespace = authority.subcomponent(1)
+        return PatientIdentifier(id: id, assigningAuthority: namespace.isEmpty ? authority.subcomponent(2) : namespace)
+    }
+
+    /// PV1-3 (PL): point of care, room and bed, as `ICU^12^B`.
+    static func location(from field: HL7Field) -> String? {
+        let parts = (1...3).map { field.component($0).value }
+        guard let last = parts.lastIndex(where: { !$0.isEmpty }) else { return nil }
+        return parts[...last].joined(separator: "^")
+    }
+}

@@ -1,0 +1,236 @@
+import VitalSigns
+import Yams
+
+/// Walks a profile's YAML tree, turning each node into domain values and recording every
+/// problem with its line and dotted key path instead of stopping at the first.
+struct ProfileReader {
+    let file: String
+    private(set) var problems: [ProfileLoadError] = []
+
+    init(file: String) { self.file = file }
+
+    private static let topLevelKeys: Set<String> = [
+        "id", "manufacturer", "model", "protocol", "match", "sampling_interval_seconds",
+        "default_population", "codes", "units", "thresholds",
+    ]
+
+    mutating func profile(from root: Node) -> DeviceProfile? {
+        guard let mapping = root.mapping else {
+            fail(root, "", "the top level must be a mapping of keys")
+            return nil
+        }
+        rejectUnknownKeys(mapping, allowed: Self.topLevelKeys, path: "")
+        let id = requiredString(mapping, "id", path: "")
+        let family = requiredString(mapping, "protocol", path: "").flatMap { name -> ProtocolFamily? in
+            guard let family = ProtocolFamily(rawValue: name) else {
+                fail(mapping["protocol"], "protocol", "unknown protocol '\(name)' (known: \(ProtocolFamily.allNames))")
+                return nil
+            }
+            return family
+        }
+        var sendingApplications: [String] = []
+        if let match = mapping["match"] {
+            if let matchMapping = match.mapping {
+                rejectUnknownKeys(matchMapping, allowed: ["sending_application"], path: "match")
+                sendingApplications = stringList(matchMapping["sending_application"], path: "match.sending_application")
+            } else {
+                fail(match, "match", "must be a mapping")
+            }
+        }
+        var interval: Duration?
+        if let node = mapping["sampling_interval_seconds"] {
+            if let seconds = node.float, seconds > 0 {
+                interval = .milliseconds(Int64(seconds * 1000))
+            } else {
+                fail(node, "sampling_interval_seconds", "must be a positive number of seconds")
+            }
+        }
+        var population = Population.adult
+        if let node = mapping["default_population"] {
+            if let value = node.string.flatMap(Population.init(rawValue:)) {
+                population = value
+            } else {
+                fail(node, "default_population", "must be one of \(Population.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+        }
+        let codes = codeMappings(mapping["codes"])
+        let units = unitAliases(mapping["units"])
+        let thresholds = thresholdTable(mapping["thresholds"])
+        guard let id, let family else { return nil }
+        return DeviceProfile(
+            id: id,
+            manufacturer: mapping["manufacturer"]?.string ?? "",
+            model: mapping["model"]?.string ?? "",
+            protocolFamily: family,
+            sendingApplications: sendingApplications,
+            samplingInterval: interval,
+            defaultPopulation: population,
+            codes: codes,
+            unitAliases: units,
+            thresholds: thresholds
+        )
+    }
+
+    // MARK: Sections
+
+    private mutating func codeMappings(_ node: Node?) -> [CodeMapping] {
+        guard let node else { return [] }
+        guard let items = node.sequence else {
+            fail(node, "codes", "must be a list of {system, code, kind} entries")
+            return []
+        }
+        var result: [CodeMapping] = []
+        for (index, item) in items.enumerated() {
+            let path = "codes[\(index)]"
+            guard let entry = item.mapping else {
+                fail(item, path, "must be a mapping with system, code and kind")
+                continue
+            }
+            rejectUnknownKeys(entry, allowed: ["system", "code", "kind", "unit"], path: path)
+            let system = requiredString(entry, "system", path: path)
+            let code = requiredString(entry, "code", path: path)
+            let kind = requiredString(entry, "kind", path: path).flatMap { vitalKind($0, node: entry["kind"], path: path + ".kind") }
+            let unit = entry["unit"].flatMap { unitNode -> Unit? in
+                guard let text = unitNode.string, !text.isEmpty else {
+                    fail(unitNode, path + ".unit", "must be a UCUM unit such as mm[Hg]")
+                    return nil
+                }
+                return CodeTables.units[text] ?? Unit(ucum: text)
+            }
+            if let system, let code, let kind {
+                result.append(CodeMapping(system: system, code: code, kind: kind, defaultUnit: unit))
+            }
+        }
+        return result
+    }
+
+    private mutating func unitAliases(_ node: Node?) -> [String: Unit] {
+        guard let node else { return [:] }
+        guard let mapping = node.mapping else {
+            fail(node, "units", "must map a device unit code to a UCUM unit")
+            return [:]
+        }
+        var result: [String: Unit] = [:]
+        for (key, value) in mapping {
+            guard let code = key.string, let ucum = value.string, !ucum.isEmpty else {
+                fail(value, "units.\(key.string ?? "?")", "must be a UCUM unit text")
+                continue
+            }
+            result[code] = CodeTables.units[ucum] ?? Unit(ucum: ucum)
+        }
+        return result
+    }
+
+    private mutating func thresholdTable(_ node: Node?) -> [Population: [VitalKind: ThresholdBand]] {
+        guard let node else { return [:] }
+        guard let mapping = node.mapping else {
+            fail(node, "thresholds", "must map a population (adult, paediatric, neonatal) to its bands")
+            return [:]
+        }
+        var result: [Population: [VitalKind: ThresholdBand]] = [:]
+        for (key, value) in mapping {
+            let name = key.string ?? "?"
+            let path = "thresholds.\(name)"
+            guard let population = Population(rawValue: name) else {
+                fail(key, path, "unknown population '\(name)' (known: \(Population.allCases.map(\.rawValue).joined(separator: ", ")))")
+                continue
+            }
+            guard let bands = value.mapping else {
+                fail(value, path, "must map vital kinds to {critical_low, critical_high}")
+                continue
+            }
+            var table: [VitalKind: ThresholdBand] = [:]
+            for (kindKey, bandNode) in bands {
+                let kindPath = "\(path).\(kindKey.string ?? "?")"
+                guard let kind = vitalKind(kindKey.string ?? "", node: kindKey, path: kindPath) else { continue }
+                if let band = thresholdBand(bandNode, path: kindPath) { table[kind] = band }
+            }
+            result[population] = table
+        }
+        return result
+    }
+
+    private mutating func thresholdBand(_ node: Node, path: String) -> ThresholdBand? {
+        guard let mapping = node.mapping else {
+            fail(node, path, "must be a mapping with critical_low and/or critical_high")
+            return nil
+        }
+        rejectUnknownKeys(mapping, allowed: ["critical_low", "critical_high"], path: path)
+        var band = ThresholdBand()
+        for (key, keyPath) in [("critical_low", \ThresholdBand.criticalLow), ("critical_high", \ThresholdBand.criticalHigh)] {
+            guard let value = mapping[key] else { continue }
+            guard let number = value.float else {
+                fail(value, "\(path).\(key)", "must be a number")
+                return nil
+            }
+            band[keyPath: keyPath] = number
+        }
+        if band.criticalLow == nil && band.criticalHigh == nil {
+            fail(node, path, "needs critical_low or critical_high")
+            return nil
+        }
+        if let low = band.criticalLow, let high = band.criticalHigh, low >= high {
+            fail(node, path, "critical_low (\(low)) must be below critical_high (\(high))")
+            return nil
+        }
+        return band
+    }
+
+    // MARK: Helpers
+
+    private mutating func vitalKind(_ name: String, node: Node?, path: String) -> VitalKind? {
+        guard let kind = VitalKind(name: name), kind != .unknown else {
+            let known = VitalKind.allCases.filter { $0 != .unknown }.map(\.name).joined(separator: ", ")
+            fail(node, path, "unknown vital kind '\(name)' (known: \(known))")
+            return nil
+        }
+        return kind
+    }
+
+    private mutating func requiredString(_ mapping: Node.Mapping, _ key: String, path: String) -> String? {
+        let keyPath = path.isEmpty ? key : "\(path).\(key)"
+        guard let node = mapping[key] else {
+            problems.append(ProfileLoadError(file: file, line: mapping.mark?.line, key: keyPath, reason: "is required"))
+            return nil
+        }
+        guard let text = node.scalar?.string, !text.isEmpty else {
+            fail(node, keyPath, "must be a non-empty text")
+            return nil
+        }
+        return text
+    }
+
+    private mutating func stringList(_ node: Node?, path: String) -> [String] {
+        guard let node else { return [] }
+        if let single = node.scalar?.string { return [single] }
+        guard let items = node.sequence else {
+            fail(node, path, "must be a text or a list of texts")
+            return []
+        }
+        return items.compactMap { item in
+            guard let text = item.scalar?.string else {
+                fail(item, path, "must contain only texts")
+                return nil
+            }
+            return text
+        }
+    }
+
+    private mutating func rejectUnknownKeys(_ mapping: Node.Mapping, allowed: Set<String>, path: String) {
+        for key in mapping.keys {
+            let name = key.string ?? "?"
+            if !allowed.contains(name) {
+                let keyPath = path.isEmpty ? name : "\(path).\(name)"
+                fail(key, keyPath, "unknown key (allowed: \(allowed.sorted().joined(separator: ", ")))")
+            }
+        }
+    }
+
+    private mutating func fail(_ node: Node?, _ key: String, _ reason: String) {
+        problems.append(ProfileLoadError(file: file, line: node?.mark?.line, key: key, reason: reason))
+    }
+}
+
+private extension ProtocolFamily {
+    static var allNames: String { [ProtocolFamily.pcd01].map(\.rawValue).joined(separator: ", ") }
+}

@@ -1,0 +1,63 @@
+/// A byte range of a message: the part of a field, repetition or component being read.
+///
+/// Levels are named by their `ByteFlags` (`.repetition`, `.component`, `.subcomponent`), so every
+/// scan is one table lookup per byte whatever the message's delimiters.
+struct TextSpan: Sendable {
+    let storage: MessageStorage
+    let start: Int
+    let end: Int
+    /// MSH-1 and MSH-2 hold the delimiters themselves: never split or unescaped.
+    let isLiteral: Bool
+    /// The `ByteFlags` of the bytes inside when the scan that found the span saw them, else
+    /// `.unknown`: text known to be plain becomes a String without a second scan.
+    let flagsInside: UInt8
+
+    init(storage: MessageStorage, start: Int, end: Int, isLiteral: Bool = false, flagsInside: UInt8 = ByteFlags.unknown) {
+        self.storage = storage
+        self.start = start
+        self.end = end
+        self.isLiteral = isLiteral
+        self.flagsInside = flagsInside
+    }
+
+    static func absent(in storage: MessageStorage) -> TextSpan {
+        TextSpan(storage: storage, start: 0, end: 0, flagsInside: 0)
+    }
+
+    var isEmpty: Bool { start >= end }
+
+    /// Pieces between `separator` bytes; 0 for an empty span.
+    func pieceCount(separatedBy separator: UInt8) -> Int {
+        guard !isEmpty else { return 0 }
+        guard !isLiteral else { return 1 }
+        return storage.pieceCount(start, end, separator: separator)
+    }
+
+    /// The 0-based piece between `separator` bytes, looking no further than the first `stops` byte
+    /// (so a field's component can be found without first cutting out its repetition);
+    /// an absent span past the last piece.
+    func piece(_ index: Int, separatedBy separator: UInt8, endingAt stops: UInt8 = 0) -> TextSpan {
+        guard !isEmpty, index >= 0 else { return .absent(in: storage) }
+        guard !isLiteral else { return index == 0 ? self : .absent(in: storage) }
+        let piece = storage.piece(index, of: start, end, separator: separator, stops: stops)
+        return TextSpan(storage: storage, start: piece.start, end: piece.end, flagsInside: piece.flags)
+    }
+
+    /// Every piece in order; one empty piece for an empty span, so positions survive in the model.
+    func pieces(separatedBy separator: UInt8) -> [TextSpan] {
+        guard !isLiteral else { return [self] }
+        return storage.pieces(of: start, end, separator: separator).map {
+            TextSpan(storage: storage, start: $0.start, end: $0.end, flagsInside: $0.flags)
+        }
+    }
+
+    /// Decoded text up to the first byte flagged in `stops`.
+    func text(stoppingAt stops: UInt8) -> String {
+        if isLiteral || flagsInside & (stops | ByteFlags.escape) == 0 {
+            return storage.plainText(from: start, to: end)
+        }
+        return storage.text(from: start, to: end, stoppingAt: stops)
+    }
+
+    var rawBytes: ArraySlice<UInt8> { storage.bytes[start..<max(start, end)] }
+}

@@ -1,0 +1,138 @@
+import Logging
+import MLLP
+import NIOCore
+
+/// One MLLP connection: hands frames to the ingestor, writes the replies back in the order the
+/// messages arrived, stops reading while too many messages wait for storage, and closes a
+/// connection that misbehaves without disturbing any other.
+final class MLLPConnectionHandler: ChannelDuplexHandler {
+    typealias InboundIn = MLLPInbound
+    typealias OutboundIn = Never
+    typealias OutboundOut = ByteBuffer
+
+    private let ingestor: MessageIngestor
+    private let maximumInFlight: Int
+    private let logger: Logger
+    private let metrics = IngestMetrics()
+    private var peer = "unknown"
+    /// Replies in arrival order; nil until the message's outcome is known.
+    private var pending = CircularBuffer<[UInt8]?>()
+    private var readHeld = false
+    /// How many replies have been written (and their slots removed) so far.
+    private var completedOffset = 0
+    private var closing = false
+    /// Each kind of trouble is logged once per connection; counters keep the rest.
+    private var loggedReasons: Set<String> = []
+
+    init(ingestor: MessageIngestor, maximumInFlight: Int, logger: Logger) {
+        self.ingestor = ingestor
+        self.maximumInFlight = maximumInFlight
+        self.logger = logger
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        peer = context.remoteAddress.map { "\($0)" } ?? "unknown"
+        metrics.connectionsOpened.increment()
+        logger.debug("MLLP connection opened", metadata: ["peer": "\(peer)"])
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        metrics.connectionsClosed.increment()
+        logger.debug("MLLP connection closed", metadata: ["peer": "\(peer)", "unacknowledged": "\(pending.count)"])
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .discarded(let count, let reason):
+            metrics.discardedBytes(reason.rawValue).increment(by: count)
+            logOnce(reason.rawValue, "bytes outside an MLLP frame skipped", ["bytes": "\(count)"])
+        case .frame(var frame):
+            guard !closing else { return }
+            let bytes = frame.readBytes(length: frame.readableBytes) ?? []
+            let slot = completedOffset + pending.count  // absolute arrival number
+            pending.append(nil)
+            let loop = context.eventLoop
+            let bound = NIOLoopBound((self, context), eventLoop: loop)
+            ingestor.ingest(bytes, peer: peer) { reply in
+                loop.execute {
+                    let (handler, context) = bound.value
+                    handler.complete(slot: slot, reply: reply, context: context)
+                }
+            }
+        }
+    }
+
+    /// Holds reads back while the connection has too many messages waiting for storage.
+    func read(context: ChannelHandlerContext) {
+        if pending.count >= maximumInFlight {
+            readHeld = true
+        } else {
+            context.read()
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
+            guard pending.isEmpty else { return }  // quiet because we are busy storing, not idle
+            metrics.connectionErrors("idle_timeout").increment()
+            logOnce("idle_timeout", "closing idle MLLP connection", [:])
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        let reason: String
+        switch error {
+        case MLLPError.frameTooLarge: reason = "frame_too_large"
+        case MLLPError.truncatedFrame: reason = "truncated_frame"
+        case is IOError: reason = "io_error"
+        default: reason = "protocol_error"
+        }
+        metrics.connectionErrors(reason).increment()
+        logOnce(reason, "closing MLLP connection", ["error": "\(error)"])
+        closing = true
+        context.close(promise: nil)
+    }
+
+    // MARK: Replies in order
+
+    private func complete(slot: Int, reply: IngestReply, context: ChannelHandlerContext) {
+        let index = slot - completedOffset
+        guard index >= 0, index < pending.count else { return }  // connection already reset
+        switch reply {
+        case .acknowledge(let bytes):
+            pending[pending.index(pending.startIndex, offsetBy: index)] = bytes
+        case .retryLater(let reason):
+            metrics.connectionErrors("storage_unavailable").increment()
+            logOnce("storage_unavailable", "closing MLLP connection so the sender retries", ["reason": "\(reason)"])
+            closing = true
+            pending.removeAll()
+            context.close(promise: nil)
+            return
+        }
+        var wrote = false
+        while let first = pending.first, let ack = first {
+            pending.removeFirst()
+            completedOffset += 1
+            context.write(wrapOutboundOut(context.channel.allocator.buffer(bytes: ack)), promise: nil)
+            wrote = true
+        }
+        if wrote { context.flush() }
+        if readHeld, pending.count < maximumInFlight {
+            readHeld = false
+            context.read()
+        }
+    }
+
+    private func logOnce(_ reason: String, _ message: Logger.Message, _ metadata: Logger.Metadata) {
+        guard loggedReasons.insert(reason).inserted else { return }
+        var metadata = metadata
+        metadata["peer"] = "\(peer)"
+        metadata["reason"] = "\(reason)"
+        logger.warning(message, metadata: metadata)
+    }
+}

@@ -1,0 +1,107 @@
+import Logging
+import MLLP
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import Synchronization
+
+/// The MLLP listener: accepts bedside monitors and gateways and feeds their HL7 messages to the
+/// ingestor. Runs as a `Service` so it shuts down gracefully with the rest of the daemon.
+public final class MLLPServer: Service, Sendable {
+    public struct Configuration: Sendable {
+        public var host: String = "127.0.0.1"
+        /// 0 picks a free port; `boundPort` says which.
+        public var port: Int = 2575
+        public var maximumFrameBytes: Int = 1 << 20
+        /// A connection that sends nothing for this long (with nothing pending) is closed.
+        public var idleTimeout: TimeAmount = .minutes(5)
+        /// Messages a connection may have waiting for storage before we stop reading it.
+        public var maximumInFlightPerConnection: Int = 64
+
+        public init() {}
+    }
+
+    private let configuration: Configuration
+    private let ingestor: MessageIngestor
+    private let group: any EventLoopGroup
+    private let logger: Logger
+    private let channel = Mutex<Channel?>(nil)
+    /// Open connections, so that stopping closes them too (senders resend what was not ACKed).
+    private let connections = ConnectionRegistry()
+
+    public init(configuration: Configuration, ingestor: MessageIngestor, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger) {
+        self.configuration = configuration
+        self.ingestor = ingestor
+        self.group = group
+        self.logger = logger
+    }
+
+    /// Binds the listening socket and returns the port it listens on.
+    @discardableResult
+    public func start() async throws -> Int {
+        let configuration = configuration
+        let ingestor = ingestor
+        let logger = logger
+        let connections = connections
+        let channel = try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelOption(.autoRead, value: true)
+            .childChannelInitializer { channel in
+                let id = ObjectIdentifier(channel)
+                connections.add(channel, id: id)
+                channel.closeFuture.whenComplete { _ in connections.remove(id) }
+                return channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandlers([
+                        IdleStateHandler(readTimeout: configuration.idleTimeout),
+                        ByteToMessageHandler(MLLPFrameDecoder(maximumFrameBytes: configuration.maximumFrameBytes)),
+                        MessageToByteHandler(MLLPFrameEncoder()),
+                        MLLPConnectionHandler(ingestor: ingestor, maximumInFlight: configuration.maximumInFlightPerConnection, logger: logger),
+                    ])
+                }
+            }
+            .bind(host: configuration.host, port: configuration.port)
+            .get()
+        self.channel.withLock { $0 = channel }
+        let port = channel.localAddress?.port ?? configuration.port
+        logger.info("MLLP listener started", metadata: ["host": "\(configuration.host)", "port": "\(port)"])
+        return port
+    }
+
+    public var boundPort: Int? {
+        channel.withLock { $0?.localAddress?.port }
+    }
+
+    /// Runs until the service group shuts down, then stops accepting connections.
+    public func run() async throws {
+        if boundPort == nil { try await start() }
+        await withGracefulShutdownHandler {
+            let channel = self.channel.withLock { $0 }
+            try? await channel?.closeFuture.get()
+        } onGracefulShutdown: {
+            self.stop()
+        }
+    }
+
+    /// Stops listening and closes every connection. Messages not yet acknowledged stay with
+    /// their senders, who send them again on reconnect.
+    public func stop() {
+        let channel = channel.withLock { $0 }
+        channel?.close(promise: nil)
+        for connection in connections.all {
+            connection.close(promise: nil)
+        }
+        logger.info("MLLP listener stopped")
+    }
+}
+
+/// The open connections of a listener.
+private final class ConnectionRegistry: Sendable {
+    private let channels = Mutex<[ObjectIdentifier: Channel]>([:])
+
+    func add(_ channel: Channel, id: ObjectIdentifier) { channels.withLock { $0[id] = channel } }
+    func remove(_ id: ObjectIdentifier) { _ = channels.withLock { $0.removeValue(forKey: id) } }
+    var all: [Channel] { channels.withLock { Array($0.values) } }
+}

@@ -1,0 +1,115 @@
+import Decoders
+import Foundation
+import HL7v2
+import Logging
+import Storage
+import Synchronization
+import VitalSigns
+
+/// What becomes of one received HL7 message.
+public enum IngestReply: Sendable {
+    /// An acknowledgement to send back (`AA` after commit, or `AE`/`AR`).
+    case acknowledge([UInt8])
+    /// The message could not be made durable: send nothing and drop the connection, so the
+    /// sender keeps it and sends it again (an `AE` could make it give up for good).
+    case retryLater(reason: String)
+}
+
+/// Turns a received HL7 message into stored observations and the acknowledgement for it.
+/// Transport-free: the MLLP handler owns connections and ordering, this owns the meaning.
+public final class MessageIngestor: Sendable {
+    private let decoder: PCD01Decoder
+    private let writer: ObservationWriter
+    private let logger: Logger
+    private let metrics = IngestMetrics()
+    private let ackCounter = Atomic<UInt64>(0)
+    private let applicationName: String
+
+    public init(decoder: PCD01Decoder, writer: ObservationWriter, applicationName: String = "NILECARE", logger: Logger) {
+        self.decoder = decoder
+        self.writer = writer
+        self.applicationName = applicationName
+        self.logger = logger
+    }
+
+    /// Handles one frame; `reply` is called exactly once, possibly on another thread.
+    public func ingest(_ bytes: [UInt8], peer: String, reply: @escaping @Sendable (IngestReply) -> Void) {
+        metrics.messagesReceived.increment()
+        let message: HL7Message
+        do {
+            message = try HL7Message(parsing: bytes)
+        } catch {
+            reject(nil, code: .AE, detail: HL7ErrorDetail(error), reason: "unparseable", peer: peer, reply: reply)
+            return
+        }
+        let decoded: DecodedMessage
+        do {
+            decoded = try decoder.decode(message)
+        } catch {
+            let reason = error.acknowledgmentCode == .AR ? "unsupported_message" : "undecodable"
+            reject(message, code: error.acknowledgmentCode, detail: error.errorDetail, reason: reason, peer: peer, reply: reply)
+            return
+        }
+        if !decoded.skipped.isEmpty {
+            metrics.observationsSkipped.increment(by: decoded.skipped.count)
+            logger.debug("observations skipped", metadata: [
+                "peer": "\(peer)", "control_id": "\(decoded.header.controlID)",
+                "reasons": "\(decoded.skipped.map(\.reason))",
+            ])
+        }
+        let header = decoded.header
+        let key = MessageKey(sendingApplication: header.sendingApplication, sendingFacility: header.sendingFacility, controlID: header.controlID)
+        let warnings = decoded.skipped.map {
+            HL7ErrorDetail(code: .dataTypeError, severity: .warning, segmentID: "OBX", segmentSequence: $0.segmentSequence, field: $0.field, text: $0.reason)
+        }
+        let started = ContinuousClock.now
+        writer.submit(IngestBatch(message: key, observations: decoded.observations)) { [self] result in
+            switch result {
+            case .success(let outcome):
+                if case .stored(let count) = outcome {
+                    metrics.observationsAccepted.increment(by: count)
+                } else {
+                    metrics.duplicates.increment()
+                    logger.info("retransmitted message acknowledged again, nothing stored twice", metadata: [
+                        "peer": "\(peer)", "control_id": "\(header.controlID)", "sending_application": "\(header.sendingApplication)",
+                    ])
+                }
+                metrics.ackLatency.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
+                reply(.acknowledge(acknowledgment(for: message, code: .AA, details: warnings)))
+            case .failure(let error):
+                metrics.rejected("storage_unavailable").increment()
+                logger.error("message not stored, not acknowledged", metadata: [
+                    "peer": "\(peer)", "control_id": "\(header.controlID)", "error": "\(error)",
+                ])
+                reply(.retryLater(reason: "storage unavailable: \(error.message)"))
+            }
+        }
+    }
+
+    private func reject(
+        _ message: HL7Message?, code: HL7AcknowledgmentCode, detail: HL7ErrorDetail, reason: String,
+        peer: String, reply: @Sendable (IngestReply) -> Void
+    ) {
+        metrics.rejected(reason).increment()
+        logger.warning("message rejected", metadata: [
+            "peer": "\(peer)", "ack": "\(code.rawValue)", "reason": "\(reason)",
+            "control_id": "\(message?.controlID ?? "")", "error": "\(detail.text)",
+        ])
+        reply(.acknowledge(acknowledgment(for: message, code: code, details: [detail])))
+    }
+
+    private func acknowledgment(for message: HL7Message?, code: HL7AcknowledgmentCode, details: [HL7ErrorDetail]) -> [UInt8] {
+        let sequence = ackCounter.add(1, ordering: .relaxed).newValue
+        return HL7Acknowledgment.build(
+            for: message, code: code, error: details.first,
+            controlID: "\(applicationName)\(sequence)", timestamp: HL7Clock.now()
+        )
+    }
+}
+
+extension Duration {
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+}

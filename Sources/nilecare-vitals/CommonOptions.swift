@@ -1,0 +1,64 @@
+import ArgumentParser
+import Foundation
+import Logging
+
+/// Options every subcommand that talks to the database shares.
+struct DatabaseOptions: ParsableArguments {
+    @Option(name: .customLong("database-url"), help: "PostgreSQL URL (default: $NILECARE_DATABASE_URL).")
+    var url: String?
+
+    @Option(name: .customLong("database-url-file"), help: "A file holding the PostgreSQL URL (keeps the password out of the process list).")
+    var urlFile: String?
+
+    @Option(help: "Folder of ordered SQL migrations.")
+    var migrations: String = RepositoryPaths.locate("timescale")
+
+    func resolvedURL() throws -> String {
+        if let url { return url }
+        if let urlFile {
+            guard let text = try? String(contentsOfFile: urlFile, encoding: .utf8) else {
+                throw ValidationError("cannot read the database URL file \(urlFile)")
+            }
+            return text.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        if let url = ProcessInfo.processInfo.environment["NILECARE_DATABASE_URL"], !url.isEmpty { return url }
+        throw ValidationError("no database: pass --database-url, --database-url-file or set NILECARE_DATABASE_URL")
+    }
+}
+
+struct LoggingOptions: ParsableArguments {
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical. Patient data appears only at debug and below.")
+    var logLevel: Logger.Level = .info
+
+    func bootstrap(label: String = "nilecare.vitals") -> Logger {
+        let level = logLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        return Logger(label: label)
+    }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
+
+/// Finds the repository's data folders (`timescale/`, `device-profiles/`) from the working
+/// directory or from where the executable lives, so the binary works from the checkout.
+enum RepositoryPaths {
+    static func locate(_ folder: String) -> String {
+        let fileManager = FileManager.default
+        var candidates = [fileManager.currentDirectoryPath]
+        var executable = URL(fileURLWithPath: CommandLine.arguments.first ?? "").resolvingSymlinksInPath().deletingLastPathComponent()
+        for _ in 0..<6 {
+            candidates.append(executable.path)
+            executable.deleteLastPathComponent()
+        }
+        for base in candidates {
+            let path = (base as NSString).appendingPathComponent(folder)
+            var isDirectory: ObjCBool = false
+            if fileManager.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue { return path }
+        }
+        return folder
+    }
+}

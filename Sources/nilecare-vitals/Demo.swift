@@ -1,0 +1,100 @@
+import ArgumentParser
+import DeviceSimulator
+import Foundation
+import Logging
+import ServiceLifecycle
+import Storage
+
+struct Demo: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The whole engine on its embedded default: a private PostgreSQL, the MLLP daemon and simulated monitors."
+    )
+
+    @Option(help: "Data folder of the private PostgreSQL cluster (reused on the next run).")
+    var dataDir: String = "var/demo"
+
+    @Option(help: "Folder of ordered SQL migrations.")
+    var migrations: String = RepositoryPaths.locate("timescale")
+
+    @Option(help: "How many simulated bedside monitors.")
+    var monitors: Int = 8
+
+    @Option(help: "Seconds between two reports of one monitor.")
+    var intervalSeconds: Double = 1
+
+    @OptionGroup var ingest: IngestOptions
+    @OptionGroup var logging: LoggingOptions
+
+    func run() async throws {
+        let logger = logging.bootstrap()
+        let postgres = EmbeddedPostgres(dataDirectory: (dataDir as NSString).appendingPathComponent("postgres"), logger: logger)
+        _ = try postgres.start()
+        let databaseURL = try postgres.createDatabase("nilecare")
+        var ingest = ingest
+        if ingest.mllpPort == 2575 { ingest.mllpPort = 0 }  // never collide with a real listener
+
+        let engine: IngestEngine
+        do {
+            engine = try await IngestEngine.start(databaseURL: databaseURL, migrations: migrations, options: ingest, logger: logger)
+        } catch {
+            try? postgres.stop()
+            throw error
+        }
+        let port = engine.server.boundPort ?? ingest.mllpPort
+        var ward = WardSimulator.Configuration()
+        ward.port = port
+        ward.monitors = monitors
+        ward.interval = .milliseconds(Int64(intervalSeconds * 1000))
+        ward.criticalEvery = 30
+
+        print("""
+            NileCare Vitals demo
+              storage:   PostgreSQL in \(dataDir)/postgres, \(engine.storageMode.rawValue) mode
+              MLLP:      127.0.0.1:\(port), \(monitors) simulated monitors
+              look:      psql '\(databaseURL)' -c 'SELECT * FROM vital_signs ORDER BY observation_time DESC LIMIT 20'
+              stop:      Ctrl-C
+            """)
+        let group = ServiceGroup(configuration: .init(
+            services: [
+                .init(service: engine.server),
+                .init(service: SimulatorService(ward: WardSimulator(configuration: ward))),
+                .init(service: RowCountReporter(databaseURL: databaseURL)),
+            ],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
+        ))
+        do {
+            try await group.run()
+        } catch {
+            logger.error("demo stopped on an error", metadata: ["error": "\(error)"])
+        }
+        engine.stop()
+        try postgres.stop()
+        print("stopped; data kept in \(dataDir) for the next run")
+    }
+}
+
+/// Runs the simulated ward until the demo shuts down.
+struct SimulatorService: Service {
+    let ward: WardSimulator
+
+    func run() async throws {
+        try? await cancelWhenGracefulShutdown { try await ward.run() }
+    }
+}
+
+/// Prints how many rows the database holds, every few seconds.
+struct RowCountReporter: Service {
+    let databaseURL: String
+
+    func run() async throws {
+        let connection = try PostgresConnection(url: databaseURL)
+        defer { connection.close() }
+        while !Task.isShuttingDownGracefully {
+            let result = try connection.query("SELECT count(*), count(*) FILTER (WHERE is_critical) FROM vital_signs", [])
+            let row = result.rows.first
+            print("rows so far: \(row?[0] ?? "0") observations, \(row?[1] ?? "0") critical")
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(5)) }
+        }
+    }
+}

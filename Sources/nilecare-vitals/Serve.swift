@@ -1,0 +1,22 @@
+import ArgumentParser
+import Logging
+import ServiceLifecycle
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the ingest daemon against a PostgreSQL database.")
+
+    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var ingest: IngestOptions
+    @OptionGroup var logging: LoggingOptions
+
+    func run() async throws {
+        let logger = logging.bootstrap()
+        let engine = try await IngestEngine.start(databaseURL: try database.resolvedURL(), migrations: database.migrations, options: ingest, logger: logger)
+        let group = ServiceGroup(
+            configuration: .init(services: [.init(service: engine.server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        )
+        try await group.run()
+        engine.stop()
+        logger.info("stopped")
+    }
+}

@@ -1,0 +1,71 @@
+import DeviceProfiles
+import Foundation
+import Testing
+import VitalSigns
+
+@Suite struct DeviceProfileTests {
+    @Test func everyShippedProfileLoads() throws {
+        let profiles = try DeviceProfileLoader.loadDirectory(profilesFolder)
+        #expect(Set(profiles.map(\.id)).isSuperset(of: ["generic-pcd01", "philips-intellivue"]))
+        let philips = try #require(profiles.first { $0.id == "philips-intellivue" })
+        #expect(philips.vitalKind(for: ObservationCode(code: "0002-4182", text: "HR", system: "MDIL")) == .heartRate)
+        #expect(philips.isCritical(.spo2, value: 80))
+        #expect(!philips.isCritical(.spo2, value: 95))
+        let catalog = DeviceProfileCatalog(profiles: profiles)
+        #expect(catalog.profile(forSendingApplication: "intellivue").id == "philips-intellivue")
+        #expect(catalog.profile(forSendingApplication: "SOMETHING").id == "generic-pcd01")
+    }
+
+    @Test func everyProblemNamesFileLineAndKey() {
+        let yaml = """
+            id: broken
+            protocol: pcd-02
+            colour: blue
+            codes:
+              - { system: MDC, code: "1", kind: heart_rte }
+              - { system: MDC, kind: spo2 }
+            thresholds:
+              adult:
+                spo2: { critical_low: 95, critical_high: 90 }
+                heart_rate: { critical_low: fast }
+              elderly:
+                spo2: { critical_low: 85 }
+            """
+        let error = #expect(throws: ProfileValidationErrors.self) {
+            try DeviceProfileLoader.parse(yaml, file: "broken.yaml")
+        }
+        let problems = error?.errors ?? []
+        func problem(_ key: String) -> ProfileLoadError? { problems.first { $0.key == key } }
+        #expect(problem("protocol")?.line == 2)
+        #expect(problem("colour")?.line == 3)
+        #expect(problem("codes[0].kind")?.line == 5)
+        #expect(problem("codes[0].kind")?.reason.contains("heart_rte") == true)
+        #expect(problem("codes[1].code")?.line == 6)
+        #expect(problem("thresholds.adult.spo2")?.line == 9)
+        #expect(problem("thresholds.adult.heart_rate.critical_low")?.line == 10)
+        #expect(problem("thresholds.elderly")?.line == 11)
+        #expect(problems.allSatisfy { $0.file == "broken.yaml" })
+        #expect(problems.count == 7)
+        #expect(error?.description.contains("broken.yaml:2: protocol: unknown protocol 'pcd-02'") == true)
+    }
+
+    @Test func invalidYAMLSaysWhere() {
+        let error = #expect(throws: ProfileValidationErrors.self) {
+            try DeviceProfileLoader.parse("id: x\nprotocol: [pcd-01\n", file: "bad.yaml")
+        }
+        #expect(error?.errors.first?.line != nil)
+        #expect(error?.errors.first?.reason.hasPrefix("invalid YAML") == true)
+    }
+
+    @Test func aDuplicateIdAcrossFilesIsAnError() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("profiles-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        for name in ["a.yaml", "b.yaml"] {
+            try "id: same\nprotocol: pcd-01\n".write(to: folder.appendingPathComponent(name), atomically: true, encoding: .utf8)
+        }
+        let error = #expect(throws: ProfileValidationErrors.self) { try DeviceProfileLoader.loadDirectory(folder.path) }
+        #expect(error?.errors.map(\.key) == ["id"])
+        #expect(error?.errors.first?.reason.contains("duplicate profile id 'same'") == true)
+    }
+}

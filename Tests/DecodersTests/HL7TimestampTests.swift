@@ -1,0 +1,45 @@
+import Foundation
+import Testing
+import VitalSigns
+@testable import Decoders
+
+@Suite struct HL7TimestampTests {
+    @Test(arguments: [
+        ("2026", utc(2026, 1, 1, 0, 0, 0)),
+        ("202611", utc(2026, 11, 1, 0, 0, 0)),
+        ("20261129", utc(2026, 11, 29, 0, 0, 0)),
+        ("2026112914", utc(2026, 11, 29, 14, 0, 0)),
+        ("202611291430", utc(2026, 11, 29, 14, 30, 0)),
+        ("20261129143005", utc(2026, 11, 29, 14, 30, 5)),
+    ])
+    func precisionsTakeTheirLowestValues(text: String, expected: Timestamp) throws {
+        #expect(try HL7Timestamp.parse(text + "+0000", facilityZone: khartoum) == expected)
+    }
+
+    @Test func offsetsAndFractions() throws {
+        #expect(try HL7Timestamp.parse("20261129143005.25+0200", facilityZone: .gmt).microsecondsSinceEpoch
+            == utc(2026, 11, 29, 12, 30, 5).microsecondsSinceEpoch + 250_000)
+        #expect(try HL7Timestamp.parse("20261129013005-0330", facilityZone: .gmt) == utc(2026, 11, 29, 5, 0, 5))
+        #expect(try HL7Timestamp.parse("20240229235959.9999+0000", facilityZone: .gmt).microsecondsSinceEpoch
+            == utc(2024, 2, 29, 23, 59, 59).microsecondsSinceEpoch + 999_900)
+    }
+
+    @Test func noOffsetMeansTheFacilityZone() throws {
+        #expect(try HL7Timestamp.parse("20261129143005", facilityZone: khartoum) == utc(2026, 11, 29, 12, 30, 5))
+        let newYork = try #require(TimeZone(identifier: "America/New_York"))
+        // Daylight saving time in July (UTC-4), standard time in January (UTC-5).
+        #expect(try HL7Timestamp.parse("20260701120000", facilityZone: newYork) == utc(2026, 7, 1, 16, 0, 0))
+        #expect(try HL7Timestamp.parse("20260115120000", facilityZone: newYork) == utc(2026, 1, 15, 17, 0, 0))
+    }
+
+    @Test(arguments: ["", "20", "2026112", "20261129143005.", "20261129143005.12345", "2026-11-29", "20261129T1430",
+                      "20261129143005+02", "20261129143005+02x0", "2026112914300５"])
+    func malformed(text: String) {
+        #expect(throws: HL7Timestamp.Problem.malformed) { try HL7Timestamp.parse(text, facilityZone: .gmt) }
+    }
+
+    @Test(arguments: ["20261301", "20260230", "20250229", "2026112925", "202611291460", "20261129145960", "18991231", "20261129+1500"])
+    func outOfRange(text: String) {
+        #expect(throws: HL7Timestamp.Problem.outOfRange) { try HL7Timestamp.parse(text, facilityZone: .gmt) }
+    }
+}

@@ -1,0 +1,167 @@
+import DeviceSimulator
+import HL7v2
+import Testing
+import VitalSigns
+@testable import Decoders
+
+@Suite struct PCD01DecoderTests {
+    /// A PCD-01 message in the shape of the IHE PCD Technical Framework examples: an MDS row
+    /// with the EUI-64 and metric rows below it that name no device of their own.
+    static let pcd01Example = hl7(
+        "MSH|^~\\&|AcmeInc^ACDE48234567ABCD^EUI-64||||20261129143005+0200||ORU^R01^ORU_R01|MSGID1234|P|2.6|||NE|AL||UNICODE UTF-8|||IHE_PCD_001^IHE PCD^1.3.6.1.4.1.19376.1.6.1.1.1^ISO",
+        "PID|||789567^^^Imaginary Hospital&1.2.3.4&ISO^PI~222^^^Other^MR||Doe^John^Joseph^^^^L",
+        "PV1||I|3 West ICU^3002^1",
+        "OBR|1|AB12345^AcmeInc^ACDE48234567ABCD^EUI-64|CD12345^AcmeInc^ACDE48234567ABCD^EUI-64|182777000^monitoring of patient^SNOMED-CT|||20261129143000+0200",
+        "OBX|1||69965^MDC_DEV_MON_PHYSIO_MULTI_PARAM_MDS^MDC|1.0.0.0|||||||X|||||||0123456789ABCDEF^^0123456789ABCDEF^EUI-64",
+        "OBX|2|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC|1.1.1.1|98|262688^MDC_DIM_PERCENT^MDC|90-100||||R|||20261129142959+0200",
+        "OBX|3|NM|149530^MDC_PULS_OXIM_PULS_RATE^MDC|1.1.1.2|72|264864^MDC_DIM_BEAT_PER_MIN^MDC|||||R",
+        "OBX|4|NM|150021^MDC_PRESS_BLD_NONINV_SYS^MDC|1.2.1.1|120|266016^MDC_DIM_MMHG^MDC|||||R",
+        "OBX|5|NM|150022^MDC_PRESS_BLD_NONINV_DIA^MDC|1.2.1.2|80|266016^MDC_DIM_MMHG^MDC|||||R",
+        "OBX|6|NM|150023^MDC_PRESS_BLD_NONINV_MEAN^MDC|1.2.1.3|93|266016^MDC_DIM_MMHG^MDC|||||R",
+        "OBX|7|NM|150364^MDC_TEMP_BODY^MDC|1.3.1.1|98.6|[degF]^[degF]^UCUM|||||R",
+        "OBX|8|NM|151708^MDC_AWAY_CO2_ET^MDC|1.4.1.1|5.2|kPa^kPa^UCUM|||||R",
+        "OBX|9|NM|188736^MDC_VENDOR_SPECIFIC^MDC|1.4.1.2|17|262688^MDC_DIM_PERCENT^MDC|||||R"
+    )
+
+    @Test func decodesThePCD01ExampleWithInheritedDeviceAndTimes() throws {
+        let decoded = try decoder().decode(try parse(Self.pcd01Example))
+        #expect(decoded.header.controlID == "MSGID1234")
+        #expect(decoded.header.sendingApplication == "AcmeInc")
+        #expect(decoded.observations.count == 8)
+        let spo2 = try #require(decoded.observations.first)
+        #expect(spo2.kind == .spo2)
+        #expect(spo2.value == 98)
+        #expect(spo2.unit == .percent)
+        #expect(spo2.deviceID == "0123456789ABCDEF")
+        #expect(spo2.patient == PatientIdentifier(id: "789567", assigningAuthority: "Imaginary Hospital"))
+        #expect(spo2.location == "3 West ICU^3002^1")
+        #expect(spo2.hierarchy == "1.1.1.1")
+        #expect(spo2.status == .resultsEntered)
+        #expect(spo2.time == utc(2026, 11, 29, 12, 29, 59))
+        // OBX-14 empty: the time comes from OBR-7.
+        #expect(decoded.observations[1].time == utc(2026, 11, 29, 12, 30, 0))
+        #expect(decoded.observations[1].kind == .pulseRate)
+        #expect(decoded.observations.map(\.deviceID).allSatisfy { $0 == "0123456789ABCDEF" })
+        #expect(decoded.observations.map(\.kind) == [.spo2, .pulseRate, .nibpSystolic, .nibpDiastolic, .nibpMean, .temperature, .etco2, .unknown])
+    }
+
+    @Test func convertsUnitsToCanonical() throws {
+        let decoded = try decoder().decode(try parse(Self.pcd01Example))
+        let temperature = try #require(decoded.observations.first { $0.kind == .temperature })
+        #expect(abs(temperature.value - 37.0) < 1e-9)
+        #expect(temperature.unit == .degreeCelsius)
+        let etco2 = try #require(decoded.observations.first { $0.kind == .etco2 })
+        #expect(abs(etco2.value - 39.003) < 0.001)
+        #expect(etco2.unit == .millimetreOfMercury)
+    }
+
+    @Test func keepsUnknownCodesWithTheirCode() throws {
+        let decoded = try decoder().decode(try parse(Self.pcd01Example))
+        let unknown = try #require(decoded.observations.last)
+        #expect(unknown.kind == .unknown)
+        #expect(unknown.code == ObservationCode(code: "188736", text: "MDC_VENDOR_SPECIFIC", system: "MDC"))
+        #expect(unknown.value == 17)
+        #expect(unknown.unit == .percent)
+        #expect(!unknown.isCritical)
+    }
+
+    @Test func decodesPhilipsMDILCodesThroughTheProfile() throws {
+        let message = hl7(
+            "MSH|^~\\&|PHILIPS|WARD7|||20261129101500||ORU^R01|PH-1|P|2.5",
+            "PID|||P-42^^^KTH^MR",
+            "OBX|1|NM|0002-4182^HR^MDIL|0|48|0004-0AA0^bpm^MDIL|||||F|||20261129101455||||ABCDEF0123456789",
+            "OBX|2|NM|0002-4BB8^SpO2^MDIL|0|84|%^%^UCUM|||||F",
+            "OBX|3|NM|0002-500A^RR^MDIL|0|14||||||F"
+        )
+        let decoded = try decoder().decode(try parse(message))
+        #expect(decoded.observations.map(\.kind) == [.heartRate, .spo2, .respirationRate])
+        #expect(decoded.observations.map(\.unit) == [.beatsPerMinute, .percent, .breathsPerMinute])
+        // No offset: the facility's zone (Khartoum, UTC+2).
+        #expect(decoded.observations[0].time == utc(2026, 11, 29, 8, 14, 55))
+        #expect(decoded.observations[0].deviceID == "ABCDEF0123456789")
+        // SpO2 84 % is below the adult critical band of the profile (88), heart rate 48 is not (40).
+        #expect(decoded.observations.map(\.isCritical) == [false, true, false])
+    }
+
+    @Test func skipsRowsWithoutAStorableValueAndSaysWhy() throws {
+        let message = hl7(
+            "MSH|^~\\&|MON|ICU|||20261129101500+0000||ORU^R01|S-1|P|2.6",
+            "OBX|1|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC|1.1.1.1|97|262688^MDC_DIM_PERCENT^MDC|||||X|||||||DEV1",
+            "OBX|2|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC|1.1.1.1|97|262688^MDC_DIM_PERCENT^MDC|||||D",
+            "OBX|3|ST|150456^MDC_PULS_OXIM_SAT_O2^MDC|1.1.1.1|ninety|||||R",
+            "OBX|4|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC|1.1.1.1|9x7|262688^MDC_DIM_PERCENT^MDC|||||R",
+            "OBX|5|SN|150456^MDC_PULS_OXIM_SAT_O2^MDC|1.1.1.1|<^80|262688^MDC_DIM_PERCENT^MDC|||||R",
+            "OBX|6|SN|150456^MDC_PULS_OXIM_SAT_O2^MDC|1.1.1.1|^96|262688^MDC_DIM_PERCENT^MDC|||||R"
+        )
+        let decoded = try decoder().decode(try parse(message))
+        #expect(decoded.observations.count == 1)
+        #expect(decoded.observations.first?.value == 96)
+        #expect(decoded.observations.first?.deviceID == "DEV1")
+        #expect(decoded.skipped.map(\.segmentSequence) == [1, 2, 3, 4, 5])
+        #expect(decoded.skipped.map(\.field) == [11, 11, 2, 5, 5])
+    }
+
+    @Test func fallsBackToTheSendingApplicationWhenNoDeviceIsNamed() throws {
+        let message = hl7(
+            "MSH|^~\\&|BEDSIDE7|ICU|||20261129101500+0000||ORU^R01|S-2|P|2.6",
+            "OBX|1|NM|147842^MDC_ECG_HEART_RATE^MDC|1.1.1.1|80|264864^MDC_DIM_BEAT_PER_MIN^MDC|||||R"
+        )
+        let decoded = try decoder().decode(try parse(message))
+        #expect(decoded.observations.first?.deviceID == "BEDSIDE7")
+        // MSH-7 is the last fallback for the time.
+        #expect(decoded.observations.first?.time == utc(2026, 11, 29, 10, 15, 0))
+        #expect(decoded.observations.first?.patient == nil)
+    }
+
+    @Test func rejectsMessagesItDoesNotAccept() throws {
+        let adt = hl7("MSH|^~\\&|ADT|HOSP|||20261129101500||ADT^A01|A-1|P|2.5", "PID|||1^^^H")
+        #expect(throws: PCD01DecodeError.unsupportedMessage(type: "ADT", trigger: "A01")) { try decoder().decode(try parse(adt)) }
+        let error = try #require(throws: PCD01DecodeError.self) { try decoder().decode(try parse(adt)) }
+        #expect(error.acknowledgmentCode == .AR)
+        #expect(error.errorDetail.code == .unsupportedMessageType)
+
+        let r40 = hl7("MSH|^~\\&|MON|ICU|||20261129101500||ORU^R40|A-2|P|2.6")
+        let eventError = try #require(throws: PCD01DecodeError.self) { try decoder().decode(try parse(r40)) }
+        #expect(eventError.errorDetail.code == .unsupportedEventCode)
+    }
+
+    @Test func reportsMissingAndInvalidFieldsWithTheirLocation() throws {
+        let noControlID = hl7("MSH|^~\\&|MON|ICU|||20261129101500||ORU^R01||P|2.6")
+        #expect(throws: PCD01DecodeError.requiredFieldMissing(segment: "MSH", sequence: 1, field: 10, what: "message control id")) {
+            try decoder().decode(try parse(noControlID))
+        }
+        let badTime = hl7(
+            "MSH|^~\\&|MON|ICU|||20261129101500||ORU^R01|B-1|P|2.6",
+            "OBX|1|NM|147842^MDC_ECG_HEART_RATE^MDC|1.1.1.1|80|264864^MDC_DIM_BEAT_PER_MIN^MDC|||||R|||20261332101500"
+        )
+        let error = try #require(throws: PCD01DecodeError.self) { try decoder().decode(try parse(badTime)) }
+        #expect(error == .invalidValue(segment: "OBX", sequence: 1, field: 14, value: "20261332101500", reason: "date or time out of range"))
+        #expect(error.acknowledgmentCode == .AE)
+        #expect(error.errorDetail.code == .dataTypeError)
+        #expect(error.errorDetail.field == 14)
+        #expect(error.errorDetail.segmentID == "OBX")
+
+        let noTimeAnywhere = hl7(
+            "MSH|^~\\&|MON|ICU|||||ORU^R01|B-2|P|2.6",
+            "OBX|1|NM|147842^MDC_ECG_HEART_RATE^MDC|1.1.1.1|80|264864^MDC_DIM_BEAT_PER_MIN^MDC|||||R|||||||DEV"
+        )
+        let missing = try #require(throws: PCD01DecodeError.self) { try decoder().decode(try parse(noTimeAnywhere)) }
+        #expect(missing.errorDetail.code == .requiredFieldMissing)
+    }
+
+    @Test func decodesEverySimulatedReportToTheValuesItCarries() throws {
+        var monitor = SimulatedMonitor(index: 7)
+        for step in 0..<50 {
+            let time = Timestamp(microsecondsSinceEpoch: 1_800_000_000_000_000 + Int64(step) * 1_000_123)
+            let report = monitor.nextReport(at: time, criticalKind: step % 10 == 0 ? .spo2 : nil)
+            let decoded = try decoder().decode(try parse(report.bytes))
+            #expect(decoded.header.controlID == report.controlID)
+            #expect(decoded.observations.map(\.kind) == report.values.map(\.kind))
+            #expect(decoded.observations.map(\.value) == report.values.map(\.value))
+            #expect(decoded.observations.allSatisfy { $0.time.microsecondsSinceEpoch / 1000 == time.microsecondsSinceEpoch / 1000 })
+            #expect(decoded.observations.allSatisfy { $0.deviceID == monitor.deviceID && $0.patient == monitor.patient })
+            let spo2 = try #require(decoded.observations.first { $0.kind == .spo2 })
+            #expect(spo2.isCritical == (step % 10 == 0))
+        }
+    }
+}

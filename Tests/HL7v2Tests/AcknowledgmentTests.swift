@@ -1,0 +1,139 @@
+import HL7v2
+import Testing
+
+@Suite("Acknowledgments")
+struct AcknowledgmentTests {
+    let original = [
+        #"MSH|^~\&|MON^0123456789ABCDEF^EUI-64|ICU_WARD_3|VITALS^NC^L|NILECARE|20261129101500+0200||ORU^R01^ORU_R01|MON-42|P|2.6|||NE|AL||UNICODE UTF-8"#,
+        #"OBX|1|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC|1.2.1.3|98|262688^MDC_DIM_PERCENT^MDC|||||R"#,
+    ]
+
+    @Test func acceptExactBytes() throws {
+        let message = try parse([#"MSH|^~\&|MON|WARD|VITALS|NILECARE|20261129101500||ORU^R01|CTRL-1|P|2.6"#])
+        let ack = HL7Acknowledgment.build(for: message, code: .AA, error: nil, controlID: "ACK-1", timestamp: "20261129101501")
+        #expect(String(decoding: ack, as: UTF8.self) == #"MSH|^~\&|VITALS|NILECARE|MON|WARD|20261129101501||ACK^R01^ACK|ACK-1|P|2.6"# + "\rMSA|AA|CTRL-1\r")
+    }
+
+    @Test func acceptSwapsApplicationsAndCopiesHeader() throws {
+        let message = try parse(original)
+        let ack = try HL7Message(parsing: HL7Acknowledgment.build(
+            for: message, code: .AA, error: nil, controlID: "ACK-42", timestamp: "20261129101501+0200"
+        ))
+        let msh = ack.header
+        #expect(msh[3].component(1).value == "VITALS")
+        #expect(msh[3].component(3).value == "L")
+        #expect(msh[4].value == "NILECARE")
+        #expect(msh[5].component(2).value == "0123456789ABCDEF")
+        #expect(msh[5].component(3).value == "EUI-64")
+        #expect(msh[6].value == "ICU_WARD_3")
+        #expect(ack.timestamp == "20261129101501+0200")
+        #expect(ack.messageType == "ACK")
+        #expect(ack.triggerEvent == "R01")
+        #expect(ack.messageStructure == "ACK")
+        #expect(ack.controlID == "ACK-42")
+        #expect(ack.processingID == "P")
+        #expect(ack.versionID == "2.6")
+        #expect(msh[18].value == "UNICODE UTF-8")
+        // An ACK asks for no acknowledgment of its own.
+        #expect(msh[15].isEmpty && msh[16].isEmpty)
+        let msa = try #require(ack.firstSegment(named: "MSA"))
+        #expect(msa[1].value == "AA")
+        #expect(msa[2].value == "MON-42")
+        #expect(ack.firstSegment(named: "ERR") == nil)
+        #expect(ack.segmentCount == 2)
+    }
+
+    @Test func applicationErrorCarriesERR() throws {
+        let message = try parse(original)
+        let detail = HL7ErrorDetail(
+            code: .applicationInternalError, segmentID: "OBX", segmentSequence: 1, field: 5,
+            text: "store unavailable | retry later ^ with backoff"
+        )
+        let ack = try HL7Message(parsing: HL7Acknowledgment.build(
+            for: message, code: .AE, error: detail, controlID: "ACK-43", timestamp: "20261129101502"
+        ))
+        #expect(ack.firstSegment(named: "MSA")?[1].value == "AE")
+        let err = try #require(ack.firstSegment(named: "ERR"))
+        #expect(err[1].isEmpty)
+        #expect(err[2].component(1).value == "OBX")
+        #expect(err[2].component(2).value == "1")
+        #expect(err[2].component(3).value == "5")
+        #expect(err[3].component(1).value == "207")
+        #expect(err[3].component(2).value == "Application internal error")
+        #expect(err[3].component(3).value == "HL70357")
+        #expect(err[4].value == "E")
+        #expect(err[8].value == "store unavailable | retry later ^ with backoff")
+        #expect(err.fieldCount == 8)
+    }
+
+    @Test func rejectWithoutLocation() throws {
+        let message = try parse(original)
+        let detail = HL7ErrorDetail(code: .unsupportedMessageType, severity: .warning, text: "ADT not handled")
+        let ack = try HL7Message(parsing: HL7Acknowledgment.build(
+            for: message, code: .AR, error: detail, controlID: "ACK-44", timestamp: "20261129101503"
+        ))
+        let err = try #require(ack.firstSegment(named: "ERR"))
+        #expect(err[2].isEmpty)
+        #expect(err[3].value == "200")
+        #expect(err[4].value == "W")
+        #expect(ack.firstSegment(named: "MSA")?[1].value == "AR")
+    }
+
+    @Test func unparseableMessage() throws {
+        let bytes = Array("PID|||garbage".utf8)
+        let failure = try #require(parseError(bytes))
+        let ack = try HL7Message(parsing: HL7Acknowledgment.build(
+            for: nil, code: .AR, error: HL7ErrorDetail(failure), controlID: "ACK-45", timestamp: "20261129101504"
+        ))
+        #expect(ack.delimiters == .standard)
+        #expect((3...6).allSatisfy { ack.header[$0].isEmpty })
+        #expect(ack.header[9].component(1).value == "ACK")
+        #expect(ack.header[9].component(2).isEmpty)
+        #expect(ack.header[9].component(3).value == "ACK")
+        #expect(ack.controlID == "ACK-45")
+        #expect(ack.versionID == "")
+        let msa = try #require(ack.firstSegment(named: "MSA"))
+        #expect(msa[1].value == "AR")
+        #expect(msa[2].isEmpty)
+        let err = try #require(ack.firstSegment(named: "ERR"))
+        #expect(err[3].value == "100")
+        #expect(err[8].value == failure.description)
+    }
+
+    @Test func bodyErrorAcknowledgedFromTheHeader() throws {
+        let bytes = hl7(original + [#"OBX|2|ST|||\X4"#])
+        let failure = try #require(parseError(bytes))
+        #expect(failure.kind == .unterminatedEscape)
+        let header = try HL7Message(parsingHeaderOf: bytes)
+        let ack = try HL7Message(parsing: HL7Acknowledgment.build(
+            for: header, code: .AE, error: HL7ErrorDetail(failure), controlID: "ACK-46", timestamp: "20261129101505"
+        ))
+        #expect(ack.firstSegment(named: "MSA")?[2].value == "MON-42")
+        let err = try #require(ack.firstSegment(named: "ERR"))
+        #expect(err[2].component(1).value == "OBX")
+        #expect(err[2].component(3).value == "5")
+        #expect(err[3].value == "102")
+    }
+
+    @Test func keepsTheSendersDelimitersAndCharset() throws {
+        let bytes = latin1(["MSH$%*!@$MON$WARD$VITALS$NILECARE$$$ORU%R01$C1$P$2.5$$$$$$8859/1"])
+        let message = try HL7Message(parsing: bytes)
+        let detail = HL7ErrorDetail(code: .applicationRecordLocked, text: "Müller$%")
+        let ackBytes = HL7Acknowledgment.build(for: message, code: .CE, error: detail, controlID: "A1", timestamp: "2026")
+        #expect(ackBytes.starts(with: Array("MSH$%*!@$VITALS$NILECARE$MON$WARD$2026".utf8)))
+        #expect(ackBytes.contains(0xFC))
+        let ack = try HL7Message(parsing: ackBytes)
+        #expect(ack.charset == .iso8859_1)
+        #expect(ack.firstSegment(named: "MSA")?[1].value == "CE")
+        #expect(ack.firstSegment(named: "ERR")?[8].value == "Müller$%")
+        #expect(ack.firstSegment(named: "ERR")?[3].value == "206")
+    }
+
+    @Test func errorCodes() {
+        #expect(HL7ErrorCode.allCases.map(\.rawValue) == [0, 100, 101, 102, 103, 200, 201, 202, 203, 204, 205, 206, 207])
+        #expect(HL7ErrorCode.allCases.allSatisfy { !$0.text.isEmpty })
+        #expect(HL7AcknowledgmentCode.allCases.map(\.rawValue) == ["AA", "AE", "AR", "CA", "CE", "CR"])
+        #expect(HL7ErrorDetail(HL7ParseError(kind: .unsupportedCharset("X"), byteOffset: 0)).code == .tableValueNotFound)
+        #expect(HL7ErrorDetail(HL7ParseError(kind: .headerTooShort, byteOffset: 0)).code == .requiredFieldMissing)
+    }
+}

@@ -1,0 +1,85 @@
+import HL7v2
+import Testing
+
+@Suite("Escape sequences")
+struct EscapeSequenceTests {
+    /// OBX-5 of a one-OBX message whose OBX-5 is `raw`.
+    func observationValue(_ raw: String, charset: String = "") throws -> HL7Field {
+        let message = try parse([#"MSH|^~\&|MON|||||||1|P|2.6||||||"# + charset, "OBX|1|ST|||" + raw])
+        return try #require(message.firstSegment(named: "OBX"))[5]
+    }
+
+    @Test(arguments: [
+        (#"a\F\b"#, "a|b"), (#"a\S\b"#, "a^b"), (#"a\T\b"#, "a&b"), (#"a\R\b"#, "a~b"), (#"a\E\b"#, #"a\b"#),
+        (#"\F\\S\\T\\R\\E\"#, #"|^&~\"#),
+    ])
+    func delimiterEscapes(raw: String, decoded: String) throws {
+        let field = try observationValue(raw)
+        #expect(field.value == decoded)
+        #expect(field.componentCountOfFirstRepetition == 1)
+    }
+
+    @Test func escapedDelimitersDoNotSplit() throws {
+        let field = try observationValue(#"x\S\y^z\T\w&v~u\R\t"#)
+        #expect(field.repetitionCount == 2)
+        #expect(field.component(1).value == "x^y")
+        #expect(field.component(2).subcomponent(1) == "z&w")
+        #expect(field.component(2).subcomponent(2) == "v")
+        #expect(field.repetition(1).value == "u~t")
+    }
+
+    @Test(arguments: [
+        (#"\X41\"#, "A"), (#"\X0D0A\"#, "\r\n"), (#"\XC3A9\"#, "é"), (#"\Xc3a9\"#, "é"),
+        (#"caf\XC3A9\ au lait"#, "café au lait"), (#"\XF09F9A91\"#, "🚑"),
+    ])
+    func hexEscapesUTF8(raw: String, decoded: String) throws {
+        #expect(try observationValue(raw).value == decoded)
+    }
+
+    @Test func hexEscapesAreDecodedInTheMessageCharset() throws {
+        #expect(try observationValue(#"caf\XE9\"#, charset: "8859/1").value == "café")
+        // A lone 0xE9 is not UTF-8: the decoded value carries U+FFFD rather than failing.
+        #expect(try observationValue(#"caf\XE9\"#).value == "caf\u{FFFD}")
+        // ASCII is read as its superset UTF-8, so escaped non-ASCII characters survive.
+        #expect(try observationValue(#"caf\XC3A9\"#, charset: "ASCII").value == "café")
+    }
+
+    @Test(arguments: [
+        (#"line one\.br\line two"#, "line one\nline two"),
+        (#"a\.sp\b"#, "a\nb"), (#"a\.sp3\b"#, "a\nb"),
+    ])
+    func lineBreaks(raw: String, decoded: String) throws {
+        #expect(try observationValue(raw).value == decoded)
+    }
+
+    @Test(arguments: [#"\H\alarm\N\ high"#, #"\.in+4\alarm\.ti-2\ high"#, #"\.fi\alarm\.nf\ \.ce\high"#, #"alarm\.sk2\ high"#])
+    func formattingCommandsAreDropped(raw: String) throws {
+        let value = try observationValue(raw).value
+        #expect(value == "alarm high")
+    }
+
+    @Test(arguments: [#"\Zlocal\"#, #"\C2842\"#, #"\M2442\"#, #"\Q\"#, #"\xC3A9\"#, #"\P\"#])
+    func otherSequencesPassThroughVerbatim(raw: String) throws {
+        #expect(try observationValue("<" + raw + ">").value == "<" + raw + ">")
+    }
+
+    @Test func escapesInComponentsSubcomponentsAndHeaderFields() throws {
+        let message = try parse([#"MSH|^~\&|MON\T\1|WARD"#, #"OBX|1|CWE|code^A\S\B text&sub\F\part"#])
+        #expect(message.sendingApplication == "MON&1")
+        let code = try #require(message.firstSegment(named: "OBX"))[3]
+        #expect(code.component(2).subcomponent(1) == "A^B text")
+        #expect(code.component(2).subcomponent(2) == "sub|part")
+        #expect(code.component(2).value == "A^B text")
+        #expect(code.rawBytes.count == #"code^A\S\B text&sub\F\part"#.utf8.count)
+    }
+
+    @Test func theModelHoldsDecodedText() throws {
+        let message = try parse([#"MSH|^~\&|MON"#, #"NTE|1||a\F\b^c\.br\d~\XC3A9\"#])
+        let note = message.model[1]
+        #expect(note.fields[2] == HL7FieldValue(repetitions: [[["a|b"], ["c\nd"]], [["é"]]]))
+    }
+}
+
+extension HL7Field {
+    var componentCountOfFirstRepetition: Int { repetition(0).componentCount }
+}

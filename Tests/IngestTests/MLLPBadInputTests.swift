@@ -1,0 +1,124 @@
+import DeviceSimulator
+import HL7v2
+import NIOCore
+import TestSupport
+import Testing
+import VitalSigns
+
+/// Bad clients get the right answer or are closed, are logged, and never disturb the others.
+@Suite struct MLLPBadInputTests {
+    static let goodMessage = "MSH|^~\\&|MON|ICU|||20261129101500+0000||ORU^R01|G-%@|P|2.6\rPID|||77^^^H\rOBX|1|NM|147842^MDC_ECG_HEART_RATE^MDC|1.1.1.1|80|264864^MDC_DIM_BEAT_PER_MIN^MDC|||||R|||||||DEV-BAD-TESTS"
+
+    static func good(_ id: String) -> [UInt8] {
+        Array(goodMessage.replacingOccurrences(of: "%@", with: id).utf8)
+    }
+
+    static func msa(_ ack: [UInt8]) throws -> (code: String, controlID: String, error: HL7Segment?) {
+        let message = try HL7Message(parsing: ack)
+        let msa = try #require(message.firstSegment(named: "MSA"))
+        return (msa[1].value, msa[2].value, message.firstSegment(named: "ERR"))
+    }
+
+    /// A well-behaved sender that keeps sending while the bad ones misbehave.
+    static func steadySender(port: Int, count: Int, prefix: String) async throws -> Int {
+        let client = try await MLLPClient.connect(host: "127.0.0.1", port: port)
+        defer { Task { await client.close() } }
+        var acknowledged = 0
+        for index in 0..<count where try msa(await client.send(good("\(prefix)\(index)"))).code == "AA" {
+            acknowledged += 1
+        }
+        return acknowledged
+    }
+
+    @Test func garbageOutsideFramesIsSkippedCountedAndLogged() async throws {
+        let engine = try await TestEngine.start()
+        defer { engine.stop() }
+        async let steady = Self.steadySender(port: engine.port, count: 200, prefix: "S")
+        let client = try await MLLPClient.connect(host: "127.0.0.1", port: engine.port)
+        defer { Task { await client.close() } }
+        try await client.sendRaw(Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8) + [0x00, 0xFF, 0x1C, 0x0D])
+        // The same connection goes on working after the noise.
+        #expect(try Self.msa(await client.send(Self.good("AFTER-NOISE"))).code == "AA")
+        #expect(try await steady == 200)
+        #expect(engine.logs.entries(withReason: "outside_frame").count == 1)
+        #expect(try engine.count("SELECT count(*) FROM vital_signs") == 201)
+    }
+
+    @Test func anOversizedFrameClosesOnlyThatConnection() async throws {
+        let engine = try await TestEngine.start { $0.maximumFrameBytes = 4096 }
+        defer { engine.stop() }
+        async let steady = Self.steadySender(port: engine.port, count: 200, prefix: "S")
+        let client = try await MLLPClient.connect(host: "127.0.0.1", port: engine.port)
+        try await client.sendRaw([0x0B] + Array(repeating: UInt8(ascii: "A"), count: 10_000))
+        try await client.closed.get()
+        #expect(try await steady == 200)
+        try await waitUntil(timeout: .seconds(10)) { !engine.logs.entries(withReason: "frame_too_large").isEmpty }
+        #expect(engine.logs.entries(withReason: "frame_too_large").first?.metadata["peer"] != nil)
+    }
+
+    @Test func aTruncatedFrameIsReportedAndStoresNothing() async throws {
+        let engine = try await TestEngine.start()
+        defer { engine.stop() }
+        async let steady = Self.steadySender(port: engine.port, count: 100, prefix: "S")
+        let client = try await MLLPClient.connect(host: "127.0.0.1", port: engine.port)
+        let message = Self.good("HALF")
+        try await client.sendRaw([0x0B] + message.prefix(message.count / 2))
+        await client.close()
+        #expect(try await steady == 100)
+        try await waitUntil(timeout: .seconds(10)) { !engine.logs.entries(withReason: "truncated_frame").isEmpty }
+        #expect(try engine.count("SELECT count(*) FROM ingested_messages WHERE control_id = 'G-HALF'") == 0)
+    }
+
+    @Test func aStalledSocketIsClosedAfterTheIdleTimeout() async throws {
+        let engine = try await TestEngine.start { $0.idleTimeout = .milliseconds(300) }
+        defer { engine.stop() }
+        let stalled = try await MLLPClient.connect(host: "127.0.0.1", port: engine.port)
+        try await stalled.sendRaw([0x0B] + Self.good("STALL").prefix(20))
+        // The half-sent frame never completes; the server gives up on the connection.
+        try await stalled.closed.get()
+        #expect(try await Self.steadySender(port: engine.port, count: 20, prefix: "S") == 20)
+        #expect(engine.logs.entries(withReason: "idle_timeout").count >= 1)
+    }
+
+    @Test func aMessageTypeWeDoNotAcceptGetsAR() async throws {
+        let engine = try await TestEngine.start()
+        defer { engine.stop() }
+        let client = try await MLLPClient.connect(host: "127.0.0.1", port: engine.port)
+        defer { Task { await client.close() } }
+        let adt = Array("MSH|^~\\&|ADT|HOSP|||20261129101500||ADT^A01^ADT_A01|ADT-1|P|2.5\rPID|||1^^^H".utf8)
+        let (code, controlID, error) = try Self.msa(await client.send(adt))
+        #expect(code == "AR")
+        #expect(controlID == "ADT-1")
+        let err = try #require(error)
+        #expect(err[3].component(1).value == "200")
+        #expect(err[3].component(3).value == "HL70357")
+        #expect(err[2].component(1).value == "MSH")
+        #expect(err[2].component(3).value == "9")
+        #expect(try Self.msa(await client.send(Self.good("AFTER-ADT"))).code == "AA")
+        #expect(engine.logs.all.contains { $0.metadata["reason"] == "unsupported_message" && $0.metadata["control_id"] == "ADT-1" })
+    }
+
+    @Test func anInvalidHeaderGetsAEWithTheErrorLocation() async throws {
+        let engine = try await TestEngine.start()
+        defer { engine.stop() }
+        let client = try await MLLPClient.connect(host: "127.0.0.1", port: engine.port)
+        defer { Task { await client.close() } }
+        // Not a header at all.
+        let (code, controlID, error) = try Self.msa(await client.send(Array("PID|||1\rOBX|1|NM|x".utf8)))
+        #expect(code == "AE")
+        #expect(controlID == "")
+        #expect(try #require(error)[8].value.isEmpty == false)
+        // A header whose encoding characters repeat the field separator.
+        let (badCode, _, badError) = try Self.msa(await client.send(Array("MSH||||ICU|||20261129||ORU^R01|X-1|P|2.6".utf8)))
+        #expect(badCode == "AE")
+        #expect(try #require(badError)[2].component(1).value == "MSH")
+        // An ORU^R01 without a control id: AE 101 pointing at MSH-10.
+        let (missingCode, _, missingError) = try Self.msa(await client.send(Array("MSH|^~\\&|MON|ICU|||20261129101500||ORU^R01||P|2.6".utf8)))
+        #expect(missingCode == "AE")
+        #expect(try #require(missingError)[3].component(1).value == "101")
+        #expect(try #require(missingError)[2].component(3).value == "10")
+        // And the connection still works.
+        #expect(try Self.msa(await client.send(Self.good("AFTER-BAD-MSH"))).code == "AA")
+        #expect(engine.logs.entries(withReason: "unparseable").count >= 2)
+    }
+}

@@ -1,0 +1,89 @@
+import DeviceSimulator
+import HL7v2
+import NIOCore
+import Storage
+import TestSupport
+import Testing
+import VitalSigns
+
+/// MLLP into PostgreSQL over real TCP, against a real PostgreSQL started by the tests.
+@Suite struct MLLPEndToEndTests {
+    /// The key of a stored value: which device, when, which vital.
+    struct RowKey: Hashable { var device: String; var micros: Int64; var kind: Int16 }
+
+    @Test func thousandMessagesOnFourConnectionsAreAcknowledgedOnlyOnceVisible() async throws {
+        let engine = try await TestEngine.start()
+        defer { engine.stop() }
+        let base: Int64 = 1_796_000_000_000_000
+
+        var expected: [RowKey: Double] = [:]
+        try await withThrowingTaskGroup(of: [(RowKey, Double)].self) { group in
+            for connectionIndex in 0..<4 {
+                group.addTask {
+                    let client = try await MLLPClient.connect(host: "127.0.0.1", port: engine.port)
+                    defer { Task { await client.close() } }
+                    // Another client of the database, to look the moment each ACK arrives.
+                    let observer = try PostgresConnection(url: engine.databaseURL)
+                    defer { observer.close() }
+                    var monitor = SimulatedMonitor(index: 100 + connectionIndex)
+                    var sent: [(RowKey, Double)] = []
+                    for step in 0..<250 {
+                        let micros = base + Int64(step) * 1_000_000
+                        let report = monitor.nextReport(at: Timestamp(microsecondsSinceEpoch: micros), criticalKind: step % 50 == 0 ? .heartRate : nil)
+                        let ack = try HL7Message(parsing: try await client.send(report.bytes))
+                        #expect(ack.firstSegment(named: "MSA")?[1].value == "AA")
+                        #expect(ack.firstSegment(named: "MSA")?[2].value == report.controlID)
+                        let visible = try observer.query("""
+                            SELECT count(*) FROM vital_signs v JOIN devices d ON d.id = v.device_id
+                            WHERE d.identifier = $1 AND v.observation_time = to_timestamp($2::double precision / 1000000)
+                            """, [monitor.deviceID, "\(micros)"]).rows.first?.first ?? nil
+                        #expect(visible == "12", "message \(report.controlID) ACKed before its rows were visible")
+                        for value in report.values {
+                            sent.append((RowKey(device: monitor.deviceID, micros: micros, kind: value.kind.rawValue), value.value))
+                        }
+                    }
+                    return sent
+                }
+            }
+            for try await rows in group {
+                for (key, value) in rows { expected[key] = value }
+            }
+        }
+        #expect(expected.count == 4 * 250 * 12)
+
+        let rows = try engine.query("""
+            SELECT d.identifier, (extract(epoch FROM v.observation_time) * 1000000)::bigint, v.vital_kind, v.value
+            FROM vital_signs v JOIN devices d ON d.id = v.device_id
+            """)
+        #expect(rows.count == expected.count)
+        var stored: [RowKey: Double] = [:]
+        for row in rows {
+            let key = RowKey(device: row[0] ?? "", micros: Int64(row[1] ?? "") ?? 0, kind: Int16(row[2] ?? "") ?? -1)
+            #expect(stored[key] == nil, "stored twice: \(key)")
+            stored[key] = Double(row[3] ?? "")
+        }
+        #expect(stored == expected)
+        #expect(try engine.count("SELECT count(*) FROM vital_signs WHERE is_critical AND vital_kind = 1") == 4 * 5)
+        #expect(try engine.count("SELECT count(*) FROM ingested_messages") == 1000)
+    }
+
+    @Test func aRetransmissionIsAcknowledgedAgainAndStoredOnce() async throws {
+        let engine = try await TestEngine.start()
+        defer { engine.stop() }
+        var monitor = SimulatedMonitor(index: 400)
+        let report = monitor.nextReport(at: Timestamp(microsecondsSinceEpoch: 1_796_200_000_000_000))
+        let first = try await MLLPClient.connect(host: "127.0.0.1", port: engine.port)
+        let second = try await MLLPClient.connect(host: "127.0.0.1", port: engine.port)
+        defer { Task { await first.close(); await second.close() } }
+        // Twice on one connection back to back (the second while the first may be in flight), once more on another.
+        async let a = first.send(report.bytes)
+        async let b = first.send(report.bytes)
+        let acks = try await [a, b, second.send(report.bytes)].map { try HL7Message(parsing: $0) }
+        for ack in acks {
+            #expect(ack.firstSegment(named: "MSA")?[1].value == "AA")
+            #expect(ack.firstSegment(named: "MSA")?[2].value == report.controlID)
+        }
+        #expect(try engine.count("SELECT count(*) FROM vital_signs") == 12)
+        #expect(try engine.count("SELECT count(*) FROM ingested_messages") == 1)
+    }
+}

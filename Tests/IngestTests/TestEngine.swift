@@ -1,0 +1,104 @@
+import Decoders
+import DeviceProfiles
+import Foundation
+import Ingest
+import Logging
+import NIOCore
+import Storage
+import Synchronization
+import TestSupport
+import VitalSigns
+
+let repositoryRoot = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+/// The ingest path as the daemon wires it, over a fresh database of the test PostgreSQL:
+/// migrations, the group-commit writer and the MLLP listener on a real TCP port.
+final class TestEngine: Sendable {
+    let databaseURL: String
+    let writer: ObservationWriter
+    let server: MLLPServer
+    let port: Int
+    let logs: LogRecorder
+
+    /// `port` 0 picks a free one; pass an earlier engine's port to restart "the same daemon".
+    static func start(databaseURL: String? = nil, port: Int = 0, configure: (inout MLLPServer.Configuration) -> Void = { _ in }) async throws -> TestEngine {
+        let url = try databaseURL ?? TestPostgres.database()
+        let logs = LogRecorder()
+        let logger = Logger(label: "test.ingest") { _ in logs.handler() }
+        let connection = try PostgresConnection(url: url)
+        _ = try Migrator(directory: repositoryRoot.appendingPathComponent("timescale").path, logger: logger).migrate(connection)
+        connection.close()
+        let profiles = try DeviceProfileLoader.loadDirectory(repositoryRoot.appendingPathComponent("device-profiles").path)
+        let decoder = PCD01Decoder(profiles: DeviceProfileCatalog(profiles: profiles), facilityZone: TimeZone(identifier: "Africa/Khartoum")!)
+        let writer = try ObservationWriter(url: url, logger: logger)
+        var configuration = MLLPServer.Configuration()
+        configuration.port = port
+        configure(&configuration)
+        let server = MLLPServer(configuration: configuration, ingestor: MessageIngestor(decoder: decoder, writer: writer, logger: logger), logger: logger)
+        let bound = try await server.start()
+        return TestEngine(databaseURL: url, writer: writer, server: server, port: bound, logs: logs)
+    }
+
+    private init(databaseURL: String, writer: ObservationWriter, server: MLLPServer, port: Int, logs: LogRecorder) {
+        self.databaseURL = databaseURL
+        self.writer = writer
+        self.server = server
+        self.port = port
+        self.logs = logs
+    }
+
+    func stop() {
+        server.stop()
+        writer.shutdown()
+    }
+
+    /// A query on a connection of its own, as another client of the database would see it.
+    func query(_ sql: String, _ parameters: [String?] = []) throws -> [[String?]] {
+        let connection = try PostgresConnection(url: databaseURL)
+        defer { connection.close() }
+        return try connection.query(sql, parameters).rows
+    }
+
+    func count(_ sql: String, _ parameters: [String?] = []) throws -> Int {
+        Int(try query(sql, parameters).first?.first.flatMap { $0 } ?? "") ?? -1
+    }
+}
+
+/// Keeps what the engine logged, so tests can check that a bad client was reported.
+final class LogRecorder: Sendable {
+    struct Entry: Sendable {
+        var level: Logger.Level
+        var message: String
+        var metadata: [String: String]
+    }
+
+    private let entries = Mutex<[Entry]>([])
+
+    var all: [Entry] { entries.withLock { $0 } }
+
+    func entries(withReason reason: String) -> [Entry] {
+        all.filter { $0.metadata["reason"] == reason }
+    }
+
+    func handler() -> some LogHandler { Handler(recorder: self) }
+
+    fileprivate func append(_ entry: Entry) { entries.withLock { $0.append(entry) } }
+
+    private struct Handler: LogHandler {
+        let recorder: LogRecorder
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .debug
+
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+
+        func log(event: LogEvent) {
+            var flat: [String: String] = [:]
+            for (key, value) in metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 }) { flat[key] = "\(value)" }
+            recorder.append(Entry(level: event.level, message: "\(event.message)", metadata: flat))
+        }
+    }
+}

@@ -1,0 +1,126 @@
+import Foundation
+import Logging
+import Storage
+import Synchronization
+import TestSupport
+import Testing
+import VitalSigns
+
+@Suite("EmbeddedPostgres and recovery")
+struct EmbeddedPostgresTests {
+    let logger = TestPostgres.logger
+
+    @Test("a second start reuses the data folder, also after a crash left a stale postmaster.pid")
+    func reuseAndStalePid() throws {
+        let cluster = try TestPostgres.privateCluster()
+        let url = try cluster.start(database: "keep")
+        #expect(url.hasPrefix("postgresql://postgres@127.0.0.1:"))
+        #expect(url.hasSuffix("/keep"))
+        #expect(cluster.isRunning)
+        let connection = try PostgresConnection(url: url)
+        try connection.execute("CREATE TABLE survivor (v text); INSERT INTO survivor VALUES ('still here')")
+        connection.close()
+        let versionFile = cluster.dataDirectory + "/PG_VERSION"
+        let created = try FileManager.default.attributesOfItem(atPath: versionFile)[.modificationDate] as? Date
+        try cluster.stop()
+        #expect(!cluster.isRunning)
+        try cluster.stop()  // harmless when stopped
+
+        // Simulate a crash: a postmaster.pid whose process no longer exists.
+        let deadPID = try deadProcessID()
+        let pidFile = cluster.dataDirectory + "/postmaster.pid"
+        try "\(deadPID)\n\(cluster.dataDirectory)\n1700000000\n5432\n/tmp\n127.0.0.1\n  5432001         0\nready   \n".write(
+            toFile: pidFile, atomically: true, encoding: .utf8)
+
+        let again = EmbeddedPostgres(dataDirectory: cluster.dataDirectory, settings: TestPostgres.fastSettings, logger: logger)
+        let secondURL = try again.start(database: "keep")
+        defer { try? again.stop() }
+        let reopened = try PostgresConnection(url: secondURL)
+        defer { reopened.close() }
+        #expect(try reopened.execute("SELECT v FROM survivor").scalar == "still here")
+        #expect(try FileManager.default.attributesOfItem(atPath: versionFile)[.modificationDate] as? Date == created)
+        #expect(again.unixSocketURL() != nil)
+        let viaSocket = try PostgresConnection(url: again.unixSocketURL(database: "keep") ?? "")
+        defer { viaSocket.close() }
+        #expect(try viaSocket.execute("SELECT count(*) FROM survivor").scalar == "1")
+
+        // A third instance adopts the running server instead of starting another.
+        let adopter = EmbeddedPostgres(dataDirectory: cluster.dataDirectory, logger: logger)
+        #expect(try adopter.start() == again.url)
+    }
+
+    @Test("a folder that is not a data folder is refused with a clear error")
+    func notADataFolder() throws {
+        let folder = NSTemporaryDirectory() + "nilecare-notdata-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try "hello".write(toFile: folder + "/notes.txt", atomically: true, encoding: .utf8)
+        let cluster = EmbeddedPostgres(dataDirectory: folder, logger: logger)
+        let error = #expect(throws: EmbeddedPostgresError.self) { try cluster.start() }
+        #expect(error?.description.contains("not a PostgreSQL data folder") == true)
+    }
+
+    @Test("timescaleAvailable reflects timescaledb.so in pg_config --pkglibdir")
+    func timescaleDetection() throws {
+        let cluster = try TestPostgres.shared()
+        #expect(cluster.timescaleAvailable == TestPostgres.timescaleInstalled)
+        let connection = try PostgresConnection(url: cluster.url)
+        defer { connection.close() }
+        let preload = try connection.execute("SHOW shared_preload_libraries").scalar ?? ""
+        #expect(preload.contains("timescaledb") == cluster.timescaleAvailable)
+        #expect(try connection.execute("SHOW listen_addresses").scalar == "127.0.0.1")
+    }
+
+    @Test("when the server goes away, submissions fail with an error; after a restart the writer serves again")
+    func writerRecovers() async throws {
+        let cluster = try TestPostgres.privateCluster(port: freeTCPPort())
+        let url = try cluster.start(database: "vitals")
+        defer { try? cluster.stop() }
+        let setup = try PostgresConnection(url: url)
+        _ = try Migrator(directory: RepositoryPaths.migrations, logger: logger).migrate(setup)
+        setup.close()
+
+        var configuration = ObservationWriter.Configuration()
+        configuration.reconnectDelay = .milliseconds(20)
+        configuration.maxReconnectDelay = .milliseconds(200)
+        let writer = try ObservationWriter(url: url, configuration: configuration, logger: logger)
+        defer { writer.shutdown() }
+        #expect(try await writer.write(IngestBatch(message: key("R-1"), observations: [observation(seconds: 1)])) == .stored(observations: 1))
+
+        try cluster.stop()
+        let error = await #expect(throws: PostgresError.self) {
+            _ = try await writer.write(IngestBatch(message: key("R-2"), observations: [observation(seconds: 2)]))
+        }
+        #expect(error?.isConnectionFailure == true)
+        // While it is down, every attempt fails (nothing is acknowledged).
+        await #expect(throws: PostgresError.self) {
+            _ = try await writer.write(IngestBatch(message: key("R-2"), observations: [observation(seconds: 2)]))
+        }
+
+        try cluster.start()
+        let stored = Atomic<Int>(0)
+        try await waitUntil(timeout: .seconds(60), "writer to store again after the restart") {
+            do {
+                let outcome = try await writer.write(IngestBatch(message: key("R-2"), observations: [observation(seconds: 2)]))
+                if outcome == .stored(observations: 1) { stored.add(1, ordering: .relaxed) }
+                return true
+            } catch {
+                return false
+            }
+        }
+        #expect(stored.load(ordering: .relaxed) == 1)
+        #expect(try await writer.write(IngestBatch(message: key("R-2"), observations: [observation(seconds: 2)])) == .duplicate)
+        let reader = try PostgresConnection(url: url)
+        defer { reader.close() }
+        #expect(try count(reader, "SELECT count(*) FROM vital_signs") == 2)
+    }
+}
+
+/// The id of a process that has exited (a child we started and reaped).
+func deadProcessID() throws -> Int32 {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/bin/true")
+    try process.run()
+    process.waitUntilExit()
+    return process.processIdentifier
+}

@@ -1,0 +1,40 @@
+import Storage
+import VitalSigns
+
+/// 2026-03-01 08:00:00 UTC, in µs since the Unix epoch.
+let baseTime: Int64 = 1_772_352_000_000_000
+
+func observation(
+    device: String = "0012A1FFFE000001",
+    patient: PatientIdentifier? = PatientIdentifier(id: "MRN-1", assigningAuthority: "KTH"),
+    seconds: Int64 = 0,
+    kind: VitalKind = .heartRate,
+    value: Double = 72,
+    critical: Bool = false,
+    location: String? = "ICU^1^A",
+    hierarchy: String? = "1.1.1.1",
+    status: ObservationStatus = .final
+) -> Observation {
+    Observation(
+        time: Timestamp(microsecondsSinceEpoch: baseTime + seconds * 1_000_000),
+        patient: patient,
+        deviceID: device,
+        location: location,
+        kind: kind,
+        code: ObservationCode(code: "147842", text: "MDC_ECG_HEART_RATE", system: "MDC"),
+        value: value,
+        unit: kind.canonicalUnit,
+        hierarchy: hierarchy,
+        status: status,
+        isCritical: critical
+    )
+}
+
+func key(_ controlID: String, application: String = "MONITOR", facility: String = "KTH-ICU") -> MessageKey {
+    MessageKey(sendingApplication: application, sendingFacility: facility, controlID: controlID)
+}
+
+/// `SELECT count(*) ...` as an Int.
+func count(_ connection: PostgresConnection, _ sql: String, _ parameters: [String?] = []) throws -> Int {
+    Int(try connection.query(sql, parameters).scalar ?? "") ?? -1
+}

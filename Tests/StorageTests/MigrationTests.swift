@@ -1,0 +1,228 @@
+import Foundation
+import Logging
+import Storage
+import TestSupport
+import Testing
+
+/// The modes these tests can run: native always, TimescaleDB when it is installed.
+let availableModes: [StorageMode] = TestPostgres.timescaleInstalled ? [.nativePartitioning, .timescaledb] : [.nativePartitioning]
+
+@Suite("Migrations")
+struct MigrationTests {
+    let logger = TestPostgres.logger
+
+    @Test("migrations apply, are idempotent, and record themselves", arguments: availableModes)
+    func applyAndRerun(mode: StorageMode) throws {
+        let connection = try PostgresConnection(url: try TestPostgres.database())
+        defer { connection.close() }
+        let migrator = Migrator(directory: RepositoryPaths.migrations, logger: logger, requestedMode: mode)
+        let first = try migrator.migrate(connection)
+        #expect(first.mode == mode)
+        #expect(first.applied == ["0001_core.sql", "0002_vital_signs.\(mode.rawValue).sql"])
+        #expect(first.alreadyApplied == 0)
+
+        let second = try migrator.migrate(connection)
+        #expect(second.mode == mode)
+        #expect(second.applied.isEmpty)
+        #expect(second.alreadyApplied == 2)
+
+        // Without a requested mode, the recorded mode is kept.
+        let third = try Migrator(directory: RepositoryPaths.migrations, logger: logger).migrate(connection)
+        #expect(third.mode == mode)
+        #expect(third.modeReason.contains("recorded"))
+
+        let recorded = try connection.execute("SELECT version, name, storage_mode, checksum, applied_at IS NOT NULL FROM schema_migrations ORDER BY version")
+        #expect(recorded.rows.map { Array($0.prefix(3)) } == [
+            ["1", "0001_core.sql", mode.rawValue],
+            ["2", "0002_vital_signs.\(mode.rawValue).sql", mode.rawValue],
+        ])
+        #expect(recorded.rows.allSatisfy { ($0[3] ?? "").hasPrefix("fnv1a64:") && $0[4] == "t" })
+    }
+
+    @Test("vital_signs has exactly the three specified indexes", arguments: availableModes)
+    func indexes(mode: StorageMode) throws {
+        let connection = try PostgresConnection(url: try TestPostgres.migratedDatabase(mode: mode))
+        defer { connection.close() }
+        let result = try connection.execute("""
+            SELECT indexname, indexdef FROM pg_indexes
+            WHERE schemaname = 'public' AND tablename = 'vital_signs' ORDER BY indexname
+            """)
+        let definitions = Dictionary(uniqueKeysWithValues: result.rows.map { ($0[0] ?? "", $0[1] ?? "") })
+        #expect(definitions.keys.sorted() == [
+            "vital_signs_critical_patient_time_idx", "vital_signs_device_time_idx", "vital_signs_patient_time_idx",
+        ])
+        #expect(definitions["vital_signs_patient_time_idx"]?.hasSuffix("(patient_id, observation_time DESC)") == true)
+        #expect(definitions["vital_signs_device_time_idx"]?.hasSuffix("(device_id, observation_time DESC)") == true)
+        #expect(definitions["vital_signs_critical_patient_time_idx"]?.hasSuffix("(patient_id, observation_time DESC) WHERE is_critical") == true)
+
+        // Columns use the compact types.
+        let columns = try connection.execute("""
+            SELECT column_name, data_type FROM information_schema.columns
+            WHERE table_name = 'vital_signs' ORDER BY ordinal_position
+            """).rows.map { "\($0[0] ?? ""):\($0[1] ?? "")" }
+        #expect(columns == [
+            "observation_time:timestamp with time zone", "patient_id:bigint", "device_id:integer", "location:text",
+            "vital_kind:smallint", "code:text", "code_system:text", "value:double precision", "unit:text",
+            "hierarchy:text", "status:\"char\"", "is_critical:boolean", "received_at:timestamp with time zone",
+        ])
+        // vital_signs_1m answers with the same columns in both modes.
+        let rollup = try connection.execute("SELECT * FROM vital_signs_1m LIMIT 1")
+        #expect(rollup.columns == ["bucket", "patient_id", "device_id", "vital_kind", "avg_value", "min_value", "max_value", "sample_count"])
+    }
+
+    @Test("native mode: daily partitions around today and a default partition for the rest")
+    func nativePartitions() throws {
+        let connection = try PostgresConnection(url: try TestPostgres.migratedDatabase(mode: .nativePartitioning))
+        defer { connection.close() }
+        let partitions = try connection.execute("""
+            SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+            WHERE i.inhparent = 'vital_signs'::regclass ORDER BY c.relname
+            """).rows.compactMap { $0[0] }
+        #expect(partitions.contains("vital_signs_default"))
+        #expect(partitions.filter { $0.hasPrefix("vital_signs_p") }.count == 22)  // 7 days back, today, 14 ahead
+        let today = try connection.execute("SELECT 'vital_signs_p' || to_char(now() AT TIME ZONE 'UTC', 'YYYYMMDD')").scalar ?? ""
+        #expect(partitions.contains(today))
+
+        try connection.execute("""
+            INSERT INTO devices (identifier) VALUES ('dev');
+            INSERT INTO vital_signs (observation_time, device_id, vital_kind, code, code_system, value, unit, status, is_critical)
+            VALUES (now(), 1, 1, '147842', 'MDC', 80, '/min', 'F', false),
+                   ('1999-12-31 23:59:59+00', 1, 1, '147842', 'MDC', 81, '/min', 'F', false),
+                   (now() + interval '400 days', 1, 1, '147842', 'MDC', 82, '/min', 'F', true),
+                   (now() + interval '30 days', 1, 1, '147842', 'MDC', 83, '/min', 'F', false)
+            """)
+        let placement = try connection.execute("SELECT value, tableoid::regclass::text FROM vital_signs ORDER BY value").rows
+        #expect(placement == [["80", today], ["81", "vital_signs_default"], ["82", "vital_signs_default"], ["83", "vital_signs_default"]])
+
+        // Extending the window moves the +30 days row out of the default partition.
+        let created = try Int(connection.execute("SELECT vitals_ensure_partitions(40)").scalar ?? "") ?? 0
+        #expect(created == 26)
+        let moved = try connection.execute("SELECT tableoid::regclass::text FROM vital_signs WHERE value = 83").scalar ?? ""
+        #expect(moved.hasPrefix("vital_signs_p"))
+        #expect(try count(connection, "SELECT count(*) FROM vital_signs") == 4)
+        #expect(try count(connection, "SELECT count(*) FROM vital_signs_default") == 2)
+        // Calling it again creates nothing; the rollup view works.
+        #expect(try connection.execute("SELECT vitals_ensure_partitions(40)").scalar == "0")
+        #expect(try count(connection, "SELECT sum(sample_count) FROM vital_signs_1m") == 4)
+
+        // Retention drops whole expired partitions and old default rows.
+        #expect(try connection.execute("SELECT vitals_drop_expired_partitions(interval '1 day')").scalar == "6")
+        #expect(try count(connection, "SELECT count(*) FROM vital_signs WHERE value = 81") == 0)
+    }
+
+    @Test("an applied migration that was edited afterwards is a clear error")
+    func checksumMismatch() throws {
+        let folder = try copyOfMigrations()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let connection = try PostgresConnection(url: try TestPostgres.database())
+        defer { connection.close() }
+        let migrator = Migrator(directory: folder, logger: logger, requestedMode: .nativePartitioning)
+        _ = try migrator.migrate(connection)
+        let path = folder + "/0001_core.sql"
+        try (String(contentsOfFile: path, encoding: .utf8) + "\n-- edited\n").write(toFile: path, atomically: true, encoding: .utf8)
+        let error = #expect(throws: MigrationError.self) { try migrator.migrate(connection) }
+        guard case .checksumMismatch(let version, let name, _, _)? = error else {
+            Issue.record("expected checksumMismatch, got \(String(describing: error))")
+            return
+        }
+        #expect(version == 1 && name == "0001_core.sql")
+        #expect(error?.description.contains("was changed after it was applied") == true)
+    }
+
+    @Test("a new migration is applied on the next run; a failing one rolls back and names itself")
+    func newAndFailingMigrations() throws {
+        let folder = try copyOfMigrations()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let connection = try PostgresConnection(url: try TestPostgres.database())
+        defer { connection.close() }
+        let migrator = Migrator(directory: folder, logger: logger, requestedMode: .nativePartitioning)
+        _ = try migrator.migrate(connection)
+
+        try "CREATE TABLE extra (id int);\n".write(toFile: folder + "/0003_extra.sql", atomically: true, encoding: .utf8)
+        let report = try migrator.migrate(connection)
+        #expect(report.applied == ["0003_extra.sql"])
+        #expect(report.alreadyApplied == 2)
+
+        try "CREATE TABLE half (id int);\nSELECT no_such_function();\n".write(toFile: folder + "/0004_broken.sql", atomically: true, encoding: .utf8)
+        let error = #expect(throws: MigrationError.self) { try migrator.migrate(connection) }
+        guard case .failed(let name, let underlying)? = error else {
+            Issue.record("expected failed, got \(String(describing: error))")
+            return
+        }
+        #expect(name == "0004_broken.sql")
+        #expect(underlying.sqlState == "42883")
+        #expect(try connection.execute("SELECT to_regclass('half') IS NULL").scalar == "t")
+        #expect(try count(connection, "SELECT count(*) FROM schema_migrations") == 3)
+    }
+
+    @Test("badly named files and lone mode variants are refused before anything runs")
+    func badFiles() throws {
+        let folder = try copyOfMigrations()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try "SELECT 1;".write(toFile: folder + "/0003_only.timescaledb.sql", atomically: true, encoding: .utf8)
+        let migrator = Migrator(directory: folder, logger: logger)
+        #expect(throws: MigrationError.self) { try migrator.migrations() }
+        try FileManager.default.removeItem(atPath: folder + "/0003_only.timescaledb.sql")
+        try "SELECT 1;".write(toFile: folder + "/3_short.sql", atomically: true, encoding: .utf8)
+        #expect(throws: MigrationError.self) { try migrator.migrations() }
+    }
+
+    @Test("two processes migrating at once apply each migration exactly once")
+    func concurrentMigrators() async throws {
+        let url = try TestPostgres.database()
+        let logger = self.logger
+        let reports = try await withThrowingTaskGroup(of: MigrationReport.self) { group in
+            for _ in 0..<3 {
+                group.addTask {
+                    let connection = try PostgresConnection(url: url)
+                    defer { connection.close() }
+                    return try Migrator(directory: RepositoryPaths.migrations, logger: logger).migrate(connection)
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(reports.map(\.applied.count).sorted() == [0, 0, 2])
+        #expect(Set(reports.map(\.mode)).count == 1)
+        let connection = try PostgresConnection(url: url)
+        defer { connection.close() }
+        #expect(try count(connection, "SELECT count(*) FROM schema_migrations") == 2)
+    }
+
+    @Test("without a request the mode follows what the server offers")
+    func detectedMode() throws {
+        let connection = try PostgresConnection(url: try TestPostgres.database())
+        defer { connection.close() }
+        let report = try Migrator(directory: RepositoryPaths.migrations, logger: logger).migrate(connection)
+        #expect(report.mode == (TestPostgres.timescaleInstalled ? .timescaledb : .nativePartitioning))
+        #expect(!report.modeReason.isEmpty)
+    }
+
+    @Test("TimescaleDB mode: hypertable, compression, retention, continuous aggregate",
+          .enabled(if: TestPostgres.timescaleInstalled, "TimescaleDB is not installed"))
+    func timescaleObjects() throws {
+        let connection = try PostgresConnection(url: try TestPostgres.migratedDatabase(mode: .timescaledb))
+        defer { connection.close() }
+        #expect(try count(connection, "SELECT count(*) FROM timescaledb_information.hypertables WHERE hypertable_name = 'vital_signs'") == 1)
+        #expect(try connection.execute("""
+            SELECT time_interval FROM timescaledb_information.dimensions WHERE hypertable_name = 'vital_signs'
+            """).scalar == "1 day")
+        let jobs = try connection.execute("""
+            SELECT proc_name FROM timescaledb_information.jobs ORDER BY 1
+            """).rows.compactMap { $0[0] }
+        #expect(jobs.contains("policy_compression"))
+        #expect(jobs.contains("policy_retention"))
+        #expect(jobs.contains("policy_refresh_continuous_aggregate"))
+        #expect(try count(connection, "SELECT count(*) FROM timescaledb_information.continuous_aggregates WHERE view_name = 'vital_signs_1m'") == 1)
+        #expect(try connection.execute("SELECT vitals_ensure_partitions()").scalar == "0")
+    }
+}
+
+/// A temporary copy of the repository's migrations that a test may edit.
+func copyOfMigrations() throws -> String {
+    let folder = NSTemporaryDirectory() + "nilecare-migrations-\(UInt32.random(in: 0...UInt32.max))"
+    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    for name in try FileManager.default.contentsOfDirectory(atPath: RepositoryPaths.migrations) where name.hasSuffix(".sql") {
+        try FileManager.default.copyItem(atPath: RepositoryPaths.migrations + "/" + name, toPath: folder + "/" + name)
+    }
+    return folder
+}

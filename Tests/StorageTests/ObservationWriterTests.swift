@@ -1,0 +1,276 @@
+import Foundation
+import Logging
+import Storage
+import Synchronization
+import TestSupport
+import Testing
+import VitalSigns
+
+@Suite("ObservationWriter")
+struct ObservationWriterTests {
+    let logger = TestPostgres.logger
+
+    @Test("stored rows are visible once the write completes, with every column intact", arguments: availableModes)
+    func storesRows(mode: StorageMode) async throws {
+        let url = try TestPostgres.migratedDatabase(mode: mode)
+        let writer = try ObservationWriter(url: url, logger: logger)
+        defer { writer.shutdown() }
+        let first = observation(seconds: 0, kind: .spo2, value: 97.5, critical: false)
+        let second = observation(seconds: 1, kind: .heartRate, value: 181, critical: true, location: nil, hierarchy: nil, status: .corrected)
+        let outcome = try await writer.write(IngestBatch(message: key("MSG-1"), observations: [first, second]))
+        #expect(outcome == .stored(observations: 2))
+
+        let reader = try PostgresConnection(url: url)
+        defer { reader.close() }
+        let rows = try reader.execute("""
+            SELECT (EXTRACT(EPOCH FROM v.observation_time) * 1000000)::bigint, p.identifier, p.assigning_authority, d.identifier,
+                   v.location, v.vital_kind, v.code, v.code_system, v.value, v.unit, v.hierarchy, v.status::text, v.is_critical,
+                   v.received_at <= now()
+            FROM vital_signs v JOIN patients p ON p.id = v.patient_id JOIN devices d ON d.id = v.device_id
+            ORDER BY v.observation_time
+            """).rows
+        #expect(rows == [
+            [String(baseTime), "MRN-1", "KTH", "0012A1FFFE000001", "ICU^1^A", "3", "147842", "MDC", "97.5", "%", "1.1.1.1", "F", "f", "t"],
+            [String(baseTime + 1_000_000), "MRN-1", "KTH", "0012A1FFFE000001", nil, "1", "147842", "MDC", "181", "/min", nil, "C", "t", "t"],
+        ])
+        let message = try reader.execute("SELECT sending_application, sending_facility, control_id, observation_count FROM ingested_messages").rows
+        #expect(message == [["MONITOR", "KTH-ICU", "MSG-1", "2"]])
+        #expect(try count(reader, "SELECT sum(sample_count) FROM vital_signs_1m") == 2)
+    }
+
+    @Test("a retransmitted message stores nothing twice and reports .duplicate")
+    func sequentialDuplicate() async throws {
+        let url = try TestPostgres.migratedDatabase()
+        let writer = try ObservationWriter(url: url, logger: logger)
+        defer { writer.shutdown() }
+        let batch = IngestBatch(message: key("MSG-42"), observations: [observation(seconds: 0), observation(seconds: 1)])
+        #expect(try await writer.write(batch) == .stored(observations: 2))
+        #expect(try await writer.write(batch) == .duplicate)
+        // Same control id from another facility is a different message.
+        let other = IngestBatch(message: key("MSG-42", facility: "OMDURMAN-ER"), observations: [observation(seconds: 2)])
+        #expect(try await writer.write(other) == .stored(observations: 1))
+        let reader = try PostgresConnection(url: url)
+        defer { reader.close() }
+        #expect(try count(reader, "SELECT count(*) FROM vital_signs") == 3)
+        #expect(try count(reader, "SELECT count(*) FROM ingested_messages") == 2)
+    }
+
+    @Test("a retransmission in the same commit as the first copy is a duplicate; every batch of the group commits together")
+    func duplicateInsideOneGroup() async throws {
+        let url = try TestPostgres.migratedDatabase()
+        let writer = try ObservationWriter(url: url, logger: logger)
+        defer { writer.shutdown() }
+        let reader = try PostgresConnection(url: url)
+        defer { reader.close() }
+
+        // Hold the dedup table locked so that the writer's first commit waits, and everything
+        // submitted meanwhile forms the next group.
+        let locker = try PostgresConnection(url: url)
+        defer { locker.close() }
+        try locker.execute("BEGIN; LOCK TABLE ingested_messages IN ACCESS EXCLUSIVE MODE")
+
+        let results = Mutex<[String: Result<WriteOutcome, PostgresError>]>([:])
+        let submit: @Sendable (String, IngestBatch) -> Void = { name, batch in
+            writer.submit(batch) { result in results.withLock { $0[name] = result } }
+        }
+        submit("blocker", IngestBatch(message: key("B-0"), observations: [observation(seconds: 0)]))
+        try await waitUntil(timeout: .seconds(30), "writer waiting for the lock") {
+            try count(reader, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()") == 1
+        }
+        submit("first", IngestBatch(message: key("B-1"), observations: [observation(seconds: 1), observation(seconds: 2)]))
+        submit("retransmission", IngestBatch(message: key("B-1"), observations: [observation(seconds: 1), observation(seconds: 2)]))
+        submit("keyless", IngestBatch(message: nil, observations: [observation(device: "serial-7", patient: nil, seconds: 3)]))
+        submit("empty", IngestBatch(message: key("B-2"), observations: []))
+        #expect(writer.queuedRows == 2 + 2 + 1 + 1)
+        try locker.execute("COMMIT")
+
+        try await waitUntil(timeout: .seconds(30), "all five completions") { results.withLock { $0.count } == 5 }
+        let outcomes = results.withLock { $0.mapValues { try? $0.get() } }
+        #expect(outcomes["blocker"] == .stored(observations: 1))
+        #expect(outcomes["first"] == .stored(observations: 2))
+        #expect(outcomes["retransmission"] == .duplicate)
+        #expect(outcomes["keyless"] == .stored(observations: 1))
+        #expect(outcomes["empty"] == .stored(observations: 0))
+        #expect(try count(reader, "SELECT count(*) FROM vital_signs") == 4)
+        #expect(try count(reader, "SELECT count(*) FROM vital_signs WHERE patient_id IS NULL") == 1)
+        #expect(try count(reader, "SELECT count(*) FROM ingested_messages") == 3)
+        // A retransmission of the empty message is a duplicate too.
+        #expect(try await writer.write(IngestBatch(message: key("B-2"), observations: [])) == .duplicate)
+    }
+
+    @Test("identifiers and keys with quotes, backslashes, braces, commas and the word NULL survive the array parameters")
+    func awkwardText() async throws {
+        let url = try TestPostgres.migratedDatabase()
+        let writer = try ObservationWriter(url: url, logger: logger)
+        defer { writer.shutdown() }
+        let awkward = ["NULL", "a\"b", "c\\d", "{e,f}", " g ", "ünï ✓", ""]
+        for (index, text) in awkward.enumerated() {
+            let batch = IngestBatch(
+                message: key(text, application: text, facility: "F\(index)"),
+                observations: [observation(device: "dev-" + text, patient: PatientIdentifier(id: text, assigningAuthority: text), seconds: Int64(index))])
+            #expect(try await writer.write(batch) == .stored(observations: 1))
+            #expect(try await writer.write(batch) == .duplicate)
+        }
+        let reader = try PostgresConnection(url: url)
+        defer { reader.close() }
+        let patients = try reader.execute("SELECT identifier, assigning_authority FROM patients ORDER BY id").rows
+        #expect(patients == awkward.map { [$0, $0] })
+        let devices = try reader.execute("SELECT identifier FROM devices ORDER BY id").rows.map { $0[0] ?? "" }
+        #expect(devices == awkward.map { "dev-" + $0 })
+        let keys = try reader.execute("SELECT control_id FROM ingested_messages ORDER BY sending_facility").rows.map { $0[0] ?? "" }
+        #expect(keys == awkward)
+    }
+
+    @Test("keyless batches are stored every time")
+    func keyless() async throws {
+        let url = try TestPostgres.migratedDatabase()
+        let writer = try ObservationWriter(url: url, logger: logger)
+        defer { writer.shutdown() }
+        let batch = IngestBatch(observations: [observation(device: "mqtt-gw-1/bed-4", seconds: 0)])
+        #expect(try await writer.write(batch) == .stored(observations: 1))
+        #expect(try await writer.write(batch) == .stored(observations: 1))
+        let reader = try PostgresConnection(url: url)
+        defer { reader.close() }
+        #expect(try count(reader, "SELECT count(*) FROM vital_signs") == 2)
+        #expect(try count(reader, "SELECT count(*) FROM ingested_messages") == 0)
+    }
+
+    @Test("patients and devices get one surrogate id each, resolved once and then cached")
+    func surrogateKeys() async throws {
+        let url = try TestPostgres.migratedDatabase()
+        let writer = try ObservationWriter(url: url, logger: logger)
+        defer { writer.shutdown() }
+        let alice = PatientIdentifier(id: "MRN-7", assigningAuthority: "KTH")
+        let sameIDOtherAuthority = PatientIdentifier(id: "MRN-7", assigningAuthority: "OMD")
+        let batch = IngestBatch(observations: [
+            observation(device: "dev-a", patient: alice, seconds: 0),
+            observation(device: "dev-a", patient: alice, seconds: 1),
+            observation(device: "dev-b", patient: sameIDOtherAuthority, seconds: 2),
+            observation(device: "dev-b", patient: nil, seconds: 3),
+        ])
+        #expect(try await writer.write(batch) == .stored(observations: 4))
+        let reader = try PostgresConnection(url: url)
+        defer { reader.close() }
+        #expect(try count(reader, "SELECT count(*) FROM patients") == 2)
+        #expect(try count(reader, "SELECT count(*) FROM devices") == 2)
+        #expect(try count(reader, "SELECT count(DISTINCT patient_id) FROM vital_signs") == 2)
+
+        // Rename the rows behind the writer's back: a writer that looked identifiers up again
+        // would create new rows; the cached ids keep being used instead.
+        try reader.execute("UPDATE patients SET identifier = identifier || '-renamed'; UPDATE devices SET identifier = identifier || '-renamed'")
+        #expect(try await writer.write(batch) == .stored(observations: 4))
+        #expect(try count(reader, "SELECT count(*) FROM patients") == 2)
+        #expect(try count(reader, "SELECT count(*) FROM devices") == 2)
+
+        // A second writer (no cache) finds the existing ids for existing identifiers.
+        let second = try ObservationWriter(url: url, logger: logger)
+        defer { second.shutdown() }
+        let renamed = PatientIdentifier(id: "MRN-7-renamed", assigningAuthority: "KTH")
+        #expect(try await second.write(IngestBatch(observations: [observation(device: "dev-a-renamed", patient: renamed)])) == .stored(observations: 1))
+        #expect(try count(reader, "SELECT count(*) FROM patients") == 2)
+        #expect(try count(reader, "SELECT count(*) FROM devices") == 2)
+    }
+
+    @Test("many concurrent submitters: every row stored once, commits carry several batches")
+    func concurrentSubmitters() async throws {
+        let url = try TestPostgres.migratedDatabase()
+        let writer = try ObservationWriter(url: url, logger: logger)
+        defer { writer.shutdown() }
+        let outcomes = try await withThrowingTaskGroup(of: WriteOutcome.self) { group in
+            for task in 0..<8 {
+                group.addTask {
+                    var stored = 0
+                    for message in 0..<50 {
+                        let observations = (0..<5).map { index in
+                            observation(device: "dev-\(task)", patient: PatientIdentifier(id: "P\(message % 7)"), seconds: Int64(message * 5 + index))
+                        }
+                        // Every message is sent twice, as a device might after a lost ACK.
+                        let batch = IngestBatch(message: key("T\(task)-M\(message)"), observations: observations)
+                        if case .stored(let n) = try await writer.write(batch) { stored += n }
+                        if case .stored(let n) = try await writer.write(batch) { stored += n }
+                    }
+                    return .stored(observations: stored)
+                }
+            }
+            return try await group.reduce(into: [WriteOutcome]()) { $0.append($1) }
+        }
+        #expect(outcomes.allSatisfy { $0 == .stored(observations: 250) })
+        let reader = try PostgresConnection(url: url)
+        defer { reader.close() }
+        #expect(try count(reader, "SELECT count(*) FROM vital_signs") == 8 * 50 * 5)
+        #expect(try count(reader, "SELECT count(*) FROM ingested_messages") == 8 * 50)
+        #expect(try count(reader, "SELECT count(*) FROM patients") == 7)
+        #expect(try count(reader, "SELECT count(*) FROM devices") == 8)
+    }
+
+    @Test("a batch PostgreSQL cannot store fails alone; the rest of its group is stored")
+    func badBatchIsIsolated() async throws {
+        let url = try TestPostgres.migratedDatabase()
+        let writer = try ObservationWriter(url: url, logger: logger)
+        defer { writer.shutdown() }
+        let reader = try PostgresConnection(url: url)
+        defer { reader.close() }
+        // A constraint the server enforces (class 23) and a NUL byte the writer refuses up front.
+        try reader.execute("ALTER TABLE vital_signs ADD CONSTRAINT plausible CHECK (value < 100000)")
+        let locker = try PostgresConnection(url: url)
+        defer { locker.close() }
+        try locker.execute("BEGIN; LOCK TABLE ingested_messages IN ACCESS EXCLUSIVE MODE")
+
+        let results = Mutex<[String: Result<WriteOutcome, PostgresError>]>([:])
+        let submit: @Sendable (String, IngestBatch) -> Void = { name, batch in
+            writer.submit(batch) { result in results.withLock { $0[name] = result } }
+        }
+        submit("blocker", IngestBatch(message: key("I-0"), observations: [observation()]))
+        try await waitUntil(timeout: .seconds(30), "writer waiting for the lock") {
+            try count(reader, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()") == 1
+        }
+        submit("good-1", IngestBatch(message: key("I-1"), observations: [observation(seconds: 1)]))
+        submit("implausible", IngestBatch(message: key("I-2"), observations: [observation(seconds: 2), observation(seconds: 3, value: 1e9)]))
+        submit("nul", IngestBatch(message: key("I-3"), observations: [observation(device: "dev\u{0}x", seconds: 4)]))
+        submit("good-2", IngestBatch(message: key("I-4"), observations: [observation(seconds: 5)]))
+        try locker.execute("COMMIT")
+        try await waitUntil(timeout: .seconds(30), "all completions") { results.withLock { $0.count } == 5 }
+
+        let final = results.withLock { $0 }
+        #expect((try? final["good-1"]?.get()) == .stored(observations: 1))
+        #expect((try? final["good-2"]?.get()) == .stored(observations: 1))
+        guard case .failure(let checkError)? = final["implausible"], case .failure(let nulError)? = final["nul"] else {
+            Issue.record("expected failures, got \(final)")
+            return
+        }
+        #expect(checkError.sqlState == "23514")
+        #expect(nulError.message.contains("NUL"))
+        #expect(try count(reader, "SELECT count(*) FROM vital_signs") == 3)
+        // The refused messages were not registered: a corrected retransmission is stored.
+        #expect(try await writer.write(IngestBatch(message: key("I-2"), observations: [observation(seconds: 2)])) == .stored(observations: 1))
+    }
+
+    @Test("shutdown finishes what was submitted; later submissions fail clearly")
+    func shutdown() async throws {
+        let url = try TestPostgres.migratedDatabase()
+        let writer = try ObservationWriter(url: url, logger: logger)
+        let completed = Atomic<Int>(0)
+        for index in 0..<100 {
+            writer.submit(IngestBatch(message: key("S-\(index)"), observations: [observation(seconds: Int64(index))])) { result in
+                if case .success(.stored) = result { completed.add(1, ordering: .relaxed) }
+            }
+        }
+        writer.shutdown()
+        #expect(completed.load(ordering: .relaxed) == 100)
+        writer.shutdown()  // idempotent
+        let error = await #expect(throws: PostgresError.self) {
+            _ = try await writer.write(IngestBatch(observations: [observation()]))
+        }
+        #expect(error?.message.contains("shut down") == true)
+        let reader = try PostgresConnection(url: url)
+        defer { reader.close() }
+        #expect(try count(reader, "SELECT count(*) FROM vital_signs") == 100)
+    }
+
+    @Test("the writer refuses to start when the database cannot be reached")
+    func unreachable() throws {
+        #expect(throws: PostgresError.self) {
+            _ = try ObservationWriter(url: "postgresql://postgres@127.0.0.1:\(freeTCPPort())/postgres", logger: logger)
+        }
+    }
+}

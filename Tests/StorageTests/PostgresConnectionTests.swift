@@ -1,0 +1,103 @@
+import Storage
+import TestSupport
+import Testing
+
+@Suite("PostgresConnection")
+struct PostgresConnectionTests {
+    @Test("a syntax error carries SQLSTATE 42601 and says what we were doing")
+    func syntaxError() throws {
+        let connection = try PostgresConnection(url: try TestPostgres.database())
+        defer { connection.close() }
+        let error = #expect(throws: PostgresError.self) {
+            try connection.execute("SELEC 1")
+        }
+        #expect(error?.sqlState == "42601")
+        #expect(error?.context.contains("SELEC 1") == true)
+        #expect(error?.description.contains("42601") == true)
+        #expect(error?.isConnectionFailure == false)
+        // The connection is still usable afterwards.
+        #expect(try connection.execute("SELECT 1 AS one").scalar == "1")
+    }
+
+    @Test("constraint violations carry their SQLSTATE and detail")
+    func uniqueViolation() throws {
+        let connection = try PostgresConnection(url: try TestPostgres.database())
+        defer { connection.close() }
+        try connection.execute("CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1)")
+        let error = #expect(throws: PostgresError.self) {
+            try connection.query("INSERT INTO t VALUES ($1)", ["1"])
+        }
+        #expect(error?.sqlState == "23505")
+        #expect(error?.detail?.contains("(id)=(1)") == true)
+        #expect(error?.isDataError == true)
+    }
+
+    @Test("parameterised queries pass NULLs and return them as nil")
+    func parametersWithNulls() throws {
+        let connection = try PostgresConnection(url: try TestPostgres.database())
+        defer { connection.close() }
+        try connection.execute("CREATE TABLE p (a text, b integer, c text)")
+        let inserted = try connection.query("INSERT INTO p VALUES ($1, $2::integer, $3), ($4, NULL, $5)",
+                                            ["x", nil, "it's \"quoted\"", nil, "ünïcødé ✓"])
+        #expect(inserted.affectedRows == 2)
+        let result = try connection.query("SELECT a, b, c, $1::text IS NULL AS param_null FROM p ORDER BY c", [nil])
+        #expect(result.columns == ["a", "b", "c", "param_null"])
+        #expect(result.rows == [
+            ["x", nil, "it's \"quoted\"", "t"],
+            [nil, nil, "ünïcødé ✓", "t"],
+        ])
+        #expect(result.value(1, "c") == "ünïcødé ✓")
+        #expect(result.affectedRows == 2)
+    }
+
+    @Test("execute runs several statements and returns the last result")
+    func multipleStatements() throws {
+        let connection = try PostgresConnection(url: try TestPostgres.database())
+        defer { connection.close() }
+        let result = try connection.execute("CREATE TABLE m (v int); INSERT INTO m SELECT generate_series(1, 5); SELECT sum(v) FROM m")
+        #expect(result.scalar == "15")
+    }
+
+    @Test("connecting to a port where nothing listens fails with the endpoint in the error")
+    func connectionRefused() throws {
+        let port = freeTCPPort()
+        let error = #expect(throws: PostgresError.self) {
+            _ = try PostgresConnection(url: "postgresql://postgres@127.0.0.1:\(port)/postgres?connect_timeout=5")
+        }
+        #expect(error?.context.contains("127.0.0.1:\(port)") == true)
+        #expect(error?.isConnectionFailure == true)
+    }
+
+    @Test("a closed connection refuses work with a clear error")
+    func closedConnection() throws {
+        let connection = try PostgresConnection(url: try TestPostgres.database())
+        connection.close()
+        connection.close()
+        #expect(!connection.isConnected)
+        let error = #expect(throws: PostgresError.self) { try connection.execute("SELECT 1") }
+        #expect(error?.message.contains("closed") == true)
+    }
+
+    @Test("a transaction left open by an error is visible and can be rolled back")
+    func transactionState() throws {
+        let connection = try PostgresConnection(url: try TestPostgres.database())
+        defer { connection.close() }
+        try connection.execute("BEGIN")
+        #expect(connection.isInTransaction)
+        #expect(throws: PostgresError.self) { try connection.execute("SELECT 1/0") }
+        let error = #expect(throws: PostgresError.self) { try connection.execute("SELECT 1") }
+        #expect(error?.sqlState == "25P02")  // in failed transaction
+        try connection.execute("ROLLBACK")
+        #expect(!connection.isInTransaction)
+    }
+
+    @Test("quoting helpers produce identifiers and literals the server accepts")
+    func quoting() throws {
+        let connection = try PostgresConnection(url: try TestPostgres.database())
+        defer { connection.close() }
+        let table = try connection.quoteIdentifier("Ward \"3\"")
+        try connection.execute("CREATE TABLE \(table) (v text)")
+        try connection.execute("INSERT INTO \(table) VALUES (\(try connection.quoteLiteral("it's")))")
+        #expect(try connection.execute("SELECT v FROM \(table)").scalar == "it's")
+    }
+}

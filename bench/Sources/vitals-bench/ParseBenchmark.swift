@@ -1,0 +1,155 @@
+import Decoders
+import DeviceProfiles
+import DeviceSimulator
+import Foundation
+import HL7v2
+import VitalSigns
+
+/// HL7 parse + PCD-01 decode throughput on one core, against python-hl7 on the same messages.
+struct ParseBenchmark {
+    static let targetMessagesPerSecond = 300_000.0
+
+    let repository: Repository
+    let seconds: Double
+    let summary: Summary
+
+    func run() throws {
+        heading("parse: HL7 parse + PCD-01 decode, one core")
+        let profiles = try DeviceProfileLoader.loadDirectory(repository.deviceProfiles)
+        let decoder = PCD01Decoder(profiles: DeviceProfileCatalog(profiles: profiles), facilityZone: TimeZone(identifier: "Africa/Khartoum")!)
+        let mix = MessageMix.build()
+        let messages = mix.all
+
+        // Every message of the mix must decode, or the figure would time error paths.
+        var observationsPerPass = 0
+        for (index, bytes) in messages.enumerated() {
+            do {
+                observationsPerPass += try decoder.decode(try HL7Message(parsing: bytes)).observations.count
+            } catch {
+                throw BenchError("message \(index) of the mix does not decode: \(error)")
+            }
+        }
+        let totalBytes = messages.reduce(0) { $0 + $1.count }
+        let meanBytes = Double(totalBytes) / Double(messages.count)
+        func mean(_ group: [[UInt8]]) -> String { (Double(group.reduce(0) { $0 + $1.count }) / Double(max(1, group.count))).rounded0 }
+        say("mix: \(messages.count) ORU^R01 messages, mean \(meanBytes.rounded0) bytes, "
+              + "\(format(Double(observationsPerPass) / Double(messages.count), decimals: 1)) observations/message:")
+        say("  \(mix.simulated.count) SimulatedMonitor reports (12 numeric OBX + 1 MDS row, mean \(mean(mix.simulated)) bytes), "
+              + "\(mix.philips.count) Philips MDIL-style (\(mean(mix.philips)) bytes), \(mix.iheExamples.count) IHE example-style (\(mean(mix.iheExamples)) bytes)")
+
+        // Warm-up, then the timed loop: whole passes over the mix, the clock read once per pass.
+        _ = timeLoop(messages, decoder: decoder, seconds: min(1, seconds / 4))
+        let (count, observations, elapsed) = timeLoop(messages, decoder: decoder, seconds: seconds)
+        let rate = Double(count) / elapsed
+        let megabytes = rate * meanBytes / 1e6
+        say("vitals-bench: \(rate.rounded0) messages/s  \(format(megabytes, decimals: 1)) MB/s  "
+              + "\(format(1e6 / rate, decimals: 2)) µs/message  (\(count.grouped) messages, \(observations.grouped) observations in \(format(elapsed, decimals: 2)) s)")
+        say("target: ≥ \(Self.targetMessagesPerSecond.rounded0) messages/s → \(rate >= Self.targetMessagesPerSecond ? "met" : "MISSED")")
+        // Where the time goes: the parser alone over the same mix (decode = the difference).
+        let parseOnly = parseLoop(messages, seconds: max(1, seconds / 2))
+        say("  of which HL7Message(parsing:) alone: \(parseOnly.rounded0) messages/s (\(format(1e6 / parseOnly, decimals: 2)) µs/message); "
+              + "PCD01Decoder.decode the other \(format(1e6 / rate - 1e6 / parseOnly, decimals: 2)) µs/message")
+        let generation = generatorCost()
+        say("(for comparison: SimulatedMonitor.nextReport renders a report in \(format(generation, decimals: 1)) µs; the mllp senders splice pre-rendered ones)")
+
+        var row = SummaryRow(figure: "parse+decode (1 core)", measured: "\(rate.rounded0) msg/s, \(format(megabytes, decimals: 0)) MB/s",
+                             target: "≥ 300,000 msg/s", met: rate >= Self.targetMessagesPerSecond)
+        switch pythonPeer(messages) {
+        case .success(let (peerRate, versions)):
+            say("python-hl7 \(versions): \(peerRate.rounded0) messages/s (hl7.parse only, no decoding)")
+            say("ratio vitals-bench / python-hl7: \(format(rate / peerRate, decimals: 1))×")
+            row.comparedWith = "python-hl7 \(peerRate.rounded0) msg/s"
+            row.ratio = "\(format(rate / peerRate, decimals: 1))×"
+        case .failure(let error):
+            say("python-hl7 peer unavailable: \(error.description)")
+            row.comparedWith = "python-hl7 unavailable"
+        }
+        summary.add(row)
+    }
+
+    private func timeLoop(_ messages: [[UInt8]], decoder: PCD01Decoder, seconds: Double) -> (messages: Int, observations: Int, seconds: Double) {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let deadline = start + .nanoseconds(Int64(seconds * 1e9))
+        var count = 0
+        var observations = 0
+        repeat {
+            for bytes in messages {
+                // The mix was checked above; a failure here would show as a low observation count.
+                guard let message = try? HL7Message(parsing: bytes), let decoded = try? decoder.decode(message) else { continue }
+                observations &+= decoded.observations.count
+            }
+            count += messages.count
+        } while clock.now < deadline
+        return (count, observations, BenchTime.seconds(start.duration(to: clock.now)))
+    }
+
+    /// Messages per second through the parser alone.
+    private func parseLoop(_ messages: [[UInt8]], seconds: Double) -> Double {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let deadline = start + .nanoseconds(Int64(seconds * 1e9))
+        var count = 0
+        var segments = 0
+        repeat {
+            for bytes in messages {
+                segments &+= (try? HL7Message(parsing: bytes))?.segmentCount ?? 0
+            }
+            count += messages.count
+        } while clock.now < deadline
+        precondition(segments > 0, "the mix does not parse")
+        return Double(count) / BenchTime.seconds(start.duration(to: clock.now))
+    }
+
+    /// Microseconds to build one simulated report (what each sender spends per message in `mllp`).
+    private func generatorCost() -> Double {
+        var monitor = SimulatedMonitor(index: 1)
+        let clock = ContinuousClock()
+        let start = clock.now
+        var produced = 0
+        var bytes = 0
+        while clock.now - start < .milliseconds(300) {
+            for _ in 0..<100 {
+                produced += 1
+                bytes &+= monitor.nextReport(at: Timestamp(microsecondsSinceEpoch: MessageMix.baseTime.microsecondsSinceEpoch + Int64(produced) * 1000)).bytes.count
+            }
+        }
+        return BenchTime.seconds(start.duration(to: clock.now)) * 1e6 / Double(produced)
+    }
+
+    // MARK: python-hl7
+
+    private func pythonPeer(_ messages: [[UInt8]]) -> Result<(Double, String), BenchError> {
+        guard let python = findExecutable("python3") else { return .failure(BenchError("python3 is not on PATH")) }
+        do {
+            if try runCommand(python, ["-c", "import hl7"]).status != 0 {
+                say("installing python-hl7 (pip install hl7) …")
+                let install = try runCommand(python, ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "hl7"])
+                if install.status != 0 {
+                    return .failure(BenchError("pip install hl7 failed: \(install.errors.suffix(300))"))
+                }
+            }
+            let file = NSTemporaryDirectory() + "/vitals-bench-messages-\(getpid()).hl7"
+            var contents: [UInt8] = []
+            for message in messages {
+                contents += message
+                contents.append(0x0A)
+            }
+            guard FileManager.default.createFile(atPath: file, contents: Data(contents)) else {
+                return .failure(BenchError("cannot write \(file)"))
+            }
+            defer { try? FileManager.default.removeItem(atPath: file) }
+            let script = repository.peers + "/python_hl7_parse.py"
+            let result = try runCommand(python, [script, file, String(seconds)])
+            guard result.status == 0,
+                  let json = try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any],
+                  let rate = json["messages_per_second"] as? Double
+            else {
+                return .failure(BenchError("\(script) failed (status \(result.status)): \(result.errors.suffix(300))"))
+            }
+            return .success((rate, "\(json["hl7_version"] ?? "?") on Python \(json["python"] ?? "?")"))
+        } catch {
+            return .failure(BenchError("\(error)"))
+        }
+    }
+}

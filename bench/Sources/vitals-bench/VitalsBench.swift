@@ -1,0 +1,115 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Storage
+
+/// vitals-bench: figures for the NileCare Vitals engine, each printed next to a limit or peer
+/// measured in the same run. See bench/README.md.
+@main
+struct VitalsBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vitals-bench",
+        abstract: "Benchmarks of the NileCare Vitals engine: HL7 parse/decode, and MLLP end to end against raw COPY.",
+        subcommands: [Parse.self, MLLP.self, All.self]
+    )
+}
+
+struct Parse: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "HL7 parse + PCD-01 decode throughput on one core, against python-hl7 on the same messages.")
+
+    @Option(help: "Timed seconds (after a warm-up), for vitals-bench and for python-hl7 each.")
+    var seconds: Double = 5
+
+    func run() async throws {
+        let summary = Summary()
+        try ParseBenchmark(repository: try Repository.locate(), seconds: seconds, summary: summary).run()
+        summary.print(title: "summary (vitals-bench parse, \(BenchMachine.description))")
+    }
+}
+
+struct MLLPOptions: ParsableArguments {
+    @Option(help: "Seconds of each end-to-end phase (peak, then half the peak).")
+    var seconds: Int = 20
+
+    @Option(help: "Concurrent MLLP senders (one connection and one simulated monitor each).")
+    var senders: Int = 64
+
+    @Option(help: "Storage mode: auto (TimescaleDB when installed), timescaledb or native.")
+    var storageMode: StorageModeChoice = .auto
+
+    @Flag(help: "Run PostgreSQL with fsync, synchronous_commit and full_page_writes off (not durable; compare only with runs made the same way).")
+    var noFsync = false
+
+    @Flag(help: "Log the engine's info messages to standard error.")
+    var verbose = false
+
+    func validate() throws {
+        guard (1...3600).contains(seconds) else { throw ValidationError("--seconds must be between 1 and 3600") }
+        guard (1...1024).contains(senders) else { throw ValidationError("--senders must be between 1 and 1024") }
+    }
+
+    func benchmark(summary: Summary) throws -> MLLPBenchmark {
+        var logger = Logger(label: "vitals-bench")
+        logger.logLevel = verbose ? .info : .warning
+        return MLLPBenchmark(repository: try Repository.locate(), seconds: seconds, senders: senders, mode: storageMode.mode,
+                             durable: !noFsync, logger: logger, summary: summary)
+    }
+}
+
+enum StorageModeChoice: String, ExpressibleByArgument, CaseIterable {
+    case auto, timescaledb, native
+
+    var mode: StorageMode? {
+        switch self {
+        case .auto: nil
+        case .timescaledb: .timescaledb
+        case .native: .nativePartitioning
+        }
+    }
+}
+
+struct MLLP: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mllp",
+        abstract: "End to end over MLLP into PostgreSQL: peak, latency at half the peak, and raw binary COPY of the same rows.")
+
+    @OptionGroup var options: MLLPOptions
+
+    func run() async throws {
+        let summary = Summary()
+        try await options.benchmark(summary: summary).run()
+        summary.print(title: "summary (vitals-bench mllp, \(BenchMachine.description))")
+    }
+}
+
+struct All: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "parse, then mllp.")
+
+    @Option(help: "Timed seconds of the parse benchmark.")
+    var parseSeconds: Double = 5
+
+    @OptionGroup var options: MLLPOptions
+
+    func run() async throws {
+        let summary = Summary()
+        try ParseBenchmark(repository: try Repository.locate(), seconds: parseSeconds, summary: summary).run()
+        try await options.benchmark(summary: summary).run()
+        summary.print(title: "summary (vitals-bench all, \(BenchMachine.description))")
+    }
+}
+
+enum BenchMachine {
+    /// "2 cores, Intel(R) Xeon(R) …, 23 GB, 2026-…" for the summary's title.
+    static var description: String {
+        let info = ProcessInfo.processInfo
+        var cpu = ""
+        if let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+           let line = text.split(separator: "\n").first(where: { $0.hasPrefix("model name") }),
+           let name = line.split(separator: ":", maxSplits: 1).last {
+            cpu = " " + name.trimmingCharacters(in: .whitespaces)
+        }
+        let date = ISO8601DateFormatter().string(from: Date())
+        return "\(info.activeProcessorCount) cores\(cpu), \(info.physicalMemory >> 30) GB, \(date)"
+    }
+}
