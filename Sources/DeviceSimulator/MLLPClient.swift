@@ -5,8 +5,16 @@ import NIOPosix
 public enum MLLPClientError: Error, Sendable, CustomStringConvertible {
     /// The server closed the connection before acknowledging the message.
     case connectionClosed
+    /// No acknowledgement within the timeout; the connection was closed, as replies can no
+    /// longer be matched to messages.
+    case acknowledgementTimeout(TimeAmount)
 
-    public var description: String { "the MLLP connection closed before the acknowledgement arrived" }
+    public var description: String {
+        switch self {
+        case .connectionClosed: "the MLLP connection closed before the acknowledgement arrived"
+        case .acknowledgementTimeout(let timeout): "no acknowledgement within \(timeout)"
+        }
+    }
 }
 
 /// An MLLP sender as bedside monitors behave: sends a message, and the frame that comes back is
@@ -44,18 +52,28 @@ public final class MLLPClient: Sendable {
     }
 
     /// Sends one message and waits for the frame that answers it.
-    public func send(_ message: [UInt8]) async throws -> [UInt8] {
-        try await sendFuture(message).get()
+    public func send(_ message: [UInt8], timeout: TimeAmount = .seconds(30)) async throws -> [UInt8] {
+        try await sendFuture(message, timeout: timeout).get()
     }
 
-    /// Sends without waiting; the future completes with the acknowledgement.
-    public func sendFuture(_ message: [UInt8]) -> EventLoopFuture<[UInt8]> {
+    /// Sends without waiting; the future completes with the acknowledgement, or fails when the
+    /// connection closes or no acknowledgement comes within `timeout` (as real senders give up).
+    public func sendFuture(_ message: [UInt8], timeout: TimeAmount = .seconds(30)) -> EventLoopFuture<[UInt8]> {
         let promise = channel.eventLoop.makePromise(of: [UInt8].self)
         let handler = handler
         let channel = channel
         channel.eventLoop.execute {
+            guard channel.isActive else {
+                promise.fail(MLLPClientError.connectionClosed)
+                return
+            }
             handler.value.expect(promise)
             channel.writeAndFlush(channel.allocator.buffer(bytes: message), promise: nil)
+            let timer = channel.eventLoop.scheduleTask(in: timeout) {
+                promise.fail(MLLPClientError.acknowledgementTimeout(timeout))
+                channel.close(promise: nil)
+            }
+            promise.futureResult.whenComplete { _ in timer.cancel() }
         }
         return promise.futureResult
     }
@@ -63,9 +81,11 @@ public final class MLLPClient: Sendable {
     /// Writes bytes as they are, with no framing: for sending garbage or partial frames.
     public func sendRaw(_ bytes: [UInt8]) async throws {
         let buffer = channel.allocator.buffer(bytes: bytes)
-        try await channel.pipeline.context(handlerType: MessageToByteHandler<MLLPFrameEncoder>.self).flatMap { context in
-            context.writeAndFlush(NIOAny(buffer))
-        }.get()
+        // Written from the encoder's own position, so the bytes pass it by unframed.
+        guard let context = try? await channel.pipeline.context(handlerType: MessageToByteHandler<MLLPFrameEncoder>.self).get() else {
+            throw MLLPClientError.connectionClosed
+        }
+        try await context.eventLoop.flatSubmit { context.writeAndFlush(NIOAny(buffer)) }.get()
     }
 
     /// Resolves when the server closes the connection.

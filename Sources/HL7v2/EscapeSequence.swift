@@ -19,7 +19,9 @@ enum EscapeSequence {
     }
 
     /// Appends what the sequence stands for (`content` is between the escape characters).
-    static func appendExpansion(of content: UnsafeBufferPointer<UInt8>, delimiters: HL7Delimiters, to output: inout [UInt8]) {
+    static func appendExpansion(
+        of content: UnsafeBufferPointer<UInt8>, delimiters: HL7Delimiters, to output: inout [UInt8]
+    ) {
         if content.count == 1 {
             switch content[0] {
             case UInt8(ascii: "F"): return output.append(delimiters.field)

@@ -87,8 +87,9 @@ public enum HL7Acknowledgment {
     /// With `original == nil` (nothing could be parsed) the copied MSH fields and MSA-2 stay empty.
     /// MSH-3/4 of the ACK are MSH-5/6 of the original and vice versa; MSH-9 is `ACK^<trigger>^ACK`;
     /// MSH-11, MSH-12 and MSH-18 are copied.
+    /// One `ERR` segment follows `MSA` for each entry of `errors` (errors, warnings, notes).
     public static func build(
-        for original: HL7Message?, code: HL7AcknowledgmentCode, error: HL7ErrorDetail?,
+        for original: HL7Message?, code: HL7AcknowledgmentCode, errors: [HL7ErrorDetail] = [],
         controlID: String, timestamp: String
     ) -> [UInt8] {
         let delimiters = original?.delimiters ?? .standard
@@ -108,10 +109,11 @@ public enum HL7Acknowledgment {
         header[field: 12] = copy(12)
         header[field: 18] = copy(18)
 
-        var segments = [header, HL7SegmentValue(id: "MSA", fields: [HL7FieldValue(code.rawValue), HL7FieldValue(original?.controlID ?? "")])]
-        if let error {
-            segments.append(errorSegment(error))
-        }
+        let acknowledgment = HL7SegmentValue(
+            id: "MSA", fields: [HL7FieldValue(code.rawValue), HL7FieldValue(original?.controlID ?? "")]
+        )
+        var segments = [header, acknowledgment]
+        segments += errors.map(errorSegment)
         return HL7Encoder(delimiters: delimiters, charset: original?.charset ?? .utf8).encode(segments)
     }
 

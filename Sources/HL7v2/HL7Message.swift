@@ -1,7 +1,7 @@
 /// A parsed HL7 v2 message: the original bytes plus a compact index of its fields.
 ///
-/// Parsing validates everything (delimiters, segment IDs, escape sequences, charset) in one pass
-/// and allocates only the index; text is decoded lazily when a value is read, so reading it never fails.
+/// Parsing validates everything up front (delimiters, segment IDs, escape sequences, charset) and
+/// allocates only the index; text is decoded lazily when a value is read, so reading never fails.
 public struct HL7Message: Sendable {
     let storage: MessageStorage
 

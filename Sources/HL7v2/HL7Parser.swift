@@ -1,6 +1,8 @@
 /// Entry point: reads the delimiters, sizes the index, runs the scanner.
 enum HL7Parser {
-    static func parse(_ bytes: [UInt8], defaultCharset: HL7Charset, headerOnly: Bool) throws(HL7ParseError) -> MessageStorage {
+    static func parse(
+        _ bytes: [UInt8], defaultCharset: HL7Charset, headerOnly: Bool
+    ) throws(HL7ParseError) -> MessageStorage {
         guard bytes.count < Int(Int32.max) else { throw HL7ParseError(kind: .tooLarge, byteOffset: 0) }
         return try bytes.withUnsafeBufferPointer { (input) throws(HL7ParseError) in
             let (headerStart, delimiters) = try HeaderReader.readDelimiters(input)

@@ -2,11 +2,11 @@
 public struct HL7Segment: Sendable {
     let storage: MessageStorage
     /// Where this segment's entries begin in `storage.fieldStarts`.
-    let base: Int
+    private let base: Int
     /// Delimited parts, the segment ID included.
-    let partCount: Int
+    private let partCount: Int
     /// MSH-shaped: field 1 is the separator itself and field 2 (part 1) the literal encoding characters.
-    let isHeader: Bool
+    private let isHeader: Bool
     /// 0-based position in the message.
     public let index: Int
 
@@ -31,11 +31,13 @@ public struct HL7Segment: Sendable {
     /// characters, both returned as literal text. Out of range gives an empty field.
     public subscript(field: Int) -> HL7Field {
         if isHeader {
-            if field == 1 { return HL7Field(span: TextSpan(storage: storage, start: start + 3, end: start + 4, isLiteral: true)) }
-            if field == 2 { return HL7Field(span: part(1, isLiteral: true)) }
-            return HL7Field(span: part(field - 1, isLiteral: false))
+            if field == 1 {
+                return HL7Field(span: TextSpan(storage: storage, start: start + 3, end: start + 4, flagsInside: 0))
+            }
+            if field == 2 { return HL7Field(span: part(1, flagsInside: 0)) }
+            return HL7Field(span: part(field - 1))
         }
-        return HL7Field(span: part(field, isLiteral: false))
+        return HL7Field(span: part(field))
     }
 
     /// The segment as sent, without its terminator.
@@ -43,12 +45,13 @@ public struct HL7Segment: Sendable {
         storage.bytes[start..<(Int(storage.fieldStarts[base + partCount]) - 1)]
     }
 
-    var start: Int { Int(storage.fieldStarts[base]) }
+    private var start: Int { Int(storage.fieldStarts[base]) }
 
-    func part(_ number: Int, isLiteral: Bool) -> TextSpan {
+    /// Fields as indexed; nothing is known of their content until it is scanned.
+    private func part(_ number: Int, flagsInside: UInt8 = ByteFlags.unknown) -> TextSpan {
         guard number >= 1, number < partCount else { return TextSpan.absent(in: storage) }
         let start = Int(storage.fieldStarts[base + number])
         let end = Int(storage.fieldStarts[base + number + 1]) - 1
-        return TextSpan(storage: storage, start: start, end: end, isLiteral: isLiteral)
+        return TextSpan(storage: storage, start: start, end: end, flagsInside: flagsInside)
     }
 }

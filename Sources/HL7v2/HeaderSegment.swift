@@ -2,7 +2,8 @@
 enum HeaderSegment {
     static func isHeaderID(_ first: UInt8, _ second: UInt8, _ third: UInt8) -> Bool {
         if first == UInt8(ascii: "M") { return second == UInt8(ascii: "S") && third == UInt8(ascii: "H") }
-        return (first == UInt8(ascii: "B") || first == UInt8(ascii: "F")) && second == UInt8(ascii: "H") && third == UInt8(ascii: "S")
+        let batchOrFile = first == UInt8(ascii: "B") || first == UInt8(ascii: "F")
+        return batchOrFile && second == UInt8(ascii: "H") && third == UInt8(ascii: "S")
     }
 
     static func isHeaderID(_ id: String) -> Bool {

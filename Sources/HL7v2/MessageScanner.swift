@@ -61,7 +61,8 @@ struct MessageScanner {
             guard byteFlags == ByteFlags.fieldSeparator || byteFlags == ByteFlags.terminator else {
                 throw failure(.invalidSegmentID, at: p, identified: false)
             }
-            if byteFlags == ByteFlags.fieldSeparator, HeaderSegment.isHeaderID(input[start], input[start + 1], input[start + 2]) {
+            let isHeader = HeaderSegment.isHeaderID(input[start], input[start + 1], input[start + 2])
+            if byteFlags == ByteFlags.fieldSeparator, isHeader {
                 p = skipEncodingCharacters(after: p)
             }
         }
@@ -124,7 +125,9 @@ struct MessageScanner {
             if name.contains(where: { $0 != UInt8(ascii: " ") }) {
                 guard let declared = Self.charset(named: name, delimiters: delimiters) else {
                     let text = String(decoding: name, as: UTF8.self)
-                    throw HL7ParseError(kind: .unsupportedCharset(text), segmentIndex: 0, segmentID: "MSH", field: 18, byteOffset: start)
+                    throw HL7ParseError(
+                        kind: .unsupportedCharset(text), segmentIndex: 0, segmentID: "MSH", field: 18, byteOffset: start
+                    )
                 }
                 charset = declared
             }
@@ -140,9 +143,9 @@ struct MessageScanner {
     }
 
     private func checkCharset(before end: Int) throws(HL7ParseError) {
-        guard charsetIsKnown, hasHighBytes, let offset = charset.firstInvalidByte(in: input, before: min(end, input.count)) else {
-            return
-        }
+        guard charsetIsKnown, hasHighBytes,
+              let offset = charset.firstInvalidByte(in: input, before: min(end, input.count))
+        else { return }
         let (segment, part) = locate(offset)
         throw HL7ParseError(
             kind: .invalidCharacter(byte: input[offset], charset: charset),

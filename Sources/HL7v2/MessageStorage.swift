@@ -2,8 +2,8 @@
 ///
 /// Segment `s` owns `fieldStarts[segmentBases[s] ..< segmentBases[s + 1]]`: the start offset of
 /// each delimited part (part 0 is the segment ID) followed by a sentinel one past the segment's
-/// last byte, so every part ends one byte (its delimiter) before the next entry.
-/// Int32 keeps the index at a quarter of the input size for typical messages.
+/// last byte, so every part ends one byte (its delimiter) before the next entry: 4 bytes per field,
+/// built in one pass, with components and subcomponents found on demand.
 final class MessageStorage: Sendable {
     let bytes: [UInt8]
     let fieldStarts: [Int32]
@@ -82,7 +82,8 @@ final class MessageStorage: Sendable {
                 }
                 p += 1
             }
-            return current == index ? Piece(start: pieceStart, end: p, flags: flagsInside) : Piece(start: 0, end: 0, flags: 0)
+            guard current == index else { return Piece(start: 0, end: 0, flags: 0) }
+            return Piece(start: pieceStart, end: p, flags: flagsInside)
         }
     }
 

@@ -6,17 +6,16 @@ struct TextSpan: Sendable {
     let storage: MessageStorage
     let start: Int
     let end: Int
-    /// MSH-1 and MSH-2 hold the delimiters themselves: never split or unescaped.
-    let isLiteral: Bool
-    /// The `ByteFlags` of the bytes inside when the scan that found the span saw them, else
-    /// `.unknown`: text known to be plain becomes a String without a second scan.
+    /// The `ByteFlags` that occur inside, as seen by the scan that found the span, or `.unknown`.
+    /// Knowing them skips work: no separator means no splitting, no escape or stop byte means the
+    /// bytes become a String without a second scan. MSH-1 and MSH-2 are given 0 so that their
+    /// delimiter characters read as text.
     let flagsInside: UInt8
 
-    init(storage: MessageStorage, start: Int, end: Int, isLiteral: Bool = false, flagsInside: UInt8 = ByteFlags.unknown) {
+    init(storage: MessageStorage, start: Int, end: Int, flagsInside: UInt8 = ByteFlags.unknown) {
         self.storage = storage
         self.start = start
         self.end = end
-        self.isLiteral = isLiteral
         self.flagsInside = flagsInside
     }
 
@@ -29,7 +28,7 @@ struct TextSpan: Sendable {
     /// Pieces between `separator` bytes; 0 for an empty span.
     func pieceCount(separatedBy separator: UInt8) -> Int {
         guard !isEmpty else { return 0 }
-        guard !isLiteral else { return 1 }
+        guard flagsInside & separator != 0 else { return 1 }
         return storage.pieceCount(start, end, separator: separator)
     }
 
@@ -38,14 +37,14 @@ struct TextSpan: Sendable {
     /// an absent span past the last piece.
     func piece(_ index: Int, separatedBy separator: UInt8, endingAt stops: UInt8 = 0) -> TextSpan {
         guard !isEmpty, index >= 0 else { return .absent(in: storage) }
-        guard !isLiteral else { return index == 0 ? self : .absent(in: storage) }
+        guard flagsInside & separator != 0 else { return index == 0 ? self : .absent(in: storage) }
         let piece = storage.piece(index, of: start, end, separator: separator, stops: stops)
         return TextSpan(storage: storage, start: piece.start, end: piece.end, flagsInside: piece.flags)
     }
 
     /// Every piece in order; one empty piece for an empty span, so positions survive in the model.
     func pieces(separatedBy separator: UInt8) -> [TextSpan] {
-        guard !isLiteral else { return [self] }
+        guard flagsInside & separator != 0 else { return [self] }
         return storage.pieces(of: start, end, separator: separator).map {
             TextSpan(storage: storage, start: $0.start, end: $0.end, flagsInside: $0.flags)
         }
@@ -53,9 +52,7 @@ struct TextSpan: Sendable {
 
     /// Decoded text up to the first byte flagged in `stops`.
     func text(stoppingAt stops: UInt8) -> String {
-        if isLiteral || flagsInside & (stops | ByteFlags.escape) == 0 {
-            return storage.plainText(from: start, to: end)
-        }
+        guard flagsInside & (stops | ByteFlags.escape) != 0 else { return storage.plainText(from: start, to: end) }
         return storage.text(from: start, to: end, stoppingAt: stops)
     }
 

@@ -88,8 +88,8 @@ public final class MLLPServer: Service, Sendable {
     /// Stops listening and closes every connection. Messages not yet acknowledged stay with
     /// their senders, who send them again on reconnect.
     public func stop() {
-        let channel = channel.withLock { $0 }
-        channel?.close(promise: nil)
+        guard let channel = channel.withLock({ current in defer { current = nil }; return current }) else { return }
+        channel.close(promise: nil)
         for connection in connections.all {
             connection.close(promise: nil)
         }

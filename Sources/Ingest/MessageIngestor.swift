@@ -39,7 +39,9 @@ public final class MessageIngestor: Sendable {
         do {
             message = try HL7Message(parsing: bytes)
         } catch {
-            reject(nil, code: .AE, detail: HL7ErrorDetail(error), reason: "unparseable", peer: peer, reply: reply)
+            // The header alone may still parse, so the AE can name the message it answers.
+            let header = try? HL7Message(parsingHeaderOf: bytes)
+            reject(header, code: .AE, detail: HL7ErrorDetail(error), reason: "unparseable", peer: peer, reply: reply)
             return
         }
         let decoded: DecodedMessage
@@ -101,7 +103,7 @@ public final class MessageIngestor: Sendable {
     private func acknowledgment(for message: HL7Message?, code: HL7AcknowledgmentCode, details: [HL7ErrorDetail]) -> [UInt8] {
         let sequence = ackCounter.add(1, ordering: .relaxed).newValue
         return HL7Acknowledgment.build(
-            for: message, code: code, error: details.first,
+            for: message, code: code, errors: details,
             controlID: "\(applicationName)\(sequence)", timestamp: HL7Clock.now()
         )
     }

@@ -268,7 +268,10 @@ public final class EmbeddedPostgres: Sendable {
             }
         } else {
             do {
-                try fileManager.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true,
+                // Parents get ordinary permissions: the server user must be able to pass through them.
+                let parent = (dataDirectory as NSString).deletingLastPathComponent
+                try fileManager.createDirectory(atPath: parent, withIntermediateDirectories: true)
+                try fileManager.createDirectory(atPath: dataDirectory, withIntermediateDirectories: false,
                                                 attributes: [.posixPermissions: 0o700])
             } catch {
                 throw EmbeddedPostgresError(step: "create data folder", output: "\(dataDirectory): \(error)")

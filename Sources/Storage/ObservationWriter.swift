@@ -301,27 +301,27 @@ final class WriterWorker: @unchecked Sendable {
 
     // MARK: - One group
 
-    private func process(_ valid: [Submission]) {
+    private func process(_ group: [Submission]) {
         guard let connection = usableConnection() else {
             let error = lastConnectError ?? PostgresError(message: "no database connection", context: "ObservationWriter")
-            fail(valid, with: error)
+            fail(group, with: error)
             return
         }
 
         let started = ContinuousClock.now
         do throws(PostgresError) {
-            let outcomes = try commit(valid, on: connection)
-            record(valid, outcomes, duration: started.duration(to: .now))
+            let outcomes = try commit(group, on: connection)
+            record(group, outcomes, duration: started.duration(to: .now))
         } catch {
             if error.isConnectionFailure || !connection.isConnected {
                 dropConnection(after: error)
-                fail(valid, with: error)
-            } else if error.isDataError && valid.count > 1 {
+                fail(group, with: error)
+            } else if error.isDataError && group.count > 1 {
                 logger.warning("commit refused by the server; retrying each batch on its own to isolate the bad one",
-                               metadata: ["sqlstate": "\(error.sqlState ?? "")", "batches": "\(valid.count)"])
-                isolate(valid, on: connection)
+                               metadata: ["sqlstate": "\(error.sqlState ?? "")", "batches": "\(group.count)"])
+                isolate(group, on: connection)
             } else {
-                fail(valid, with: error)
+                fail(group, with: error)
             }
         }
     }

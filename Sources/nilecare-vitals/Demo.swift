@@ -47,7 +47,7 @@ struct Demo: AsyncParsableCommand {
         ward.interval = .milliseconds(Int64(intervalSeconds * 1000))
         ward.criticalEvery = 30
 
-        print("""
+        say("""
             NileCare Vitals demo
               storage:   PostgreSQL in \(dataDir)/postgres, \(engine.storageMode.rawValue) mode
               MLLP:      127.0.0.1:\(port), \(monitors) simulated monitors
@@ -59,6 +59,7 @@ struct Demo: AsyncParsableCommand {
                 .init(service: engine.server),
                 .init(service: SimulatorService(ward: WardSimulator(configuration: ward))),
                 .init(service: RowCountReporter(databaseURL: databaseURL)),
+                .init(service: MaintenanceService(databaseURL: databaseURL, interval: .seconds(3600), logger: logger)),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
@@ -70,7 +71,7 @@ struct Demo: AsyncParsableCommand {
         }
         engine.stop()
         try postgres.stop()
-        print("stopped; data kept in \(dataDir) for the next run")
+        say("stopped; data kept in \(dataDir) for the next run")
     }
 }
 
@@ -93,8 +94,13 @@ struct RowCountReporter: Service {
         while !Task.isShuttingDownGracefully {
             let result = try connection.query("SELECT count(*), count(*) FILTER (WHERE is_critical) FROM vital_signs", [])
             let row = result.rows.first
-            print("rows so far: \(row?[0] ?? "0") observations, \(row?[1] ?? "0") critical")
+            say("rows so far: \(row?[0] ?? "0") observations, \(row?[1] ?? "0") critical")
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(5)) }
         }
     }
+}
+
+/// Writes a line to standard output at once (print buffers when the output is a pipe).
+func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }

@@ -11,10 +11,16 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let logger = logging.bootstrap()
-        let engine = try await IngestEngine.start(databaseURL: try database.resolvedURL(), migrations: database.migrations, options: ingest, logger: logger)
-        let group = ServiceGroup(
-            configuration: .init(services: [.init(service: engine.server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-        )
+        let databaseURL = try database.resolvedURL()
+        let engine = try await IngestEngine.start(databaseURL: databaseURL, migrations: database.migrations, options: ingest, logger: logger)
+        let group = ServiceGroup(configuration: .init(
+            services: [
+                .init(service: engine.server),
+                .init(service: MaintenanceService(databaseURL: databaseURL, interval: .seconds(3600), logger: logger)),
+            ],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
+        ))
         try await group.run()
         engine.stop()
         logger.info("stopped")

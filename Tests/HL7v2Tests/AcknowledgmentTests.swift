@@ -10,14 +10,14 @@ struct AcknowledgmentTests {
 
     @Test func acceptExactBytes() throws {
         let message = try parse([#"MSH|^~\&|MON|WARD|VITALS|NILECARE|20261129101500||ORU^R01|CTRL-1|P|2.6"#])
-        let ack = HL7Acknowledgment.build(for: message, code: .AA, error: nil, controlID: "ACK-1", timestamp: "20261129101501")
+        let ack = HL7Acknowledgment.build(for: message, code: .AA, controlID: "ACK-1", timestamp: "20261129101501")
         #expect(String(decoding: ack, as: UTF8.self) == #"MSH|^~\&|VITALS|NILECARE|MON|WARD|20261129101501||ACK^R01^ACK|ACK-1|P|2.6"# + "\rMSA|AA|CTRL-1\r")
     }
 
     @Test func acceptSwapsApplicationsAndCopiesHeader() throws {
         let message = try parse(original)
         let ack = try HL7Message(parsing: HL7Acknowledgment.build(
-            for: message, code: .AA, error: nil, controlID: "ACK-42", timestamp: "20261129101501+0200"
+            for: message, code: .AA, controlID: "ACK-42", timestamp: "20261129101501+0200"
         ))
         let msh = ack.header
         #expect(msh[3].component(1).value == "VITALS")
@@ -50,7 +50,7 @@ struct AcknowledgmentTests {
             text: "store unavailable | retry later ^ with backoff"
         )
         let ack = try HL7Message(parsing: HL7Acknowledgment.build(
-            for: message, code: .AE, error: detail, controlID: "ACK-43", timestamp: "20261129101502"
+            for: message, code: .AE, errors: [detail], controlID: "ACK-43", timestamp: "20261129101502"
         ))
         #expect(ack.firstSegment(named: "MSA")?[1].value == "AE")
         let err = try #require(ack.firstSegment(named: "ERR"))
@@ -70,7 +70,7 @@ struct AcknowledgmentTests {
         let message = try parse(original)
         let detail = HL7ErrorDetail(code: .unsupportedMessageType, severity: .warning, text: "ADT not handled")
         let ack = try HL7Message(parsing: HL7Acknowledgment.build(
-            for: message, code: .AR, error: detail, controlID: "ACK-44", timestamp: "20261129101503"
+            for: message, code: .AR, errors: [detail], controlID: "ACK-44", timestamp: "20261129101503"
         ))
         let err = try #require(ack.firstSegment(named: "ERR"))
         #expect(err[2].isEmpty)
@@ -83,7 +83,7 @@ struct AcknowledgmentTests {
         let bytes = Array("PID|||garbage".utf8)
         let failure = try #require(parseError(bytes))
         let ack = try HL7Message(parsing: HL7Acknowledgment.build(
-            for: nil, code: .AR, error: HL7ErrorDetail(failure), controlID: "ACK-45", timestamp: "20261129101504"
+            for: nil, code: .AR, errors: [HL7ErrorDetail(failure)], controlID: "ACK-45", timestamp: "20261129101504"
         ))
         #expect(ack.delimiters == .standard)
         #expect((3...6).allSatisfy { ack.header[$0].isEmpty })
@@ -106,7 +106,7 @@ struct AcknowledgmentTests {
         #expect(failure.kind == .unterminatedEscape)
         let header = try HL7Message(parsingHeaderOf: bytes)
         let ack = try HL7Message(parsing: HL7Acknowledgment.build(
-            for: header, code: .AE, error: HL7ErrorDetail(failure), controlID: "ACK-46", timestamp: "20261129101505"
+            for: header, code: .AE, errors: [HL7ErrorDetail(failure)], controlID: "ACK-46", timestamp: "20261129101505"
         ))
         #expect(ack.firstSegment(named: "MSA")?[2].value == "MON-42")
         let err = try #require(ack.firstSegment(named: "ERR"))
@@ -119,7 +119,7 @@ struct AcknowledgmentTests {
         let bytes = latin1(["MSH$%*!@$MON$WARD$VITALS$NILECARE$$$ORU%R01$C1$P$2.5$$$$$$8859/1"])
         let message = try HL7Message(parsing: bytes)
         let detail = HL7ErrorDetail(code: .applicationRecordLocked, text: "Müller$%")
-        let ackBytes = HL7Acknowledgment.build(for: message, code: .CE, error: detail, controlID: "A1", timestamp: "2026")
+        let ackBytes = HL7Acknowledgment.build(for: message, code: .CE, errors: [detail], controlID: "A1", timestamp: "2026")
         #expect(ackBytes.starts(with: Array("MSH$%*!@$VITALS$NILECARE$MON$WARD$2026".utf8)))
         #expect(ackBytes.contains(0xFC))
         let ack = try HL7Message(parsing: ackBytes)
@@ -135,5 +135,22 @@ struct AcknowledgmentTests {
         #expect(HL7AcknowledgmentCode.allCases.map(\.rawValue) == ["AA", "AE", "AR", "CA", "CE", "CR"])
         #expect(HL7ErrorDetail(HL7ParseError(kind: .unsupportedCharset("X"), byteOffset: 0)).code == .tableValueNotFound)
         #expect(HL7ErrorDetail(HL7ParseError(kind: .headerTooShort, byteOffset: 0)).code == .requiredFieldMissing)
+    }
+}
+
+@Suite struct AcknowledgmentWarningTests {
+    @Test func everyDetailBecomesAnERRSegmentInOrder() throws {
+        let message = try HL7Message(parsing: "MSH|^~\\&|MON|ICU|NC|HOSP|20261129101500||ORU^R01|W-1|P|2.6\rOBX|1|ST|x")
+        let warnings = [
+            HL7ErrorDetail(code: .dataTypeError, severity: .warning, segmentID: "OBX", segmentSequence: 3, field: 5, text: "not a number"),
+            HL7ErrorDetail(code: .dataTypeError, severity: .warning, segmentID: "OBX", segmentSequence: 7, field: 11, text: "status X"),
+        ]
+        let ack = try HL7Message(parsing: HL7Acknowledgment.build(for: message, code: .AA, errors: warnings, controlID: "A-9", timestamp: "20261129"))
+        let errs = ack.segments(named: "ERR")
+        #expect(errs.count == 2)
+        #expect(errs.map { $0[2].component(2).value } == ["3", "7"])
+        #expect(errs.map { $0[2].component(3).value } == ["5", "11"])
+        #expect(errs.map { $0[4].value } == ["W", "W"])
+        #expect(ack.firstSegment(named: "MSA")?[1].value == "AA")
     }
 }

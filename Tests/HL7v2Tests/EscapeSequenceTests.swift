@@ -16,7 +16,7 @@ struct EscapeSequenceTests {
     func delimiterEscapes(raw: String, decoded: String) throws {
         let field = try observationValue(raw)
         #expect(field.value == decoded)
-        #expect(field.componentCountOfFirstRepetition == 1)
+        #expect(field.repetition(0).componentCount == 1)
     }
 
     @Test func escapedDelimitersDoNotSplit() throws {
@@ -78,8 +78,4 @@ struct EscapeSequenceTests {
         let note = message.model[1]
         #expect(note.fields[2] == HL7FieldValue(repetitions: [[["a|b"], ["c\nd"]], [["é"]]]))
     }
-}
-
-extension HL7Field {
-    var componentCountOfFirstRepetition: Int { repetition(0).componentCount }
 }

@@ -20,8 +20,9 @@ struct RandomModels {
     var rng: SplitMix64
     let delimiters: HL7Delimiters
     let charset: HL7Charset
+    let segmentTerminator: UInt8
 
-    /// A random delimiter set (sometimes the standard one), charset and seed.
+    /// A random delimiter set (often the standard one), charset and segment terminator.
     init(seed: UInt64) {
         rng = SplitMix64(seed: seed)
         let pool = Array(#"|^~\&$%*!@#/:;,.?+=<>{}[]()-_'`"#.utf8)
@@ -35,10 +36,11 @@ struct RandomModels {
             )
         }
         charset = [HL7Charset.utf8, .utf8, .iso8859_1, .ascii].randomElement(using: &rng) ?? .utf8
+        segmentTerminator = Bool.random(using: &rng) ? 0x0D : 0x0A
     }
 
     var encoder: HL7Encoder {
-        HL7Encoder(delimiters: delimiters, segmentTerminator: Bool.random() ? 0x0D : 0x0A, charset: charset)
+        HL7Encoder(delimiters: delimiters, segmentTerminator: segmentTerminator, charset: charset)
     }
 
     mutating func message() -> [HL7SegmentValue] {

@@ -3,7 +3,7 @@ import Testing
 
 @Suite("Round-trip properties over random models")
 struct RoundTripPropertyTests {
-    static let cases: UInt64 = 3000
+    static let cases: UInt64 = 2000
 
     @Test func encodeThenParseGivesTheModelBack() throws {
         for seed in 0..<Self.cases {

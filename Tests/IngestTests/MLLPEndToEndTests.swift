@@ -7,7 +7,7 @@ import Testing
 import VitalSigns
 
 /// MLLP into PostgreSQL over real TCP, against a real PostgreSQL started by the tests.
-@Suite struct MLLPEndToEndTests {
+@Suite(.timeLimit(.minutes(3))) struct MLLPEndToEndTests {
     /// The key of a stored value: which device, when, which vital.
     struct RowKey: Hashable { var device: String; var micros: Int64; var kind: Int16 }
 

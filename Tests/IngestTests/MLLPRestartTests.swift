@@ -4,7 +4,7 @@ import Testing
 
 /// The daemon dies mid-stream and comes back: senders resend what was not acknowledged and the
 /// table holds every observation exactly once.
-@Suite struct MLLPRestartTests {
+@Suite(.timeLimit(.minutes(3))) struct MLLPRestartTests {
     @Test func restartMidStreamLosesNothingAndDuplicatesNothing() async throws {
         let first = try await TestEngine.start()
         var configuration = WardSimulator.Configuration()

@@ -121,6 +121,28 @@ struct ObservationWriterTests {
         #expect(keys == awkward)
     }
 
+    @Test("with a linger, submissions arriving within maxBatchDelay share one commit")
+    func linger() async throws {
+        let url = try TestPostgres.migratedDatabase()
+        var configuration = ObservationWriter.Configuration()
+        configuration.maxBatchRows = 5
+        configuration.maxBatchDelay = .seconds(30)  // ends early: the group is full at 5 rows
+        let writer = try ObservationWriter(url: url, configuration: configuration, logger: logger)
+        defer { writer.shutdown() }
+        let outcomes = try await withThrowingTaskGroup(of: WriteOutcome.self) { group in
+            for index in 0..<5 {
+                group.addTask { try await writer.write(IngestBatch(message: key("L-\(index)"), observations: [observation(seconds: Int64(index))])) }
+            }
+            return try await group.reduce(into: [WriteOutcome]()) { $0.append($1) }
+        }
+        #expect(outcomes == Array(repeating: .stored(observations: 1), count: 5))
+        let reader = try PostgresConnection(url: url)
+        defer { reader.close() }
+        // received_at defaults to the transaction's start time: one value means one commit.
+        #expect(try count(reader, "SELECT count(DISTINCT received_at) FROM ingested_messages") == 1)
+        #expect(try count(reader, "SELECT count(DISTINCT received_at) FROM vital_signs") == 1)
+    }
+
     @Test("keyless batches are stored every time")
     func keyless() async throws {
         let url = try TestPostgres.migratedDatabase()

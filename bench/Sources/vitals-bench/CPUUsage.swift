@@ -13,17 +13,21 @@ struct CPUSnapshot {
 
     /// `writerThreads`: ids of the ObservationWriter's thread, which carries no name of its own
     /// on Linux (its name is longer than the 15 characters a thread name may have there).
-    static func take(postmasterPID: Int32?, writerThreads: Set<Int> = []) -> CPUSnapshot {
+    /// `children`: processes of ours to count with this process (psql), by pid and name.
+    static func take(postmasterPID: Int32?, writerThreads: Set<Int> = [], children: [Int32: String] = [:]) -> CPUSnapshot {
         var snapshot = CPUSnapshot()
         #if os(Linux)
         for tid in threadIDs() {
             guard let stat = readStat("/proc/self/task/\(tid)/stat") else { continue }
             snapshot.threads[tid] = (writerThreads.contains(tid) ? "writer thread" : threadGroup(stat.comm), stat.ticks)
         }
+        for (pid, name) in children {
+            if let stat = readStat("/proc/\(pid)/stat") { snapshot.threads[-Int(pid)] = (name, stat.ticks) }
+        }
         if let postmasterPID {
             for pid in numericEntries("/proc") {
                 guard let stat = readStat("/proc/\(pid)/stat"), pid == postmasterPID || stat.ppid == postmasterPID else { continue }
-                snapshot.postgres[pid] = (postgresGroup(pid: pid), stat.ticks)
+                snapshot.postgres[pid] = (pid == postmasterPID ? "postmaster" : postgresGroup(pid: pid), stat.ticks)
             }
         }
         if let line = (try? String(contentsOfFile: "/proc/stat", encoding: .utf8))?.split(separator: "\n").first {
@@ -33,6 +37,15 @@ struct CPUSnapshot {
         }
         #endif
         return snapshot
+    }
+
+    /// Keeps the highest count seen per thread or process, so that one which exits before the
+    /// last snapshot (psql's backend) still counts; machine totals come from `later`.
+    mutating func absorb(_ later: CPUSnapshot) {
+        threads.merge(later.threads) { $0.ticks >= $1.ticks ? $0 : $1 }
+        postgres.merge(later.postgres) { $0.ticks >= $1.ticks ? $0 : $1 }
+        machineTotal = later.machineTotal
+        machineIdle = later.machineIdle
     }
 
     /// One line per side: core-seconds used between `start` and `self`, largest groups first.
@@ -58,7 +71,7 @@ struct CPUSnapshot {
         }
         return [
             "CPU over \(format(wall, decimals: 1)) s wall (\(cores) cores = \(format(wall * Double(cores), decimals: 1)) core-s available), in core-seconds:",
-            "  vitals-bench process \(format(ours, decimals: 1)) [\(ourParts)]",
+            "  vitals-bench process (and psql) \(format(ours, decimals: 1)) [\(ourParts)]",
             "  postgres \(format(server, decimals: 1)) [\(serverParts)]",
             "  whole machine busy \(format(machineBusy, decimals: 1)) (other processes \(format(others, decimals: 1)))",
         ] + warning
@@ -96,7 +109,7 @@ struct CPUSnapshot {
         guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
               let title = String(data: data, encoding: .utf8)?.replacingOccurrences(of: "\0", with: " ").trimmingCharacters(in: .whitespaces)
         else { return "postgres" }
-        guard title.hasPrefix("postgres: ") else { return "postmaster" }
+        guard title.hasPrefix("postgres: ") else { return "backend (starting)" }
         let words = title.dropFirst("postgres: ".count).split(separator: " ")
         if words.count >= 3, words[2].contains("(") || words[2] == "[local]" { return "backend \(words[1])" }
         return words.prefix(3).joined(separator: " ")

@@ -20,6 +20,7 @@ struct CopyLimit {
         var rows: Int
         var bytes: Int
         var seconds: Double
+        var cpu: [String]
         var rowsPerSecond: Double { Double(rows) / seconds }
     }
 
@@ -36,14 +37,20 @@ struct CopyLimit {
 
         try cluster.checkpoint()
         let command = "\\copy vital_signs (\(Self.columns)) FROM '\(file)' WITH (FORMAT binary)"
+        let postmaster = cluster.postmasterPID
+        let cpuBefore = CPUSnapshot.take(postmasterPID: postmaster)
+        var cpuSeen = cpuBefore
         let clock = ContinuousClock()
         let started = clock.now
-        let result = try runCommand(psql, ["-X", "-v", "ON_ERROR_STOP=1", "-d", cluster.postgres.url(database: database), "-c", command])
+        let result = try runCommand(psql, ["-X", "-v", "ON_ERROR_STOP=1", "-d", cluster.postgres.url(database: database), "-c", command]) { pid in
+            cpuSeen.absorb(CPUSnapshot.take(postmasterPID: postmaster, children: [pid: "psql"]))
+        }
         let seconds = BenchTime.seconds(started.duration(to: clock.now))
+        cpuSeen.absorb(CPUSnapshot.take(postmasterPID: postmaster))
         guard result.status == 0 else { throw BenchError("psql \\copy failed (status \(result.status)): \(result.errors)") }
         let loaded = try cluster.count("vital_signs", database: database)
         guard loaded == rows else { throw BenchError("psql \\copy loaded \(loaded) rows, expected \(rows)") }
-        return Outcome(rows: rows, bytes: bytes.count, seconds: seconds)
+        return Outcome(rows: rows, bytes: bytes.count, seconds: seconds, cpu: cpuSeen.report(since: cpuBefore, wall: seconds))
     }
 
     /// Rows as the engine would store them: decoded simulated reports, patient and device ids

@@ -39,6 +39,8 @@ struct LoadGenerator: Sendable {
         case openLoop(rate: Double)
     }
 
+    static let ackGracePeriod: Duration = .seconds(30)
+
     func run(_ pacing: Pacing, for duration: Duration) async throws -> PhaseResult {
         // Render the reports and connect everyone before the clock starts.
         let templates = (0..<senders).map { ReportTemplates(monitorIndex: firstMonitor + $0) }
@@ -54,6 +56,13 @@ struct LoadGenerator: Sendable {
         let clock = ContinuousClock()
         let start = clock.now
         let deadline = start + duration
+        // An ACK that never comes must not hang the run: past the grace period the connections are
+        // closed, which fails the senders still waiting.
+        let watchdog = Task {
+            try await Task.sleep(until: deadline + Self.ackGracePeriod, clock: clock)
+            for client in clients { await client.close() }
+        }
+        defer { watchdog.cancel() }
         var total = PhaseResult()
         await withTaskGroup(of: PhaseResult.self) { group in
             for (index, client) in clients.enumerated() {

@@ -1,7 +1,9 @@
 import Foundation
 
 /// Runs a command to completion; its output goes through temporary files (no pipe to fill up).
-func runCommand(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> (status: Int32, output: String, errors: String) {
+/// `whileRunning` is called with the child's pid every 100 ms until it exits.
+func runCommand(_ executable: String, _ arguments: [String], environment: [String: String]? = nil,
+                whileRunning: ((Int32) -> Void)? = nil) throws -> (status: Int32, output: String, errors: String) {
     let base = NSTemporaryDirectory() + "/vitals-bench-cmd-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
     let outPath = base + ".out", errPath = base + ".err"
     guard FileManager.default.createFile(atPath: outPath, contents: nil), FileManager.default.createFile(atPath: errPath, contents: nil) else {
@@ -25,6 +27,12 @@ func runCommand(_ executable: String, _ arguments: [String], environment: [Strin
     process.standardOutput = out
     process.standardError = err
     try process.run()
+    if let whileRunning {
+        while process.isRunning {
+            whileRunning(process.processIdentifier)
+            usleep(100_000)
+        }
+    }
     process.waitUntilExit()
     return (process.terminationStatus,
             (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "",
