@@ -4,7 +4,7 @@ import VitalSigns
 /// HL7 v2 `TS`/`DTM` values: `YYYY[MM[DD[HH[MM[SS[.S[S[S[S]]]]]]]]][+/-ZZZZ]`.
 ///
 /// Missing parts take their lowest value (HL7 precision semantics); a value without an offset
-/// is in the facility's zone.
+/// is in the facility's zone. Parsed straight from the message bytes: it runs once per OBX.
 enum HL7Timestamp {
     enum Problem: Error, Equatable {
         case malformed
@@ -12,41 +12,54 @@ enum HL7Timestamp {
     }
 
     static func parse(_ text: String, facilityZone: TimeZone) throws(Problem) -> Timestamp {
-        var digits = text.utf8[...]
+        try parse(ArraySlice(text.utf8), facilityZone: facilityZone)
+    }
+
+    static func parse(_ bytes: ArraySlice<UInt8>, facilityZone: TimeZone) throws(Problem) -> Timestamp {
+        var end = bytes.endIndex
         var offsetSeconds: Int?
-        if let signIndex = digits.firstIndex(where: { $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "-") }) {
-            let zone = digits[digits.index(after: signIndex)...]
-            guard zone.count == 4, let value = Int(decimal: zone) else { throw .malformed }
+        if let sign = bytes.firstIndex(where: { $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "-") }) {
+            guard bytes.endIndex - sign == 5, let value = number(bytes, sign + 1, 4) else { throw .malformed }
             let hours = value / 100, minutes = value % 100
             guard hours <= 14, minutes < 60 else { throw .outOfRange }
-            let sign = digits[signIndex] == UInt8(ascii: "-") ? -1 : 1
-            offsetSeconds = sign * (hours * 3600 + minutes * 60)
-            digits = digits[..<signIndex]
+            offsetSeconds = (bytes[sign] == UInt8(ascii: "-") ? -1 : 1) * (hours * 3600 + minutes * 60)
+            end = sign
         }
-        var fraction = 0.0
-        if let dot = digits.firstIndex(of: UInt8(ascii: ".")) {
-            let fractionDigits = digits[digits.index(after: dot)...]
-            guard (1...4).contains(fractionDigits.count), let value = Int(decimal: fractionDigits) else { throw .malformed }
-            fraction = Double(value) / pow(10, Double(fractionDigits.count))
-            digits = digits[..<dot]
-            guard digits.count == 14 else { throw .malformed }
+        var fractionMicros = 0
+        if let dot = bytes[..<end].firstIndex(of: UInt8(ascii: ".")) {
+            let digits = end - dot - 1
+            guard (1...4).contains(digits), let value = number(bytes, dot + 1, digits) else { throw .malformed }
+            fractionMicros = value * [0, 100_000, 10_000, 1_000, 100][digits]
+            end = dot
+            guard end - bytes.startIndex == 14 else { throw .malformed }
         }
-        guard [4, 6, 8, 10, 12, 14].contains(digits.count) else { throw .malformed }
-        func field(_ offset: Int, _ length: Int, default value: Int) throws(Problem) -> Int {
-            guard offset + length <= digits.count else { return value }
-            let start = digits.index(digits.startIndex, offsetBy: offset)
-            guard let number = Int(decimal: digits[start..<digits.index(start, offsetBy: length)]) else { throw .malformed }
+        let length = end - bytes.startIndex
+        guard [4, 6, 8, 10, 12, 14].contains(length) else { throw .malformed }
+        func part(_ offset: Int, _ width: Int, default value: Int) throws(Problem) -> Int {
+            guard offset + width <= length else { return value }
+            guard let number = number(bytes, bytes.startIndex + offset, width) else { throw .malformed }
             return number
         }
-        let year = try field(0, 4, default: 0), month = try field(4, 2, default: 1), day = try field(6, 2, default: 1)
-        let hour = try field(8, 2, default: 0), minute = try field(10, 2, default: 0), second = try field(12, 2, default: 0)
+        let year = try part(0, 4, default: 0), month = try part(4, 2, default: 1), day = try part(6, 2, default: 1)
+        let hour = try part(8, 2, default: 0), minute = try part(10, 2, default: 0), second = try part(12, 2, default: 0)
         guard (1...12).contains(month), (1...daysIn(month: month, year: year)).contains(day),
               hour < 24, minute < 60, second < 60, year >= 1900
         else { throw .outOfRange }
         let localSeconds = daysFromCivil(year: year, month: month, day: day) * 86_400 + hour * 3600 + minute * 60 + second
         let offset = offsetSeconds ?? zoneOffset(facilityZone, localSeconds: localSeconds)
-        let utcSeconds = localSeconds - offset
-        return Timestamp(microsecondsSinceEpoch: Int64(utcSeconds) * 1_000_000 + Int64((fraction * 1_000_000).rounded()))
+        return Timestamp(microsecondsSinceEpoch: Int64(localSeconds - offset) * 1_000_000 + Int64(fractionMicros))
+    }
+
+    /// `width` ASCII digits from `start`, nothing else (no sign, no space).
+    private static func number(_ bytes: ArraySlice<UInt8>, _ start: Int, _ width: Int) -> Int? {
+        guard start >= bytes.startIndex, start + width <= bytes.endIndex else { return nil }
+        var value = 0
+        for index in start..<(start + width) {
+            let digit = bytes[index] &- UInt8(ascii: "0")
+            guard digit < 10 else { return nil }
+            value = value * 10 + Int(digit)
+        }
+        return value
     }
 
     /// The zone's offset at a local wall-clock time (ambiguous times take the earlier offset).
@@ -71,18 +84,5 @@ enum HL7Timestamp {
         let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
         let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
         return era * 146_097 + dayOfEra - 719_468
-    }
-}
-
-private extension Int {
-    /// Only ASCII digits, no sign: HL7 timestamps allow nothing else.
-    init?(decimal digits: Substring.UTF8View.SubSequence) {
-        guard !digits.isEmpty else { return nil }
-        var value = 0
-        for byte in digits {
-            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
-            value = value * 10 + Int(byte - UInt8(ascii: "0"))
-        }
-        self = value
     }
 }

@@ -35,10 +35,11 @@ public struct PCD01Decoder: Sendable {
             throw .requiredFieldMissing(segment: "MSH", sequence: 1, field: 10, what: "message control id")
         }
         let profile = profiles.profile(forSendingApplication: header.sendingApplication)
-        let messageTime = try timestamp(message.header[7], segment: "MSH", sequence: 1, field: 7)
+        let messageTime = try timestamp(message.header[7].component(1), segment: "MSH", sequence: 1, field: 7)
 
         var context = Context(header: header, messageTime: messageTime)
         var observations: [Observation] = []
+        observations.reserveCapacity(message.segmentCount)
         var skipped: [SkippedObservation] = []
         var obxSequence = 0
         for segment in message.segments {
@@ -48,7 +49,7 @@ public struct PCD01Decoder: Sendable {
             case "PV1":
                 context.location = Self.location(from: segment[3])
             case "OBR":
-                context.orderTime = try timestamp(segment[7], segment: "OBR", sequence: 1, field: 7)
+                context.orderTime = try timestamp(segment[7].component(1), segment: "OBR", sequence: 1, field: 7)
             case "OBX":
                 obxSequence += 1
                 switch try observation(from: segment, sequence: obxSequence, profile: profile, context: &context) {
@@ -72,8 +73,13 @@ public struct PCD01Decoder: Sendable {
         var patient: PatientIdentifier?
         var location: String?
         /// Device ids seen per MDS (first part of OBX-4), inherited by the metric rows below them.
-        var deviceByMDS: [Substring: String] = [:]
+        var deviceByMDS: [String: String] = [:]
         var lastDevice: String?
+        /// The previous row's OBX-18 and OBX-14 as sent, and what they gave: rows of one report
+        /// repeat them, so each is read once per message rather than once per row.
+        var lastEquipmentBytes: ArraySlice<UInt8> = []
+        var lastTimeBytes: ArraySlice<UInt8> = []
+        var lastTime: Timestamp?
     }
 
     private enum RowResult {
@@ -87,13 +93,17 @@ public struct PCD01Decoder: Sendable {
         from obx: HL7Segment, sequence: Int, profile: DeviceProfile, context: inout Context
     ) throws(PCD01DecodeError) -> RowResult? {
         let hierarchy = obx[4].value
-        let mds = hierarchy.split(separator: ".", maxSplits: 1).first ?? ""
-        let equipment = obx[18].component(1).value.isEmpty ? obx[18].component(3).value : obx[18].component(1).value
-        if !equipment.isEmpty {
-            context.deviceByMDS[mds] = equipment
-            context.lastDevice = equipment
+        let mds = hierarchy.firstIndex(of: ".").map { String(hierarchy[..<$0]) } ?? hierarchy
+        let equipment = obx[18]
+        if !equipment.isEmpty, equipment.rawBytes != context.lastEquipmentBytes {
+            let id = equipment.component(1).isEmpty ? equipment.component(3).value : equipment.component(1).value
+            context.lastEquipmentBytes = equipment.rawBytes
+            if !id.isEmpty {
+                context.deviceByMDS[mds] = id
+                context.lastDevice = id
+            }
         }
-        let valueType = obx[2].value
+        let valueType = obx[2].rawBytes
         let rawValue = obx[5]
         // MDS, VMD and channel rows describe containment and carry no value.
         if valueType.isEmpty && rawValue.isEmpty { return nil }
@@ -101,53 +111,54 @@ public struct PCD01Decoder: Sendable {
         func skip(_ field: Int, _ reason: String) -> RowResult {
             .skipped(SkippedObservation(segmentSequence: sequence, field: field, reason: reason))
         }
-        let statusText = obx[11].value
+        let statusBytes = obx[11].rawBytes
         let status: ObservationStatus
-        if statusText.isEmpty {
+        if statusBytes.isEmpty {
             status = .final
-        } else if let parsed = ObservationStatus(code: statusText) {
+        } else if statusBytes.count == 1, let parsed = ObservationStatus(rawValue: statusBytes[statusBytes.startIndex]) {
             status = parsed
         } else {
-            return skip(11, "unknown result status '\(statusText.prefix(8))'")
+            return skip(11, "unknown result status '\(obx[11].value.prefix(8))'")
         }
-        guard status.carriesValue else { return skip(11, "result status \(statusText): no value to store") }
+        guard status.carriesValue else { return skip(11, "result status \(status.code): no value to store") }
 
         let number: Double
-        switch valueType {
-        case "NM":
-            guard let value = Double(rawValue.value), value.isFinite else {
+        if valueType.elementsEqual("NM".utf8) {
+            guard let value = DecimalText.parse(rawValue.rawBytes) else {
                 return skip(5, "NM value '\(rawValue.value.prefix(20))' is not a number")
             }
             number = value
-        case "SN":
+        } else if valueType.elementsEqual("SN".utf8) {
             let comparator = rawValue.component(1).value
             guard comparator.isEmpty || comparator == "=" else {
                 return skip(5, "SN value with comparator '\(comparator)' is a bound, not a measurement")
             }
-            guard rawValue.component(3).value.isEmpty, let value = Double(rawValue.component(2).value), value.isFinite else {
+            guard rawValue.component(3).isEmpty, let value = DecimalText.parse(rawValue.component(2).rawBytes) else {
                 return skip(5, "SN value is not a single number")
             }
             number = value
-        default:
-            return skip(2, "value type '\(valueType.prefix(4))' is not numeric")
+        } else {
+            return skip(2, "value type '\(obx[2].value.prefix(4))' is not numeric")
         }
 
         let identifier = obx[3]
-        let code = ObservationCode(
-            code: identifier.component(1).value,
-            text: identifier.component(2).value,
-            system: identifier.component(3).value
-        )
+        var code = ObservationCode(code: identifier.component(1).value, text: "", system: identifier.component(3).value)
+        var resolution = profile.resolve(code)
+        if resolution.kind == .unknown || code.code.isEmpty {
+            // The text (often a long `MDC_...` id) is read only when the code alone says nothing.
+            code.text = identifier.component(2).value
+            resolution = profile.resolve(code)
+        }
         guard !code.code.isEmpty || !code.text.isEmpty else {
             throw .requiredFieldMissing(segment: "OBX", sequence: sequence, field: 3, what: "observation identifier")
         }
-        let mapping = profile.mapping(for: code)
-        var kind = mapping?.kind ?? profile.vitalKind(for: code)
+        var kind = resolution.kind
 
         let unitField = obx[6]
-        let sentUnit = profile.unit(forCode: unitField.component(1).value)
-            ?? profile.unit(forCode: unitField.component(2).value)
-            ?? (unitField.component(1).value.isEmpty ? mapping?.defaultUnit : Unit(ucum: unitField.component(1).value))
+        let unitCode = unitField.component(1).value
+        let sentUnit = profile.unit(forCode: unitCode)
+            ?? (unitField.component(2).isEmpty ? nil : profile.unit(forCode: unitField.component(2).value))
+            ?? (unitCode.isEmpty ? resolution.defaultUnit : Unit(ucum: unitCode))
         var unit = sentUnit ?? kind.canonicalUnit
         var value = number
         if kind != .unknown, unit != kind.canonicalUnit {
@@ -160,9 +171,12 @@ public struct PCD01Decoder: Sendable {
             }
         }
 
-        let time = try timestamp(obx[14], segment: "OBX", sequence: sequence, field: 14)
-            ?? context.orderTime ?? context.messageTime
-        guard let time else {
+        let timeField = obx[14].component(1)
+        if timeField.rawBytes != context.lastTimeBytes {
+            context.lastTime = try timestamp(timeField, segment: "OBX", sequence: sequence, field: 14)
+            context.lastTimeBytes = timeField.rawBytes
+        }
+        guard let time = context.lastTime ?? context.orderTime ?? context.messageTime else {
             throw .requiredFieldMissing(segment: "OBX", sequence: sequence, field: 14, what: "observation time (also absent from OBR-7 and MSH-7)")
         }
         let device = context.deviceByMDS[mds] ?? context.lastDevice ?? context.header.sendingApplication
@@ -186,14 +200,14 @@ public struct PCD01Decoder: Sendable {
 
     // MARK: Fields
 
-    private func timestamp(_ field: HL7Field, segment: String, sequence: Int, field number: Int) throws(PCD01DecodeError) -> Timestamp? {
-        let text = field.component(1).value
-        guard !text.isEmpty else { return nil }
+    /// The first component of a TS/DTM field (HL7 2.5 and earlier may add a precision component).
+    private func timestamp(_ field: HL7Component, segment: String, sequence: Int, field number: Int) throws(PCD01DecodeError) -> Timestamp? {
+        guard !field.isEmpty else { return nil }
         do {
-            return try HL7Timestamp.parse(text, facilityZone: facilityZone)
+            return try HL7Timestamp.parse(field.rawBytes, facilityZone: facilityZone)
         } catch {
             let reason = error == .outOfRange ? "date or time out of range" : "not an HL7 timestamp YYYYMMDDHHMMSS[.SSSS][+/-ZZZZ]"
-            throw .invalidValue(segment: segment, sequence: sequence, field: number, value: text, reason: reason)
+            throw .invalidValue(segment: segment, sequence: sequence, field: number, value: field.value, reason: reason)
         }
     }
 

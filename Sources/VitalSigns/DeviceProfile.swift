@@ -42,8 +42,19 @@ public struct CodeMapping: Sendable, Hashable {
     }
 }
 
+/// What a code means: its vital kind and the unit to assume when the device sends none.
+public struct CodeResolution: Sendable, Hashable {
+    public var kind: VitalKind
+    public var defaultUnit: Unit?
+
+    public static let unknown = CodeResolution(kind: .unknown, defaultUnit: nil)
+}
+
 /// What the engine knows about one device model: how it speaks, what its codes mean and
 /// which values are critical. Loaded from `device-profiles/*.yaml`.
+///
+/// Lookups sit on the decoding hot path, so the standard tables and the profile's own codes
+/// are merged into one index when the profile is made.
 public struct DeviceProfile: Sendable {
     public var id: String
     public var manufacturer: String
@@ -53,9 +64,12 @@ public struct DeviceProfile: Sendable {
     public var sendingApplications: [String]
     public var samplingInterval: Duration?
     public var defaultPopulation: Population
-    public var thresholds: [Population: [VitalKind: ThresholdBand]]
-    private var codeIndex: [String: CodeMapping]
-    private var unitAliases: [String: Unit]
+    public let thresholds: [Population: [VitalKind: ThresholdBand]]
+    public let codes: [CodeMapping]
+    private let codeIndex: [CodeKey: CodeResolution]
+    private let unitIndex: [String: Unit]
+    /// The default population's bands by `VitalKind.rawValue`: no hashing per observation.
+    private let defaultBands: [ThresholdBand?]
 
     public init(
         id: String,
@@ -77,44 +91,71 @@ public struct DeviceProfile: Sendable {
         self.samplingInterval = samplingInterval
         self.defaultPopulation = defaultPopulation
         self.thresholds = thresholds
-        self.unitAliases = unitAliases
-        self.codeIndex = Dictionary(codes.map { (Self.key($0.system, $0.code), $0) }, uniquingKeysWith: { _, last in last })
-    }
+        self.codes = codes
 
-    public var codes: [CodeMapping] { Array(codeIndex.values) }
-
-    /// The profile's own mapping for a code, if it has one.
-    public func mapping(for code: ObservationCode) -> CodeMapping? {
-        codeIndex[Self.key(code.system, code.code)]
-    }
-
-    /// The vital kind of a code: the profile's mapping first, then the standard tables.
-    public func vitalKind(for code: ObservationCode) -> VitalKind {
-        if let mapping = mapping(for: code) { return mapping.kind }
-        switch code.system.uppercased() {
-        case "MDC":
-            if let kind = CodeTables.mdc[code.code] { return kind }
-        case "LN", "LOINC", "HTTP://LOINC.ORG":
-            if let kind = CodeTables.loinc[code.code] { return kind }
-        case "MDIL":
-            if let mdc = CodeTables.mdcCode(fromMDIL: code.code), let kind = CodeTables.mdc[mdc] { return kind }
-        default:
-            break
+        var index: [CodeKey: CodeResolution] = [:]
+        for (code, kind) in CodeTables.mdc { index[CodeKey(system: "MDC", code: code)] = CodeResolution(kind: kind) }
+        for (code, kind) in CodeTables.loinc { index[CodeKey(system: "LN", code: code)] = CodeResolution(kind: kind) }
+        for mapping in codes {
+            index[CodeKey(system: mapping.system, code: mapping.code)] = CodeResolution(kind: mapping.kind, defaultUnit: mapping.defaultUnit)
         }
-        return CodeTables.mdcReferenceIDs[code.text] ?? .unknown
+        self.codeIndex = index
+        self.unitIndex = CodeTables.units.merging(unitAliases) { _, alias in alias }
+        let bands = thresholds[defaultPopulation] ?? [:]
+        self.defaultBands = VitalKind.allCases.map { bands[$0] }
     }
+
+    /// What a code means: the profile's mapping first, then the standard MDC and LOINC tables,
+    /// then Philips MDIL codes read as MDC, then the `MDC_...` reference id in the code's text.
+    public func resolve(_ code: ObservationCode) -> CodeResolution {
+        let system = CodeKey.normalizedSystem(code.system)
+        if let found = codeIndex[CodeKey(normalizedSystem: system, code: code.code)] { return found }
+        if system == "MDIL", let mdc = CodeTables.mdcCode(fromMDIL: code.code),
+           let found = codeIndex[CodeKey(normalizedSystem: "MDC", code: mdc)] {
+            return found
+        }
+        return CodeTables.mdcReferenceIDs[code.text].map { CodeResolution(kind: $0) } ?? .unknown
+    }
+
+    public func vitalKind(for code: ObservationCode) -> VitalKind { resolve(code).kind }
 
     /// A unit code from OBX-6 (MDC dimension, UCUM or a vendor alias).
     public func unit(forCode code: String) -> Unit? {
-        unitAliases[code] ?? CodeTables.units[code]
+        unitIndex[code]
     }
 
     /// The simplest critical rule: a fixed band per vital kind and population.
     public func isCritical(_ kind: VitalKind, value: Double, population: Population? = nil) -> Bool {
-        thresholds[population ?? defaultPopulation]?[kind]?.isCritical(value) ?? false
+        if population == nil || population == defaultPopulation {
+            return defaultBands[Int(kind.rawValue)]?.isCritical(value) ?? false
+        }
+        return thresholds[population ?? defaultPopulation]?[kind]?.isCritical(value) ?? false
+    }
+}
+
+extension CodeResolution {
+    init(kind: VitalKind) { self.init(kind: kind, defaultUnit: nil) }
+}
+
+/// A code within its code system, the system spelled one way (`LN` for LOINC, upper case).
+private struct CodeKey: Hashable {
+    var system: String
+    var code: String
+
+    init(system: String, code: String) {
+        self.init(normalizedSystem: Self.normalizedSystem(system), code: code)
     }
 
-    private static func key(_ system: String, _ code: String) -> String {
-        system.uppercased() + "|" + code
+    init(normalizedSystem: String, code: String) {
+        self.system = normalizedSystem
+        self.code = code
+    }
+
+    static func normalizedSystem(_ system: String) -> String {
+        let upper = system.utf8.contains(where: { $0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z") }) ? system.uppercased() : system
+        switch upper {
+        case "LOINC", "HTTP://LOINC.ORG": return "LN"
+        default: return upper
+        }
     }
 }

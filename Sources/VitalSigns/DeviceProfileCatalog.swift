@@ -17,6 +17,7 @@ public struct DeviceProfileCatalog: Sendable {
 
     /// The profile for a sender, by its MSH-3 namespace id.
     public func profile(forSendingApplication application: String) -> DeviceProfile {
-        bySendingApplication[application.uppercased()] ?? fallback
+        let hasLowercase = application.utf8.contains { $0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z") }
+        return bySendingApplication[hasLowercase ? application.uppercased() : application] ?? fallback
     }
 }
