@@ -80,12 +80,14 @@ public final class MLLPClient: Sendable {
 
     /// Writes bytes as they are, with no framing: for sending garbage or partial frames.
     public func sendRaw(_ bytes: [UInt8]) async throws {
-        let buffer = channel.allocator.buffer(bytes: bytes)
-        // Written from the encoder's own position, so the bytes pass it by unframed.
-        guard let context = try? await channel.pipeline.context(handlerType: MessageToByteHandler<MLLPFrameEncoder>.self).get() else {
-            throw MLLPClientError.connectionClosed
-        }
-        try await context.eventLoop.flatSubmit { context.writeAndFlush(NIOAny(buffer)) }.get()
+        let channel = channel
+        let written = try await channel.eventLoop.submit {
+            guard channel.isActive else { throw MLLPClientError.connectionClosed }
+            // Written from the encoder's own position, so the bytes pass it by unframed.
+            let context = try channel.pipeline.syncOperations.context(handlerType: MessageToByteHandler<MLLPFrameEncoder>.self)
+            return context.writeAndFlush(NIOAny(channel.allocator.buffer(bytes: bytes)))
+        }.get()
+        try await written.get()
     }
 
     /// Resolves when the server closes the connection.

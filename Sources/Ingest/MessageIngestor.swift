@@ -64,6 +64,8 @@ public final class MessageIngestor: Sendable {
         let warnings = decoded.skipped.map {
             HL7ErrorDetail(code: .dataTypeError, severity: .warning, segmentID: "OBX", segmentSequence: $0.segmentSequence, field: $0.field, text: $0.reason)
         }
+        // The AA is built here, on the connection's thread, so the writer's completions stay short.
+        let accepted = acknowledgment(for: message, code: .AA, details: warnings)
         let started = ContinuousClock.now
         writer.submit(IngestBatch(message: key, observations: decoded.observations)) { [self] result in
             switch result {
@@ -77,7 +79,7 @@ public final class MessageIngestor: Sendable {
                     ])
                 }
                 metrics.ackLatency.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
-                reply(.acknowledge(acknowledgment(for: message, code: .AA, details: warnings)))
+                reply(.acknowledge(accepted))
             case .failure(let error):
                 metrics.rejected("storage_unavailable").increment()
                 logger.error("message not stored, not acknowledged", metadata: [

@@ -1,5 +1,11 @@
 import NIOCore
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Minimal Lower Layer Protocol framing (HL7 v2 Implementation Guide, appendix C):
 /// `<VT> message <FS><CR>`, i.e. `0x0B … 0x1C 0x0D`.
 public enum MLLPFraming {
@@ -59,41 +65,44 @@ public struct MLLPFrameDecoder: ByteToMessageDecoder {
             context.fireChannelRead(wrapInboundOut(.discarded(byteCount: noise, reason: .outsideFrame)))
             return .continue
         }
-        let view = buffer.readableBytesView.dropFirst()
-        var index = view.startIndex + scannedBytes
-        while index < view.endIndex {
-            switch view[index] {
-            case MLLPFraming.endBlock:
-                let next = view.index(after: index)
-                guard next < view.endIndex else {
-                    scannedBytes = index - view.startIndex
-                    return try needMore(buffer)
-                }
-                let length = index - view.startIndex
-                scannedBytes = 0
-                guard view[next] == MLLPFraming.carriageReturn else {
-                    buffer.moveReaderIndex(forwardBy: length + 2)
-                    context.fireChannelRead(wrapInboundOut(.discarded(byteCount: length + 2, reason: .badEndBlock)))
-                    return .continue
-                }
-                buffer.moveReaderIndex(forwardBy: 1)
-                let frame = buffer.readSlice(length: length)!
-                buffer.moveReaderIndex(forwardBy: 2)
-                context.fireChannelRead(wrapInboundOut(.frame(frame)))
-                return .continue
-            case MLLPFraming.startBlock:
-                // The sender gave up on a frame and started again: drop the unfinished one.
-                let length = index - view.startIndex + 1
-                buffer.moveReaderIndex(forwardBy: length)
-                scannedBytes = 0
-                context.fireChannelRead(wrapInboundOut(.discarded(byteCount: length, reason: .unterminatedFrame)))
-                return .continue
-            default:
-                index = view.index(after: index)
-            }
+        // Search only bytes not searched before, for the end block or a new start block.
+        let from = 1 + scannedBytes
+        let found: (offset: Int, byte: UInt8)? = buffer.withUnsafeReadableBytes { bytes in
+            guard from < bytes.count, let base = bytes.baseAddress else { return nil }
+            let rest = bytes.count - from
+            let end = memchr(base + from, Int32(MLLPFraming.endBlock), rest).map { $0 - UnsafeMutableRawPointer(mutating: base) }
+            let start = memchr(base + from, Int32(MLLPFraming.startBlock), end.map { $0 - from } ?? rest)
+                .map { $0 - UnsafeMutableRawPointer(mutating: base) }
+            if let start { return (start, MLLPFraming.startBlock) }
+            return end.map { ($0, MLLPFraming.endBlock) }
         }
-        scannedBytes = view.endIndex - view.startIndex
-        return try needMore(buffer)
+        guard let found else {
+            scannedBytes = buffer.readableBytes - 1
+            return try needMore(buffer)
+        }
+        if found.byte == MLLPFraming.startBlock {
+            // The sender gave up on a frame and started again: drop the unfinished one.
+            buffer.moveReaderIndex(forwardBy: found.offset)
+            scannedBytes = 0
+            context.fireChannelRead(wrapInboundOut(.discarded(byteCount: found.offset, reason: .unterminatedFrame)))
+            return .continue
+        }
+        guard found.offset + 1 < buffer.readableBytes else {
+            scannedBytes = found.offset - 1  // look at this end block again when its CR arrives
+            return try needMore(buffer)
+        }
+        scannedBytes = 0
+        let length = found.offset - 1
+        guard buffer.getInteger(at: buffer.readerIndex + found.offset + 1, as: UInt8.self) == MLLPFraming.carriageReturn else {
+            buffer.moveReaderIndex(forwardBy: found.offset + 2)
+            context.fireChannelRead(wrapInboundOut(.discarded(byteCount: found.offset + 2, reason: .badEndBlock)))
+            return .continue
+        }
+        buffer.moveReaderIndex(forwardBy: 1)
+        let frame = buffer.readSlice(length: length)!
+        buffer.moveReaderIndex(forwardBy: 2)
+        context.fireChannelRead(wrapInboundOut(.frame(frame)))
+        return .continue
     }
 
     public mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {

@@ -13,9 +13,12 @@ import Darwin
 
 /// The group-commit writer of `vital_signs`.
 ///
-/// It owns one dedicated thread and one connection. Submissions queue up while a commit is in
-/// flight; the next commit carries all of them (up to `maxBatchRows` rows), so latency stays at
-/// about one commit under light load and throughput rises with load.
+/// It owns `connections` dedicated threads, each with its own connection. Submissions queue up
+/// while commits are in flight; the next free thread takes all of them (up to `maxBatchRows`
+/// rows) into its commit, so latency stays at about one commit under light load and throughput
+/// rises with load. With two or more threads one commit's round trips and WAL flush overlap the
+/// next one's encoding and COPY; a retransmission racing its original in another transaction
+/// waits on the `ingested_messages` key and is then reported as a duplicate.
 ///
 /// One commit:
 /// 1. The group's rows are encoded for binary COPY, with patient and device ids from an
@@ -51,6 +54,8 @@ public final class ObservationWriter: Sendable {
         public var identifierCacheLimit: Int = 1_000_000
         /// Added as the `writer` dimension to every metric.
         public var name: String = "default"
+        /// Writer threads, each with its own connection, committing groups in parallel.
+        public var connections: Int = 2
 
         public init() {}
     }
@@ -59,22 +64,26 @@ public final class ObservationWriter: Sendable {
     private let logger: Logger
     private let name: String
 
-    /// Connects (failing fast if the database cannot be reached) and starts the writer thread.
+    /// Connects (failing fast if the database cannot be reached) and starts the writer threads.
     public init(url: String, configuration: Configuration = .init(), logger: Logger) throws {
-        let connection = try PostgresConnection(url: url, logger: logger)
+        let count = max(1, configuration.connections)
+        let connections = try (0..<count).map { _ in try PostgresConnection(url: url, logger: logger) }
         self.logger = logger
         name = configuration.name
-        queue = SubmissionQueue(configuration: configuration)
-        let worker = WriterWorker(url: url, connection: connection, configuration: configuration, logger: logger, queue: queue)
-        let queue = queue
-        let thread = Thread {
-            queue.markWriterThread()
-            worker.run()
-            queue.markFinished()
+        queue = SubmissionQueue(configuration: configuration, workers: count)
+        for (index, connection) in connections.enumerated() {
+            let worker = WriterWorker(url: url, connection: connection, configuration: configuration, logger: logger, queue: queue)
+            let queue = queue
+            let thread = Thread {
+                queue.markWriterThread()
+                worker.run()
+                queue.markFinished()
+            }
+            // Linux shows 15 characters of a thread's name.
+            thread.name = "nc-writer-\(index)"
+            thread.start()
         }
-        thread.name = "nilecare.storage.writer.\(configuration.name)"
-        thread.start()
-        logger.debug("observation writer started", metadata: ["writer": "\(configuration.name)"])
+        logger.debug("observation writer started", metadata: ["writer": "\(configuration.name)", "connections": "\(count)"])
     }
 
     deinit {
@@ -137,12 +146,13 @@ final class SubmissionQueue: @unchecked Sendable {
     private var head = 0
     private var pendingRows = 0
     private var accepting = true
-    private var finished = false
-    private var writerThread: pthread_t?
+    private var runningWorkers: Int
+    private var writerThreads: [pthread_t] = []
     private let maxBatchRows: Int
     private let maxBatchDelay: Duration
 
-    init(configuration: ObservationWriter.Configuration) {
+    init(configuration: ObservationWriter.Configuration, workers: Int) {
+        runningWorkers = workers
         maxBatchRows = max(1, configuration.maxBatchRows)
         maxBatchDelay = configuration.maxBatchDelay
     }
@@ -216,13 +226,13 @@ final class SubmissionQueue: @unchecked Sendable {
 
     func markWriterThread() {
         condition.lock()
-        writerThread = pthread_self()
+        writerThreads.append(pthread_self())
         condition.unlock()
     }
 
     func markFinished() {
         condition.lock()
-        finished = true
+        runningWorkers -= 1
         condition.broadcast()
         condition.unlock()
     }
@@ -232,8 +242,8 @@ final class SubmissionQueue: @unchecked Sendable {
         defer { condition.unlock() }
         accepting = false
         condition.broadcast()
-        if let writerThread, pthread_equal(writerThread, pthread_self()) != 0 { return }
-        while !finished {
+        if writerThreads.contains(where: { pthread_equal($0, pthread_self()) != 0 }) { return }
+        while runningWorkers > 0 {
             condition.wait()
         }
     }

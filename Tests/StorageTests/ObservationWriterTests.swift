@@ -58,7 +58,11 @@ struct ObservationWriterTests {
     @Test("a retransmission in the same commit as the first copy is a duplicate; every batch of the group commits together")
     func duplicateInsideOneGroup() async throws {
         let url = try TestPostgres.migratedDatabase()
-        let writer = try ObservationWriter(url: url, logger: logger)
+        // One connection: with two, the batches submitted during the wait would be split
+        // between the writer threads instead of forming one group.
+        var configuration = ObservationWriter.Configuration()
+        configuration.connections = 1
+        let writer = try ObservationWriter(url: url, configuration: configuration, logger: logger)
         defer { writer.shutdown() }
         let reader = try PostgresConnection(url: url)
         defer { reader.close() }
@@ -157,10 +161,47 @@ struct ObservationWriterTests {
         #expect(try count(reader, "SELECT count(*) FROM ingested_messages") == 0)
     }
 
+    @Test("a retransmission committed by another writer connection at the same time is a duplicate")
+    func duplicateAcrossConnections() async throws {
+        let url = try TestPostgres.migratedDatabase()
+        var configuration = ObservationWriter.Configuration()
+        configuration.connections = 2
+        let writer = try ObservationWriter(url: url, configuration: configuration, logger: logger)
+        defer { writer.shutdown() }
+        let reader = try PostgresConnection(url: url)
+        defer { reader.close() }
+        let locker = try PostgresConnection(url: url)
+        defer { locker.close() }
+        try locker.execute("BEGIN; LOCK TABLE ingested_messages IN ACCESS EXCLUSIVE MODE")
+        func waiters() throws -> Int {
+            try count(reader, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()")
+        }
+
+        let results = Mutex<[Result<WriteOutcome, PostgresError>]>([])
+        let batch = IngestBatch(message: key("X-1"), observations: [observation(seconds: 1), observation(seconds: 2)])
+        // Each copy is taken by its own writer connection, and both wait in their transactions.
+        writer.submit(batch) { result in results.withLock { $0.append(result) } }
+        try await waitUntil(timeout: .seconds(30), "first connection waiting") { try waiters() == 1 }
+        writer.submit(batch) { result in results.withLock { $0.append(result) } }
+        try await waitUntil(timeout: .seconds(30), "second connection waiting") { try waiters() == 2 }
+        try locker.execute("COMMIT")
+
+        try await waitUntil(timeout: .seconds(30), "both completions") { results.withLock { $0.count } == 2 }
+        let outcomes = results.withLock { $0.compactMap { try? $0.get() } }
+        #expect(outcomes.filter { $0 == .stored(observations: 2) }.count == 1)
+        #expect(outcomes.filter { $0 == .duplicate }.count == 1)
+        #expect(try count(reader, "SELECT count(*) FROM vital_signs") == 2)
+        #expect(try count(reader, "SELECT count(*) FROM ingested_messages") == 1)
+    }
+
     @Test("patients and devices get one surrogate id each, resolved once and then cached")
     func surrogateKeys() async throws {
         let url = try TestPostgres.migratedDatabase()
-        let writer = try ObservationWriter(url: url, logger: logger)
+        // The identifier cache belongs to a writer connection; one connection makes "the
+        // second write uses the cache" deterministic.
+        var configuration = ObservationWriter.Configuration()
+        configuration.connections = 1
+        let writer = try ObservationWriter(url: url, configuration: configuration, logger: logger)
         defer { writer.shutdown() }
         let alice = PatientIdentifier(id: "MRN-7", assigningAuthority: "KTH")
         let sameIDOtherAuthority = PatientIdentifier(id: "MRN-7", assigningAuthority: "OMD")
@@ -185,7 +226,7 @@ struct ObservationWriterTests {
         #expect(try count(reader, "SELECT count(*) FROM devices") == 2)
 
         // A second writer (no cache) finds the existing ids for existing identifiers.
-        let second = try ObservationWriter(url: url, logger: logger)
+        let second = try ObservationWriter(url: url, configuration: configuration, logger: logger)
         defer { second.shutdown() }
         let renamed = PatientIdentifier(id: "MRN-7-renamed", assigningAuthority: "KTH")
         #expect(try await second.write(IngestBatch(observations: [observation(device: "dev-a-renamed", patient: renamed)])) == .stored(observations: 1))
