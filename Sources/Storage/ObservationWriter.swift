@@ -401,7 +401,7 @@ final class WriterWorker: @unchecked Sendable {
                         PostgresArray.text(keys.map(\.sendingFacility)),
                         PostgresArray.text(keys.map(\.controlID)),
                         PostgresArray.integers(keyedIndexes.map { group[$0].batch.observations.count }),
-                    ])
+                    ], prepared: true)
                 for row in result.rows {
                     if let ordinal = row[0].flatMap({ Int($0) }), ordinal >= 1, ordinal <= keys.count {
                         duplicatePositions.insert(ordinal - 1)

@@ -41,6 +41,8 @@ public struct PostgresResult: Sendable, Equatable {
 public final class PostgresConnection {
     private var handle: OpaquePointer?
     private let noticeSink: NoticeSink
+    /// Server-side prepared statements of this session, by their SQL text.
+    private var preparedNames: [String: String] = [:]
     /// `host:port/database` of the server, without user or password, for messages.
     public let endpoint: String
 
@@ -79,6 +81,7 @@ public final class PostgresConnection {
     public func close() {
         if let handle { PQfinish(handle) }
         handle = nil
+        preparedNames.removeAll()
     }
 
     /// True while the connection is open and libpq considers it healthy.
@@ -119,12 +122,29 @@ public final class PostgresConnection {
     /// Runs one statement with the extended protocol: `$1`, `$2`, ... take `parameters` in text
     /// format, nil meaning NULL. Types are inferred by the server; cast in SQL where needed
     /// (`$1::text[]`).
+    ///
+    /// With `prepared`, the statement is parsed and planned once per session (`PQprepare`) and
+    /// only executed afterwards: for statements a hot path runs again and again.
     @discardableResult
-    public func query(_ sql: String, _ parameters: [String?] = []) throws(PostgresError) -> PostgresResult {
+    public func query(_ sql: String, _ parameters: [String?] = [], prepared: Bool = false) throws(PostgresError) -> PostgresResult {
         let context = Self.summary(of: sql)
         let connection = try open(context: context)
+        guard prepared else {
+            let result: OpaquePointer? = withOptionalCStringArray(parameters) { values in
+                PQexecParams(connection, sql, Int32(parameters.count), nil, values, nil, nil, 0)
+            }
+            return try consume(result, connection: connection, context: context)
+        }
+        let name: String
+        if let known = preparedNames[sql] {
+            name = known
+        } else {
+            name = "nc_stmt_\(preparedNames.count + 1)"
+            _ = try consume(PQprepare(connection, name, sql, Int32(parameters.count), nil), connection: connection, context: "prepare " + context)
+            preparedNames[sql] = name
+        }
         let result: OpaquePointer? = withOptionalCStringArray(parameters) { values in
-            PQexecParams(connection, sql, Int32(parameters.count), nil, values, nil, nil, 0)
+            PQexecPrepared(connection, name, Int32(parameters.count), values, nil, nil, 0)
         }
         return try consume(result, connection: connection, context: context)
     }
@@ -201,6 +221,7 @@ public final class PostgresConnection {
     @discardableResult
     public func reset() -> Bool {
         guard let handle else { return false }
+        preparedNames.removeAll()  // a new session has none
         PQreset(handle)
         return PQstatus(handle) == CONNECTION_OK
     }

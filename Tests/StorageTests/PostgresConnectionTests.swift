@@ -101,3 +101,19 @@ struct PostgresConnectionTests {
         #expect(try connection.execute("SELECT v FROM \(table)").scalar == "it's")
     }
 }
+
+@Suite struct PreparedStatementTests {
+    @Test func aPreparedQueryIsPlannedOnceAndSurvivesErrors() throws {
+        let connection = try PostgresConnection(url: try TestPostgres.database())
+        defer { connection.close() }
+        let sql = "SELECT $1::int + 1"
+        #expect(try connection.query(sql, ["41"], prepared: true).scalar == "42")
+        #expect(try connection.query(sql, ["1"], prepared: true).scalar == "2")
+        let statements = try connection.query("SELECT count(*) FROM pg_prepared_statements").scalar
+        #expect(statements == "1")
+        // A failing execution carries its SQLSTATE and leaves the statement usable.
+        let error = #expect(throws: PostgresError.self) { try connection.query(sql, ["x"], prepared: true) }
+        #expect(error?.sqlState == "22P02")
+        #expect(try connection.query(sql, ["9"], prepared: true).scalar == "10")
+    }
+}
