@@ -275,11 +275,6 @@ final class WriterWorker: @unchecked Sendable {
     private let submissionLatency: Metrics.Timer
     private let queuedRowsGauge: Gauge
 
-    static let copyStatement = """
-        COPY vital_signs (observation_time, patient_id, device_id, location, vital_kind, code, code_system, \
-        value, unit, hierarchy, status, is_critical) FROM STDIN (FORMAT binary)
-        """
-    static let fieldCount: Int16 = 12
 
     init(url: String, connection: PostgresConnection, configuration: ObservationWriter.Configuration, logger: Logger, queue: SubmissionQueue) {
         self.url = url
@@ -440,7 +435,7 @@ final class WriterWorker: @unchecked Sendable {
                     kept.append(contentsOf: bytes[(bytes.count - 2)...])
                     bytes = kept
                 }
-                try connection.copyIn(Self.copyStatement, data: bytes)
+                try connection.copyIn(VitalSignsRow.copyStatement, data: bytes)
             }
             try connection.execute("COMMIT")
             return outcomes
@@ -470,33 +465,15 @@ final class WriterWorker: @unchecked Sendable {
         for submission in group {
             let start = writer.byteCount
             for observation in submission.batch.observations {
-                writer.beginRow(fieldCount: Self.fieldCount)
-                writer.append(timestamp: observation.time)
+                var patientID: Int64?
                 if let patient = observation.patient {
-                    if let id = patientIDs[patient] {
-                        writer.append(id)
-                    } else {
-                        missingPatients.insert(patient)
-                        writer.appendNull()
-                    }
-                } else {
-                    writer.appendNull()
+                    patientID = patientIDs[patient]
+                    if patientID == nil { missingPatients.insert(patient) }
                 }
-                if let id = deviceIDs[observation.deviceID] {
-                    writer.append(id)
-                } else {
-                    missingDevices.insert(observation.deviceID)
-                    writer.append(Int32(0))
-                }
-                writer.append(observation.location)
-                writer.append(observation.kind.rawValue)
-                writer.append(observation.code.code)
-                writer.append(observation.code.system)
-                writer.append(observation.value)
-                writer.append(observation.unit.ucum)
-                writer.append(observation.hierarchy)
-                writer.append(char: observation.status.rawValue)
-                writer.append(observation.isCritical)
+                let deviceID = deviceIDs[observation.deviceID]
+                if deviceID == nil { missingDevices.insert(observation.deviceID) }
+                // Placeholders for ids not cached yet; the group is encoded again once resolved.
+                VitalSignsRow.append(observation, patientID: patientID, deviceID: deviceID ?? 0, to: &writer)
             }
             ranges.append(start..<writer.byteCount)
         }

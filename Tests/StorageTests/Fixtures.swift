@@ -38,3 +38,16 @@ func key(_ controlID: String, application: String = "MONITOR", facility: String 
 func count(_ connection: PostgresConnection, _ sql: String, _ parameters: [String?] = []) throws -> Int {
     Int(try connection.query(sql, parameters).scalar ?? "") ?? -1
 }
+
+/// A connection holding `ingested_messages` locked, so that writer commits wait until it runs
+/// `COMMIT`: the way tests decide which submissions share a commit.
+func lockMessageKeys(_ url: String) throws -> PostgresConnection {
+    let locker = try PostgresConnection(url: url)
+    try locker.execute("BEGIN; LOCK TABLE ingested_messages IN ACCESS EXCLUSIVE MODE")
+    return locker
+}
+
+/// Sessions of the current database waiting for a lock.
+func lockWaiters(_ reader: PostgresConnection) throws -> Int {
+    try count(reader, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()")
+}

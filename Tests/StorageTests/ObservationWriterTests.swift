@@ -69,9 +69,8 @@ struct ObservationWriterTests {
 
         // Hold the dedup table locked so that the writer's first commit waits, and everything
         // submitted meanwhile forms the next group.
-        let locker = try PostgresConnection(url: url)
+        let locker = try lockMessageKeys(url)
         defer { locker.close() }
-        try locker.execute("BEGIN; LOCK TABLE ingested_messages IN ACCESS EXCLUSIVE MODE")
 
         let results = Mutex<[String: Result<WriteOutcome, PostgresError>]>([:])
         let submit: @Sendable (String, IngestBatch) -> Void = { name, batch in
@@ -79,7 +78,7 @@ struct ObservationWriterTests {
         }
         submit("blocker", IngestBatch(message: key("B-0"), observations: [observation(seconds: 0)]))
         try await waitUntil(timeout: .seconds(30), "writer waiting for the lock") {
-            try count(reader, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()") == 1
+            try lockWaiters(reader) == 1
         }
         submit("first", IngestBatch(message: key("B-1"), observations: [observation(seconds: 1), observation(seconds: 2)]))
         submit("retransmission", IngestBatch(message: key("B-1"), observations: [observation(seconds: 1), observation(seconds: 2)]))
@@ -170,20 +169,16 @@ struct ObservationWriterTests {
         defer { writer.shutdown() }
         let reader = try PostgresConnection(url: url)
         defer { reader.close() }
-        let locker = try PostgresConnection(url: url)
+        let locker = try lockMessageKeys(url)
         defer { locker.close() }
-        try locker.execute("BEGIN; LOCK TABLE ingested_messages IN ACCESS EXCLUSIVE MODE")
-        func waiters() throws -> Int {
-            try count(reader, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()")
-        }
 
         let results = Mutex<[Result<WriteOutcome, PostgresError>]>([])
         let batch = IngestBatch(message: key("X-1"), observations: [observation(seconds: 1), observation(seconds: 2)])
         // Each copy is taken by its own writer connection, and both wait in their transactions.
         writer.submit(batch) { result in results.withLock { $0.append(result) } }
-        try await waitUntil(timeout: .seconds(30), "first connection waiting") { try waiters() == 1 }
+        try await waitUntil(timeout: .seconds(30), "first connection waiting") { try lockWaiters(reader) == 1 }
         writer.submit(batch) { result in results.withLock { $0.append(result) } }
-        try await waitUntil(timeout: .seconds(30), "second connection waiting") { try waiters() == 2 }
+        try await waitUntil(timeout: .seconds(30), "second connection waiting") { try lockWaiters(reader) == 2 }
         try locker.execute("COMMIT")
 
         try await waitUntil(timeout: .seconds(30), "both completions") { results.withLock { $0.count } == 2 }
@@ -275,9 +270,8 @@ struct ObservationWriterTests {
         defer { reader.close() }
         // A constraint the server enforces (class 23) and a NUL byte the writer refuses up front.
         try reader.execute("ALTER TABLE vital_signs ADD CONSTRAINT plausible CHECK (value < 100000)")
-        let locker = try PostgresConnection(url: url)
+        let locker = try lockMessageKeys(url)
         defer { locker.close() }
-        try locker.execute("BEGIN; LOCK TABLE ingested_messages IN ACCESS EXCLUSIVE MODE")
 
         let results = Mutex<[String: Result<WriteOutcome, PostgresError>]>([:])
         let submit: @Sendable (String, IngestBatch) -> Void = { name, batch in
@@ -285,7 +279,7 @@ struct ObservationWriterTests {
         }
         submit("blocker", IngestBatch(message: key("I-0"), observations: [observation()]))
         try await waitUntil(timeout: .seconds(30), "writer waiting for the lock") {
-            try count(reader, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()") == 1
+            try lockWaiters(reader) == 1
         }
         submit("good-1", IngestBatch(message: key("I-1"), observations: [observation(seconds: 1)]))
         submit("implausible", IngestBatch(message: key("I-2"), observations: [observation(seconds: 2), observation(seconds: 3, value: 1e9)]))

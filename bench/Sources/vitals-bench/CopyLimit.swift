@@ -9,8 +9,6 @@ import VitalSigns
 /// BinaryCopyWriter exactly as the ObservationWriter encodes them, loaded by psql's `\copy ...
 /// (FORMAT binary)` in one transaction into a fresh database migrated the same way.
 struct CopyLimit {
-    /// The column list of ObservationWriter's COPY statement.
-    static let columns = "observation_time, patient_id, device_id, location, vital_kind, code, code_system, value, unit, hierarchy, status, is_critical"
 
     let cluster: BenchCluster
     let decoder: PCD01Decoder
@@ -36,7 +34,7 @@ struct CopyLimit {
         defer { try? FileManager.default.removeItem(atPath: file) }
 
         try cluster.checkpoint()
-        let command = "\\copy vital_signs (\(Self.columns)) FROM '\(file)' WITH (FORMAT binary)"
+        let command = "\\copy vital_signs (\(VitalSignsRow.columns)) FROM '\(file)' WITH (FORMAT binary)"
         let postmaster = cluster.postmasterPID
         let cpuBefore = CPUSnapshot.take(postmasterPID: postmaster)
         var cpuSeen = cpuBefore
@@ -55,7 +53,7 @@ struct CopyLimit {
 
     /// Rows as the engine would store them: decoded simulated reports, patient and device ids
     /// 1…senders (the surrogate keys the writer would have resolved), field by field as
-    /// ObservationWriter's `appendRow`.
+    /// the writer lays them out (`VitalSignsRow`).
     static func encode(rows: Int, senders: Int, span: Double, decoder: PCD01Decoder) throws -> [UInt8] {
         var copy = BinaryCopyWriter(reservingCapacity: rows * 120)
         var monitors = (0..<senders).map { SimulatedMonitor(index: 100_000 + $0) }
@@ -69,19 +67,7 @@ struct CopyLimit {
                 let time = Timestamp(microsecondsSinceEpoch: (start + Int64(report) * step) * 1000)
                 let message = try HL7Message(parsing: monitors[ordinal].nextReport(at: time).bytes)
                 for observation in try decoder.decode(message).observations where written < rows {
-                    copy.beginRow(fieldCount: 12)
-                    copy.append(timestamp: observation.time)
-                    copy.append(Int64(ordinal + 1))
-                    copy.append(Int32(ordinal + 1))
-                    copy.append(observation.location)
-                    copy.append(observation.kind.rawValue)
-                    copy.append(observation.code.code)
-                    copy.append(observation.code.system)
-                    copy.append(observation.value)
-                    copy.append(observation.unit.ucum)
-                    copy.append(observation.hierarchy)
-                    copy.append(char: observation.status.rawValue)
-                    copy.append(observation.isCritical)
+                    VitalSignsRow.append(observation, patientID: Int64(ordinal + 1), deviceID: Int32(ordinal + 1), to: &copy)
                     written += 1
                 }
             }
