@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // System-library shims.
@@ -58,6 +59,18 @@ let package = Package(
             ]
         ),
         .target(
+            name: "Telemetry",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
             name: "DeviceSimulator",
             dependencies: [
                 "VitalSigns", "HL7v2", "MLLP",
@@ -68,7 +81,7 @@ let package = Package(
         .executableTarget(
             name: "nilecare-vitals",
             dependencies: [
-                "VitalSigns", "DeviceProfiles", "Storage", "Ingest", "DeviceSimulator",
+                "VitalSigns", "DeviceProfiles", "Storage", "Ingest", "DeviceSimulator", "Telemetry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -96,7 +109,7 @@ let package = Package(
         .testTarget(
             name: "IngestTests",
             dependencies: [
-                "Ingest", "Storage", "DeviceProfiles", "DeviceSimulator", "TestSupport",
+                "Ingest", "Storage", "DeviceProfiles", "DeviceSimulator", "TestSupport", "Telemetry",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -10,7 +10,6 @@ public struct SimulatedMonitor: Sendable {
     public let sendingApplication: String
     private var generator: SplitMix64
     private var current: [VitalKind: Double]
-    private var sequence = 0
 
     /// One monitored parameter: its MDC code, reference id, unit and usual adult range.
     struct Channel: Sendable {
@@ -65,8 +64,8 @@ public struct SimulatedMonitor: Sendable {
 
     /// The next ORU^R01. `criticalKind` replaces that vital's value with a critical one.
     public mutating func nextReport(at time: Timestamp, criticalKind: VitalKind? = nil) -> Report {
-        sequence += 1
-        let controlID = "\(deviceID.suffix(6))-\(sequence)"
+        // Unique across runs as real monitors' ids are: the device and the report's millisecond.
+        let controlID = "\(deviceID.suffix(6))-\(time.microsecondsSinceEpoch / 1000)"
         let timestamp = Self.hl7Time(time)
         var segments: [HL7SegmentValue] = [
             HL7SegmentValue(id: "MSH", fields: [

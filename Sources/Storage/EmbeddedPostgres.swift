@@ -66,7 +66,11 @@ public final class EmbeddedPostgres: Sendable {
     static let logFileName = "embedded-postgres.log"
 
     public init(dataDirectory: String, port: Int? = nil, settings: [String: String] = [:], logger: Logger) {
-        self.dataDirectory = (dataDirectory as NSString).standardizingPath
+        // Absolute: the server tools may run as another user, from another working directory.
+        let absolute = dataDirectory.hasPrefix("/")
+            ? dataDirectory
+            : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(dataDirectory)
+        self.dataDirectory = (absolute as NSString).standardizingPath
         self.requestedPort = port
         self.settings = settings
         self.logger = logger

@@ -62,3 +62,12 @@ enum RepositoryPaths {
         return folder
     }
 }
+
+/// Where the Prometheus metrics and the health answer are served.
+struct TelemetryOptions: ParsableArguments {
+    @Option(help: "Address of the metrics endpoint (GET /metrics, GET /health).")
+    var metricsHost: String = "127.0.0.1"
+
+    @Option(help: "Port of the metrics endpoint (0 picks a free one).")
+    var metricsPort: Int = 9464
+}

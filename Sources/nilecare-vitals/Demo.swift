@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import Storage
+import Telemetry
 
 struct Demo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -23,10 +24,14 @@ struct Demo: AsyncParsableCommand {
     var intervalSeconds: Double = 1
 
     @OptionGroup var ingest: IngestOptions
+    @OptionGroup var telemetry: TelemetryOptions
     @OptionGroup var logging: LoggingOptions
 
     func run() async throws {
         let logger = logging.bootstrap()
+        MetricsEndpoint.bootstrapMetrics()
+        let metrics = MetricsEndpoint(host: telemetry.metricsHost, port: telemetry.metricsPort == 9464 ? 0 : telemetry.metricsPort, logger: logger)
+        let metricsPort = try await metrics.start()
         let postgres = EmbeddedPostgres(dataDirectory: (dataDir as NSString).appendingPathComponent("postgres"), logger: logger)
         _ = try postgres.start()
         let databaseURL = try postgres.createDatabase("nilecare")
@@ -45,18 +50,20 @@ struct Demo: AsyncParsableCommand {
         ward.port = port
         ward.monitors = monitors
         ward.interval = .milliseconds(Int64(intervalSeconds * 1000))
-        ward.criticalEvery = 30
+        ward.criticalEvery = 15
 
         say("""
             NileCare Vitals demo
               storage:   PostgreSQL in \(dataDir)/postgres, \(engine.storageMode.rawValue) mode
               MLLP:      127.0.0.1:\(port), \(monitors) simulated monitors
+              metrics:   http://\(telemetry.metricsHost):\(metricsPort)/metrics
               look:      psql '\(databaseURL)' -c 'SELECT * FROM vital_signs ORDER BY observation_time DESC LIMIT 20'
               stop:      Ctrl-C
             """)
         let group = ServiceGroup(configuration: .init(
             services: [
                 .init(service: engine.server),
+                .init(service: metrics),
                 .init(service: SimulatorService(ward: WardSimulator(configuration: ward))),
                 .init(service: RowCountReporter(databaseURL: databaseURL)),
                 .init(service: MaintenanceService(databaseURL: databaseURL, interval: .seconds(3600), logger: logger)),

@@ -1,0 +1,47 @@
+import DeviceSimulator
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Telemetry
+import TestSupport
+import Testing
+
+/// What the MLLP source counts is visible to Prometheus.
+@Suite(.timeLimit(.minutes(3))) struct MetricsEndpointTests {
+    func get(_ url: String) async throws -> (status: Int, body: String) {
+        let (data, response) = try await URLSession.shared.data(from: try #require(URL(string: url)))
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
+    }
+
+    /// The value of the first sample line of `name` whose labels contain `label`.
+    func sample(_ body: String, _ name: String, _ label: String) -> Double? {
+        body.split(separator: "\n")
+            .first { $0.hasPrefix(name + "{") && $0.contains(label) }
+            .flatMap { $0.split(separator: " ").last.flatMap { Double($0) } }
+    }
+
+    @Test func rejectionsAndSkippedBytesAreCountedPerReason() async throws {
+        MetricsEndpoint.bootstrapMetrics()
+        let endpoint = MetricsEndpoint(host: "127.0.0.1", port: 0, logger: .init(label: "test.metrics"))
+        let port = try await endpoint.start()
+        defer { endpoint.stop() }
+        let engine = try await TestEngine.start()
+        defer { engine.stop() }
+
+        let client = try await MLLPClient.connect(host: "127.0.0.1", port: engine.port)
+        defer { Task { await client.close() } }
+        try await client.sendRaw(Array("noise".utf8))
+        _ = try await client.send(Array("MSH|^~\\&|ADT|HOSP|||20261129101500||ADT^A01|M-1|P|2.5".utf8))
+
+        let metrics = "http://127.0.0.1:\(port)/metrics"
+        var body = ""
+        try await waitUntil(timeout: .seconds(10), "counters exported") {
+            body = try await get(metrics).body
+            return (sample(body, "mllp_messages_rejected_total", "reason=\"unsupported_message\"") ?? 0) >= 1
+                && (sample(body, "mllp_discarded_bytes_total", "reason=\"outside_frame\"") ?? 0) >= 5
+        }
+        #expect(try await get("http://127.0.0.1:\(port)/health") == (200, "ok\n"))
+        #expect(try await get("http://127.0.0.1:\(port)/nothing").status == 404)
+    }
+}
