@@ -43,22 +43,19 @@ public struct PCD01Decoder: Sendable {
         var skipped: [SkippedObservation] = []
         var obxSequence = 0
         for segment in message.segments {
-            switch segment.id {
-            case "PID":
-                context.patient = Self.patient(from: segment[3])
-            case "PV1":
-                context.location = Self.location(from: segment[3])
-            case "OBR":
-                context.orderTime = try timestamp(segment[7].component(1), segment: "OBR", sequence: 1, field: 7)
-            case "OBX":
+            if segment.hasID("OBX") {
                 obxSequence += 1
                 switch try observation(from: segment, sequence: obxSequence, profile: profile, context: &context) {
                 case .value(let observation): observations.append(observation)
                 case .skipped(let reason): skipped.append(reason)
                 case .none: break
                 }
-            default:
-                continue
+            } else if segment.hasID("PID") {
+                context.patient = Self.patient(from: segment[3])
+            } else if segment.hasID("PV1") {
+                context.location = Self.location(from: segment[3])
+            } else if segment.hasID("OBR") {
+                context.orderTime = try timestamp(segment[7].component(1), segment: "OBR", sequence: 1, field: 7)
             }
         }
         return DecodedMessage(header: header, observations: observations, skipped: skipped)

@@ -24,6 +24,19 @@ public struct HL7Segment: Sendable {
     /// "MSH", "OBX", …
     public var id: String { storage.plainText(from: start, to: start + 3) }
 
+    /// Whether the segment ID is `id`, compared on the bytes: for dispatching on segment type
+    /// in a loop without making a String per segment.
+    public func hasID(_ id: StaticString) -> Bool {
+        guard id.utf8CodeUnitCount == 3 else { return false }
+        let start = start
+        return storage.bytes.withUnsafeBufferPointer { bytes in
+            guard start + 3 <= bytes.count else { return false }
+            return id.withUTF8Buffer { expected in
+                bytes[start] == expected[0] && bytes[start + 1] == expected[1] && bytes[start + 2] == expected[2]
+            }
+        }
+    }
+
     /// The highest field number present (trailing empty fields that were sent count).
     public var fieldCount: Int { isHeader ? partCount : partCount - 1 }
 

@@ -105,3 +105,15 @@ struct StructureTests {
         #expect(header.charset == .utf8)
     }
 }
+
+@Suite struct SegmentIDTests {
+    @Test func hasIDComparesTheThreeIDBytes() throws {
+        let message = try HL7Message(parsing: "MSH|^~\\&|A|B\rPID|||1\rZXY|x\rOBX|1|NM")
+        #expect(message.segments.map { $0.hasID("MSH") } == [true, false, false, false])
+        #expect(message.segments.map { $0.hasID("OBX") } == [false, false, false, true])
+        #expect(message.segment(at: 2).hasID("ZXY"))
+        #expect(!message.segment(at: 1).hasID("PI"))
+        #expect(!message.segment(at: 1).hasID("PIDX"))
+        #expect(message.segments.map(\.id) == ["MSH", "PID", "ZXY", "OBX"])
+    }
+}
