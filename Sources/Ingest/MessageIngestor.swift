@@ -78,7 +78,7 @@ public final class MessageIngestor: Sendable {
                         "peer": "\(peer)", "control_id": "\(header.controlID)", "sending_application": "\(header.sendingApplication)",
                     ])
                 }
-                metrics.ackLatency.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
+                metrics.ackLatency.recordSeconds((ContinuousClock.now - started) / .seconds(1))
                 reply(.acknowledge(accepted))
             case .failure(let error):
                 metrics.rejected("storage_unavailable").increment()
@@ -108,12 +108,5 @@ public final class MessageIngestor: Sendable {
             for: message, code: code, errors: details,
             controlID: "\(applicationName)\(sequence)", timestamp: HL7Clock.now()
         )
-    }
-}
-
-extension Duration {
-    var nanoseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 }

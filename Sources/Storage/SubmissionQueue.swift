@@ -1,0 +1,131 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+struct Submission: Sendable {
+    var batch: IngestBatch
+    var completion: @Sendable (Result<WriteOutcome, PostgresError>) -> Void
+    var submitted: ContinuousClock.Instant
+
+    /// Rows for the group bound: an empty message still costs a key row.
+    var weight: Int { max(1, batch.observations.count) }
+}
+
+/// The queue between submitters and the writer thread.
+///
+/// `@unchecked Sendable`: every stored property is read and written only while holding
+/// `condition`'s lock.
+final class SubmissionQueue: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var items: [Submission] = []
+    private var head = 0
+    private var pendingRows = 0
+    private var accepting = true
+    private var runningWorkers: Int
+    private var writerThreads: [pthread_t] = []
+    private let maxBatchRows: Int
+    private let maxBatchDelay: Duration
+
+    init(configuration: ObservationWriter.Configuration, workers: Int) {
+        runningWorkers = workers
+        maxBatchRows = max(1, configuration.maxBatchRows)
+        maxBatchDelay = configuration.maxBatchDelay
+    }
+
+    var queuedRows: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return pendingRows
+    }
+
+    var isAccepting: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return accepting
+    }
+
+    func enqueue(_ submission: Submission) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        guard accepting else { return false }
+        items.append(submission)
+        pendingRows += submission.weight
+        condition.signal()
+        return true
+    }
+
+    /// The next group to commit; nil once shut down and drained. Blocks while the queue is empty.
+    func nextGroup() -> (group: [Submission], stillQueued: Int)? {
+        condition.lock()
+        defer { condition.unlock() }
+        while head == items.count && accepting {
+            condition.wait()
+        }
+        if head == items.count { return nil }
+        if maxBatchDelay > .zero && accepting && pendingRows < maxBatchRows {
+            let deadline = Date(timeIntervalSinceNow: maxBatchDelay.seconds)
+            while accepting && pendingRows < maxBatchRows {
+                if !condition.wait(until: deadline) { break }
+            }
+        }
+        var group: [Submission] = []
+        var rows = 0
+        while head < items.count {
+            let weight = items[head].weight
+            if !group.isEmpty && rows + weight > maxBatchRows { break }
+            group.append(items[head])
+            rows += weight
+            head += 1
+        }
+        pendingRows -= rows
+        if head == items.count {
+            items.removeAll(keepingCapacity: items.capacity <= 65_536)
+            head = 0
+        } else if head >= 1024 && head * 2 >= items.count {
+            items.removeFirst(head)
+            head = 0
+        }
+        return (group, pendingRows)
+    }
+
+    /// Waits until `deadline` or until shutdown begins (whichever comes first).
+    func waitForShutdown(until deadline: ContinuousClock.Instant) {
+        condition.lock()
+        defer { condition.unlock() }
+        while accepting {
+            let remaining = ContinuousClock.now.duration(to: deadline)
+            if remaining <= .zero { return }
+            _ = condition.wait(until: Date(timeIntervalSinceNow: remaining.seconds))
+        }
+    }
+
+    func markWriterThread() {
+        condition.lock()
+        writerThreads.append(pthread_self())
+        condition.unlock()
+    }
+
+    func markFinished() {
+        condition.lock()
+        runningWorkers -= 1
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    func shutdown() {
+        condition.lock()
+        defer { condition.unlock() }
+        accepting = false
+        condition.broadcast()
+        if writerThreads.contains(where: { pthread_equal($0, pthread_self()) != 0 }) { return }
+        while runningWorkers > 0 {
+            condition.wait()
+        }
+    }
+}

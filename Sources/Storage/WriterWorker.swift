@@ -1,0 +1,445 @@
+import Foundation
+import Logging
+import Metrics
+import VitalSigns
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Everything the writer thread owns: the connection, the identifier caches, the metrics.
+///
+/// `@unchecked Sendable`: it is created by `ObservationWriter.init` and from then on touched only
+/// by the writer thread.
+final class WriterWorker: @unchecked Sendable {
+    private let url: String
+    private var connection: PostgresConnection?
+    private let configuration: ObservationWriter.Configuration
+    private let logger: Logger
+    private let queue: SubmissionQueue
+
+    private var patientIDs: [PatientIdentifier: Int64] = [:]
+    private var deviceIDs: [String: Int32] = [:]
+    private var nextReconnect: ContinuousClock.Instant?
+    private var reconnectDelay: Duration
+    private var lastConnectError: PostgresError?
+
+    private let rowsWritten: Counter
+    private let commits: Counter
+    private let failures: Counter
+    private let duplicates: Counter
+    private let commitRows: Recorder
+    private let commitDuration: Metrics.Timer
+    private let submissionLatency: Metrics.Timer
+    private let queuedRowsGauge: Gauge
+
+
+    init(url: String, connection: PostgresConnection, configuration: ObservationWriter.Configuration, logger: Logger, queue: SubmissionQueue) {
+        self.url = url
+        self.connection = connection
+        self.configuration = configuration
+        self.logger = logger
+        self.queue = queue
+        reconnectDelay = configuration.reconnectDelay
+        let dimensions = [("writer", configuration.name)]
+        rowsWritten = Counter(label: "vitals_storage_rows_written_total", dimensions: dimensions)
+        commits = Counter(label: "vitals_storage_commits_total", dimensions: dimensions)
+        failures = Counter(label: "vitals_storage_commit_failures_total", dimensions: dimensions)
+        duplicates = Counter(label: "vitals_storage_duplicate_messages_total", dimensions: dimensions)
+        commitRows = Recorder(label: "vitals_storage_commit_rows", dimensions: dimensions, aggregate: true)
+        commitDuration = Metrics.Timer(label: "vitals_storage_commit_duration_seconds", dimensions: dimensions, preferredDisplayUnit: .seconds)
+        submissionLatency = Metrics.Timer(label: "vitals_storage_submission_latency_seconds", dimensions: dimensions, preferredDisplayUnit: .seconds)
+        queuedRowsGauge = Gauge(label: "vitals_storage_queued_rows", dimensions: dimensions)
+    }
+
+    func run() {
+        while let (group, stillQueued) = queue.nextGroup() {
+            queuedRowsGauge.record(stillQueued)
+            process(group)
+        }
+        connection?.close()
+        connection = nil
+        logger.debug("observation writer stopped", metadata: ["writer": "\(configuration.name)"])
+    }
+
+    // MARK: - One group
+
+    private func process(_ group: [Submission]) {
+        guard let connection = usableConnection() else {
+            let error = lastConnectError ?? PostgresError(message: "no database connection", context: "ObservationWriter")
+            fail(group, with: error)
+            return
+        }
+
+        let started = ContinuousClock.now
+        do throws(PostgresError) {
+            let outcomes = try commit(group, on: connection)
+            record(group, outcomes, duration: started.duration(to: .now))
+        } catch {
+            if error.isConnectionFailure || !connection.isConnected {
+                dropConnection(after: error)
+                fail(group, with: error)
+            } else if error.isDataError && group.count > 1 {
+                logger.warning("commit refused by the server; retrying each batch on its own to isolate the bad one",
+                               metadata: ["sqlstate": "\(error.sqlState ?? "")", "batches": "\(group.count)"])
+                isolate(group, on: connection)
+            } else {
+                fail(group, with: error)
+            }
+        }
+    }
+
+    /// Commits each submission in its own transaction after a data error in a group.
+    private func isolate(_ group: [Submission], on connection: PostgresConnection) {
+        for (index, submission) in group.enumerated() {
+            let started = ContinuousClock.now
+            do throws(PostgresError) {
+                let outcomes = try commit([submission], on: connection)
+                record([submission], outcomes, duration: started.duration(to: .now))
+            } catch {
+                if error.isConnectionFailure || !connection.isConnected {
+                    dropConnection(after: error)
+                    fail(Array(group[index...]), with: error)
+                    return
+                }
+                fail([submission], with: error)
+            }
+        }
+    }
+
+    private func commit(_ group: [Submission], on connection: PostgresConnection) throws(PostgresError) -> [WriteOutcome] {
+        do {
+            // Encode every row before the transaction, resolving ids from the cache in the same
+            // pass; only when some identifier is new is it resolved and the group re-encoded.
+            var encoded = encode(group)
+            if !encoded.missingPatients.isEmpty || !encoded.missingDevices.isEmpty {
+                try resolve(patients: encoded.missingPatients, devices: encoded.missingDevices, on: connection)
+                encoded = encode(group)
+            }
+
+            try connection.execute("BEGIN")
+
+            // Register the group's message keys; a key repeated within the group counts once.
+            var firstIndex: [MessageKey: Int] = [:]
+            var keyedIndexes: [Int] = []
+            var keys: [MessageKey] = []
+            for (index, submission) in group.enumerated() {
+                guard let key = submission.batch.message, firstIndex[key] == nil else { continue }
+                firstIndex[key] = index
+                keyedIndexes.append(index)
+                keys.append(key)
+            }
+            var duplicatePositions = Set<Int>()  // positions in `keys`
+            if !keys.isEmpty {
+                // The INSERT returns the keys that are new; the statement returns the positions
+                // of the others, which is usually nothing at all.
+                let result = try connection.query("""
+                    WITH input AS (
+                        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::integer[]) WITH ORDINALITY
+                            AS t (sending_application, sending_facility, control_id, observation_count, ordinal)
+                    ), inserted AS (
+                        INSERT INTO ingested_messages (sending_application, sending_facility, control_id, observation_count)
+                        SELECT sending_application, sending_facility, control_id, observation_count FROM input
+                        ON CONFLICT DO NOTHING
+                        RETURNING sending_application, sending_facility, control_id
+                    )
+                    SELECT i.ordinal FROM input i
+                    WHERE NOT EXISTS (
+                        SELECT 1 FROM inserted n
+                        WHERE n.sending_application = i.sending_application
+                          AND n.sending_facility = i.sending_facility
+                          AND n.control_id = i.control_id)
+                    """, [
+                        PostgresArray.text(keys.map(\.sendingApplication)),
+                        PostgresArray.text(keys.map(\.sendingFacility)),
+                        PostgresArray.text(keys.map(\.controlID)),
+                        PostgresArray.integers(keyedIndexes.map { group[$0].batch.observations.count }),
+                    ], prepared: true)
+                for row in result.rows {
+                    if let ordinal = row[0].flatMap({ Int($0) }), ordinal >= 1, ordinal <= keys.count {
+                        duplicatePositions.insert(ordinal - 1)
+                    }
+                }
+            }
+            var isNewKey = [Bool](repeating: false, count: group.count)
+            for (position, index) in keyedIndexes.enumerated() where !duplicatePositions.contains(position) {
+                isNewKey[index] = true
+            }
+
+            var outcomes: [WriteOutcome] = []
+            outcomes.reserveCapacity(group.count)
+            var rowCount = 0
+            var allStored = true
+            for (index, submission) in group.enumerated() {
+                if submission.batch.message != nil && !isNewKey[index] {
+                    outcomes.append(.duplicate)
+                    allStored = false
+                } else {
+                    outcomes.append(.stored(observations: submission.batch.observations.count))
+                    rowCount += submission.batch.observations.count
+                }
+            }
+
+            if rowCount > 0 {
+                var bytes = encoded.writer.finish()
+                if !allStored {
+                    // Keep the header, the rows of the stored submissions, and the trailer.
+                    var kept: [UInt8] = []
+                    kept.reserveCapacity(bytes.count)
+                    kept.append(contentsOf: bytes[..<BinaryCopyWriter.headerLength])
+                    for (index, range) in encoded.ranges.enumerated() where outcomes[index] != .duplicate {
+                        kept.append(contentsOf: bytes[range])
+                    }
+                    kept.append(contentsOf: bytes[(bytes.count - 2)...])
+                    bytes = kept
+                }
+                try connection.copyIn(VitalSignsRow.copyStatement, data: bytes)
+            }
+            try connection.execute("COMMIT")
+            return outcomes
+        } catch {
+            if connection.isInTransaction { _ = try? connection.execute("ROLLBACK") }
+            throw error
+        }
+    }
+
+    private struct EncodedGroup {
+        var writer: BinaryCopyWriter
+        /// The bytes of each submission's rows within the finished stream.
+        var ranges: [Range<Int>]
+        var missingPatients: Set<PatientIdentifier>
+        var missingDevices: Set<String>
+    }
+
+    /// Binary COPY rows of every observation of `group`, with ids from the caches (placeholders
+    /// where an identifier is not cached yet, reported in `missing...`).
+    private func encode(_ group: [Submission]) -> EncodedGroup {
+        let rows = group.reduce(0) { $0 + $1.batch.observations.count }
+        var writer = BinaryCopyWriter(reservingCapacity: rows * 128)
+        var ranges: [Range<Int>] = []
+        ranges.reserveCapacity(group.count)
+        var missingPatients = Set<PatientIdentifier>()
+        var missingDevices = Set<String>()
+        for submission in group {
+            let start = writer.byteCount
+            for observation in submission.batch.observations {
+                var patientID: Int64?
+                if let patient = observation.patient {
+                    patientID = patientIDs[patient]
+                    if patientID == nil { missingPatients.insert(patient) }
+                }
+                let deviceID = deviceIDs[observation.deviceID]
+                if deviceID == nil { missingDevices.insert(observation.deviceID) }
+                // Placeholders for ids not cached yet; the group is encoded again once resolved.
+                VitalSignsRow.append(observation, patientID: patientID, deviceID: deviceID ?? 0, to: &writer)
+            }
+            ranges.append(start..<writer.byteCount)
+        }
+        return EncodedGroup(writer: writer, ranges: ranges, missingPatients: missingPatients, missingDevices: missingDevices)
+    }
+
+    // MARK: - Surrogate keys
+
+    /// Resolves identifiers missing from the caches to ids (creating rows for new ones), in
+    /// autocommit mode: committed before, and independent of, the batch transaction.
+    private func resolve(patients: Set<PatientIdentifier>, devices: Set<String>, on connection: PostgresConnection) throws(PostgresError) {
+        if !patients.isEmpty {
+            if patientIDs.count + patients.count > configuration.identifierCacheLimit { patientIDs.removeAll() }
+            // Sorted, so that concurrent writers lock new rows in the same order.
+            try resolvePatients(patients.sorted { ($0.id, $0.assigningAuthority) < ($1.id, $1.assigningAuthority) }, on: connection)
+        }
+        if !devices.isEmpty {
+            if deviceIDs.count + devices.count > configuration.identifierCacheLimit { deviceIDs.removeAll() }
+            try resolveDevices(devices.sorted(), on: connection)
+        }
+    }
+
+    private func resolvePatients(_ patients: [PatientIdentifier], on connection: PostgresConnection) throws(PostgresError) {
+        var remaining = patients
+        // A row inserted by a concurrent writer after our snapshot is neither inserted nor
+        // visible to the join; the next statement's snapshot sees it, hence the retry.
+        for _ in 0..<5 where !remaining.isEmpty {
+            let result = try connection.query("""
+                WITH input (identifier, assigning_authority) AS (
+                    SELECT * FROM unnest($1::text[], $2::text[])
+                ), inserted AS (
+                    INSERT INTO patients (identifier, assigning_authority)
+                    SELECT identifier, assigning_authority FROM input
+                    ON CONFLICT (identifier, assigning_authority) DO NOTHING
+                    RETURNING id, identifier, assigning_authority
+                )
+                SELECT id, identifier, assigning_authority FROM inserted
+                UNION ALL
+                SELECT p.id, p.identifier, p.assigning_authority
+                FROM patients p JOIN input i USING (identifier, assigning_authority)
+                """, [PostgresArray.text(remaining.map(\.id)), PostgresArray.text(remaining.map(\.assigningAuthority))])
+            for row in result.rows {
+                guard let id = row[0].flatMap({ Int64($0) }) else { continue }
+                patientIDs[PatientIdentifier(id: row[1] ?? "", assigningAuthority: row[2] ?? "")] = id
+            }
+            remaining = remaining.filter { patientIDs[$0] == nil }
+        }
+        if !remaining.isEmpty {
+            throw PostgresError(message: "could not resolve \(remaining.count) patient identifiers to ids", context: "resolve patients")
+        }
+    }
+
+    private func resolveDevices(_ devices: [String], on connection: PostgresConnection) throws(PostgresError) {
+        var remaining = devices
+        for _ in 0..<5 where !remaining.isEmpty {
+            let result = try connection.query("""
+                WITH input (identifier) AS (
+                    SELECT * FROM unnest($1::text[])
+                ), inserted AS (
+                    INSERT INTO devices (identifier)
+                    SELECT identifier FROM input
+                    ON CONFLICT (identifier) DO NOTHING
+                    RETURNING id, identifier
+                )
+                SELECT id, identifier FROM inserted
+                UNION ALL
+                SELECT d.id, d.identifier FROM devices d JOIN input i USING (identifier)
+                """, [PostgresArray.text(remaining)])
+            for row in result.rows {
+                guard let id = row[0].flatMap({ Int32($0) }) else { continue }
+                deviceIDs[row[1] ?? ""] = id
+            }
+            remaining = remaining.filter { deviceIDs[$0] == nil }
+        }
+        if !remaining.isEmpty {
+            throw PostgresError(message: "could not resolve \(remaining.count) device identifiers to ids", context: "resolve devices")
+        }
+    }
+
+    // MARK: - Connection
+
+    private func usableConnection() -> PostgresConnection? {
+        if let connection, connection.isConnected { return connection }
+        connection?.close()
+        connection = nil
+        if let nextReconnect, ContinuousClock.now < nextReconnect {
+            queue.waitForShutdown(until: nextReconnect)
+        }
+        do {
+            let fresh = try PostgresConnection(url: url, logger: logger)
+            connection = fresh
+            nextReconnect = nil
+            reconnectDelay = configuration.reconnectDelay
+            lastConnectError = nil
+            logger.notice("observation writer reconnected to the database", metadata: ["writer": "\(configuration.name)"])
+            return fresh
+        } catch {
+            lastConnectError = error
+            nextReconnect = .now + reconnectDelay
+            logger.warning("observation writer cannot reach the database; retrying in \(reconnectDelay)",
+                           metadata: ["writer": "\(configuration.name)", "error": "\(error.redactedDescription)"])
+            reconnectDelay = min(reconnectDelay * 2, configuration.maxReconnectDelay)
+            return nil
+        }
+    }
+
+    private func dropConnection(after error: PostgresError) {
+        logger.error("database connection lost; the writer will reconnect",
+                     metadata: ["writer": "\(configuration.name)", "error": "\(error.redactedDescription)"])
+        connection?.close()
+        connection = nil
+        nextReconnect = .now + reconnectDelay
+        reconnectDelay = min(reconnectDelay * 2, configuration.maxReconnectDelay)
+    }
+
+    // MARK: - Completion
+
+    private func record(_ group: [Submission], _ outcomes: [WriteOutcome], duration: Duration) {
+        var rows = 0
+        var duplicateCount = 0
+        for outcome in outcomes {
+            switch outcome {
+            case .stored(let count): rows += count
+            case .duplicate: duplicateCount += 1
+            }
+        }
+        commits.increment()
+        rowsWritten.increment(by: rows)
+        commitRows.record(rows)
+        commitDuration.recordNanoseconds(duration.nanoseconds)
+        if duplicateCount > 0 { duplicates.increment(by: duplicateCount) }
+        logger.trace("committed", metadata: ["rows": "\(rows)", "batches": "\(group.count)", "duplicates": "\(duplicateCount)"])
+        for (submission, outcome) in zip(group, outcomes) {
+            if outcome == .duplicate {
+                logger.info("duplicate message ignored", metadata: Self.metadata(submission.batch, [:]))
+            }
+            complete(submission, .success(outcome))
+        }
+    }
+
+    private func fail(_ group: [Submission], with error: PostgresError) {
+        failures.increment()
+        logger.error("commit failed; \(group.count) batches not stored", metadata: [
+            "writer": "\(configuration.name)", "sqlstate": "\(error.sqlState ?? "-")", "error": "\(error.redactedDescription)",
+            "rows": "\(group.reduce(0) { $0 + $1.batch.observations.count })",
+        ])
+        if let detail = error.detail, !detail.isEmpty {
+            logger.debug("commit failure detail", metadata: ["detail": "\(detail)"])
+        }
+        for submission in group {
+            complete(submission, .failure(error))
+        }
+    }
+
+    private func complete(_ submission: Submission, _ result: Result<WriteOutcome, PostgresError>) {
+        submissionLatency.recordNanoseconds(submission.submitted.duration(to: .now).nanoseconds)
+        submission.completion(result)
+    }
+
+    // MARK: - Validation
+
+    static func rejectedCounter(name: String) -> Counter {
+        Counter(label: "vitals_storage_rejected_batches_total", dimensions: [("writer", name)])
+    }
+
+    /// Earliest timestamptz PostgreSQL accepts (4714-11-24 00:00 BC), in µs since the Unix epoch.
+    static let earliestTimestamp: Int64 = -210_866_803_200_000_000
+
+    static func validate(_ batch: IngestBatch) -> PostgresError? {
+        func bad(_ what: String) -> PostgresError {
+            PostgresError(sqlState: "22000", message: what, context: "validate batch \(batch.message?.description ?? "(keyless)")")
+        }
+        if let key = batch.message, hasNUL(key.sendingApplication) || hasNUL(key.sendingFacility) || hasNUL(key.controlID) {
+            return bad("message key contains a NUL character")
+        }
+        for (index, observation) in batch.observations.enumerated() {
+            if observation.time.microsecondsSinceEpoch < earliestTimestamp {
+                return bad("observation \(index + 1): time \(observation.time) is before the earliest time PostgreSQL can store")
+            }
+            if hasNUL(observation.deviceID) || hasNUL(observation.code.code) || hasNUL(observation.code.system)
+                || hasNUL(observation.unit.ucum) || observation.location.map(hasNUL) == true
+                || observation.hierarchy.map(hasNUL) == true
+                || observation.patient.map({ hasNUL($0.id) || hasNUL($0.assigningAuthority) }) == true {
+                return bad("observation \(index + 1): a text field contains a NUL character")
+            }
+        }
+        return nil
+    }
+
+    @inline(__always)
+    static func hasNUL(_ text: String) -> Bool {
+        text.utf8.contains(0)
+    }
+
+    static func metadata(_ batch: IngestBatch, _ extra: Logger.Metadata) -> Logger.Metadata {
+        var metadata = extra
+        if let key = batch.message {
+            metadata["sending_application"] = "\(key.sendingApplication)"
+            metadata["sending_facility"] = "\(key.sendingFacility)"
+            metadata["control_id"] = "\(key.controlID)"
+        }
+        if let device = batch.observations.first?.deviceID {
+            metadata["device_id"] = "\(device)"
+        }
+        return metadata
+    }
+}
