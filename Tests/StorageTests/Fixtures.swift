@@ -1,3 +1,4 @@
+import TestSupport
 import Storage
 import VitalSigns
 
@@ -50,4 +51,11 @@ func lockMessageKeys(_ url: String) throws -> PostgresConnection {
 /// Sessions of the current database waiting for a lock.
 func lockWaiters(_ reader: PostgresConnection) throws -> Int {
     try count(reader, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()")
+}
+
+/// A writer with `connections` writer threads: one makes group formation deterministic.
+func observationWriter(_ url: String, connections: Int) throws -> ObservationWriter {
+    var configuration = ObservationWriter.Configuration()
+    configuration.connections = connections
+    return try ObservationWriter(url: url, configuration: configuration, logger: TestPostgres.logger)
 }

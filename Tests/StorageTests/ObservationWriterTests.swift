@@ -60,9 +60,7 @@ struct ObservationWriterTests {
         let url = try TestPostgres.migratedDatabase()
         // One connection: with two, the batches submitted during the wait would be split
         // between the writer threads instead of forming one group.
-        var configuration = ObservationWriter.Configuration()
-        configuration.connections = 1
-        let writer = try ObservationWriter(url: url, configuration: configuration, logger: logger)
+        let writer = try observationWriter(url, connections: 1)
         defer { writer.shutdown() }
         let reader = try PostgresConnection(url: url)
         defer { reader.close() }
@@ -163,9 +161,7 @@ struct ObservationWriterTests {
     @Test("a retransmission committed by another writer connection at the same time is a duplicate")
     func duplicateAcrossConnections() async throws {
         let url = try TestPostgres.migratedDatabase()
-        var configuration = ObservationWriter.Configuration()
-        configuration.connections = 2
-        let writer = try ObservationWriter(url: url, configuration: configuration, logger: logger)
+        let writer = try observationWriter(url, connections: 2)
         defer { writer.shutdown() }
         let reader = try PostgresConnection(url: url)
         defer { reader.close() }
@@ -194,9 +190,7 @@ struct ObservationWriterTests {
         let url = try TestPostgres.migratedDatabase()
         // The identifier cache belongs to a writer connection; one connection makes "the
         // second write uses the cache" deterministic.
-        var configuration = ObservationWriter.Configuration()
-        configuration.connections = 1
-        let writer = try ObservationWriter(url: url, configuration: configuration, logger: logger)
+        let writer = try observationWriter(url, connections: 1)
         defer { writer.shutdown() }
         let alice = PatientIdentifier(id: "MRN-7", assigningAuthority: "KTH")
         let sameIDOtherAuthority = PatientIdentifier(id: "MRN-7", assigningAuthority: "OMD")
@@ -221,7 +215,7 @@ struct ObservationWriterTests {
         #expect(try count(reader, "SELECT count(*) FROM devices") == 2)
 
         // A second writer (no cache) finds the existing ids for existing identifiers.
-        let second = try ObservationWriter(url: url, configuration: configuration, logger: logger)
+        let second = try observationWriter(url, connections: 1)
         defer { second.shutdown() }
         let renamed = PatientIdentifier(id: "MRN-7-renamed", assigningAuthority: "KTH")
         #expect(try await second.write(IngestBatch(observations: [observation(device: "dev-a-renamed", patient: renamed)])) == .stored(observations: 1))
