@@ -1,5 +1,5 @@
-import TestSupport
 import Storage
+import TestSupport
 import VitalSigns
 
 /// 2026-03-01 08:00:00 UTC, in µs since the Unix epoch.
