@@ -70,8 +70,13 @@ public struct PCD01Decoder: Sendable {
         var patient: PatientIdentifier?
         var location: String?
         /// Device ids seen per MDS (first part of OBX-4), inherited by the metric rows below them.
-        var deviceByMDS: [String: String] = [:]
+        var deviceByMDS: [String: String] = [:] {
+            didSet { deviceMDS = "\u{0}" }  // forget the memo below
+        }
         var lastDevice: String?
+        /// The MDS of the previous row and its device, so each row need not hash its MDS.
+        var deviceMDS = "\u{0}"
+        var mdsDevice: String?
         /// The previous row's OBX-18 and OBX-14 as sent, and what they gave: rows of one report
         /// repeat them, so each is read once per message rather than once per row.
         var lastEquipmentBytes: ArraySlice<UInt8> = []
@@ -90,13 +95,13 @@ public struct PCD01Decoder: Sendable {
         from obx: HL7Segment, sequence: Int, profile: DeviceProfile, context: inout Context
     ) throws(PCD01DecodeError) -> RowResult? {
         let hierarchy = obx[4].value
-        let mds = hierarchy.firstIndex(of: ".").map { String(hierarchy[..<$0]) } ?? hierarchy
+        let mds = hierarchy.firstIndex(of: ".").map { hierarchy[..<$0] } ?? hierarchy[...]
         let equipment = obx[18]
         if !equipment.isEmpty, equipment.rawBytes != context.lastEquipmentBytes {
             let id = equipment.component(1).isEmpty ? equipment.component(3).value : equipment.component(1).value
             context.lastEquipmentBytes = equipment.rawBytes
             if !id.isEmpty {
-                context.deviceByMDS[mds] = id
+                context.deviceByMDS[String(mds)] = id
                 context.lastDevice = id
             }
         }
@@ -139,12 +144,22 @@ public struct PCD01Decoder: Sendable {
         }
 
         let identifier = obx[3]
-        var code = ObservationCode(code: identifier.component(1).value, text: "", system: identifier.component(3).value)
-        var resolution = profile.resolve(code)
-        if resolution.kind == .unknown || code.code.isEmpty {
-            // The text (often a long `MDC_...` id) is read only when the code alone says nothing.
-            code.text = identifier.component(2).value
+        var code: ObservationCode
+        var resolution: CodeResolution
+        let number3 = identifier.component(1).rawBytes
+        if let mdc = Self.decimal(number3), identifier.component(3).rawBytes.elementsEqual(Self.mdcBytes),
+           let known = profile.resolve(mdcCode: mdc) {
+            // The common PCD-01 row: a numeric MDC code the tables know, no Strings to hash.
+            code = ObservationCode(code: String(decoding: number3, as: UTF8.self), text: "", system: Self.mdcSystem)
+            resolution = known
+        } else {
+            code = ObservationCode(code: identifier.component(1).value, text: "", system: identifier.component(3).value)
             resolution = profile.resolve(code)
+            if resolution.kind == .unknown || code.code.isEmpty {
+                // The text (often a long `MDC_...` id) is read only when the code alone says nothing.
+                code.text = identifier.component(2).value
+                resolution = profile.resolve(code)
+            }
         }
         guard !code.code.isEmpty || !code.text.isEmpty else {
             throw .requiredFieldMissing(segment: "OBX", sequence: sequence, field: 3, what: "observation identifier")
@@ -152,10 +167,15 @@ public struct PCD01Decoder: Sendable {
         var kind = resolution.kind
 
         let unitField = obx[6]
-        let unitCode = unitField.component(1).value
-        let sentUnit = profile.unit(forCode: unitCode)
-            ?? (unitField.component(2).isEmpty ? nil : profile.unit(forCode: unitField.component(2).value))
-            ?? (unitCode.isEmpty ? resolution.defaultUnit : Unit(ucum: unitCode))
+        let sentUnit: VitalSigns.Unit?
+        if let dimension = Self.decimal(unitField.component(1).rawBytes), let unit = profile.unit(mdcCode: dimension) {
+            sentUnit = unit
+        } else {
+            let unitCode = unitField.component(1).value
+            sentUnit = profile.unit(forCode: unitCode)
+                ?? (unitField.component(2).isEmpty ? nil : profile.unit(forCode: unitField.component(2).value))
+                ?? (unitCode.isEmpty ? resolution.defaultUnit : Unit(ucum: unitCode))
+        }
         var unit = sentUnit ?? kind.canonicalUnit
         var value = number
         if kind != .unknown, unit != kind.canonicalUnit {
@@ -176,7 +196,12 @@ public struct PCD01Decoder: Sendable {
         guard let time = context.lastTime ?? context.orderTime ?? context.messageTime else {
             throw .requiredFieldMissing(segment: "OBX", sequence: sequence, field: 14, what: "observation time (also absent from OBR-7 and MSH-7)")
         }
-        let device = context.deviceByMDS[mds] ?? context.lastDevice ?? context.header.sendingApplication
+        // Rows of one MDS follow each other: ask the table only when the MDS changes.
+        if mds != context.deviceMDS {
+            context.deviceMDS = String(mds)
+            context.mdsDevice = context.deviceByMDS[context.deviceMDS]
+        }
+        let device = context.mdsDevice ?? context.lastDevice ?? context.header.sendingApplication
         guard !device.isEmpty else {
             throw .requiredFieldMissing(segment: "OBX", sequence: sequence, field: 18, what: "equipment instance identifier (and MSH-3 is empty)")
         }
@@ -196,6 +221,21 @@ public struct PCD01Decoder: Sendable {
     }
 
     // MARK: Fields
+
+    private static let mdcBytes = Array("MDC".utf8)
+    private static let mdcSystem = "MDC"
+
+    /// A code made only of ASCII digits (at most 9), as an integer; nil for anything else.
+    private static func decimal(_ bytes: ArraySlice<UInt8>) -> Int? {
+        guard !bytes.isEmpty, bytes.count <= 9 else { return nil }
+        var value = 0
+        for byte in bytes {
+            let digit = byte &- UInt8(ascii: "0")
+            guard digit < 10 else { return nil }
+            value = value * 10 + Int(digit)
+        }
+        return value
+    }
 
     /// The first component of a TS/DTM field (HL7 2.5 and earlier may add a precision component).
     private func timestamp(_ field: HL7Component, segment: String, sequence: Int, field number: Int) throws(PCD01DecodeError) -> Timestamp? {

@@ -68,6 +68,9 @@ public struct DeviceProfile: Sendable {
     public let codes: [CodeMapping]
     private let codeIndex: [CodeKey: CodeResolution]
     private let unitIndex: [String: Unit]
+    /// The same, for numeric MDC codes: integer keys hash in a few nanoseconds.
+    private let mdcCodeIndex: [Int: CodeResolution]
+    private let mdcUnitIndex: [Int: Unit]
     /// The default population's bands by `VitalKind.rawValue`: no hashing per observation.
     private let defaultBands: [ThresholdBand?]
 
@@ -101,6 +104,10 @@ public struct DeviceProfile: Sendable {
         }
         self.codeIndex = index
         self.unitIndex = CodeTables.units.merging(unitAliases) { _, alias in alias }
+        self.mdcCodeIndex = Dictionary(uniqueKeysWithValues: index.compactMap { key, resolution in
+            key.system == "MDC" ? Int(key.code).map { ($0, resolution) } : nil
+        })
+        self.mdcUnitIndex = Dictionary(unitIndex.compactMap { code, unit in Int(code).map { ($0, unit) } }) { first, _ in first }
         let bands = thresholds[defaultPopulation] ?? [:]
         self.defaultBands = VitalKind.allCases.map { bands[$0] }
     }
@@ -118,6 +125,16 @@ public struct DeviceProfile: Sendable {
     }
 
     public func vitalKind(for code: ObservationCode) -> VitalKind { resolve(code).kind }
+
+    /// What a numeric MDC code means, if the profile or the standard tables know it.
+    public func resolve(mdcCode: Int) -> CodeResolution? {
+        mdcCodeIndex[mdcCode]
+    }
+
+    /// The unit of a numeric MDC dimension code (`266016` is mm[Hg]).
+    public func unit(mdcCode: Int) -> Unit? {
+        mdcUnitIndex[mdcCode]
+    }
 
     /// A unit code from OBX-6 (MDC dimension, UCUM or a vendor alias).
     public func unit(forCode code: String) -> Unit? {
