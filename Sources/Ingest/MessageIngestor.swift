@@ -82,7 +82,8 @@ public final class MessageIngestor: Sendable {
                 reply(.acknowledge(accepted))
             case .failure(let error):
                 metrics.rejected("storage_unavailable").increment()
-                logger.error("message not stored, not acknowledged", metadata: [
+                // One line per connection comes from the handler; this one per message is detail.
+                logger.debug("message not stored, not acknowledged", metadata: [
                     "peer": "\(peer)", "control_id": "\(header.controlID)", "error": "\(error)",
                 ])
                 reply(.retryLater(reason: "storage unavailable: \(error.message)"))
