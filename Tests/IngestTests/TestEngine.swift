@@ -1,4 +1,5 @@
 import Decoders
+import DeviceSimulator
 import DeviceProfiles
 import Foundation
 import Ingest
@@ -100,5 +101,28 @@ final class LogRecorder: Sendable {
             for (key, value) in metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 }) { flat[key] = "\(value)" }
             recorder.append(Entry(level: event.level, message: "\(event.message)", metadata: flat))
         }
+    }
+}
+
+extension TestEngine {
+    /// Rows stored more than once for the same device, time and vital: must always be 0.
+    func duplicateRows() throws -> Int {
+        try count("""
+            SELECT count(*) FROM (
+                SELECT device_id, observation_time, vital_kind FROM vital_signs
+                GROUP BY 1, 2, 3 HAVING count(*) > 1
+            ) duplicates
+            """)
+    }
+
+    /// A ward of monitors sending to this engine as fast as its ACKs come back.
+    func ward(monitors: Int, reportsPerMonitor: Int, firstMonitorIndex: Int) -> WardSimulator {
+        var configuration = WardSimulator.Configuration()
+        configuration.port = port
+        configuration.monitors = monitors
+        configuration.reportsPerMonitor = reportsPerMonitor
+        configuration.interval = .zero
+        configuration.firstMonitorIndex = firstMonitorIndex
+        return WardSimulator(configuration: configuration)
     }
 }
