@@ -70,12 +70,11 @@ public struct PCD01Decoder: Sendable {
         var patient: PatientIdentifier?
         var location: String?
         /// Device ids seen per MDS (first part of OBX-4), inherited by the metric rows below them.
-        var deviceByMDS: [String: String] = [:] {
-            didSet { deviceMDS = "\u{0}" }  // forget the memo below
-        }
+        var deviceByMDS: [String: String] = [:]
         var lastDevice: String?
-        /// The MDS of the previous row and its device, so each row need not hash its MDS.
-        var deviceMDS = "\u{0}"
+        /// The MDS of the previous row and its device, so each row need not hash its MDS;
+        /// nil when `deviceByMDS` changed since.
+        var deviceMDS: String?
         var mdsDevice: String?
         /// The previous row's OBX-18 and OBX-14 as sent, and what they gave: rows of one report
         /// repeat them, so each is read once per message rather than once per row.
@@ -103,6 +102,7 @@ public struct PCD01Decoder: Sendable {
             if !id.isEmpty {
                 context.deviceByMDS[String(mds)] = id
                 context.lastDevice = id
+                context.deviceMDS = nil
             }
         }
         let valueType = obx[2].rawBytes
@@ -197,9 +197,10 @@ public struct PCD01Decoder: Sendable {
             throw .requiredFieldMissing(segment: "OBX", sequence: sequence, field: 14, what: "observation time (also absent from OBR-7 and MSH-7)")
         }
         // Rows of one MDS follow each other: ask the table only when the MDS changes.
-        if mds != context.deviceMDS {
-            context.deviceMDS = String(mds)
-            context.mdsDevice = context.deviceByMDS[context.deviceMDS]
+        if context.deviceMDS.map({ $0 != mds }) ?? true {
+            let key = String(mds)
+            context.deviceMDS = key
+            context.mdsDevice = context.deviceByMDS[key]
         }
         let device = context.mdsDevice ?? context.lastDevice ?? context.header.sendingApplication
         guard !device.isEmpty else {
