@@ -167,14 +167,14 @@ public struct PCD01Decoder: Sendable {
         var kind = resolution.kind
 
         let unitField = obx[6]
-        let sentUnit: VitalSigns.Unit?
+        let sentUnit: UCUMUnit?
         if let dimension = Self.decimal(unitField.component(1).rawBytes), let unit = profile.unit(mdcCode: dimension) {
             sentUnit = unit
         } else {
             let unitCode = unitField.component(1).value
             sentUnit = profile.unit(forCode: unitCode)
                 ?? (unitField.component(2).isEmpty ? nil : profile.unit(forCode: unitField.component(2).value))
-                ?? (unitCode.isEmpty ? resolution.defaultUnit : Unit(ucum: unitCode))
+                ?? (unitCode.isEmpty ? resolution.defaultUnit : UCUMUnit(ucum: unitCode))
         }
         var unit = sentUnit ?? kind.canonicalUnit
         var value = number

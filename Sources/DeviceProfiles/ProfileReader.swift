@@ -90,12 +90,12 @@ struct ProfileReader {
             let system = requiredString(entry, "system", path: path)
             let code = requiredString(entry, "code", path: path)
             let kind = requiredString(entry, "kind", path: path).flatMap { vitalKind($0, node: entry["kind"], path: path + ".kind") }
-            let unit = entry["unit"].flatMap { unitNode -> Unit? in
+            let unit = entry["unit"].flatMap { unitNode -> UCUMUnit? in
                 guard let text = unitNode.string, !text.isEmpty else {
                     fail(unitNode, path + ".unit", "must be a UCUM unit such as mm[Hg]")
                     return nil
                 }
-                return CodeTables.units[text] ?? Unit(ucum: text)
+                return CodeTables.units[text] ?? UCUMUnit(ucum: text)
             }
             if let system, let code, let kind {
                 result.append(CodeMapping(system: system, code: code, kind: kind, defaultUnit: unit))
@@ -104,19 +104,19 @@ struct ProfileReader {
         return result
     }
 
-    private mutating func unitAliases(_ node: Node?) -> [String: Unit] {
+    private mutating func unitAliases(_ node: Node?) -> [String: UCUMUnit] {
         guard let node else { return [:] }
         guard let mapping = node.mapping else {
             fail(node, "units", "must map a device unit code to a UCUM unit")
             return [:]
         }
-        var result: [String: Unit] = [:]
+        var result: [String: UCUMUnit] = [:]
         for (key, value) in mapping {
             guard let code = key.string, let ucum = value.string, !ucum.isEmpty else {
                 fail(value, "units.\(key.string ?? "?")", "must be a UCUM unit text")
                 continue
             }
-            result[code] = CodeTables.units[ucum] ?? Unit(ucum: ucum)
+            result[code] = CodeTables.units[ucum] ?? UCUMUnit(ucum: ucum)
         }
         return result
     }

@@ -45,8 +45,12 @@ public final class MLLPClient: Sendable {
             }
             .connect(host: host, port: port)
             .get()
+        // Looked up on the loop; a connection the server already closed has no handlers left.
         let handler = try await channel.eventLoop.submit {
-            NIOLoopBound(try channel.pipeline.syncOperations.handler(type: AcknowledgementHandler.self), eventLoop: channel.eventLoop)
+            guard let handler = try? channel.pipeline.syncOperations.handler(type: AcknowledgementHandler.self) else {
+                throw MLLPClientError.connectionClosed
+            }
+            return NIOLoopBound(handler, eventLoop: channel.eventLoop)
         }.get()
         return MLLPClient(channel: channel, handler: handler)
     }

@@ -68,7 +68,7 @@ public enum CodeTables {
 
     /// Units as devices send them in OBX-6: MDC dimension codes (numeric and reference id),
     /// UCUM, and the common non-UCUM spellings.
-    public static let units: [String: Unit] = [
+    public static let units: [String: UCUMUnit] = [
         "262688": .percent, "MDC_DIM_PERCENT": .percent, "%": .percent,
         "264864": .beatsPerMinute, "MDC_DIM_BEAT_PER_MIN": .beatsPerMinute,
         "264928": .breathsPerMinute, "MDC_DIM_RESP_PER_MIN": .breathsPerMinute,

@@ -32,9 +32,9 @@ public struct CodeMapping: Sendable, Hashable {
     public var code: String
     public var kind: VitalKind
     /// The unit to assume when the device leaves OBX-6 empty.
-    public var defaultUnit: Unit?
+    public var defaultUnit: UCUMUnit?
 
-    public init(system: String, code: String, kind: VitalKind, defaultUnit: Unit? = nil) {
+    public init(system: String, code: String, kind: VitalKind, defaultUnit: UCUMUnit? = nil) {
         self.system = system
         self.code = code
         self.kind = kind
@@ -45,7 +45,7 @@ public struct CodeMapping: Sendable, Hashable {
 /// What a code means: its vital kind and the unit to assume when the device sends none.
 public struct CodeResolution: Sendable, Hashable {
     public var kind: VitalKind
-    public var defaultUnit: Unit?
+    public var defaultUnit: UCUMUnit?
 
     public static let unknown = CodeResolution(kind: .unknown, defaultUnit: nil)
 }
@@ -67,10 +67,10 @@ public struct DeviceProfile: Sendable {
     public let thresholds: [Population: [VitalKind: ThresholdBand]]
     public let codes: [CodeMapping]
     private let codeIndex: [CodeKey: CodeResolution]
-    private let unitIndex: [String: Unit]
+    private let unitIndex: [String: UCUMUnit]
     /// The same, for numeric MDC codes: integer keys hash in a few nanoseconds.
     private let mdcCodeIndex: [Int: CodeResolution]
-    private let mdcUnitIndex: [Int: Unit]
+    private let mdcUnitIndex: [Int: UCUMUnit]
     /// The default population's bands by `VitalKind.rawValue`: no hashing per observation.
     private let defaultBands: [ThresholdBand?]
 
@@ -83,7 +83,7 @@ public struct DeviceProfile: Sendable {
         samplingInterval: Duration? = nil,
         defaultPopulation: Population = .adult,
         codes: [CodeMapping] = [],
-        unitAliases: [String: Unit] = [:],
+        unitAliases: [String: UCUMUnit] = [:],
         thresholds: [Population: [VitalKind: ThresholdBand]] = [:]
     ) {
         self.id = id
@@ -132,12 +132,12 @@ public struct DeviceProfile: Sendable {
     }
 
     /// The unit of a numeric MDC dimension code (`266016` is mm[Hg]).
-    public func unit(mdcCode: Int) -> Unit? {
+    public func unit(mdcCode: Int) -> UCUMUnit? {
         mdcUnitIndex[mdcCode]
     }
 
     /// A unit code from OBX-6 (MDC dimension, UCUM or a vendor alias).
-    public func unit(forCode code: String) -> Unit? {
+    public func unit(forCode code: String) -> UCUMUnit? {
         unitIndex[code]
     }
 

@@ -55,7 +55,7 @@ public struct Observation: Sendable, Hashable {
     public var kind: VitalKind
     public var code: ObservationCode
     public var value: Double
-    public var unit: Unit
+    public var unit: UCUMUnit
     /// Containment from OBX-4, e.g. `1.2.1.3` (MDS.VMD.channel.metric).
     public var hierarchy: String?
     public var status: ObservationStatus
@@ -69,7 +69,7 @@ public struct Observation: Sendable, Hashable {
         kind: VitalKind,
         code: ObservationCode,
         value: Double,
-        unit: Unit,
+        unit: UCUMUnit,
         hierarchy: String? = nil,
         status: ObservationStatus = .final,
         isCritical: Bool = false

@@ -43,7 +43,7 @@ public enum VitalKind: Int16, Sendable, CaseIterable, Codable {
     }
 
     /// The UCUM unit every value of this kind is stored in.
-    public var canonicalUnit: Unit {
+    public var canonicalUnit: UCUMUnit {
         switch self {
         case .unknown: .unitless
         case .heartRate, .pulseRate: .beatsPerMinute

@@ -70,7 +70,7 @@ import VitalSigns
     }
 
     @Test func aStalledSocketIsClosedAfterTheIdleTimeout() async throws {
-        let engine = try await TestEngine.start { $0.idleTimeout = .seconds(1) }
+        let engine = try await TestEngine.start { $0.idleTimeout = .seconds(2) }
         defer { engine.stop() }
         let stalled = try await MLLPClient.connect(host: "127.0.0.1", port: engine.port)
         // Half a frame that never completes; on a slow machine the server may already have

@@ -1,26 +1,26 @@
 /// A unit of measure, held as its UCUM code (`mm[Hg]`, `Cel`, `%`, `/min`).
-public struct Unit: Sendable, Hashable, Codable, CustomStringConvertible {
+public struct UCUMUnit: Sendable, Hashable, Codable, CustomStringConvertible {
     public var ucum: String
 
     public init(ucum: String) { self.ucum = ucum }
 
     public var description: String { ucum }
 
-    public static let unitless = Unit(ucum: "1")
-    public static let percent = Unit(ucum: "%")
-    public static let beatsPerMinute = Unit(ucum: "/min")
-    public static let breathsPerMinute = Unit(ucum: "/min")
-    public static let millimetreOfMercury = Unit(ucum: "mm[Hg]")
-    public static let kilopascal = Unit(ucum: "kPa")
-    public static let degreeCelsius = Unit(ucum: "Cel")
-    public static let degreeFahrenheit = Unit(ucum: "[degF]")
-    public static let kelvin = Unit(ucum: "K")
+    public static let unitless = UCUMUnit(ucum: "1")
+    public static let percent = UCUMUnit(ucum: "%")
+    public static let beatsPerMinute = UCUMUnit(ucum: "/min")
+    public static let breathsPerMinute = UCUMUnit(ucum: "/min")
+    public static let millimetreOfMercury = UCUMUnit(ucum: "mm[Hg]")
+    public static let kilopascal = UCUMUnit(ucum: "kPa")
+    public static let degreeCelsius = UCUMUnit(ucum: "Cel")
+    public static let degreeFahrenheit = UCUMUnit(ucum: "[degF]")
+    public static let kelvin = UCUMUnit(ucum: "K")
 }
 
 /// Conversion between the units that devices actually send for vital signs.
 public enum UnitConversion {
     /// `value` expressed in `target`, or nil when the two units measure different things.
-    public static func convert(_ value: Double, from source: Unit, to target: Unit) -> Double? {
+    public static func convert(_ value: Double, from source: UCUMUnit, to target: UCUMUnit) -> Double? {
         if source == target { return value }
         switch (source, target) {
         case (.kilopascal, .millimetreOfMercury): return value * 7.500_615_758
