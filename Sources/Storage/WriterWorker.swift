@@ -226,14 +226,22 @@ final class WriterWorker: @unchecked Sendable {
         var missingDevices = Set<String>()
         for submission in group {
             let start = writer.byteCount
+            // The rows of one message share patient and device: look each up once per change.
+            var lastPatient: PatientIdentifier?
+            var patientID: Int64?
+            var lastDevice: String?
+            var deviceID: Int32?
             for observation in submission.batch.observations {
-                var patientID: Int64?
-                if let patient = observation.patient {
-                    patientID = patientIDs[patient]
-                    if patientID == nil { missingPatients.insert(patient) }
+                if observation.patient != lastPatient {
+                    lastPatient = observation.patient
+                    patientID = observation.patient.flatMap { patientIDs[$0] }
+                    if let patient = observation.patient, patientID == nil { missingPatients.insert(patient) }
                 }
-                let deviceID = deviceIDs[observation.deviceID]
-                if deviceID == nil { missingDevices.insert(observation.deviceID) }
+                if observation.deviceID != lastDevice {
+                    lastDevice = observation.deviceID
+                    deviceID = deviceIDs[observation.deviceID]
+                    if deviceID == nil { missingDevices.insert(observation.deviceID) }
+                }
                 // Placeholders for ids not cached yet; the group is encoded again once resolved.
                 VitalSignsRow.append(observation, patientID: patientID, deviceID: deviceID ?? 0, to: &writer)
             }
