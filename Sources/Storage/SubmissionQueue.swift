@@ -44,12 +44,6 @@ final class SubmissionQueue: @unchecked Sendable {
         return pendingRows
     }
 
-    var isAccepting: Bool {
-        condition.lock()
-        defer { condition.unlock() }
-        return accepting
-    }
-
     func enqueue(_ submission: Submission) -> Bool {
         condition.lock()
         defer { condition.unlock() }

@@ -3,14 +3,6 @@ import Logging
 import Metrics
 import VitalSigns
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Everything the writer thread owns: the connection, the identifier caches, the metrics.
 ///
 /// `@unchecked Sendable`: it is created by `ObservationWriter.init` and from then on touched only
@@ -36,7 +28,6 @@ final class WriterWorker: @unchecked Sendable {
     private let commitDuration: Metrics.Timer
     private let submissionLatency: Metrics.Timer
     private let queuedRowsGauge: Gauge
-
 
     init(url: String, connection: PostgresConnection, configuration: ObservationWriter.Configuration, logger: Logger, queue: SubmissionQueue) {
         self.url = url
