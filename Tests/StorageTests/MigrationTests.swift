@@ -16,15 +16,17 @@ struct MigrationTests {
         let connection = try PostgresConnection(url: try TestPostgres.database())
         defer { connection.close() }
         let migrator = Migrator(directory: RepositoryPaths.migrations, logger: logger, requestedMode: mode)
+        let shipped = try shippedMigrations(mode: mode)
+        #expect(shipped.prefix(2).map(\.name) == ["0001_core.sql", "0002_vital_signs.\(mode.rawValue).sql"])
         let first = try migrator.migrate(connection)
         #expect(first.mode == mode)
-        #expect(first.applied == ["0001_core.sql", "0002_vital_signs.\(mode.rawValue).sql"])
+        #expect(first.applied == shipped.map(\.name))
         #expect(first.alreadyApplied == 0)
 
         let second = try migrator.migrate(connection)
         #expect(second.mode == mode)
         #expect(second.applied.isEmpty)
-        #expect(second.alreadyApplied == 2)
+        #expect(second.alreadyApplied == shipped.count)
 
         // Without a requested mode, the recorded mode is kept.
         let third = try Migrator(directory: RepositoryPaths.migrations, logger: logger).migrate(connection)
@@ -32,10 +34,7 @@ struct MigrationTests {
         #expect(third.modeReason.contains("recorded"))
 
         let recorded = try connection.execute("SELECT version, name, storage_mode, checksum, applied_at IS NOT NULL FROM schema_migrations ORDER BY version")
-        #expect(recorded.rows.map { Array($0.prefix(3)) } == [
-            ["1", "0001_core.sql", mode.rawValue],
-            ["2", "0002_vital_signs.\(mode.rawValue).sql", mode.rawValue],
-        ])
+        #expect(recorded.rows.map { Array($0.prefix(3)) } == shipped.map { [String($0.version), $0.name, mode.rawValue] })
         #expect(recorded.rows.allSatisfy { ($0[3] ?? "").hasPrefix("fnv1a64:") && $0[4] == "t" })
     }
 
@@ -136,33 +135,36 @@ struct MigrationTests {
         let connection = try PostgresConnection(url: try TestPostgres.database())
         defer { connection.close() }
         let migrator = Migrator(directory: folder, logger: logger, requestedMode: .nativePartitioning)
-        _ = try migrator.migrate(connection)
+        let shipped = try migrator.migrate(connection).applied.count
+        let next = try shippedMigrations(mode: .nativePartitioning).map(\.version).max()! + 1
+        let extra = String(format: "%04d_extra.sql", next)
+        let broken = String(format: "%04d_broken.sql", next + 1)
 
-        try "CREATE TABLE extra (id int);\n".write(toFile: folder + "/0003_extra.sql", atomically: true, encoding: .utf8)
+        try "CREATE TABLE extra (id int);\n".write(toFile: folder + "/" + extra, atomically: true, encoding: .utf8)
         let report = try migrator.migrate(connection)
-        #expect(report.applied == ["0003_extra.sql"])
-        #expect(report.alreadyApplied == 2)
+        #expect(report.applied == [extra])
+        #expect(report.alreadyApplied == shipped)
 
-        try "CREATE TABLE half (id int);\nSELECT no_such_function();\n".write(toFile: folder + "/0004_broken.sql", atomically: true, encoding: .utf8)
+        try "CREATE TABLE half (id int);\nSELECT no_such_function();\n".write(toFile: folder + "/" + broken, atomically: true, encoding: .utf8)
         let error = #expect(throws: MigrationError.self) { try migrator.migrate(connection) }
         guard case .failed(let name, let underlying)? = error else {
             Issue.record("expected failed, got \(String(describing: error))")
             return
         }
-        #expect(name == "0004_broken.sql")
+        #expect(name == broken)
         #expect(underlying.sqlState == "42883")
         #expect(try connection.execute("SELECT to_regclass('half') IS NULL").scalar == "t")
-        #expect(try count(connection, "SELECT count(*) FROM schema_migrations") == 3)
+        #expect(try count(connection, "SELECT count(*) FROM schema_migrations") == shipped + 1)
     }
 
     @Test("badly named files and lone mode variants are refused before anything runs")
     func badFiles() throws {
         let folder = try copyOfMigrations()
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        try "SELECT 1;".write(toFile: folder + "/0003_only.timescaledb.sql", atomically: true, encoding: .utf8)
+        try "SELECT 1;".write(toFile: folder + "/9000_only.timescaledb.sql", atomically: true, encoding: .utf8)
         let migrator = Migrator(directory: folder, logger: logger)
         #expect(throws: MigrationError.self) { try migrator.migrations() }
-        try FileManager.default.removeItem(atPath: folder + "/0003_only.timescaledb.sql")
+        try FileManager.default.removeItem(atPath: folder + "/9000_only.timescaledb.sql")
         try "SELECT 1;".write(toFile: folder + "/3_short.sql", atomically: true, encoding: .utf8)
         #expect(throws: MigrationError.self) { try migrator.migrations() }
     }
@@ -181,11 +183,12 @@ struct MigrationTests {
             }
             return try await group.reduce(into: []) { $0.append($1) }
         }
-        #expect(reports.map(\.applied.count).sorted() == [0, 0, 2])
+        let shipped = try shippedMigrations(mode: reports[0].mode).count
+        #expect(reports.map(\.applied.count).sorted() == [0, 0, shipped])
         #expect(Set(reports.map(\.mode)).count == 1)
         let connection = try PostgresConnection(url: url)
         defer { connection.close() }
-        #expect(try count(connection, "SELECT count(*) FROM schema_migrations") == 2)
+        #expect(try count(connection, "SELECT count(*) FROM schema_migrations") == shipped)
     }
 
     @Test("without a request the mode follows what the server offers")
@@ -225,4 +228,9 @@ func copyOfMigrations() throws -> String {
         try FileManager.default.copyItem(atPath: RepositoryPaths.migrations + "/" + name, toPath: folder + "/" + name)
     }
     return folder
+}
+
+/// The repository's migrations that apply in `mode`, in order.
+private func shippedMigrations(mode: StorageMode) throws -> [Migrator.Migration] {
+    try Migrator(directory: RepositoryPaths.migrations, logger: TestPostgres.logger).migrations().filter { $0.mode == nil || $0.mode == mode }
 }

@@ -1,0 +1,52 @@
+import Foundation
+import Storage
+import TestSupport
+import Testing
+
+@Suite("RejectedFrameRecorder")
+struct RejectedFrameRecorderTests {
+    @Test("frames are kept whole: raw bytes (NUL and 0xFF included), reason, origin, device or none")
+    func keepsFramesWhole() async throws {
+        let url = try TestPostgres.migratedDatabase()
+        let recorder = RejectedFrameRecorder(url: url, logger: TestPostgres.logger)
+        defer { recorder.shutdown() }
+        let binary: [UInt8] = [0x01, 0x00, 0xFF, 0x7F, 0x0D]
+        recorder.record(RejectedFrame(source: "serial", origin: "/dev/ttyUSB0", device: "NONIN-1", reason: "bad_checksum", detail: "checksum 0x12 expected 0x34", raw: binary))
+        recorder.record(RejectedFrame(source: "mqtt", origin: "devices/x/vitals", device: nil, reason: "invalid_json", detail: "unexpected \u{0} byte", raw: Array("{oops".utf8)))
+
+        let reader = try PostgresConnection(url: url)
+        defer { reader.close() }
+        try await waitUntil(timeout: .seconds(20), "both frames stored") {
+            try reader.execute("SELECT count(*) FROM rejected_frames").scalar == "2"
+        }
+        let rows = try reader.execute("SELECT source, origin, device, reason, detail, encode(raw, 'hex') FROM rejected_frames ORDER BY id").rows
+        #expect(rows == [
+            ["serial", "/dev/ttyUSB0", "NONIN-1", "bad_checksum", "checksum 0x12 expected 0x34", "0100ff7f0d"],
+            ["mqtt", "devices/x/vitals", nil, "invalid_json", "unexpected \\0 byte", "7b6f6f7073"],
+        ])
+    }
+
+    @Test("frames queued while the database is unreachable are stored once it is back")
+    func survivesOutage() async throws {
+        let cluster = try TestPostgres.privateCluster(port: freeTCPPort())
+        let url = try cluster.start(database: "vitals")
+        defer { try? cluster.stop() }
+        let connection = try PostgresConnection(url: url)
+        _ = try Migrator(directory: RepositoryPaths.migrations, logger: TestPostgres.logger).migrate(connection)
+        connection.close()
+        try cluster.stop()
+        let recorder = RejectedFrameRecorder(url: url, logger: TestPostgres.logger)
+        defer { recorder.shutdown() }
+        for index in 0..<3 {
+            recorder.record(RejectedFrame(source: "serial", origin: "/dev/ttyS\(index)", device: nil, reason: "garbage", detail: "no frame sync", raw: [UInt8(index)]))
+        }
+        #expect(recorder.pending == 3)
+        _ = try cluster.start(database: "vitals")
+        let reader = try PostgresConnection(url: url)
+        defer { reader.close() }
+        try await waitUntil(timeout: .seconds(30), "queued frames stored after the outage") {
+            try reader.execute("SELECT count(*) FROM rejected_frames").scalar == "3"
+        }
+        #expect(recorder.pending == 0)
+    }
+}
