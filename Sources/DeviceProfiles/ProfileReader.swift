@@ -232,5 +232,5 @@ struct ProfileReader {
 }
 
 private extension ProtocolFamily {
-    static var allNames: String { [ProtocolFamily.pcd01].map(\.rawValue).joined(separator: ", ") }
+    static var allNames: String { ProtocolFamily.allCases.map(\.rawValue).joined(separator: ", ") }
 }

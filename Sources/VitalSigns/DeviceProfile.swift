@@ -4,9 +4,21 @@ public enum Population: String, Sendable, Hashable, CaseIterable, Codable {
 }
 
 /// The wire protocol family a device speaks; decoders are chosen by it.
-public enum ProtocolFamily: String, Sendable, Hashable, Codable {
+public enum ProtocolFamily: String, Sendable, Hashable, Codable, CaseIterable {
     /// IHE PCD-01 ORU^R01 over MLLP (HL7 v2).
     case pcd01 = "pcd-01"
+    /// The engine's documented MQTT gateway JSON (docs/formats/mqtt-gateway-json.md).
+    case gatewayJSON = "gateway-json"
+    /// FHIR R4 `Observation` or `Bundle` JSON (vital-signs profile, LOINC, UCUM) over MQTT.
+    case fhirR4 = "fhir-r4"
+    /// Any other JSON payload, mapped field by field by the profile's `fields`.
+    case mappedJSON = "mapped-json"
+    /// Masimo Radical-7 serial ASCII output.
+    case masimoASCII = "masimo-ascii"
+    /// Nonin pulse oximeter serial binary data format.
+    case noninBinary = "nonin-binary"
+    /// A line protocol described by the profile (separator, key=value or positional fields).
+    case lineProtocol = "line"
 }
 
 /// Values outside `[criticalLow, criticalHigh]` are critical; either bound may be absent.

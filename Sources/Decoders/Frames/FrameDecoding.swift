@@ -72,3 +72,9 @@ public struct FrameDecodeError: Error, Sendable, Equatable, CustomStringConverti
 
     public var description: String { "\(reason): \(detail)" }
 }
+
+/// Bytes of one frame (an MQTT payload, a serial line or binary frame) to observations. Pure: no
+/// I/O and no clock but `context.receivedAt`, so every decoder can be fuzzed.
+public protocol FrameDecoder: Sendable {
+    func decode(_ frame: [UInt8], context: FrameContext) throws(FrameDecodeError) -> DecodedFrame
+}
