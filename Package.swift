@@ -59,6 +59,14 @@ let package = Package(
             ]
         ),
         .target(
+            name: "Alerts",
+            dependencies: [
+                "VitalSigns", "Storage",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
+        .target(
             name: "Telemetry",
             dependencies: [
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -106,6 +114,7 @@ let package = Package(
         .testTarget(name: "HL7v2Tests", dependencies: ["HL7v2"]),
         .testTarget(name: "DecodersTests", dependencies: ["Decoders", "DeviceProfiles", "DeviceSimulator"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"]),
+        .testTarget(name: "AlertsTests", dependencies: ["Alerts", "Storage", "TestSupport"]),
         .testTarget(
             name: "IngestTests",
             dependencies: [

@@ -1,13 +1,13 @@
 import Foundation
 
 /// Array literals for text-format parameters (`$1::text[]`).
-enum PostgresArray {
-    static func text(_ values: [String]) -> String {
+public enum PostgresArray {
+    public static func text(_ values: [String]) -> String {
         text(values.map(Optional.some))
     }
 
     /// `nil` elements become SQL NULL.
-    static func text(_ values: [String?]) -> String {
+    public static func text(_ values: [String?]) -> String {
         var bytes: [UInt8] = [UInt8(ascii: "{")]
         bytes.reserveCapacity(values.reduce(2) { $0 + ($1?.utf8.count ?? 4) + 3 })
         for (index, value) in values.enumerated() {
@@ -27,7 +27,7 @@ enum PostgresArray {
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    static func integers(_ values: [Int]) -> String {
+    public static func integers<Integer: BinaryInteger>(_ values: [Integer]) -> String {
         "{" + values.map(String.init).joined(separator: ",") + "}"
     }
 }

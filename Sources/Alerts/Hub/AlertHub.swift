@@ -1,0 +1,266 @@
+import Foundation
+import Logging
+import Metrics
+import Storage
+import Synchronization
+import VitalSigns
+
+/// Owns the alert lifecycle: takes triggers from the rules and actions from clinicians, makes
+/// every change durable in `critical_events`/`alert_events` first, then announces it to live
+/// subscribers (the nurses' stream) and to `onCommitted` (the Kafka forwarder).
+///
+/// One dedicated thread ("nc-alert-hub") with its own connection does all of it, so changes are
+/// serialised without locks in the lifecycle and event ids increase in announcement order. The
+/// thread wakes at least once a second to escalate alerts nobody acknowledged in time. When the
+/// database is unreachable the changes wait and are retried with backoff: nothing is announced
+/// before it is stored, and nothing decided is dropped.
+public final class AlertHub: Sendable {
+    public struct Configuration: Sendable {
+        /// Every alert of this engine belongs to this facility (the tokens' scope).
+        public var facility: String
+        /// How often unacknowledged alerts are checked for escalation.
+        public var escalationCheckInterval: Duration = .seconds(1)
+        /// Events buffered per live subscriber before it is disconnected (it resumes by id).
+        public var subscriberBuffer: Int = 10_000
+
+        public init(facility: String) { self.facility = facility }
+    }
+
+    public let facility: String
+    private let inbox = AlertInbox()
+    private let subscribers: AlertSubscribers
+    private let snapshot = Mutex<[Int64: Alert]>([:])
+    private let lastEventID = Atomic<Int64>(0)
+    private let stopped = DispatchSemaphore(value: 0)
+    private let committedHandlers = Mutex<[@Sendable ([AlertEvent]) -> Void]>([])
+
+    /// Loads the unresolved alerts and starts the hub thread; fails fast without a database.
+    public init(url: String, configuration: Configuration, logger: Logger) throws(PostgresError) {
+        facility = configuration.facility
+        subscribers = AlertSubscribers(buffer: configuration.subscriberBuffer)
+        let store = try AlertStore(url: url)
+        let unresolved = try store.unresolvedAlerts()
+        let last = try store.connection.execute("SELECT COALESCE(max(id), 0) FROM alert_events").scalar.flatMap { Int64($0) } ?? 0
+        lastEventID.store(last, ordering: .relaxed)
+        snapshot.withLock { $0 = Dictionary(uniqueKeysWithValues: unresolved.map { ($0.id, $0) }) }
+        let worker = HubWorker(
+            store: store, url: url, lifecycle: AlertLifecycle(facility: facility, unresolved: unresolved),
+            interval: configuration.escalationCheckInterval, logger: logger
+        )
+        let started = Thread { [self] in
+            worker.run(inbox: inbox) { [self] events in announce(events) }
+            stopped.signal()
+        }
+        started.name = "nc-alert-hub"
+        started.start()
+        logger.info("alert hub started", metadata: ["facility": "\(facility)", "unresolved_alerts": "\(unresolved.count)"])
+    }
+
+    deinit { inbox.close() }
+
+    /// Hands the rules' decisions to the hub; returns at once.
+    public func submit(_ triggers: [AlertTrigger]) {
+        guard !triggers.isEmpty else { return }
+        _ = inbox.post(.triggers(triggers))
+    }
+
+    /// Calls `handler` on the hub thread with every batch of committed events, in order. Keep it short.
+    public func onCommitted(_ handler: @escaping @Sendable ([AlertEvent]) -> Void) {
+        committedHandlers.withLock { $0.append(handler) }
+    }
+
+    /// Unresolved alerts in `scope`, most severe first, then newest first.
+    public func openAlerts(in scope: AlertScope) -> [Alert] {
+        snapshot.withLock { Array($0.values) }.filter(scope.contains).sorted {
+            ($0.severity, $0.raisedAt, $0.id) > ($1.severity, $1.raisedAt, $1.id)
+        }
+    }
+
+    public func acknowledge(id: Int64, by clinician: String, in scope: AlertScope) async throws(AlertActionError) -> Alert {
+        try await ask { reply in .acknowledge(id: id, by: clinician, scope: scope, reply: reply) }
+    }
+
+    public func resolve(id: Int64, by clinician: String, in scope: AlertScope) async throws(AlertActionError) -> Alert {
+        try await ask { reply in .resolve(id: id, by: clinician, scope: scope, reply: reply) }
+    }
+
+    /// Every event in `scope` after `lastEventID` (none when nil), then live ones as they are
+    /// committed: nothing missed, nothing repeated.
+    public func subscribe(scope: AlertScope, after lastEventID: Int64?) async throws(AlertActionError) -> AlertSubscription {
+        let live = subscribers.add(scope: scope)
+        var replayed: [StoredAlertEvent] = []
+        if let lastEventID {
+            do {
+                replayed = try await ask { reply in .replay(after: lastEventID, reply: reply) }.filter {
+                    scope.contains(facility: $0.facility, ward: $0.ward)
+                }
+            } catch {
+                live.cancel()
+                throw error
+            }
+        }
+        return AlertSubscription(replayed: replayed, live: live)
+    }
+
+    /// The newest event id announced so far.
+    public var latestEventID: Int64 { lastEventID.load(ordering: .relaxed) }
+
+    /// Stops taking work, commits what was decided (one attempt if the database is down), ends
+    /// the live streams and returns when the hub thread has ended. Idempotent.
+    public func shutdown() {
+        inbox.close()
+        // Wait for the thread, then let the next caller through as well.
+        stopped.wait()
+        stopped.signal()
+        subscribers.finishAll()
+    }
+
+    private func ask<Value: Sendable>(
+        _ command: (@escaping @Sendable (Result<Value, AlertActionError>) -> Void) -> HubCommand
+    ) async throws(AlertActionError) -> Value {
+        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<Value, AlertActionError>, Never>) in
+            if !inbox.post(command({ continuation.resume(returning: $0) })) {
+                continuation.resume(returning: .failure(.shutDown))
+            }
+        }
+        return try result.get()
+    }
+
+    private func announce(_ events: [AlertEvent]) {
+        guard let last = events.last else { return }
+        snapshot.withLock { alerts in
+            for event in events {
+                alerts[event.alert.id] = event.alert.state == .resolved ? nil : event.alert
+            }
+        }
+        lastEventID.store(last.id, ordering: .relaxed)
+        subscribers.publish(events)
+        for handler in committedHandlers.withLock({ $0 }) { handler(events) }
+        for event in events {
+            Counter(label: "alert_events_total", dimensions: [("type", event.type.rawValue), ("severity", event.alert.severity.rawValue)]).increment()
+        }
+    }
+}
+
+/// The hub thread's loop: take commands, decide, commit, announce, reply.
+private final class HubWorker: @unchecked Sendable {
+    // Thread-confined to the hub thread after init.
+    private var store: AlertStore
+    private var lifecycle: AlertLifecycle
+    private let url: String
+    private let interval: Duration
+    private let logger: Logger
+    private let commitTimer = Timer(label: "alert_commit_seconds")
+
+    init(store: AlertStore, url: String, lifecycle: AlertLifecycle, interval: Duration, logger: Logger) {
+        self.store = store
+        self.url = url
+        self.lifecycle = lifecycle
+        self.interval = interval
+        self.logger = logger
+    }
+
+    func run(inbox: AlertInbox, announce: ([AlertEvent]) -> Void) {
+        while let commands = inbox.take(waitingAtMost: interval) {
+            var changes: [AlertChange] = []
+            var replies: [() -> Void] = []
+            // Clinicians' actions answered after the commit: the index of their change and the reply.
+            var actions: [(change: Int, reply: (Result<Alert, AlertActionError>) -> Void)] = []
+            for command in commands {
+                switch command {
+                case .triggers(let triggers):
+                    for trigger in triggers {
+                        if let change = lifecycle.handle(trigger) { changes.append(change) }
+                    }
+                case let .acknowledge(id, by, scope, reply):
+                    switch target(id, scope) {
+                    case .success(let alert):
+                        if let change = lifecycle.acknowledge(alert, by: by) {
+                            actions.append((changes.count, reply))
+                            changes.append(change)
+                        } else {
+                            replies.append { reply(.success(alert)) }
+                        }
+                    case .failure(let error): replies.append { reply(.failure(error)) }
+                    }
+                case let .resolve(id, by, scope, reply):
+                    switch target(id, scope) {
+                    case .success(let alert):
+                        actions.append((changes.count, reply))
+                        changes.append(lifecycle.resolve(alert, by: by))
+                    case .failure(let error): replies.append { reply(.failure(error)) }
+                    }
+                case let .replay(after, reply):
+                    do throws(PostgresError) {
+                        let events = try withConnection { store throws(PostgresError) in try store.events(after: after) }
+                        replies.append { reply(.success(events)) }
+                    } catch {
+                        replies.append { reply(.failure(.storageUnavailable(error.redactedDescription))) }
+                    }
+                }
+            }
+            changes += lifecycle.escalate(at: Self.now())
+            if !changes.isEmpty {
+                let events = commitUntilStored(changes, giveUpWhen: { inbox.isClosed })
+                if let events {
+                    lifecycle.apply(events)
+                    announce(events)
+                    for action in actions { action.reply(.success(events[action.change].alert)) }
+                } else {
+                    for action in actions { action.reply(.failure(.shutDown)) }
+                }
+            }
+            for reply in replies { reply() }
+        }
+    }
+
+    /// The unresolved alert `id` in `scope`, or why not.
+    private func target(_ id: Int64, _ scope: AlertScope) -> Result<Alert, AlertActionError> {
+        if let alert = lifecycle.alert(id: id) {
+            return scope.contains(alert) ? .success(alert) : .failure(.notFound(id: id))
+        }
+        do throws(PostgresError) {
+            guard let stored = try withConnection({ store throws(PostgresError) in try store.alert(id: id) }), scope.contains(stored) else {
+                return .failure(.notFound(id: id))
+            }
+            return .failure(.alreadyResolved(id: id))
+        } catch {
+            return .failure(.storageUnavailable(error.redactedDescription))
+        }
+    }
+
+    /// Commits, retrying with backoff while the database is away; nil if shut down meanwhile.
+    private func commitUntilStored(_ changes: [AlertChange], giveUpWhen stopping: () -> Bool) -> [AlertEvent]? {
+        var delay = Duration.milliseconds(50)
+        while true {
+            let started = ContinuousClock.now
+            do throws(PostgresError) {
+                let events = try withConnection { store throws(PostgresError) in try store.commit(changes, at: Self.now()) }
+                commitTimer.recordMicroseconds((ContinuousClock.now - started).microseconds)
+                return events
+            } catch {
+                logger.error("alerts not stored yet, retrying; nothing is announced before it is stored", metadata: [
+                    "error": "\(error.redactedDescription)", "changes": "\(changes.count)",
+                ])
+                if stopping() { return nil }
+                Thread.sleep(forTimeInterval: Double(delay.microseconds) / 1e6)
+                delay = min(delay * 2, .seconds(2))
+            }
+        }
+    }
+
+    /// Runs `body` on the store, reconnecting first if the last connection failed.
+    private func withConnection<Value>(_ body: (AlertStore) throws(PostgresError) -> Value) throws(PostgresError) -> Value {
+        if !store.connection.isConnected { store = try AlertStore(url: url) }
+        do {
+            return try body(store)
+        } catch {
+            if error.isConnectionFailure, let fresh = try? AlertStore(url: url) { store = fresh }
+            throw error
+        }
+    }
+
+    static func now() -> Timestamp {
+        Timestamp(microsecondsSinceEpoch: Int64((Date().timeIntervalSince1970 * 1_000_000).rounded()))
+    }
+}

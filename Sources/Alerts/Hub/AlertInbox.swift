@@ -1,0 +1,71 @@
+import Foundation
+
+/// What the hub thread is asked to do.
+enum HubCommand: Sendable {
+    case triggers([AlertTrigger])
+    case acknowledge(id: Int64, by: String, scope: AlertScope, reply: @Sendable (Result<Alert, AlertActionError>) -> Void)
+    case resolve(id: Int64, by: String, scope: AlertScope, reply: @Sendable (Result<Alert, AlertActionError>) -> Void)
+    case replay(after: Int64, reply: @Sendable (Result<[StoredAlertEvent], AlertActionError>) -> Void)
+}
+
+/// Why a clinician's action or a stream's replay did not happen.
+public enum AlertActionError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// No alert with that id in the caller's scope.
+    case notFound(id: Int64)
+    /// The alert is resolved; it can no longer be acknowledged or resolved.
+    case alreadyResolved(id: Int64)
+    /// The database refused or is unreachable; nothing changed.
+    case storageUnavailable(String)
+    /// The hub is shutting down.
+    case shutDown
+
+    public var description: String {
+        switch self {
+        case .notFound(let id): "alert \(id) not found"
+        case .alreadyResolved(let id): "alert \(id) is already resolved"
+        case .storageUnavailable(let reason): "alerts are not available right now: \(reason)"
+        case .shutDown: "the alert hub is shutting down"
+        }
+    }
+}
+
+/// The queue between everyone else and the hub thread.
+///
+/// `@unchecked Sendable`: every stored property is used only while holding `condition`'s lock.
+final class AlertInbox: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var commands: [HubCommand] = []
+    private var closed = false
+
+    /// False once closed: the command was not taken.
+    func post(_ command: HubCommand) -> Bool {
+        condition.withLock {
+            guard !closed else { return false }
+            commands.append(command)
+            condition.signal()
+            return true
+        }
+    }
+
+    /// Everything posted so far, waiting up to `timeout` for something; nil once closed and empty.
+    func take(waitingAtMost timeout: Duration) -> [HubCommand]? {
+        condition.withLock {
+            if commands.isEmpty && !closed {
+                let parts = timeout.components
+                _ = condition.wait(until: Date(timeIntervalSinceNow: Double(parts.seconds) + Double(parts.attoseconds) / 1e18))
+            }
+            if commands.isEmpty { return closed ? nil : [] }
+            defer { commands.removeAll(keepingCapacity: true) }
+            return commands
+        }
+    }
+
+    var isClosed: Bool { condition.withLock { closed } }
+
+    func close() {
+        condition.withLock {
+            closed = true
+            condition.broadcast()
+        }
+    }
+}

@@ -1,0 +1,98 @@
+import VitalSigns
+
+/// The alert lifecycle as pure state transitions over the unresolved alerts:
+/// open → acknowledged → resolved, raised and cleared by triggers, acknowledged and resolved by
+/// clinicians, escalated when open for longer than its rule allows.
+///
+/// Each decision updates the state at once (so the next trigger in the same batch sees it) and is
+/// returned as a change for the hub to make durable; `apply` then takes in the committed alerts
+/// (with their ids and times).
+struct AlertLifecycle {
+    let facility: String
+    private(set) var unresolved: [String: Alert] = [:]
+
+    init(facility: String, unresolved: [Alert]) {
+        self.facility = facility
+        for alert in unresolved { self.unresolved[alert.key] = alert }
+    }
+
+    func alert(id: Int64) -> Alert? {
+        unresolved.values.first { $0.id == id }
+    }
+
+    /// The change a trigger asks for, if any: a raise for an unresolved key only escalates when it
+    /// is more severe; a clear resolves the key's alert.
+    mutating func handle(_ trigger: AlertTrigger) -> AlertChange? {
+        let change = decide(trigger)
+        if let change { record(change) }
+        return change
+    }
+
+    private func decide(_ trigger: AlertTrigger) -> AlertChange? {
+        let existing = unresolved[trigger.key]
+        switch trigger.action {
+        case .raise(let severity):
+            guard var alert = existing else {
+                return AlertChange(alert: Alert(
+                    id: 0, key: trigger.key, state: .open, severity: severity, rule: trigger.rule, vital: trigger.vital,
+                    value: trigger.value, unit: trigger.unit, patient: trigger.patient, device: trigger.device,
+                    location: trigger.location, facility: facility, raisedAt: trigger.observedAt, observedAt: trigger.observedAt,
+                    escalationCount: 0, escalatedAt: nil, escalateAfter: trigger.escalateAfter
+                ), event: .raised)
+            }
+            guard severity > alert.severity else { return nil }
+            alert.severity = severity
+            alert.value = trigger.value
+            alert.observedAt = trigger.observedAt
+            return AlertChange(alert: alert, event: .escalated)
+        case .clear:
+            guard var alert = existing else { return nil }
+            alert.state = .resolved
+            alert.resolvedBy = "system"
+            return AlertChange(alert: alert, event: .resolved)
+        }
+    }
+
+    /// nil when already acknowledged: the first acknowledgement stands.
+    mutating func acknowledge(_ alert: Alert, by clinician: String) -> AlertChange? {
+        guard alert.state == .open else { return nil }
+        var acknowledged = alert
+        acknowledged.state = .acknowledged
+        acknowledged.acknowledgedBy = clinician
+        let change = AlertChange(alert: acknowledged, event: .acknowledged)
+        record(change)
+        return change
+    }
+
+    mutating func resolve(_ alert: Alert, by clinician: String) -> AlertChange {
+        var resolved = alert
+        resolved.state = .resolved
+        resolved.resolvedBy = clinician
+        let change = AlertChange(alert: resolved, event: .resolved)
+        record(change)
+        return change
+    }
+
+    /// Open alerts past their rule's time to acknowledge, one severity step up each.
+    mutating func escalate(at now: Timestamp) -> [AlertChange] {
+        let due = unresolved.values.filter { $0.id != 0 && $0.isDueForEscalation(at: now) }.sorted { $0.id < $1.id }
+        return due.map { alert in
+            var escalated = alert
+            escalated.severity = alert.severity.escalated
+            escalated.escalationCount += 1
+            escalated.escalatedAt = now
+            let change = AlertChange(alert: escalated, event: .escalated)
+            record(change)
+            return change
+        }
+    }
+
+    private mutating func record(_ change: AlertChange) {
+        unresolved[change.alert.key] = change.alert.state == .resolved ? nil : change.alert
+    }
+
+    /// Takes in committed events: their alerts (with ids and times) are the new truth.
+    mutating func apply(_ events: [AlertEvent]) {
+        for event in events { record(AlertChange(alert: event.alert, event: event.type)) }
+    }
+}

@@ -1,0 +1,87 @@
+import Synchronization
+
+/// The live subscribers of the hub (the nurses' streams), each with its scope.
+final class AlertSubscribers: Sendable {
+    private struct Entry {
+        var scope: AlertScope
+        var continuation: AsyncStream<StoredAlertEvent>.Continuation
+    }
+
+    private let entries = Mutex<[Int: Entry]>([:])
+    private let nextID = Atomic<Int>(0)
+    private let buffer: Int
+
+    init(buffer: Int) { self.buffer = buffer }
+
+    func add(scope: AlertScope) -> LiveAlerts {
+        let id = nextID.add(1, ordering: .relaxed).newValue
+        let (stream, continuation) = AsyncStream.makeStream(of: StoredAlertEvent.self, bufferingPolicy: .bufferingOldest(buffer))
+        continuation.onTermination = { [weak self] _ in
+            _ = self?.entries.withLock { $0.removeValue(forKey: id) }
+        }
+        entries.withLock { $0[id] = Entry(scope: scope, continuation: continuation) }
+        return LiveAlerts(stream: stream, continuation: continuation)
+    }
+
+    /// A subscriber whose buffer is full is ended rather than silently skipped: its client
+    /// reconnects and resumes from its last event id.
+    func publish(_ events: [AlertEvent]) {
+        let current = entries.withLock { Array($0.values) }
+        for entry in current {
+            for event in events where entry.scope.contains(event.alert) {
+                let stored = StoredAlertEvent(
+                    id: event.id, facility: event.alert.facility, ward: event.alert.ward, kafkaKey: event.alert.device, payload: event.json
+                )
+                if case .dropped = entry.continuation.yield(stored) {
+                    entry.continuation.finish()
+                    break
+                }
+            }
+        }
+    }
+
+    func finishAll() {
+        for entry in entries.withLock({ Array($0.values) }) { entry.continuation.finish() }
+    }
+}
+
+/// One subscriber's live events.
+struct LiveAlerts: Sendable {
+    let stream: AsyncStream<StoredAlertEvent>
+    let continuation: AsyncStream<StoredAlertEvent>.Continuation
+
+    func cancel() { continuation.finish() }
+}
+
+/// What a stream client receives: the replayed events after its last event id, then the live
+/// ones, skipping any live event the replay already contained.
+public struct AlertSubscription: AsyncSequence, Sendable {
+    public typealias Element = StoredAlertEvent
+
+    let replayed: [StoredAlertEvent]
+    let live: LiveAlerts
+
+    public func makeAsyncIterator() -> Iterator {
+        Iterator(replayed: replayed[...], live: live.stream.makeAsyncIterator(), lastID: replayed.last?.id ?? .min)
+    }
+
+    /// Ends the subscription (the client went away).
+    public func cancel() { live.cancel() }
+
+    public struct Iterator: AsyncIteratorProtocol {
+        var replayed: ArraySlice<StoredAlertEvent>
+        var live: AsyncStream<StoredAlertEvent>.Iterator
+        var lastID: Int64
+
+        public mutating func next() async -> StoredAlertEvent? {
+            if let event = replayed.popFirst() { return event }
+            while let event = await live.next() {
+                if event.id > lastID {
+                    lastID = event.id
+                    return event
+                }
+            }
+            return nil
+        }
+    }
+}

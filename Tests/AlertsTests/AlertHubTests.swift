@@ -1,0 +1,196 @@
+import Alerts
+import Foundation
+import Storage
+import Synchronization
+import TestSupport
+import Testing
+import VitalSigns
+
+func trigger(
+    _ action: AlertTrigger.Action, device: String = "DEV-1", vital: String = "spo2", value: Double? = 82,
+    location: String? = "ICU^1^A", escalateAfter: Duration? = nil
+) -> AlertTrigger {
+    AlertTrigger(
+        action: action, key: "MRN-1|\(vital)|threshold.\(vital)", rule: "threshold.\(vital)", vital: vital, value: value, unit: "%",
+        patient: PatientIdentifier(id: "MRN-1", assigningAuthority: "KTH"), device: device, location: location,
+        observedAt: Timestamp(microsecondsSinceEpoch: 1_790_000_000_000_000), escalateAfter: escalateAfter
+    )
+}
+
+/// Collects a subscription's events in the background.
+final class EventCollector: Sendable {
+    private final class Events: Sendable {
+        let list = Mutex<[StoredAlertEvent]>([])
+    }
+
+    private let events = Events()
+    private let task: Task<Void, Never>
+
+    init(_ subscription: AlertSubscription) {
+        let events = self.events
+        task = Task {
+            for await event in subscription { events.list.withLock { $0.append(event) } }
+        }
+    }
+
+    var received: [StoredAlertEvent] { events.list.withLock { $0 } }
+    var types: [String] { received.map { Self.type(of: $0.payload) } }
+
+    static func type(of payload: String) -> String {
+        let object = try? JSONSerialization.jsonObject(with: Data(payload.utf8)) as? [String: Any]
+        return object?["type"] as? String ?? "?"
+    }
+
+    deinit { task.cancel() }
+}
+
+@Suite(.timeLimit(.minutes(2))) struct AlertHubTests {
+    let scope = AlertScope(facility: "KTH")
+
+    func hub(_ url: String, interval: Duration = .milliseconds(50)) throws -> AlertHub {
+        var configuration = AlertHub.Configuration(facility: "KTH")
+        configuration.escalationCheckInterval = interval
+        return try AlertHub(url: url, configuration: configuration, logger: TestPostgres.logger)
+    }
+
+    @Test("one alert per key: raised once, escalated only by a more severe raise, resolved by a clear")
+    func lifecycleFromTriggers() async throws {
+        let url = try TestPostgres.migratedDatabase()
+        let hub = try hub(url)
+        defer { hub.shutdown() }
+        let events = EventCollector(try await hub.subscribe(scope: scope, after: nil))
+
+        hub.submit([trigger(.raise(.warning)), trigger(.raise(.warning), value: 84), trigger(.raise(.warning))])
+        hub.submit([trigger(.raise(.critical), value: 79)])
+        try await waitUntil(timeout: .seconds(10)) { events.received.count == 2 }
+        #expect(hub.openAlerts(in: scope).map(\.severity) == [.critical])
+        hub.submit([trigger(.clear)])
+        try await waitUntil(timeout: .seconds(10)) { events.received.count == 3 }
+        #expect(events.types == ["raised", "escalated", "resolved"])
+        #expect(hub.openAlerts(in: scope).isEmpty)
+
+        let reader = try PostgresConnection(url: url)
+        defer { reader.close() }
+        let rows = try reader.execute("""
+            SELECT state, severity, value, resolved_by, last_event_id = (SELECT max(id) FROM alert_events), kafka_state
+            FROM critical_events
+            """).rows
+        #expect(rows == [["resolved", "critical", "79", "system", "t", "pending"]])
+        #expect(try reader.execute("SELECT count(*) FROM alert_events").scalar == "3")
+    }
+
+    @Test("a clinician acknowledges and resolves; who did it is recorded; wrong scope and resolved alerts are refused")
+    func clinicianActions() async throws {
+        let url = try TestPostgres.migratedDatabase()
+        let hub = try hub(url)
+        defer { hub.shutdown() }
+        hub.submit([trigger(.raise(.critical))])
+        try await waitUntil(timeout: .seconds(10)) { !hub.openAlerts(in: scope).isEmpty }
+        let id = try #require(hub.openAlerts(in: scope).first?.id)
+
+        await #expect(throws: AlertActionError.notFound(id: id)) {
+            try await hub.acknowledge(id: id, by: "nurse.b", in: AlertScope(facility: "KTH", ward: "CCU"))
+        }
+        let acknowledged = try await hub.acknowledge(id: id, by: "nurse.a", in: AlertScope(facility: "KTH", ward: "ICU"))
+        #expect(acknowledged.state == .acknowledged && acknowledged.acknowledgedBy == "nurse.a" && acknowledged.acknowledgedAt != nil)
+        let again = try await hub.acknowledge(id: id, by: "nurse.c", in: scope)
+        #expect(again.acknowledgedBy == "nurse.a")
+        let resolved = try await hub.resolve(id: id, by: "dr.d", in: scope)
+        #expect(resolved.state == .resolved && resolved.resolvedBy == "dr.d")
+        await #expect(throws: AlertActionError.alreadyResolved(id: id)) { try await hub.acknowledge(id: id, by: "nurse.a", in: scope) }
+        await #expect(throws: AlertActionError.notFound(id: 999_999)) { try await hub.acknowledge(id: 999_999, by: "nurse.a", in: scope) }
+
+        let reader = try PostgresConnection(url: url)
+        defer { reader.close() }
+        #expect(try reader.execute("SELECT acknowledged_by, resolved_by, acknowledged_at <= resolved_at FROM critical_events").rows == [["nurse.a", "dr.d", "t"]])
+    }
+
+    @Test("an open alert nobody acknowledges escalates one step per escalation time; acknowledged ones do not")
+    func escalation() async throws {
+        let url = try TestPostgres.migratedDatabase()
+        let hub = try hub(url)
+        defer { hub.shutdown() }
+        let events = EventCollector(try await hub.subscribe(scope: scope, after: nil))
+        hub.submit([trigger(.raise(.warning), escalateAfter: .milliseconds(300))])
+        hub.submit([trigger(.raise(.warning), vital: "heart_rate", escalateAfter: .milliseconds(300))])
+        try await waitUntil(timeout: .seconds(10)) { hub.openAlerts(in: scope).count == 2 }
+        let heartRate = try #require(hub.openAlerts(in: scope).first { $0.vital == "heart_rate" })
+        // It may have escalated already on a slow machine; from now on it must not.
+        let acknowledged = try await hub.acknowledge(id: heartRate.id, by: "nurse.a", in: scope)
+        let spo2Before = hub.openAlerts(in: scope).first { $0.vital == "spo2" }?.escalationCount ?? 0
+
+        try await waitUntil(timeout: .seconds(10)) {
+            hub.openAlerts(in: scope).contains { $0.vital == "spo2" && $0.escalationCount >= spo2Before + 2 }
+        }
+        let spo2 = try #require(hub.openAlerts(in: scope).first { $0.vital == "spo2" })
+        #expect(spo2.severity >= .critical)
+        #expect(hub.openAlerts(in: scope).first { $0.vital == "heart_rate" }?.escalationCount == acknowledged.escalationCount)
+        #expect(events.types.filter { $0 == "escalated" }.count >= 2)
+    }
+
+    @Test("a stream resumed with the last event id gets every later event once, replayed then live")
+    func resume() async throws {
+        let url = try TestPostgres.migratedDatabase()
+        let hub = try hub(url)
+        defer { hub.shutdown() }
+        let first = EventCollector(try await hub.subscribe(scope: scope, after: nil))
+        hub.submit([trigger(.raise(.warning), device: "A", vital: "spo2")])
+        hub.submit([trigger(.raise(.warning), device: "B", vital: "heart_rate")])
+        try await waitUntil(timeout: .seconds(10)) { first.received.count == 2 }
+        let lastSeen = first.received[0].id
+
+        let resumed = EventCollector(try await hub.subscribe(scope: scope, after: lastSeen))
+        hub.submit([trigger(.raise(.critical), device: "A", vital: "spo2")])
+        try await waitUntil(timeout: .seconds(10)) { first.received.count == 3 && resumed.received.count == 2 }
+        #expect(resumed.received.map(\.id) == Array(first.received.map(\.id).dropFirst()))
+
+        let otherWard = EventCollector(try await hub.subscribe(scope: AlertScope(facility: "KTH", ward: "CCU"), after: 0))
+        let everything = EventCollector(try await hub.subscribe(scope: scope, after: 0))
+        try await waitUntil(timeout: .seconds(10)) { everything.received.count == 3 }
+        #expect(otherWard.received.isEmpty)
+    }
+
+    @Test("a restarted hub knows the unresolved alerts: a clear resolves the alert raised before the restart")
+    func restart() async throws {
+        let url = try TestPostgres.migratedDatabase()
+        let before = try hub(url)
+        before.submit([trigger(.raise(.critical))])
+        try await waitUntil(timeout: .seconds(10)) { !before.openAlerts(in: scope).isEmpty }
+        let id = before.openAlerts(in: scope)[0].id
+        before.shutdown()
+
+        let after = try hub(url)
+        defer { after.shutdown() }
+        #expect(after.openAlerts(in: scope).map(\.id) == [id])
+        after.submit([trigger(.raise(.critical))])
+        after.submit([trigger(.clear)])
+        try await waitUntil(timeout: .seconds(10)) { after.openAlerts(in: scope).isEmpty }
+        let reader = try PostgresConnection(url: url)
+        defer { reader.close() }
+        #expect(try reader.execute("SELECT count(*), min(state) FROM critical_events").rows == [["1", "resolved"]])
+    }
+
+    @Test("while the database is down nothing is announced; once it is back every decision is stored and announced")
+    func outage() async throws {
+        let cluster = try TestPostgres.privateCluster(port: freeTCPPort())
+        let url = try cluster.start(database: "vitals")
+        defer { try? cluster.stop() }
+        let connection = try PostgresConnection(url: url)
+        _ = try Migrator(directory: RepositoryPaths.migrations, logger: TestPostgres.logger).migrate(connection)
+        connection.close()
+        let hub = try hub(url)
+        defer { hub.shutdown() }
+        let events = EventCollector(try await hub.subscribe(scope: scope, after: nil))
+
+        try cluster.stop()
+        hub.submit([trigger(.raise(.critical), device: "A", vital: "spo2")])
+        hub.submit([trigger(.raise(.critical), device: "B", vital: "heart_rate")])
+        // Nothing may be announced (nor shown as open) while it cannot be stored.
+        #expect(hub.openAlerts(in: scope).isEmpty && events.received.isEmpty)
+        _ = try cluster.start(database: "vitals")
+        try await waitUntil(timeout: .seconds(30)) { events.received.count == 2 }
+        let reader = try PostgresConnection(url: url)
+        defer { reader.close() }
+        #expect(try reader.execute("SELECT count(*) FROM critical_events WHERE state = 'open'").scalar == "2")
+    }
+}
