@@ -38,6 +38,12 @@ public struct Alert: Sendable, Hashable {
         return String(first)
     }
 
+    /// The alert's JSON (docs/api/alerts.md).
+    public var json: String { AlertJSON.alert(self) }
+
+    /// `{"alerts": [...]}`.
+    public static func json(_ alerts: [Alert]) -> String { AlertJSON.alerts(alerts) }
+
     /// Due for escalation at `now`: open (not acknowledged) for longer than the rule allows.
     public func isDueForEscalation(at now: Timestamp) -> Bool {
         guard state == .open, let escalateAfter else { return false }

@@ -1,0 +1,137 @@
+import Alerts
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+
+/// The nurses' station API over the alert hub (docs/api/alerts.md).
+struct AlertRoutes: Sendable {
+    let hub: AlertHub
+    let tokens: APITokens
+    let keepAliveInterval: Duration
+    let logger: Logger
+
+    func register(on router: Router<BasicRequestContext>) {
+        router.get("alerts") { request, _ in
+            await asCaller(request) { caller in jsonResponse(.ok, Alert.json(hub.openAlerts(in: caller.scope))) }
+        }
+        router.post("alerts/:id/ack") { request, context in
+            await act(request, context) { (id, caller) async throws(AlertActionError) -> Alert in
+                try await hub.acknowledge(id: id, by: caller.user, in: caller.scope)
+            }
+        }
+        router.post("alerts/:id/resolve") { request, context in
+            await act(request, context) { (id, caller) async throws(AlertActionError) -> Alert in
+                try await hub.resolve(id: id, by: caller.user, in: caller.scope)
+            }
+        }
+        router.get("alerts/stream") { request, _ in
+            await asCaller(request) { caller in await stream(request, caller) }
+        }
+    }
+
+    private func act(
+        _ request: Request, _ context: BasicRequestContext,
+        _ action: (Int64, Caller) async throws(AlertActionError) -> Alert
+    ) async -> Response {
+        await asCaller(request) { caller in await act(context, caller, action) }
+    }
+
+    private func act(
+        _ context: BasicRequestContext, _ caller: Caller,
+        _ action: (Int64, Caller) async throws(AlertActionError) -> Alert
+    ) async -> Response {
+        guard let id = context.parameters.get("id", as: Int64.self) else {
+            return errorResponse(.badRequest, "alert id must be an integer")
+        }
+        do {
+            let alert = try await action(id, caller)
+            return jsonResponse(.ok, alert.json)
+        } catch {
+            switch error {
+            case .notFound: return errorResponse(.notFound, error.description)
+            case .alreadyResolved: return errorResponse(.conflict, error.description)
+            case .storageUnavailable, .shutDown: return errorResponse(.serviceUnavailable, error.description)
+            }
+        }
+    }
+
+    private func stream(_ request: Request, _ caller: Caller) async -> Response {
+        var lastEventID: Int64?
+        if let text = request.headers[HTTPField.Name("Last-Event-ID")!] ?? request.uri.queryParameters.get("lastEventId").map { String($0) } {
+            guard let id = Int64(text.trimmingCharacters(in: .whitespaces)), id >= 0 else {
+                return errorResponse(.badRequest, "Last-Event-ID must be a non-negative integer")
+            }
+            lastEventID = id
+        }
+        let subscription: AlertSubscription
+        do {
+            subscription = try await hub.subscribe(scope: caller.scope, after: lastEventID)
+        } catch {
+            return errorResponse(.serviceUnavailable, error.description)
+        }
+        let lines = Self.lines(of: subscription, keepAliveEvery: keepAliveInterval)
+        var headers = HTTPFields()
+        headers[.contentType] = "text/event-stream; charset=utf-8"
+        headers[.cacheControl] = "no-cache"
+        headers[HTTPField.Name("X-Accel-Buffering")!] = "no"
+        return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+            defer { subscription.cancel() }
+            try await writer.write(ByteBuffer(string: ServerSentEvents.retry(milliseconds: 2_000)))
+            for await line in lines {
+                try await writer.write(ByteBuffer(string: line))
+            }
+            try await writer.finish(nil)
+        })
+    }
+
+    /// The subscription's events as SSE text, with a keep-alive comment in every quiet interval.
+    private static func lines(of subscription: AlertSubscription, keepAliveEvery interval: Duration) -> AsyncStream<String> {
+        AsyncStream { continuation in
+            let events = Task {
+                for await event in subscription { continuation.yield(ServerSentEvents.event(event)) }
+                continuation.finish()
+            }
+            let keepAlive = Task {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: interval)
+                    continuation.yield(ServerSentEvents.keepAlive)
+                }
+            }
+            continuation.onTermination = { _ in
+                events.cancel()
+                keepAlive.cancel()
+                subscription.cancel()
+            }
+        }
+    }
+
+    /// Runs `body` for the request's caller, or answers 401.
+    private func asCaller(_ request: Request, _ body: (Caller) async -> Response) async -> Response {
+        var token = request.uri.queryParameters.get("access_token").map { String($0) }
+        if let header = request.headers[.authorization] {
+            let parts = header.split(separator: " ", maxSplits: 1)
+            if parts.count == 2, parts[0].lowercased() == "bearer" { token = String(parts[1]) }
+        }
+        guard let token, !token.isEmpty else {
+            return errorResponse(.unauthorized, "a bearer token is required (Authorization: Bearer … or ?access_token=…)")
+        }
+        guard let caller = tokens.caller(forToken: token) else {
+            return errorResponse(.unauthorized, "unknown token")
+        }
+        return await body(caller)
+    }
+}
+
+func jsonResponse(_ status: HTTPResponse.Status, _ json: String) -> Response {
+    var headers = HTTPFields()
+    headers[.contentType] = "application/json; charset=utf-8"
+    headers[.cacheControl] = "no-store"
+    return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: json)))
+}
+
+func errorResponse(_ status: HTTPResponse.Status, _ message: String) -> Response {
+    let escaped = message.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+    return jsonResponse(status, "{\"error\":\"\(escaped)\"}")
+}
