@@ -83,6 +83,18 @@ import VitalSigns
         #expect(score?.respirationRate == nil && score?.pulse == 0)
     }
 
+    @Test func anAlertWhoseReadingsAllAgedClearsAfterItsDebounce() {
+        var rules = immediateRules(maxReadingAge: .seconds(300))
+        rules.news2.clearAfter = .after(.seconds(60))
+        var evaluator = AlertEvaluator(rules: rules)
+        #expect(evaluator.feed([reading(.respirationRate, 26, at: 0)], rule: .news2).count == 1)
+        func news2(_ seconds: Double) -> [String] { evaluator.tick(now: at(seconds)).filter { $0.rule == .news2 }.map(\.summary) }
+        #expect(news2(301).isEmpty)
+        #expect(news2(330).isEmpty)
+        #expect(news2(361) == ["clear warning 0.0 @361.0"])
+        #expect(evaluator.openAlerts[news2Key] == nil)
+    }
+
     @Test func scale2AndSupplementalOxygenFollowThePatient() throws {
         var evaluator = AlertEvaluator(rules: immediateRules())
         try evaluator.setSettings(PatientAlertSettings(spo2Scale: .scale2), for: patient)
@@ -110,5 +122,8 @@ import VitalSigns
         #expect(evaluator.feed([reading(.respirationRate, 70, at: 0)], rule: .news2, population: .neonatal).isEmpty)
         #expect(evaluator.feed([reading(.respirationRate, 45, at: 0, patient: otherPatient)], rule: .news2, population: .paediatric).isEmpty)
         #expect(evaluator.news2Score(for: .patient(patient), at: at(0)) == nil)
+        // Nor is a bedside assessment of a child.
+        #expect(evaluator.record(ClinicalAssessment(time: at(1), patient: otherPatient, consciousness: .pain)).isEmpty)
+        #expect(evaluator.news2Score(for: .patient(otherPatient), at: at(1)) == nil)
     }
 }

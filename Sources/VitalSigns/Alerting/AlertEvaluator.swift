@@ -48,7 +48,7 @@ public struct AlertEvaluator: Sendable {
 
     /// The subject's NEWS2 score from the readings fresh at `now`; nil with none.
     public func news2Score(for subject: AlertSubject, at now: Timestamp) -> NEWS2Score? {
-        guard let readings = news2Readings[subject] else { return nil }
+        guard let readings = news2Readings[subject], isAdult(subject) else { return nil }
         return readings.score(at: now, rule: rules.news2, scale: spo2Scale(for: subject))
     }
 
@@ -85,9 +85,11 @@ public struct AlertEvaluator: Sendable {
         )
         signals += rateOfChange(observation, subject: subject, context: context)
 
-        // NEWS2 is validated for adults only.
-        if population == .adult, NEWS2Readings.parameter(for: observation.kind) != nil {
-            news2Readings[subject, default: NEWS2Readings()].record(observation.kind, value: observation.value, at: observation.time)
+        if NEWS2Readings.parameter(for: observation.kind) != nil {
+            news2Readings[subject, default: NEWS2Readings()].population = population
+            if population == .adult {
+                news2Readings[subject]?.record(observation.kind, value: observation.value, at: observation.time)
+            }
             news2Readings[subject]?.deviceID = observation.deviceID
             news2Readings[subject]?.location = observation.location
             signals += evaluateNEWS2(subject, at: observation.time)
@@ -107,12 +109,15 @@ public struct AlertEvaluator: Sendable {
     public mutating func tick(now: Timestamp) -> [AlertSignal] {
         var signals = silenceAlarms(at: now)
         signals += elapseConditions(to: now)
-        for subject in Array(news2Readings.keys) {
+        // Subjects with readings that may age, and with a NEWS2 alert open or pending (whose
+        // readings may all have aged already).
+        let tracked = alerts.keys.filter { $0.rule == .news2 }.map(\.subject)
+        for subject in Set(news2Readings.keys).union(tracked).sorted(by: { "\($0)" < "\($1)" }) {
             let dropped = news2Readings[subject]?.dropStale(at: now, rule: rules.news2) ?? false
+            if news2Readings[subject]?.isEmpty == true { news2Readings[subject] = nil }
             if dropped || alerts[Self.news2Key(subject)] != nil {
                 signals += evaluateNEWS2(subject, at: now)
             }
-            if news2Readings[subject]?.isEmpty == true { news2Readings[subject] = nil }
         }
         let longestWindow = rules.rateOfChange.map(\.window).max() ?? .zero
         windows = windows.filter { _, window in window.lastTime.map { now.duration(since: $0) <= longestWindow } ?? false }
@@ -142,8 +147,9 @@ public struct AlertEvaluator: Sendable {
     }
 
     private mutating func evaluateNEWS2(_ subject: AlertSubject, at time: Timestamp) -> [AlertSignal] {
-        guard let readings = news2Readings[subject] else { return [] }
-        let score = readings.score(at: time, rule: rules.news2, scale: spo2Scale(for: subject))
+        let readings = news2Readings[subject] ?? NEWS2Readings()
+        // NEWS2 is validated for adults only: for others it scores nothing (and clears).
+        let score = isAdult(subject) ? readings.score(at: time, rule: rules.news2, scale: spo2Scale(for: subject)) : NEWS2Score()
         let rule = rules.news2
         var context = AlertContext(subject: subject, deviceID: readings.deviceID, location: readings.location, value: Double(score.total))
         context.news2 = score
@@ -152,6 +158,13 @@ public struct AlertEvaluator: Sendable {
             timing: .init(warning: rule.urgent.raiseAfter, critical: rule.emergency.raiseAfter, clear: rule.clearAfter),
             context: context, escalationAfter: { rule.trigger($0).escalationAfter }
         )
+    }
+
+    /// The population last seen in the subject's observations, else the patient's, else adult.
+    private func isAdult(_ subject: AlertSubject) -> Bool {
+        var population = news2Readings[subject]?.population
+        if population == nil, case .patient(let patient) = subject { population = patientSettings[patient]?.population }
+        return (population ?? .adult) == .adult
     }
 
     private func spo2Scale(for subject: AlertSubject) -> SpO2Scale {

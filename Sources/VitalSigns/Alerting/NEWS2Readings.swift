@@ -13,6 +13,8 @@ struct NEWS2Readings: Sendable {
     var consciousness: Reading<Consciousness>?
     var supplementalOxygen: Reading<Bool>?
 
+    /// The population of the latest observation: NEWS2 scores adults only.
+    var population: Population?
     /// Where the latest reading came from, for the alert.
     var deviceID: String?
     var location: String?
