@@ -123,6 +123,7 @@ let package = Package(
             dependencies: ["Storage"],
             path: "Tests/TestSupport"
         ),
+        .testTarget(name: "VitalSignsTests", dependencies: ["VitalSigns"]),
         .testTarget(name: "HL7v2Tests", dependencies: ["HL7v2"]),
         .testTarget(name: "DecodersTests", dependencies: ["Decoders", "DeviceProfiles", "DeviceSimulator"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"]),

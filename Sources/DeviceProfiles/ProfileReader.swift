@@ -136,7 +136,7 @@ struct ProfileReader {
                 continue
             }
             guard let bands = value.mapping else {
-                fail(value, path, "must map vital kinds to {critical_low, critical_high}")
+                fail(value, path, "must map vital kinds to {critical_low, warning_low, warning_high, critical_high}")
                 continue
             }
             var table: [VitalKind: ThresholdBand] = [:]
@@ -151,29 +151,27 @@ struct ProfileReader {
     }
 
     private mutating func thresholdBand(_ node: Node, path: String) -> ThresholdBand? {
+        let bounds = ThresholdBand.Bound.allCases
         guard let mapping = node.mapping else {
-            fail(node, path, "must be a mapping with critical_low and/or critical_high")
+            fail(node, path, "must be a mapping with \(bounds.map(\.rawValue).joined(separator: ", "))")
             return nil
         }
-        rejectUnknownKeys(mapping, allowed: ["critical_low", "critical_high"], path: path)
+        rejectUnknownKeys(mapping, allowed: Set(bounds.map(\.rawValue)), path: path)
         var band = ThresholdBand()
-        for (key, keyPath) in [("critical_low", \ThresholdBand.criticalLow), ("critical_high", \ThresholdBand.criticalHigh)] {
-            guard let value = mapping[key] else { continue }
-            guard let number = value.float else {
-                fail(value, "\(path).\(key)", "must be a number")
-                return nil
+        var readable = true
+        for bound in bounds {
+            guard let value = mapping[bound.rawValue] else { continue }
+            guard let number = value.float, number.isFinite else {
+                fail(value, "\(path).\(bound.rawValue)", "must be a finite number")
+                readable = false
+                continue
             }
-            band[keyPath: keyPath] = number
+            band[bound] = number
         }
-        if band.criticalLow == nil && band.criticalHigh == nil {
-            fail(node, path, "needs critical_low or critical_high")
-            return nil
-        }
-        if let low = band.criticalLow, let high = band.criticalHigh, low >= high {
-            fail(node, path, "critical_low (\(low)) must be below critical_high (\(high))")
-            return nil
-        }
-        return band
+        guard readable else { return nil }
+        let bandProblems = band.problems
+        for problem in bandProblems { fail(node, path, problem) }
+        return bandProblems.isEmpty ? band : nil
     }
 
     // MARK: Helpers

@@ -21,23 +21,6 @@ public enum ProtocolFamily: String, Sendable, Hashable, Codable, CaseIterable {
     case lineProtocol = "line"
 }
 
-/// Values outside `[criticalLow, criticalHigh]` are critical; either bound may be absent.
-public struct ThresholdBand: Sendable, Hashable, Codable {
-    public var criticalLow: Double?
-    public var criticalHigh: Double?
-
-    public init(criticalLow: Double? = nil, criticalHigh: Double? = nil) {
-        self.criticalLow = criticalLow
-        self.criticalHigh = criticalHigh
-    }
-
-    public func isCritical(_ value: Double) -> Bool {
-        if let low = criticalLow, value < low { return true }
-        if let high = criticalHigh, value > high { return true }
-        return false
-    }
-}
-
 /// How one of the device's own codes maps to a vital kind.
 public struct CodeMapping: Sendable, Hashable {
     public var system: String
@@ -83,8 +66,8 @@ public struct DeviceProfile: Sendable {
     /// The same, for numeric MDC codes: integer keys hash in a few nanoseconds.
     private let mdcCodeIndex: [Int: CodeResolution]
     private let mdcUnitIndex: [Int: UCUMUnit]
-    /// The default population's bands by `VitalKind.rawValue`: no hashing per observation.
-    private let defaultBands: [ThresholdBand?]
+    /// The same bands, indexed for the flagger: no hashing per observation.
+    public let bands: ThresholdTable
 
     public init(
         id: String,
@@ -120,8 +103,7 @@ public struct DeviceProfile: Sendable {
             key.system == "MDC" ? Int(key.code).map { ($0, resolution) } : nil
         })
         self.mdcUnitIndex = Dictionary(unitIndex.compactMap { code, unit in Int(code).map { ($0, unit) } }) { first, _ in first }
-        let bands = thresholds[defaultPopulation] ?? [:]
-        self.defaultBands = VitalKind.allCases.map { bands[$0] }
+        self.bands = ThresholdTable(thresholds)
     }
 
     /// What a code means: the profile's mapping first, then the standard MDC and LOINC tables,
@@ -153,12 +135,14 @@ public struct DeviceProfile: Sendable {
         unitIndex[code]
     }
 
-    /// The simplest critical rule: a fixed band per vital kind and population.
+    /// Which band a value falls in for a population (the profile's default when nil).
+    /// Called for every observation on the hot path: no allocation, no hashing.
+    public func classify(_ kind: VitalKind, value: Double, population: Population? = nil) -> Severity {
+        bands.classify(kind, value: value, population: population ?? defaultPopulation)
+    }
+
     public func isCritical(_ kind: VitalKind, value: Double, population: Population? = nil) -> Bool {
-        if population == nil || population == defaultPopulation {
-            return defaultBands[Int(kind.rawValue)]?.isCritical(value) ?? false
-        }
-        return thresholds[population ?? defaultPopulation]?[kind]?.isCritical(value) ?? false
+        classify(kind, value: value, population: population) == .critical
     }
 }
 

@@ -21,3 +21,23 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable, CustomStringCo
 
     public var description: String { "Timestamp(\(microsecondsSinceEpoch)µs)" }
 }
+
+extension Timestamp {
+    /// The instant `duration` later (earlier when negative).
+    public func advanced(by duration: Duration) -> Timestamp {
+        Timestamp(microsecondsSinceEpoch: microsecondsSinceEpoch + duration.wholeMicroseconds)
+    }
+
+    /// The time from `earlier` to this instant.
+    public func duration(since earlier: Timestamp) -> Duration {
+        .microseconds(microsecondsSinceEpoch - earlier.microsecondsSinceEpoch)
+    }
+}
+
+extension Duration {
+    /// Whole microseconds, the resolution of `Timestamp`.
+    var wholeMicroseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000 + attoseconds / 1_000_000_000_000
+    }
+}

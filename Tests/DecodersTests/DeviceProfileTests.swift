@@ -49,6 +49,67 @@ import VitalSigns
         #expect(error?.description.contains("broken.yaml:2: protocol: unknown protocol 'pcd-02'") == true)
     }
 
+    @Test func shippedProfilesHaveWarningAndCriticalBandsForEveryPopulation() throws {
+        for profile in try DeviceProfileLoader.loadDirectory(profilesFolder) {
+            for population in Population.allCases {
+                let heartRate = try #require(profile.bands.band(.heartRate, population: population), "\(profile.id) \(population)")
+                #expect(heartRate.problems.isEmpty)
+                #expect([heartRate.criticalLow, heartRate.warningLow, heartRate.warningHigh, heartRate.criticalHigh].allSatisfy { $0 != nil })
+                #expect(profile.bands.band(.spo2, population: population)?.warningLow != nil)
+            }
+            #expect(profile.classify(.heartRate, value: 115) == .warning)
+            #expect(profile.classify(.heartRate, value: 95, population: .neonatal) == .warning)
+            #expect(profile.classify(.heartRate, value: 55, population: .paediatric) == .critical)
+            #expect(profile.classify(.temperature, value: 37.8, population: .neonatal) == .warning)
+        }
+    }
+
+    @Test func bandProblemsNameFileLineAndKey() {
+        let yaml = """
+            id: bands
+            protocol: pcd-01
+            thresholds:
+              adult:
+                heart_rate: { critical_low: 40, warning_low: 35, warning_high: 110, critical_high: 130 }
+                spo2: { critical_low: 90, warning_low: 94, warning_hihg: 99 }
+                temperature: { warning_low: 36.0, warning_high: 38.0, critical_high: 37.5 }
+                respiration_rate: { warning_high: .nan }
+                etco2: {}
+              neonatal:
+                heart_rate: { critical_low: 90, warning_low: 100, warning_high: 180, critical_high: 200 }
+            """
+        let error = #expect(throws: ProfileValidationErrors.self) {
+            try DeviceProfileLoader.parse(yaml, file: "bands.yaml")
+        }
+        let problems = error?.errors ?? []
+        func problem(_ key: String) -> ProfileLoadError? { problems.first { $0.key == key } }
+        #expect(problem("thresholds.adult.heart_rate")?.line == 5)
+        #expect(problem("thresholds.adult.heart_rate")?.reason == "critical_low (40.0) must be below warning_low (35.0)")
+        #expect(problem("thresholds.adult.spo2.warning_hihg")?.line == 6)
+        #expect(problem("thresholds.adult.temperature")?.line == 7)
+        #expect(problem("thresholds.adult.temperature")?.reason == "warning_high (38.0) must be below critical_high (37.5)")
+        #expect(problem("thresholds.adult.respiration_rate.warning_high")?.line == 8)
+        #expect(problem("thresholds.adult.respiration_rate.warning_high")?.reason == "must be a finite number")
+        #expect(problem("thresholds.adult.etco2")?.line == 9)
+        #expect(problem("thresholds.adult.etco2")?.reason.hasPrefix("needs at least one of critical_low") == true)
+        #expect(problems.count == 5)
+        #expect(error?.description.contains("bands.yaml:5: thresholds.adult.heart_rate: critical_low (40.0) must be below warning_low (35.0)") == true)
+    }
+
+    @Test func warningBandsLoad() throws {
+        let profile = try DeviceProfileLoader.parse("""
+            id: bands
+            protocol: pcd-01
+            thresholds:
+              neonatal:
+                heart_rate: { critical_low: 90, warning_low: 100, warning_high: 180, critical_high: 200 }
+                spo2: { warning_low: 90 }
+            """, file: "bands.yaml")
+        #expect(profile.bands.band(.heartRate, population: .neonatal) == ThresholdBand(criticalLow: 90, warningLow: 100, warningHigh: 180, criticalHigh: 200))
+        #expect(profile.classify(.spo2, value: 89, population: .neonatal) == .warning)
+        #expect(profile.thresholds[.neonatal]?[.spo2] == ThresholdBand(warningLow: 90))
+    }
+
     @Test func invalidYAMLSaysWhere() {
         let error = #expect(throws: ProfileValidationErrors.self) {
             try DeviceProfileLoader.parse("id: x\nprotocol: [pcd-01\n", file: "bad.yaml")

@@ -79,7 +79,7 @@ import VitalSigns
         // No offset: the facility's zone (Khartoum, UTC+2).
         #expect(decoded.observations[0].time == utc(2026, 11, 29, 8, 14, 55))
         #expect(decoded.observations[0].deviceID == "ABCDEF0123456789")
-        // SpO2 84 % is below the adult critical band of the profile (88), heart rate 48 is not (40).
+        // SpO2 84 % is below the adult critical band of the profile (90), heart rate 48 is not (40).
         #expect(decoded.observations.map(\.isCritical) == [false, true, false])
     }
 

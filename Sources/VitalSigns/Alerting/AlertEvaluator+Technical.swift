@@ -1,0 +1,119 @@
+/// Technical alarms: about the device, not the patient, so keyed by the device.
+extension AlertEvaluator {
+    /// Evaluates a state the device reported. The reported status raises (after the rule's
+    /// debounce); every other status of the same channel, or of the whole device when the
+    /// report names no channel, counts towards clearing.
+    public mutating func report(_ condition: DeviceCondition) -> [AlertSignal] {
+        let context = AlertContext(patient: condition.patient, deviceID: condition.deviceID, location: condition.location, value: nil)
+        var signals = heard(condition.deviceID, at: condition.time, context: context, samplingInterval: nil)
+        let rule = rules.deviceConditions
+        let channels: [VitalKind?] = condition.kind.map { [$0] } ?? [nil] + VitalKind.allCases
+        var keys = Set(trackedConditionKeys(device: condition.deviceID, channels: channels))
+        if let active = condition.status.rule {
+            keys.insert(AlertKey(subject: .device(condition.deviceID), kind: condition.kind, rule: active))
+        }
+        for key in keys.sorted(by: { $0.sortKey < $1.sortKey }) {
+            let isActive = key.rule == condition.status.rule && key.kind == condition.kind
+            signals += evaluate(
+                key, at: condition.time, level: isActive ? rule.severity : .normal, clearing: !isActive,
+                timing: conditionTiming, context: context, escalationAfter: { _ in rule.trigger.escalationAfter }
+            )
+        }
+        return signals
+    }
+
+    /// A value of `kind` shows that channel, and the device, measure again.
+    mutating func clearConditions(device: String, kind: VitalKind, at time: Timestamp, context: AlertContext) -> [AlertSignal] {
+        let rule = rules.deviceConditions
+        var context = context
+        context.value = nil
+        return trackedConditionKeys(device: device, channels: [nil, kind]).flatMap { key in
+            evaluate(
+                key, at: time, level: .normal, clearing: true, timing: conditionTiming,
+                context: context, escalationAfter: { _ in rule.trigger.escalationAfter }
+            )
+        }
+    }
+
+    /// Completes duration debounces of reported states: a device reports "sensor off" once
+    /// and it holds until it says otherwise.
+    mutating func elapseConditions(to now: Timestamp) -> [AlertSignal] {
+        let rule = rules.deviceConditions
+        var signals: [AlertSignal] = []
+        for (key, entry) in alerts where Self.conditionRules.contains(key.rule) {
+            var entry = entry
+            guard let transition = entry.tracker.elapse(to: now, timing: conditionTiming) else { continue }
+            alerts[key] = entry.tracker.isIdle ? nil : entry
+            signals.append(AlertSignal(transition, key: key, context: entry.context, time: now) { _ in rule.trigger.escalationAfter })
+        }
+        return signals
+    }
+
+    /// Notes that a device was heard from and clears its silence alarm. The allowed silence
+    /// comes from the profile's sampling interval; a device whose interval is unknown is not watched.
+    mutating func heard(_ deviceID: String, at time: Timestamp, context: AlertContext, samplingInterval: Duration?) -> [AlertSignal] {
+        var device = devices[deviceID] ?? DeviceActivity(lastHeard: time)
+        if time > device.lastHeard { device.lastHeard = time }
+        if let samplingInterval { device.allowedSilence = rules.silence.allowedSilence(samplingInterval: samplingInterval) }
+        device.patient = context.patient ?? device.patient
+        device.location = context.location ?? device.location
+        let wasSilent = device.isSilent
+        device.isSilent = false
+        devices[deviceID] = device
+        guard wasSilent else { return [] }
+        return [silenceSignal(.clear, deviceID: deviceID, device: device, at: time)]
+    }
+
+    mutating func silenceAlarms(at now: Timestamp) -> [AlertSignal] {
+        var signals: [AlertSignal] = []
+        for (deviceID, device) in devices where !device.isSilent {
+            guard let allowed = device.allowedSilence, now.duration(since: device.lastHeard) > allowed else { continue }
+            devices[deviceID]?.isSilent = true
+            signals.append(silenceSignal(.raise, deviceID: deviceID, device: device, at: now))
+        }
+        return signals
+    }
+
+    private func silenceSignal(_ action: AlertSignal.Action, deviceID: String, device: DeviceActivity, at time: Timestamp) -> AlertSignal {
+        AlertSignal(
+            action: action, key: Self.silenceKey(deviceID), severity: rules.silence.severity, value: nil,
+            patient: device.patient, deviceID: deviceID, location: device.location, time: time,
+            escalationAfter: rules.silence.escalationAfter
+        )
+    }
+
+    static func silenceKey(_ deviceID: String) -> AlertKey {
+        AlertKey(subject: .device(deviceID), kind: nil, rule: .deviceSilent)
+    }
+
+    static let conditionRules = Set(DeviceCondition.Status.allCases.compactMap(\.rule))
+
+    private var conditionTiming: AlertTracker.Timing {
+        .init(raise: rules.deviceConditions.trigger.raiseAfter, clear: rules.deviceConditions.clearAfter)
+    }
+
+    /// The condition keys of a device's channels that have a tracker, looked up one by one
+    /// (this runs for every observation).
+    private func trackedConditionKeys(device: String, channels: [VitalKind?]) -> [AlertKey] {
+        var keys: [AlertKey] = []
+        for channel in channels {
+            for status in DeviceCondition.Status.allCases {
+                guard let rule = status.rule else { continue }
+                let key = AlertKey(subject: .device(device), kind: channel, rule: rule)
+                if alerts[key] != nil { keys.append(key) }
+            }
+        }
+        return keys
+    }
+}
+
+/// When a device was last heard from and how long it may be silent.
+struct DeviceActivity: Sendable {
+    var lastHeard: Timestamp
+    var allowedSilence: Duration?
+    var patient: PatientIdentifier?
+    var location: String?
+    var isSilent = false
+
+    init(lastHeard: Timestamp) { self.lastHeard = lastHeard }
+}

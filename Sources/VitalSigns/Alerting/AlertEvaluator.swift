@@ -1,0 +1,247 @@
+/// Turns observations, device conditions, bedside assessments and the passing of time into
+/// alert signals: raise, escalate, clear. Pure and deterministic: time comes only from the
+/// inputs' timestamps and the `now` given to `tick(now:)` (device clocks are assumed
+/// synchronised with it, as PCD-01 devices are).
+///
+/// One alert is open at most per `AlertKey`. Threshold alerts of one vital share a key, so a
+/// warning that enters the critical band escalates the open alert instead of opening another,
+/// and an open alert never steps down until it clears. A value type: its owner serialises
+/// access (one evaluator per pipeline consumer).
+public struct AlertEvaluator: Sendable {
+    public var rules: AlertRuleSet
+    var patientSettings: [PatientIdentifier: PatientAlertSettings] = [:]
+    var alerts: [AlertKey: TrackedAlert] = [:]
+    var windows: [WindowKey: SampleWindow] = [:]
+    var devices: [String: DeviceActivity] = [:]
+    var news2Readings: [AlertSubject: NEWS2Readings] = [:]
+
+    public init(rules: AlertRuleSet = .standard) {
+        self.rules = rules
+    }
+
+    // MARK: Patient settings
+
+    /// Sets a patient's overrides after checking them; bad bands are refused, naming the key.
+    public mutating func setSettings(_ settings: PatientAlertSettings, for patient: PatientIdentifier) throws(PatientAlertSettingsError) {
+        try settings.validate()
+        patientSettings[patient] = settings
+    }
+
+    public mutating func removeSettings(for patient: PatientIdentifier) {
+        patientSettings[patient] = nil
+    }
+
+    public func settings(for patient: PatientIdentifier) -> PatientAlertSettings? {
+        patientSettings[patient]
+    }
+
+    // MARK: State
+
+    /// Every open alert and its severity.
+    public var openAlerts: [AlertKey: Severity] {
+        var open = alerts.compactMapValues { $0.tracker.open }
+        for (deviceID, device) in devices where device.isSilent {
+            open[Self.silenceKey(deviceID)] = rules.silence.severity
+        }
+        return open
+    }
+
+    /// The subject's NEWS2 score from the readings fresh at `now`; nil with none.
+    public func news2Score(for subject: AlertSubject, at now: Timestamp) -> NEWS2Score? {
+        guard let readings = news2Readings[subject], isAdult(subject) else { return nil }
+        return readings.score(at: now, rule: rules.news2, scale: spo2Scale(for: subject))
+    }
+
+    // MARK: Inputs
+
+    /// Evaluates one observation against the bands of `population` (else the patient's, else
+    /// the profile's default), the rate-of-change rules and, for adults, NEWS2. A row the device
+    /// could not obtain (OBX-11 `X`) is reported as a `noValue` condition.
+    public mutating func observe(_ observation: Observation, profile: DeviceProfile, population: Population? = nil) -> [AlertSignal] {
+        guard observation.kind != .unknown else { return [] }
+        guard observation.status.carriesValue, observation.value.isFinite else {
+            guard observation.status == .cannotObtain else { return [] }
+            return report(DeviceCondition(
+                time: observation.time, deviceID: observation.deviceID, patient: observation.patient,
+                location: observation.location, kind: observation.kind, status: .noValue
+            ))
+        }
+        let subject = AlertSubject(patient: observation.patient, deviceID: observation.deviceID)
+        let settings = observation.patient.flatMap { patientSettings[$0] }
+        let population = population ?? settings?.population ?? profile.defaultPopulation
+        let context = AlertContext(observation)
+
+        var signals = heard(observation.deviceID, at: observation.time, context: context, samplingInterval: profile.samplingInterval)
+        signals += clearConditions(device: observation.deviceID, kind: observation.kind, at: observation.time, context: context)
+
+        let band = settings?.thresholds[observation.kind] ?? profile.bands.band(observation.kind, population: population)
+        let rule = rules.threshold(for: observation.kind)
+        signals += evaluate(
+            AlertKey(subject: subject, kind: observation.kind, rule: .threshold), at: observation.time,
+            level: band?.classify(observation.value) ?? .normal,
+            clearing: band?.isInside(observation.value, byMargin: rule.clearMargin) ?? true,
+            timing: .init(warning: rule.warning.raiseAfter, critical: rule.critical.raiseAfter, clear: rule.clearAfter),
+            context: context, escalationAfter: { rule.trigger($0).escalationAfter }
+        )
+        signals += rateOfChange(observation, subject: subject, context: context)
+
+        if NEWS2Readings.parameter(for: observation.kind) != nil {
+            news2Readings[subject, default: NEWS2Readings()].population = population
+            if population == .adult {
+                news2Readings[subject]?.record(observation.kind, value: observation.value, at: observation.time)
+            }
+            news2Readings[subject]?.deviceID = observation.deviceID
+            news2Readings[subject]?.location = observation.location
+            signals += evaluateNEWS2(subject, at: observation.time)
+        }
+        return signals
+    }
+
+    /// Records a bedside assessment (consciousness, supplemental oxygen) for NEWS2.
+    public mutating func record(_ assessment: ClinicalAssessment) -> [AlertSignal] {
+        let subject = AlertSubject.patient(assessment.patient)
+        news2Readings[subject, default: NEWS2Readings()].record(assessment)
+        return evaluateNEWS2(subject, at: assessment.time)
+    }
+
+    /// Lets time pass: raises silence alarms, completes timed debounces of device conditions
+    /// and re-scores NEWS2 as readings age. Signals come in a stable order.
+    public mutating func tick(now: Timestamp) -> [AlertSignal] {
+        var signals = silenceAlarms(at: now)
+        signals += elapseConditions(to: now)
+        // Subjects with readings that may age, and with a NEWS2 alert open or pending (whose
+        // readings may all have aged already).
+        let tracked = alerts.keys.filter { $0.rule == .news2 }.map(\.subject)
+        for subject in Set(news2Readings.keys).union(tracked).sorted(by: { "\($0)" < "\($1)" }) {
+            let dropped = news2Readings[subject]?.dropStale(at: now, rule: rules.news2) ?? false
+            if news2Readings[subject]?.isEmpty == true { news2Readings[subject] = nil }
+            if dropped || alerts[Self.news2Key(subject)] != nil {
+                signals += evaluateNEWS2(subject, at: now)
+            }
+        }
+        let longestWindow = rules.rateOfChange.map(\.window).max() ?? .zero
+        windows = windows.filter { _, window in window.lastTime.map { now.duration(since: $0) <= longestWindow } ?? false }
+        return signals.sorted { ($0.key.sortKey, $0.time) < ($1.key.sortKey, $1.time) }
+    }
+
+    // MARK: Rules
+
+    private mutating func rateOfChange(_ observation: Observation, subject: AlertSubject, context: AlertContext) -> [AlertSignal] {
+        let applicable = rules.rateOfChange.filter { $0.kind == observation.kind }
+        guard let longest = applicable.map(\.window).max() else { return [] }
+        let windowKey = WindowKey(subject: subject, kind: observation.kind)
+        guard windows[windowKey, default: SampleWindow()].append(observation.value, at: observation.time, keeping: longest),
+              let window = windows[windowKey]
+        else { return [] }
+        var signals: [AlertSignal] = []
+        for rule in applicable {
+            let moved = window.change(rule.direction, within: rule.window)
+            signals += evaluate(
+                AlertKey(subject: subject, kind: rule.kind, rule: rule.id), at: observation.time,
+                level: moved >= rule.change ? rule.severity : .normal, clearing: moved < rule.clearBelow,
+                timing: .init(raise: rule.trigger.raiseAfter, clear: rule.clearAfter),
+                context: context, escalationAfter: { _ in rule.trigger.escalationAfter }
+            )
+        }
+        return signals
+    }
+
+    private mutating func evaluateNEWS2(_ subject: AlertSubject, at time: Timestamp) -> [AlertSignal] {
+        let readings = news2Readings[subject] ?? NEWS2Readings()
+        // NEWS2 is validated for adults only: for others it scores nothing (and clears).
+        let score = isAdult(subject) ? readings.score(at: time, rule: rules.news2, scale: spo2Scale(for: subject)) : NEWS2Score()
+        let rule = rules.news2
+        var context = AlertContext(subject: subject, deviceID: readings.deviceID, location: readings.location, value: Double(score.total))
+        context.news2 = score
+        return evaluate(
+            Self.news2Key(subject), at: time, level: score.severity, clearing: score.severity == .normal,
+            timing: .init(warning: rule.urgent.raiseAfter, critical: rule.emergency.raiseAfter, clear: rule.clearAfter),
+            context: context, escalationAfter: { rule.trigger($0).escalationAfter }
+        )
+    }
+
+    /// The population last seen in the subject's observations, else the patient's, else adult.
+    private func isAdult(_ subject: AlertSubject) -> Bool {
+        var population = news2Readings[subject]?.population
+        if population == nil, case .patient(let patient) = subject { population = patientSettings[patient]?.population }
+        return (population ?? .adult) == .adult
+    }
+
+    private func spo2Scale(for subject: AlertSubject) -> SpO2Scale {
+        guard case .patient(let patient) = subject else { return .scale1 }
+        return patientSettings[patient]?.spo2Scale ?? .scale1
+    }
+
+    static func news2Key(_ subject: AlertSubject) -> AlertKey {
+        AlertKey(subject: subject, kind: nil, rule: .news2)
+    }
+
+    // MARK: Tracking
+
+    /// Feeds one evaluation to the key's tracker and turns its transition into a signal.
+    /// Keys with nothing open or pending are not kept.
+    mutating func evaluate(
+        _ key: AlertKey, at time: Timestamp, level: Severity, clearing: Bool, timing: AlertTracker.Timing,
+        context: AlertContext, escalationAfter: (Severity) -> Duration
+    ) -> [AlertSignal] {
+        guard var entry = alerts[key] ?? (level == .normal ? nil : TrackedAlert(context: context)) else { return [] }
+        let transition = entry.tracker.evaluate(at: time, level: level, clearing: clearing, timing: timing)
+        entry.context = context
+        alerts[key] = entry.tracker.isIdle ? nil : entry
+        return transition.map { [AlertSignal($0, key: key, context: context, time: time, escalationAfter: escalationAfter)] } ?? []
+    }
+}
+
+/// A key's tracker and what its latest signal should say about where the alert comes from.
+struct TrackedAlert: Sendable {
+    var tracker = AlertTracker()
+    var context: AlertContext
+}
+
+/// Who and where an alert is about, and the value behind it.
+struct AlertContext: Sendable {
+    var patient: PatientIdentifier?
+    var deviceID: String?
+    var location: String?
+    var value: Double?
+    var news2: NEWS2Score?
+
+    init(patient: PatientIdentifier?, deviceID: String?, location: String?, value: Double?) {
+        self.patient = patient
+        self.deviceID = deviceID
+        self.location = location
+        self.value = value
+    }
+
+    init(_ observation: Observation) {
+        self.init(patient: observation.patient, deviceID: observation.deviceID, location: observation.location, value: observation.value)
+    }
+
+    init(subject: AlertSubject, deviceID: String?, location: String?, value: Double?) {
+        guard case .patient(let patient) = subject else {
+            self.init(patient: nil, deviceID: deviceID, location: location, value: value)
+            return
+        }
+        self.init(patient: patient, deviceID: deviceID, location: location, value: value)
+    }
+}
+
+struct WindowKey: Hashable, Sendable {
+    var subject: AlertSubject
+    var kind: VitalKind
+}
+
+extension AlertSignal {
+    init(_ transition: AlertTracker.Transition, key: AlertKey, context: AlertContext, time: Timestamp, escalationAfter: (Severity) -> Duration) {
+        let (action, severity): (Action, Severity) = switch transition {
+        case .raised(let severity): (.raise, severity)
+        case .escalated(let from, let to): (.escalate(from: from), to)
+        case .cleared(let severity): (.clear, severity)
+        }
+        self.init(
+            action: action, key: key, severity: severity, value: context.value, patient: context.patient,
+            deviceID: context.deviceID, location: context.location, time: time,
+            escalationAfter: escalationAfter(severity), news2: context.news2
+        )
+    }
+}

@@ -1,0 +1,83 @@
+/// The state of one alert key: the open severity (if any) and the streaks that raise,
+/// escalate and clear it. Every rule kind drives one of these, so debouncing, escalation and
+/// hysteresis behave the same everywhere.
+///
+/// An open alert never steps down: a critical alert whose value returns to the warning band
+/// stays open as critical until the value is clear, so one alert tells the whole episode.
+struct AlertTracker: Sendable {
+    /// How long each severity must persist before it is raised, and clearing before it clears.
+    struct Timing {
+        var warning: Debounce
+        var critical: Debounce
+        var clear: Debounce
+
+        init(warning: Debounce, critical: Debounce, clear: Debounce) {
+            self.warning = warning
+            self.critical = critical
+            self.clear = clear
+        }
+
+        /// A rule with a single severity: one debounce raises it at whatever level it has.
+        init(raise: Debounce, clear: Debounce) {
+            self.init(warning: raise, critical: raise, clear: clear)
+        }
+    }
+
+    enum Transition: Equatable {
+        case raised(Severity)
+        case escalated(from: Severity, to: Severity)
+        case cleared(Severity)
+    }
+
+    private(set) var open: Severity?
+    private var warningStreak = Streak()
+    private var criticalStreak = Streak()
+    private var clearStreak = Streak()
+    private var lastTime: Timestamp?
+
+    /// Nothing open and nothing pending: the tracker can be dropped.
+    var isIdle: Bool { open == nil && warningStreak.isEmpty && criticalStreak.isEmpty }
+
+    /// One evaluation: `level` is how far out the input is now; `clearing` whether it is far
+    /// enough back to count towards clearing (inside the band by the margin, say). Inputs
+    /// older than the last one are ignored: a late sample must not reorder a streak.
+    mutating func evaluate(at time: Timestamp, level: Severity, clearing: Bool, timing: Timing) -> Transition? {
+        if let lastTime, time < lastTime { return nil }
+        lastTime = time
+        if level >= .warning { warningStreak.extend(at: time) } else { warningStreak.reset() }
+        if level >= .critical { criticalStreak.extend(at: time) } else { criticalStreak.reset() }
+        if open != nil && clearing && level == .normal { clearStreak.extend(at: time) } else { clearStreak.reset() }
+        return decide(at: time, timing: timing)
+    }
+
+    /// Lets time pass without a new input: for states a device reports once and that hold
+    /// until it says otherwise, so a duration debounce can complete between reports.
+    mutating func elapse(to now: Timestamp, timing: Timing) -> Transition? {
+        guard let lastTime, now >= lastTime else { return nil }
+        return decide(at: now, timing: timing)
+    }
+
+    private mutating func decide(at now: Timestamp, timing: Timing) -> Transition? {
+        let due: Severity? =
+            criticalStreak.satisfies(timing.critical, at: now) ? .critical
+            : warningStreak.satisfies(timing.warning, at: now) ? .warning
+            : nil
+        guard let current = open else {
+            guard let due else { return nil }
+            open = due
+            return .raised(due)
+        }
+        if let due, due > current {
+            open = due
+            clearStreak.reset()
+            return .escalated(from: current, to: due)
+        }
+        if clearStreak.satisfies(timing.clear, at: now) {
+            let last = lastTime
+            self = AlertTracker()
+            lastTime = last
+            return .cleared(current)
+        }
+        return nil
+    }
+}

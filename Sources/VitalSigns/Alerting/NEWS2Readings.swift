@@ -1,0 +1,95 @@
+/// The latest NEWS2 inputs of one subject, each with its time so stale ones are left out.
+struct NEWS2Readings: Sendable {
+    struct Reading<Value: Sendable>: Sendable {
+        var value: Value
+        var time: Timestamp
+    }
+
+    var respirationRate: Reading<Double>?
+    var spo2: Reading<Double>?
+    var systolic: Reading<Double>?
+    var pulse: Reading<Double>?
+    var temperature: Reading<Double>?
+    var consciousness: Reading<Consciousness>?
+    var supplementalOxygen: Reading<Bool>?
+
+    /// The population of the latest observation: NEWS2 scores adults only.
+    var population: Population?
+    /// Where the latest reading came from, for the alert.
+    var deviceID: String?
+    var location: String?
+
+    /// The NEWS2 parameter a vital kind feeds; pulse and systolic take either source.
+    static func parameter(for kind: VitalKind) -> WritableKeyPath<NEWS2Readings, Reading<Double>?>? {
+        switch kind {
+        case .respirationRate: \.respirationRate
+        case .spo2: \.spo2
+        case .nibpSystolic, .arterialSystolic: \.systolic
+        case .heartRate, .pulseRate: \.pulse
+        case .temperature: \.temperature
+        default: nil
+        }
+    }
+
+    /// Keeps the newer of two readings of one parameter.
+    static func newer<Value>(_ current: Reading<Value>?, _ candidate: Reading<Value>) -> Reading<Value> {
+        guard let current, current.time > candidate.time else { return candidate }
+        return current
+    }
+
+    mutating func record(_ kind: VitalKind, value: Double, at time: Timestamp) {
+        guard let parameter = Self.parameter(for: kind) else { return }
+        self[keyPath: parameter] = Self.newer(self[keyPath: parameter], Reading(value: value, time: time))
+    }
+
+    mutating func record(_ assessment: ClinicalAssessment) {
+        if let level = assessment.consciousness {
+            consciousness = Self.newer(consciousness, Reading(value: level, time: assessment.time))
+        }
+        if let oxygen = assessment.supplementalOxygen {
+            supplementalOxygen = Self.newer(supplementalOxygen, Reading(value: oxygen, time: assessment.time))
+        }
+    }
+
+    var isEmpty: Bool {
+        respirationRate == nil && spo2 == nil && systolic == nil && pulse == nil && temperature == nil
+            && consciousness == nil && supplementalOxygen == nil
+    }
+
+    /// Forgets readings too old to use at `now`; true when any was forgotten.
+    mutating func dropStale(at now: Timestamp, rule: NEWS2Rule) -> Bool {
+        let before = count
+        func fresh<Value>(_ reading: Reading<Value>?, _ age: Duration) -> Reading<Value>? {
+            reading.flatMap { now.duration(since: $0.time) <= age ? $0 : nil }
+        }
+        respirationRate = fresh(respirationRate, rule.maxReadingAge)
+        spo2 = fresh(spo2, rule.maxReadingAge)
+        systolic = fresh(systolic, rule.maxReadingAge)
+        pulse = fresh(pulse, rule.maxReadingAge)
+        temperature = fresh(temperature, rule.maxReadingAge)
+        consciousness = fresh(consciousness, rule.maxAssessmentAge)
+        supplementalOxygen = fresh(supplementalOxygen, rule.maxAssessmentAge)
+        return count != before
+    }
+
+    private var count: Int {
+        [respirationRate != nil, spo2 != nil, systolic != nil, pulse != nil, temperature != nil,
+         consciousness != nil, supplementalOxygen != nil].filter { $0 }.count
+    }
+
+    /// The score from the readings fresh at `now`.
+    func score(at now: Timestamp, rule: NEWS2Rule, scale: SpO2Scale) -> NEWS2Score {
+        var readings = self
+        _ = readings.dropStale(at: now, rule: rule)
+        let oxygen = readings.supplementalOxygen?.value
+        return NEWS2Score(
+            respirationRate: readings.respirationRate.map { NEWS2.respirationRateScore($0.value) },
+            spo2: readings.spo2.map { NEWS2.spo2Score($0.value, scale: scale, onOxygen: oxygen) },
+            airOrOxygen: oxygen.map(NEWS2.airOrOxygenScore(onOxygen:)),
+            systolic: readings.systolic.map { NEWS2.systolicScore($0.value) },
+            pulse: readings.pulse.map { NEWS2.pulseScore($0.value) },
+            consciousness: readings.consciousness.map { NEWS2.consciousnessScore($0.value) },
+            temperature: readings.temperature.map { NEWS2.temperatureScore($0.value) }
+        )
+    }
+}

@@ -1,0 +1,80 @@
+import Testing
+import VitalSigns
+
+@Suite struct TechnicalAlarmTests {
+    let silenceKey = AlertKey(subject: .device("DEV-1"), kind: nil, rule: .deviceSilent)
+
+    @Test func aDeviceSilentLongerThanItsIntervalAllowsRaisesOnTick() {
+        var evaluator = AlertEvaluator()
+        _ = evaluator.observe(reading(.heartRate, 80, at: 0), profile: profile)
+        // One-second sampling: ten missed samples, but never less than 30 s.
+        #expect(evaluator.tick(now: at(30)).isEmpty)
+        let raised = evaluator.tick(now: at(30.5))
+        #expect(raised.map(\.summary) == ["raise warning - @30.5"])
+        #expect(raised.first?.key == silenceKey && raised.first?.patient == patient && raised.first?.location == "ICU^1^A")
+        #expect(evaluator.tick(now: at(90)).isEmpty)
+        #expect(evaluator.openAlerts[silenceKey] == .warning)
+        let cleared = evaluator.observe(reading(.heartRate, 80, at: 91), profile: profile).filter { $0.rule == .deviceSilent }
+        #expect(cleared.map(\.summary) == ["clear warning - @91.0"])
+        #expect(evaluator.openAlerts[silenceKey] == nil)
+    }
+
+    @Test func theAllowedSilenceFollowsTheProfilesInterval() {
+        let slow = DeviceProfile(id: "slow", samplingInterval: .seconds(5))
+        let unknown = DeviceProfile(id: "no-interval")
+        var evaluator = AlertEvaluator()
+        _ = evaluator.observe(reading(.heartRate, 80, at: 0), profile: slow)
+        _ = evaluator.observe(reading(.heartRate, 80, at: 0, device: "DEV-2"), profile: unknown)
+        #expect(evaluator.tick(now: at(50)).isEmpty)
+        #expect(evaluator.tick(now: at(51)).map(\.key) == [silenceKey])
+        #expect(evaluator.tick(now: at(100_000)).isEmpty)
+    }
+
+    @Test func aSensorOffReportRaisesAfterItsDebounceAndAValueClearsIt() {
+        var evaluator = AlertEvaluator()
+        let off = DeviceCondition(time: at(0), deviceID: "DEV-1", patient: patient, kind: .spo2, status: .sensorOff)
+        #expect(evaluator.report(off).isEmpty)
+        #expect(evaluator.tick(now: at(5)).isEmpty)
+        let raised = evaluator.tick(now: at(10))
+        #expect(raised.map(\.summary) == ["raise warning - @10.0"])
+        #expect(raised.first?.key == AlertKey(subject: .device("DEV-1"), kind: .spo2, rule: "device.sensor_off"))
+        #expect(raised.first?.patient == patient)
+        var repeated = off
+        repeated.time = at(12)
+        #expect(evaluator.report(repeated).isEmpty)
+        // A heart-rate value says nothing about the SpO2 probe; an SpO2 value does.
+        #expect(evaluator.observe(reading(.heartRate, 80, at: 13), profile: profile).filter { $0.rule == "device.sensor_off" }.isEmpty)
+        let cleared = evaluator.observe(reading(.spo2, 97, at: 14), profile: profile).filter { $0.rule == "device.sensor_off" }
+        #expect(cleared.map(\.summary) == ["clear warning - @14.0"])
+        #expect(evaluator.openAlerts.isEmpty)
+    }
+
+    @Test func aNewStatusReplacesTheOldOneAndNormalClearsAll() {
+        var immediate = AlertRuleSet.standard
+        immediate.deviceConditions.trigger.raiseAfter = .immediate
+        var evaluator = AlertEvaluator(rules: immediate)
+        func report(_ status: DeviceCondition.Status, _ seconds: Double, kind: VitalKind? = .spo2) -> [String] {
+            evaluator.report(DeviceCondition(time: at(seconds), deviceID: "DEV-1", kind: kind, status: status))
+                .map { "\($0.action == .clear ? "clear" : "raise") \($0.rule)" }
+        }
+        #expect(report(.noSignal, 0) == ["raise device.no_signal"])
+        #expect(report(.sensorOff, 1) == ["clear device.no_signal", "raise device.sensor_off"])
+        #expect(report(.noValue, 2, kind: .heartRate) == ["raise device.no_value"])
+        #expect(evaluator.openAlerts.count == 2)
+        // "normal" for the whole device clears every channel.
+        #expect(report(.normal, 3, kind: nil).sorted() == ["clear device.no_value", "clear device.sensor_off"])
+        #expect(evaluator.openAlerts.isEmpty)
+    }
+
+    @Test func aRowTheDeviceCouldNotObtainIsANoValueCondition() {
+        var immediate = AlertRuleSet.standard
+        immediate.deviceConditions.trigger.raiseAfter = .immediate
+        var evaluator = AlertEvaluator(rules: immediate)
+        let signals = evaluator.observe(reading(.spo2, 0, at: 0, status: .cannotObtain), profile: profile)
+        #expect(signals.map(\.rule) == ["device.no_value"])
+        #expect(signals.first?.kind == .spo2)
+        // A deleted row and an unknown kind raise nothing.
+        #expect(evaluator.observe(reading(.spo2, 0, at: 1, status: .deleted), profile: profile).isEmpty)
+        #expect(evaluator.observe(reading(.unknown, 0, at: 1, status: .cannotObtain), profile: profile).isEmpty)
+    }
+}
