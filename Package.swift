@@ -129,6 +129,10 @@ let package = Package(
         .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"]),
         .testTarget(name: "AlertsTests", dependencies: ["Alerts", "Storage", "TestSupport"]),
         .testTarget(
+            name: "ClinicalAPITests",
+            dependencies: ["ClinicalAPI", "Alerts", "TestSupport", .product(name: "Logging", package: "swift-log")]
+        ),
+        .testTarget(
             name: "IngestTests",
             dependencies: [
                 "Ingest", "Storage", "DeviceProfiles", "DeviceSimulator", "TestSupport", "Telemetry",

@@ -1,0 +1,180 @@
+import Alerts
+import ClinicalAPI
+import Foundation
+import Logging
+import Synchronization
+import TestSupport
+import Testing
+import VitalSigns
+
+/// The API over real HTTP on loopback, in front of a real hub and PostgreSQL.
+final class APIHarness: Sendable {
+    let hub: AlertHub
+    let port: Int
+    private let server: Task<Void, any Error>
+    static let nurseToken = "nurse-token-icu-0123456789"
+    static let otherWardToken = "nurse-token-ccu-0123456789"
+    static let facilityToken = "charge-nurse-token-0123456789"
+
+    private init(hub: AlertHub, port: Int, server: Task<Void, any Error>) {
+        self.hub = hub
+        self.port = port
+        self.server = server
+    }
+
+    static func start(keepAlive: Duration = .seconds(15)) async throws -> APIHarness {
+        let url = try TestPostgres.migratedDatabase()
+        let hub = try AlertHub(url: url, configuration: .init(facility: "KTH"), logger: TestPostgres.logger)
+        let tokens = try APITokens(parsing: """
+            # token user facility [ward]
+            \(nurseToken) nurse.amina KTH ICU
+            \(otherWardToken) nurse.omar KTH CCU
+            \(facilityToken) charge.huda KTH
+            """)
+        var configuration = ClinicalAPIServer.Configuration()
+        configuration.port = 0
+        configuration.keepAliveInterval = keepAlive
+        let bound = Mutex<Int?>(nil)
+        let application = try ClinicalAPIServer.application(
+            hub: hub, tokens: tokens, configuration: configuration, logger: Logger(label: "test.api")
+        ) { port in bound.withLock { $0 = port } }
+        let server = Task { try await application.runService(gracefulShutdownSignals: []) }
+        try await waitUntil(timeout: .seconds(30), "API listening") { bound.withLock { $0 } != nil }
+        return APIHarness(hub: hub, port: bound.withLock { $0 } ?? 0, server: server)
+    }
+
+    func stop() {
+        server.cancel()
+        hub.shutdown()
+    }
+
+    func get(_ path: String, token: String? = nurseToken, headers: [String: String] = [:]) async throws -> HTTPTestResponse {
+        var all = headers
+        if let token { all["Authorization"] = "Bearer \(token)" }
+        return try await HTTPTestClient.request("GET", port: port, path: path, headers: all)
+    }
+
+    func post(_ path: String, token: String? = nurseToken) async throws -> HTTPTestResponse {
+        try await HTTPTestClient.request("POST", port: port, path: path, headers: token.map { ["Authorization": "Bearer \($0)"] } ?? [:])
+    }
+
+    func raise(_ vital: String, device: String, location: String, severity: AlertSeverity = .critical) {
+        hub.submit([AlertTrigger(
+            action: .raise(severity), key: "d:\(device)|\(vital)|threshold", rule: "threshold.\(vital)", vital: vital, value: 81, unit: "%",
+            device: device, location: location, observedAt: Timestamp(microsecondsSinceEpoch: 1_790_000_000_000_000)
+        )])
+    }
+}
+
+@Suite(.timeLimit(.minutes(2))) struct AlertsAPITests {
+    @Test("GET /alerts needs a known token and shows only the caller's ward")
+    func listing() async throws {
+        let api = try await APIHarness.start()
+        defer { api.stop() }
+        api.raise("spo2", device: "A", location: "ICU^1^A")
+        api.raise("heart_rate", device: "B", location: "CCU^2^B", severity: .warning)
+        try await waitUntil(timeout: .seconds(10)) { api.hub.openAlerts(in: AlertScope(facility: "KTH")).count == 2 }
+
+        #expect(try await api.get("/alerts", token: nil).status == 401)
+        let unknown = try await api.get("/alerts", token: "not-a-real-token-000000")
+        #expect(unknown.status == 401)
+        #expect((unknown.json as? [String: Any])?["error"] as? String == "unknown token")
+
+        let icu = try await api.get("/alerts")
+        #expect(icu.status == 200)
+        #expect(icu.headers["content-type"]?.hasPrefix("application/json") == true)
+        let icuAlerts = try #require((icu.json as? [String: Any])?["alerts"] as? [[String: Any]])
+        #expect(icuAlerts.map { $0["location"] as? String } == ["ICU^1^A"])
+        #expect(icuAlerts.first?["severity"] as? String == "critical")
+        #expect(icuAlerts.first?["acknowledgedBy"] is NSNull)
+
+        let everything = try await api.get("/alerts", token: APIHarness.facilityToken)
+        let all = try #require((everything.json as? [String: Any])?["alerts"] as? [[String: Any]])
+        #expect(all.map { $0["severity"] as? String } == ["critical", "warning"])
+    }
+
+    @Test("POST /alerts/{id}/ack records the caller; 404 outside the scope, 409 once resolved, 400 for a bad id")
+    func acknowledge() async throws {
+        let api = try await APIHarness.start()
+        defer { api.stop() }
+        api.raise("spo2", device: "A", location: "ICU^1^A")
+        try await waitUntil(timeout: .seconds(10)) { !api.hub.openAlerts(in: AlertScope(facility: "KTH")).isEmpty }
+        let id = api.hub.openAlerts(in: AlertScope(facility: "KTH"))[0].id
+
+        #expect(try await api.post("/alerts/\(id)/ack", token: APIHarness.otherWardToken).status == 404)
+        #expect(try await api.post("/alerts/abc/ack").status == 400)
+        let acknowledged = try await api.post("/alerts/\(id)/ack")
+        #expect(acknowledged.status == 200)
+        let alert = try #require(acknowledged.json as? [String: Any])
+        #expect(alert["state"] as? String == "acknowledged")
+        #expect(alert["acknowledgedBy"] as? String == "nurse.amina")
+        #expect(try await api.post("/alerts/\(id)/resolve", token: APIHarness.facilityToken).status == 200)
+        #expect(try await api.post("/alerts/\(id)/ack").status == 409)
+        #expect(try await api.post("/alerts/\(id + 1000)/ack").status == 404)
+    }
+
+    @Test("the stream delivers each event once; Last-Event-ID resumes without gaps or repeats")
+    func stream() async throws {
+        let api = try await APIHarness.start(keepAlive: .milliseconds(200))
+        defer { api.stop() }
+        #expect(try await SSETestClient.connect(port: api.port, path: "/alerts/stream").status == 401)
+        let first = try await SSETestClient.connect(port: api.port, path: "/alerts/stream?access_token=\(APIHarness.nurseToken)")
+        defer { first.close() }
+        #expect(first.status == 200)
+
+        api.raise("spo2", device: "A", location: "ICU^1^A")
+        api.raise("heart_rate", device: "B", location: "CCU^2^B")
+        api.raise("resp_rate", device: "C", location: "ICU^3^A")
+        try await waitUntil(timeout: .seconds(10)) { first.events.count == 2 }
+        let payloads = first.events.compactMap { try? JSONSerialization.jsonObject(with: Data($0.data.utf8)) as? [String: Any] }
+        #expect(payloads.map { $0["type"] as? String } == ["raised", "raised"])
+        #expect(payloads.map { ($0["alert"] as? [String: Any])?["location"] as? String } == ["ICU^1^A", "ICU^3^A"])
+        #expect(first.events.allSatisfy { $0.event == "alert" && $0.id != nil })
+        first.close()
+
+        // Events while disconnected, then a reconnect with the last id seen.
+        let lastSeen = try #require(first.events.first?.id)
+        let id = api.hub.openAlerts(in: AlertScope(facility: "KTH", ward: "ICU")).first { $0.vital == "resp_rate" }?.id ?? 0
+        _ = try await api.hub.acknowledge(id: id, by: "nurse.amina", in: AlertScope(facility: "KTH"))
+        let resumed = try await SSETestClient.connect(port: api.port, path: "/alerts/stream", headers: [
+            "Authorization": "Bearer \(APIHarness.nurseToken)", "Last-Event-ID": lastSeen,
+        ])
+        defer { resumed.close() }
+        api.raise("temperature", device: "D", location: "ICU^4^A")
+        try await waitUntil(timeout: .seconds(10)) { resumed.events.count == 3 }
+        let types = resumed.events.compactMap { (try? JSONSerialization.jsonObject(with: Data($0.data.utf8)) as? [String: Any])?["type"] as? String }
+        #expect(types == ["raised", "acknowledged", "raised"])
+        let ids = resumed.events.compactMap { $0.id.flatMap { Int64($0) } }
+        #expect(ids == ids.sorted() && Set(ids).count == ids.count && ids.first! > Int64(lastSeen)!)
+        #expect(try await SSETestClient.connect(port: api.port, path: "/alerts/stream?access_token=\(APIHarness.nurseToken)&lastEventId=x").status == 400)
+    }
+
+    @Test("the page and its assets are served")
+    func page() async throws {
+        let api = try await APIHarness.start()
+        defer { api.stop() }
+        let page = try await api.get("/", token: nil)
+        #expect(page.status == 200)
+        #expect(page.headers["content-type"]?.hasPrefix("text/html") == true)
+        #expect(page.body.contains("nurses-station.js"))
+        #expect(try await api.get("/nurses-station.js", token: nil).status == 200)
+        #expect(try await api.get("/nurses-station.css", token: nil).status == 200)
+    }
+
+    @Test("a tokens file with a short, repeated or malformed token is refused with its line")
+    func tokensFile() throws {
+        #expect(throws: APITokensError.self) { try APITokens(parsing: "short nurse KTH") }
+        do {
+            _ = try APITokens(parsing: "# header\nabcdefghijklmnopqrstu nurse KTH\nabcdefghijklmnopqrstu other KTH")
+            Issue.record("a repeated token was accepted")
+        } catch {
+            #expect(error.description == "tokens:3: token repeated")
+        }
+        do {
+            _ = try APITokens(parsing: "abcdefghijklmnopqrstu nurse")
+            Issue.record("a line without a facility was accepted")
+        } catch {
+            #expect(error.line == 1)
+        }
+    }
+}
