@@ -24,6 +24,11 @@ let package = Package(
             pkgConfig: "libpq",
             providers: [.apt(["libpq-dev"])]
         ),
+        .systemLibrary(
+            name: "CRdKafka",
+            pkgConfig: "rdkafka",
+            providers: [.apt(["librdkafka-dev"])]
+        ),
 
         // The domain: no I/O.
         .target(name: "VitalSigns"),
@@ -42,6 +47,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
+        ),
+        .target(
+            name: "Kafka",
+            dependencies: ["CRdKafka", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "MLLP",
@@ -106,6 +115,10 @@ let package = Package(
         .testTarget(name: "HL7v2Tests", dependencies: ["HL7v2"]),
         .testTarget(name: "DecodersTests", dependencies: ["Decoders", "DeviceProfiles", "DeviceSimulator"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"]),
+        .testTarget(
+            name: "KafkaTests",
+            dependencies: ["Kafka", "TestSupport", .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(
             name: "IngestTests",
             dependencies: [
