@@ -26,6 +26,11 @@ let package = Package(
             pkgConfig: "libpq",
             providers: [.apt(["libpq-dev"])]
         ),
+        .systemLibrary(
+            name: "CRdKafka",
+            pkgConfig: "rdkafka",
+            providers: [.apt(["librdkafka-dev"])]
+        ),
 
         // The domain: no I/O.
         .target(name: "VitalSigns"),
@@ -44,6 +49,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
+        ),
+        .target(
+            name: "Kafka",
+            dependencies: ["CRdKafka", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "MLLP",
@@ -131,6 +140,10 @@ let package = Package(
         .testTarget(
             name: "ClinicalAPITests",
             dependencies: ["ClinicalAPI", "Alerts", "TestSupport", .product(name: "Logging", package: "swift-log")]
+        ),
+        .testTarget(
+            name: "KafkaTests",
+            dependencies: ["Kafka", "TestSupport", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "IngestTests",

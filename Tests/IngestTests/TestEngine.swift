@@ -66,44 +66,6 @@ final class TestEngine: Sendable {
     }
 }
 
-/// Keeps what the engine logged, so tests can check that a bad client was reported.
-final class LogRecorder: Sendable {
-    struct Entry: Sendable {
-        var level: Logger.Level
-        var message: String
-        var metadata: [String: String]
-    }
-
-    private let entries = Mutex<[Entry]>([])
-
-    var all: [Entry] { entries.withLock { $0 } }
-
-    func entries(withReason reason: String) -> [Entry] {
-        all.filter { $0.metadata["reason"] == reason }
-    }
-
-    func handler() -> some LogHandler { Handler(recorder: self) }
-
-    fileprivate func append(_ entry: Entry) { entries.withLock { $0.append(entry) } }
-
-    private struct Handler: LogHandler {
-        let recorder: LogRecorder
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .debug
-
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-
-        func log(event: LogEvent) {
-            var flat: [String: String] = [:]
-            for (key, value) in metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 }) { flat[key] = "\(value)" }
-            recorder.append(Entry(level: event.level, message: "\(event.message)", metadata: flat))
-        }
-    }
-}
-
 extension TestEngine {
     /// Rows stored more than once for the same device, time and vital: must always be 0.
     func duplicateRows() throws -> Int {
