@@ -204,6 +204,7 @@ import VitalSigns
         (observation(code: "8867-4", value: "72", unit: #""code": "mm[Hg]""#), "unknown_unit", "unit 'mm[Hg]' is not a unit of heart_rate (stored in /min)"),
         (observation(code: "8867-4", value: "72", unit: #""unit": "beats per fortnight""#), "unknown_unit", "'beats per fortnight' is not a known unit of heart_rate"),
         (observation(code: "8867-4", value: "72", unit: ""), "missing_unit", "a heart_rate value needs a unit"),
+        (observation(code: "8480-6", value: "1e308", unit: #""code": "kPa""#), "invalid_value", "1e+308 kPa is out of range in mm[Hg]"),
         (observation(code: "8867-4", value: "72", unit: #""code": "/min""#, time: "1999-07-02"), "invalid_time", "effectiveDateTime '1999-07-02' is a date without a time of day"),
         (observation(code: "8867-4", value: "72", unit: #""code": "/min""#, time: "2026-11"), "invalid_time", "a date without a time of day"),
         (observation(code: "8867-4", value: "72", unit: #""code": "/min""#, time: "2026-11-29T09:00:00"), "invalid_time", "without an offset"),
@@ -260,4 +261,35 @@ func observation(
           "code": { "coding": [{ "system": "http://loinc.org", "code": "\(code)" }] },
           "effectiveDateTime": "\(time)"\(links)\(quantity) }
         """
+}
+
+@Suite struct RFC3339TimeTests {
+    @Test(arguments: [
+        ("2026-11-29T09:00:00Z", 0),
+        ("2026-11-29t09:00:00z", 0),
+        ("2026-11-29 11:00:00+02:00", 0),
+        ("2026-11-29T08:30:00-00:30", 0),
+        ("2026-11-29T09:00:00.1234567Z", 123_456),
+        ("2026-11-29T09:00:00.5+00:00", 500_000),
+    ])
+    func instants(_ text: String, _ micros: Int64) throws {
+        let time = try RFC3339Time.parse(text)
+        #expect(time.microsecondsSinceEpoch == utc(2026, 11, 29, 9, 0, 0).microsecondsSinceEpoch + micros)
+    }
+
+    @Test func aLeapDay() throws {
+        #expect(try RFC3339Time.parse("2028-02-29T00:00:00Z") == utc(2028, 2, 29, 0, 0, 0))
+        #expect(throws: RFC3339Time.Problem.outOfRange) { try RFC3339Time.parse("2027-02-29T00:00:00Z") }
+    }
+
+    @Test(arguments: [
+        ("2026", RFC3339Time.Problem.dateOnly), ("2026-11", .dateOnly), ("2026-11-29", .dateOnly),
+        ("2026-11-29T09:00:00", .missingOffset), ("2026-11-29T09:00:00.25", .missingOffset),
+        ("2026-11-29T09:00Z", .malformed), ("2026-11-29T09:00:00+0200", .malformed), ("2026-11-29T09:00:00Z ", .malformed),
+        ("2026-11-29T09:00:00.Z", .malformed), ("26-11-29T09:00:00Z", .malformed), ("", .malformed),
+        ("2026-11-29T24:00:00Z", .outOfRange), ("2026-11-29T09:00:00+15:00", .outOfRange), ("1899-12-31T23:59:59Z", .outOfRange),
+    ])
+    func problems(_ text: String, _ problem: RFC3339Time.Problem) {
+        #expect(throws: problem) { try RFC3339Time.parse(text) }
+    }
 }

@@ -26,6 +26,9 @@ struct Reading: Sendable, Hashable {
                 detail: "\(place): unit '\(unit.ucum)' is not a unit of \(kind.name) (stored in \(kind.canonicalUnit.ucum))"
             )
         }
+        guard converted.isFinite else {
+            throw FrameDecodeError(reason: "invalid_value", detail: "\(place): \(value) \(unit.ucum) is out of range in \(kind.canonicalUnit.ucum)")
+        }
         (self.value, self.unit) = (converted, kind.canonicalUnit)
     }
 }

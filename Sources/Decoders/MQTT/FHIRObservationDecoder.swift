@@ -6,6 +6,10 @@ import VitalSigns
 /// are LOINC or IEEE 11073 MDC codings resolved through the device profile, `valueQuantity`
 /// carries a UCUM unit, panels such as blood pressure carry their values in `component`. One
 /// bad Observation rejects the whole payload; the error says which entry and field.
+///
+/// The device is the Observation's `device` (identifier, `Device/<id>` or a Device in the
+/// bundle), else the topic's; the time is `effective[x]`, else the arrival time. Statuses
+/// registered, cancelled, entered-in-error and unknown are accepted but store nothing.
 public struct FHIRObservationDecoder: FrameDecoder {
     public var profile: DeviceProfile
 
