@@ -103,8 +103,8 @@ let package = Package(
             dependencies: ["Storage"],
             path: "Tests/TestSupport"
         ),
-        .testTarget(name: "HL7v2Tests", dependencies: ["HL7v2", "TestSupport"]),
-        .testTarget(name: "DecodersTests", dependencies: ["Decoders", "DeviceProfiles", "DeviceSimulator", "TestSupport"]),
+        .testTarget(name: "HL7v2Tests", dependencies: ["HL7v2"]),
+        .testTarget(name: "DecodersTests", dependencies: ["Decoders", "DeviceProfiles", "DeviceSimulator"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"]),
         .testTarget(
             name: "IngestTests",

@@ -219,7 +219,7 @@ import VitalSigns
         (#"{"resourceType": "Observation", "status": "final", "code": {"coding": [{"code": "85354-9", "system": "http://loinc.org"}]}, "component": [{"code": {"coding": [{"code": "8480-6", "system": "http://loinc.org"}]}}]}"#,
          "missing_value", "Observation.component[0]: no valueQuantity and no dataAbsentReason"),
         (#"{"resourceType": "Observation", "status": "final", "code": {"coding": [{"code": "8867-4", "system": "http://loinc.org"}]}, "subject": {"reference": "urn:uuid:nobody"}, "valueQuantity": {"value": 1, "code": "/min"}}"#,
-         "invalid_field", "Observation.subject.reference 'urn:uuid:nobody' names no Patient"),
+         "invalid_field", "Observation.subject.reference names no Patient (Patient/<id> or a Patient in the bundle)"),
     ]
 
     @Test(arguments: rejections)
@@ -239,6 +239,19 @@ import VitalSigns
         let error = rejection(fhirDecoder, bundle)
         #expect(error?.reason == "unknown_unit")
         #expect(error?.detail.hasPrefix("Bundle.entry[2] (Observation).valueQuantity: unit 'kPa' is not a unit of temperature") == true, "\(error?.detail ?? "accepted")")
+    }
+
+    @Test func patientReferencesStayOutOfErrorDetails() {
+        let bundle = """
+            { "resourceType": "Bundle", "type": "collection", "entry": [
+                { "fullUrl": "urn:uuid:KTH-SECRET-77", "resource": { "resourceType": "Device", "id": "d" } },
+                { "resource": { "resourceType": "Observation", "status": "final",
+                    "code": { "coding": [{ "system": "http://loinc.org", "code": "8867-4" }] },
+                    "subject": { "reference": "urn:uuid:KTH-SECRET-77" }, "valueQuantity": { "value": 1, "code": "/min" } } } ] }
+            """
+        let error = rejection(fhirDecoder, bundle)
+        #expect(error?.detail == "Bundle.entry[1] (Observation).subject.reference names a Device, not a Patient")
+        #expect(error?.detail.contains("SECRET") == false)
     }
 
     @Test func aDeviceIsNeeded() {

@@ -1,4 +1,4 @@
-import TestSupport
+import DeviceSimulator
 import Testing
 import VitalSigns
 @testable import Decoders

@@ -1,5 +1,4 @@
 import HL7v2
-import TestSupport
 import Testing
 
 @Suite("Fuzzing: any bytes give a message or a typed error")

@@ -222,16 +222,17 @@ public struct FHIRObservationDecoder: FrameDecoder {
         }
         if let resource = resources[reference] {
             guard resource["resourceType"] == .string("Patient") else {
-                throw FrameDecodeError(reason: "invalid_field", detail: "\(place).reference '\(reference.prefix(60))' is not a Patient")
+                throw FrameDecodeError(reason: "invalid_field", detail: "\(place).reference names a \(resource["resourceType"]?.string?.prefix(40) ?? "resource"), not a Patient")
             }
             if let identifier = resource["identifier"]?.array?.first {
-                return try patientIdentifier(identifier, place: "Patient '\(reference.prefix(60))'.identifier[0]")
+                return try patientIdentifier(identifier, place: "\(place).reference: the Patient's identifier[0]")
             }
             if let id = resource["id"]?.string { return PatientIdentifier(id: id) }
-            throw FrameDecodeError(reason: "invalid_field", detail: "\(place).reference '\(reference.prefix(60))': the Patient has no identifier")
+            throw FrameDecodeError(reason: "invalid_field", detail: "\(place).reference: the Patient has no identifier")
         }
         guard let id = localID(reference, type: "Patient") else {
-            throw FrameDecodeError(reason: "invalid_field", detail: "\(place).reference '\(reference.prefix(60))' names no Patient (Patient/<id> or a Patient in the bundle)")
+            // The reference itself is not repeated: it may carry a patient's id (no PHI in logs).
+            throw FrameDecodeError(reason: "invalid_field", detail: "\(place).reference names no Patient (Patient/<id> or a Patient in the bundle)")
         }
         return PatientIdentifier(id: id)
     }
