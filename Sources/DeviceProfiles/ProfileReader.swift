@@ -11,7 +11,7 @@ struct ProfileReader {
 
     private static let topLevelKeys: Set<String> = [
         "id", "manufacturer", "model", "protocol", "match", "sampling_interval_seconds",
-        "default_population", "codes", "units", "thresholds",
+        "default_population", "codes", "units", "thresholds", "payload",
     ]
 
     mutating func profile(from root: Node) -> DeviceProfile? {
@@ -56,8 +56,9 @@ struct ProfileReader {
         let codes = codeMappings(mapping["codes"])
         let units = unitAliases(mapping["units"])
         let thresholds = thresholdTable(mapping["thresholds"])
+        let jsonPayload = jsonPayloadMapping(mapping, family: family, profileID: id ?? "", unitAliases: units)
         guard let id, let family else { return nil }
-        return DeviceProfile(
+        var profile = DeviceProfile(
             id: id,
             manufacturer: mapping["manufacturer"]?.string ?? "",
             model: mapping["model"]?.string ?? "",
@@ -69,6 +70,8 @@ struct ProfileReader {
             unitAliases: units,
             thresholds: thresholds
         )
+        profile.jsonPayload = jsonPayload
+        return profile
     }
 
     // MARK: Sections
@@ -176,7 +179,7 @@ struct ProfileReader {
 
     // MARK: Helpers
 
-    private mutating func vitalKind(_ name: String, node: Node?, path: String) -> VitalKind? {
+    mutating func vitalKind(_ name: String, node: Node?, path: String) -> VitalKind? {
         guard let kind = VitalKind(name: name), kind != .unknown else {
             let known = VitalKind.allCases.filter { $0 != .unknown }.map(\.name).joined(separator: ", ")
             fail(node, path, "unknown vital kind '\(name)' (known: \(known))")
@@ -185,7 +188,7 @@ struct ProfileReader {
         return kind
     }
 
-    private mutating func requiredString(_ mapping: Node.Mapping, _ key: String, path: String) -> String? {
+    mutating func requiredString(_ mapping: Node.Mapping, _ key: String, path: String) -> String? {
         let keyPath = path.isEmpty ? key : "\(path).\(key)"
         guard let node = mapping[key] else {
             problems.append(ProfileLoadError(file: file, line: mapping.mark?.line, key: keyPath, reason: "is required"))
@@ -214,7 +217,7 @@ struct ProfileReader {
         }
     }
 
-    private mutating func rejectUnknownKeys(_ mapping: Node.Mapping, allowed: Set<String>, path: String) {
+    mutating func rejectUnknownKeys(_ mapping: Node.Mapping, allowed: Set<String>, path: String) {
         for key in mapping.keys {
             let name = key.string ?? "?"
             if !allowed.contains(name) {
@@ -224,7 +227,7 @@ struct ProfileReader {
         }
     }
 
-    private mutating func fail(_ node: Node?, _ key: String, _ reason: String) {
+    mutating func fail(_ node: Node?, _ key: String, _ reason: String) {
         problems.append(ProfileLoadError(file: file, line: node?.mark?.line, key: key, reason: reason))
     }
 }

@@ -61,6 +61,8 @@ public struct DeviceProfile: Sendable {
     public var defaultPopulation: Population
     public let thresholds: [Population: [VitalKind: ThresholdBand]]
     public let codes: [CodeMapping]
+    /// For `mapped-json` devices: where the payload keeps its readings.
+    public var jsonPayload: JSONPayloadMapping?
     private let codeIndex: [CodeKey: CodeResolution]
     private let unitIndex: [String: UCUMUnit]
     /// The same, for numeric MDC codes: integer keys hash in a few nanoseconds.
@@ -168,6 +170,7 @@ private struct CodeKey: Hashable {
         let upper = system.utf8.contains(where: { $0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z") }) ? system.uppercased() : system
         switch upper {
         case "LOINC", "HTTP://LOINC.ORG": return "LN"
+        case "URN:ISO:STD:ISO:11073:10101": return "MDC"
         default: return upper
         }
     }
