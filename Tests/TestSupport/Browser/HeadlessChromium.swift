@@ -119,11 +119,11 @@ public final class HeadlessChromium: Sendable {
         return result["result"]?["value"] ?? .null
     }
 
-    /// Polls a JavaScript condition until it is truthy; fails after `timeout` with the condition
-    /// and the last exception it threw, if any.
+    /// Polls a JavaScript condition (an expression, or a promise of one) until it is truthy;
+    /// fails after `timeout` with the condition and the last exception it threw, if any.
     public func waitFor(_ condition: String, timeout: Duration = .seconds(10), pollEvery interval: Duration = .milliseconds(50)) async throws {
         try await waitUntil(timeout: timeout, pollEvery: interval, "page condition `\(Self.shortened(condition))`") {
-            try await evaluate("Boolean(\(condition))") == .bool(true)
+            try await evaluate("(async () => Boolean(await (\(condition))))()") == .bool(true)
         }
     }
 
