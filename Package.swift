@@ -72,7 +72,7 @@ let package = Package(
         .target(
             name: "Alerts",
             dependencies: [
-                "VitalSigns", "Storage",
+                "VitalSigns", "Storage", "Kafka",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
@@ -129,14 +129,14 @@ let package = Package(
         // Shared by the test targets: services started per test run, waiting with deadlines.
         .target(
             name: "TestSupport",
-            dependencies: ["Storage"],
+            dependencies: ["Storage", "Kafka"],
             path: "Tests/TestSupport"
         ),
         .testTarget(name: "VitalSignsTests", dependencies: ["VitalSigns"]),
         .testTarget(name: "HL7v2Tests", dependencies: ["HL7v2"]),
         .testTarget(name: "DecodersTests", dependencies: ["Decoders", "DeviceProfiles", "DeviceSimulator"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"]),
-        .testTarget(name: "AlertsTests", dependencies: ["Alerts", "Storage", "TestSupport"]),
+        .testTarget(name: "AlertsTests", dependencies: ["Alerts", "Storage", "Kafka", "TestSupport"]),
         .testTarget(
             name: "ClinicalAPITests",
             dependencies: ["ClinicalAPI", "Alerts", "TestSupport", .product(name: "Logging", package: "swift-log")]

@@ -11,7 +11,7 @@ func trigger(
     location: String? = "ICU^1^A", escalateAfter: Duration? = nil
 ) -> AlertTrigger {
     AlertTrigger(
-        action: action, key: "MRN-1|\(vital)|threshold.\(vital)", rule: "threshold.\(vital)", vital: vital, value: value, unit: "%",
+        action: action, key: "\(device)|\(vital)|threshold.\(vital)", rule: "threshold.\(vital)", vital: vital, value: value, unit: "%",
         patient: PatientIdentifier(id: "MRN-1", assigningAuthority: "KTH"), device: device, location: location,
         observedAt: Timestamp(microsecondsSinceEpoch: 1_790_000_000_000_000), escalateAfter: escalateAfter
     )

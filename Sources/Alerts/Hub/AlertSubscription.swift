@@ -29,10 +29,7 @@ final class AlertSubscribers: Sendable {
         let current = entries.withLock { Array($0.values) }
         for entry in current {
             for event in events where entry.scope.contains(event.alert) {
-                let stored = StoredAlertEvent(
-                    id: event.id, facility: event.alert.facility, ward: event.alert.ward, kafkaKey: event.alert.device, payload: event.json
-                )
-                if case .dropped = entry.continuation.yield(stored) {
+                if case .dropped = entry.continuation.yield(StoredAlertEvent(event)) {
                     entry.continuation.finish()
                     break
                 }

@@ -11,10 +11,17 @@ struct AlertChange: Sendable {
 /// A stored event as the stream replays it: the JSON exactly as it was first announced.
 public struct StoredAlertEvent: Sendable, Hashable {
     public var id: Int64
+    public var type: AlertEventType
     public var facility: String
     public var ward: String?
     public var kafkaKey: String
     public var payload: String
+}
+
+extension StoredAlertEvent {
+    init(_ event: AlertEvent) {
+        self.init(id: event.id, type: event.type, facility: event.alert.facility, ward: event.alert.ward, kafkaKey: event.alert.device, payload: event.json)
+    }
 }
 
 /// SQL over `critical_events` and `alert_events` (timescale/0004_alerts.sql). Not thread-safe:
@@ -116,7 +123,7 @@ final class AlertStore {
     /// Events after `id`, oldest first, for a stream that resumes.
     func events(after id: Int64, limit: Int = 10_000) throws(PostgresError) -> [StoredAlertEvent] {
         try connection.query(
-            "SELECT id, facility, ward, kafka_key, payload FROM alert_events WHERE id > $1 ORDER BY id LIMIT $2",
+            "SELECT id, type, facility, ward, kafka_key, payload FROM alert_events WHERE id > $1 ORDER BY id LIMIT $2",
             [String(id), String(limit)]
         ).rows.compactMap(Self.storedEvent)
     }
@@ -124,7 +131,7 @@ final class AlertStore {
     /// Events Kafka has not confirmed yet, oldest first.
     func undeliveredEvents(after id: Int64, limit: Int) throws(PostgresError) -> [StoredAlertEvent] {
         try connection.query(
-            "SELECT id, facility, ward, kafka_key, payload FROM alert_events WHERE delivered_at IS NULL AND id > $1 ORDER BY id LIMIT $2",
+            "SELECT id, type, facility, ward, kafka_key, payload FROM alert_events WHERE delivered_at IS NULL AND id > $1 ORDER BY id LIMIT $2",
             [String(id), String(limit)]
         ).rows.compactMap(Self.storedEvent)
     }
@@ -183,10 +190,11 @@ final class AlertStore {
     }
 
     private static func storedEvent(_ row: [String?]) -> StoredAlertEvent? {
-        guard row.count == 5, let id = row[0].flatMap({ Int64($0) }), let facility = row[1], let key = row[3], let payload = row[4] else {
+        guard row.count == 6, let id = row[0].flatMap({ Int64($0) }), let type = row[1].flatMap(AlertEventType.init(rawValue:)),
+              let facility = row[2], let key = row[4], let payload = row[5] else {
             return nil
         }
-        return StoredAlertEvent(id: id, facility: facility, ward: row[2], kafkaKey: key, payload: payload)
+        return StoredAlertEvent(id: id, type: type, facility: facility, ward: row[3], kafkaKey: key, payload: payload)
     }
 
     private static func alert(_ row: [String?]) -> Alert? {

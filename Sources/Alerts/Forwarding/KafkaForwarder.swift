@@ -1,0 +1,254 @@
+import Foundation
+import Kafka
+import Logging
+import Metrics
+import Storage
+import Synchronization
+
+/// Forwards alert events to Kafka through the transactional outbox `alert_events`.
+///
+/// Every event is in the database before it reaches the forwarder (the hub commits first), so
+/// the forwarder may lose nothing by crashing: at start it reads the undelivered events, then
+/// takes newly committed ones from the hub, and sends them in id order keyed by device. Kafka's
+/// confirmations are written back (`alert_events.delivered_at`, `critical_events.kafka_state`).
+///
+/// Ordering and duplicates: the producer is idempotent with `acks=all` and never gives up on a
+/// record (`message.timeout.ms=0`), so a broker outage delays records without reordering or
+/// duplicating them. Only a crash between Kafka's confirmation and its record in the database
+/// sends an event again after a restart; consumers deduplicate on `eventId`.
+public final class KafkaForwarder: Sendable {
+    public struct Configuration: Sendable {
+        public var topic: String = "vitals.critical"
+        /// Records sent and not yet confirmed; the forwarder waits beyond this.
+        public var maxInFlight: Int = 10_000
+
+        public init() {}
+    }
+
+    /// librdkafka settings the outbox relies on (the caller's own settings are kept otherwise).
+    public static let requiredProducerProperties: [String: String] = ["message.timeout.ms": "0"]
+
+    private let producer: KafkaProducer
+    private let state: ForwarderState
+    private let stopped = DispatchSemaphore(value: 0)
+
+    public init(producer: KafkaProducer, hub: AlertHub, url: String, configuration: Configuration = .init(), logger: Logger) throws(PostgresError) {
+        self.producer = producer
+        state = ForwarderState()
+        let state = state
+        // Subscribe before reading the backlog: an event committed in between is in both, and the
+        // id watermark drops the second copy.
+        hub.onCommitted { events in state.add(events.map(StoredAlertEvent.init)) }
+        let store = try AlertStore(url: url)
+        let backlog = try store.undeliveredEvents(after: 0, limit: Int.max)
+        state.loadBacklog(backlog)
+        if !backlog.isEmpty {
+            logger.info("forwarding alert events left undelivered", metadata: ["events": "\(backlog.count)", "first_event_id": "\(backlog[0].id)"])
+        }
+        let worker = ForwarderWorker(producer: producer, store: store, url: url, state: state, configuration: configuration, logger: logger)
+        let thread = Thread { [stopped] in
+            worker.run()
+            stopped.signal()
+        }
+        thread.name = "nc-kafka-outbox"
+        thread.start()
+    }
+
+    /// Events committed and not yet confirmed by Kafka (queued or in flight).
+    public var pendingCount: Int { state.pendingCount }
+
+    /// Stops sending, records the confirmations received so far, and returns when the outbox
+    /// thread has ended. Undelivered events stay in the outbox for the next start. Idempotent.
+    public func shutdown() {
+        state.close()
+        stopped.wait()
+        stopped.signal()
+    }
+}
+
+/// What the hub, Kafka's delivery callbacks and the outbox thread share.
+///
+/// `@unchecked Sendable`: every stored property is used only while holding `condition`'s lock.
+final class ForwarderState: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var queue: [StoredAlertEvent] = []
+    private var watermark: Int64 = 0
+    private var delivered: [Int64] = []
+    private var failed = false
+    private var inFlight: Set<Int64> = []
+    private var closed = false
+
+    func loadBacklog(_ events: [StoredAlertEvent]) {
+        condition.withLock {
+            let fresh = queue.filter { event in !events.contains { $0.id == event.id } }
+            queue = events + fresh
+            watermark = max(watermark, events.last?.id ?? 0)
+            condition.signal()
+        }
+    }
+
+    func add(_ events: [StoredAlertEvent]) {
+        condition.withLock {
+            for event in events where event.id > watermark {
+                queue.append(event)
+                watermark = event.id
+            }
+            condition.signal()
+        }
+    }
+
+    /// The next events to send (up to the in-flight bound), the confirmations to record, and
+    /// whether a send failed; waits up to `timeout` for something to do. nil once closed.
+    func next(maxInFlight: Int, timeout: TimeInterval) -> (send: [StoredAlertEvent], delivered: [Int64], failed: Bool)? {
+        condition.withLock {
+            if queue.isEmpty && delivered.isEmpty && !failed && !closed {
+                _ = condition.wait(until: Date(timeIntervalSinceNow: timeout))
+            }
+            if closed { return nil }
+            let room = max(0, maxInFlight - inFlight.count)
+            let send = Array(queue.prefix(room))
+            queue.removeFirst(send.count)
+            inFlight.formUnion(send.map(\.id))
+            defer { delivered.removeAll(); failed = false }
+            return (send, delivered, failed)
+        }
+    }
+
+    func confirm(_ id: Int64) {
+        condition.withLock {
+            delivered.append(id)
+            inFlight.remove(id)
+            condition.signal()
+        }
+    }
+
+    /// `id` (if any) was not delivered; the worker recovers from the outbox.
+    func fail(_ id: Int64?) {
+        condition.withLock {
+            if let id { inFlight.remove(id) }
+            failed = true
+            condition.signal()
+        }
+    }
+
+    /// After a failure: the outbox in the database is the truth; what is still in flight may
+    /// yet be confirmed and is not queued twice.
+    func reload(_ events: [StoredAlertEvent]) {
+        condition.withLock {
+            queue = events.filter { !inFlight.contains($0.id) }
+            watermark = max(watermark, events.last?.id ?? 0)
+        }
+    }
+
+    func takeDelivered() -> [Int64] {
+        condition.withLock {
+            defer { delivered.removeAll() }
+            return delivered
+        }
+    }
+
+    var pendingCount: Int { condition.withLock { queue.count + inFlight.count } }
+
+    func close() {
+        condition.withLock {
+            closed = true
+            condition.broadcast()
+        }
+    }
+}
+
+/// The outbox thread: sends, records confirmations, recovers from failed sends.
+private final class ForwarderWorker: @unchecked Sendable {
+    // Thread-confined to the outbox thread.
+    private var store: AlertStore
+    private let producer: KafkaProducer
+    private let url: String
+    private let state: ForwarderState
+    private let configuration: KafkaForwarder.Configuration
+    private let logger: Logger
+    private let sent = Counter(label: "kafka_alert_events_sent_total")
+    private let confirmed = Counter(label: "kafka_alert_events_delivered_total")
+    private let failures = Counter(label: "kafka_alert_events_failed_total")
+
+    init(producer: KafkaProducer, store: AlertStore, url: String, state: ForwarderState, configuration: KafkaForwarder.Configuration, logger: Logger) {
+        self.producer = producer
+        self.store = store
+        self.url = url
+        self.state = state
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    func run() {
+        var pendingRecords: [Int64] = []
+        while let work = state.next(maxInFlight: configuration.maxInFlight, timeout: 0.2) {
+            pendingRecords += work.delivered
+            record(&pendingRecords)
+            if work.failed {
+                recoverAfterFailure()
+                continue
+            }
+            for event in work.send { send(event) }
+        }
+        pendingRecords += state.takeDelivered()
+        record(&pendingRecords)
+    }
+
+    private func send(_ event: StoredAlertEvent) {
+        let record = KafkaProducerRecord(
+            topic: configuration.topic, key: event.kafkaKey, value: Array(event.payload.utf8),
+            headers: [
+                KafkaHeader(key: "facility", value: event.facility),
+                KafkaHeader(key: "event-type", value: event.type.rawValue),
+                KafkaHeader(key: "schema-version", value: "1"),
+            ]
+        )
+        let state = state, confirmed = confirmed, failures = failures, logger = logger
+        do {
+            try producer.send(record) { result in
+                switch result {
+                case .success:
+                    confirmed.increment()
+                    state.confirm(event.id)
+                case .failure(let error):
+                    failures.increment()
+                    logger.warning("alert event not delivered to Kafka; it stays in the outbox", metadata: [
+                        "event_id": "\(event.id)", "error": "\(error)",
+                    ])
+                    state.fail(event.id)
+                }
+            }
+            sent.increment()
+        } catch {
+            failures.increment()
+            logger.warning("alert event not handed to Kafka; it stays in the outbox", metadata: ["event_id": "\(event.id)", "error": "\(error)"])
+            state.fail(event.id)
+        }
+    }
+
+    /// Writes confirmations to the outbox; on a database error they are kept and tried again.
+    private func record(_ ids: inout [Int64]) {
+        guard !ids.isEmpty else { return }
+        do throws(PostgresError) {
+            if !store.connection.isConnected { store = try AlertStore(url: url) }
+            try store.markDelivered(ids)
+            ids.removeAll()
+        } catch {
+            logger.warning("Kafka confirmations not recorded yet", metadata: ["events": "\(ids.count)", "error": "\(error.redactedDescription)"])
+            if error.isConnectionFailure { store.connection.close() }
+        }
+    }
+
+    /// A record failed for good (the producer gave up or refused it): after a pause, resend the
+    /// undelivered part of the outbox from the database, in id order.
+    private func recoverAfterFailure() {
+        Thread.sleep(forTimeInterval: 1)
+        do throws(PostgresError) {
+            if !store.connection.isConnected { store = try AlertStore(url: url) }
+            state.reload(try store.undeliveredEvents(after: 0, limit: configuration.maxInFlight))
+        } catch {
+            logger.warning("outbox not readable; retrying", metadata: ["error": "\(error.redactedDescription)"])
+            state.fail(nil)
+        }
+    }
+}

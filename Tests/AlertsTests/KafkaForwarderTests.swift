@@ -1,0 +1,122 @@
+import Alerts
+import Foundation
+import Kafka
+import Storage
+import TestSupport
+import Testing
+import VitalSigns
+
+/// The outbox against librdkafka's mock cluster (3 brokers, real Kafka protocol over loopback).
+@Suite(.timeLimit(.minutes(3))) struct KafkaForwarderTests {
+    let scope = AlertScope(facility: "KTH")
+
+    func start(_ url: String, _ kafka: KafkaFixture) throws -> (AlertHub, KafkaForwarder, KafkaProducer) {
+        var hubConfiguration = AlertHub.Configuration(facility: "KTH")
+        hubConfiguration.escalationCheckInterval = .milliseconds(50)
+        let hub = try AlertHub(url: url, configuration: hubConfiguration, logger: TestPostgres.logger)
+        let producer = try kafka.producer(KafkaForwarder.requiredProducerProperties)
+        var configuration = KafkaForwarder.Configuration()
+        configuration.topic = kafka.topic
+        let forwarder = try KafkaForwarder(producer: producer, hub: hub, url: url, configuration: configuration, logger: TestPostgres.logger)
+        return (hub, forwarder, producer)
+    }
+
+    func payload(_ record: KafkaConsumerRecord) -> [String: Any] {
+        (try? JSONSerialization.jsonObject(with: Data(record.value)) as? [String: Any]) ?? [:]
+    }
+
+    @Test("every alert event arrives once, keyed by device on the partition Kafka's partitioner picks, with its headers and body")
+    func delivery() async throws {
+        let url = try TestPostgres.migratedDatabase()
+        let kafka = try KafkaFixture.start(topic: "vitals.critical")
+        let (hub, forwarder, producer) = try start(url, kafka)
+        hub.submit([trigger(.raise(.critical), device: "0012A1FFFE000001", vital: "spo2")])
+        hub.submit([trigger(.raise(.warning), device: "0012A1FFFE000002", vital: "heart_rate")])
+        hub.submit([trigger(.clear, device: "0012A1FFFE000001", vital: "spo2")])
+
+        let records = try await kafka.readBack(3)
+        #expect(records.count == 3)
+        for record in records {
+            #expect(record.partition == KafkaPartitioner.partition(forKey: record.keyText, partitionCount: kafka.partitions))
+            let body = payload(record)
+            let alert = body["alert"] as? [String: Any]
+            #expect(body["version"] as? Int == 1)
+            #expect(alert?["device"] as? String == record.keyText)
+            let headers = Dictionary(uniqueKeysWithValues: record.headers.map { ($0.key, $0.value.map { String(decoding: $0, as: UTF8.self) } ?? "") })
+            #expect(headers == ["facility": "KTH", "event-type": body["type"] as? String ?? "?", "schema-version": "1"])
+        }
+        let spo2 = records.filter { $0.keyText == "0012A1FFFE000001" }.map { payload($0)["type"] as? String }
+        #expect(spo2 == ["raised", "resolved"])
+
+        let reader = try PostgresConnection(url: url)
+        defer { reader.close() }
+        try await waitUntil(timeout: .seconds(20), "delivery recorded in the outbox") {
+            try reader.execute("SELECT count(*) FROM alert_events WHERE delivered_at IS NULL").scalar == "0"
+                && reader.execute("SELECT count(*) FROM critical_events WHERE kafka_state <> 'delivered'").scalar == "0"
+        }
+        forwarder.shutdown()
+        hub.shutdown()
+        await producer.shutdown()
+    }
+
+    @Test("with brokers down and produce errors injected no event is lost or duplicated, and per-key order holds")
+    func outage() async throws {
+        let url = try TestPostgres.migratedDatabase()
+        let kafka = try KafkaFixture.start(topic: "vitals.critical", partitions: 3)
+        for partition in 0..<3 { try kafka.cluster.setPartitionLeader(topic: kafka.topic, partition: Int32(partition), brokerID: Int32(partition + 1)) }
+        let (hub, forwarder, producer) = try start(url, kafka)
+
+        for broker in 1...3 { try kafka.cluster.setBrokerDown(Int32(broker)) }
+        try kafka.cluster.pushRequestErrors(apiKey: .produce, [.notLeaderForPartition, .requestTimedOut, .notLeaderForPartition])
+        let devices = (0..<8).map { String(format: "0012A1FFFE%06d", $0) }
+        for round in 0..<3 {
+            for device in devices {
+                let severity: AlertSeverity = round == 0 ? .warning : (round == 1 ? .critical : .emergency)
+                hub.submit([trigger(.raise(severity), device: device, vital: "spo2")])
+            }
+        }
+        try await waitUntil(timeout: .seconds(20), "events committed") { hub.latestEventID >= 24 }
+        #expect(forwarder.pendingCount > 0)
+        for broker in 1...3 { try kafka.cluster.setBrokerUp(Int32(broker)) }
+
+        let records = try await kafka.readBack(24)
+        try await waitUntil(timeout: .seconds(30)) { forwarder.pendingCount == 0 }
+        #expect(try kafka.storedCount() == 24)
+        let ids = records.compactMap { payload($0)["eventId"] as? Int }
+        #expect(Set(ids).count == 24)
+        for device in devices {
+            let types = records.filter { $0.keyText == device }.map { (payload($0)["alert"] as? [String: Any])?["severity"] as? String }
+            #expect(types == ["warning", "critical", "emergency"])
+        }
+        forwarder.shutdown()
+        hub.shutdown()
+        await producer.shutdown()
+    }
+
+    @Test("events committed while no forwarder ran are sent at its start; delivered ones are not sent again")
+    func backlog() async throws {
+        let url = try TestPostgres.migratedDatabase()
+        let kafka = try KafkaFixture.start(topic: "vitals.critical")
+        do {
+            let (hub, forwarder, producer) = try start(url, kafka)
+            hub.submit([trigger(.raise(.critical), device: "A", vital: "spo2")])
+            _ = try await kafka.readBack(1)
+            try await waitUntil(timeout: .seconds(20)) { forwarder.pendingCount == 0 }
+            forwarder.shutdown()
+            // The hub goes on without a forwarder: these wait in the outbox.
+            hub.submit([trigger(.raise(.critical), device: "B", vital: "spo2")])
+            hub.submit([trigger(.clear, device: "A", vital: "spo2")])
+            try await waitUntil(timeout: .seconds(20)) { hub.latestEventID >= 3 }
+            hub.shutdown()
+            await producer.shutdown()
+        }
+        let (hub, forwarder, producer) = try start(url, kafka)
+        let records = try await kafka.readBack(3)
+        try await waitUntil(timeout: .seconds(20)) { forwarder.pendingCount == 0 }
+        #expect(try kafka.storedCount() == 3)
+        #expect(records.map { payload($0)["eventId"] as? Int }.compactMap { $0 }.sorted() == [1, 2, 3])
+        forwarder.shutdown()
+        hub.shutdown()
+        await producer.shutdown()
+    }
+}
