@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
     ],
     targets: [
         // System-library shims.
@@ -33,6 +34,12 @@ let package = Package(
             dependencies: ["VitalSigns", .product(name: "Yams", package: "Yams")]
         ),
         .target(name: "Decoders", dependencies: ["VitalSigns", "HL7v2"]),
+
+        // The lock-free ring between the sources and the sinks.
+        .target(
+            name: "Pipeline",
+            dependencies: ["VitalSigns", .product(name: "Metrics", package: "swift-metrics")]
+        ),
 
         // I/O at the edges.
         .target(
@@ -90,9 +97,10 @@ let package = Package(
         .executableTarget(
             name: "vitals-bench",
             dependencies: [
-                "VitalSigns", "HL7v2", "Decoders", "DeviceProfiles", "Storage", "Ingest", "DeviceSimulator",
+                "VitalSigns", "HL7v2", "Decoders", "DeviceProfiles", "Storage", "Ingest", "DeviceSimulator", "Pipeline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "DequeModule", package: "swift-collections"),
             ],
             path: "bench/Sources/vitals-bench"
         ),
@@ -106,6 +114,10 @@ let package = Package(
         .testTarget(name: "HL7v2Tests", dependencies: ["HL7v2"]),
         .testTarget(name: "DecodersTests", dependencies: ["Decoders", "DeviceProfiles", "DeviceSimulator"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"]),
+        .testTarget(
+            name: "PipelineTests",
+            dependencies: ["Pipeline", "TestSupport", .product(name: "MetricsTestKit", package: "swift-metrics")]
+        ),
         .testTarget(
             name: "IngestTests",
             dependencies: [
