@@ -1,5 +1,6 @@
 import Foundation
 import Metrics
+import Synchronization
 
 enum StageHandler<Element: Sendable>: Sendable {
     case reading(Pipeline<Element>.Handler)
@@ -20,6 +21,9 @@ final class StageRunner<Element: Sendable>: Sendable {
     let sequence = SequenceCounter()
     private let lag: Gauge
     private let exited = DispatchSemaphore(value: 0)
+    /// Stored before `exited` is signalled: the atomic gives `join()` a happens-before edge that
+    /// race detectors see for certain.
+    private let finished = Atomic<Bool>(false)
 
     /// Report the lag gauge every this many batches (and whenever the stage goes idle).
     private static var reportEvery: Int { 64 }
@@ -37,6 +41,7 @@ final class StageRunner<Element: Sendable>: Sendable {
     func start(pipeline: Pipeline<Element>, barrier: [SequenceCounter], terminal: [SequenceCounter]?) {
         let thread = Thread { [self] in
             run(pipeline, barrier: barrier, terminal: terminal)
+            finished.store(true, ordering: .releasing)
             exited.signal()
         }
         thread.name = name
@@ -45,6 +50,7 @@ final class StageRunner<Element: Sendable>: Sendable {
 
     func join() {
         exited.wait()
+        precondition(finished.load(ordering: .acquiring))
     }
 
     private func run(_ pipeline: Pipeline<Element>, barrier: [SequenceCounter], terminal: [SequenceCounter]?) {

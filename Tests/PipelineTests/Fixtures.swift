@@ -123,5 +123,8 @@ final class ProducerThread: Sendable {
     }
 
     var finished: Bool { done.load(ordering: .acquiring) }
-    func join() { semaphore.wait() }
+    func join() {
+        semaphore.wait()
+        precondition(finished)
+    }
 }
