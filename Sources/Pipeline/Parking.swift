@@ -2,15 +2,19 @@ import Foundation
 import Synchronization
 
 /// How threads wait for a sequence to move: spin briefly, then yield the core, then park on a
-/// condition variable. Threads that advance a sequence call `wakeParked()`, which costs one fence
-/// and one load while nobody is parked; only then do they take the lock and broadcast.
+/// condition variable (an event count). Threads that advance a sequence call `wakeParked()`,
+/// which costs one fence and one load while nobody is parked; then the first waker takes the lock
+/// and broadcasts, and later ones skip it until a parked thread has looked again (`wakePending`),
+/// so a producer does not pay a system call per entry while the woken stage is being scheduled.
 ///
-/// The lost-wakeup race is closed Dekker-style: a parker counts itself in `parked` and fences
-/// before its last check; a waker publishes its progress, fences, then reads `parked`. One of
-/// the two sees the other.
+/// The lost-wakeup race is closed Dekker-style: before each last check a parker counts itself in
+/// `parked`, clears `wakePending` and fences; a waker publishes its progress, fences, then reads
+/// `parked` and swaps `wakePending`. Either the parker sees the progress, or the first waker
+/// after the parker's clear broadcasts (under the lock the parker holds until it waits).
 final class Parking: @unchecked Sendable {
     private let condition = NSCondition()
     private let parked = Atomic<Int>(0)
+    private let wakePending = Atomic<Bool>(false)
     private let spins: Int
     private let yields: Int
 
@@ -39,8 +43,12 @@ final class Parking: @unchecked Sendable {
     private func park(until ready: () -> Bool) {
         condition.lock()
         parked.add(1, ordering: .sequentiallyConsistent)
-        atomicMemoryFence(ordering: .sequentiallyConsistent)
-        while !ready() { condition.wait() }
+        while true {
+            wakePending.store(false, ordering: .sequentiallyConsistent)
+            atomicMemoryFence(ordering: .sequentiallyConsistent)
+            if ready() { break }
+            condition.wait()
+        }
         parked.subtract(1, ordering: .sequentiallyConsistent)
         condition.unlock()
     }
@@ -48,7 +56,9 @@ final class Parking: @unchecked Sendable {
     /// Call after advancing a sequence (publishing, or a stage finishing a batch).
     func wakeParked() {
         atomicMemoryFence(ordering: .sequentiallyConsistent)
-        if parked.load(ordering: .relaxed) > 0 { wakeAll() }
+        if parked.load(ordering: .relaxed) > 0 && !wakePending.exchange(true, ordering: .sequentiallyConsistent) {
+            wakeAll()
+        }
     }
 
     /// Wakes every parked thread, for state changes that are not sequences (shutdown).

@@ -15,14 +15,12 @@ extension Pipeline {
         guard count <= capacity else {
             throw .batchLargerThanRing(pipeline: name, count: count, capacity: capacity)
         }
-        return try asProducer { () throws(PipelineError) -> Bool in
-            guard let last = tryClaim(count) else {
-                recordRejection()
-                return false
-            }
-            write(batch, endingAt: last)
-            return true
+        guard let last = try tryClaim(count) else {
+            recordRejection()
+            return false
         }
+        write(batch, endingAt: last)
+        return true
     }
 
     /// Publishes the batch, waiting on this thread while the ring is full. A batch larger than
@@ -33,15 +31,19 @@ extension Pipeline {
     }
 
     public func publish<Batch: Collection>(contentsOf batch: Batch) throws(PipelineError) where Batch.Element == Element {
+        let count = batch.count
+        guard count > capacity else { return try publishPart(batch, count: count) }
         var rest = batch[...]
         while !rest.isEmpty {
             let part = rest.prefix(capacity)
-            try asProducer { () throws(PipelineError) in
-                let last = try claim(part.count)
-                write(part, endingAt: last)
-            }
+            try publishPart(part, count: part.count)
             rest = rest.dropFirst(part.count)
         }
+    }
+
+    private func publishPart<Batch: Collection>(_ batch: Batch, count: Int) throws(PipelineError) where Batch.Element == Element {
+        guard count > 0 else { return }
+        write(batch, endingAt: try claim(count))
     }
 
     /// Publishes the batch, suspending while the ring is full.
@@ -55,15 +57,15 @@ extension Pipeline {
         while !rest.isEmpty {
             let part = rest.prefix(capacity)
             var waitStart: ContinuousClock.Instant?
-            while !(try asProducer { () throws(PipelineError) -> Bool in
-                guard let last = tryClaim(part.count) else { return false }
-                write(part, endingAt: last)
-                return true
-            }) {
+            defer { if let waitStart { endWait(since: waitStart) } }
+            while true {
+                if let last = try tryClaim(part.count) {
+                    write(part, endingAt: last)
+                    break
+                }
                 if waitStart == nil { waitStart = beginWait() }
                 await waitForRoom(for: part.count)
             }
-            if let waitStart { endWait(since: waitStart) }
             rest = rest.dropFirst(part.count)
         }
     }
@@ -86,28 +88,27 @@ extension Pipeline {
     // MARK: Claim and publish
 
     /// Claims `count` sequences if they are free now; returns the last one.
-    private func tryClaim(_ count: Int) -> Int64? {
+    private func tryClaim(_ count: Int) throws(PipelineError) -> Int64? {
         while true {
-            let current = cursor.loadRelaxed()
-            let last = current + Int64(count)
+            let state = cursor.load()
+            if state.closed { throw .shutDown(pipeline: name) }
+            let last = state.claimed + Int64(count)
             guard last - Int64(capacity) <= reclaimed.load() else { return nil }
-            if cursor.compareExchange(expected: current, desired: last) { return last }
+            if cursor.advance(from: state, to: last) { return last }
         }
     }
 
     /// Claims `count` sequences, waiting (counted) while the ring is full; returns the last one.
     private func claim(_ count: Int) throws(PipelineError) -> Int64 {
-        if let last = tryClaim(count) { return last }
+        if let last = try tryClaim(count) { return last }
         let start = beginWait()
         defer { endWait(since: start) }
         while true {
-            var stopped = false
             parking.wait(until: {
-                stopped = !isAccepting
-                return stopped || cursor.loadRelaxed() + Int64(count) - Int64(capacity) <= reclaimed.load()
+                let state = cursor.load()
+                return state.closed || state.claimed + Int64(count) - Int64(capacity) <= reclaimed.load()
             })
-            if stopped { throw .shutDown(pipeline: name) }
-            if let last = tryClaim(count) { return last }
+            if let last = try tryClaim(count) { return last }
         }
     }
 
@@ -119,6 +120,7 @@ extension Pipeline {
             storage.slot(sequence).initialize(to: element)
             sequence += 1
         }
+        // Published in order, so a stage never has to rescan past a gap it cannot yet cross.
         for sequence in first...last { storage.markPublished(sequence) }
         parking.wakeParked()
     }

@@ -26,8 +26,9 @@ import Synchronization
 /// - **Waiting**: idle stages and blocked producers spin briefly, then yield, then park on one
 ///   condition variable (`Parking`); whoever advances a sequence pays one fence and one load to
 ///   learn whether anyone is parked.
-/// - **Shutdown**: `shutdown()` stops intake, waits for producers in the middle of a publish,
-///   lets every stage drain up to the last published entry and joins the threads.
+/// - **Shutdown**: `shutdown()` sets a closed bit in the cursor word (claims fail from then on,
+///   and the last claimed sequence is known), lets every stage drain up to it and joins the
+///   threads.
 ///
 /// The stage threads keep the pipeline alive until `shutdown()`.
 public final class Pipeline<Element: Sendable>: @unchecked Sendable {
@@ -45,8 +46,8 @@ public final class Pipeline<Element: Sendable>: @unchecked Sendable {
     public var capacity: Int { storage.capacity }
 
     let storage: RingStorage<Element>
-    /// Highest claimed sequence.
-    let cursor = SequenceCounter()
+    /// Highest claimed sequence, and the closed bit that `shutdown()` sets.
+    let cursor = ClaimCursor()
     /// Every entry up to here is consumed by all terminal stages and deinitialized.
     let reclaimed = SequenceCounter()
     private let reclaiming = Atomic<Bool>(false)
@@ -54,8 +55,6 @@ public final class Pipeline<Element: Sendable>: @unchecked Sendable {
     let room = RoomNotifier()
     let metrics: PipelineMetrics
 
-    private let accepting = Atomic<Bool>(true)
-    private let producersPublishing = Atomic<Int>(0)
     private let stopping = Atomic<Bool>(false)
     /// Set before `stopping`: the last sequence stages must process before they exit.
     private let drainTarget = SequenceCounter()
@@ -69,7 +68,7 @@ public final class Pipeline<Element: Sendable>: @unchecked Sendable {
         var started = false
         var finished = false
     }
-    private let topology = Mutex(Topology())
+    private let topology = Locked(Topology())
     private let shutdownLock = NSLock()
 
     /// `capacity`: slots in the ring, a power of two. `name` is the `pipeline` dimension of the
@@ -83,7 +82,7 @@ public final class Pipeline<Element: Sendable>: @unchecked Sendable {
 
     deinit {
         // Entries published but never consumed (a pipeline that was never started).
-        let last = cursor.load()
+        let last = cursor.claimed
         let first = reclaimed.load() + 1
         if last >= first { storage.deinitialize(from: first, through: last) }
     }
@@ -157,19 +156,17 @@ public final class Pipeline<Element: Sendable>: @unchecked Sendable {
     public func shutdown() {
         shutdownLock.lock()
         defer { shutdownLock.unlock() }
-        let stages: [StageRunner<Element>] = topology.withLock { topology in
-            if topology.finished { return [] }
+        let stages: [StageRunner<Element>]? = topology.withLock { topology in
+            if topology.finished { return nil }
             topology.finished = true
             return topology.started ? topology.stages : []
         }
-        guard !stages.isEmpty || accepting.load(ordering: .sequentiallyConsistent) else { return }
+        guard let stages else { return }
 
-        accepting.store(false, ordering: .sequentiallyConsistent)
-        parking.wakeAll()  // producers parked on a full ring give up
-        // A producer that saw `accepting` true has claimed or will give up; let it publish.
-        while producersPublishing.load(ordering: .sequentiallyConsistent) > 0 { sched_yield() }
-
-        drainTarget.store(cursor.load())
+        // Claims made before this are published (no producer waits between claim and publish);
+        // none can follow. Producers waiting for room wake up and give up.
+        let last = cursor.close()
+        drainTarget.store(last)
         stopping.store(true, ordering: .sequentiallyConsistent)
         parking.wakeAll()
         for stage in stages { stage.join() }
@@ -187,6 +184,15 @@ public final class Pipeline<Element: Sendable>: @unchecked Sendable {
     /// them are done with and lets producers reuse the slots. One thread at a time does the work
     /// (`reclaiming`); one that finds the flag taken leaves, since the holder looks again.
     func reclaim(terminal: [SequenceCounter]) {
+        if terminal.count == 1 {  // the only terminal stage: nobody to race with
+            let first = reclaimed.loadRelaxed() + 1
+            let last = terminal[0].loadRelaxed()
+            if last >= first {
+                storage.deinitialize(from: first, through: last)
+                reclaimed.store(last)
+            }
+            return
+        }
         while true {
             guard reclaiming.compareExchange(expected: false, desired: true, ordering: .sequentiallyConsistent).exchanged
             else { return }
@@ -207,7 +213,7 @@ public final class Pipeline<Element: Sendable>: @unchecked Sendable {
     /// Entries published or being published and not yet consumed by every terminal stage.
     public var occupancy: Int {
         let reclaimed = reclaimed.load()
-        return Int(max(0, cursor.load() - reclaimed))
+        return Int(max(0, cursor.claimed - reclaimed))
     }
 
     /// Free slots, as a producer claiming now would see them.
@@ -216,7 +222,7 @@ public final class Pipeline<Element: Sendable>: @unchecked Sendable {
     /// How far the stage is behind the highest claimed sequence.
     public func lag(of stage: Stage) -> Int64 {
         let sequence = topology.withLock { $0.stages[stage.index].sequence }.load()
-        return max(0, cursor.load() - sequence)
+        return max(0, cursor.claimed - sequence)
     }
 
     /// Times a producer found the ring full and waited (blocking or async publish), counted when
@@ -248,16 +254,5 @@ public final class Pipeline<Element: Sendable>: @unchecked Sendable {
         metrics.fullRejections.increment()
     }
 
-    // MARK: Intake bracket
-
-    /// Runs `body` as a producer inside the shutdown protocol: either shutdown waits for it, or
-    /// it sees that intake stopped.
-    func asProducer<T>(_ body: () throws(PipelineError) -> T) throws(PipelineError) -> T {
-        producersPublishing.add(1, ordering: .sequentiallyConsistent)
-        defer { producersPublishing.subtract(1, ordering: .sequentiallyConsistent) }
-        guard accepting.load(ordering: .sequentiallyConsistent) else { throw .shutDown(pipeline: name) }
-        return try body()
-    }
-
-    var isAccepting: Bool { accepting.load(ordering: .acquiring) }
+    var isAccepting: Bool { !cursor.load().closed }
 }

@@ -13,7 +13,7 @@ final class RoomNotifier: Sendable {
     }
 
     private let registered = Atomic<Int>(0)
-    private let waiters = Mutex<[Waiter]>([])
+    private let waiters = Locked<[Waiter]>([])
 
     /// Registers `callback`; `freeSlots` tells how many slots are free right now.
     func register(count: Int, freeSlots: () -> Int, _ callback: @escaping @Sendable () -> Void) {

@@ -32,11 +32,6 @@ final class SequenceCounter: Sendable {
     func storeSequentiallyConsistent(_ newValue: Int64) {
         value.store(newValue, ordering: .sequentiallyConsistent)
     }
-
-    /// Moves from `expected` to `desired` if nobody moved it first.
-    func compareExchange(expected: Int64, desired: Int64) -> Bool {
-        value.compareExchange(expected: expected, desired: desired, ordering: .acquiringAndReleasing).exchanged
-    }
 }
 
 extension Sequence where Element == SequenceCounter {

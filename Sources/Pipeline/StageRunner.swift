@@ -91,7 +91,7 @@ final class StageRunner<Element: Sendable>: Sendable {
         var available = next - 1
         func look() -> Bool {
             available = barrier.isEmpty
-                ? pipeline.storage.highestPublished(from: next, through: pipeline.cursor.load())
+                ? pipeline.storage.highestPublished(from: next, through: pipeline.cursor.claimed)
                 : barrier.minimum()
             return available >= next || pipeline.isDrained(next: next)
         }
@@ -100,7 +100,7 @@ final class StageRunner<Element: Sendable>: Sendable {
     }
 
     private func report(_ pipeline: Pipeline<Element>, processed: Int64) {
-        lag.record(max(0, pipeline.cursor.loadRelaxed() - processed))
+        lag.record(max(0, pipeline.cursor.claimed - processed))
         pipeline.metrics.occupancy.record(pipeline.occupancy)
     }
 }

@@ -8,7 +8,7 @@ import Testing
     /// times and fills up), with the engine's three stages behind it.
     @Test func everyStageSeesEveryEntryOnceInProducerOrder() async throws {
         let producers = 4
-        let perProducer = 3_000
+        let perProducer = 10_000
         let topology = Topology(capacity: 64)
         let pipeline = topology.pipeline
 
