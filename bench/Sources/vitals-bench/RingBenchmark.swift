@@ -8,37 +8,45 @@ import Synchronization
 /// at a fixed offered rate.
 struct RingBenchmark {
     let seconds: Double
+    let rounds: Int
     let capacity: Int
     let latencyRate: Int
     let summary: Summary
 
     func run() throws {
         heading("ring: Pipeline ring against Mutex<Deque>, one consumer thread")
-        say("capacity \(capacity) slots; throughput: producers publish as fast as they can for \(format(seconds, decimals: 1)) s "
-            + "(then the consumer drains); latency: \(latencyRate.grouped) items/s offered in all, paced, every item timed")
+        say("capacity \(capacity) slots; throughput: producers publish as fast as they can (then the consumer drains); "
+            + "latency: \(latencyRate.grouped) items/s offered in all, paced, every item timed")
+        say("each figure: \(rounds) rounds of \(format(seconds / Double(rounds), decimals: 2)) s, the two queues alternating, "
+            + "median of the rounds (range in brackets); latency pools the rounds' samples")
         let header = ["producers", "queue", "items/s, batch 1", "items/s, batch 16", "latency p50", "latency p99"]
         var rows: [[String]] = []
         for producers in [1, 2, 4] {
-            var figures: [QueueKind: (single: Double, batched: Double)] = [:]
+            var single: [QueueKind: [Double]] = [:], batched: [QueueKind: [Double]] = [:], samples: [QueueKind: [UInt64]] = [:]
+            for _ in 0..<rounds {
+                for kind in QueueKind.allCases {
+                    single[kind, default: []].append(throughput(kind, producers: producers, batch: 1))
+                    batched[kind, default: []].append(throughput(kind, producers: producers, batch: 16))
+                    samples[kind, default: []].append(contentsOf: latency(kind, producers: producers))
+                }
+            }
             for kind in QueueKind.allCases {
-                let single = throughput(kind, producers: producers, batch: 1)
-                let batched = throughput(kind, producers: producers, batch: 16)
-                let latency = self.latency(kind, producers: producers)
-                figures[kind] = (single, batched)
-                rows.append(["\(producers)", kind.rawValue, single.rounded0, batched.rounded0,
+                let latency = LatencySummary(nanoseconds: samples[kind] ?? [])
+                let one = Spread(single[kind] ?? []), sixteen = Spread(batched[kind] ?? [])
+                rows.append(["\(producers)", kind.rawValue, one.median.rounded0, sixteen.median.rounded0,
                              microseconds(latency.p50), microseconds(latency.p99)])
-                say("  \(producers) producer(s), \(kind.rawValue): \(single.rounded0) items/s (batch 1), \(batched.rounded0) items/s (batch 16), "
+                say("  \(producers) producer(s), \(kind.rawValue): \(one) items/s (batch 1), \(sixteen) items/s (batch 16), "
                     + "latency p50 \(microseconds(latency.p50)) p99 \(microseconds(latency.p99)) (\(latency.count.grouped) samples)")
             }
-            if let ring = figures[.ring], let mutex = figures[.mutexDeque] {
-                summary.add(SummaryRow(figure: "ring, \(producers) producer(s), batch 1",
-                                       measured: "\(ring.single.rounded0) items/s",
-                                       comparedWith: "Mutex<Deque> \(mutex.single.rounded0) items/s",
-                                       ratio: "\(format(ring.single / mutex.single, decimals: 1))×"))
-            }
+            let ring = Spread(single[.ring] ?? []).median, mutex = Spread(single[.mutexDeque] ?? []).median
+            summary.add(SummaryRow(figure: "ring, \(producers) producer(s), batch 1", measured: "\(ring.rounded0) items/s",
+                                   comparedWith: "Mutex<Deque> \(mutex.rounded0) items/s",
+                                   ratio: "\(format(ring / mutex, decimals: 1))×"))
         }
         printTable(header: header, rows: rows)
     }
+
+    private var roundSeconds: Double { seconds / Double(rounds) }
 
     // MARK: Phases
 
@@ -54,7 +62,7 @@ struct RingBenchmark {
                 while !stop.load(ordering: .relaxed) { queue.publish(items) }
             }
         }
-        Thread.sleep(forTimeInterval: seconds)
+        Thread.sleep(forTimeInterval: roundSeconds)
         stop.store(true, ordering: .relaxed)
         threads.forEach { $0.join() }
         queue.stop()
@@ -63,11 +71,11 @@ struct RingBenchmark {
     }
 
     /// Publish-to-consume latency of every item at `latencyRate` items/s offered in all.
-    private func latency(_ kind: QueueKind, producers: Int) -> LatencySummary {
-        let consumer = Consumer(timing: true, expected: Int(Double(latencyRate) * seconds) + 1_000)
+    private func latency(_ kind: QueueKind, producers: Int) -> [UInt64] {
+        let consumer = Consumer(timing: true, expected: Int(Double(latencyRate) * roundSeconds) + 1_000)
         let queue = kind.make(capacity: capacity, consumer: consumer)
         let interval = UInt64(1e9 / Double(latencyRate) * Double(producers))
-        let perProducer = Int(Double(latencyRate) * seconds) / producers
+        let perProducer = Int(Double(latencyRate) * roundSeconds) / producers
         let threads = (0..<producers).map { producer in
             BenchThread(name: "producer-\(producer)") {
                 var due = monotonicNanoseconds() + UInt64(producer) * interval / UInt64(producers)
@@ -82,7 +90,7 @@ struct RingBenchmark {
         }
         threads.forEach { $0.join() }
         queue.stop()
-        return LatencySummary(nanoseconds: consumer.latencies)
+        return consumer.latencies
     }
 
     private func microseconds(_ milliseconds: Double) -> String {
@@ -99,6 +107,22 @@ struct RingBenchmark {
         say("|" + widths.map { String(repeating: "-", count: $0 + 2) }.joined(separator: "|") + "|")
         for row in rows { say(line(row)) }
     }
+}
+
+/// Median and range of a figure over rounds.
+struct Spread: CustomStringConvertible {
+    let median: Double
+    let low: Double
+    let high: Double
+
+    init(_ values: [Double]) {
+        let sorted = values.sorted()
+        median = sorted.isEmpty ? .nan : sorted[sorted.count / 2]
+        low = sorted.first ?? .nan
+        high = sorted.last ?? .nan
+    }
+
+    var description: String { "\(median.rounded0) [\(low.rounded0)–\(high.rounded0)]" }
 }
 
 struct Item: Sendable {

@@ -33,7 +33,10 @@ struct Ring: AsyncParsableCommand {
         abstract: "The pipeline's ring against a Mutex-protected Deque: items/s and publish-to-consume latency with 1, 2 and 4 producers.")
 
     @Option(help: "Seconds of each phase (throughput at batch 1, at batch 16, latency), per queue and producer count.")
-    var seconds: Double = 2
+    var seconds: Double = 3
+
+    @Option(help: "Rounds each phase is split into, the two queues alternating; figures are medians.")
+    var rounds: Int = 5
 
     @Option(help: "Slots in both queues (a power of two).")
     var capacity: Int = 4096
@@ -43,6 +46,7 @@ struct Ring: AsyncParsableCommand {
 
     func validate() throws {
         guard seconds > 0 && seconds <= 600 else { throw ValidationError("--seconds must be in (0, 600]") }
+        guard (1...100).contains(rounds) else { throw ValidationError("--rounds must be between 1 and 100") }
         guard capacity >= 16 && capacity <= 1 << 24 && capacity & (capacity - 1) == 0 else {
             throw ValidationError("--capacity must be a power of two between 16 and 16,777,216")
         }
@@ -51,7 +55,7 @@ struct Ring: AsyncParsableCommand {
 
     func run() async throws {
         let summary = Summary()
-        try RingBenchmark(seconds: seconds, capacity: capacity, latencyRate: latencyRate, summary: summary).run()
+        try RingBenchmark(seconds: seconds, rounds: rounds, capacity: capacity, latencyRate: latencyRate, summary: summary).run()
         summary.print(title: "summary (vitals-bench ring, \(BenchMachine.description))")
     }
 }
