@@ -38,7 +38,7 @@ let package = Package(
         // The lock-free ring between the sources and the sinks.
         .target(
             name: "Pipeline",
-            dependencies: ["VitalSigns", .product(name: "Metrics", package: "swift-metrics")],
+            dependencies: [.product(name: "Metrics", package: "swift-metrics")],
             // Lets clients specialize the generic ring for their Element in release builds;
             // without it every entry goes through unspecialized generic code (about 10× slower
             // in `vitals-bench ring`).

@@ -21,11 +21,19 @@ import Synchronization
 ///   stage runs strictly before or after it.
 /// - **Lifetimes**: slots are preallocated and uninitialized; publishing initializes a slot, and
 ///   once every terminal stage has consumed it, the entry is deinitialized at once (not when
-///   overwritten), so the references it holds are released. The terminal stage that finishes a
-///   batch last does this and then advances `reclaimed`, which is what producers gate on.
-/// - **Waiting**: idle stages and blocked producers spin briefly, then yield, then park on one
-///   condition variable (`Parking`); whoever advances a sequence pays one fence and one load to
-///   learn whether anyone is parked.
+///   overwritten), so the references it holds (observations, completion closures) are released.
+///   The terminal stage that finishes a batch last does this and then advances `reclaimed`, which
+///   is what producers gate on. Entries of a pipeline that never started go with the pipeline.
+/// - **Waiting**: idle stages and blocked producers spin briefly, then `sched_yield`, then park on
+///   one condition variable (`Parking`, an event count on a pthread condition rather than a raw
+///   futex: it is only reached when idle). Whoever advances a sequence pays one fence and one load
+///   to learn whether anyone is parked, and only the first waker after a park broadcasts.
+/// - **Memory ordering**: a slot's contents are published by the release store of its flag and
+///   seen through the acquire load of it; a stage's writes reach downstream stages through its
+///   counter (release store, acquire load); `reclaimed` (release, acquire) orders the
+///   deinitialization of a slot before the next producer initializes it. Sequentially consistent
+///   fences are used only where a store must be seen before a load (parking, terminal stages
+///   handing over reclamation).
 /// - **Shutdown**: `shutdown()` sets a closed bit in the cursor word (claims fail from then on,
 ///   and the last claimed sequence is known), lets every stage drain up to it and joins the
 ///   threads.
@@ -152,7 +160,9 @@ public final class Pipeline<Element: Sendable>: @unchecked Sendable {
 
     /// Stops intake (later and waiting publishes throw `PipelineError.shutDown`), lets every stage
     /// process everything published, and joins the stage threads. Idempotent; a concurrent call
-    /// returns when the first is done.
+    /// returns when the first is done. Not to be called from a stage's handler (it would wait for
+    /// its own thread). A pipeline that never started has nothing to drain: its entries are
+    /// released with it.
     public func shutdown() {
         shutdownLock.lock()
         defer { shutdownLock.unlock() }
