@@ -10,7 +10,7 @@ struct VitalsBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vitals-bench",
         abstract: "Benchmarks of the NileCare Vitals engine: HL7 parse/decode, and MLLP end to end against raw COPY.",
-        subcommands: [Parse.self, MLLP.self, All.self]
+        subcommands: [Parse.self, MLLP.self, Ring.self, All.self]
     )
 }
 
@@ -25,6 +25,38 @@ struct Parse: AsyncParsableCommand {
         let summary = Summary()
         try ParseBenchmark(repository: try Repository.locate(), seconds: seconds, summary: summary).run()
         summary.print(title: "summary (vitals-bench parse, \(BenchMachine.description))")
+    }
+}
+
+struct Ring: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The pipeline's ring against a Mutex-protected Deque: items/s and publish-to-consume latency with 1, 2 and 4 producers.")
+
+    @Option(help: "Seconds of each phase (throughput at batch 1, at batch 16, latency), per queue and producer count.")
+    var seconds: Double = 3
+
+    @Option(help: "Rounds each phase is split into, the two queues alternating; figures are medians.")
+    var rounds: Int = 5
+
+    @Option(help: "Slots in both queues (a power of two).")
+    var capacity: Int = 4096
+
+    @Option(help: "Items per second offered in all during the latency phase.")
+    var latencyRate: Int = 100_000
+
+    func validate() throws {
+        guard seconds > 0 && seconds <= 600 else { throw ValidationError("--seconds must be in (0, 600]") }
+        guard (1...100).contains(rounds) else { throw ValidationError("--rounds must be between 1 and 100") }
+        guard capacity >= 16 && capacity <= 1 << 24 && capacity & (capacity - 1) == 0 else {
+            throw ValidationError("--capacity must be a power of two between 16 and 16,777,216")
+        }
+        guard (1_000...10_000_000).contains(latencyRate) else { throw ValidationError("--latency-rate must be between 1,000 and 10,000,000") }
+    }
+
+    func run() async throws {
+        let summary = Summary()
+        try RingBenchmark(seconds: seconds, rounds: rounds, capacity: capacity, latencyRate: latencyRate, summary: summary).run()
+        summary.print(title: "summary (vitals-bench ring, \(BenchMachine.description))")
     }
 }
 
