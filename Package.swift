@@ -45,7 +45,7 @@ let package = Package(
         // The lock-free ring between the sources and the sinks.
         .target(
             name: "Pipeline",
-            dependencies: [.product(name: "Metrics", package: "swift-metrics")],
+            dependencies: ["VitalSigns", .product(name: "Metrics", package: "swift-metrics")],
             // Lets clients specialize the generic ring for their Element in release builds;
             // without it every entry goes through unspecialized generic code (about 10× slower
             // in `vitals-bench ring`).
@@ -72,7 +72,7 @@ let package = Package(
         .target(
             name: "Ingest",
             dependencies: [
-                "VitalSigns", "HL7v2", "Decoders", "MLLP", "Storage",
+                "VitalSigns", "HL7v2", "Decoders", "MLLP", "Storage", "Pipeline",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -75,7 +75,7 @@ CREATE TABLE patient_news2_context (
     patient_authority    text        NOT NULL DEFAULT '',
     hypercapnic          boolean     NOT NULL DEFAULT false,
     on_oxygen            boolean     NULL,
-    consciousness        text        NULL CHECK (consciousness IN ('alert', 'confusion', 'voice', 'pain', 'unresponsive')),
+    consciousness        text        NULL CHECK (consciousness IN ('alert', 'new_confusion', 'voice', 'pain', 'unresponsive')),
     updated_by           text        NOT NULL,
     updated_at           timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (patient_identifier, patient_authority)

@@ -22,4 +22,6 @@ public struct DecodedMessage: Sendable {
     public var header: MessageHeader
     public var observations: [Observation]
     public var skipped: [SkippedObservation]
+    /// The device profile the message was decoded with.
+    public var profileID: String = ""
 }

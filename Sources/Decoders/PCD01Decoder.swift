@@ -58,7 +58,7 @@ public struct PCD01Decoder: Sendable {
                 context.orderTime = try timestamp(segment[7].component(1), segment: "OBR", sequence: 1, field: 7)
             }
         }
-        return DecodedMessage(header: header, observations: observations, skipped: skipped)
+        return DecodedMessage(header: header, observations: observations, skipped: skipped, profileID: profile.id)
     }
 
     // MARK: Context carried from segment to segment

@@ -19,15 +19,16 @@ public enum IngestReply: Sendable {
 /// Transport-free: the MLLP handler owns connections and ordering, this owns the meaning.
 public final class MessageIngestor: Sendable {
     private let decoder: PCD01Decoder
-    private let writer: ObservationWriter
+    private let sink: any ObservationSink
     private let logger: Logger
     private let metrics = IngestMetrics()
     private let ackCounter = Atomic<UInt64>(0)
     private let applicationName: String
 
-    public init(decoder: PCD01Decoder, writer: ObservationWriter, applicationName: String = "NILECARE", logger: Logger) {
+    /// `sink`: the ingest pipeline in the daemon; the writer itself where no rules apply.
+    public init(decoder: PCD01Decoder, sink: any ObservationSink, applicationName: String = "NILECARE", logger: Logger) {
         self.decoder = decoder
-        self.writer = writer
+        self.sink = sink
         self.applicationName = applicationName
         self.logger = logger
     }
@@ -67,7 +68,7 @@ public final class MessageIngestor: Sendable {
         // The AA is built here, on the connection's thread, so the writer's completions stay short.
         let accepted = acknowledgment(for: message, code: .AA, details: warnings)
         let started = ContinuousClock.now
-        writer.submit(IngestBatch(message: key, observations: decoded.observations)) { [self] result in
+        sink.submit(IngestBatch(message: key, observations: decoded.observations), profileID: decoded.profileID, conditions: []) { [self] result in
             switch result {
             case .success(let outcome):
                 if case .stored(let count) = outcome {

@@ -15,6 +15,12 @@ public struct DeviceProfileCatalog: Sendable {
         self.bySendingApplication = index
     }
 
+    /// The profile with `id`, or the fallback.
+    public func profile(id: String?) -> DeviceProfile {
+        guard let id else { return fallback }
+        return profiles.first { $0.id == id } ?? fallback
+    }
+
     /// The profile for a sender, by its MSH-3 namespace id.
     public func profile(forSendingApplication application: String) -> DeviceProfile {
         let hasLowercase = application.utf8.contains { $0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z") }

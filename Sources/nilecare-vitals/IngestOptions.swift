@@ -78,7 +78,7 @@ struct IngestEngine {
         serverConfiguration.port = options.mllpPort
         serverConfiguration.maximumFrameBytes = options.maxFrameBytes
         serverConfiguration.idleTimeout = .seconds(Int64(options.idleTimeoutSeconds))
-        let ingestor = MessageIngestor(decoder: decoder, writer: writer, logger: logger)
+        let ingestor = MessageIngestor(decoder: decoder, sink: writer, logger: logger)
         let server = MLLPServer(configuration: serverConfiguration, ingestor: ingestor, logger: logger)
         try await server.start()
         return IngestEngine(writer: writer, server: server, storageMode: report.mode)

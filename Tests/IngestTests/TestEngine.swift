@@ -36,7 +36,7 @@ final class TestEngine: Sendable {
         var configuration = MLLPServer.Configuration()
         configuration.port = port
         configure(&configuration)
-        let server = MLLPServer(configuration: configuration, ingestor: MessageIngestor(decoder: decoder, writer: writer, logger: logger), logger: logger)
+        let server = MLLPServer(configuration: configuration, ingestor: MessageIngestor(decoder: decoder, sink: writer, logger: logger), logger: logger)
         let bound = try await server.start()
         return TestEngine(databaseURL: url, writer: writer, server: server, port: bound, logs: logs)
     }

@@ -110,7 +110,7 @@ struct EngineUnderTest {
         var configuration = MLLPServer.Configuration()
         configuration.host = "127.0.0.1"
         configuration.port = 0
-        let server = MLLPServer(configuration: configuration, ingestor: MessageIngestor(decoder: decoder, writer: writer, logger: logger), logger: logger)
+        let server = MLLPServer(configuration: configuration, ingestor: MessageIngestor(decoder: decoder, sink: writer, logger: logger), logger: logger)
         let port = try await server.start()
         return EngineUnderTest(writer: writer, server: server, port: port, writerThreads: writerThreads)
     }

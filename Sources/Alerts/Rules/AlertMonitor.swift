@@ -1,0 +1,90 @@
+import Foundation
+import Logging
+import Storage
+import VitalSigns
+
+/// Runs the critical-value rules over everything the pipeline carries and hands their decisions
+/// to the hub. It is the pipeline's alert stage: one thread calls it, in ring order, so the
+/// evaluator's state needs no lock.
+///
+/// Clinicians' per-patient settings are re-read from the database every `settingsRefresh` (on the
+/// stage's clock ticks), so a change from the CLI takes effect within that time.
+public final class AlertMonitor: @unchecked Sendable {
+    // Confined to the alert stage's thread.
+    private var evaluator: AlertEvaluator
+    private var settings = PatientSettingsStore.Snapshot()
+    private var lastRefresh: Timestamp?
+    private var settingsStore: PatientSettingsStore?
+    private let hub: AlertHub
+    private let profiles: DeviceProfileCatalog
+    private let url: String?
+    private let settingsRefresh: Duration
+    private let logger: Logger
+
+    /// `url` nil: no per-patient settings (tests, tools).
+    public init(
+        hub: AlertHub, profiles: DeviceProfileCatalog, rules: AlertRuleSet = .standard, settingsURL url: String?,
+        settingsRefresh: Duration = .seconds(10), logger: Logger
+    ) {
+        evaluator = AlertEvaluator(rules: rules)
+        self.hub = hub
+        self.profiles = profiles
+        self.url = url
+        self.settingsRefresh = settingsRefresh
+        self.logger = logger
+    }
+
+    /// One pipeline entry: its observations, the device's reported conditions, or a clock tick.
+    public func consume(observations: [Observation], profileID: String?, conditions: [DeviceCondition], tick: Timestamp?) {
+        var signals: [AlertSignal] = []
+        if let tick {
+            refreshSettings(at: tick)
+            signals += evaluator.tick(now: tick)
+        }
+        if !observations.isEmpty {
+            let profile = profiles.profile(id: profileID)
+            for observation in observations where observation.status.carriesValue {
+                signals += evaluator.observe(observation, profile: profile)
+            }
+        }
+        for condition in conditions {
+            signals += evaluator.report(condition)
+        }
+        if !signals.isEmpty {
+            hub.submit(signals.map(AlertTrigger.init))
+        }
+    }
+
+    private func refreshSettings(at now: Timestamp) {
+        guard let url else { return }
+        if let lastRefresh, now.microsecondsSinceEpoch - lastRefresh.microsecondsSinceEpoch < settingsRefresh.microseconds { return }
+        lastRefresh = now
+        do throws(PostgresError) {
+            if settingsStore == nil || settingsStore?.connection.isConnected == false {
+                settingsStore = PatientSettingsStore(connection: try PostgresConnection(url: url))
+            }
+            guard let store = settingsStore else { return }
+            let fresh = try store.load()
+            guard fresh != settings else { return }
+            for patient in settings.settings.keys where fresh.settings[patient] == nil {
+                evaluator.removeSettings(for: patient)
+            }
+            for (patient, patientSettings) in fresh.settings where settings.settings[patient] != patientSettings {
+                do {
+                    try evaluator.setSettings(patientSettings, for: patient)
+                } catch {
+                    logger.warning("a patient's alert settings were refused", metadata: ["error": "\(error)"])
+                }
+            }
+            var signals: [AlertSignal] = []
+            for (patient, assessment) in fresh.assessments where settings.assessments[patient] != assessment {
+                signals += evaluator.record(assessment)
+            }
+            settings = fresh
+            if !signals.isEmpty { hub.submit(signals.map(AlertTrigger.init)) }
+        } catch {
+            logger.warning("patient alert settings not refreshed; keeping the previous ones", metadata: ["error": "\(error.redactedDescription)"])
+            settingsStore = nil
+        }
+    }
+}

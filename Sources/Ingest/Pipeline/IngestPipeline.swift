@@ -1,0 +1,120 @@
+import Foundation
+import Logging
+import Pipeline
+import Storage
+import Synchronization
+import VitalSigns
+
+/// One source message as it travels the ring: its observations (flagged in place by the first
+/// stage), what the device said about itself, and whom to tell once it is durable. A `tick`
+/// entry carries no data: it is the alert stage's clock for rules that fire on silence.
+public struct IngestEntry: Sendable {
+    public var batch: IngestBatch
+    public var profileID: String?
+    public var conditions: [DeviceCondition]
+    public var tick: Timestamp?
+    var completion: (@Sendable (Result<WriteOutcome, PostgresError>) -> Void)?
+}
+
+/// The engine's pipeline: sources publish into a bounded ring; the flagger marks critical values;
+/// behind it, in parallel, the writer stage hands batches to the group-commit writer (whose
+/// commit completes the source's acknowledgement) and the alert stage evaluates the rules. The
+/// alert stage never waits for the batch to be flushed.
+///
+/// Backpressure: `submit` never blocks (MLLP calls it on an event loop). When the ring is full
+/// the entry waits for room in a callback and the source's own bound on unacknowledged messages
+/// stops it reading; the waits are counted (`pipeline_producer_waits_total`). Nothing is dropped.
+public final class IngestPipeline: ObservationSink, Sendable {
+    public struct Configuration: Sendable {
+        /// Entries (messages, not observations) in the ring; a power of two.
+        public var capacity: Int = 4_096
+        /// How often the alert stage gets a clock tick.
+        public var tickInterval: Duration = .seconds(1)
+
+        public init() {}
+    }
+
+    private let ring: Pipeline<IngestEntry>
+    private let waits = Atomic<Int>(0)
+    private let ticker: Ticker
+
+    /// `alertStage` runs on the alert stage's own thread, once per entry, in ring order.
+    public init(
+        configuration: Configuration = .init(), profiles: DeviceProfileCatalog, writer: ObservationWriter,
+        alertStage: (@Sendable (borrowing IngestEntry) -> Void)? = nil
+    ) {
+        ring = Pipeline(name: "ingest", capacity: configuration.capacity)
+        let flagger = CriticalValueFlagger(profiles: profiles)
+        let flagged = ring.stage(name: "flagger", mutating: { entry, _, _ in
+            flagger.flag(&entry.batch.observations, profileID: entry.profileID)
+        })
+        ring.stage(name: "writer", after: [flagged]) { entry, _, _ in
+            guard entry.tick == nil, let completion = entry.completion else { return }
+            writer.submit(entry.batch, completion: completion)
+        }
+        if let alertStage {
+            ring.stage(name: "alerts", after: [flagged]) { entry, _, _ in alertStage(entry) }
+        }
+        ring.start()
+        ticker = Ticker()
+        if alertStage != nil { ticker.start(every: configuration.tickInterval, ring: ring) }
+    }
+
+    public func submit(_ batch: IngestBatch, completion: @escaping @Sendable (Result<WriteOutcome, PostgresError>) -> Void) {
+        submit(batch, profileID: nil, conditions: [], completion: completion)
+    }
+
+    public func submit(
+        _ batch: IngestBatch, profileID: String?, conditions: [DeviceCondition],
+        completion: @escaping @Sendable (Result<WriteOutcome, PostgresError>) -> Void
+    ) {
+        publish(IngestEntry(batch: batch, profileID: profileID, conditions: conditions, tick: nil, completion: completion))
+    }
+
+    private func publish(_ entry: IngestEntry) {
+        do {
+            if try ring.tryPublish(entry) { return }
+            // Full: wait for room without blocking the caller, then try again.
+            ring.notifyWhenRoom { [self] in publish(entry) }
+        } catch {
+            entry.completion?(.failure(PostgresError(message: "the pipeline is shut down; the batch was not stored", context: "publish to the ingest pipeline")))
+        }
+    }
+
+    /// Stops intake and the ticker, lets every stage drain what was published, joins them.
+    public func shutdown() {
+        ticker.stop()
+        ring.shutdown()
+    }
+
+    public var occupancy: Int { ring.occupancy }
+}
+
+/// The alert stage's clock: a thread that publishes a tick entry at a fixed interval.
+private final class Ticker: Sendable {
+    private let running = Atomic<Bool>(true)
+    private let stopped = DispatchSemaphore(value: 0)
+    private let started = Atomic<Bool>(false)
+
+    func start(every interval: Duration, ring: Pipeline<IngestEntry>) {
+        started.store(true, ordering: .relaxed)
+        let thread = Thread { [self] in
+            let seconds = Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18
+            while running.load(ordering: .relaxed) {
+                Thread.sleep(forTimeInterval: seconds)
+                let now = Timestamp(microsecondsSinceEpoch: Int64((Date().timeIntervalSince1970 * 1_000_000).rounded()))
+                let tick = IngestEntry(batch: IngestBatch(observations: []), profileID: nil, conditions: [], tick: now, completion: nil)
+                // A full ring delays the tick rather than blocking this thread forever at shutdown.
+                if (try? ring.tryPublish(tick)) == nil { break }
+            }
+            stopped.signal()
+        }
+        thread.name = "nc-alert-ticker"
+        thread.start()
+    }
+
+    func stop() {
+        guard started.load(ordering: .relaxed) else { return }
+        if running.exchange(false, ordering: .relaxed) { stopped.wait() }
+    }
+}
