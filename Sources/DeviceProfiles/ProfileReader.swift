@@ -12,6 +12,7 @@ struct ProfileReader {
     private static let topLevelKeys: Set<String> = [
         "id", "manufacturer", "model", "protocol", "match", "sampling_interval_seconds",
         "default_population", "codes", "units", "thresholds",
+        "serial", "line",
     ]
 
     mutating func profile(from root: Node) -> DeviceProfile? {
@@ -56,8 +57,9 @@ struct ProfileReader {
         let codes = codeMappings(mapping["codes"])
         let units = unitAliases(mapping["units"])
         let thresholds = thresholdTable(mapping["thresholds"])
+        let serialSections = serialSections(mapping, family: family)
         guard let id, let family else { return nil }
-        return DeviceProfile(
+        var profile = DeviceProfile(
             id: id,
             manufacturer: mapping["manufacturer"]?.string ?? "",
             model: mapping["model"]?.string ?? "",
@@ -69,6 +71,9 @@ struct ProfileReader {
             unitAliases: units,
             thresholds: thresholds
         )
+        profile.serial = serialSections.serial
+        profile.lineProtocol = serialSections.line
+        return profile
     }
 
     // MARK: Sections
@@ -178,7 +183,7 @@ struct ProfileReader {
 
     // MARK: Helpers
 
-    private mutating func vitalKind(_ name: String, node: Node?, path: String) -> VitalKind? {
+    mutating func vitalKind(_ name: String, node: Node?, path: String) -> VitalKind? {
         guard let kind = VitalKind(name: name), kind != .unknown else {
             let known = VitalKind.allCases.filter { $0 != .unknown }.map(\.name).joined(separator: ", ")
             fail(node, path, "unknown vital kind '\(name)' (known: \(known))")
@@ -187,7 +192,7 @@ struct ProfileReader {
         return kind
     }
 
-    private mutating func requiredString(_ mapping: Node.Mapping, _ key: String, path: String) -> String? {
+    mutating func requiredString(_ mapping: Node.Mapping, _ key: String, path: String) -> String? {
         let keyPath = path.isEmpty ? key : "\(path).\(key)"
         guard let node = mapping[key] else {
             problems.append(ProfileLoadError(file: file, line: mapping.mark?.line, key: keyPath, reason: "is required"))
@@ -216,7 +221,7 @@ struct ProfileReader {
         }
     }
 
-    private mutating func rejectUnknownKeys(_ mapping: Node.Mapping, allowed: Set<String>, path: String) {
+    mutating func rejectUnknownKeys(_ mapping: Node.Mapping, allowed: Set<String>, path: String) {
         for key in mapping.keys {
             let name = key.string ?? "?"
             if !allowed.contains(name) {
@@ -226,7 +231,7 @@ struct ProfileReader {
         }
     }
 
-    private mutating func fail(_ node: Node?, _ key: String, _ reason: String) {
+    mutating func fail(_ node: Node?, _ key: String, _ reason: String) {
         problems.append(ProfileLoadError(file: file, line: node?.mark?.line, key: key, reason: reason))
     }
 }

@@ -78,6 +78,10 @@ public struct DeviceProfile: Sendable {
     public var defaultPopulation: Population
     public let thresholds: [Population: [VitalKind: ThresholdBand]]
     public let codes: [CodeMapping]
+    /// Line settings of a serial device (serial protocol families only).
+    public var serial: SerialSettings?
+    /// The field layout of a `line` protocol device.
+    public var lineProtocol: LineProtocolSpec?
     private let codeIndex: [CodeKey: CodeResolution]
     private let unitIndex: [String: UCUMUnit]
     /// The same, for numeric MDC codes: integer keys hash in a few nanoseconds.
