@@ -46,7 +46,8 @@ final class SerialPortReader: Sendable {
     func stop(timeout: Duration) {
         stopping.signal()
         inFlight.cancel()
-        _ = finished.wait(timeout: .now() + timeout.timeInterval)
+        // Signalled again after a successful wait, so a second stop() returns at once.
+        if finished.wait(timeout: .now() + timeout.timeInterval) == .success { finished.signal() }
     }
 
     private var logger: Logger {
