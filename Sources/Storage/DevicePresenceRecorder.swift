@@ -65,14 +65,11 @@ public final class DevicePresenceRecorder: Sendable {
 }
 
 /// `@unchecked Sendable`: every stored property is used only while holding `condition`'s lock.
-private final class PresenceQueue: @unchecked Sendable {
+private final class PresenceQueue: ClosableQueue, @unchecked Sendable {
     typealias Change = (DevicePresenceRecorder.Status, String)
-    private let condition = NSCondition()
     private var changes: [String: Change] = [:]
-    private var closed = false
 
     var count: Int { condition.withLock { changes.count } }
-    var isClosed: Bool { condition.withLock { closed } }
 
     func put(_ device: String, _ change: Change) {
         condition.withLock {
@@ -95,19 +92,6 @@ private final class PresenceQueue: @unchecked Sendable {
             for (device, change) in written where changes[device].map({ $0 == change }) ?? false {
                 changes[device] = nil
             }
-        }
-    }
-
-    func waitUntilClosed(for duration: Duration) {
-        condition.withLock {
-            if !closed { _ = condition.wait(until: Date(timeIntervalSinceNow: duration.seconds)) }
-        }
-    }
-
-    func close() {
-        condition.withLock {
-            closed = true
-            condition.broadcast()
         }
     }
 }

@@ -14,7 +14,7 @@ import Glibc
 
 /// The serial source as the daemon wires it, over real pseudo-terminals and a fresh database:
 /// writer, rejection recorder, presence recorder and association cache.
-private final class SerialRig: Sendable {
+private final class SerialRig: QueriesDatabase, Sendable {
     let databaseURL: String
     let writer: ObservationWriter
     let recorder: RejectedFrameRecorder
@@ -49,16 +49,6 @@ private final class SerialRig: Sendable {
         recorder.shutdown()
         presence.shutdown()
         try? FileManager.default.removeItem(atPath: folder)
-    }
-
-    func query(_ sql: String, _ parameters: [String?] = []) throws -> [[String?]] {
-        let connection = try PostgresConnection(url: databaseURL)
-        defer { connection.close() }
-        return try connection.query(sql, parameters).rows
-    }
-
-    func count(_ sql: String, _ parameters: [String?] = []) throws -> Int {
-        Int(try query(sql, parameters).first?.first.flatMap { $0 } ?? "") ?? -1
     }
 
     /// Sets an association as the CLI would (another connection) and waits until the cache has
