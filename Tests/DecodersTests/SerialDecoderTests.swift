@@ -330,7 +330,7 @@ private func values(_ frame: DecodedFrame) -> [VitalKind: Double] {
     /// Random bytes, and valid streams with random bytes flipped, never trap a framer or decoder;
     /// everything pushed is either framed or discarded, and frames decode or fail with a reason.
     @Test func randomAndMutatedStreamsNeverTrap() throws {
-        var generator = SeededGenerator(seed: 0x5E21A1)
+        var generator = SplitMix64(seed: 0x5E21A1)
         let masimo = MasimoASCIIDecoder(profile: try profile("masimo-radical7"))
         let nonin = NoninBinaryDecoder(profile: try profile("nonin-pulse-oximeter"))
         let line = try #require(LineProtocolDecoder(profile: try profile("generic-serial-line")))
@@ -352,18 +352,5 @@ private func values(_ frame: DecodedFrame) -> [VitalKind: Double] {
             _ = try? nonin.decode(stream, context: context)
             _ = try? line.decode(stream, context: context)
         }
-    }
-}
-
-/// SplitMix64: a reproducible random sequence for the fuzz test.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
