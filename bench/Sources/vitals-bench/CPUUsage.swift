@@ -101,8 +101,6 @@ struct CPUSnapshot {
 
     private static func threadGroup(_ comm: String) -> String {
         if comm.hasPrefix("NIO-") { return "NIO event loops (server and senders)" }
-        if comm == "nc-serial" { return "serial port readers" }
-        if comm == "nc-serial-sim" { return "serial device simulators" }
         return "Swift tasks and main (senders, ACK checks)"
     }
 

@@ -64,15 +64,17 @@ struct SerialBenchmark {
         for id in ["masimo-radical7", "nonin-pulse-oximeter", "generic-serial-line"] {
             guard let profile = profiles.first(where: { $0.id == id }) else { continue }
             let stream = Self.stream(for: profile)
+            // What the framer hands the decoder: a line, or a Nonin packet of 25 five-byte frames.
+            let unit = profile.protocolFamily == .noninBinary ? "packets" : "lines"
             heading("serial \(id): decode only, one core")
             let decodeOnly = decodeOnly(profile: profile, stream: stream)
-            say("  \(decodeOnly.frames.rounded0) frames/s, \(decodeOnly.observations.rounded0) observations/s")
+            say("  \(decodeOnly.frames.rounded0) \(unit)/s, \(decodeOnly.observations.rounded0) observations/s")
             heading("serial \(id): through a pty into the serial source")
             let overPTY = try throughPTY(profile: profile, stream: stream)
-            say("  \(overPTY.frames.rounded0) frames/s, \(overPTY.observations.rounded0) observations/s (\(percent(overPTY.frames / decodeOnly.frames)) of decode only)")
-            summary.add(SummaryRow(figure: "\(id) decode only", measured: "\(decodeOnly.frames.rounded0) frames/s",
+            say("  \(overPTY.frames.rounded0) \(unit)/s, \(overPTY.observations.rounded0) observations/s (\(percent(overPTY.frames / decodeOnly.frames)) of decode only)")
+            summary.add(SummaryRow(figure: "\(id) decode only", measured: "\(decodeOnly.frames.rounded0) \(unit)/s",
                                    comparedWith: "\(decodeOnly.observations.rounded0) obs/s"))
-            summary.add(SummaryRow(figure: "\(id) over a pty", measured: "\(overPTY.frames.rounded0) frames/s",
+            summary.add(SummaryRow(figure: "\(id) over a pty", measured: "\(overPTY.frames.rounded0) \(unit)/s",
                                    comparedWith: "decode only", ratio: percent(overPTY.frames / decodeOnly.frames)))
         }
         if let masimo = profiles.first(where: { $0.id == "masimo-radical7" }) {
@@ -165,32 +167,38 @@ struct SerialBenchmark {
             return SerialDeviceSimulator(configuration: configuration, terminal: terminal)
         }
         source.start()
+        Thread.sleep(forTimeInterval: 1)  // every port open
+
+        // Baseline: the same ports open and silent, their readers waking in poll.
+        let idleSeconds = max(2, portSeconds / 4)
+        let idleBefore = Self.processCPUSeconds()
+        Thread.sleep(forTimeInterval: idleSeconds)
+        let idle = (Self.processCPUSeconds() - idleBefore) / idleSeconds
+
         for simulator in simulators { simulator.start() }
-        Thread.sleep(forTimeInterval: 2)  // every port open, first lines through
+        Thread.sleep(forTimeInterval: 2)  // first lines through
         let observationsBefore = sink.observations.load(ordering: .relaxed)
         let usageBefore = Self.processCPUSeconds()
-        let snapshotBefore = CPUSnapshot.take(postmasterPID: nil)
+        let machineBefore = CPUSnapshot.take(postmasterPID: nil)
         let clock = ContinuousClock()
         let start = clock.now
         Thread.sleep(forTimeInterval: portSeconds)
         let elapsed = BenchTime.seconds(clock.now - start)
-        let usage = Self.processCPUSeconds() - usageBefore
-        var snapshot = snapshotBefore
-        snapshot.absorb(CPUSnapshot.take(postmasterPID: nil))
+        let busy = (Self.processCPUSeconds() - usageBefore) / elapsed
+        let machine = CPUSnapshot.take(postmasterPID: nil)
         let observations = sink.observations.load(ordering: .relaxed) - observationsBefore
         for simulator in simulators { simulator.stop() }
         source.stop()
         for terminal in terminals { terminal.close() }
 
-        let readerSeconds = Self.groupSeconds(snapshot, since: snapshotBefore, group: "serial port readers")
-        let simulatorSeconds = Self.groupSeconds(snapshot, since: snapshotBefore, group: "serial device simulators")
+        func share(_ fraction: Double) -> String { format(fraction * 100, decimals: 2) + "% of one core" }
         say("  observations: \(observations.grouped) (\(format(Double(observations) / elapsed, decimals: 0))/s, expected \(ports * 3)/s)")
-        say("  process CPU (getrusage): \(format(usage, decimals: 2)) core-s = \(percent(usage / elapsed)) of one core")
-        say("  of which port readers \(percent(readerSeconds / elapsed)), simulated devices \(percent(simulatorSeconds / elapsed)) of one core")
-        for line in snapshot.report(since: snapshotBefore, wall: elapsed) { say("  " + line) }
-        summary.add(SummaryRow(figure: "\(ports) ports at 1 Hz: process CPU", measured: percent(usage / elapsed) + " of a core",
-                               comparedWith: "simulated devices \(percent(simulatorSeconds / elapsed))"))
-        summary.add(SummaryRow(figure: "\(ports) ports at 1 Hz: port readers", measured: percent(readerSeconds / elapsed) + " of a core",
+        say("  process CPU (getrusage), ports open and silent: \(share(idle))")
+        say("  process CPU (getrusage), \(ports) devices writing and read at 1 Hz: \(share(busy)) (the simulated devices' threads included)")
+        for line in machine.report(since: machineBefore, wall: elapsed) where line.contains("machine") || line.contains("WARNING") { say("  " + line) }
+        summary.add(SummaryRow(figure: "\(ports) ports at 1 Hz: process CPU", measured: share(busy),
+                               comparedWith: "silent ports \(share(idle))"))
+        summary.add(SummaryRow(figure: "\(ports) ports at 1 Hz: per port", measured: share(busy / Double(ports)),
                                comparedWith: "\(format(Double(observations) / elapsed, decimals: 0)) obs/s"))
     }
 
@@ -200,11 +208,6 @@ struct SerialBenchmark {
         getrusage(RUSAGE_SELF.rawValue, &usage)
         func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
         return seconds(usage.ru_utime) + seconds(usage.ru_stime)
-    }
-
-    static func groupSeconds(_ now: CPUSnapshot, since before: CPUSnapshot, group: String) -> Double {
-        let ticks = now.threads.filter { $0.value.group == group }.reduce(0) { $0 + $1.value.ticks - (before.threads[$1.key]?.ticks ?? 0) }
-        return Double(ticks) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 }
 
