@@ -41,13 +41,16 @@ final class SerialPortReader: Sendable {
         thread.start()
     }
 
-    /// Asks the thread to stop and waits until it has (at most one poll interval, plus batches
-    /// in flight for up to `timeout`).
-    func stop(timeout: Duration) {
+    /// Asks the thread to stop; it ends within one poll interval (plus its batches in flight).
+    func requestStop() {
         stopping.signal()
         inFlight.cancel()
+    }
+
+    /// Waits until the thread has ended, at most until `deadline`.
+    func waitUntilStopped(deadline: DispatchTime) {
         // Signalled again after a successful wait, so a second stop() returns at once.
-        if finished.wait(timeout: .now() + timeout.timeInterval) == .success { finished.signal() }
+        if finished.wait(timeout: deadline) == .success { finished.signal() }
     }
 
     private var logger: Logger {

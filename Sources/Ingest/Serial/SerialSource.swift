@@ -1,4 +1,5 @@
 import Decoders
+import Dispatch
 import Logging
 import ServiceLifecycle
 import Storage
@@ -69,9 +70,11 @@ public final class SerialSource: Sendable {
         logger.info("serial source started", metadata: ["ports": "\(readers.count)"])
     }
 
-    /// Stops every reader and waits for its thread (and its batches in flight, briefly).
+    /// Stops every reader and waits for their threads (and batches in flight, up to 6 s in all).
     public func stop() {
-        for reader in readers { reader.stop(timeout: .seconds(6)) }
+        for reader in readers { reader.requestStop() }
+        let deadline = DispatchTime.now() + 6
+        for reader in readers { reader.waitUntilStopped(deadline: deadline) }
     }
 
     /// A port's statistics, by its configured path.
