@@ -151,8 +151,9 @@ private func profile(_ id: String) throws -> DeviceProfile {
         first?.write(SerialFrames.masimoLine(spo2: 93, pulseRate: 80, perfusionIndex: 1, serialNumber: nil))
         try await waitUntil(timeout: .seconds(10), "first row") { try rig.rows(device: "port-spo2").count == 3 }
 
-        first?.close()  // unplugged
+        first?.close()  // unplugged: udev removes the by-id link with the device
         first = nil
+        unlink(path)
         try await waitUntil(timeout: .seconds(10), "outage seen") {
             try rig.source.statistics(port: path)?.isOpen == false && rig.presenceStatus("port-spo2") == "offline"
         }
