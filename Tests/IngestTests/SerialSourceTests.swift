@@ -271,6 +271,49 @@ private func profile(_ id: String) throws -> DeviceProfile {
     }
 }
 
+/// The database goes away while a device keeps sending: the port stops at its bound of batches in
+/// flight (the device's bytes wait in the tty), retries, and once the database is back every
+/// reading is stored exactly once.
+@Suite(.timeLimit(.minutes(3))) struct SerialDatabaseOutageTests {
+    @Test func anOutageHoldsThePortAtItsBoundAndLosesNothing() async throws {
+        let cluster = try TestPostgres.privateCluster(port: freeTCPPort())
+        let url = try cluster.start(database: "vitals")
+        defer { try? cluster.stop() }
+        let connection = try PostgresConnection(url: url)
+        _ = try Migrator(directory: RepositoryPaths.migrations, logger: TestPostgres.logger).migrate(connection)
+        connection.close()
+        let masimo = try PseudoTerminal()
+        let rig = try SerialRig(ports: { folder in
+            try masimo.link(folder + "/masimo")
+            return [SerialPortConfiguration(path: folder + "/masimo", profile: try profile("masimo-radical7"), deviceID: "outage-1")]
+        }, databaseURL: url)
+        defer { rig.stop() }
+        let path = rig.folder + "/masimo"
+        rig.source.start()
+        try await waitUntil(timeout: .seconds(10), "port open") { rig.source.statistics(port: path)?.isOpen == true }
+        masimo.write(SerialFrames.masimoLine(spo2: 90, pulseRate: 60, perfusionIndex: 1, serialNumber: nil))
+        try await waitUntil(timeout: .seconds(10), "first row") { try rig.rows(device: "outage-1").count == 3 }
+
+        try cluster.stop()
+        for index in 1...20 {
+            masimo.write(SerialFrames.masimoLine(spo2: 90 + index % 10, pulseRate: 60 + index, perfusionIndex: 1, serialNumber: nil))
+            try await Task.sleep(for: .milliseconds(10))  // pacing like a device, not waiting for a result
+        }
+        // One batch stored before, then SerialSource.Options.maxBatchesInFlight (4) while the database is down.
+        try await waitUntil(timeout: .seconds(20), "port at its bound") { rig.source.statistics(port: path)?.batchesSubmitted == 5 }
+        #expect((rig.source.statistics(port: path)?.framesDecoded ?? 0) < 21)
+        try cluster.start()
+        try await waitUntil(timeout: .seconds(60), "every reading stored") { try rig.rows(device: "outage-1").count == 21 * 3 }
+        let statistics = try #require(rig.source.statistics(port: path))
+        #expect(statistics.framesDecoded == 21)
+        #expect(statistics.batchesFailed == 0)
+        #expect(statistics.observationsStored == 21 * 3)
+        // Each line has its own pulse rate: all there, none twice.
+        #expect(try rig.query("SELECT value FROM vital_signs WHERE vital_kind = 2 ORDER BY value").map { $0.first ?? nil }
+                == (60...80).map { String($0) })
+    }
+}
+
 @Suite struct AssociationStoreTests {
     @Test func settingClosesThePreviousAssociationAndEndCloses() throws {
         let connection = try PostgresConnection(url: try TestPostgres.migratedDatabase())

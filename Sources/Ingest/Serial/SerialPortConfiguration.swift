@@ -36,6 +36,8 @@ public struct SerialPortStatistics: Sendable, Equatable {
     public var observations = 0
     public var observationsUnassociated = 0
     public var observationsStored = 0
+    /// Batches handed to the sink (a retry of the same batch is not counted again).
+    public var batchesSubmitted = 0
     public var batchesFailed = 0
     public var statusReports: [DeviceStatusReport.Condition: Int] = [:]
 

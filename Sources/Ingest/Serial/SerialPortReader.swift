@@ -203,6 +203,7 @@ final class SerialPortReader: Sendable {
     /// While the port's thread waits the device's bytes queue in the kernel's tty buffer.
     private func submit(_ batch: IngestBatch) {
         guard inFlight.acquire() else { return }
+        counters.update { $0.batchesSubmitted += 1 }
         send(batch, attempt: 0)
     }
 
