@@ -279,9 +279,7 @@ private func profile(_ id: String) throws -> DeviceProfile {
         let cluster = try TestPostgres.privateCluster(port: freeTCPPort())
         let url = try cluster.start(database: "vitals")
         defer { try? cluster.stop() }
-        let connection = try PostgresConnection(url: url)
-        _ = try Migrator(directory: RepositoryPaths.migrations, logger: TestPostgres.logger).migrate(connection)
-        connection.close()
+        try TestPostgres.migrate(url)
         let masimo = try PseudoTerminal()
         let rig = try SerialRig(ports: { folder in
             try masimo.link(folder + "/masimo")
