@@ -136,6 +136,13 @@ private func profile(_ id: String) throws -> DeviceProfile {
         #expect(noninStatistics.observationsUnassociated == 6)
         #expect(rig.source.statistics(port: rig.folder + "/masimo")?.observationsUnassociated == 0)
         try await waitUntil(timeout: .seconds(10), "presence recorded") { try rig.presenceStatus("nonin-7") == "online" }
+
+        // The probe comes off and goes back on: the port's conditions follow, no values meanwhile.
+        nonin.write(SerialFrames.noninPacket(spo2: nil, heartRate: nil, status: SerialFrames.NoninStatus.sensorDisconnect))
+        try await waitUntil(timeout: .seconds(10), "sensor off seen") { rig.source.statistics(port: noninPath)?.currentConditions == [.sensorOff] }
+        nonin.write(SerialFrames.noninPacket(spo2: 94, heartRate: 74))
+        try await waitUntil(timeout: .seconds(10), "sensor back") { rig.source.statistics(port: noninPath)?.currentConditions == [] }
+        #expect(rig.source.statistics(port: noninPath)?.statusReports[.sensorOff] == 1)
     }
 
     @Test func anUnpluggedPortIsReopenedWhenItsLinkPointsAtANewDevice() async throws {

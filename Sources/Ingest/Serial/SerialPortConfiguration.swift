@@ -40,6 +40,8 @@ public struct SerialPortStatistics: Sendable, Equatable {
     public var batchesSubmitted = 0
     public var batchesFailed = 0
     public var statusReports: [DeviceStatusReport.Condition: Int] = [:]
+    /// What the device reported about itself in its last frames (empty: all well).
+    public var currentConditions: Set<DeviceStatusReport.Condition> = []
 
     public init() {}
 
@@ -52,7 +54,8 @@ final class SerialPortCounters: Sendable {
 
     var snapshot: SerialPortStatistics { state.withLock { $0 } }
 
-    func update(_ body: (inout SerialPortStatistics) -> Void) {
+    @discardableResult
+    func update<T>(_ body: (inout SerialPortStatistics) -> T) -> T {
         state.withLock { body(&$0) }
     }
 }

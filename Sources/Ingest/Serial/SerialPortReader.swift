@@ -184,10 +184,26 @@ final class SerialPortReader: Sendable {
         metrics.observations.increment(by: observations.count)
         metrics.unassociated.increment(by: unassociated)
         for report in reports { metrics.status(report.condition.rawValue).increment() }
-        if !reports.isEmpty {
-            logger.debug("device status", metadata: ["conditions": "\(reports.map { "\($0.condition.rawValue) \($0.detail)" })"])
-        }
+        if decodedFrames > 0 { noteConditions(Set(reports.map(\.condition)), reports) }
         if !observations.isEmpty { submit(IngestBatch(observations: observations)) }
+    }
+
+    /// Logs (at info, no patient data) when the conditions the device reports change: a probe
+    /// coming off or back on is worth a line, the same condition every second is not.
+    private func noteConditions(_ conditions: Set<DeviceStatusReport.Condition>, _ reports: [DeviceStatusReport]) {
+        let changed = counters.update { statistics -> Bool in
+            defer { statistics.currentConditions = conditions }
+            return statistics.currentConditions != conditions
+        }
+        guard changed else { return }
+        if conditions.isEmpty {
+            logger.info("device reports no condition any more", metadata: ["device": "\(configuration.device)"])
+        } else {
+            logger.info("device reports a condition", metadata: [
+                "device": "\(reports.first?.deviceID ?? configuration.device)",
+                "conditions": "\(reports.map { "\($0.condition.rawValue) \($0.detail)" }.joined(separator: "; "))",
+            ])
+        }
     }
 
     private func reject(_ raw: [UInt8], reason: String, detail: String, at time: Timestamp) {
