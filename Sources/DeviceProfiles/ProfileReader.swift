@@ -12,6 +12,7 @@ struct ProfileReader {
     private static let topLevelKeys: Set<String> = [
         "id", "manufacturer", "model", "protocol", "match", "sampling_interval_seconds",
         "default_population", "codes", "units", "thresholds", "payload",
+        "serial", "line",
     ]
 
     mutating func profile(from root: Node) -> DeviceProfile? {
@@ -57,6 +58,7 @@ struct ProfileReader {
         let units = unitAliases(mapping["units"])
         let thresholds = thresholdTable(mapping["thresholds"])
         let jsonPayload = jsonPayloadMapping(mapping, family: family, profileID: id ?? "", unitAliases: units)
+        let serialSections = serialSections(mapping, family: family)
         guard let id, let family else { return nil }
         var profile = DeviceProfile(
             id: id,
@@ -71,6 +73,8 @@ struct ProfileReader {
             thresholds: thresholds
         )
         profile.jsonPayload = jsonPayload
+        profile.serial = serialSections.serial
+        profile.lineProtocol = serialSections.line
         return profile
     }
 

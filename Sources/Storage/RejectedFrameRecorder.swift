@@ -118,16 +118,13 @@ public final class RejectedFrameRecorder: Sendable {
 }
 
 /// `@unchecked Sendable`: every stored property is used only while holding `condition`'s lock.
-private final class FrameQueue: @unchecked Sendable {
-    private let condition = NSCondition()
+private final class FrameQueue: ClosableQueue, @unchecked Sendable {
     private var frames: [RejectedFrame] = []
-    private var closed = false
     private let capacity: Int
 
     init(capacity: Int) { self.capacity = max(1, capacity) }
 
     var count: Int { condition.withLock { frames.count } }
-    var isClosed: Bool { condition.withLock { closed } }
 
     func push(_ frame: RejectedFrame) -> Bool {
         condition.withLock {
@@ -150,6 +147,18 @@ private final class FrameQueue: @unchecked Sendable {
         condition.withLock { frames.removeFirst(count) }
     }
 
+}
+
+/// The lock, wake-up and closed flag of a recorder's queue, whose thread sleeps on it between
+/// retries and is woken by `close()`. Subclasses keep their own state under `condition`'s lock.
+class ClosableQueue: @unchecked Sendable {
+    let condition = NSCondition()
+    /// Used only while holding `condition`'s lock.
+    var closed = false
+
+    var isClosed: Bool { condition.withLock { closed } }
+
+    /// Sleeps up to `duration`, or until closed.
     func waitUntilClosed(for duration: Duration) {
         condition.withLock {
             if !closed { _ = condition.wait(until: Date(timeIntervalSinceNow: duration.seconds)) }

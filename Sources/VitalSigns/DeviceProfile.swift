@@ -63,6 +63,10 @@ public struct DeviceProfile: Sendable {
     public let codes: [CodeMapping]
     /// For `mapped-json` devices: where the payload keeps its readings.
     public var jsonPayload: JSONPayloadMapping?
+    /// Line settings of a serial device (serial protocol families only).
+    public var serial: SerialSettings?
+    /// The field layout of a `line` protocol device.
+    public var lineProtocol: LineProtocolSpec?
     private let codeIndex: [CodeKey: CodeResolution]
     private let unitIndex: [String: UCUMUnit]
     /// The same, for numeric MDC codes: integer keys hash in a few nanoseconds.

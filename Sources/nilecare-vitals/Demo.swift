@@ -51,11 +51,20 @@ struct Demo: AsyncParsableCommand {
         ward.monitors = monitors
         ward.interval = .milliseconds(Int64(intervalSeconds * 1000))
         ward.criticalEvery = 15
+        let serial: SerialDemo
+        do {
+            serial = try SerialDemo.start(dataDir: dataDir, profilesFolder: ingest.profiles, databaseURL: databaseURL, sink: engine.writer, logger: logger)
+        } catch {
+            engine.stop()
+            try? postgres.stop()
+            throw error
+        }
 
         say("""
             NileCare Vitals demo
               storage:   PostgreSQL in \(dataDir)/postgres, \(engine.storageMode.rawValue) mode
               MLLP:      127.0.0.1:\(port), \(monitors) simulated monitors
+              serial:    \(serial.summary)
               metrics:   http://\(telemetry.metricsHost):\(metricsPort)/metrics
               look:      psql '\(databaseURL)' -c 'SELECT * FROM vital_signs ORDER BY observation_time DESC LIMIT 20'
               stop:      Ctrl-C
@@ -67,7 +76,7 @@ struct Demo: AsyncParsableCommand {
                 .init(service: SimulatorService(ward: WardSimulator(configuration: ward))),
                 .init(service: RowCountReporter(databaseURL: databaseURL)),
                 .init(service: MaintenanceService(databaseURL: databaseURL, interval: .seconds(3600), logger: logger)),
-            ],
+            ] + serial.services,
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         ))
@@ -76,6 +85,7 @@ struct Demo: AsyncParsableCommand {
         } catch {
             logger.error("demo stopped on an error", metadata: ["error": "\(error)"])
         }
+        serial.ingest.stop()
         engine.stop()
         try postgres.stop()
         say("stopped; data kept in \(dataDir) for the next run")

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DeviceProfiles
 import Logging
 import ServiceLifecycle
 import Telemetry
@@ -8,6 +9,7 @@ struct Serve: AsyncParsableCommand {
 
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var ingest: IngestOptions
+    @OptionGroup var serial: SerialOptions
     @OptionGroup var telemetry: TelemetryOptions
     @OptionGroup var logging: LoggingOptions
 
@@ -18,8 +20,11 @@ struct Serve: AsyncParsableCommand {
         try await metrics.start()
         let databaseURL = try database.resolvedURL()
         let engine = try await IngestEngine.start(databaseURL: databaseURL, migrations: database.migrations, options: ingest, logger: logger)
+        let serialIngest = try serial.ports.isEmpty ? nil : SerialIngest.start(
+            ports: serial.configurations(profiles: DeviceProfileLoader.loadDirectory(ingest.profiles)),
+            refresh: .milliseconds(Int64(serial.associationRefreshSeconds * 1000)), databaseURL: databaseURL, sink: engine.writer, logger: logger)
         let group = ServiceGroup(configuration: .init(
-            services: [
+            services: (serialIngest.map { [ServiceGroupConfiguration.ServiceConfiguration(service: $0.source)] } ?? []) + [
                 .init(service: engine.server),
                 .init(service: metrics),
                 .init(service: MaintenanceService(databaseURL: databaseURL, interval: .seconds(3600), logger: logger)),
@@ -28,6 +33,7 @@ struct Serve: AsyncParsableCommand {
             logger: logger
         ))
         try await group.run()
+        serialIngest?.stop()
         engine.stop()
         logger.info("stopped")
     }

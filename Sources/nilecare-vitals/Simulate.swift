@@ -3,7 +3,15 @@ import DeviceSimulator
 import Foundation
 
 struct Simulate: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Simulated bedside monitors sending IHE PCD-01 ORU^R01 over MLLP.")
+    static let configuration = CommandConfiguration(
+        abstract: "Simulated bedside monitors sending IHE PCD-01 ORU^R01 over MLLP, or a serial pulse oximeter on a pseudo-terminal.")
+
+    enum Transport: String, ExpressibleByArgument, CaseIterable { case mllp, serial }
+
+    @Option(help: "mllp (bedside monitors) or serial (one device on a pseudo-terminal).")
+    var transport: Transport = .mllp
+
+    @OptionGroup var serial: SerialSimulationOptions
 
     @Option(help: "Host of the MLLP listener.")
     var host: String = "127.0.0.1"
@@ -29,6 +37,10 @@ struct Simulate: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if transport == .serial {
+            try await serial.run(intervalSeconds: intervalSeconds, count: count, criticalEvery: criticalEvery)
+            return
+        }
         var configuration = WardSimulator.Configuration()
         configuration.host = host
         configuration.port = port

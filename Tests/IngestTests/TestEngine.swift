@@ -15,7 +15,7 @@ let repositoryRoot = URL(fileURLWithPath: #filePath)
 
 /// The ingest path as the daemon wires it, over a fresh database of the test PostgreSQL:
 /// migrations, the group-commit writer and the MLLP listener on a real TCP port.
-final class TestEngine: Sendable {
+final class TestEngine: QueriesDatabase, Sendable {
     let databaseURL: String
     let writer: ObservationWriter
     let server: MLLPServer
@@ -54,7 +54,15 @@ final class TestEngine: Sendable {
         writer.shutdown()
     }
 
-    /// A query on a connection of its own, as another client of the database would see it.
+}
+
+/// A test's view of its database: queries on a connection of their own, as another client of
+/// the database would see them.
+protocol QueriesDatabase {
+    var databaseURL: String { get }
+}
+
+extension QueriesDatabase {
     func query(_ sql: String, _ parameters: [String?] = []) throws -> [[String?]] {
         let connection = try PostgresConnection(url: databaseURL)
         defer { connection.close() }

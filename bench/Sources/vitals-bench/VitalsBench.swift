@@ -9,8 +9,8 @@ import Storage
 struct VitalsBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vitals-bench",
-        abstract: "Benchmarks of the NileCare Vitals engine: HL7 parse/decode, and MLLP end to end against raw COPY.",
-        subcommands: [Parse.self, MLLP.self, Ring.self, All.self]
+        abstract: "Benchmarks of the NileCare Vitals engine: HL7 parse/decode, MLLP end to end against raw COPY, the pipeline ring, serial ports.",
+        subcommands: [Parse.self, MLLP.self, Ring.self, SerialBench.self, All.self]
     )
 }
 

@@ -1,0 +1,100 @@
+import Foundation
+import Logging
+import Storage
+import Synchronization
+import VitalSigns
+
+/// The patient associations of beds and devices, held in memory for the sources that look one up
+/// per observation. A dedicated thread reloads them from `patient_associations` every
+/// `refreshInterval`, so an association set by the CLI in another process takes effect within
+/// that time; when the database is unreachable the last loaded set stays in use.
+public final class PatientAssociationCache: Sendable {
+    private let snapshot = Mutex<[AssociationSubject: [PatientAssociation]]>([:])
+    private let loads = Atomic<Int>(0)
+    private let stopping: StopSignal
+
+    /// Associations that ended more than this long ago are not loaded (late frames are rare:
+    /// serial observations are stamped on arrival).
+    static let history: TimeInterval = 3600
+
+    public init(url: String, refreshInterval: Duration = .seconds(5), logger: Logger) {
+        stopping = StopSignal()
+        let stopping = stopping
+        let thread = Thread { [weak self] in
+            var connection: PostgresConnection?
+            var failing = false
+            repeat {
+                guard let self else { return }
+                do throws(PostgresError) {
+                    let open: PostgresConnection
+                    if let connection { open = connection } else { open = try PostgresConnection(url: url, logger: logger) }
+                    connection = open
+                    try self.reload(from: AssociationStore(connection: open))
+                    if failing { logger.info("patient associations reloaded again") }
+                    failing = false
+                } catch {
+                    if !failing {
+                        logger.warning("patient associations not reloaded; using the last ones", metadata: ["error": "\(error.redactedDescription)"])
+                    }
+                    failing = true
+                    if error.isConnectionFailure { connection?.close(); connection = nil }
+                }
+            } while !stopping.wait(for: refreshInterval)
+            connection?.close()
+        }
+        thread.name = "nc-associations"
+        thread.start()
+    }
+
+    deinit { stop() }
+
+    public func stop() { stopping.signal() }
+
+    /// How many times the associations were loaded (tests wait on it).
+    public var loadCount: Int { loads.load(ordering: .relaxed) }
+
+    /// The patient of `device` at `time`, else that of `bed`.
+    public func patient(device: String, bed: String?, at time: Timestamp) -> PatientIdentifier? {
+        let date = Date(timeIntervalSince1970: time.secondsSinceEpoch)
+        return snapshot.withLock { associations in
+            if let found = associations[.device(device)]?.last(where: { $0.covers(date) }) { return found.patient }
+            guard let bed else { return nil }
+            return associations[.bed(bed)]?.last(where: { $0.covers(date) })?.patient
+        }
+    }
+
+    private func reload(from store: AssociationStore) throws(PostgresError) {
+        let rows = try store.list(endedAfter: Date(timeIntervalSinceNow: -Self.history))
+        let grouped = Dictionary(grouping: rows, by: \.subject)
+        snapshot.withLock { $0 = grouped }
+        loads.add(1, ordering: .relaxed)
+    }
+}
+
+/// A stop flag a thread can sleep on.
+final class StopSignal: Sendable {
+    private let condition = Mutex<Bool>(false)
+    private let waiter = NSCondition()
+
+    /// Sleeps up to `duration`; true when stopped (now or meanwhile).
+    func wait(for duration: Duration) -> Bool {
+        waiter.withLock {
+            if condition.withLock({ $0 }) { return true }
+            _ = waiter.wait(until: Date(timeIntervalSinceNow: duration.timeInterval))
+            return condition.withLock { $0 }
+        }
+    }
+
+    var isStopped: Bool { condition.withLock { $0 } }
+
+    func signal() {
+        waiter.withLock {
+            condition.withLock { $0 = true }
+            waiter.broadcast()
+        }
+    }
+}
+
+extension Duration {
+    var timeInterval: TimeInterval { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}

@@ -1,0 +1,307 @@
+import Decoders
+import Dispatch
+import Foundation
+import Logging
+import Storage
+import VitalSigns
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// Reads one serial port on a thread of its own: opens it (retrying with capped backoff while it
+/// cannot be opened), frames and decodes what arrives, hands observations to the sink, and
+/// reopens it when it disappears (EOF, EIO or ENXIO: unplugged USB adapter, closed pty master).
+final class SerialPortReader: Sendable {
+    let configuration: SerialPortConfiguration
+    let counters = SerialPortCounters()
+    private let decoder: any FrameDecoder
+    private let context: SerialSourceContext
+    private let metrics: SerialMetrics
+    private let stopping = StopSignal()
+    private let finished = DispatchSemaphore(value: 0)
+    private let inFlight: InFlightLimit
+
+    init(configuration: SerialPortConfiguration, decoder: any FrameDecoder, context: SerialSourceContext) {
+        self.configuration = configuration
+        self.decoder = decoder
+        self.context = context
+        metrics = SerialMetrics(port: configuration.path)
+        inFlight = InFlightLimit(limit: context.options.maxBatchesInFlight)
+    }
+
+    func start() {
+        let thread = Thread { [self] in
+            run()
+            finished.signal()
+        }
+        thread.name = "nc-serial"
+        thread.start()
+    }
+
+    /// Asks the thread to stop; it ends within one poll interval (plus its batches in flight).
+    func requestStop() {
+        stopping.signal()
+        inFlight.cancel()
+    }
+
+    /// Waits until the thread has ended, at most until `deadline`.
+    func waitUntilStopped(deadline: DispatchTime) {
+        // Signalled again after a successful wait, so a second stop() returns at once.
+        if finished.wait(timeout: deadline) == .success { finished.signal() }
+    }
+
+    private var logger: Logger {
+        var logger = context.logger
+        logger[metadataKey: "port"] = "\(configuration.path)"
+        return logger
+    }
+
+    // MARK: Open, read, reopen
+
+    private func run() {
+        let options = context.options
+        var delay = options.reopenDelay
+        var inOutage = false
+        var everOpened = false
+        metrics.up.record(0)
+        while !stopping.isStopped {
+            let fd: Int32
+            do throws(SerialPortError) {
+                fd = try SerialTTY.open(configuration.path, settings: configuration.profile.serial ?? SerialSettings())
+            } catch {
+                counters.update { $0.openFailures += 1 }
+                metrics.openFailures.increment()
+                if !inOutage {
+                    logger.warning("serial port cannot be opened; retrying with backoff", metadata: ["error": "\(error)"])
+                    context.presence?.record(device: configuration.device, status: .offline, source: configuration.path)
+                    inOutage = true
+                }
+                if stopping.wait(for: delay) { break }
+                delay = min(delay * 2, options.maxReopenDelay)
+                continue
+            }
+            if everOpened { metrics.reopens.increment() }
+            counters.update {
+                $0.isOpen = true
+                $0.opens += 1
+                if everOpened { $0.reopens += 1 }
+            }
+            logger.info(everOpened ? "serial port open again" : "serial port open", metadata: [
+                "device": "\(configuration.device)", "profile": "\(configuration.profile.id)",
+                "resolved": "\(Self.resolvedPath(configuration.path))",
+            ])
+            everOpened = true
+            inOutage = false
+            delay = options.reopenDelay
+            metrics.up.record(1)
+            context.presence?.record(device: configuration.device, status: .online, source: configuration.path)
+
+            let ending = readUntilGone(fd)
+            close(fd)
+            counters.update { $0.isOpen = false }
+            metrics.up.record(0)
+            context.presence?.record(device: configuration.device, status: .offline, source: configuration.path)
+            if stopping.isStopped { break }
+            logger.warning("serial port lost; reopening with backoff", metadata: ["reason": "\(ending)"])
+            inOutage = true
+            if stopping.wait(for: delay) { break }
+        }
+        inFlight.waitForAll(timeout: .seconds(5))
+    }
+
+    /// Reads until the port goes away or the reader is stopped; says why it ended.
+    private func readUntilGone(_ fd: Int32) -> String {
+        guard var framer = SerialProtocol.framer(for: configuration.profile) else { return "no framer for the profile" }
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let pollMilliseconds = Int32(context.options.pollInterval.timeInterval * 1000)
+        while !stopping.isStopped {
+            var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&descriptor, 1, pollMilliseconds)
+            if ready < 0 {
+                if errno == EINTR { continue }
+                return "poll: \(String(cString: strerror(errno)))"
+            }
+            if ready == 0 { continue }
+            if descriptor.revents & Int16(POLLNVAL) != 0 { return "poll: descriptor invalid" }
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count > 0 {
+                consume(buffer[0..<count], framer: &framer)
+            } else if count == 0 {
+                if descriptor.revents & Int16(POLLHUP | POLLERR) != 0 { return "end of file (hang-up)" }
+            } else {
+                switch errno {
+                case EINTR, EAGAIN: continue
+                default: return "read: \(String(cString: strerror(errno))) (errno \(errno))"
+                }
+            }
+        }
+        return "stopped"
+    }
+
+    // MARK: Frames to observations
+
+    private func consume(_ bytes: ArraySlice<UInt8>, framer: inout any SerialFramer) {
+        let receivedAt = Timestamp.arrival()
+        let frameContext = FrameContext(deviceID: configuration.device, receivedAt: receivedAt, location: configuration.bed)
+        var observations: [Observation] = []
+        var decodedFrames = 0
+        var reports: [DeviceStatusReport] = []
+        framer.push(bytes) { output in
+            switch output {
+            case .frame(let frame):
+                do throws(FrameDecodeError) {
+                    let decoded = try decoder.decode(frame, context: frameContext)
+                    decodedFrames += 1
+                    observations += decoded.observations
+                    reports += decoded.statusReports
+                } catch {
+                    reject(frame, reason: error.reason, detail: error.detail, at: receivedAt)
+                }
+            case .discarded(let raw, let reason, let detail):
+                reject(raw, reason: reason, detail: detail, at: receivedAt)
+            }
+        }
+        var unassociated = 0
+        if let associations = context.associations {
+            for index in observations.indices {
+                observations[index].patient = associations.patient(device: observations[index].deviceID, bed: configuration.bed, at: receivedAt)
+                if observations[index].patient == nil { unassociated += 1 }
+            }
+        } else {
+            unassociated = observations.count
+        }
+        counters.update {
+            $0.bytesRead += bytes.count
+            $0.framesDecoded += decodedFrames
+            $0.observations += observations.count
+            $0.observationsUnassociated += unassociated
+            for report in reports { $0.statusReports[report.condition, default: 0] += 1 }
+        }
+        metrics.framesDecoded.increment(by: decodedFrames)
+        metrics.observations.increment(by: observations.count)
+        metrics.unassociated.increment(by: unassociated)
+        for report in reports { metrics.status(report.condition.rawValue).increment() }
+        if decodedFrames > 0 { noteConditions(Set(reports.map(\.condition)), reports) }
+        if !observations.isEmpty { submit(IngestBatch(observations: observations)) }
+    }
+
+    /// Logs (at info, no patient data) when the conditions the device reports change: a probe
+    /// coming off or back on is worth a line, the same condition every second is not.
+    private func noteConditions(_ conditions: Set<DeviceStatusReport.Condition>, _ reports: [DeviceStatusReport]) {
+        let changed = counters.update { statistics -> Bool in
+            defer { statistics.currentConditions = conditions }
+            return statistics.currentConditions != conditions
+        }
+        guard changed else { return }
+        if conditions.isEmpty {
+            logger.info("device reports no condition any more", metadata: ["device": "\(configuration.device)"])
+        } else {
+            logger.info("device reports a condition", metadata: [
+                "device": "\(reports.first?.deviceID ?? configuration.device)",
+                "conditions": "\(reports.map { "\($0.condition.rawValue) \($0.detail)" }.joined(separator: "; "))",
+            ])
+        }
+    }
+
+    private func reject(_ raw: [UInt8], reason: String, detail: String, at time: Timestamp) {
+        counters.update { $0.framesRejected[reason, default: 0] += 1 }
+        context.rejections.reject(RejectedFrame(
+            source: "serial", origin: configuration.path, device: configuration.device, reason: reason, detail: detail, raw: raw,
+            receivedAt: Date(timeIntervalSince1970: time.secondsSinceEpoch)))
+    }
+
+    // MARK: Backpressure
+
+    /// Waits while `maxBatchesInFlight` batches of this port are not yet durable, then submits.
+    /// While the port's thread waits the device's bytes queue in the kernel's tty buffer.
+    private func submit(_ batch: IngestBatch) {
+        guard inFlight.acquire() else { return }
+        counters.update { $0.batchesSubmitted += 1 }
+        send(batch, attempt: 0)
+    }
+
+    /// A batch the writer could not store because the database is unreachable is submitted again
+    /// (its slot held, so the port slows down instead of piling up batches) until it is stored or
+    /// the source stops. A batch the database refuses is dropped and counted.
+    private func send(_ batch: IngestBatch, attempt: Int) {
+        context.sink.submit(batch) { [self] result in
+            switch result {
+            case .success:
+                counters.update { $0.observationsStored += batch.observations.count }
+                inFlight.release()
+            case .failure(let error):
+                if error.isConnectionFailure && !stopping.isStopped {
+                    if attempt == 0 { logger.warning("serial batch not stored yet; retrying", metadata: ["error": "\(error.redactedDescription)"]) }
+                    let delay = min(Double(attempt + 1) * 0.2, 5)
+                    DispatchQueue.global().asyncAfter(deadline: .now() + delay) { self.send(batch, attempt: attempt + 1) }
+                } else {
+                    logger.error("serial batch not stored", metadata: ["error": "\(error.redactedDescription)", "observations": "\(batch.observations.count)"])
+                    counters.update { $0.batchesFailed += 1 }
+                    metrics.batchesFailed.increment()
+                    inFlight.release()
+                }
+            }
+        }
+    }
+
+    static func resolvedPath(_ path: String) -> String {
+        guard let resolved = realpath(path, nil) else { return path }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+}
+
+/// A counting limit a thread waits on; `cancel` wakes every waiter for good.
+final class InFlightLimit: @unchecked Sendable {
+    // @unchecked: `count` and `cancelled` are used only while holding `condition`'s lock.
+    private let condition = NSCondition()
+    private let limit: Int
+    private var count = 0
+    private var cancelled = false
+
+    init(limit: Int) { self.limit = max(1, limit) }
+
+    /// Takes a slot, waiting for one; false once cancelled.
+    func acquire() -> Bool {
+        condition.withLock {
+            while count >= limit && !cancelled { condition.wait() }
+            guard !cancelled else { return false }
+            count += 1
+            return true
+        }
+    }
+
+    func release() {
+        condition.withLock {
+            count -= 1
+            condition.broadcast()
+        }
+    }
+
+    func cancel() {
+        condition.withLock {
+            cancelled = true
+            condition.broadcast()
+        }
+    }
+
+    /// Waits until every slot is released, at most `timeout`.
+    func waitForAll(timeout: Duration) {
+        let deadline = Date(timeIntervalSinceNow: timeout.timeInterval)
+        condition.withLock {
+            while count > 0 && condition.wait(until: deadline) {}
+        }
+    }
+}
+
+extension Timestamp {
+    /// Now, from the host's real-time clock: serial observations are stamped on arrival.
+    static func arrival() -> Timestamp {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Timestamp(microsecondsSinceEpoch: Int64(now.tv_sec) * 1_000_000 + Int64(now.tv_nsec) / 1000)
+    }
+}

@@ -1,0 +1,345 @@
+import DeviceProfiles
+import DeviceSimulator
+import Foundation
+import Ingest
+import Logging
+import Storage
+import Testing
+import TestSupport
+import VitalSigns
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The serial source as the daemon wires it, over real pseudo-terminals and a fresh database:
+/// writer, rejection recorder, presence recorder and association cache.
+private final class SerialRig: QueriesDatabase, Sendable {
+    let databaseURL: String
+    let writer: ObservationWriter
+    let recorder: RejectedFrameRecorder
+    let presence: DevicePresenceRecorder
+    let associations: PatientAssociationCache
+    let source: SerialSource
+    let folder: String
+
+    init(ports: (String) throws -> [SerialPortConfiguration], databaseURL: String? = nil) throws {
+        let url = try databaseURL ?? TestPostgres.migratedDatabase()
+        let logger = TestPostgres.logger
+        folder = NSTemporaryDirectory() + "nilecare-serial-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        self.databaseURL = url
+        writer = try ObservationWriter(url: url, logger: logger)
+        recorder = RejectedFrameRecorder(url: url, logger: logger)
+        presence = DevicePresenceRecorder(url: url, logger: logger)
+        associations = PatientAssociationCache(url: url, refreshInterval: .milliseconds(100), logger: logger)
+        var options = SerialSource.Options()
+        options.reopenDelay = .milliseconds(50)
+        options.maxReopenDelay = .milliseconds(400)
+        options.pollInterval = .milliseconds(50)
+        source = try SerialSource(ports: try ports(folder), sink: writer, associations: associations,
+                                  rejections: RejectionReporter(recorder: recorder, logger: logger), presence: presence,
+                                  options: options, logger: logger)
+    }
+
+    func stop() {
+        source.stop()
+        associations.stop()
+        writer.shutdown()
+        recorder.shutdown()
+        presence.shutdown()
+        try? FileManager.default.removeItem(atPath: folder)
+    }
+
+    /// Sets an association as the CLI would (another connection) and waits until the cache has
+    /// reloaded since (two loads: one may have started before the change committed).
+    func associate(_ subject: AssociationSubject, _ patient: String) async throws {
+        let loads = associations.loadCount
+        let connection = try PostgresConnection(url: databaseURL)
+        defer { connection.close() }
+        try AssociationStore(connection: connection).set(subject, patient: PatientIdentifier(id: patient, assigningAuthority: "KTH"),
+                                                         from: Date(timeIntervalSinceNow: -60), by: "test")
+        try await waitUntil(timeout: .seconds(10), "associations reloaded") { associations.loadCount >= loads + 2 }
+    }
+
+    /// `kind value patient location` of a device's rows, oldest first.
+    func rows(device: String) throws -> [String] {
+        try query("""
+            SELECT v.vital_kind, v.value, coalesce(p.identifier, '-'), coalesce(v.location, '-')
+            FROM vital_signs v JOIN devices d ON d.id = v.device_id LEFT JOIN patients p ON p.id = v.patient_id
+            WHERE d.identifier = $1 ORDER BY v.observation_time, v.vital_kind
+            """, [device]).map { $0.map { $0 ?? "" }.joined(separator: " ") }
+    }
+
+    func presenceStatus(_ device: String) throws -> String? {
+        try query("SELECT status FROM device_presence WHERE device_identifier = $1", [device]).first?.first ?? nil
+    }
+}
+
+private func profile(_ id: String) throws -> DeviceProfile {
+    try DeviceProfileLoader.loadFile(repositoryRoot.appendingPathComponent("device-profiles/\(id).yaml").path)
+}
+
+@Suite(.serialized) struct SerialSourceTests {
+    @Test func masimoAndNoninStreamsAreStoredWithTheirSettingsApplied() async throws {
+        let masimo = try PseudoTerminal()
+        let nonin = try PseudoTerminal()
+        var noninProfile = try profile("nonin-pulse-oximeter")
+        noninProfile.serial = SerialSettings(baud: 19200, dataBits: 8, parity: .none, stopBits: 2, flowControl: .rtsCts, vmin: 1, vtime: 5)
+        let rig = try SerialRig { folder in
+            try masimo.link(folder + "/masimo")
+            try nonin.link(folder + "/nonin")
+            return [
+                SerialPortConfiguration(path: folder + "/masimo", profile: try profile("masimo-radical7"), bed: "ICU^1^A"),
+                SerialPortConfiguration(path: folder + "/nonin", profile: noninProfile, bed: "ICU^1^B", deviceID: "nonin-7"),
+            ]
+        }
+        defer { rig.stop() }
+        try await rig.associate(.bed("ICU^1^A"), "MRN-1")
+        rig.source.start()
+        let noninPath = rig.folder + "/nonin"
+        try await waitUntil(timeout: .seconds(10), "both ports open") {
+            rig.source.statistics(port: noninPath)?.isOpen == true && rig.source.statistics(port: rig.folder + "/masimo")?.isOpen == true
+        }
+
+        // The settings are the tty's, whoever asks: read them back through a descriptor of our own.
+        let fd = open(nonin.slavePath, O_RDWR | O_NOCTTY | O_NONBLOCK)
+        #expect(fd >= 0)
+        var options = termios()
+        #expect(tcgetattr(fd, &options) == 0)
+        close(fd)
+        #expect(cfgetispeed(&options) == speed_t(B19200))
+        // Linux ptys force CS8 and no parity whatever is set (pty_set_termios), so data bits
+        // and parity cannot be checked here; the rest of the line settings can.
+        #expect(options.c_cflag & tcflag_t(CSIZE) == tcflag_t(CS8))
+        #expect(options.c_cflag & tcflag_t(CSTOPB | CLOCAL | CREAD) == tcflag_t(CSTOPB | CLOCAL | CREAD))
+        #expect(options.c_cflag & tcflag_t(truncatingIfNeeded: CRTSCTS) != 0)
+        #expect(options.c_lflag & tcflag_t(ICANON | ECHO | ISIG) == 0)
+        let vtime = withUnsafeBytes(of: options.c_cc) { $0[Int(VTIME)] }
+        #expect(vtime == 5)
+
+        for (spo2, rate) in [(95, 70), (96, 71), (97, 72)] {
+            masimo.write(SerialFrames.masimoLine(spo2: spo2, pulseRate: rate, perfusionIndex: 2.5, serialNumber: "SN42"))
+            nonin.write(SerialFrames.noninPacket(spo2: spo2 - 5, heartRate: rate + 200))
+        }
+        try await waitUntil(timeout: .seconds(15), "rows stored") {
+            try rig.count("SELECT count(*) FROM vital_signs") == 3 * 3 + 3 * 2
+        }
+        let masimoRows = try rig.rows(device: "SN42")
+        #expect(masimoRows.filter { $0.hasPrefix("3 ") }.sorted() == ["3 95 MRN-1 ICU^1^A", "3 96 MRN-1 ICU^1^A", "3 97 MRN-1 ICU^1^A"])
+        #expect(masimoRows.filter { $0.hasPrefix("2 ") }.map { $0.split(separator: " ")[1] }.sorted() == ["70", "71", "72"])
+        // Packets that arrive in one read share their arrival time: compare without order.
+        #expect(try rig.rows(device: "nonin-7").sorted() == [
+            "2 270 - ICU^1^B", "2 271 - ICU^1^B", "2 272 - ICU^1^B", "3 90 - ICU^1^B", "3 91 - ICU^1^B", "3 92 - ICU^1^B",
+        ])
+        let noninStatistics = try #require(rig.source.statistics(port: noninPath))
+        #expect(noninStatistics.observationsUnassociated == 6)
+        #expect(rig.source.statistics(port: rig.folder + "/masimo")?.observationsUnassociated == 0)
+        try await waitUntil(timeout: .seconds(10), "presence recorded") { try rig.presenceStatus("nonin-7") == "online" }
+
+        // The probe comes off and goes back on: the port's conditions follow, no values meanwhile.
+        nonin.write(SerialFrames.noninPacket(spo2: nil, heartRate: nil, status: SerialFrames.NoninStatus.sensorDisconnect))
+        try await waitUntil(timeout: .seconds(10), "sensor off seen") { rig.source.statistics(port: noninPath)?.currentConditions == [.sensorOff] }
+        nonin.write(SerialFrames.noninPacket(spo2: 94, heartRate: 74))
+        try await waitUntil(timeout: .seconds(10), "sensor back") { rig.source.statistics(port: noninPath)?.currentConditions == [] }
+        #expect(rig.source.statistics(port: noninPath)?.statusReports[.sensorOff] == 1)
+    }
+
+    @Test func anUnpluggedPortIsReopenedWhenItsLinkPointsAtANewDevice() async throws {
+        var first: PseudoTerminal? = try PseudoTerminal()
+        let rig = try SerialRig { folder in
+            try first?.link(folder + "/spo2")
+            return [SerialPortConfiguration(path: folder + "/spo2", profile: try profile("masimo-radical7"), bed: "WARD^2^C", deviceID: "port-spo2")]
+        }
+        defer { rig.stop() }
+        let path = rig.folder + "/spo2"
+        rig.source.start()
+        try await waitUntil(timeout: .seconds(10), "port open") { rig.source.statistics(port: path)?.isOpen == true }
+        first?.write(SerialFrames.masimoLine(spo2: 93, pulseRate: 80, perfusionIndex: 1, serialNumber: nil))
+        try await waitUntil(timeout: .seconds(10), "first row") { try rig.rows(device: "port-spo2").count == 3 }
+
+        first?.close()  // unplugged: udev removes the by-id link with the device
+        first = nil
+        unlink(path)
+        try await waitUntil(timeout: .seconds(10), "outage seen") {
+            try rig.source.statistics(port: path)?.isOpen == false && rig.presenceStatus("port-spo2") == "offline"
+        }
+        try await waitUntil(timeout: .seconds(10), "reopen attempts fail while nothing is plugged in") {
+            (rig.source.statistics(port: path)?.openFailures ?? 0) >= 2
+        }
+        let second = try PseudoTerminal()
+        try second.link(path)  // plugged in again: udev points the by-id link at the new tty
+        try await waitUntil(timeout: .seconds(10), "port reopened") { rig.source.statistics(port: path)?.reopens == 1 }
+        second.write(SerialFrames.masimoLine(spo2: 94, pulseRate: 81, perfusionIndex: 1, serialNumber: nil))
+        try await waitUntil(timeout: .seconds(10), "second row") { try rig.rows(device: "port-spo2").count == 6 }
+        #expect(try rig.rows(device: "port-spo2").filter { $0.hasPrefix("3 ") } == ["3 93 - WARD^2^C", "3 94 - WARD^2^C"])
+        try await waitUntil(timeout: .seconds(10), "online again") { try rig.presenceStatus("port-spo2") == "online" }
+    }
+
+    @Test func garbageAndBadChecksumsAreSkippedCountedKeptAndFollowedByGoodFrames() async throws {
+        let nonin = try PseudoTerminal()
+        let masimo = try PseudoTerminal()
+        let rig = try SerialRig { folder in
+            try nonin.link(folder + "/nonin")
+            try masimo.link(folder + "/masimo")
+            return [
+                SerialPortConfiguration(path: folder + "/nonin", profile: try profile("nonin-pulse-oximeter"), deviceID: "nonin-9"),
+                SerialPortConfiguration(path: folder + "/masimo", profile: try profile("masimo-radical7"), deviceID: "masimo-9"),
+            ]
+        }
+        defer { rig.stop() }
+        rig.source.start()
+        try await waitUntil(timeout: .seconds(10), "ports open") {
+            rig.source.statistics(port: rig.folder + "/nonin")?.isOpen == true && rig.source.statistics(port: rig.folder + "/masimo")?.isOpen == true
+        }
+        var corrupt = SerialFrames.noninPacket(spo2: 80, heartRate: 80)
+        corrupt[22] ^= 0x10
+        nonin.write([0x13, 0x37, 0xFF, 0x00, 0x42] + corrupt + SerialFrames.noninPacket(spo2: 91, heartRate: 61))
+        masimo.write(Array("\u{1}\u{2}garbage\r\n".utf8) + Array("11/29/26 09:00:00 SPO2=9z%\r\n".utf8)
+                     + SerialFrames.masimoLine(spo2: 92, pulseRate: 62, perfusionIndex: 1, serialNumber: nil))
+        try await waitUntil(timeout: .seconds(15), "good frames stored") {
+            try rig.rows(device: "nonin-9").count == 2 && rig.rows(device: "masimo-9").count == 3
+        }
+        #expect(try rig.rows(device: "nonin-9") == ["2 61 - -", "3 91 - -"])
+        #expect(rig.source.statistics(port: rig.folder + "/nonin")?.framesRejected == ["no_sync": 1, "bad_checksum": 1])
+        #expect(rig.source.statistics(port: rig.folder + "/masimo")?.framesRejected == ["not_text": 1, "bad_value": 1])
+        try await waitUntil(timeout: .seconds(10), "rejections stored") { try rig.count("SELECT count(*) FROM rejected_frames") == 4 }
+        let stored = try rig.query("SELECT origin, device, reason, length(raw) FROM rejected_frames ORDER BY reason")
+            .map { $0.map { $0 ?? "" }.joined(separator: " ") }
+        #expect(stored == [
+            "\(rig.folder)/nonin nonin-9 bad_checksum 25",
+            "\(rig.folder)/masimo masimo-9 bad_value 26",
+            "\(rig.folder)/nonin nonin-9 no_sync 5",
+            "\(rig.folder)/masimo masimo-9 not_text 9",
+        ])
+    }
+
+    @Test func aPortThatCannotBeOpenedKeepsRetryingWhileOthersWork() async throws {
+        let working = try PseudoTerminal()
+        let rig = try SerialRig { folder in
+            try working.link(folder + "/working")
+            return [
+                SerialPortConfiguration(path: folder + "/missing", profile: try profile("masimo-radical7"), deviceID: "missing-1"),
+                SerialPortConfiguration(path: folder + "/working", profile: try profile("generic-serial-line"), deviceID: "line-1"),
+            ]
+        }
+        defer { rig.stop() }
+        let missing = rig.folder + "/missing"
+        rig.source.start()
+        try await waitUntil(timeout: .seconds(10), "working port open") { rig.source.statistics(port: rig.folder + "/working")?.isOpen == true }
+        working.write(SerialFrames.genericLine(spo2: 97, heartRate: 70, respirationRate: 14, temperatureFahrenheit: 98.6))
+        try await waitUntil(timeout: .seconds(10), "working port's rows") { try rig.rows(device: "line-1").count == 4 }
+        try await waitUntil(timeout: .seconds(10), "missing port retried") { (rig.source.statistics(port: missing)?.openFailures ?? 0) >= 3 }
+        #expect(rig.source.statistics(port: missing)?.isOpen == false)
+        try await waitUntil(timeout: .seconds(10), "missing device offline") { try rig.presenceStatus("missing-1") == "offline" }
+
+        let late = try PseudoTerminal()
+        try late.link(missing)
+        try await waitUntil(timeout: .seconds(10), "late port open") { rig.source.statistics(port: missing)?.isOpen == true }
+        late.write(SerialFrames.masimoLine(spo2: 99, pulseRate: 66, perfusionIndex: 4, serialNumber: nil))
+        try await waitUntil(timeout: .seconds(10), "late port's rows") { try rig.rows(device: "missing-1").count == 3 }
+    }
+
+    @Test func observationsTakeTheDeviceAssociationFirstThenTheBeds() async throws {
+        let masimo = try PseudoTerminal()
+        let nonin = try PseudoTerminal()
+        let rig = try SerialRig { folder in
+            try masimo.link(folder + "/masimo")
+            try nonin.link(folder + "/nonin")
+            return [
+                SerialPortConfiguration(path: folder + "/masimo", profile: try profile("masimo-radical7"), bed: "ICU^3^A"),
+                SerialPortConfiguration(path: folder + "/nonin", profile: try profile("nonin-pulse-oximeter"), bed: "ICU^3^B", deviceID: "nonin-3"),
+            ]
+        }
+        defer { rig.stop() }
+        try await rig.associate(.bed("ICU^3^A"), "MRN-BED")
+        try await rig.associate(.device("SN-77"), "MRN-DEVICE")
+        rig.source.start()
+        try await waitUntil(timeout: .seconds(10), "ports open") {
+            rig.source.statistics(port: rig.folder + "/masimo")?.isOpen == true && rig.source.statistics(port: rig.folder + "/nonin")?.isOpen == true
+        }
+        masimo.write(SerialFrames.masimoLine(spo2: 90, pulseRate: 70, perfusionIndex: 1, serialNumber: "SN-77"))
+        masimo.write(SerialFrames.masimoLine(spo2: 91, pulseRate: 71, perfusionIndex: 1, serialNumber: "SN-78"))
+        nonin.write(SerialFrames.noninPacket(spo2: 92, heartRate: 72))
+        try await waitUntil(timeout: .seconds(10), "rows") {
+            try rig.rows(device: "SN-77").count == 3 && rig.rows(device: "SN-78").count == 3 && rig.rows(device: "nonin-3").count == 2
+        }
+        #expect(Set(try rig.rows(device: "SN-77").map { $0.split(separator: " ")[2] }) == ["MRN-DEVICE"])
+        #expect(Set(try rig.rows(device: "SN-78").map { $0.split(separator: " ")[2] }) == ["MRN-BED"])
+        #expect(Set(try rig.rows(device: "nonin-3").map { $0.split(separator: " ")[2] }) == ["-"])
+        #expect(rig.source.statistics(port: rig.folder + "/nonin")?.observationsUnassociated == 2)
+
+        // Associating the bed later (as the CLI does from another process) takes effect on refresh.
+        try await rig.associate(.bed("ICU^3^B"), "MRN-LATE")
+        nonin.write(SerialFrames.noninPacket(spo2: 93, heartRate: 73))
+        try await waitUntil(timeout: .seconds(10), "late rows") { try rig.rows(device: "nonin-3").count == 4 }
+        #expect(try rig.rows(device: "nonin-3").suffix(2) == ["2 73 MRN-LATE ICU^3^B", "3 93 MRN-LATE ICU^3^B"])
+        #expect(rig.source.statistics(port: rig.folder + "/nonin")?.observationsUnassociated == 2)
+    }
+}
+
+/// The database goes away while a device keeps sending: the port stops at its bound of batches in
+/// flight (the device's bytes wait in the tty), retries, and once the database is back every
+/// reading is stored exactly once.
+@Suite(.timeLimit(.minutes(3))) struct SerialDatabaseOutageTests {
+    @Test func anOutageHoldsThePortAtItsBoundAndLosesNothing() async throws {
+        let cluster = try TestPostgres.privateCluster(port: freeTCPPort())
+        let url = try cluster.start(database: "vitals")
+        defer { try? cluster.stop() }
+        try TestPostgres.migrate(url)
+        let masimo = try PseudoTerminal()
+        let rig = try SerialRig(ports: { folder in
+            try masimo.link(folder + "/masimo")
+            return [SerialPortConfiguration(path: folder + "/masimo", profile: try profile("masimo-radical7"), deviceID: "outage-1")]
+        }, databaseURL: url)
+        defer { rig.stop() }
+        let path = rig.folder + "/masimo"
+        rig.source.start()
+        try await waitUntil(timeout: .seconds(10), "port open") { rig.source.statistics(port: path)?.isOpen == true }
+        masimo.write(SerialFrames.masimoLine(spo2: 90, pulseRate: 60, perfusionIndex: 1, serialNumber: nil))
+        try await waitUntil(timeout: .seconds(10), "first row") { try rig.rows(device: "outage-1").count == 3 }
+
+        try cluster.stop()
+        for index in 1...20 {
+            masimo.write(SerialFrames.masimoLine(spo2: 90 + index % 10, pulseRate: 60 + index, perfusionIndex: 1, serialNumber: nil))
+            try await Task.sleep(for: .milliseconds(10))  // pacing like a device, not waiting for a result
+        }
+        // One batch stored before, then SerialSource.Options.maxBatchesInFlight (4) while the database is down.
+        try await waitUntil(timeout: .seconds(20), "port at its bound") { rig.source.statistics(port: path)?.batchesSubmitted == 5 }
+        #expect((rig.source.statistics(port: path)?.framesDecoded ?? 0) < 21)
+        try cluster.start()
+        try await waitUntil(timeout: .seconds(60), "every reading stored") { try rig.rows(device: "outage-1").count == 21 * 3 }
+        let statistics = try #require(rig.source.statistics(port: path))
+        #expect(statistics.framesDecoded == 21)
+        #expect(statistics.batchesFailed == 0)
+        #expect(statistics.observationsStored == 21 * 3)
+        // Each line has its own pulse rate: all there, none twice.
+        #expect(try rig.query("SELECT value FROM vital_signs WHERE vital_kind = 2 ORDER BY value").map { $0.first ?? nil }
+                == (60...80).map { String($0) })
+    }
+}
+
+@Suite struct AssociationStoreTests {
+    @Test func settingClosesThePreviousAssociationAndEndCloses() throws {
+        let connection = try PostgresConnection(url: try TestPostgres.migratedDatabase())
+        defer { connection.close() }
+        let store = AssociationStore(connection: connection)
+        let start = Date(timeIntervalSince1970: 1_790_000_000)
+        try store.set(.bed("ICU^1^A"), patient: PatientIdentifier(id: "MRN-1", assigningAuthority: "KTH"), from: start, by: "nurse1")
+        try store.set(.bed("ICU^1^A"), patient: PatientIdentifier(id: "MRN-2", assigningAuthority: "KTH"), from: start + 3600, by: "nurse2")
+        #expect(try store.lookup(.bed("ICU^1^A"), at: start + 10)?.id == "MRN-1")
+        #expect(try store.lookup(.bed("ICU^1^A"), at: start + 3700)?.id == "MRN-2")
+        #expect(try store.lookup(.bed("ICU^1^B"), at: start + 3700) == nil)
+        #expect(try store.list().map(\.patient.id) == ["MRN-2"])
+        #expect(try store.list(endedAfter: start).map(\.patient.id) == ["MRN-1", "MRN-2"])
+        #expect(try store.list(endedAfter: start).first?.validTo == start + 3600)
+        let error = #expect(throws: PostgresError.self) {
+            try store.set(.bed("ICU^1^A"), patient: PatientIdentifier(id: "MRN-3"), from: start + 1800, by: "nurse3")
+        }
+        #expect(error?.message.contains("already has an association") == true)
+        #expect(try store.end(.bed("ICU^1^A"), at: start + 7200) == 1)
+        #expect(try store.end(.bed("ICU^1^A"), at: start + 7300) == 0)
+        #expect(try store.lookup(.bed("ICU^1^A"), at: start + 7201) == nil)
+        #expect(try store.list().isEmpty)
+    }
+}
