@@ -121,7 +121,7 @@ let package = Package(
         .executableTarget(
             name: "nilecare-vitals",
             dependencies: [
-                "VitalSigns", "DeviceProfiles", "Storage", "Ingest", "DeviceSimulator", "Telemetry",
+                "VitalSigns", "DeviceProfiles", "Storage", "Ingest", "DeviceSimulator", "Telemetry", "Alerts", "ClinicalAPI", "Kafka",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -24,6 +24,7 @@ struct Demo: AsyncParsableCommand {
     var intervalSeconds: Double = 1
 
     @OptionGroup var ingest: IngestOptions
+    @OptionGroup var alerts: AlertOptions
     @OptionGroup var telemetry: TelemetryOptions
     @OptionGroup var logging: LoggingOptions
 
@@ -37,10 +38,17 @@ struct Demo: AsyncParsableCommand {
         let databaseURL = try postgres.createDatabase("nilecare")
         var ingest = ingest
         if ingest.mllpPort == 2575 { ingest.mllpPort = 0 }  // never collide with a real listener
+        // Kafka is librdkafka's mock cluster, in this process; the page gets a token of its own.
+        let kafka = try KafkaDemo.start(topic: alerts.kafkaTopic, logger: logger)
+        var alerts = alerts
+        if alerts.apiPort == 8080 { alerts.apiPort = 0 }
+        alerts.kafkaBootstrapServers = alerts.kafkaBootstrapServers ?? kafka.cluster.bootstrapServers
+        let token = try KafkaDemo.demoToken(dataDir: dataDir, facility: alerts.facility)
+        if alerts.apiTokensFile == nil { alerts.apiTokensFile = token.file }
 
         let engine: IngestEngine
         do {
-            engine = try await IngestEngine.start(databaseURL: databaseURL, migrations: migrations, options: ingest, logger: logger)
+            engine = try await IngestEngine.start(databaseURL: databaseURL, migrations: migrations, options: ingest, alerts: alerts, logger: logger)
         } catch {
             try? postgres.stop()
             throw error
@@ -53,9 +61,9 @@ struct Demo: AsyncParsableCommand {
         ward.criticalEvery = 15
         let serial: SerialDemo
         do {
-            serial = try SerialDemo.start(dataDir: dataDir, profilesFolder: ingest.profiles, databaseURL: databaseURL, sink: engine.writer, logger: logger)
+            serial = try SerialDemo.start(dataDir: dataDir, profilesFolder: ingest.profiles, databaseURL: databaseURL, sink: engine.sink, logger: logger)
         } catch {
-            engine.stop()
+            await engine.stop()
             try? postgres.stop()
             throw error
         }
@@ -65,6 +73,7 @@ struct Demo: AsyncParsableCommand {
               storage:   PostgreSQL in \(dataDir)/postgres, \(engine.storageMode.rawValue) mode
               MLLP:      127.0.0.1:\(port), \(monitors) simulated monitors
               serial:    \(serial.summary)
+              kafka:     mock cluster \(kafka.cluster.bootstrapServers), topic \(alerts.kafkaTopic) (forwarded events print below)
               metrics:   http://\(telemetry.metricsHost):\(metricsPort)/metrics
               look:      psql '\(databaseURL)' -c 'SELECT * FROM vital_signs ORDER BY observation_time DESC LIMIT 20'
               stop:      Ctrl-C
@@ -72,7 +81,10 @@ struct Demo: AsyncParsableCommand {
         let group = ServiceGroup(configuration: .init(
             services: [
                 .init(service: engine.server),
+                .init(service: engine.api),
                 .init(service: metrics),
+                .init(service: kafka.tail),
+                .init(service: NursesPageAnnouncer(host: alerts.apiHost, port: engine.apiPort, token: token.value)),
                 .init(service: SimulatorService(ward: WardSimulator(configuration: ward))),
                 .init(service: RowCountReporter(databaseURL: databaseURL)),
                 .init(service: MaintenanceService(databaseURL: databaseURL, interval: .seconds(3600), logger: logger)),
@@ -86,7 +98,8 @@ struct Demo: AsyncParsableCommand {
             logger.error("demo stopped on an error", metadata: ["error": "\(error)"])
         }
         serial.ingest.stop()
-        engine.stop()
+        await engine.stop()
+        kafka.cluster.shutdown()
         try postgres.stop()
         say("stopped; data kept in \(dataDir) for the next run")
     }

@@ -10,6 +10,7 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var ingest: IngestOptions
     @OptionGroup var serial: SerialOptions
+    @OptionGroup var alerts: AlertOptions
     @OptionGroup var telemetry: TelemetryOptions
     @OptionGroup var logging: LoggingOptions
 
@@ -19,13 +20,14 @@ struct Serve: AsyncParsableCommand {
         let metrics = MetricsEndpoint(host: telemetry.metricsHost, port: telemetry.metricsPort, logger: logger)
         try await metrics.start()
         let databaseURL = try database.resolvedURL()
-        let engine = try await IngestEngine.start(databaseURL: databaseURL, migrations: database.migrations, options: ingest, logger: logger)
+        let engine = try await IngestEngine.start(databaseURL: databaseURL, migrations: database.migrations, options: ingest, alerts: alerts, logger: logger)
         let serialIngest = try serial.ports.isEmpty ? nil : SerialIngest.start(
             ports: serial.configurations(profiles: DeviceProfileLoader.loadDirectory(ingest.profiles)),
-            refresh: .milliseconds(Int64(serial.associationRefreshSeconds * 1000)), databaseURL: databaseURL, sink: engine.writer, logger: logger)
+            refresh: .milliseconds(Int64(serial.associationRefreshSeconds * 1000)), databaseURL: databaseURL, sink: engine.sink, logger: logger)
         let group = ServiceGroup(configuration: .init(
             services: (serialIngest.map { [ServiceGroupConfiguration.ServiceConfiguration(service: $0.source)] } ?? []) + [
                 .init(service: engine.server),
+                .init(service: engine.api),
                 .init(service: metrics),
                 .init(service: MaintenanceService(databaseURL: databaseURL, interval: .seconds(3600), logger: logger)),
             ],
@@ -34,7 +36,7 @@ struct Serve: AsyncParsableCommand {
         ))
         try await group.run()
         serialIngest?.stop()
-        engine.stop()
+        await engine.stop()
         logger.info("stopped")
     }
 }

@@ -185,7 +185,9 @@ final class SerialPortReader: Sendable {
         metrics.unassociated.increment(by: unassociated)
         for report in reports { metrics.status(report.condition.rawValue).increment() }
         if decodedFrames > 0 { noteConditions(Set(reports.map(\.condition)), reports) }
-        if !observations.isEmpty { submit(IngestBatch(observations: observations)) }
+        let patient = context.associations?.patient(device: configuration.device, bed: configuration.bed, at: receivedAt)
+        let conditions = reports.compactMap { DeviceCondition($0, patient: patient, location: configuration.bed) }
+        if !observations.isEmpty || !conditions.isEmpty { submit(IngestBatch(observations: observations), conditions: conditions) }
     }
 
     /// Logs (at info, no patient data) when the conditions the device reports change: a probe
@@ -217,17 +219,18 @@ final class SerialPortReader: Sendable {
 
     /// Waits while `maxBatchesInFlight` batches of this port are not yet durable, then submits.
     /// While the port's thread waits the device's bytes queue in the kernel's tty buffer.
-    private func submit(_ batch: IngestBatch) {
+    private func submit(_ batch: IngestBatch, conditions: [DeviceCondition]) {
         guard inFlight.acquire() else { return }
         counters.update { $0.batchesSubmitted += 1 }
-        send(batch, attempt: 0)
+        send(batch, conditions: conditions, attempt: 0)
     }
 
     /// A batch the writer could not store because the database is unreachable is submitted again
     /// (its slot held, so the port slows down instead of piling up batches) until it is stored or
     /// the source stops. A batch the database refuses is dropped and counted.
-    private func send(_ batch: IngestBatch, attempt: Int) {
-        context.sink.submit(batch) { [self] result in
+    private func send(_ batch: IngestBatch, conditions: [DeviceCondition], attempt: Int) {
+        // A resubmission carries no conditions: the rules have seen them.
+        context.sink.submit(batch, profileID: configuration.profile.id, conditions: attempt == 0 ? conditions : []) { [self] result in
             switch result {
             case .success:
                 counters.update { $0.observationsStored += batch.observations.count }
@@ -236,7 +239,7 @@ final class SerialPortReader: Sendable {
                 if error.isConnectionFailure && !stopping.isStopped {
                     if attempt == 0 { logger.warning("serial batch not stored yet; retrying", metadata: ["error": "\(error.redactedDescription)"]) }
                     let delay = min(Double(attempt + 1) * 0.2, 5)
-                    DispatchQueue.global().asyncAfter(deadline: .now() + delay) { self.send(batch, attempt: attempt + 1) }
+                    DispatchQueue.global().asyncAfter(deadline: .now() + delay) { self.send(batch, conditions: [], attempt: attempt + 1) }
                 } else {
                     logger.error("serial batch not stored", metadata: ["error": "\(error.redactedDescription)", "observations": "\(batch.observations.count)"])
                     counters.update { $0.batchesFailed += 1 }
