@@ -150,6 +150,13 @@ let package = Package(
         .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"]),
         .testTarget(name: "AlertsTests", dependencies: ["Alerts", "Storage", "Kafka", "TestSupport"]),
         .testTarget(
+            name: "EngineTests",
+            dependencies: [
+                "Alerts", "ClinicalAPI", "Ingest", "Decoders", "DeviceProfiles", "DeviceSimulator", "Kafka", "Storage", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
             name: "ClinicalAPITests",
             dependencies: ["ClinicalAPI", "Alerts", "TestSupport", .product(name: "Logging", package: "swift-log")]
         ),

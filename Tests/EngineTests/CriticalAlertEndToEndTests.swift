@@ -1,0 +1,70 @@
+import Alerts
+import Foundation
+import Kafka
+import TestSupport
+import Testing
+import VitalSigns
+
+@Suite(.timeLimit(.minutes(3)), .serialized) struct CriticalAlertEndToEndTests {
+    @Test("a critical SpO2 sent over MLLP is flagged, stored, raised once, streamed to the nurses and forwarded to Kafka")
+    func criticalValueEverywhere() async throws {
+        let engine = try await AlertingEngine.start()
+        let stream = try await SSETestClient.connect(port: engine.apiPort, path: "/alerts/stream?access_token=\(AlertingEngine.nurseToken)")
+        defer { stream.close() }
+        #expect(stream.status == 200)
+
+        let monitor = try await engine.sendReports(monitor: 3, critical: .spo2, reports: 6, startingAt: AlertingEngine.now())
+        try await waitUntil(timeout: .seconds(30), "alert raised on the stream") { !stream.events.isEmpty }
+        let event = try #require(try JSONSerialization.jsonObject(with: Data(stream.events[0].data.utf8)) as? [String: Any])
+        let alert = try #require(event["alert"] as? [String: Any])
+        #expect(event["type"] as? String == "raised")
+        #expect(alert["vital"] as? String == "spo2")
+        #expect(alert["severity"] as? String == "critical")
+        #expect(alert["device"] as? String == monitor.deviceID)
+        #expect((alert["patient"] as? [String: Any])?["id"] as? String == monitor.patient.id)
+
+        let records = try await engine.kafka.readBack(1)
+        #expect(records[0].keyText == monitor.deviceID)
+        #expect(records[0].partition == KafkaPartitioner.partition(forKey: monitor.deviceID, partitionCount: engine.kafka.partitions))
+        #expect((try JSONSerialization.jsonObject(with: Data(records[0].value)) as? [String: Any])?["eventId"] as? Int == Int(stream.events[0].id ?? ""))
+
+        // Six critical samples, one alert; every sample stored and flagged.
+        #expect(try engine.query("SELECT count(*) FROM critical_events").first?.first == "1")
+        #expect(try engine.query("SELECT count(*) FROM vital_signs WHERE vital_kind = 3 AND is_critical").first?.first == "6")
+        try await waitUntil(timeout: .seconds(20), "Kafka delivery recorded") {
+            try engine.query("SELECT kafka_state FROM critical_events").first?.first == "delivered"
+        }
+        await engine.stop()
+    }
+
+    @Test("the nurses' page shows a critical value sent over MLLP, and acknowledging it there records the nurse in the database")
+    func nursesPage() async throws {
+        let engine = try await AlertingEngine.start()
+        let browser = try await HeadlessChromium.launch(width: 1280, height: 800)
+        defer { browser.close() }
+        let artifacts = RepositoryPaths.root + "/.build/artifacts/nurses-station"
+        do {
+            try await browser.open("http://127.0.0.1:\(engine.apiPort)/?access_token=\(AlertingEngine.nurseToken)")
+            try await browser.waitFor("document.body.dataset.loaded === 'true' && document.querySelector('[data-connection=live]') !== null")
+            #expect(try await browser.evaluate("document.querySelectorAll('[data-alert-id]').length") == 0)
+
+            let monitor = try await engine.sendReports(monitor: 5, critical: .spo2, reports: 6, startingAt: AlertingEngine.now())
+            try await browser.waitFor("document.querySelector('[data-alert-id][data-severity=critical][data-state=open]') !== null", timeout: .seconds(30))
+            let text = try await browser.evaluate("document.querySelector('[data-alert-id]').textContent")
+            #expect(text.string?.contains(monitor.patient.id) == true)
+            try await browser.screenshot(to: artifacts + "/critical-alert.png")
+
+            try await browser.click("[data-alert-id] [data-action=ack]")
+            try await browser.waitFor("document.querySelector('[data-alert-id][data-state=acknowledged]') !== null", timeout: .seconds(15))
+            try await waitUntil(timeout: .seconds(15), "acknowledgement stored") {
+                try engine.query("SELECT state, acknowledged_by FROM critical_events") == [["acknowledged", "nurse.amina"]]
+            }
+            try await browser.screenshot(to: artifacts + "/acknowledged.png")
+        } catch {
+            try? await browser.screenshot(to: artifacts + "/failure.png")
+            await engine.stop()
+            throw error
+        }
+        await engine.stop()
+    }
+}
