@@ -99,6 +99,15 @@ let package = Package(
             resources: [.copy("Resources")]
         ),
         .target(
+            name: "Engine",
+            dependencies: [
+                "Alerts", "ClinicalAPI", "Decoders", "Ingest", "Kafka", "Storage", "VitalSigns",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
             name: "Telemetry",
             dependencies: [
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -121,7 +130,7 @@ let package = Package(
         .executableTarget(
             name: "nilecare-vitals",
             dependencies: [
-                "VitalSigns", "DeviceProfiles", "Storage", "Ingest", "DeviceSimulator", "Telemetry", "Alerts", "ClinicalAPI", "Kafka",
+                "VitalSigns", "DeviceProfiles", "Storage", "Ingest", "DeviceSimulator", "Telemetry", "Alerts", "ClinicalAPI", "Kafka", "Engine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -152,7 +161,7 @@ let package = Package(
         .testTarget(
             name: "EngineTests",
             dependencies: [
-                "Alerts", "ClinicalAPI", "Ingest", "Decoders", "DeviceProfiles", "DeviceSimulator", "Kafka", "Storage", "TestSupport",
+                "Engine", "Alerts", "ClinicalAPI", "Ingest", "DeviceProfiles", "DeviceSimulator", "Kafka", "Storage", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -1,5 +1,6 @@
 import ArgumentParser
 import DeviceSimulator
+import Engine
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -46,14 +47,17 @@ struct Demo: AsyncParsableCommand {
         let token = try KafkaDemo.demoToken(dataDir: dataDir, facility: alerts.facility)
         if alerts.apiTokensFile == nil { alerts.apiTokensFile = token.file }
 
-        let engine: IngestEngine
+        let engine: VitalsEngine
+        let storageMode: StorageMode
         do {
-            engine = try await IngestEngine.start(databaseURL: databaseURL, migrations: migrations, options: ingest, alerts: alerts, logger: logger)
+            let started = try await EngineStartup.start(databaseURL: databaseURL, migrations: migrations, options: ingest, alerts: alerts, logger: logger)
+            engine = started.engine
+            storageMode = started.storageMode
         } catch {
             try? postgres.stop()
             throw error
         }
-        let port = engine.server.boundPort ?? ingest.mllpPort
+        let port = engine.mllpPort
         var ward = WardSimulator.Configuration()
         ward.port = port
         ward.monitors = monitors
@@ -70,7 +74,7 @@ struct Demo: AsyncParsableCommand {
 
         say("""
             NileCare Vitals demo
-              storage:   PostgreSQL in \(dataDir)/postgres, \(engine.storageMode.rawValue) mode
+              storage:   PostgreSQL in \(dataDir)/postgres, \(storageMode.rawValue) mode
               MLLP:      127.0.0.1:\(port), \(monitors) simulated monitors
               serial:    \(serial.summary)
               kafka:     mock cluster \(kafka.cluster.bootstrapServers), topic \(alerts.kafkaTopic) (forwarded events print below)
@@ -84,7 +88,7 @@ struct Demo: AsyncParsableCommand {
                 .init(service: engine.api),
                 .init(service: metrics),
                 .init(service: kafka.tail),
-                .init(service: NursesPageAnnouncer(host: alerts.apiHost, port: engine.apiPort, token: token.value)),
+                .init(service: NursesPageAnnouncer(host: alerts.apiHost, engine: engine, token: token.value)),
                 .init(service: SimulatorService(ward: WardSimulator(configuration: ward))),
                 .init(service: RowCountReporter(databaseURL: databaseURL)),
                 .init(service: MaintenanceService(databaseURL: databaseURL, interval: .seconds(3600), logger: logger)),

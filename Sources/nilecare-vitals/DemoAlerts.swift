@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 import Kafka
 import Logging
@@ -80,14 +81,14 @@ struct KafkaTail: Service {
 /// Prints the nurses' page address once the API listens.
 struct NursesPageAnnouncer: Service {
     let host: String
-    let port: APIPort
+    let engine: VitalsEngine
     let token: String
 
     func run() async throws {
-        while port.value == nil && !Task.isShuttingDownGracefully {
+        while engine.apiPort == nil && !Task.isShuttingDownGracefully {
             try? await Task.sleep(for: .milliseconds(50))
         }
-        if let value = port.value {
+        if let value = engine.apiPort {
             say("  nurses:    http://\(host):\(value)/?access_token=\(token)")
         }
         try? await gracefulShutdown()

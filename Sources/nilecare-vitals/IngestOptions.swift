@@ -1,15 +1,10 @@
-import Alerts
 import ArgumentParser
-import ClinicalAPI
 import Decoders
+import Engine
 import DeviceProfiles
 import Foundation
 import Ingest
-import Kafka
-import ServiceLifecycle
-import Synchronization
 import Logging
-import NIOCore
 import Storage
 import VitalSigns
 
@@ -46,26 +41,15 @@ struct IngestOptions: ParsableArguments {
     }
 }
 
-/// The running engine: the writer behind the pipeline, the alert hub with its rules, Kafka
-/// forwarder and HTTP API, and the MLLP listener in front.
-struct IngestEngine {
-    let writer: ObservationWriter
-    let pipeline: IngestPipeline
-    let hub: AlertHub
-    let forwarder: KafkaForwarder?
-    let producer: KafkaProducer?
-    let server: MLLPServer
-    let api: any Service
-    let apiPort: APIPort
-    let storageMode: StorageMode
-    let profiles: [DeviceProfile]
+/// The daemon's start-up: migrations, profiles and options checked, then the engine.
+enum EngineStartup {
+    struct Started {
+        let engine: VitalsEngine
+        let storageMode: StorageMode
+        let profiles: [DeviceProfile]
+    }
 
-    /// Where sources hand their observations.
-    var sink: any ObservationSink { pipeline }
-
-    /// Migrates, loads and validates the device profiles, then starts everything but the API
-    /// (a service for the caller's group).
-    static func start(databaseURL: String, migrations: String, options: IngestOptions, alerts: AlertOptions, logger: Logger) async throws -> IngestEngine {
+    static func start(databaseURL: String, migrations: String, options: IngestOptions, alerts: AlertOptions, logger: Logger) async throws -> Started {
         let connection = try PostgresConnection(url: databaseURL)
         let report = try Migrator(directory: migrations, logger: logger).migrate(connection)
         connection.close()
@@ -81,71 +65,23 @@ struct IngestEngine {
             throw ValidationError("invalid device profiles, not starting:\n\(error)")
         }
         logger.info("device profiles loaded", metadata: ["profiles": "\(profiles.map(\.id).joined(separator: ","))"])
-        let catalog = DeviceProfileCatalog(profiles: profiles)
-        let tokens = try alerts.tokens(logger: logger)
-        let decoder = PCD01Decoder(profiles: catalog, facilityZone: TimeZone(identifier: options.facilityTimeZone) ?? .gmt)
 
-        var writerConfiguration = ObservationWriter.Configuration()
-        writerConfiguration.maxBatchRows = options.maxBatchRows
-        let writer = try ObservationWriter(url: databaseURL, configuration: writerConfiguration, logger: logger)
-        let hub = try AlertHub(url: databaseURL, configuration: .init(facility: alerts.facility), logger: logger)
-        let monitor = AlertMonitor(hub: hub, profiles: catalog, settingsURL: databaseURL, logger: logger)
-        let pipeline = IngestPipeline(profiles: catalog, writer: writer) { entry in
-            monitor.consume(observations: entry.batch.observations, profileID: entry.profileID, conditions: entry.conditions, tick: entry.tick)
-        }
-
-        var producer: KafkaProducer?
-        var forwarder: KafkaForwarder?
-        if let servers = alerts.kafkaBootstrapServers {
-            let properties = try alerts.kafkaProperties().merging(KafkaForwarder.requiredProducerProperties) { _, required in required }
-            let started = try KafkaProducer(configuration: KafkaProducerConfiguration(bootstrapServers: servers, properties: properties), logger: logger)
-            var configuration = KafkaForwarder.Configuration()
-            configuration.topic = alerts.kafkaTopic
-            producer = started
-            forwarder = try KafkaForwarder(producer: started, hub: hub, url: databaseURL, configuration: configuration, logger: logger)
-            logger.info("forwarding alert events to Kafka", metadata: ["topic": "\(alerts.kafkaTopic)"])
-        } else {
-            logger.warning("no --kafka-bootstrap-servers: alert events wait in the outbox (alert_events) until Kafka is configured")
-        }
-
-        var apiConfiguration = ClinicalAPIServer.Configuration()
-        apiConfiguration.host = alerts.apiHost
-        apiConfiguration.port = alerts.apiPort
-        let apiPort = APIPort()
-        let api = try ClinicalAPIServer.application(hub: hub, tokens: tokens, configuration: apiConfiguration, logger: logger) { port in
-            apiPort.set(port)
-        }
-
-        var serverConfiguration = MLLPServer.Configuration()
-        serverConfiguration.host = options.mllpHost
-        serverConfiguration.port = options.mllpPort
-        serverConfiguration.maximumFrameBytes = options.maxFrameBytes
-        serverConfiguration.idleTimeout = .seconds(Int64(options.idleTimeoutSeconds))
-        let ingestor = MessageIngestor(decoder: decoder, sink: pipeline, logger: logger)
-        let server = MLLPServer(configuration: serverConfiguration, ingestor: ingestor, logger: logger)
-        try await server.start()
-        return IngestEngine(
-            writer: writer, pipeline: pipeline, hub: hub, forwarder: forwarder, producer: producer, server: server,
-            api: api, apiPort: apiPort, storageMode: report.mode, profiles: profiles
+        var configuration = VitalsEngine.Configuration(
+            databaseURL: databaseURL, profiles: DeviceProfileCatalog(profiles: profiles), facility: alerts.facility,
+            facilityZone: TimeZone(identifier: options.facilityTimeZone) ?? .gmt
         )
+        configuration.writer.maxBatchRows = options.maxBatchRows
+        configuration.mllp.host = options.mllpHost
+        configuration.mllp.port = options.mllpPort
+        configuration.mllp.maximumFrameBytes = options.maxFrameBytes
+        configuration.mllp.idleTimeout = .seconds(Int64(options.idleTimeoutSeconds))
+        configuration.api.host = alerts.apiHost
+        configuration.api.port = alerts.apiPort
+        configuration.tokens = try alerts.tokens(logger: logger)
+        if let servers = alerts.kafkaBootstrapServers {
+            configuration.kafka = VitalsEngine.KafkaSettings(bootstrapServers: servers, topic: alerts.kafkaTopic, properties: try alerts.kafkaProperties())
+        }
+        let engine = try await VitalsEngine(configuration: configuration, logger: logger)
+        return Started(engine: engine, storageMode: report.mode, profiles: profiles)
     }
-
-    /// Stops listening first, drains the pipeline into the writer and the hub, then lets each
-    /// finish what it was given; undelivered alert events stay in the outbox.
-    func stop() async {
-        server.stop()
-        pipeline.shutdown()
-        writer.shutdown()
-        hub.shutdown()
-        forwarder?.shutdown()
-        await producer?.shutdown()
-    }
-}
-
-/// The API's bound port, known once it listens.
-final class APIPort: Sendable {
-    private let port = Mutex<Int?>(nil)
-
-    func set(_ value: Int) { port.withLock { $0 = value } }
-    var value: Int? { port.withLock { $0 } }
 }

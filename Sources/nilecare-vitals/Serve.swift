@@ -20,7 +20,7 @@ struct Serve: AsyncParsableCommand {
         let metrics = MetricsEndpoint(host: telemetry.metricsHost, port: telemetry.metricsPort, logger: logger)
         try await metrics.start()
         let databaseURL = try database.resolvedURL()
-        let engine = try await IngestEngine.start(databaseURL: databaseURL, migrations: database.migrations, options: ingest, alerts: alerts, logger: logger)
+        let engine = try await EngineStartup.start(databaseURL: databaseURL, migrations: database.migrations, options: ingest, alerts: alerts, logger: logger).engine
         let serialIngest = try serial.ports.isEmpty ? nil : SerialIngest.start(
             ports: serial.configurations(profiles: DeviceProfileLoader.loadDirectory(ingest.profiles)),
             refresh: .milliseconds(Int64(serial.associationRefreshSeconds * 1000)), databaseURL: databaseURL, sink: engine.sink, logger: logger)

@@ -1,6 +1,6 @@
 import Alerts
 import ClinicalAPI
-import Decoders
+import Engine
 import DeviceProfiles
 import DeviceSimulator
 import Foundation
@@ -20,75 +20,45 @@ final class AlertingEngine: Sendable {
     static let nurseToken = "icu-nurse-token-0123456789abcdef"
 
     let databaseURL: String
-    let mllpPort: Int
+    let engine: VitalsEngine
     let apiPort: Int
-    let hub: AlertHub
     let kafka: KafkaFixture
-    private let parts: Parts
+    private let api: Task<Void, any Error>
 
-    private struct Parts: Sendable {
-        let writer: ObservationWriter
-        let pipeline: IngestPipeline
-        let server: MLLPServer
-        let producer: KafkaProducer
-        let forwarder: KafkaForwarder
-        let api: Task<Void, any Error>
-    }
+    var hub: AlertHub { engine.hub }
+    var mllpPort: Int { engine.mllpPort }
 
     static func start() async throws -> AlertingEngine {
-        let logger = TestPostgres.logger
         let url = try TestPostgres.migratedDatabase()
-        let profiles = DeviceProfileCatalog(profiles: try DeviceProfileLoader.loadDirectory(RepositoryPaths.root + "/device-profiles"))
-        let writer = try ObservationWriter(url: url, logger: logger)
-        var hubConfiguration = AlertHub.Configuration(facility: facility)
-        hubConfiguration.escalationCheckInterval = .milliseconds(200)
-        let hub = try AlertHub(url: url, configuration: hubConfiguration, logger: logger)
-        let monitor = AlertMonitor(hub: hub, profiles: profiles, settingsURL: url, logger: logger)
-        let pipeline = IngestPipeline(profiles: profiles, writer: writer) { entry in
-            monitor.consume(observations: entry.batch.observations, profileID: entry.profileID, conditions: entry.conditions, tick: entry.tick)
-        }
         let kafka = try KafkaFixture.start(topic: "vitals.critical")
-        let producer = try kafka.producer(KafkaForwarder.requiredProducerProperties)
-        let forwarder = try KafkaForwarder(producer: producer, hub: hub, url: url, logger: logger)
-
-        let decoder = PCD01Decoder(profiles: profiles, facilityZone: TimeZone(identifier: "Africa/Khartoum") ?? .gmt)
-        var serverConfiguration = MLLPServer.Configuration()
-        serverConfiguration.port = 0
-        let server = MLLPServer(configuration: serverConfiguration, ingestor: MessageIngestor(decoder: decoder, sink: pipeline, logger: logger), logger: logger)
-        let mllpPort = try await server.start()
-
-        var apiConfiguration = ClinicalAPIServer.Configuration()
-        apiConfiguration.port = 0
-        let bound = Mutex<Int?>(nil)
-        let tokens = try APITokens(parsing: "\(nurseToken) nurse.amina \(facility) ICU1")
-        let application = try ClinicalAPIServer.application(hub: hub, tokens: tokens, configuration: apiConfiguration, logger: logger) { port in
-            bound.withLock { $0 = port }
-        }
-        let api = Task { try await application.runService(gracefulShutdownSignals: []) }
-        try await waitUntil(timeout: .seconds(30), "API listening") { bound.withLock { $0 } != nil }
-        return AlertingEngine(
-            databaseURL: url, mllpPort: mllpPort, apiPort: bound.withLock { $0 } ?? 0, hub: hub, kafka: kafka,
-            parts: Parts(writer: writer, pipeline: pipeline, server: server, producer: producer, forwarder: forwarder, api: api)
+        var configuration = VitalsEngine.Configuration(
+            databaseURL: url,
+            profiles: DeviceProfileCatalog(profiles: try DeviceProfileLoader.loadDirectory(RepositoryPaths.root + "/device-profiles")),
+            facility: facility, facilityZone: TimeZone(identifier: "Africa/Khartoum") ?? .gmt
         )
+        configuration.mllp.port = 0
+        configuration.api.port = 0
+        configuration.tokens = try APITokens(parsing: "\(nurseToken) nurse.amina \(facility) ICU1")
+        configuration.escalationCheckInterval = .milliseconds(200)
+        configuration.kafka = VitalsEngine.KafkaSettings(bootstrapServers: kafka.cluster.bootstrapServers, topic: kafka.topic)
+        let engine = try await VitalsEngine(configuration: configuration, logger: TestPostgres.logger)
+        let service = engine.api
+        let api = Task { try await service.run() }
+        try await waitUntil(timeout: .seconds(30), "API listening") { engine.apiPort != nil }
+        return AlertingEngine(databaseURL: url, engine: engine, apiPort: engine.apiPort ?? 0, kafka: kafka, api: api)
     }
 
-    private init(databaseURL: String, mllpPort: Int, apiPort: Int, hub: AlertHub, kafka: KafkaFixture, parts: Parts) {
+    private init(databaseURL: String, engine: VitalsEngine, apiPort: Int, kafka: KafkaFixture, api: Task<Void, any Error>) {
         self.databaseURL = databaseURL
-        self.mllpPort = mllpPort
+        self.engine = engine
         self.apiPort = apiPort
-        self.hub = hub
         self.kafka = kafka
-        self.parts = parts
+        self.api = api
     }
 
     func stop() async {
-        parts.server.stop()
-        parts.pipeline.shutdown()
-        parts.writer.shutdown()
-        parts.api.cancel()
-        hub.shutdown()
-        parts.forwarder.shutdown()
-        await parts.producer.shutdown()
+        api.cancel()
+        await engine.stop()
     }
 
     /// Sends `reports` ORU^R01 messages of simulated monitor `index` (bed `ICU^<room>^<bed>`), the

@@ -14,10 +14,12 @@ let repositoryRoot = URL(fileURLWithPath: #filePath)
     .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
 /// The ingest path as the daemon wires it, over a fresh database of the test PostgreSQL:
-/// migrations, the group-commit writer and the MLLP listener on a real TCP port.
+/// migrations, the group-commit writer behind the pipeline, and the MLLP listener on a real TCP
+/// port. (The alert stage is EngineTests' business.)
 final class TestEngine: QueriesDatabase, Sendable {
     let databaseURL: String
     let writer: ObservationWriter
+    let pipeline: IngestPipeline
     let server: MLLPServer
     let port: Int
     let logs: LogRecorder
@@ -31,19 +33,22 @@ final class TestEngine: QueriesDatabase, Sendable {
         _ = try Migrator(directory: repositoryRoot.appendingPathComponent("timescale").path, logger: logger).migrate(connection)
         connection.close()
         let profiles = try DeviceProfileLoader.loadDirectory(repositoryRoot.appendingPathComponent("device-profiles").path)
-        let decoder = PCD01Decoder(profiles: DeviceProfileCatalog(profiles: profiles), facilityZone: TimeZone(identifier: "Africa/Khartoum")!)
+        let catalog = DeviceProfileCatalog(profiles: profiles)
+        let decoder = PCD01Decoder(profiles: catalog, facilityZone: TimeZone(identifier: "Africa/Khartoum")!)
         let writer = try ObservationWriter(url: url, logger: logger)
+        let pipeline = IngestPipeline(profiles: catalog, writer: writer)
         var configuration = MLLPServer.Configuration()
         configuration.port = port
         configure(&configuration)
-        let server = MLLPServer(configuration: configuration, ingestor: MessageIngestor(decoder: decoder, sink: writer, logger: logger), logger: logger)
+        let server = MLLPServer(configuration: configuration, ingestor: MessageIngestor(decoder: decoder, sink: pipeline, logger: logger), logger: logger)
         let bound = try await server.start()
-        return TestEngine(databaseURL: url, writer: writer, server: server, port: bound, logs: logs)
+        return TestEngine(databaseURL: url, writer: writer, pipeline: pipeline, server: server, port: bound, logs: logs)
     }
 
-    private init(databaseURL: String, writer: ObservationWriter, server: MLLPServer, port: Int, logs: LogRecorder) {
+    private init(databaseURL: String, writer: ObservationWriter, pipeline: IngestPipeline, server: MLLPServer, port: Int, logs: LogRecorder) {
         self.databaseURL = databaseURL
         self.writer = writer
+        self.pipeline = pipeline
         self.server = server
         self.port = port
         self.logs = logs
@@ -51,6 +56,7 @@ final class TestEngine: QueriesDatabase, Sendable {
 
     func stop() {
         server.stop()
+        pipeline.shutdown()
         writer.shutdown()
     }
 

@@ -1,0 +1,131 @@
+import Alerts
+import ClinicalAPI
+import Decoders
+import Foundation
+import Hummingbird
+import Ingest
+import Kafka
+import Logging
+import ServiceLifecycle
+import Storage
+import Synchronization
+import VitalSigns
+
+/// Everything the engine runs, wired once for the daemon, the demo, the end-to-end tests and the
+/// benchmarks: the MLLP listener in front of the pipeline (flagger, then the writer and the alert
+/// stage), the alert hub, the nurses' API, and the Kafka outbox.
+///
+/// Start order: writer, hub, pipeline, Kafka forwarder, MLLP listener; the API is a `Service`
+/// for the caller's group. Stop order is the reverse of the data's path, so every accepted
+/// message is committed and every decided alert stored before the process ends.
+public final class VitalsEngine: Sendable {
+    public struct Configuration: Sendable {
+        public var databaseURL: String
+        public var profiles: DeviceProfileCatalog
+        public var facility: String
+        /// The zone of HL7 timestamps without an offset.
+        public var facilityZone: TimeZone
+        public var writer = ObservationWriter.Configuration()
+        public var pipeline = IngestPipeline.Configuration()
+        public var mllp = MLLPServer.Configuration()
+        public var api = ClinicalAPIServer.Configuration()
+        public var tokens = APITokens([:])
+        public var escalationCheckInterval: Duration = .seconds(1)
+        /// nil: alert events wait in the outbox.
+        public var kafka: KafkaSettings?
+
+        public init(databaseURL: String, profiles: DeviceProfileCatalog, facility: String, facilityZone: TimeZone) {
+            self.databaseURL = databaseURL
+            self.profiles = profiles
+            self.facility = facility
+            self.facilityZone = facilityZone
+        }
+    }
+
+    public struct KafkaSettings: Sendable {
+        public var bootstrapServers: String
+        public var topic: String
+        /// Passed through to librdkafka (security.protocol, sasl.*, ssl.*).
+        public var properties: [String: String]
+
+        public init(bootstrapServers: String, topic: String = "vitals.critical", properties: [String: String] = [:]) {
+            self.bootstrapServers = bootstrapServers
+            self.topic = topic
+            self.properties = properties
+        }
+    }
+
+    public let writer: ObservationWriter
+    public let pipeline: IngestPipeline
+    public let hub: AlertHub
+    public let server: MLLPServer
+    public let forwarder: KafkaForwarder?
+    /// The HTTP API, to run in the caller's service group.
+    public let api: any Service
+    public let mllpPort: Int
+    private let producer: KafkaProducer?
+    private let boundAPIPort = BoundPort()
+
+    /// Where sources hand their observations.
+    public var sink: any ObservationSink { pipeline }
+
+    /// The API's port once it listens (nil before).
+    public var apiPort: Int? { boundAPIPort.value }
+
+    /// Starts everything but the API; the database must be migrated.
+    public init(configuration: Configuration, logger: Logger) async throws {
+        let url = configuration.databaseURL
+        writer = try ObservationWriter(url: url, configuration: configuration.writer, logger: logger)
+        var hubConfiguration = AlertHub.Configuration(facility: configuration.facility)
+        hubConfiguration.escalationCheckInterval = configuration.escalationCheckInterval
+        hub = try AlertHub(url: url, configuration: hubConfiguration, logger: logger)
+        let monitor = AlertMonitor(hub: hub, profiles: configuration.profiles, settingsURL: url, logger: logger)
+        pipeline = IngestPipeline(configuration: configuration.pipeline, profiles: configuration.profiles, writer: writer) { entry in
+            monitor.consume(observations: entry.batch.observations, profileID: entry.profileID, conditions: entry.conditions, tick: entry.tick)
+        }
+
+        if let kafka = configuration.kafka {
+            let properties = kafka.properties.merging(KafkaForwarder.requiredProducerProperties) { _, required in required }
+            let producer = try KafkaProducer(
+                configuration: KafkaProducerConfiguration(bootstrapServers: kafka.bootstrapServers, properties: properties), logger: logger
+            )
+            var forwarding = KafkaForwarder.Configuration()
+            forwarding.topic = kafka.topic
+            self.producer = producer
+            forwarder = try KafkaForwarder(producer: producer, hub: hub, url: url, configuration: forwarding, logger: logger)
+            logger.info("forwarding alert events to Kafka", metadata: ["topic": "\(kafka.topic)"])
+        } else {
+            producer = nil
+            forwarder = nil
+            logger.warning("no Kafka configured: alert events wait in the outbox (alert_events) until it is")
+        }
+
+        let bound = boundAPIPort
+        api = try ClinicalAPIServer.application(hub: hub, tokens: configuration.tokens, configuration: configuration.api, logger: logger) { port in
+            bound.set(port)
+        }
+
+        let decoder = PCD01Decoder(profiles: configuration.profiles, facilityZone: configuration.facilityZone)
+        server = MLLPServer(configuration: configuration.mllp, ingestor: MessageIngestor(decoder: decoder, sink: pipeline, logger: logger), logger: logger)
+        mllpPort = try await server.start()
+    }
+
+    /// Stops listening, drains the pipeline into the writer and the hub, lets each finish what
+    /// it was given; undelivered alert events stay in the outbox for the next start.
+    public func stop() async {
+        server.stop()
+        pipeline.shutdown()
+        writer.shutdown()
+        hub.shutdown()
+        forwarder?.shutdown()
+        await producer?.shutdown()
+    }
+}
+
+/// A port known once a listener is up.
+final class BoundPort: Sendable {
+    private let port = Mutex<Int?>(nil)
+
+    func set(_ value: Int) { port.withLock { $0 = value } }
+    var value: Int? { port.withLock { $0 } }
+}
