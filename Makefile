@@ -19,9 +19,12 @@ demo: deps
 	swift build -c release --product nilecare-vitals
 	.build/release/nilecare-vitals demo
 
+# The pipeline's concurrency stress test runs a second time under ThreadSanitizer.
 test: deps
 	swift build --build-tests
 	swift test --skip-build $(SWIFT_TEST_FLAGS)
+	swift build --build-tests --sanitize=thread --scratch-path .build-tsan
+	swift test --skip-build --sanitize=thread --scratch-path .build-tsan --filter PipelineTests
 
 bench: deps
 	swift build -c release --product vitals-bench
