@@ -140,6 +140,7 @@ let package = Package(
             name: "vitals-bench",
             dependencies: [
                 "VitalSigns", "HL7v2", "Decoders", "DeviceProfiles", "Storage", "Ingest", "DeviceSimulator", "Pipeline",
+                "Engine", "ClinicalAPI", "Kafka", "TestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "DequeModule", package: "swift-collections"),

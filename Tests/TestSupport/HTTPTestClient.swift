@@ -54,7 +54,7 @@ public struct ServerSentEvent: Sendable, Hashable {
 public final class SSETestClient: Sendable {
     public let status: Int
     private let connection: HTTPConnection
-    private let received = Mutex<[ServerSentEvent]>([])
+    private let received = Mutex<[(event: ServerSentEvent, arrived: ContinuousClock.Instant)]>([])
     private let ended = Atomic<Bool>(false)
 
     private init(connection: HTTPConnection, status: Int) {
@@ -76,7 +76,9 @@ public final class SSETestClient: Sendable {
         return client
     }
 
-    public var events: [ServerSentEvent] { received.withLock { $0 } }
+    public var events: [ServerSentEvent] { received.withLock { $0.map(\.event) } }
+    /// Each event with when its last line was read.
+    public var timedEvents: [(event: ServerSentEvent, arrived: ContinuousClock.Instant)] { received.withLock { $0 } }
     public var isEnded: Bool { ended.load(ordering: .acquiring) }
 
     public func close() { connection.close() }
@@ -91,7 +93,10 @@ public final class SSETestClient: Sendable {
                 let line = String(pending[..<newline])
                 pending = String(pending[pending.index(after: newline)...])
                 if line.isEmpty {
-                    if hasData { received.withLock { $0.append(current) } }
+                    if hasData {
+                        let event = current
+                        received.withLock { $0.append((event, ContinuousClock.now)) }
+                    }
                     current = ServerSentEvent(id: nil, event: nil, data: "")
                     hasData = false
                 } else if line.hasPrefix("id: ") {

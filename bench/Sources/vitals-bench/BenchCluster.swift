@@ -95,9 +95,11 @@ final class BenchCluster {
 }
 
 /// The ingest path as the daemon wires it (see Tests/IngestTests/TestEngine.swift): the
-/// group-commit writer, the ingestor and the MLLP listener on a free loopback port.
+/// group-commit writer behind the pipeline (flagger and writer stages), the ingestor and the MLLP
+/// listener on a free loopback port. The alert stage is measured by `vitals-bench alerts`.
 struct EngineUnderTest {
     let writer: ObservationWriter
+    let pipeline: IngestPipeline
     let server: MLLPServer
     let port: Int
     /// The thread(s) that appeared while the writer started: its writer thread.
@@ -110,13 +112,15 @@ struct EngineUnderTest {
         var configuration = MLLPServer.Configuration()
         configuration.host = "127.0.0.1"
         configuration.port = 0
-        let server = MLLPServer(configuration: configuration, ingestor: MessageIngestor(decoder: decoder, sink: writer, logger: logger), logger: logger)
+        let pipeline = IngestPipeline(profiles: decoder.profiles, writer: writer)
+        let server = MLLPServer(configuration: configuration, ingestor: MessageIngestor(decoder: decoder, sink: pipeline, logger: logger), logger: logger)
         let port = try await server.start()
-        return EngineUnderTest(writer: writer, server: server, port: port, writerThreads: writerThreads)
+        return EngineUnderTest(writer: writer, pipeline: pipeline, server: server, port: port, writerThreads: writerThreads)
     }
 
     func stop() {
         server.stop()
+        pipeline.shutdown()
         writer.shutdown()
     }
 }

@@ -10,7 +10,7 @@ struct VitalsBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vitals-bench",
         abstract: "Benchmarks of the NileCare Vitals engine: HL7 parse/decode, MLLP end to end against raw COPY, the pipeline ring, serial ports.",
-        subcommands: [Parse.self, MLLP.self, Ring.self, SerialBench.self, All.self]
+        subcommands: [Parse.self, MLLP.self, Ring.self, SerialBench.self, Alerts.self, All.self]
     )
 }
 
@@ -112,6 +112,39 @@ struct MLLP: AsyncParsableCommand {
         let summary = Summary()
         try await options.benchmark(summary: summary).run()
         summary.print(title: "summary (vitals-bench mllp, \(BenchMachine.description))")
+    }
+}
+
+struct Alerts: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "alerts",
+        abstract: "Critical values: frame-in to the nurses' stream and to Kafka (mock cluster) under background load at half the peak.")
+
+    @Option(help: "Seconds of each phase (peak, then half the peak with probes).")
+    var seconds: Int = 20
+
+    @Option(help: "Concurrent MLLP senders of background load.")
+    var senders: Int = 32
+
+    @Option(help: "Critical probes sent during the half-peak phase.")
+    var probes: Int = 200
+
+    @Flag(help: "Log the engine's info messages to standard error.")
+    var verbose = false
+
+    func validate() throws {
+        guard (2...3600).contains(seconds) else { throw ValidationError("--seconds must be between 2 and 3600") }
+        guard (1...1024).contains(senders) else { throw ValidationError("--senders must be between 1 and 1024") }
+        guard (1...100_000).contains(probes) else { throw ValidationError("--probes must be between 1 and 100000") }
+    }
+
+    func run() async throws {
+        var logger = Logger(label: "vitals-bench")
+        logger.logLevel = verbose ? .info : .error
+        let summary = Summary()
+        try await AlertLatencyBenchmark(repository: try Repository.locate(), seconds: seconds, senders: senders, probes: probes,
+                                        logger: logger, summary: summary).run()
+        summary.print(title: "summary (vitals-bench alerts, \(BenchMachine.description))")
     }
 }
 
