@@ -158,7 +158,7 @@ let package = Package(
         .testTarget(name: "HL7v2Tests", dependencies: ["HL7v2"]),
         .testTarget(name: "DecodersTests", dependencies: ["Decoders", "DeviceProfiles", "DeviceSimulator"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"]),
-        .testTarget(name: "AlertsTests", dependencies: ["Alerts", "Storage", "Kafka", "TestSupport"]),
+        .testTarget(name: "AlertsTests", dependencies: ["Alerts", "Storage", "Kafka", "DeviceProfiles", "TestSupport"]),
         .testTarget(
             name: "EngineTests",
             dependencies: [
