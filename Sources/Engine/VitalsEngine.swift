@@ -85,7 +85,9 @@ public final class VitalsEngine: Sendable {
         }
 
         if let kafka = configuration.kafka {
-            let properties = kafka.properties.merging(KafkaForwarder.requiredProducerProperties) { _, required in required }
+            let properties = KafkaForwarder.latencyProducerDefaults
+                .merging(kafka.properties) { _, chosen in chosen }
+                .merging(KafkaForwarder.requiredProducerProperties) { _, required in required }
             let producer = try KafkaProducer(
                 configuration: KafkaProducerConfiguration(bootstrapServers: kafka.bootstrapServers, properties: properties), logger: logger
             )

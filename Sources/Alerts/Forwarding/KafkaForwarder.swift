@@ -28,6 +28,10 @@ public final class KafkaForwarder: Sendable {
     /// librdkafka settings the outbox relies on (the caller's own settings are kept otherwise).
     public static let requiredProducerProperties: [String: String] = ["message.timeout.ms": "0"]
 
+    /// Defaults for an alert producer, where every record is urgent and rare: no Nagle delay on
+    /// the sockets, and no linger (librdkafka waits 5 ms by default to batch). The caller's settings win.
+    public static let latencyProducerDefaults: [String: String] = ["socket.nagle.disable": "true", "linger.ms": "0"]
+
     private let producer: KafkaProducer
     private let state: ForwarderState
     private let stopped = DispatchSemaphore(value: 0)
@@ -39,7 +43,7 @@ public final class KafkaForwarder: Sendable {
         // Subscribe before reading the backlog: an event committed in between is in both, and the
         // id watermark drops the second copy.
         hub.onCommitted { events in state.add(events.map(StoredAlertEvent.init)) }
-        let store = try AlertStore(url: url)
+        let store = try AlertStore(url: url, confirmationsOnly: true)
         let backlog = try store.undeliveredEvents(after: 0, limit: Int.max)
         state.loadBacklog(backlog)
         if !backlog.isEmpty {
@@ -52,6 +56,12 @@ public final class KafkaForwarder: Sendable {
         }
         thread.name = "nc-kafka-outbox"
         thread.start()
+    }
+
+    /// Calls `handler` on the producer's thread with each event Kafka has confirmed (before the
+    /// confirmation is recorded in the outbox). For observers; keep it short.
+    public func onDelivered(_ handler: @escaping @Sendable (StoredAlertEvent) -> Void) {
+        state.addDeliveryObserver(handler)
     }
 
     /// Events committed and not yet confirmed by Kafka (queued or in flight).
@@ -77,6 +87,15 @@ final class ForwarderState: @unchecked Sendable {
     private var failed = false
     private var inFlight: Set<Int64> = []
     private var closed = false
+    private var deliveryObservers: [@Sendable (StoredAlertEvent) -> Void] = []
+
+    func addDeliveryObserver(_ observer: @escaping @Sendable (StoredAlertEvent) -> Void) {
+        condition.withLock { deliveryObservers.append(observer) }
+    }
+
+    func observers() -> [@Sendable (StoredAlertEvent) -> Void] {
+        condition.withLock { deliveryObservers }
+    }
 
     func loadBacklog(_ events: [StoredAlertEvent]) {
         condition.withLock {
@@ -105,7 +124,8 @@ final class ForwarderState: @unchecked Sendable {
                 _ = condition.wait(until: Date(timeIntervalSinceNow: timeout))
             }
             if closed { return nil }
-            let room = max(0, maxInFlight - inFlight.count)
+            // After a failure nothing new goes out until the outbox is reloaded.
+            let room = failed ? 0 : max(0, maxInFlight - inFlight.count)
             let send = Array(queue.prefix(room))
             queue.removeFirst(send.count)
             inFlight.formUnion(send.map(\.id))
@@ -182,13 +202,11 @@ private final class ForwarderWorker: @unchecked Sendable {
     func run() {
         var pendingRecords: [Int64] = []
         while let work = state.next(maxInFlight: configuration.maxInFlight, timeout: 0.2) {
+            // New events go out first: recording confirmations is a database round trip.
+            for event in work.send { send(event) }
             pendingRecords += work.delivered
             record(&pendingRecords)
-            if work.failed {
-                recoverAfterFailure()
-                continue
-            }
-            for event in work.send { send(event) }
+            if work.failed { recoverAfterFailure() }
         }
         pendingRecords += state.takeDelivered()
         record(&pendingRecords)
@@ -209,6 +227,7 @@ private final class ForwarderWorker: @unchecked Sendable {
                 switch result {
                 case .success:
                     confirmed.increment()
+                    for observer in state.observers() { observer(event) }
                     state.confirm(event.id)
                 case .failure(let error):
                     failures.increment()
@@ -230,7 +249,7 @@ private final class ForwarderWorker: @unchecked Sendable {
     private func record(_ ids: inout [Int64]) {
         guard !ids.isEmpty else { return }
         do throws(PostgresError) {
-            if !store.connection.isConnected { store = try AlertStore(url: url) }
+            if !store.connection.isConnected { store = try AlertStore(url: url, confirmationsOnly: true) }
             try store.markDelivered(ids)
             ids.removeAll()
         } catch {
@@ -244,7 +263,7 @@ private final class ForwarderWorker: @unchecked Sendable {
     private func recoverAfterFailure() {
         Thread.sleep(forTimeInterval: 1)
         do throws(PostgresError) {
-            if !store.connection.isConnected { store = try AlertStore(url: url) }
+            if !store.connection.isConnected { store = try AlertStore(url: url, confirmationsOnly: true) }
             state.reload(try store.undeliveredEvents(after: 0, limit: configuration.maxInFlight))
         } catch {
             logger.warning("outbox not readable; retrying", metadata: ["error": "\(error.redactedDescription)"])

@@ -29,8 +29,12 @@ extension StoredAlertEvent {
 final class AlertStore {
     let connection: PostgresConnection
 
-    init(url: String) throws(PostgresError) {
+    /// `confirmationsOnly`: the connection only records Kafka's confirmations, whose loss in a
+    /// crash merely sends an event again, so its commits need not wait for the disk
+    /// (`synchronous_commit off`) and never queue behind the observation batches' flushes.
+    init(url: String, confirmationsOnly: Bool = false) throws(PostgresError) {
         connection = try PostgresConnection(url: url)
+        if confirmationsOnly { _ = try connection.execute("SET synchronous_commit TO off") }
     }
 
     deinit { connection.close() }
@@ -53,72 +57,64 @@ final class AlertStore {
     }
 
     /// Makes `changes` durable in one transaction and returns the events announcing them, in order.
+    ///
+    /// The transaction goes to the server as one string (one round trip, then the WAL flush):
+    /// alert and event ids come from ranges reserved beforehand, so nothing in it needs an answer
+    /// from the server. Under load every round trip of the alert path waits for a busy CPU.
     func commit(_ changes: [AlertChange], at now: Timestamp) throws(PostgresError) -> [AlertEvent] {
         guard !changes.isEmpty else { return [] }
-        _ = try connection.execute("BEGIN")
+        var alerts: [Alert] = []
+        var insertedIDs: [String: Int64] = [:]
+        for change in changes {
+            var alert = change.alert
+            switch change.event {
+            case .raised:
+                alert.id = try alertIDs.next(connection)
+                alert.raisedAt = now
+                alert.escalatedAt = now
+                insertedIDs[alert.key] = alert.id
+            case .acknowledged: alert.acknowledgedAt = now
+            case .resolved: alert.resolvedAt = now
+            case .escalated: alert.escalatedAt = now
+            }
+            // A change to an alert raised earlier in the same batch.
+            if alert.id == 0, let inserted = insertedIDs[alert.key] {
+                alert.id = inserted
+                alert.raisedAt = now
+            }
+            alerts.append(alert)
+        }
+        var events: [AlertEvent] = []
+        for (change, alert) in zip(changes, alerts) {
+            events.append(AlertEvent(id: try eventIDs.next(connection), type: change.event, occurredAt: now, alert: alert))
+        }
+
+        var sql = "BEGIN;\n"
+        for event in events {
+            sql += event.type == .raised ? try insertStatement(event.alert) : try updateStatement(event.alert)
+        }
+        sql += "INSERT INTO alert_events (id, alert_id, type, occurred_at, facility, ward, kafka_key, payload) VALUES\n"
+        sql += try events.map { event throws(PostgresError) in
+            "(\(event.id), \(event.alert.id), '\(event.type.rawValue)', \(Self.time(now)), \(try literal(event.alert.facility)), "
+                + "\(try literal(event.alert.ward)), \(try literal(event.alert.device)), \(try literal(event.json)))"
+        }.joined(separator: ",\n") + ";\n"
+        var lastEvent: [Int64: Int64] = [:]
+        for event in events { lastEvent[event.alert.id] = event.id }
+        for (alert, event) in lastEvent.sorted(by: { $0.key < $1.key }) {
+            sql += "UPDATE critical_events SET last_event_id = \(event) WHERE id = \(alert);\n"
+        }
+        sql += "COMMIT;"
         do throws(PostgresError) {
-            var alerts: [Alert] = []
-            var insertedIDs: [String: (id: Int64, raisedAt: Timestamp)] = [:]
-            for change in changes {
-                var alert = change.alert
-                switch change.event {
-                case .raised:
-                    alert.raisedAt = now
-                    alert.escalatedAt = now
-                    alert = try insert(alert)
-                    insertedIDs[alert.key] = (alert.id, now)
-                    alerts.append(alert)
-                    continue
-                case .acknowledged: alert.acknowledgedAt = now
-                case .resolved: alert.resolvedAt = now
-                case .escalated: alert.escalatedAt = now
-                }
-                // A change to an alert raised earlier in the same batch.
-                if alert.id == 0, let inserted = insertedIDs[alert.key] {
-                    alert.id = inserted.id
-                    alert.raisedAt = inserted.raisedAt
-                }
-                alerts.append(try update(alert))
-            }
-            let ids = try connection.query(
-                "SELECT nextval('alert_events_id_seq') FROM generate_series(1, $1)", [String(changes.count)]
-            ).rows.compactMap { $0.first.flatMap { $0 }.flatMap { Int64($0) } }
-            guard ids.count == changes.count else {
-                throw PostgresError(message: "expected \(changes.count) event ids, got \(ids.count)", context: "reserve alert event ids")
-            }
-            let events = zip(ids, zip(changes, alerts)).map { id, pair in
-                AlertEvent(id: id, type: pair.0.event, occurredAt: now, alert: pair.1)
-            }
-            _ = try connection.query("""
-                INSERT INTO alert_events (id, alert_id, type, occurred_at, facility, ward, kafka_key, payload)
-                SELECT u.id, u.alert_id, u.type, to_timestamp($4::double precision / 1000000), u.facility, u.ward, u.kafka_key, u.payload
-                FROM unnest($1::bigint[], $2::bigint[], $3::text[], $5::text[], $6::text[], $7::text[], $8::text[])
-                     AS u(id, alert_id, type, facility, ward, kafka_key, payload)
-                """, [
-                    PostgresArray.integers(events.map(\.id)),
-                    PostgresArray.integers(events.map(\.alert.id)),
-                    PostgresArray.text(events.map(\.type.rawValue)),
-                    String(now.microsecondsSinceEpoch),
-                    PostgresArray.text(events.map(\.alert.facility)),
-                    PostgresArray.text(events.map(\.alert.ward)),
-                    PostgresArray.text(events.map(\.alert.device)),
-                    PostgresArray.text(events.map(\.json)),
-                ])
-            _ = try connection.query("""
-                UPDATE critical_events c SET last_event_id = u.event_id
-                FROM (SELECT alert_id, max(event_id) AS event_id FROM unnest($1::bigint[], $2::bigint[]) AS t(alert_id, event_id) GROUP BY alert_id) u
-                WHERE c.id = u.alert_id
-                """, [
-                    PostgresArray.integers(events.map(\.alert.id)),
-                    PostgresArray.integers(events.map(\.id)),
-                ])
-            _ = try connection.execute("COMMIT")
-            return events
+            _ = try connection.execute(sql)
         } catch {
             _ = try? connection.execute("ROLLBACK")
             throw error
         }
+        return events
     }
+
+    private var alertIDs = IDRange(sequence: "critical_events_id_seq")
+    private var eventIDs = IDRange(sequence: "alert_events_id_seq")
 
     /// Events after `id`, oldest first, for a stream that resumes.
     func events(after id: Int64, limit: Int = 10_000) throws(PostgresError) -> [StoredAlertEvent] {
@@ -151,42 +147,43 @@ final class AlertStore {
             """, [list])
     }
 
-    private func insert(_ alert: Alert) throws(PostgresError) -> Alert {
-        let id = try connection.query("""
-            INSERT INTO critical_events (alert_key, facility, patient_identifier, patient_authority, device_identifier, location, ward,
-                vital, value, unit, rule, severity, state, observed_at, raised_at, escalated_at, escalate_after_ms)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::double precision, $10, $11, $12, $13,
-                to_timestamp($14::double precision / 1000000), to_timestamp($15::double precision / 1000000),
-                to_timestamp($15::double precision / 1000000), $16::bigint)
-            RETURNING id
-            """, [
-                alert.key, alert.facility, alert.patient?.id, alert.patient?.assigningAuthority, alert.device, alert.location, alert.ward,
-                alert.vital, alert.value.map { String($0) }, alert.unit, alert.rule, alert.severity.rawValue, alert.state.rawValue,
-                String(alert.observedAt.microsecondsSinceEpoch), String(alert.raisedAt.microsecondsSinceEpoch),
-                alert.escalateAfter.map { String($0.microseconds / 1000) },
-            ], prepared: true).scalar
-        guard let id, let value = Int64(id) else {
-            throw PostgresError(message: "INSERT returned no id", context: "insert critical_events")
-        }
-        var stored = alert
-        stored.id = value
-        return stored
+    private func insertStatement(_ alert: Alert) throws(PostgresError) -> String {
+        """
+        INSERT INTO critical_events (id, alert_key, facility, patient_identifier, patient_authority, device_identifier, location, ward,
+            vital, value, unit, rule, severity, state, observed_at, raised_at, escalated_at, escalate_after_ms)
+        VALUES (\(alert.id), \(try literal(alert.key)), \(try literal(alert.facility)), \(try literal(alert.patient?.id)),
+            \(try literal(alert.patient?.assigningAuthority)), \(try literal(alert.device)), \(try literal(alert.location)),
+            \(try literal(alert.ward)), \(try literal(alert.vital)), \(Self.number(alert.value)), \(try literal(alert.unit)),
+            \(try literal(alert.rule)), '\(alert.severity.rawValue)', '\(alert.state.rawValue)', \(Self.time(alert.observedAt)),
+            \(Self.time(alert.raisedAt)), \(Self.time(alert.escalatedAt)), \(alert.escalateAfter.map { String($0.microseconds / 1000) } ?? "NULL"));
+
+        """
     }
 
-    private func update(_ alert: Alert) throws(PostgresError) -> Alert {
-        func micros(_ time: Timestamp?) -> String? { time.map { String($0.microsecondsSinceEpoch) } }
-        _ = try connection.query("""
-            UPDATE critical_events SET state = $2, severity = $3, value = $4::double precision,
-                acknowledged_at = to_timestamp($5::double precision / 1000000), acknowledged_by = $6,
-                resolved_at = to_timestamp($7::double precision / 1000000), resolved_by = $8,
-                escalation_count = $9, escalated_at = to_timestamp($10::double precision / 1000000)
-            WHERE id = $1
-            """, [
-                String(alert.id), alert.state.rawValue, alert.severity.rawValue, alert.value.map { String($0) },
-                micros(alert.acknowledgedAt), alert.acknowledgedBy, micros(alert.resolvedAt), alert.resolvedBy,
-                String(alert.escalationCount), micros(alert.escalatedAt),
-            ], prepared: true)
-        return alert
+    private func updateStatement(_ alert: Alert) throws(PostgresError) -> String {
+        """
+        UPDATE critical_events SET state = '\(alert.state.rawValue)', severity = '\(alert.severity.rawValue)', value = \(Self.number(alert.value)),
+            acknowledged_at = \(Self.time(alert.acknowledgedAt)), acknowledged_by = \(try literal(alert.acknowledgedBy)),
+            resolved_at = \(Self.time(alert.resolvedAt)), resolved_by = \(try literal(alert.resolvedBy)),
+            escalation_count = \(alert.escalationCount), escalated_at = \(Self.time(alert.escalatedAt))
+        WHERE id = \(alert.id);
+
+        """
+    }
+
+    private func literal(_ text: String?) throws(PostgresError) -> String {
+        guard let text else { return "NULL" }
+        return try connection.quoteLiteral(text)
+    }
+
+    private static func number(_ value: Double?) -> String {
+        guard let value, value.isFinite else { return "NULL" }
+        return "\(value)"
+    }
+
+    private static func time(_ time: Timestamp?) -> String {
+        guard let time else { return "NULL" }
+        return "to_timestamp(\(time.microsecondsSinceEpoch)::double precision / 1000000)"
     }
 
     private static func storedEvent(_ row: [String?]) -> StoredAlertEvent? {
@@ -214,5 +211,28 @@ final class AlertStore {
             escalationCount: row[19].flatMap { Int($0) } ?? 0, escalatedAt: micros(20),
             escalateAfter: row[21].flatMap { Int64($0) }.map { .milliseconds($0) }
         )
+    }
+}
+
+/// Ids taken from a sequence in blocks ahead of use, so a commit needs none from the server.
+/// Sequences only increase, so ids handed out in order stay in order across blocks and restarts.
+private struct IDRange {
+    let sequence: String
+    private var reserved: [Int64] = []
+    private var next = 0
+
+    init(sequence: String) { self.sequence = sequence }
+
+    mutating func next(_ connection: PostgresConnection) throws(PostgresError) -> Int64 {
+        if next == reserved.count {
+            reserved = try connection.execute("SELECT nextval('\(sequence)') FROM generate_series(1, 64)").rows
+                .compactMap { $0.first.flatMap { $0 }.flatMap { Int64($0) } }
+            next = 0
+            guard !reserved.isEmpty else {
+                throw PostgresError(message: "no ids from \(sequence)", context: "reserve alert ids")
+            }
+        }
+        defer { next += 1 }
+        return reserved[next]
     }
 }
