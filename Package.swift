@@ -24,6 +24,11 @@ let package = Package(
             pkgConfig: "libpq",
             providers: [.apt(["libpq-dev"])]
         ),
+        .systemLibrary(
+            name: "CMosquitto",
+            pkgConfig: "libmosquitto",
+            providers: [.apt(["libmosquitto-dev"])]
+        ),
 
         // The domain: no I/O.
         .target(name: "VitalSigns"),
@@ -47,10 +52,15 @@ let package = Package(
             name: "MLLP",
             dependencies: [.product(name: "NIOCore", package: "swift-nio")]
         ),
+        // libmosquitto for Swift: broker URLs, connection options, topic filters.
+        .target(
+            name: "MQTT",
+            dependencies: ["CMosquitto", .product(name: "Logging", package: "swift-log")]
+        ),
         .target(
             name: "Ingest",
             dependencies: [
-                "VitalSigns", "HL7v2", "Decoders", "MLLP", "Storage",
+                "VitalSigns", "HL7v2", "Decoders", "MLLP", "MQTT", "Storage",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -73,7 +83,7 @@ let package = Package(
         .target(
             name: "DeviceSimulator",
             dependencies: [
-                "VitalSigns", "HL7v2", "MLLP",
+                "VitalSigns", "HL7v2", "MLLP", "MQTT",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
@@ -81,7 +91,7 @@ let package = Package(
         .executableTarget(
             name: "nilecare-vitals",
             dependencies: [
-                "VitalSigns", "DeviceProfiles", "Storage", "Ingest", "DeviceSimulator", "Telemetry",
+                "VitalSigns", "DeviceProfiles", "Storage", "Ingest", "MQTT", "DeviceSimulator", "Telemetry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -90,7 +100,7 @@ let package = Package(
         .executableTarget(
             name: "vitals-bench",
             dependencies: [
-                "VitalSigns", "HL7v2", "Decoders", "DeviceProfiles", "Storage", "Ingest", "DeviceSimulator",
+                "VitalSigns", "HL7v2", "Decoders", "DeviceProfiles", "Storage", "Ingest", "MQTT", "DeviceSimulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -106,6 +116,13 @@ let package = Package(
         .testTarget(name: "HL7v2Tests", dependencies: ["HL7v2"]),
         .testTarget(name: "DecodersTests", dependencies: ["Decoders", "DeviceProfiles", "DeviceSimulator"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"]),
+        .testTarget(
+            name: "MQTTTests",
+            dependencies: [
+                "Ingest", "MQTT", "Storage", "DeviceProfiles", "DeviceSimulator", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(
             name: "IngestTests",
             dependencies: [
