@@ -47,6 +47,11 @@ public struct MQTTConnectionOptions: Sendable {
     public var sessionExpirySeconds: UInt32 = 7 * 24 * 3600
     public var keepAliveSeconds: Int32 = 30
     public var will: Will?
+    /// QoS 1 publishes awaiting PUBACK at once (libmosquitto's default is 20).
+    public var sendMaximum: Int32?
+    /// MQTT 5: QoS 1 messages the broker may send before we acknowledge (default 20). For 3.1.1
+    /// the broker's `max_inflight_messages` decides.
+    public var receiveMaximum: Int32?
 
     public init(broker: MQTTBrokerURL, clientID: String) {
         self.broker = broker

@@ -65,6 +65,12 @@ public final class MosquittoClient: @unchecked Sendable {
         try check(mosquitto_threaded_set(handle, true), "threaded mode")
         let version = options.protocolVersion == .v5 ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311
         try check(mosquitto_int_option(handle, MOSQ_OPT_PROTOCOL_VERSION, version), "MQTT protocol \(options.protocolVersion.rawValue)")
+        if let sendMaximum = options.sendMaximum {
+            try check(mosquitto_int_option(handle, MOSQ_OPT_SEND_MAXIMUM, sendMaximum), "send maximum")
+        }
+        if let receiveMaximum = options.receiveMaximum {
+            try check(mosquitto_int_option(handle, MOSQ_OPT_RECEIVE_MAXIMUM, receiveMaximum), "receive maximum")
+        }
         if let username = options.broker.username {
             try check(mosquitto_username_pw_set(handle, username, options.password), "user name and password")
         }
@@ -188,7 +194,9 @@ public final class MosquittoClient: @unchecked Sendable {
         let code = payload.withUnsafeBytes { bytes in
             mosquitto_publish(handle, &mid, topic, Int32(bytes.count), bytes.baseAddress, qos, retain)
         }
-        guard code == Int32(MOSQ_ERR_SUCCESS.rawValue) else { throw MQTTError(.client, "publish to \(topic)", code: code) }
+        // While disconnected libmosquitto keeps QoS 1 messages and sends them after reconnecting.
+        let queued = code == Int32(MOSQ_ERR_NO_CONN.rawValue) && qos > 0 && mid != 0
+        guard code == Int32(MOSQ_ERR_SUCCESS.rawValue) || queued else { throw MQTTError(.client, "publish to \(topic)", code: code) }
         return mid
     }
 
