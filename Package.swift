@@ -110,7 +110,7 @@ let package = Package(
         // Shared by the test targets: services started per test run, waiting with deadlines.
         .target(
             name: "TestSupport",
-            dependencies: ["Storage"],
+            dependencies: ["Storage", "MQTT"],
             path: "Tests/TestSupport"
         ),
         .testTarget(name: "HL7v2Tests", dependencies: ["HL7v2"]),

@@ -29,11 +29,14 @@ public struct MQTTError: Error, Sendable, Equatable, CustomStringConvertible {
 
     /// `what` and libmosquitto's explanation of `code` (a `MOSQ_ERR_*`).
     public init(_ kind: Kind, _ what: String, code: Int32) {
-        var text = "\(what): \(String(cString: mosquitto_strerror(code)))"
+        // For MOSQ_ERR_ERRNO libmosquitto's text is errno's own.
+        let reason: String
         if code == Int32(MOSQ_ERR_ERRNO.rawValue) {
-            text += " (\(String(cString: strerror(errno))))"
+            reason = String(cString: strerror(errno))
+        } else {
+            reason = String(cString: mosquitto_strerror(code))
         }
-        self.init(kind, text)
+        self.init(kind, "\(what): \(reason)")
     }
 
     public var description: String { message }
