@@ -47,8 +47,8 @@ final class MQTTSourceLoop: @unchecked Sendable {
         while !stopping {
             do throws(MQTTError) {
                 try client.connect()
-                try serve()
-                return finishGracefully()
+                let settled = try serve()
+                return finish(acknowledging: settled)
             } catch {
                 connectionFailed(error)
             }
@@ -57,8 +57,9 @@ final class MQTTSourceLoop: @unchecked Sendable {
         statistics.connectedGauge.record(0)
     }
 
-    /// Reads bursts, waits for their commit, then lets the acknowledgements out.
-    private func serve() throws(MQTTError) {
+    /// Reads bursts, waits for their commit, then lets the acknowledgements out. Returns on
+    /// stop: true when everything read is committed, false when some of it is not.
+    private func serve() throws(MQTTError) -> Bool {
         try client.writePending()  // CONNECT
         while !stopping {
             if client.waitForTraffic(timeout: .milliseconds(100), writing: client.wantsToWrite) {
@@ -66,10 +67,11 @@ final class MQTTSourceLoop: @unchecked Sendable {
                     try client.readPacket()
                 } while commits.count < configuration.maxBurst && client.waitForTraffic(timeout: .zero, writing: false)
             }
-            guard settle() else { return }
+            guard settle() else { return false }
             try client.writePending()
             try client.maintain()
         }
+        return true
     }
 
     /// Waits until every submitted batch is committed, submitting failed ones again with
@@ -104,9 +106,11 @@ final class MQTTSourceLoop: @unchecked Sendable {
         }
     }
 
-    private func finishGracefully() {
-        // Everything read is committed (settle returned true) or stays unacknowledged.
-        if commits.count == 0 {
+    /// Says goodbye when every message read is committed. Otherwise the queued PUBACKs must not
+    /// go out: the socket is closed with them unsent (the client is destroyed with the loop),
+    /// the broker publishes our will and delivers those messages again.
+    private func finish(acknowledging settled: Bool) {
+        if settled {
             _ = try? client.publish(topic: configuration.daemonStatusTopic, payload: Array("offline".utf8), retain: true)
             client.disconnect()
             try? client.writePending()
