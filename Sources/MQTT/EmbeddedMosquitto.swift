@@ -52,11 +52,17 @@ public final class EmbeddedMosquitto: Sendable {
         sigemptyset(&empty)
         posix_spawnattr_setsigmask(&attributes, &empty)
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK))
+        // Its own log file says everything; keep the caller's terminal clean.
+        var files = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&files)
+        defer { posix_spawn_file_actions_destroy(&files) }
+        posix_spawn_file_actions_addopen(&files, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&files, 2, "/dev/null", O_WRONLY, 0)
         var child: pid_t = 0
         let arguments = [executable, "-c", folder + "/mosquitto.conf"]
         var argv = arguments.map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
-        let code = posix_spawn(&child, executable, nil, &attributes, &argv, environ)
+        let code = posix_spawn(&child, executable, &files, &attributes, &argv, environ)
         guard code == 0 else { throw MQTTError(.configuration, "could not start \(executable): \(String(cString: strerror(code)))") }
         pid.withLock { $0 = child }
         Self.running.withLock { _ = $0.insert(child) }

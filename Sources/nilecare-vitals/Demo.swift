@@ -2,13 +2,14 @@ import ArgumentParser
 import DeviceSimulator
 import Foundation
 import Logging
+import MQTT
 import ServiceLifecycle
 import Storage
 import Telemetry
 
 struct Demo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "The whole engine on its embedded default: a private PostgreSQL, the MLLP daemon and simulated monitors."
+        abstract: "The whole engine on its embedded default: a private PostgreSQL and mosquitto, the daemon, simulated monitors and MQTT gateways."
     )
 
     @Option(help: "Data folder of the private PostgreSQL cluster (reused on the next run).")
@@ -37,11 +38,17 @@ struct Demo: AsyncParsableCommand {
         let databaseURL = try postgres.createDatabase("nilecare")
         var ingest = ingest
         if ingest.mllpPort == 2575 { ingest.mllpPort = 0 }  // never collide with a real listener
+        let mosquitto = try EmbeddedMosquitto(folder: (dataDir as NSString).appendingPathComponent("mosquitto"), port: EmbeddedPostgres.freeTCPPort())
+        var mqtt = try MQTTOptions.parse([])
+        mqtt.mqttURL = mosquitto.url
+        mqtt.mqttClientID = "nilecare-demo"
 
         let engine: IngestEngine
         do {
-            engine = try await IngestEngine.start(databaseURL: databaseURL, migrations: migrations, options: ingest, logger: logger)
+            try mosquitto.start()
+            engine = try await IngestEngine.start(databaseURL: databaseURL, migrations: migrations, options: ingest, mqtt: mqtt, logger: logger)
         } catch {
+            mosquitto.stop()
             try? postgres.stop()
             throw error
         }
@@ -51,11 +58,18 @@ struct Demo: AsyncParsableCommand {
         ward.monitors = monitors
         ward.interval = .milliseconds(Int64(intervalSeconds * 1000))
         ward.criticalEvery = 15
+        var gateways = MQTTGatewaySimulator.Configuration()
+        gateways.devices = monitors
+        gateways.rate = intervalSeconds > 0 ? 1 / intervalSeconds : nil
+        var gatewayConnection = MQTTConnectionOptions(broker: try MQTTBrokerURL(parsing: mosquitto.url), clientID: "nilecare-demo-gateways")
+        gatewayConnection.cleanSession = true
+        let gatewaySimulator = try MQTTGatewaySimulator(configuration: gateways, options: gatewayConnection)
 
         say("""
             NileCare Vitals demo
               storage:   PostgreSQL in \(dataDir)/postgres, \(engine.storageMode.rawValue) mode
               MLLP:      127.0.0.1:\(port), \(monitors) simulated monitors
+              MQTT:      \(mosquitto.url) (mosquitto in \(dataDir)/mosquitto), \(monitors) simulated gateway devices on devices/+/vitals
               metrics:   http://\(telemetry.metricsHost):\(metricsPort)/metrics
               look:      psql '\(databaseURL)' -c 'SELECT * FROM vital_signs ORDER BY observation_time DESC LIMIT 20'
               stop:      Ctrl-C
@@ -65,6 +79,7 @@ struct Demo: AsyncParsableCommand {
                 .init(service: engine.server),
                 .init(service: metrics),
                 .init(service: SimulatorService(ward: WardSimulator(configuration: ward))),
+                .init(service: GatewaySimulatorService(simulator: gatewaySimulator)),
                 .init(service: RowCountReporter(databaseURL: databaseURL)),
                 .init(service: MaintenanceService(databaseURL: databaseURL, interval: .seconds(3600), logger: logger)),
             ],
@@ -76,7 +91,9 @@ struct Demo: AsyncParsableCommand {
         } catch {
             logger.error("demo stopped on an error", metadata: ["error": "\(error)"])
         }
+        gatewaySimulator.publisher.stop()
         engine.stop()
+        mosquitto.stop()
         try postgres.stop()
         say("stopped; data kept in \(dataDir) for the next run")
     }
@@ -88,6 +105,17 @@ struct SimulatorService: Service {
 
     func run() async throws {
         try? await cancelWhenGracefulShutdown { try await ward.run() }
+    }
+}
+
+/// Runs the simulated MQTT gateways until the demo shuts down.
+struct GatewaySimulatorService: Service {
+    let simulator: MQTTGatewaySimulator
+
+    func run() async throws {
+        try? await cancelWhenGracefulShutdown {
+            try await withTaskCancellationHandler { try await simulator.run() } onCancel: { simulator.stop() }
+        }
     }
 }
 

@@ -41,14 +41,15 @@ struct IngestOptions: ParsableArguments {
     }
 }
 
-/// The running ingest path: the writer and the MLLP listener, wired together.
+/// The running ingest path: the writer, the MLLP listener and the MQTT source, wired together.
 struct IngestEngine {
     let writer: ObservationWriter
     let server: MLLPServer
+    let mqtt: MQTTIngest?
     let storageMode: StorageMode
 
-    /// Migrates, loads and validates the device profiles, then starts writer and listener.
-    static func start(databaseURL: String, migrations: String, options: IngestOptions, logger: Logger) async throws -> IngestEngine {
+    /// Migrates, loads and validates the device profiles, then starts writer, listener and sources.
+    static func start(databaseURL: String, migrations: String, options: IngestOptions, mqtt: MQTTOptions? = nil, logger: Logger) async throws -> IngestEngine {
         let connection = try PostgresConnection(url: databaseURL)
         let report = try Migrator(directory: migrations, logger: logger).migrate(connection)
         connection.close()
@@ -81,11 +82,15 @@ struct IngestEngine {
         let ingestor = MessageIngestor(decoder: decoder, writer: writer, logger: logger)
         let server = MLLPServer(configuration: serverConfiguration, ingestor: ingestor, logger: logger)
         try await server.start()
-        return IngestEngine(writer: writer, server: server, storageMode: report.mode)
+        let mqttIngest = try mqtt?.configuration(profiles: profiles).map { configuration in
+            try MQTTIngest.start(configuration, databaseURL: databaseURL, sink: writer, logger: logger)
+        }
+        return IngestEngine(writer: writer, server: server, mqtt: mqttIngest, storageMode: report.mode)
     }
 
-    /// Stops listening first, then lets the writer finish what it was given.
+    /// Stops the sources first, then lets the writer finish what it was given.
     func stop() {
+        mqtt?.stop()
         server.stop()
         writer.shutdown()
     }

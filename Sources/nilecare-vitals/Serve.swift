@@ -8,6 +8,7 @@ struct Serve: AsyncParsableCommand {
 
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var ingest: IngestOptions
+    @OptionGroup(title: "MQTT") var mqtt: MQTTOptions
     @OptionGroup var telemetry: TelemetryOptions
     @OptionGroup var logging: LoggingOptions
 
@@ -17,7 +18,7 @@ struct Serve: AsyncParsableCommand {
         let metrics = MetricsEndpoint(host: telemetry.metricsHost, port: telemetry.metricsPort, logger: logger)
         try await metrics.start()
         let databaseURL = try database.resolvedURL()
-        let engine = try await IngestEngine.start(databaseURL: databaseURL, migrations: database.migrations, options: ingest, logger: logger)
+        let engine = try await IngestEngine.start(databaseURL: databaseURL, migrations: database.migrations, options: ingest, mqtt: mqtt, logger: logger)
         let group = ServiceGroup(configuration: .init(
             services: [
                 .init(service: engine.server),
