@@ -14,6 +14,8 @@ public final class MQTTGatewaySimulator: Sendable {
         /// Stop after this many messages per device; nil runs until `stop()`.
         public var messagesPerDevice: Int?
         public var maxInFlight = 1_000
+        /// Topics are `<prefix>/<device>/vitals` and `<prefix>/<device>/status`.
+        public var topicPrefix = "devices"
         /// A prefix making message ids unique across runs (defaults to the start time).
         public var runID = String(Int(Date().timeIntervalSince1970 * 1000), radix: 36)
 
@@ -58,7 +60,7 @@ public final class MQTTGatewaySimulator: Sendable {
     private func publishAll() throws(MQTTError) {
         let devices = (0..<configuration.devices).map { Self.deviceID(configuration.firstDeviceIndex + $0) }
         for device in devices {
-            try publisher.publish(topic: "devices/\(device)/status", payload: Array("online".utf8), retain: true)
+            try publisher.publish(topic: "\(configuration.topicPrefix)/\(device)/status", payload: Array("online".utf8), retain: true)
         }
         let interval = configuration.rate.flatMap { $0 > 0 ? 1 / $0 : nil }
         let started = Date()
@@ -71,7 +73,7 @@ public final class MQTTGatewaySimulator: Sendable {
             }
             for (index, device) in devices.enumerated() {
                 let payload = Self.payload(device: device, id: "\(configuration.runID)-\(round)", sequence: round + index)
-                try publisher.publish(topic: "devices/\(device)/vitals", payload: payload)
+                try publisher.publish(topic: "\(configuration.topicPrefix)/\(device)/vitals", payload: payload)
                 sent.add(1, ordering: .relaxed)
             }
             round += 1

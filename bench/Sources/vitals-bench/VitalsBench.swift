@@ -10,7 +10,7 @@ struct VitalsBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vitals-bench",
         abstract: "Benchmarks of the NileCare Vitals engine: HL7 parse/decode, and MLLP end to end against raw COPY.",
-        subcommands: [Parse.self, MLLP.self, All.self]
+        subcommands: [Parse.self, MLLP.self, MQTTCommand.self, All.self]
     )
 }
 
@@ -80,6 +80,39 @@ struct MLLP: AsyncParsableCommand {
         let summary = Summary()
         try await options.benchmark(summary: summary).run()
         summary.print(title: "summary (vitals-bench mllp, \(BenchMachine.description))")
+    }
+}
+
+struct MQTTCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mqtt",
+        abstract: "End to end over MQTT into PostgreSQL: 500 devices at 1 Hz, then flat out, against mosquitto_sub and raw binary COPY.")
+
+    @Option(help: "Simulated devices.")
+    var devices: Int = 500
+
+    @Option(help: "Seconds of the paced phase (one message per device per second).")
+    var seconds: Int = 20
+
+    @Option(help: "Messages per device in the flat-out phase.")
+    var messagesPerDevice: Int = 200
+
+    @Option(help: "Storage mode: auto (TimescaleDB when installed), timescaledb or native.")
+    var storageMode: StorageModeChoice = .auto
+
+    @Flag(help: "Run PostgreSQL with fsync, synchronous_commit and full_page_writes off.")
+    var noFsync = false
+
+    @Flag(help: "Log the engine's info messages to standard error.")
+    var verbose = false
+
+    func run() async throws {
+        var logger = Logger(label: "vitals-bench")
+        logger.logLevel = verbose ? .info : .warning
+        let summary = Summary()
+        try await MQTTBenchmark(repository: try Repository.locate(), devices: devices, seconds: seconds, messagesPerDevice: messagesPerDevice,
+                                mode: storageMode.mode, durable: !noFsync, logger: logger, summary: summary).run()
+        summary.print(title: "summary (vitals-bench mqtt, \(BenchMachine.description))")
     }
 }
 
