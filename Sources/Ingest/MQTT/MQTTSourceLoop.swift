@@ -19,6 +19,8 @@ final class MQTTSourceLoop: @unchecked Sendable {
     private var failedAttempts = 0
     private var onlineDevices: Set<String> = []
     private var everConnected = false
+    /// The broker's reason when it refused our CONNECT: the real cause of the drop that follows.
+    private var refusal: String?
 
     init(
         configuration: MQTTSource.Configuration, shared: SharedState, statistics: MQTTSourceStatistics,
@@ -31,7 +33,10 @@ final class MQTTSourceLoop: @unchecked Sendable {
         self.rejections = rejections
         self.presence = presence
         self.logger = logger
-        client = try MosquittoClient(options: configuration.connection)
+        var options = configuration.connection
+        // MQTT 5: let the broker send a whole burst before our (held) acknowledgements.
+        if options.receiveMaximum == nil { options.receiveMaximum = Int32(min(max(configuration.maxBurst, 20), 65_535)) }
+        client = try MosquittoClient(options: options)
         client.onConnect = { [unowned self] code, sessionPresent in connected(code: code, sessionPresent: sessionPresent) }
         client.onMessage = { [unowned self] message in received(message) }
     }
@@ -121,15 +126,17 @@ final class MQTTSourceLoop: @unchecked Sendable {
     }
 
     private func connectionFailed(_ error: MQTTError) {
+        let reason = refusal ?? error.message
+        refusal = nil
         statistics.connectedGauge.record(0)
-        shared.set(.reconnecting, error: error.message)
+        shared.set(.reconnecting, error: reason)
         guard !stopping else { return }
         // Batches still in flight keep their PUBACKs unsent; the broker redelivers them and the
         // writer stores each message once.
         let delay = backoff()
         if failedAttempts == 0 || failedAttempts.isMultiple(of: 10) {
             logger.warning(everConnected ? "MQTT connection lost, reconnecting" : "MQTT broker not reachable, retrying", metadata: [
-                "broker": "\(broker)", "error": "\(error.message)", "retry_in": "\(delay)", "attempt": "\(failedAttempts + 1)",
+                "broker": "\(broker)", "error": "\(reason)", "retry_in": "\(delay)", "attempt": "\(failedAttempts + 1)",
             ])
         }
         failedAttempts += 1
@@ -156,7 +163,7 @@ final class MQTTSourceLoop: @unchecked Sendable {
     private func connected(code: Int32, sessionPresent: Bool) {
         guard code == 0 else {
             let reason = client.connackText(code)
-            shared.set(.reconnecting, error: "broker refused the connection: \(reason)")
+            refusal = "broker refused the connection: \(reason)"
             logger.error("MQTT broker refused the connection", metadata: ["broker": "\(broker)", "reason": "\(reason)"])
             return
         }
