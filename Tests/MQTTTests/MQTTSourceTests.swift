@@ -9,13 +9,9 @@ import Testing
 /// the broker is stored exactly once, whatever restarts in between.
 @Suite(.serialized, .timeLimit(.minutes(5))) struct MQTTSourceTests {
     @Test func hundredThousandMessagesFromFiveHundredDevicesLandExactlyOnce() async throws {
-        let broker = try TestMosquitto()
-        try await broker.start()
-        defer { broker.stop() }
-        let database = try TestPostgres.migratedDatabase()
-        let daemon = try MQTTTestDaemon(broker: broker, databaseURL: database)
-        defer { daemon.stop() }
-        try await waitUntil(timeout: .seconds(30), "source connected") { daemon.source.health.state == .connected }
+        let setup = try await MQTTTestSetup.start()
+        defer { setup.stop() }
+        let (broker, database, daemon) = (setup.broker, setup.database, setup.daemon)
 
         let simulator = try gateways(broker, devices: 500, messagesPerDevice: 200)
         defer { simulator.publisher.stop() }
@@ -36,13 +32,9 @@ import Testing
     }
 
     @Test func brokerRestartMidStreamLosesNothing() async throws {
-        let broker = try TestMosquitto()
-        try await broker.start()
-        defer { broker.stop() }
-        let database = try TestPostgres.migratedDatabase()
-        let daemon = try MQTTTestDaemon(broker: broker, databaseURL: database)
-        defer { daemon.stop() }
-        try await waitUntil(timeout: .seconds(30), "source connected") { daemon.source.health.state == .connected }
+        let setup = try await MQTTTestSetup.start()
+        defer { setup.stop() }
+        let (broker, database, daemon) = (setup.broker, setup.database, setup.daemon)
 
         let simulator = try gateways(broker, devices: 20, messagesPerDevice: 400)
         defer { simulator.publisher.stop() }
@@ -117,13 +109,9 @@ import Testing
     }
 
     @Test func badPayloadsAreRejectedAndGoodOnesAfterThemLand() async throws {
-        let broker = try TestMosquitto()
-        try await broker.start()
-        defer { broker.stop() }
-        let database = try TestPostgres.migratedDatabase()
-        let daemon = try MQTTTestDaemon(broker: broker, databaseURL: database)
-        defer { daemon.stop() }
-        try await waitUntil(timeout: .seconds(30), "source connected") { daemon.source.health.state == .connected }
+        let setup = try await MQTTTestSetup.start()
+        defer { setup.stop() }
+        let (broker, database, daemon) = (setup.broker, setup.database, setup.daemon)
 
         let publisher = try MQTTPublisher(options: MQTTConnectionOptions(broker: MQTTBrokerURL(parsing: broker.url), clientID: "bad-gateway"))
         defer { publisher.stop() }

@@ -89,3 +89,24 @@ func duplicates(_ databaseURL: String) throws -> Int {
         ) duplicates
         """)
 }
+
+/// A broker, a fresh database and a daemon connected to both: the start of most MQTT tests.
+struct MQTTTestSetup {
+    let broker: TestMosquitto
+    let database: String
+    let daemon: MQTTTestDaemon
+
+    static func start(filter: String = "devices/+/vitals") async throws -> MQTTTestSetup {
+        let broker = try TestMosquitto()
+        try await broker.start()
+        let database = try TestPostgres.migratedDatabase()
+        let daemon = try MQTTTestDaemon(broker: broker, databaseURL: database, filter: filter)
+        try await waitUntil(timeout: .seconds(30), "source connected") { daemon.source.health.state == .connected }
+        return MQTTTestSetup(broker: broker, database: database, daemon: daemon)
+    }
+
+    func stop() {
+        daemon.stop()
+        broker.stop()
+    }
+}
