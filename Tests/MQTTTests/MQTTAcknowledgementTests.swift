@@ -11,9 +11,7 @@ import Testing
         let cluster = try TestPostgres.privateCluster(port: freeTCPPort())
         let url = try cluster.start(database: "vitals")
         defer { try? cluster.stop() }
-        let connection = try PostgresConnection(url: url)
-        _ = try Migrator(directory: RepositoryPaths.migrations, logger: TestPostgres.logger).migrate(connection)
-        connection.close()
+        try TestPostgres.migrate(url)
         let broker = try TestMosquitto()
         try await broker.start()
         defer { broker.stop() }

@@ -31,9 +31,7 @@ struct RejectedFrameRecorderTests {
         let cluster = try TestPostgres.privateCluster(port: freeTCPPort())
         let url = try cluster.start(database: "vitals")
         defer { try? cluster.stop() }
-        let connection = try PostgresConnection(url: url)
-        _ = try Migrator(directory: RepositoryPaths.migrations, logger: TestPostgres.logger).migrate(connection)
-        connection.close()
+        try TestPostgres.migrate(url)
         try cluster.stop()
         let recorder = RejectedFrameRecorder(url: url, logger: TestPostgres.logger)
         defer { recorder.shutdown() }

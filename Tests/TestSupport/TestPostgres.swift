@@ -60,10 +60,15 @@ public enum TestPostgres {
     /// supports, or `mode` if given).
     public static func migratedDatabase(_ name: String = uniqueName(), mode: StorageMode? = nil) throws -> String {
         let url = try database(name)
+        try migrate(url, mode: mode)
+        return url
+    }
+
+    /// Applies the repository's migrations to the database at `url` (a private cluster's, say).
+    public static func migrate(_ url: String, mode: StorageMode? = nil) throws {
         let connection = try PostgresConnection(url: url)
         defer { connection.close() }
         _ = try Migrator(directory: RepositoryPaths.migrations, logger: logger, requestedMode: mode).migrate(connection)
-        return url
     }
 
     /// A cluster of the caller's own (for tests that stop or break it), under a new temporary
