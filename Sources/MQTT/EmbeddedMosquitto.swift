@@ -19,7 +19,8 @@ public final class EmbeddedMosquitto: Sendable {
 
     /// Writes the configuration. The queue and in-flight limits are opened wide: sessions that
     /// are away must keep everything, and the engine holds acknowledgements until commit.
-    public init(folder: String, port: Int, extraSettings: [String] = []) throws {
+    /// `inflightWindow`: QoS 1 messages the broker sends a 3.1.1 client before its PUBACKs.
+    public init(folder: String, port: Int, inflightWindow: Int = 2_000, extraSettings: [String] = []) throws {
         self.folder = folder
         self.port = port
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
@@ -30,7 +31,7 @@ public final class EmbeddedMosquitto: Sendable {
             "persistence_location \(folder)/",
             "user root",
             "max_queued_messages 0",
-            "max_inflight_messages 1000",
+            "max_inflight_messages \(inflightWindow)",
             "log_dest file \(folder)/mosquitto.log",
             "log_type error", "log_type warning", "log_type notice",
         ] + extraSettings

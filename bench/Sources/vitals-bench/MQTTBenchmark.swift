@@ -22,6 +22,8 @@ struct MQTTBenchmark {
     let devices: Int
     let seconds: Int
     let messagesPerDevice: Int
+    /// Messages read before their commit is awaited, and the broker's in-flight window.
+    let window: Int
     let mode: StorageMode?
     let durable: Bool
     let logger: Logger
@@ -33,15 +35,19 @@ struct MQTTBenchmark {
         try cluster.start()
         defer { cluster.stop() }
         let (url, migration) = try cluster.migratedDatabase(Self.database, mode: mode)
-        let broker = try EmbeddedMosquitto(folder: cluster.folder + "/mosquitto", port: EmbeddedPostgres.freeTCPPort())
+        let broker = try EmbeddedMosquitto(folder: cluster.folder + "/mosquitto", port: EmbeddedPostgres.freeTCPPort(), inflightWindow: window)
         try broker.start()
         defer { broker.stop() }
         say("PostgreSQL \(try cluster.scalar("SHOW server_version") ?? "?") (\(migration.mode.rawValue), \(durable ? "durable" : "fsync off")), "
-              + "mosquitto \(broker.url), \(devices) devices, 4 observations per message")
+              + "mosquitto \(broker.url), \(devices) devices, 4 observations per message, window \(window) messages")
 
         let profiles = try DeviceProfileLoader.loadDirectory(repository.deviceProfiles)
         guard let profile = profiles.first(where: { $0.id == "generic-mqtt-gateway" }) else { throw BenchError("no generic-mqtt-gateway profile") }
-        let engine = try MQTTEngine(url: url, broker: broker, profile: profile, logger: logger)
+        let decodeCost = try Self.decodeMicroseconds(profile: profile)
+        say("decode: GatewayJSONDecoder \(format(decodeCost, decimals: 1)) µs per message on one core (4 observations, \(MQTTGatewaySimulator.payload(device: "GW000000", id: "0", sequence: 0).count) bytes)")
+        summary.add(SummaryRow(figure: "gateway JSON decode (1 core)", measured: "\(format(decodeCost, decimals: 1)) µs/msg",
+                               comparedWith: "\((1e6 / decodeCost).rounded0) msg/s"))
+        let engine = try MQTTEngine(url: url, broker: broker, profile: profile, window: window, logger: logger)
         defer { engine.stop() }
 
         // Phase 1: 500 devices at 1 Hz.
@@ -95,6 +101,22 @@ struct MQTTBenchmark {
                                ratio: percent(ratio), target: "≥ 70% of the slower", met: ratio >= Self.targetRatio))
         summary.add(SummaryRow(figure: "mqtt flat out latency", measured: "p50 \(format(ms: flat.latency.p50))",
                                comparedWith: "p99 \(format(ms: flat.latency.p99)) (publish→commit, queueing included)"))
+    }
+
+    /// Mean time to decode one simulator payload, over 20,000 of them after a warm-up.
+    static func decodeMicroseconds(profile: DeviceProfile) throws -> Double {
+        let decoder = GatewayJSONDecoder(profile: profile)
+        let payloads = (0..<1_000).map { MQTTGatewaySimulator.payload(device: MQTTGatewaySimulator.deviceID($0), id: "\($0)", sequence: $0) }
+        let context = FrameContext(receivedAt: Timestamp(microsecondsSinceEpoch: 0))
+        var observations = 0
+        for payload in payloads { observations += try decoder.decode(payload, context: context).observations.count }
+        let started = ContinuousClock.now
+        for round in 0..<20 {
+            for payload in payloads { observations += try decoder.decode(payload, context: context).observations.count + round }
+        }
+        let seconds = BenchTime.seconds(ContinuousClock.now - started)
+        guard observations > 0 else { throw BenchError("nothing decoded") }
+        return seconds / 20_000 * 1e6
     }
 
     struct PhaseResult {
@@ -182,12 +204,15 @@ final class MQTTEngine: Sendable {
     let source: MQTTSource
     let sink: TimingSink
 
-    init(url: String, broker: EmbeddedMosquitto, profile: DeviceProfile, logger: Logger) throws {
+    init(url: String, broker: EmbeddedMosquitto, profile: DeviceProfile, window: Int, logger: Logger) throws {
         writer = try ObservationWriter(url: url, logger: logger)
         sink = TimingSink(writer: writer)
         let options = MQTTConnectionOptions(broker: try MQTTBrokerURL(parsing: broker.url), clientID: "bench-engine")
+        var configuration = MQTTSource.Configuration(
+            connection: options, subscriptions: [try MQTTSubscription(filter: MQTTTopicFilter("devices/+/vitals"), profile: profile)])
+        configuration.maxBurst = window
         source = MQTTSource(
-            configuration: .init(connection: options, subscriptions: [try MQTTSubscription(filter: MQTTTopicFilter("devices/+/vitals"), profile: profile)]),
+            configuration: configuration,
             sink: sink, rejections: RejectionReporter(recorder: nil, logger: logger), presence: nil, logger: logger
         )
         try source.start()

@@ -97,6 +97,9 @@ struct MQTTCommand: AsyncParsableCommand {
     @Option(help: "Messages per device in the flat-out phase.")
     var messagesPerDevice: Int = 200
 
+    @Option(help: "Messages the engine reads before awaiting their commit (and the broker's in-flight window).")
+    var window: Int = 2_000
+
     @Option(help: "Storage mode: auto (TimescaleDB when installed), timescaledb or native.")
     var storageMode: StorageModeChoice = .auto
 
@@ -111,7 +114,7 @@ struct MQTTCommand: AsyncParsableCommand {
         logger.logLevel = verbose ? .info : .warning
         let summary = Summary()
         try await MQTTBenchmark(repository: try Repository.locate(), devices: devices, seconds: seconds, messagesPerDevice: messagesPerDevice,
-                                mode: storageMode.mode, durable: !noFsync, logger: logger, summary: summary).run()
+                                window: window, mode: storageMode.mode, durable: !noFsync, logger: logger, summary: summary).run()
         summary.print(title: "summary (vitals-bench mqtt, \(BenchMachine.description))")
     }
 }
