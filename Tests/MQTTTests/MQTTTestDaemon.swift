@@ -26,7 +26,8 @@ final class MQTTTestDaemon: Sendable {
     let source: MQTTSource
 
     init(broker: TestMosquitto, databaseURL: String, clientID: String = "nilecare-test",
-         filter: String = "devices/+/vitals", protocolVersion: MQTTConnectionOptions.ProtocolVersion = .v311) throws {
+         filter: String = "devices/+/vitals", protocolVersion: MQTTConnectionOptions.ProtocolVersion = .v311,
+         configure: (inout MQTTConnectionOptions) throws -> Void = { _ in }) throws {
         self.databaseURL = databaseURL
         let logger = TestPostgres.logger
         writer = try ObservationWriter(url: databaseURL, logger: logger)
@@ -34,6 +35,7 @@ final class MQTTTestDaemon: Sendable {
         presence = DevicePresenceRecorder(url: databaseURL, logger: logger)
         var options = MQTTConnectionOptions(broker: try MQTTBrokerURL(parsing: broker.url), clientID: clientID)
         options.protocolVersion = protocolVersion
+        try configure(&options)
         var configuration = MQTTSource.Configuration(
             connection: options,
             subscriptions: [try MQTTSubscription(filter: MQTTTopicFilter(filter), profile: gatewayProfile)]

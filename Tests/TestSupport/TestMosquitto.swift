@@ -9,9 +9,10 @@ public final class TestMosquitto: Sendable {
     public var url: String { broker.url }
     public var folder: String { broker.folder }
 
-    /// Writes the configuration; `start()` launches the broker.
-    public init(port: Int = freeTCPPort()) throws {
-        broker = try EmbeddedMosquitto(folder: try TestPostgres.makeTemporaryFolder(), port: port)
+    /// Writes the configuration; `start()` launches the broker. `listenerSettings` apply to its
+    /// listener (TLS files, for instance).
+    public init(port: Int = freeTCPPort(), listenerSettings: [String] = []) throws {
+        broker = try EmbeddedMosquitto(folder: try TestPostgres.makeTemporaryFolder(), port: port, extraSettings: listenerSettings)
     }
 
     /// Starts the broker and waits (up to `timeout`) until it accepts connections.
