@@ -1,3 +1,4 @@
+import CMosquitto
 import Foundation
 import Synchronization
 
@@ -59,6 +60,8 @@ public final class EmbeddedMosquitto: Sendable {
         defer { posix_spawn_file_actions_destroy(&files) }
         posix_spawn_file_actions_addopen(&files, 1, "/dev/null", O_WRONLY, 0)
         posix_spawn_file_actions_addopen(&files, 2, "/dev/null", O_WRONLY, 0)
+        // Nothing else of ours: an inherited listening socket would outlive its owner's close.
+        posix_spawn_file_actions_addclosefrom_np(&files, 3)
         var child: pid_t = 0
         let arguments = [executable, "-c", folder + "/mosquitto.conf"]
         var argv = arguments.map { strdup($0) } + [nil]

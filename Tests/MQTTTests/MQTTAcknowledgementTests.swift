@@ -39,7 +39,7 @@ import Testing
         try cluster.start()
         let second = try MQTTTestDaemon(broker: broker, databaseURL: url)
         defer { second.stop() }
-        try await waitUntil(timeout: .seconds(60), "redelivered messages stored") {
+        try await waitUntil(timeout: .seconds(60), pollEvery: .milliseconds(100), "redelivered messages stored") {
             try count(url, "SELECT count(*) FROM ingested_messages") >= 300
         }
         #expect(try count(url, "SELECT count(*) FROM ingested_messages") == 300)

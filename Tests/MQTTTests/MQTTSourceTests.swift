@@ -18,14 +18,14 @@ import Testing
         try await simulator.run()
         #expect(simulator.publisher.acknowledgedCount == 500 + 100_000)  // status announcements + readings
 
-        try await waitUntil(timeout: .seconds(240), "100,000 messages stored") {
+        try await waitUntil(timeout: .seconds(240), pollEvery: .milliseconds(100), "100,000 messages stored") {
             try count(database, "SELECT count(*) FROM ingested_messages") >= 100_000
         }
         #expect(try count(database, "SELECT count(*) FROM ingested_messages") == 100_000)
         #expect(try count(database, "SELECT count(*) FROM vital_signs") == 400_000)
         #expect(try duplicates(database) == 0)
         #expect(try count(database, "SELECT count(DISTINCT sending_facility) FROM ingested_messages") == 500)
-        try await waitUntil(timeout: .seconds(30), "presence of 500 devices") {
+        try await waitUntil(timeout: .seconds(30), pollEvery: .milliseconds(100), "presence of 500 devices") {
             try count(database, "SELECT count(*) FROM device_presence WHERE status = 'online'") == 500
         }
         #expect(daemon.source.statistics.current.rejected == 0)
@@ -44,7 +44,7 @@ import Testing
         try await publishing.value
         #expect(simulator.published == 8_000)
 
-        try await waitUntil(timeout: .seconds(120), "every message stored") {
+        try await waitUntil(timeout: .seconds(120), pollEvery: .milliseconds(100), "every message stored") {
             try count(database, "SELECT count(*) FROM ingested_messages") >= 8_000
         }
         #expect(try count(database, "SELECT count(*) FROM ingested_messages") == 8_000)
@@ -71,7 +71,7 @@ import Testing
 
         let second = try MQTTTestDaemon(broker: broker, databaseURL: database, protocolVersion: version)
         defer { second.stop() }
-        try await waitUntil(timeout: .seconds(120), "queued messages stored") {
+        try await waitUntil(timeout: .seconds(120), pollEvery: .milliseconds(100), "queued messages stored") {
             try count(database, "SELECT count(*) FROM ingested_messages") >= 3_000
         }
         #expect(try count(database, "SELECT count(*) FROM ingested_messages") == 3_000)
@@ -96,7 +96,7 @@ import Testing
         let simulator = try gateways(broker, devices: 20, messagesPerDevice: 250)
         defer { simulator.publisher.stop() }
         try await simulator.run()
-        try await waitUntil(timeout: .seconds(120), "every message stored") {
+        try await waitUntil(timeout: .seconds(120), pollEvery: .milliseconds(100), "every message stored") {
             try count(database, "SELECT count(*) FROM ingested_messages") >= 5_000
         }
         let a = one.source.statistics.current, b = two.source.statistics.current
@@ -130,7 +130,7 @@ import Testing
         }
         #expect(publisher.flush())
 
-        try await waitUntil(timeout: .seconds(30), "good messages stored and bad ones recorded") {
+        try await waitUntil(timeout: .seconds(30), pollEvery: .milliseconds(100), "good messages stored and bad ones recorded") {
             try count(database, "SELECT count(*) FROM ingested_messages") == 5
                 && count(database, "SELECT count(*) FROM rejected_frames") == 5
         }
@@ -159,7 +159,7 @@ import Testing
         let simulator = try gateways(broker, devices: 5, messagesPerDevice: 20)
         defer { simulator.publisher.stop() }
         try await simulator.run()
-        try await waitUntil(timeout: .seconds(30), "messages stored") {
+        try await waitUntil(timeout: .seconds(30), pollEvery: .milliseconds(100), "messages stored") {
             try count(database, "SELECT count(*) FROM ingested_messages") == 100
         }
         #expect(try count(database, "SELECT count(*) FROM vital_signs") == 400)

@@ -37,7 +37,7 @@ import Testing
             try publisher.publish(topic: "devices/TLS1/vitals", payload: MQTTGatewaySimulator.payload(device: "TLS1", id: "tls-\(index)", sequence: index))
         }
         #expect(publisher.flush())
-        try await waitUntil(timeout: .seconds(30), "messages stored") {
+        try await waitUntil(timeout: .seconds(30), pollEvery: .milliseconds(100), "messages stored") {
             try count(database, "SELECT count(*) FROM ingested_messages") == 10
         }
 
