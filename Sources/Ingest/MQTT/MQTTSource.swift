@@ -17,7 +17,10 @@ import VitalSigns
 /// data closes the socket with those PUBACKs unsent, and the broker delivers them again.
 ///
 /// Backpressure: at most `maxBurst` messages are read before the loop waits for their commit,
-/// so nothing buffers without bound; while it waits, the broker holds the rest.
+/// so nothing buffers without bound; while it waits, the broker holds the rest. While storage is
+/// down the loop retries the burst and sends nothing (no PINGREQ either, it would carry the
+/// PUBACKs with it): after 1.5 × keep-alive the broker drops the connection, the source
+/// reconnects once the burst is stored, and the broker's redeliveries are stored once.
 public final class MQTTSource: Sendable {
     public struct Configuration: Sendable {
         public var connection: MQTTConnectionOptions
