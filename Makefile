@@ -2,7 +2,7 @@
 #   make demo  - the whole engine on its embedded default, until Ctrl-C
 #   make test  - the whole test suite (what CI runs)
 
-DEBIAN_PACKAGES := libpq-dev librdkafka-dev libmosquitto-dev libssl-dev postgresql mosquitto pkg-config chromium
+DEBIAN_PACKAGES := libpq-dev librdkafka-dev libmosquitto-dev libssl-dev postgresql mosquitto mosquitto-clients openssl pkg-config chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SWIFT_TEST_FLAGS ?=
 

@@ -32,6 +32,11 @@ let package = Package(
             pkgConfig: "rdkafka",
             providers: [.apt(["librdkafka-dev"])]
         ),
+        .systemLibrary(
+            name: "CMosquitto",
+            pkgConfig: "libmosquitto",
+            providers: [.apt(["libmosquitto-dev"])]
+        ),
 
         // The domain: no I/O.
         .target(name: "VitalSigns"),
@@ -69,10 +74,15 @@ let package = Package(
             name: "MLLP",
             dependencies: [.product(name: "NIOCore", package: "swift-nio")]
         ),
+        // libmosquitto for Swift: broker URLs, connection options, topic filters.
+        .target(
+            name: "MQTT",
+            dependencies: ["CMosquitto", .product(name: "Logging", package: "swift-log")]
+        ),
         .target(
             name: "Ingest",
             dependencies: [
-                "VitalSigns", "HL7v2", "Decoders", "MLLP", "Storage", "Pipeline",
+                "VitalSigns", "HL7v2", "Decoders", "MLLP", "MQTT", "Storage", "Pipeline",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -122,7 +132,7 @@ let package = Package(
         .target(
             name: "DeviceSimulator",
             dependencies: [
-                "VitalSigns", "HL7v2", "MLLP",
+                "VitalSigns", "HL7v2", "MLLP", "MQTT",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
@@ -130,7 +140,7 @@ let package = Package(
         .executableTarget(
             name: "nilecare-vitals",
             dependencies: [
-                "VitalSigns", "DeviceProfiles", "Storage", "Ingest", "DeviceSimulator", "Telemetry", "Alerts", "ClinicalAPI", "Kafka", "Engine",
+                "VitalSigns", "DeviceProfiles", "Storage", "Ingest", "MQTT", "DeviceSimulator", "Telemetry", "Alerts", "ClinicalAPI", "Kafka", "Engine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -139,7 +149,7 @@ let package = Package(
         .executableTarget(
             name: "vitals-bench",
             dependencies: [
-                "VitalSigns", "HL7v2", "Decoders", "DeviceProfiles", "Storage", "Ingest", "DeviceSimulator", "Pipeline",
+                "VitalSigns", "HL7v2", "Decoders", "DeviceProfiles", "Storage", "Ingest", "MQTT", "DeviceSimulator", "Pipeline",
                 "Engine", "ClinicalAPI", "Kafka", "TestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -151,7 +161,7 @@ let package = Package(
         // Shared by the test targets: services started per test run, waiting with deadlines.
         .target(
             name: "TestSupport",
-            dependencies: ["Storage", "Kafka"],
+            dependencies: ["Storage", "Kafka", "MQTT"],
             path: "Tests/TestSupport"
         ),
         .testTarget(name: "VitalSignsTests", dependencies: ["VitalSigns"]),
@@ -177,6 +187,13 @@ let package = Package(
         .testTarget(
             name: "PipelineTests",
             dependencies: ["Pipeline", "TestSupport", .product(name: "MetricsTestKit", package: "swift-metrics")]
+        ),
+        .testTarget(
+            name: "MQTTTests",
+            dependencies: [
+                "Ingest", "MQTT", "Storage", "DeviceProfiles", "DeviceSimulator", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(
             name: "IngestTests",

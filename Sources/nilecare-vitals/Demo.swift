@@ -3,13 +3,14 @@ import DeviceSimulator
 import Engine
 import Foundation
 import Logging
+import MQTT
 import ServiceLifecycle
 import Storage
 import Telemetry
 
 struct Demo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "The whole engine on its embedded default: a private PostgreSQL, the MLLP daemon and simulated monitors."
+        abstract: "The whole engine on its embedded default: a private PostgreSQL and mosquitto, simulated monitors over MLLP, MQTT and serial, alerts to the nurses' page and a mock Kafka."
     )
 
     @Option(help: "Data folder of the private PostgreSQL cluster (reused on the next run).")
@@ -46,36 +47,46 @@ struct Demo: AsyncParsableCommand {
         alerts.kafkaBootstrapServers = alerts.kafkaBootstrapServers ?? kafka.cluster.bootstrapServers
         let token = try KafkaDemo.demoToken(dataDir: dataDir, facility: alerts.facility)
         if alerts.apiTokensFile == nil { alerts.apiTokensFile = token.file }
+        let mosquitto = try EmbeddedMosquitto(folder: (dataDir as NSString).appendingPathComponent("mosquitto"), port: EmbeddedPostgres.freeTCPPort())
+        var mqtt = try MQTTOptions.parse([])
+        mqtt.mqttURL = mosquitto.url
+        mqtt.mqttClientID = "nilecare-demo"
 
         let engine: VitalsEngine
         let storageMode: StorageMode
+        let mqttIngest: MQTTIngest?
+        let serial: SerialDemo
         do {
+            try mosquitto.start()
             let started = try await EngineStartup.start(databaseURL: databaseURL, migrations: migrations, options: ingest, alerts: alerts, logger: logger)
             engine = started.engine
             storageMode = started.storageMode
+            mqttIngest = try mqtt.configuration(profiles: started.profiles).map { configuration in
+                try MQTTIngest.start(configuration, databaseURL: databaseURL, sink: engine.sink, logger: logger)
+            }
+            serial = try SerialDemo.start(dataDir: dataDir, profilesFolder: ingest.profiles, databaseURL: databaseURL, sink: engine.sink, logger: logger)
         } catch {
+            mosquitto.stop()
             try? postgres.stop()
             throw error
         }
-        let port = engine.mllpPort
         var ward = WardSimulator.Configuration()
-        ward.port = port
+        ward.port = engine.mllpPort
         ward.monitors = monitors
         ward.interval = .milliseconds(Int64(intervalSeconds * 1000))
         ward.criticalEvery = 15
-        let serial: SerialDemo
-        do {
-            serial = try SerialDemo.start(dataDir: dataDir, profilesFolder: ingest.profiles, databaseURL: databaseURL, sink: engine.sink, logger: logger)
-        } catch {
-            await engine.stop()
-            try? postgres.stop()
-            throw error
-        }
+        var gateways = MQTTGatewaySimulator.Configuration()
+        gateways.devices = monitors
+        gateways.rate = intervalSeconds > 0 ? 1 / intervalSeconds : nil
+        var gatewayConnection = MQTTConnectionOptions(broker: try MQTTBrokerURL(parsing: mosquitto.url), clientID: "nilecare-demo-gateways")
+        gatewayConnection.cleanSession = true
+        let gatewaySimulator = try MQTTGatewaySimulator(configuration: gateways, options: gatewayConnection)
 
         say("""
             NileCare Vitals demo
               storage:   PostgreSQL in \(dataDir)/postgres, \(storageMode.rawValue) mode
-              MLLP:      127.0.0.1:\(port), \(monitors) simulated monitors
+              MLLP:      127.0.0.1:\(engine.mllpPort), \(monitors) simulated monitors (a critical value every 15 reports)
+              MQTT:      \(mosquitto.url) (mosquitto in \(dataDir)/mosquitto), \(monitors) simulated gateway devices on devices/+/vitals
               serial:    \(serial.summary)
               kafka:     mock cluster \(kafka.cluster.bootstrapServers), topic \(alerts.kafkaTopic) (forwarded events print below)
               metrics:   http://\(telemetry.metricsHost):\(metricsPort)/metrics
@@ -90,6 +101,7 @@ struct Demo: AsyncParsableCommand {
                 .init(service: kafka.tail),
                 .init(service: NursesPageAnnouncer(host: alerts.apiHost, engine: engine, token: token.value)),
                 .init(service: SimulatorService(ward: WardSimulator(configuration: ward))),
+                .init(service: GatewaySimulatorService(simulator: gatewaySimulator)),
                 .init(service: RowCountReporter(databaseURL: databaseURL)),
                 .init(service: MaintenanceService(databaseURL: databaseURL, interval: .seconds(3600), logger: logger)),
             ] + serial.services,
@@ -101,9 +113,12 @@ struct Demo: AsyncParsableCommand {
         } catch {
             logger.error("demo stopped on an error", metadata: ["error": "\(error)"])
         }
+        gatewaySimulator.publisher.stop()
         serial.ingest.stop()
+        mqttIngest?.stop()
         await engine.stop()
         kafka.cluster.shutdown()
+        mosquitto.stop()
         try postgres.stop()
         say("stopped; data kept in \(dataDir) for the next run")
     }
@@ -115,6 +130,17 @@ struct SimulatorService: Service {
 
     func run() async throws {
         try? await cancelWhenGracefulShutdown { try await ward.run() }
+    }
+}
+
+/// Runs the simulated MQTT gateways until the demo shuts down.
+struct GatewaySimulatorService: Service {
+    let simulator: MQTTGatewaySimulator
+
+    func run() async throws {
+        try? await cancelWhenGracefulShutdown {
+            try await withTaskCancellationHandler { try await simulator.run() } onCancel: { simulator.stop() }
+        }
     }
 }
 

@@ -11,6 +11,7 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup var ingest: IngestOptions
     @OptionGroup var serial: SerialOptions
     @OptionGroup var alerts: AlertOptions
+    @OptionGroup(title: "MQTT") var mqtt: MQTTOptions
     @OptionGroup var telemetry: TelemetryOptions
     @OptionGroup var logging: LoggingOptions
 
@@ -24,6 +25,9 @@ struct Serve: AsyncParsableCommand {
         let serialIngest = try serial.ports.isEmpty ? nil : SerialIngest.start(
             ports: serial.configurations(profiles: DeviceProfileLoader.loadDirectory(ingest.profiles)),
             refresh: .milliseconds(Int64(serial.associationRefreshSeconds * 1000)), databaseURL: databaseURL, sink: engine.sink, logger: logger)
+        let mqttIngest = try mqtt.configuration(profiles: DeviceProfileLoader.loadDirectory(ingest.profiles)).map { configuration in
+            try MQTTIngest.start(configuration, databaseURL: databaseURL, sink: engine.sink, logger: logger)
+        }
         let group = ServiceGroup(configuration: .init(
             services: (serialIngest.map { [ServiceGroupConfiguration.ServiceConfiguration(service: $0.source)] } ?? []) + [
                 .init(service: engine.server),
@@ -36,6 +40,7 @@ struct Serve: AsyncParsableCommand {
         ))
         try await group.run()
         serialIngest?.stop()
+        mqttIngest?.stop()
         await engine.stop()
         logger.info("stopped")
     }

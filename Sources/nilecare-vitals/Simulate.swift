@@ -1,17 +1,27 @@
 import ArgumentParser
 import DeviceSimulator
 import Foundation
+import MQTT
 
 struct Simulate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Simulated bedside monitors sending IHE PCD-01 ORU^R01 over MLLP, or a serial pulse oximeter on a pseudo-terminal.")
+        abstract: "Simulated devices: bedside monitors sending IHE PCD-01 over MLLP, MQTT gateways publishing gateway JSON, or a serial pulse oximeter on a pseudo-terminal.")
 
-    enum Transport: String, ExpressibleByArgument, CaseIterable { case mllp, serial }
+    enum Transport: String, ExpressibleByArgument, CaseIterable { case mllp, mqtt, serial }
 
-    @Option(help: "mllp (bedside monitors) or serial (one device on a pseudo-terminal).")
+    @Option(help: "mllp (bedside monitors), mqtt (device gateways) or serial (one device on a pseudo-terminal).")
     var transport: Transport = .mllp
 
     @OptionGroup var serial: SerialSimulationOptions
+
+    @Option(help: "MQTT broker URL, mqtt://[user@]host[:port] (password from $NILECARE_MQTT_PASSWORD).")
+    var broker: String = "mqtt://127.0.0.1:1883"
+
+    @Option(help: "MQTT: how many simulated devices.")
+    var devices: Int = 10
+
+    @Option(help: "MQTT: messages per device per second (0: as fast as the broker acknowledges).")
+    var rate: Double = 1
 
     @Option(help: "Host of the MLLP listener.")
     var host: String = "127.0.0.1"
@@ -32,11 +42,14 @@ struct Simulate: AsyncParsableCommand {
     var criticalEvery: Int = 30
 
     func validate() throws {
+        guard devices > 0 else { throw ValidationError("--devices must be positive") }
+        guard rate >= 0 else { throw ValidationError("--rate must not be negative") }
         guard monitors > 0 else { throw ValidationError("--monitors must be positive") }
         guard intervalSeconds >= 0 else { throw ValidationError("--interval-seconds must not be negative") }
     }
 
     func run() async throws {
+        if transport == .mqtt { return try await runGateways() }
         if transport == .serial {
             try await serial.run(intervalSeconds: intervalSeconds, count: count, criticalEvery: criticalEvery)
             return
@@ -68,5 +81,34 @@ struct Simulate: AsyncParsableCommand {
         let seconds = (ContinuousClock.now - started) / .seconds(1)
         return "acknowledged \(counts.messagesAcknowledged) messages (\(counts.observationsAcknowledged) observations) in \(String(format: "%.1f", seconds)) s; "
             + "negative acks \(counts.negativeAcknowledgements), resent \(counts.resends), reconnects \(counts.reconnects)"
+    }
+
+    private func runGateways() async throws {
+        var options = MQTTConnectionOptions(broker: try MQTTBrokerURL(parsing: broker), clientID: "nilecare-sim-\(getpid())")
+        options.password = ProcessInfo.processInfo.environment["NILECARE_MQTT_PASSWORD"]
+        options.cleanSession = true
+        var configuration = MQTTGatewaySimulator.Configuration()
+        configuration.devices = devices
+        configuration.rate = rate
+        configuration.messagesPerDevice = count
+        let simulator = try MQTTGatewaySimulator(configuration: configuration, options: options)
+        defer { simulator.publisher.stop() }
+        let started = ContinuousClock.now
+        func summary() -> String {
+            let seconds = (ContinuousClock.now - started) / .seconds(1)
+            return "published \(simulator.published) messages, \(simulator.publisher.acknowledgedCount) acknowledged by the broker, in \(String(format: "%.1f", seconds)) s"
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await withTaskCancellationHandler { try await simulator.run() } onCancel: { simulator.stop() } }
+            group.addTask {
+                while true {
+                    try await Task.sleep(for: .seconds(5))
+                    print(summary())
+                }
+            }
+            try await group.next()
+            group.cancelAll()
+        }
+        print(summary())
     }
 }

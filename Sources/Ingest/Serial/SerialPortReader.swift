@@ -76,7 +76,7 @@ final class SerialPortReader: Sendable {
                 metrics.openFailures.increment()
                 if !inOutage {
                     logger.warning("serial port cannot be opened; retrying with backoff", metadata: ["error": "\(error)"])
-                    context.presence?.record(device: configuration.device, status: .offline, source: configuration.path)
+                    context.presence?.record(DevicePresence(device: configuration.device, status: .offline, source: configuration.path))
                     inOutage = true
                 }
                 if stopping.wait(for: delay) { break }
@@ -97,13 +97,13 @@ final class SerialPortReader: Sendable {
             inOutage = false
             delay = options.reopenDelay
             metrics.up.record(1)
-            context.presence?.record(device: configuration.device, status: .online, source: configuration.path)
+            context.presence?.record(DevicePresence(device: configuration.device, status: .online, source: configuration.path))
 
             let ending = readUntilGone(fd)
             close(fd)
             counters.update { $0.isOpen = false }
             metrics.up.record(0)
-            context.presence?.record(device: configuration.device, status: .offline, source: configuration.path)
+            context.presence?.record(DevicePresence(device: configuration.device, status: .offline, source: configuration.path))
             if stopping.isStopped { break }
             logger.warning("serial port lost; reopening with backoff", metadata: ["reason": "\(ending)"])
             inOutage = true

@@ -24,12 +24,16 @@ struct CopyLimit {
 
     /// `rows` rows from `senders` simulated monitors whose reports span `span` seconds from now.
     func run(rows: Int, senders: Int, span: Double) throws -> Outcome {
+        try load(Self.encode(rows: rows, senders: senders, span: span, decoder: decoder), rows: rows)
+    }
+
+    /// Loads `bytes` (a binary COPY file of `rows` rows) into a fresh database and times it.
+    func load(_ bytes: [UInt8], rows: Int) throws -> Outcome {
         let database = "bench_copy"
         _ = try cluster.migratedDatabase(database, mode: mode)
         guard let psql = findExecutable("psql", extra: ["/usr/lib/postgresql/15/bin"]) else { throw BenchError("psql is not on PATH") }
 
         let file = cluster.folder + "/vital_signs.copy"
-        let bytes = try Self.encode(rows: rows, senders: senders, span: span, decoder: decoder)
         guard FileManager.default.createFile(atPath: file, contents: Data(bytes)) else { throw BenchError("cannot write \(file)") }
         defer { try? FileManager.default.removeItem(atPath: file) }
 
@@ -72,6 +76,19 @@ struct CopyLimit {
                 }
             }
             report += 1
+        }
+        return copy.finish()
+    }
+
+    /// `observations` as the writer would lay them out, each device its own surrogate id
+    /// (and patient id: the rows carry none, so the engine stores them without a patient).
+    static func encode(_ observations: [Observation]) -> [UInt8] {
+        var copy = BinaryCopyWriter(reservingCapacity: observations.count * 120)
+        var ids: [String: Int32] = [:]
+        for observation in observations {
+            let id = ids[observation.deviceID] ?? Int32(ids.count + 1)
+            ids[observation.deviceID] = id
+            VitalSignsRow.append(observation, patientID: nil, deviceID: id, to: &copy)
         }
         return copy.finish()
     }

@@ -9,8 +9,8 @@ import Storage
 struct VitalsBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vitals-bench",
-        abstract: "Benchmarks of the NileCare Vitals engine: HL7 parse/decode, MLLP end to end against raw COPY, the pipeline ring, serial ports.",
-        subcommands: [Parse.self, MLLP.self, Ring.self, SerialBench.self, Alerts.self, All.self]
+        abstract: "Benchmarks of the NileCare Vitals engine: HL7 parse/decode, MLLP and MQTT end to end against their limits, the pipeline ring, serial ports, alert latency.",
+        subcommands: [Parse.self, MLLP.self, MQTTCommand.self, Ring.self, SerialBench.self, Alerts.self, All.self]
     )
 }
 
@@ -145,6 +145,42 @@ struct Alerts: AsyncParsableCommand {
         try await AlertLatencyBenchmark(repository: try Repository.locate(), seconds: seconds, senders: senders, probes: probes,
                                         logger: logger, summary: summary).run()
         summary.print(title: "summary (vitals-bench alerts, \(BenchMachine.description))")
+    }
+}
+
+struct MQTTCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mqtt",
+        abstract: "End to end over MQTT into PostgreSQL: 500 devices at 1 Hz, then flat out, against mosquitto_sub and raw binary COPY.")
+
+    @Option(help: "Simulated devices.")
+    var devices: Int = 500
+
+    @Option(help: "Seconds of the paced phase (one message per device per second).")
+    var seconds: Int = 20
+
+    @Option(help: "Messages per device in the flat-out phase.")
+    var messagesPerDevice: Int = 200
+
+    @Option(help: "Messages the engine reads before awaiting their commit (and the broker's in-flight window).")
+    var window: Int = 2_000
+
+    @Option(help: "Storage mode: auto (TimescaleDB when installed), timescaledb or native.")
+    var storageMode: StorageModeChoice = .auto
+
+    @Flag(help: "Run PostgreSQL with fsync, synchronous_commit and full_page_writes off.")
+    var noFsync = false
+
+    @Flag(help: "Log the engine's info messages to standard error.")
+    var verbose = false
+
+    func run() async throws {
+        var logger = Logger(label: "vitals-bench")
+        logger.logLevel = verbose ? .info : .warning
+        let summary = Summary()
+        try await MQTTBenchmark(repository: try Repository.locate(), devices: devices, seconds: seconds, messagesPerDevice: messagesPerDevice,
+                                window: window, mode: storageMode.mode, durable: !noFsync, logger: logger, summary: summary).run()
+        summary.print(title: "summary (vitals-bench mqtt, \(BenchMachine.description))")
     }
 }
 

@@ -1,0 +1,120 @@
+import Decoders
+import Foundation
+import Logging
+import MQTT
+import Storage
+import Synchronization
+import VitalSigns
+
+/// Vitals from an MQTT broker: subscribes with a persistent session (fixed client id, QoS 1),
+/// decodes each message with its subscription's profile and hands it to the sink.
+///
+/// Delivery: libmosquitto queues a QoS 1 PUBACK before it hands the message to us. The source
+/// drives libmosquitto itself (threaded mode, `mosquitto_loop_read`/`_write` on its own thread),
+/// so queued PUBACKs reach the socket only when the loop writes: it reads a burst of messages,
+/// submits them, waits until every one is committed (or stored before: the writer deduplicates
+/// on `MQTT|<device>|<message id>`), and only then writes. A crash or a stop with uncommitted
+/// data closes the socket with those PUBACKs unsent, and the broker delivers them again.
+///
+/// Backpressure: at most `maxBurst` messages are read before the loop waits for their commit,
+/// so nothing buffers without bound; while it waits, the broker holds the rest. While storage is
+/// down the loop retries the burst and sends nothing (no PINGREQ either, it would carry the
+/// PUBACKs with it): after 1.5 × keep-alive the broker drops the connection, the source
+/// reconnects once the burst is stored, and the broker's redeliveries are stored once.
+public final class MQTTSource: Sendable {
+    public struct Configuration: Sendable {
+        public var connection: MQTTConnectionOptions
+        public var subscriptions: [MQTTSubscription]
+        /// Devices announce themselves here (`online`/`offline`), usually as their last will.
+        public var statusFilter: MQTTTopicFilter? = try? MQTTTopicFilter("devices/+/status")
+        /// Our own status topic: `offline` as our will, `online` once connected; both retained.
+        public var daemonStatusTopic: String
+        /// Messages read before the loop waits for their commit.
+        public var maxBurst = 2_000
+        public var reconnectDelay: Duration = .milliseconds(250)
+        public var maxReconnectDelay: Duration = .seconds(30)
+
+        public init(connection: MQTTConnectionOptions, subscriptions: [MQTTSubscription]) {
+            var connection = connection
+            daemonStatusTopic = "nilecare/daemons/\(connection.clientID)/status"
+            connection.will = .init(topic: daemonStatusTopic, payload: Array("offline".utf8), retain: true)
+            self.connection = connection
+            self.subscriptions = subscriptions
+        }
+    }
+
+    public struct Health: Sendable, Equatable {
+        public enum State: String, Sendable {
+            case starting, connected, reconnecting, stopped
+        }
+
+        public var state: State
+        /// Why the last connection attempt or connection failed.
+        public var lastError: String?
+        public var broker: String
+    }
+
+    public let configuration: Configuration
+    public let statistics = MQTTSourceStatistics()
+    private let shared: SharedState
+    private let sink: any ObservationSink
+    private let rejections: RejectionReporter
+    private let presence: DevicePresenceRecorder?
+    private let logger: Logger
+    private let running = Atomic<Bool>(false)
+    private let done = DispatchSemaphore(value: 0)
+
+    public init(
+        configuration: Configuration, sink: any ObservationSink, rejections: RejectionReporter,
+        presence: DevicePresenceRecorder?, logger: Logger
+    ) {
+        self.configuration = configuration
+        self.sink = sink
+        self.rejections = rejections
+        self.presence = presence
+        self.logger = logger
+        shared = SharedState(broker: configuration.connection.broker.description)
+    }
+
+    /// Starts the loop thread; connection problems are retried there, never thrown.
+    public func start() throws(MQTTError) {
+        let loop = try MQTTSourceLoop(
+            configuration: configuration, shared: shared, statistics: statistics, sink: sink,
+            rejections: rejections, presence: presence, logger: logger
+        )
+        let done = done
+        let thread = Thread {
+            loop.run()
+            done.signal()
+        }
+        thread.name = "nc-mqtt"
+        running.store(true, ordering: .releasing)
+        thread.start()
+    }
+
+    /// Stops reading, lets committed messages be acknowledged, publishes `offline` and
+    /// disconnects. Returns once the loop thread has ended.
+    public func stop() {
+        shared.stopping.store(true, ordering: .releasing)
+        if running.exchange(false, ordering: .acquiringAndReleasing) { done.wait() }
+    }
+
+    public var health: Health { shared.health.withLock { $0 } }
+}
+
+/// What the loop thread and the outside share.
+final class SharedState: Sendable {
+    let stopping = Atomic<Bool>(false)
+    let health: Mutex<MQTTSource.Health>
+
+    init(broker: String) {
+        health = Mutex(.init(state: .starting, lastError: nil, broker: broker))
+    }
+
+    func set(_ state: MQTTSource.Health.State, error: String? = nil) {
+        health.withLock {
+            $0.state = state
+            if let error { $0.lastError = error }
+        }
+    }
+}

@@ -1,0 +1,258 @@
+import Decoders
+import Foundation
+import Logging
+import MQTT
+import Storage
+import VitalSigns
+
+/// The MQTT source's loop thread: owns the libmosquitto client and everything only it touches.
+final class MQTTSourceLoop: @unchecked Sendable {
+    private let configuration: MQTTSource.Configuration
+    private let shared: SharedState
+    private let statistics: MQTTSourceStatistics
+    private let sink: any ObservationSink
+    private let rejections: RejectionReporter
+    private let presence: DevicePresenceRecorder?
+    private let logger: Logger
+    private let client: MosquittoClient
+    private let commits = CommitTracker()
+    private var failedAttempts = 0
+    private var onlineDevices: Set<String> = []
+    private var everConnected = false
+    /// The broker's reason when it refused our CONNECT: the real cause of the drop that follows.
+    private var refusal: String?
+
+    init(
+        configuration: MQTTSource.Configuration, shared: SharedState, statistics: MQTTSourceStatistics,
+        sink: any ObservationSink, rejections: RejectionReporter, presence: DevicePresenceRecorder?, logger: Logger
+    ) throws(MQTTError) {
+        self.configuration = configuration
+        self.shared = shared
+        self.statistics = statistics
+        self.sink = sink
+        self.rejections = rejections
+        self.presence = presence
+        self.logger = logger
+        var options = configuration.connection
+        // MQTT 5: let the broker send a whole burst before our (held) acknowledgements.
+        if options.receiveMaximum == nil { options.receiveMaximum = Int32(min(max(configuration.maxBurst, 20), 65_535)) }
+        client = try MosquittoClient(options: options)
+        client.onConnect = { [unowned self] code, sessionPresent in connected(code: code, sessionPresent: sessionPresent) }
+        client.onMessage = { [unowned self] message in received(message) }
+    }
+
+    private var stopping: Bool { shared.stopping.load(ordering: .acquiring) }
+    private var broker: String { configuration.connection.broker.description }
+
+    func run() {
+        logger.info("MQTT source starting", metadata: [
+            "broker": "\(broker)", "client_id": "\(configuration.connection.clientID)",
+            "subscriptions": "\(configuration.subscriptions.map { "\($0.filter)=\($0.profile.id)" }.joined(separator: ","))",
+        ])
+        while !stopping {
+            do throws(MQTTError) {
+                try client.connect()
+                let settled = try serve()
+                return finish(acknowledging: settled)
+            } catch {
+                connectionFailed(error)
+            }
+        }
+        shared.set(.stopped)
+        statistics.connectedGauge.record(0)
+    }
+
+    /// Reads bursts, waits for their commit, then lets the acknowledgements out. Returns on
+    /// stop: true when everything read is committed, false when some of it is not.
+    private func serve() throws(MQTTError) -> Bool {
+        try client.writePending()  // CONNECT
+        while !stopping {
+            if client.waitForTraffic(timeout: .milliseconds(100), writing: client.wantsToWrite) {
+                repeat {
+                    try client.readPacket()
+                } while commits.count < configuration.maxBurst && client.waitForTraffic(timeout: .zero, writing: false)
+            }
+            guard settle() else { return false }
+            try client.writePending()
+            try client.maintain()
+        }
+        return true
+    }
+
+    /// Waits until every submitted batch is committed, submitting failed ones again with
+    /// backoff. False when the source is stopping with data still uncommitted.
+    private func settle() -> Bool {
+        var delay = configuration.reconnectDelay
+        var warned = false
+        while true {
+            let failed = commits.waitForAll()
+            if failed.isEmpty {
+                if warned { logger.info("storage available again, MQTT messages committed") }
+                return true
+            }
+            if stopping {
+                logger.warning("stopping with MQTT messages not stored; they stay unacknowledged and the broker delivers them again", metadata: [
+                    "messages": "\(failed.count)",
+                ])
+                return false
+            }
+            if !warned {
+                logger.warning("storage unavailable; holding MQTT acknowledgements and retrying", metadata: [
+                    "messages": "\(failed.count)", "error": "\(commits.lastError ?? "unknown")",
+                ])
+                warned = true
+            }
+            sleep(delay)
+            delay = min(delay * 2, configuration.maxReconnectDelay)
+            for retry in failed {
+                statistics.storageRetry()
+                // The rules saw the device's conditions with the first submission.
+                submit(retry.batch, profileID: retry.profileID, conditions: [], receivedAt: .now)
+            }
+        }
+    }
+
+    /// Says goodbye when every message read is committed. Otherwise the queued PUBACKs must not
+    /// go out: the socket is closed with them unsent (the client is destroyed with the loop),
+    /// the broker publishes our will and delivers those messages again.
+    private func finish(acknowledging settled: Bool) {
+        if settled {
+            _ = try? client.publish(topic: configuration.daemonStatusTopic, payload: Array("offline".utf8), retain: true)
+            client.disconnect()
+            try? client.writePending()
+        }
+        shared.set(.stopped)
+        statistics.connectedGauge.record(0)
+        logger.info("MQTT source stopped", metadata: ["broker": "\(broker)"])
+    }
+
+    private func connectionFailed(_ error: MQTTError) {
+        let reason = refusal ?? error.message
+        refusal = nil
+        statistics.connectedGauge.record(0)
+        shared.set(.reconnecting, error: reason)
+        guard !stopping else { return }
+        // Batches still in flight keep their PUBACKs unsent; the broker redelivers them and the
+        // writer stores each message once.
+        let delay = backoff()
+        if failedAttempts == 0 || failedAttempts.isMultiple(of: 10) {
+            logger.warning(everConnected ? "MQTT connection lost, reconnecting" : "MQTT broker not reachable, retrying", metadata: [
+                "broker": "\(broker)", "error": "\(reason)", "retry_in": "\(delay)", "attempt": "\(failedAttempts + 1)",
+            ])
+        }
+        failedAttempts += 1
+        statistics.reconnected()
+        sleep(delay)
+    }
+
+    /// Capped exponential backoff: reconnectDelay × 2^attempts, at most maxReconnectDelay.
+    private func backoff() -> Duration {
+        let factor = 1 << min(failedAttempts, 16)
+        return min(configuration.reconnectDelay * factor, configuration.maxReconnectDelay)
+    }
+
+    /// Sleeps `duration`, waking early when the source stops.
+    private func sleep(_ duration: Duration) {
+        let end = ContinuousClock.now + duration
+        while !stopping, ContinuousClock.now < end {
+            Thread.sleep(forTimeInterval: min(0.05, (end - ContinuousClock.now).seconds))
+        }
+    }
+
+    // MARK: Callbacks (on this thread, inside readPacket)
+
+    private func connected(code: Int32, sessionPresent: Bool) {
+        guard code == 0 else {
+            let reason = client.connackText(code)
+            refusal = "broker refused the connection: \(reason)"
+            logger.error("MQTT broker refused the connection", metadata: ["broker": "\(broker)", "reason": "\(reason)"])
+            return
+        }
+        do throws(MQTTError) {
+            for subscription in configuration.subscriptions { try client.subscribe(subscription.filter) }
+            if let status = configuration.statusFilter { try client.subscribe(status) }
+            try client.publish(topic: configuration.daemonStatusTopic, payload: Array("online".utf8), retain: true)
+        } catch {
+            logger.error("MQTT subscribe failed", metadata: ["broker": "\(broker)", "error": "\(error.message)"])
+        }
+        failedAttempts = 0
+        everConnected = true
+        shared.set(.connected)
+        statistics.connectedGauge.record(1)
+        logger.info("MQTT connected", metadata: [
+            "broker": "\(broker)", "client_id": "\(configuration.connection.clientID)", "session_resumed": "\(sessionPresent)",
+        ])
+    }
+
+    private func received(_ message: MosquittoClient.Message) {
+        statistics.received()
+        let receivedAt = ContinuousClock.now
+        if let status = configuration.statusFilter, let captures = status.match(message.topic) {
+            return updatePresence(message, device: captures.first.map(String.init))
+        }
+        guard let (subscription, captures) = configuration.subscriptions.lazy.compactMap({ subscription in
+            subscription.filter.match(message.topic).map { (subscription, $0) }
+        }).first else {
+            return reject(message, device: nil, FrameDecodeError(reason: "unexpected_topic", detail: "no configured subscription matches the topic"))
+        }
+        let device = captures.first.map(String.init)
+        let context = FrameContext(deviceID: device, receivedAt: Timestamp(secondsSinceEpoch: Date().timeIntervalSince1970))
+        let frame: DecodedFrame
+        do {
+            frame = try subscription.decoder.decode(message.payload, context: context)
+        } catch {
+            return reject(message, device: device, error)
+        }
+        let facility = device ?? frame.observations.first?.deviceID ?? ""
+        let key = MessageKey(sendingApplication: "MQTT", sendingFacility: facility, controlID: frame.messageID ?? "")
+        let conditions = frame.statusReports.compactMap { DeviceCondition($0, patient: frame.observations.first?.patient, location: frame.observations.first?.location) }
+        submit(IngestBatch(message: key, observations: frame.observations), profileID: subscription.profile.id, conditions: conditions, receivedAt: receivedAt)
+    }
+
+    private func submit(_ batch: IngestBatch, profileID: String, conditions: [DeviceCondition], receivedAt: ContinuousClock.Instant) {
+        commits.submitted()
+        let statistics = statistics, commits = commits, rejections = rejections
+        sink.submit(batch, profileID: profileID, conditions: conditions) { result in
+            switch result {
+            case .success(.stored(let count)):
+                statistics.stored(observations: count)
+                statistics.commitLatency.recordSeconds((ContinuousClock.now - receivedAt).seconds)
+                commits.finished()
+            case .success(.duplicate):
+                statistics.duplicate()
+                commits.finished()
+            case .failure(let error) where error.isDataError:
+                // The database refuses these rows whatever we do: keep the message for a person.
+                rejections.reject(RejectedFrame(
+                    source: "mqtt", origin: batch.message?.sendingFacility ?? "", device: batch.message?.sendingFacility,
+                    reason: "storage_refused", detail: error.redactedDescription, raw: []
+                ))
+                statistics.rejected()
+                commits.finished()
+            case .failure(let error):
+                commits.finished(retry: CommitTracker.Retry(batch: batch, profileID: profileID), error: error.redactedDescription)
+            }
+        }
+    }
+
+    private func updatePresence(_ message: MosquittoClient.Message, device: String?) {
+        let text = String(decoding: message.payload, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let device, !device.isEmpty, let status = DevicePresence.Status(rawValue: text) else {
+            return reject(message, device: device, FrameDecodeError(reason: "invalid_presence", detail: "expected 'online' or 'offline'"))
+        }
+        presence?.record(DevicePresence(device: device, status: status, source: message.topic))
+        if status == .online { onlineDevices.insert(device) } else { onlineDevices.remove(device) }
+        statistics.devicesOnline.record(onlineDevices.count)
+    }
+
+    private func reject(_ message: MosquittoClient.Message, device: String?, _ error: FrameDecodeError) {
+        statistics.rejected()
+        rejections.reject(RejectedFrame(
+            source: "mqtt", origin: message.topic, device: device, reason: error.reason, detail: error.detail, raw: message.payload
+        ))
+    }
+}
+
+extension Duration {
+    fileprivate var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}

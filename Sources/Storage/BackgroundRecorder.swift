@@ -1,0 +1,104 @@
+import Foundation
+import Logging
+
+/// Keeps items in a table without making a source wait: items queue in memory (bounded: a
+/// device spewing garbage must not exhaust memory; `record` returns false over the bound) and one
+/// dedicated thread inserts them in groups. A database outage is retried with backoff; items
+/// queued meanwhile are kept up to the bound. The rejected-frame and device-presence recorders
+/// are built on it.
+final class BackgroundRecorder<Item: Sendable>: Sendable {
+    typealias Insert = @Sendable ([Item], PostgresConnection) throws(PostgresError) -> Void
+
+    private let queue: ItemQueue<Item>
+
+    /// `what` names the items in log lines; `insert` writes one group in one statement.
+    init(url: String, capacity: Int, threadName: String, what: String, logger: Logger, insert: @escaping Insert) {
+        queue = ItemQueue(capacity: capacity)
+        let queue = queue
+        let thread = Thread {
+            Self.run(url: url, queue: queue, what: what, logger: logger, insert: insert)
+        }
+        thread.name = threadName
+        thread.start()
+    }
+
+    deinit { shutdown() }
+
+    /// Queues `item`; never blocks. False when the queue is full or closed.
+    func record(_ item: Item) -> Bool { queue.push(item) }
+
+    /// Items queued and not yet committed.
+    var pending: Int { queue.count }
+
+    /// Writes what is queued (one attempt if the database is down), then stops the thread.
+    func shutdown() { queue.close() }
+
+    private static func run(url: String, queue: ItemQueue<Item>, what: String, logger: Logger, insert: Insert) {
+        var connection: PostgresConnection?
+        var retryDelay = Duration.milliseconds(100)
+        while let items = queue.peekGroup(max: 500) {
+            do throws(PostgresError) {
+                let open: PostgresConnection
+                if let connection { open = connection } else { open = try PostgresConnection(url: url, logger: logger) }
+                connection = open
+                try insert(items, open)
+                queue.drop(items.count)
+                retryDelay = .milliseconds(100)
+            } catch {
+                logger.warning("\(what) not stored yet, retrying", metadata: ["error": "\(error.redactedDescription)", "queued": "\(queue.count)"])
+                if error.isConnectionFailure { connection?.close(); connection = nil }
+                if queue.isClosed { return }
+                queue.waitUntilClosed(for: retryDelay)
+                retryDelay = min(retryDelay * 2, .seconds(5))
+            }
+        }
+        connection?.close()
+    }
+}
+
+/// `@unchecked Sendable`: every stored property is used only while holding `condition`'s lock.
+private final class ItemQueue<Item>: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var items: [Item] = []
+    private var closed = false
+    private let capacity: Int
+
+    init(capacity: Int) { self.capacity = max(1, capacity) }
+
+    var count: Int { condition.withLock { items.count } }
+    var isClosed: Bool { condition.withLock { closed } }
+
+    func push(_ item: Item) -> Bool {
+        condition.withLock {
+            guard !closed, items.count < capacity else { return false }
+            items.append(item)
+            condition.signal()
+            return true
+        }
+    }
+
+    /// The oldest items (left in the queue until `drop`); nil once closed and empty.
+    func peekGroup(max: Int) -> [Item]? {
+        condition.withLock {
+            while items.isEmpty && !closed { condition.wait() }
+            return items.isEmpty ? nil : Array(items.prefix(max))
+        }
+    }
+
+    func drop(_ count: Int) {
+        condition.withLock { items.removeFirst(count) }
+    }
+
+    func waitUntilClosed(for duration: Duration) {
+        condition.withLock {
+            if !closed { _ = condition.wait(until: Date(timeIntervalSinceNow: duration.seconds)) }
+        }
+    }
+
+    func close() {
+        condition.withLock {
+            closed = true
+            condition.broadcast()
+        }
+    }
+}

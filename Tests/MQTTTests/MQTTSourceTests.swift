@@ -1,0 +1,167 @@
+import DeviceSimulator
+import Foundation
+import Ingest
+import MQTT
+import TestSupport
+import Testing
+
+/// The MQTT source against a real mosquitto and a real PostgreSQL: every message acknowledged by
+/// the broker is stored exactly once, whatever restarts in between.
+@Suite(.serialized, .timeLimit(.minutes(5))) struct MQTTSourceTests {
+    @Test func hundredThousandMessagesFromFiveHundredDevicesLandExactlyOnce() async throws {
+        let setup = try await MQTTTestSetup.start()
+        defer { setup.stop() }
+        let (broker, database, daemon) = (setup.broker, setup.database, setup.daemon)
+
+        let simulator = try gateways(broker, devices: 500, messagesPerDevice: 200)
+        defer { simulator.publisher.stop() }
+        try await simulator.run()
+        #expect(simulator.publisher.acknowledgedCount == 500 + 100_000)  // status announcements + readings
+
+        try await waitUntil(timeout: .seconds(240), pollEvery: .milliseconds(100), "100,000 messages stored") {
+            try count(database, "SELECT count(*) FROM ingested_messages") >= 100_000
+        }
+        #expect(try count(database, "SELECT count(*) FROM ingested_messages") == 100_000)
+        #expect(try count(database, "SELECT count(*) FROM vital_signs") == 400_000)
+        #expect(try duplicates(database) == 0)
+        #expect(try count(database, "SELECT count(DISTINCT sending_facility) FROM ingested_messages") == 500)
+        try await waitUntil(timeout: .seconds(30), pollEvery: .milliseconds(100), "presence of 500 devices") {
+            try count(database, "SELECT count(*) FROM device_presence WHERE status = 'online'") == 500
+        }
+        #expect(daemon.source.statistics.current.rejected == 0)
+    }
+
+    @Test func brokerRestartMidStreamLosesNothing() async throws {
+        let setup = try await MQTTTestSetup.start()
+        defer { setup.stop() }
+        let (broker, database, daemon) = (setup.broker, setup.database, setup.daemon)
+
+        let simulator = try gateways(broker, devices: 20, messagesPerDevice: 400)
+        defer { simulator.publisher.stop() }
+        let publishing = Task { try await simulator.run() }
+        try await waitUntil(timeout: .seconds(60), "first messages stored") { daemon.source.statistics.current.stored >= 1_000 }
+        try await broker.restart()
+        try await publishing.value
+        #expect(simulator.published == 8_000)
+
+        try await waitUntil(timeout: .seconds(120), pollEvery: .milliseconds(100), "every message stored") {
+            try count(database, "SELECT count(*) FROM ingested_messages") >= 8_000
+        }
+        #expect(try count(database, "SELECT count(*) FROM ingested_messages") == 8_000)
+        #expect(try count(database, "SELECT count(*) FROM vital_signs") == 32_000)
+        #expect(try duplicates(database) == 0)
+        #expect(daemon.source.statistics.current.reconnects >= 1)
+    }
+
+    @Test(arguments: [MQTTConnectionOptions.ProtocolVersion.v311, .v5])
+    func messagesPublishedWhileTheDaemonIsDownArriveWhenItReturns(_ version: MQTTConnectionOptions.ProtocolVersion) async throws {
+        let broker = try TestMosquitto()
+        try await broker.start()
+        defer { broker.stop() }
+        let database = try TestPostgres.migratedDatabase()
+        let first = try MQTTTestDaemon(broker: broker, databaseURL: database, protocolVersion: version)
+        try await waitUntil(timeout: .seconds(30), "source connected") { first.source.health.state == .connected }
+        first.stop()
+
+        let simulator = try gateways(broker, devices: 10, messagesPerDevice: 300)
+        defer { simulator.publisher.stop() }
+        try await simulator.run()
+        #expect(simulator.publisher.acknowledgedCount == 10 + 3_000)
+        #expect(try count(database, "SELECT count(*) FROM ingested_messages") == 0)
+
+        let second = try MQTTTestDaemon(broker: broker, databaseURL: database, protocolVersion: version)
+        defer { second.stop() }
+        try await waitUntil(timeout: .seconds(120), pollEvery: .milliseconds(100), "queued messages stored") {
+            try count(database, "SELECT count(*) FROM ingested_messages") >= 3_000
+        }
+        #expect(try count(database, "SELECT count(*) FROM ingested_messages") == 3_000)
+        #expect(try count(database, "SELECT count(*) FROM vital_signs") == 12_000)
+        #expect(try duplicates(database) == 0)
+    }
+
+    @Test func twoDaemonsOnASharedSubscriptionSplitTheStream() async throws {
+        let broker = try TestMosquitto()
+        try await broker.start()
+        defer { broker.stop() }
+        let database = try TestPostgres.migratedDatabase()
+        let filter = "$share/ingest/devices/+/vitals"
+        let one = try MQTTTestDaemon(broker: broker, databaseURL: database, clientID: "nilecare-a", filter: filter)
+        defer { one.stop() }
+        let two = try MQTTTestDaemon(broker: broker, databaseURL: database, clientID: "nilecare-b", filter: filter)
+        defer { two.stop() }
+        try await waitUntil(timeout: .seconds(30), "both connected") {
+            one.source.health.state == .connected && two.source.health.state == .connected
+        }
+
+        let simulator = try gateways(broker, devices: 20, messagesPerDevice: 250)
+        defer { simulator.publisher.stop() }
+        try await simulator.run()
+        try await waitUntil(timeout: .seconds(120), pollEvery: .milliseconds(100), "every message stored") {
+            try count(database, "SELECT count(*) FROM ingested_messages") >= 5_000
+        }
+        let a = one.source.statistics.current, b = two.source.statistics.current
+        #expect(a.stored > 0)
+        #expect(b.stored > 0)
+        #expect(a.stored + b.stored == 5_000)
+        #expect(a.duplicates + b.duplicates == 0)
+        #expect(try count(database, "SELECT count(*) FROM ingested_messages") == 5_000)
+        #expect(try duplicates(database) == 0)
+    }
+
+    @Test func badPayloadsAreRejectedAndGoodOnesAfterThemLand() async throws {
+        let setup = try await MQTTTestSetup.start()
+        defer { setup.stop() }
+        let (broker, database, daemon) = (setup.broker, setup.database, setup.daemon)
+
+        let publisher = try MQTTPublisher(options: MQTTConnectionOptions(broker: MQTTBrokerURL(parsing: broker.url), clientID: "bad-gateway"))
+        defer { publisher.stop() }
+        let bad: [(String, String)] = [
+            ("devices/BAD1/vitals", "this is not JSON"),
+            ("devices/BAD1/vitals", #"{"version":2,"observations":[]}"#),
+            ("devices/BAD2/vitals", #"{"time":"2026-11-29T09:00:00Z"}"#),
+            ("devices/BAD2/vitals", #"{"time":"2026-11-29T09:00:00Z","observations":[{"code":"150456","system":"MDC","value":"97","unit":"%"}]}"#),
+            ("devices/BAD3/status", "maybe"),
+        ]
+        for (topic, payload) in bad { try publisher.publish(topic: topic, payload: Array(payload.utf8)) }
+        for index in 0..<5 {
+            let payload = MQTTGatewaySimulator.payload(device: "GOOD1", id: "good-\(index)", sequence: index,
+                                                       time: Date(timeIntervalSince1970: 1_800_000_000 + Double(index)))
+            try publisher.publish(topic: "devices/GOOD1/vitals", payload: payload)
+        }
+        #expect(publisher.flush())
+
+        try await waitUntil(timeout: .seconds(30), pollEvery: .milliseconds(100), "good messages stored and bad ones recorded") {
+            try count(database, "SELECT count(*) FROM ingested_messages") == 5
+                && count(database, "SELECT count(*) FROM rejected_frames") == 5
+        }
+        let reasons = try rows(database, "SELECT origin, reason FROM rejected_frames ORDER BY id").map { "\($0[0] ?? "")|\($0[1] ?? "")" }
+        #expect(reasons == [
+            "devices/BAD1/vitals|invalid_json", "devices/BAD1/vitals|unsupported_version",
+            "devices/BAD2/vitals|missing_field", "devices/BAD2/vitals|invalid_value", "devices/BAD3/status|invalid_presence",
+        ])
+        #expect(try count(database, "SELECT count(*) FROM vital_signs") == 20)
+        #expect(daemon.source.statistics.current.rejected == 5)
+    }
+
+    @Test func brokerDownAtStartUpThenStartedConnectsAndIngests() async throws {
+        let broker = try TestMosquitto()
+        defer { broker.stop() }
+        let database = try TestPostgres.migratedDatabase()
+        let daemon = try MQTTTestDaemon(broker: broker, databaseURL: database)
+        defer { daemon.stop() }
+        try await waitUntil(timeout: .seconds(30), "failed attempts reported") {
+            daemon.source.health.state == .reconnecting && daemon.source.statistics.current.reconnects >= 2
+        }
+        #expect(daemon.source.health.lastError?.contains("connect to mqtt://127.0.0.1:\(broker.port)") == true)
+
+        try await broker.start()
+        try await waitUntil(timeout: .seconds(30), "source connected") { daemon.source.health.state == .connected }
+        let simulator = try gateways(broker, devices: 5, messagesPerDevice: 20)
+        defer { simulator.publisher.stop() }
+        try await simulator.run()
+        try await waitUntil(timeout: .seconds(30), pollEvery: .milliseconds(100), "messages stored") {
+            try count(database, "SELECT count(*) FROM ingested_messages") == 100
+        }
+        #expect(try count(database, "SELECT count(*) FROM vital_signs") == 400)
+    }
+}
