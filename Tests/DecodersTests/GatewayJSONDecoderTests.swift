@@ -100,8 +100,8 @@ import VitalSigns
         (#"{"time":"2026-11-29T07:00:00Z","observations":[{"code":"150456","system":"MDC","value":97,"unit":"%","status":"Q"}]}"#, "invalid_value", "observations[0].status"),
         (#"{"time":"2026-11-29 07:00:00","observations":[]}"#, "invalid_time", "time:"),
         (#"{"time":"2026-02-30T07:00:00Z","observations":[]}"#, "invalid_time", "out of range"),
-        (#"{"time":"2026-11-29T07:00:00Z","observations":[{"code":"150456","system":"MDC","value":97,"unit":"mm[Hg]"}]}"#, "unknown_unit", "observations[0].unit"),
-        (#"{"time":"2026-11-29T07:00:00Z","observations":[{"code":"150456","system":"MDC","value":97}]}"#, "missing_field", "observations[0].unit"),
+        (#"{"time":"2026-11-29T07:00:00Z","observations":[{"code":"150456","system":"MDC","value":97,"unit":"mm[Hg]"}]}"#, "unknown_unit", "observations[0]: unit 'mm[Hg]' is not a unit of spo2"),
+        (#"{"time":"2026-11-29T07:00:00Z","observations":[{"code":"150456","system":"MDC","value":97}]}"#, "missing_unit", "observations[0]: a spo2 value needs a unit"),
         (#"{"time":"2026-11-29T07:00:00Z","patient":{"authority":"KTH"},"observations":[]}"#, "missing_field", "patient.id"),
     ])
     func rejectsWithAReasonAndTheField(_ text: String, _ reason: String, _ detail: String) {

@@ -5,7 +5,7 @@ import VitalSigns
 ///
 /// A payload is taken or refused whole: one bad observation refuses the message, so a gateway
 /// never has half a reading stored. Refusals carry a stable reason (`invalid_json`,
-/// `unsupported_version`, `missing_field`, `invalid_value`, `invalid_time`, `unknown_unit`) and a
+/// `unsupported_version`, `missing_field`, `invalid_value`, `invalid_time`, `unknown_unit`, `missing_unit`) and a
 /// detail naming the field (`observations[2].value`).
 public struct GatewayJSONDecoder: FrameDecoder {
     public var profile: DeviceProfile
