@@ -27,6 +27,7 @@ public final class MetricsEndpoint: Service, Sendable {
     private let port: Int
     private let logger: Logger
     private let channel = Mutex<Channel?>(nil)
+    private let checks = HealthChecks()
 
     public init(host: String, port: Int, logger: Logger) {
         self.host = host
@@ -34,15 +35,20 @@ public final class MetricsEndpoint: Service, Sendable {
         self.logger = logger
     }
 
+    /// Adds a component to `GET /health` (a source, a connection); `check` runs per request.
+    public func addHealthCheck(_ name: String, _ check: @escaping @Sendable () -> HealthStatus) {
+        checks.add(name, check)
+    }
+
     /// Binds and returns the port (useful with port 0).
     @discardableResult
     public func start() async throws -> Int {
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in
+            .childChannelInitializer { [checks] channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(MetricsRequestHandler())
+                    try channel.pipeline.syncOperations.addHandler(MetricsRequestHandler(checks: checks))
                 }
             }
             .bind(host: host, port: port)
@@ -75,6 +81,9 @@ private final class MetricsRequestHandler: ChannelInboundHandler {
     typealias OutboundOut = HTTPServerResponsePart
 
     private var head: HTTPRequestHead?
+    private let checks: HealthChecks
+
+    init(checks: HealthChecks) { self.checks = checks }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
@@ -90,7 +99,7 @@ private final class MetricsRequestHandler: ChannelInboundHandler {
             case (.GET, "/metrics"):
                 (status, contentType, body) = (.ok, "text/plain; version=0.0.4; charset=utf-8", MetricsEndpoint.registry.emitToBuffer())
             case (.GET, "/health"):
-                (status, contentType, body) = (.ok, "text/plain; charset=utf-8", Array("ok\n".utf8))
+                (status, contentType, body) = (.ok, "text/plain; charset=utf-8", Array(HealthReport.render(checks.run()).utf8))
             default:
                 (status, contentType, body) = (.notFound, "text/plain; charset=utf-8", Array("not found: try /metrics or /health\n".utf8))
             }
@@ -104,5 +113,18 @@ private final class MetricsRequestHandler: ChannelInboundHandler {
                 if !keepAlive { context.close(promise: nil) }
             }
         }
+    }
+}
+
+/// The registered health checks.
+final class HealthChecks: Sendable {
+    private let checks = Mutex<[(name: String, check: @Sendable () -> HealthStatus)]>([])
+
+    func add(_ name: String, _ check: @escaping @Sendable () -> HealthStatus) {
+        checks.withLock { $0.append((name, check)) }
+    }
+
+    func run() -> [(name: String, status: HealthStatus)] {
+        checks.withLock { $0 }.map { ($0.name, $0.check()) }
     }
 }

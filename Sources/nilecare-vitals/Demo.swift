@@ -93,6 +93,7 @@ struct Demo: AsyncParsableCommand {
               look:      psql '\(databaseURL)' -c 'SELECT * FROM vital_signs ORDER BY observation_time DESC LIMIT 20'
               stop:      Ctrl-C
             """)
+        DaemonHealth.register(on: metrics, engine: engine, mqtt: mqttIngest, serial: serial.ingest)
         let group = ServiceGroup(configuration: .init(
             services: [
                 .init(service: engine.server),

@@ -28,6 +28,7 @@ struct Serve: AsyncParsableCommand {
         let mqttIngest = try mqtt.configuration(profiles: DeviceProfileLoader.loadDirectory(ingest.profiles)).map { configuration in
             try MQTTIngest.start(configuration, databaseURL: databaseURL, sink: engine.sink, logger: logger)
         }
+        DaemonHealth.register(on: metrics, engine: engine, mqtt: mqttIngest, serial: serialIngest)
         let group = ServiceGroup(configuration: .init(
             services: (serialIngest.map { [ServiceGroupConfiguration.ServiceConfiguration(service: $0.source)] } ?? []) + [
                 .init(service: engine.server),

@@ -5,6 +5,7 @@ import FoundationNetworking
 #endif
 import Telemetry
 import TestSupport
+import Synchronization
 import Testing
 
 /// What the MLLP source counts is visible to Prometheus.
@@ -43,5 +44,25 @@ import Testing
         }
         #expect(try await get("http://127.0.0.1:\(port)/health") == (200, "ok\n"))
         #expect(try await get("http://127.0.0.1:\(port)/nothing").status == 404)
+    }
+
+    @Test("/health lists each component and says degraded while one of them is")
+    func healthListsComponents() async throws {
+        let endpoint = MetricsEndpoint(host: "127.0.0.1", port: 0, logger: .init(label: "test.metrics"))
+        let port = try await endpoint.start()
+        defer { endpoint.stop() }
+        let broker = Mutex("reconnecting")
+        endpoint.addHealthCheck("mqtt") {
+            broker.withLock { $0 } == "connected" ? .healthy("connected to mqtt://127.0.0.1:1883") : .degraded("reconnecting: connection refused")
+        }
+        endpoint.addHealthCheck("serial /dev/ttyUSB0") { .healthy("open, 0 reopens") }
+        #expect(try await get("http://127.0.0.1:\(port)/health") == (200, """
+            degraded
+            mqtt: degraded reconnecting: connection refused
+            serial /dev/ttyUSB0: ok open, 0 reopens
+
+            """))
+        broker.withLock { $0 = "connected" }
+        #expect(try await get("http://127.0.0.1:\(port)/health").body.hasPrefix("ok\nmqtt: ok connected"))
     }
 }
