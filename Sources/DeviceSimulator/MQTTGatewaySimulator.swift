@@ -55,7 +55,11 @@ public final class MQTTGatewaySimulator: Sendable {
         }
     }
 
-    public func stop() { stopping.store(true, ordering: .relaxed) }
+    /// Ends `run`: also wakes a publish waiting for the broker (which may be gone).
+    public func stop() {
+        stopping.store(true, ordering: .relaxed)
+        publisher.stop()
+    }
 
     private func publishAll() throws(MQTTError) {
         let devices = (0..<configuration.devices).map { Self.deviceID(configuration.firstDeviceIndex + $0) }

@@ -53,7 +53,10 @@ public final class EmbeddedMosquitto: Sendable {
         var empty = sigset_t()
         sigemptyset(&empty)
         posix_spawnattr_setsigmask(&attributes, &empty)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK))
+        // A process group of its own: Ctrl-C in the terminal goes to the caller, which stops the
+        // broker itself after its own orderly shutdown (the broker must outlive the clients).
+        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP))
         // Its own log file says everything; keep the caller's terminal clean.
         var files = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&files)
