@@ -28,7 +28,7 @@ public enum PostgresArray {
     }
 
     public static func integers<Integer: BinaryInteger>(_ values: [Integer]) -> String {
-        "{" + values.map(String.init).joined(separator: ",") + "}"
+        "{" + values.map { "\($0)" }.joined(separator: ",") + "}"
     }
 }
 

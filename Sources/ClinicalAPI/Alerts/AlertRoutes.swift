@@ -57,9 +57,12 @@ struct AlertRoutes: Sendable {
         }
     }
 
+    private static let lastEventIDHeader = HTTPField.Name("Last-Event-ID")!
+
     private func stream(_ request: Request, _ caller: Caller) async -> Response {
         var lastEventID: Int64?
-        if let text = request.headers[HTTPField.Name("Last-Event-ID")!] ?? request.uri.queryParameters.get("lastEventId").map { String($0) } {
+        let resumeFrom = request.headers[Self.lastEventIDHeader] ?? request.uri.queryParameters.get("lastEventId").map(String.init(_:))
+        if let text = resumeFrom {
             guard let id = Int64(text.trimmingCharacters(in: .whitespaces)), id >= 0 else {
                 return errorResponse(.badRequest, "Last-Event-ID must be a non-negative integer")
             }
