@@ -194,3 +194,27 @@ final class EventCollector: Sendable {
         #expect(try reader.execute("SELECT count(*) FROM critical_events WHERE state = 'open'").scalar == "2")
     }
 }
+
+@Suite(.timeLimit(.minutes(2))) struct AlertHubSharedDatabaseTests {
+    @Test("two engines on one database: the second raise of an open key is refused and logged, and the hub goes on")
+    func twoHubsOneKey() async throws {
+        let url = try TestPostgres.migratedDatabase()
+        let scope = AlertScope(facility: "KTH")
+        let first = try AlertHub(url: url, configuration: .init(facility: "KTH"), logger: TestPostgres.logger)
+        defer { first.shutdown() }
+        let second = try AlertHub(url: url, configuration: .init(facility: "KTH"), logger: TestPostgres.logger)
+        defer { second.shutdown() }
+
+        first.submit([trigger(.raise(.critical), device: "A", vital: "spo2")])
+        try await waitUntil(timeout: .seconds(10)) { first.openAlerts(in: scope).count == 1 }
+        second.submit([trigger(.raise(.critical), device: "A", vital: "spo2"), trigger(.raise(.warning), device: "B", vital: "heart_rate")])
+        try await waitUntil(timeout: .seconds(10), "the other key stored by the second hub") {
+            second.openAlerts(in: scope).map(\.vital) == ["heart_rate"]
+        }
+        second.submit([trigger(.raise(.critical), device: "C", vital: "temperature")])
+        try await waitUntil(timeout: .seconds(10)) { second.openAlerts(in: scope).count == 2 }
+        let reader = try PostgresConnection(url: url)
+        defer { reader.close() }
+        #expect(try reader.execute("SELECT count(*) FROM critical_events WHERE state = 'open'").scalar == "3")
+    }
+}

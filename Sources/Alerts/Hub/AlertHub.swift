@@ -201,11 +201,18 @@ private final class HubWorker: @unchecked Sendable {
             }
             changes += lifecycle.escalate(at: Self.now())
             if !changes.isEmpty {
-                let events = commitUntilStored(changes, giveUpWhen: { inbox.isClosed })
-                if let events {
+                if let stored = commitUntilStored(changes, giveUpWhen: { inbox.isClosed }) {
+                    for index in changes.indices where stored[index] == nil { lifecycle.discard(changes[index]) }
+                    let events = changes.indices.compactMap { stored[$0] }
                     lifecycle.apply(events)
                     announce(events)
-                    for action in actions { action.reply(.success(events[action.change].alert)) }
+                    for action in actions {
+                        if let event = stored[action.change] {
+                            action.reply(.success(event.alert))
+                        } else {
+                            action.reply(.failure(.storageUnavailable("the database refused the change")))
+                        }
+                    }
                 } else {
                     for action in actions { action.reply(.failure(.shutDown)) }
                 }
@@ -230,14 +237,19 @@ private final class HubWorker: @unchecked Sendable {
     }
 
     /// Commits, retrying with backoff while the database is away; nil if shut down meanwhile.
-    private func commitUntilStored(_ changes: [AlertChange], giveUpWhen stopping: () -> Bool) -> [AlertEvent]? {
+    /// Returns each change's event by its index. A change the database refuses as such (an
+    /// data or integrity error, typically another engine on the same database holding that alert key
+    /// open) is left out and logged, and the others are committed one by one without it.
+    private func commitUntilStored(_ changes: [AlertChange], giveUpWhen stopping: () -> Bool) -> [Int: AlertEvent]? {
         var delay = Duration.milliseconds(50)
         while true {
             let started = ContinuousClock.now
             do throws(PostgresError) {
                 let events = try withConnection { store throws(PostgresError) in try store.commit(changes, at: Self.now()) }
                 commitTimer.recordMicroseconds((ContinuousClock.now - started).microseconds)
-                return events
+                return Dictionary(uniqueKeysWithValues: events.enumerated().map { ($0.offset, $0.element) })
+            } catch where error.isDataError {
+                return commitOneByOne(changes, giveUpWhen: stopping)
             } catch {
                 logger.error("alerts not stored yet, retrying; nothing is announced before it is stored", metadata: [
                     "error": "\(error.redactedDescription)", "changes": "\(changes.count)",
@@ -247,6 +259,22 @@ private final class HubWorker: @unchecked Sendable {
                 delay = min(delay * 2, .seconds(2))
             }
         }
+    }
+
+    private func commitOneByOne(_ changes: [AlertChange], giveUpWhen stopping: () -> Bool) -> [Int: AlertEvent]? {
+        var stored: [Int: AlertEvent] = [:]
+        for (index, change) in changes.enumerated() {
+            guard changes.count > 1 else {
+                logger.warning("alert change refused by the database, not announced", metadata: [
+                    "alert_key_rule": "\(change.alert.rule)", "event": "\(change.event.rawValue)", "device": "\(change.alert.device)",
+                ])
+                Counter(label: "alert_changes_refused_total").increment()
+                return [:]
+            }
+            guard let one = commitUntilStored([change], giveUpWhen: stopping) else { return nil }
+            if let event = one[0] { stored[index] = event }
+        }
+        return stored
     }
 
     /// Runs `body` on the store, reconnecting first if the last connection failed.

@@ -91,6 +91,11 @@ struct AlertLifecycle {
         unresolved[change.alert.key] = change.alert.state == .resolved ? nil : change.alert
     }
 
+    /// Forgets a raise the database refused (the key is open in another engine's hands).
+    mutating func discard(_ change: AlertChange) {
+        if change.event == .raised, unresolved[change.alert.key]?.id == 0 { unresolved[change.alert.key] = nil }
+    }
+
     /// Takes in committed events: their alerts (with ids and times) are the new truth.
     mutating func apply(_ events: [AlertEvent]) {
         for event in events { record(AlertChange(alert: event.alert, event: event.type)) }
