@@ -192,7 +192,7 @@ private final class HubWorker: @unchecked Sendable {
                     }
                 case let .replay(after, reply):
                     do throws(PostgresError) {
-                        let events = try withConnection { store throws(PostgresError) in try store.events(after: after) }
+                        let events = try withConnection { store throws(PostgresError) in try store.allEvents(after: after) }
                         replies.append { reply(.success(events)) }
                     } catch {
                         replies.append { reply(.failure(.storageUnavailable(error.redactedDescription))) }

@@ -124,6 +124,19 @@ final class AlertStore {
         ).rows.compactMap(Self.storedEvent)
     }
 
+    /// Every event after `id`, oldest first, read in pages: a stream that was away for long
+    /// gets all it missed, not just the first page.
+    func allEvents(after id: Int64, pageSize: Int = 10_000) throws(PostgresError) -> [StoredAlertEvent] {
+        var events: [StoredAlertEvent] = []
+        var last = id
+        while true {
+            let page = try self.events(after: last, limit: pageSize)
+            events += page
+            guard page.count == pageSize, let newest = page.last?.id else { return events }
+            last = newest
+        }
+    }
+
     /// Events Kafka has not confirmed yet, oldest first.
     func undeliveredEvents(after id: Int64, limit: Int) throws(PostgresError) -> [StoredAlertEvent] {
         try connection.query(
