@@ -1,3 +1,4 @@
+import Foundation
 import HL7v2
 import NIOCore
 import NIOPosix
@@ -117,8 +118,6 @@ public struct WardSimulator: Sendable {
     }
 
     static func now() -> Timestamp {
-        var time = timespec()
-        clock_gettime(CLOCK_REALTIME, &time)
-        return Timestamp(microsecondsSinceEpoch: Int64(time.tv_sec) * 1_000_000 + Int64(time.tv_nsec) / 1000)
+        Timestamp(secondsSinceEpoch: Date().timeIntervalSince1970)
     }
 }

@@ -31,7 +31,7 @@ import VitalSigns
         defer { hub.shutdown() }
         let profiles = DeviceProfileCatalog(profiles: try DeviceProfileLoader.loadDirectory(RepositoryPaths.root + "/device-profiles"))
         let monitor = AlertMonitor(hub: hub, profiles: profiles, settingsURL: url, settingsRefresh: .zero, logger: TestPostgres.logger)
-        let now = Timestamp(microsecondsSinceEpoch: Int64(Date().timeIntervalSince1970 * 1_000_000))
+        let now = Timestamp(secondsSinceEpoch: Date().timeIntervalSince1970)
         monitor.consume(observations: [], profileID: nil, conditions: [], tick: now)
         monitor.consume(observations: [spo2(84, patient: "COPD-1", at: now), spo2(84, patient: "OTHER-2", at: now)],
                         profileID: "generic-pcd01", conditions: [], tick: nil)

@@ -85,6 +85,6 @@ final class AlertingEngine: Sendable {
     }
 
     static func now() -> Timestamp {
-        Timestamp(microsecondsSinceEpoch: Int64((Date().timeIntervalSince1970 * 1_000_000).rounded()))
+        Timestamp(secondsSinceEpoch: Date().timeIntervalSince1970)
     }
 }

@@ -289,6 +289,6 @@ private final class HubWorker: @unchecked Sendable {
     }
 
     static func now() -> Timestamp {
-        Timestamp(microsecondsSinceEpoch: Int64((Date().timeIntervalSince1970 * 1_000_000).rounded()))
+        Timestamp(secondsSinceEpoch: Date().timeIntervalSince1970)
     }
 }

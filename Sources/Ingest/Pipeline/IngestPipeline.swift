@@ -102,7 +102,7 @@ private final class Ticker: Sendable {
             let seconds = Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18
             while running.load(ordering: .relaxed) {
                 Thread.sleep(forTimeInterval: seconds)
-                let now = Timestamp(microsecondsSinceEpoch: Int64((Date().timeIntervalSince1970 * 1_000_000).rounded()))
+                let now = Timestamp(secondsSinceEpoch: Date().timeIntervalSince1970)
                 let tick = IngestEntry(batch: IngestBatch(observations: []), profileID: nil, conditions: [], tick: now, completion: nil)
                 // A full ring delays the tick rather than blocking this thread forever at shutdown.
                 if (try? ring.tryPublish(tick)) == nil { break }

@@ -303,8 +303,6 @@ final class InFlightLimit: @unchecked Sendable {
 extension Timestamp {
     /// Now, from the host's real-time clock: serial observations are stamped on arrival.
     static func arrival() -> Timestamp {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        return Timestamp(microsecondsSinceEpoch: Int64(now.tv_sec) * 1_000_000 + Int64(now.tv_nsec) / 1000)
+        Timestamp(secondsSinceEpoch: Date().timeIntervalSince1970)
     }
 }

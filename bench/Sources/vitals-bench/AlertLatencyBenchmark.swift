@@ -107,7 +107,7 @@ struct AlertLatencyBenchmark {
         for index in 0..<count {
             try await Task.sleep(until: start + interval * index, clock: clock)
             var monitor = SimulatedMonitor(index: 100_000 + index)
-            let now = Timestamp(microsecondsSinceEpoch: Int64((Date().timeIntervalSince1970 * 1_000_000).rounded()))
+            let now = Timestamp(secondsSinceEpoch: Date().timeIntervalSince1970)
             let report = monitor.nextReport(at: now, criticalKind: .spo2)
             sent[monitor.deviceID] = clock.now
             _ = try await client.send(report.bytes)
