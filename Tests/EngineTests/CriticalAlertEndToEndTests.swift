@@ -61,7 +61,7 @@ import VitalSigns
             }
             try await browser.screenshot(to: artifacts + "/acknowledged.png")
         } catch {
-            try? await browser.screenshot(to: artifacts + "/failure.png")
+            _ = try? await browser.screenshot(to: artifacts + "/failure.png")
             await engine.stop()
             throw error
         }
