@@ -1,6 +1,10 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+/// Modules on the per-observation path export their bodies so callers in other modules can inline
+/// and specialize them (accessors of the HL7 model, the ring, the domain types).
+let hotPathModule: [SwiftSetting] = [.unsafeFlags(["-cross-module-optimization"])]
+
 let package = Package(
     name: "nilecare-vitals",
     platforms: [.macOS(.v15)],
@@ -39,13 +43,13 @@ let package = Package(
         ),
 
         // The domain: no I/O.
-        .target(name: "VitalSigns"),
-        .target(name: "HL7v2"),
+        .target(name: "VitalSigns", swiftSettings: hotPathModule),
+        .target(name: "HL7v2", swiftSettings: hotPathModule),
         .target(
             name: "DeviceProfiles",
             dependencies: ["VitalSigns", .product(name: "Yams", package: "Yams")]
         ),
-        .target(name: "Decoders", dependencies: ["VitalSigns", "HL7v2"]),
+        .target(name: "Decoders", dependencies: ["VitalSigns", "HL7v2"], swiftSettings: hotPathModule),
 
         // The lock-free ring between the sources and the sinks.
         .target(
@@ -54,7 +58,7 @@ let package = Package(
             // Lets clients specialize the generic ring for their Element in release builds;
             // without it every entry goes through unspecialized generic code (about 10× slower
             // in `vitals-bench ring`).
-            swiftSettings: [.unsafeFlags(["-cross-module-optimization"])]
+            swiftSettings: hotPathModule
         ),
 
         // I/O at the edges.
