@@ -45,11 +45,8 @@ public struct PCD01Decoder: Sendable {
         for segment in message.segments {
             if segment.hasID("OBX") {
                 obxSequence += 1
-                switch try observation(from: segment, sequence: obxSequence, profile: profile, context: &context) {
-                case .value(let observation): observations.append(observation)
-                case .skipped(let reason): skipped.append(reason)
-                case .none: break
-                }
+                try readRow(segment, sequence: obxSequence, profile: profile, context: &context,
+                            into: &observations, skipped: &skipped)
             } else if segment.hasID("PID") {
                 context.patient = Self.patient(from: segment[3])
             } else if segment.hasID("PV1") {
@@ -74,7 +71,7 @@ public struct PCD01Decoder: Sendable {
         var lastDevice: String?
         /// The MDS of the previous row and its device, so each row need not hash its MDS;
         /// nil when `deviceByMDS` changed since.
-        var deviceMDS: String?
+        var deviceMDS: [UInt8]?
         var mdsDevice: String?
         /// The previous row's OBX-18 and OBX-14 as sent, and what they gave: rows of one report
         /// repeat them, so each is read once per message rather than once per row.
@@ -83,24 +80,22 @@ public struct PCD01Decoder: Sendable {
         var lastTime: Timestamp?
     }
 
-    private enum RowResult {
-        case value(Observation)
-        case skipped(SkippedObservation)
-    }
-
     // MARK: OBX
 
-    private func observation(
-        from obx: HL7Segment, sequence: Int, profile: DeviceProfile, context: inout Context
-    ) throws(PCD01DecodeError) -> RowResult? {
-        let hierarchy = obx[4].value
-        let mds = hierarchy.firstIndex(of: ".").map { hierarchy[..<$0] } ?? hierarchy[...]
+    /// One OBX row: its observation appended to `observations`, or the reason it carries none to
+    /// `skipped`, or nothing for a containment row.
+    private func readRow(
+        _ obx: HL7Segment, sequence: Int, profile: DeviceProfile, context: inout Context,
+        into observations: inout [Observation], skipped: inout [SkippedObservation]
+    ) throws(PCD01DecodeError) {
+        let hierarchyBytes = obx[4].rawBytes
+        let mdsBytes = hierarchyBytes.firstIndex(of: UInt8(ascii: ".")).map { hierarchyBytes[..<$0] } ?? hierarchyBytes
         let equipment = obx[18]
         if !equipment.isEmpty, equipment.rawBytes != context.lastEquipmentBytes {
             let id = equipment.component(1).isEmpty ? equipment.component(3).value : equipment.component(1).value
             context.lastEquipmentBytes = equipment.rawBytes
             if !id.isEmpty {
-                context.deviceByMDS[String(mds)] = id
+                context.deviceByMDS[String(decoding: mdsBytes, as: UTF8.self)] = id
                 context.lastDevice = id
                 context.deviceMDS = nil
             }
@@ -108,10 +103,10 @@ public struct PCD01Decoder: Sendable {
         let valueType = obx[2].rawBytes
         let rawValue = obx[5]
         // MDS, VMD and channel rows describe containment and carry no value.
-        if valueType.isEmpty && rawValue.isEmpty { return nil }
+        if valueType.isEmpty && rawValue.isEmpty { return }
 
-        func skip(_ field: Int, _ reason: String) -> RowResult {
-            .skipped(SkippedObservation(segmentSequence: sequence, field: field, reason: reason))
+        func skip(_ field: Int, _ reason: String) {
+            skipped.append(SkippedObservation(segmentSequence: sequence, field: field, reason: reason))
         }
         let statusBytes = obx[11].rawBytes
         let status: ObservationStatus
@@ -197,16 +192,15 @@ public struct PCD01Decoder: Sendable {
             throw .requiredFieldMissing(segment: "OBX", sequence: sequence, field: 14, what: "observation time (also absent from OBR-7 and MSH-7)")
         }
         // Rows of one MDS follow each other: ask the table only when the MDS changes.
-        if context.deviceMDS.map({ $0 != mds }) ?? true {
-            let key = String(mds)
-            context.deviceMDS = key
-            context.mdsDevice = context.deviceByMDS[key]
+        if context.deviceMDS.map({ !$0.elementsEqual(mdsBytes) }) ?? true {
+            context.deviceMDS = Array(mdsBytes)
+            context.mdsDevice = context.deviceByMDS[String(decoding: mdsBytes, as: UTF8.self)]
         }
         let device = context.mdsDevice ?? context.lastDevice ?? context.header.sendingApplication
         guard !device.isEmpty else {
             throw .requiredFieldMissing(segment: "OBX", sequence: sequence, field: 18, what: "equipment instance identifier (and MSH-3 is empty)")
         }
-        return .value(Observation(
+        observations.append(Observation(
             time: time,
             patient: context.patient,
             deviceID: device,
@@ -215,7 +209,7 @@ public struct PCD01Decoder: Sendable {
             code: code,
             value: value,
             unit: unit,
-            hierarchy: hierarchy.isEmpty ? nil : hierarchy,
+            hierarchy: hierarchyBytes.isEmpty ? nil : obx[4].value,
             status: status,
             isCritical: kind != .unknown && profile.isCritical(kind, value: value)
         ))
@@ -261,8 +255,10 @@ public struct PCD01Decoder: Sendable {
 
     /// PV1-3 (PL): point of care, room and bed, as `ICU^12^B`.
     static func location(from field: HL7Field) -> String? {
-        let parts = (1...3).map { field.component($0).value }
-        guard let last = parts.lastIndex(where: { !$0.isEmpty }) else { return nil }
-        return parts[...last].joined(separator: "^")
+        var location = field.component(1).value
+        let room = field.component(2), bed = field.component(3)
+        if !room.isEmpty || !bed.isEmpty { location += "^" + room.value }
+        if !bed.isEmpty { location += "^" + bed.value }
+        return location.isEmpty ? nil : location
     }
 }
