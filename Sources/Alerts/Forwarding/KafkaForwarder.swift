@@ -34,7 +34,7 @@ public final class KafkaForwarder: Sendable {
 
     private let producer: KafkaProducer
     private let state: ForwarderState
-    private let stopped = DispatchSemaphore(value: 0)
+    private let threads = DispatchGroup()
 
     public init(producer: KafkaProducer, hub: AlertHub, url: String, configuration: Configuration = .init(), logger: Logger) throws(PostgresError) {
         self.producer = producer
@@ -49,12 +49,21 @@ public final class KafkaForwarder: Sendable {
         if !backlog.isEmpty {
             logger.info("forwarding alert events left undelivered", metadata: ["events": "\(backlog.count)", "first_event_id": "\(backlog[0].id)"])
         }
-        let worker = ForwarderWorker(producer: producer, store: store, url: url, state: state, configuration: configuration, logger: logger)
-        let thread = Thread { [stopped] in
-            worker.run()
-            stopped.signal()
+        // Two threads, so that sending never waits for the database: a confirmation's update can
+        // queue behind row locks and WAL flushes for hundreds of milliseconds under load.
+        let sender = OutboxSender(producer: producer, store: store, url: url, state: state, configuration: configuration, logger: logger)
+        let recorder = try ConfirmationRecorder(url: url, state: state, logger: logger)
+        start("nc-kafka-outbox", sender.run)
+        start("nc-kafka-confirm", recorder.run)
+    }
+
+    private func start(_ name: String, _ body: @escaping @Sendable () -> Void) {
+        threads.enter()
+        let thread = Thread { [threads] in
+            body()
+            threads.leave()
         }
-        thread.name = "nc-kafka-outbox"
+        thread.name = name
         thread.start()
     }
 
@@ -67,12 +76,11 @@ public final class KafkaForwarder: Sendable {
     /// Events committed and not yet confirmed by Kafka (queued or in flight).
     public var pendingCount: Int { state.pendingCount }
 
-    /// Stops sending, records the confirmations received so far, and returns when the outbox
-    /// thread has ended. Undelivered events stay in the outbox for the next start. Idempotent.
+    /// Stops sending, records the confirmations received so far, and returns when both outbox
+    /// threads have ended. Undelivered events stay in the outbox for the next start. Idempotent.
     public func shutdown() {
         state.close()
-        stopped.wait()
-        stopped.signal()
+        threads.wait()
     }
 }
 
@@ -102,7 +110,7 @@ final class ForwarderState: @unchecked Sendable {
             let fresh = queue.filter { event in !events.contains { $0.id == event.id } }
             queue = events + fresh
             watermark = max(watermark, events.last?.id ?? 0)
-            condition.signal()
+            condition.broadcast()
         }
     }
 
@@ -112,15 +120,15 @@ final class ForwarderState: @unchecked Sendable {
                 queue.append(event)
                 watermark = event.id
             }
-            condition.signal()
+            condition.broadcast()
         }
     }
 
-    /// The next events to send (up to the in-flight bound), the confirmations to record, and
-    /// whether a send failed; waits up to `timeout` for something to do. nil once closed.
-    func next(maxInFlight: Int, timeout: TimeInterval) -> (send: [StoredAlertEvent], delivered: [Int64], failed: Bool)? {
+    /// The next events to send (up to the in-flight bound), and whether a send failed; waits up
+    /// to `timeout` for something to do. nil once closed.
+    func nextToSend(maxInFlight: Int, timeout: TimeInterval) -> (send: [StoredAlertEvent], failed: Bool)? {
         condition.withLock {
-            if queue.isEmpty && delivered.isEmpty && !failed && !closed {
+            if (queue.isEmpty || inFlight.count >= maxInFlight) && !failed && !closed {
                 _ = condition.wait(until: Date(timeIntervalSinceNow: timeout))
             }
             if closed { return nil }
@@ -129,8 +137,20 @@ final class ForwarderState: @unchecked Sendable {
             let send = Array(queue.prefix(room))
             queue.removeFirst(send.count)
             inFlight.formUnion(send.map(\.id))
-            defer { delivered.removeAll(); failed = false }
-            return (send, delivered, failed)
+            defer { failed = false }
+            return (send, failed)
+        }
+    }
+
+    /// Kafka's confirmations not yet recorded; waits up to `timeout` for one. After `close()`,
+    /// the last ones with `closed` set.
+    func nextConfirmations(timeout: TimeInterval) -> (delivered: [Int64], closed: Bool) {
+        condition.withLock {
+            if delivered.isEmpty && !closed {
+                _ = condition.wait(until: Date(timeIntervalSinceNow: timeout))
+            }
+            defer { delivered.removeAll() }
+            return (delivered, closed)
         }
     }
 
@@ -138,7 +158,7 @@ final class ForwarderState: @unchecked Sendable {
         condition.withLock {
             delivered.append(id)
             inFlight.remove(id)
-            condition.signal()
+            condition.broadcast()
         }
     }
 
@@ -147,7 +167,7 @@ final class ForwarderState: @unchecked Sendable {
         condition.withLock {
             if let id { inFlight.remove(id) }
             failed = true
-            condition.signal()
+            condition.broadcast()
         }
     }
 
@@ -157,13 +177,6 @@ final class ForwarderState: @unchecked Sendable {
         condition.withLock {
             queue = events.filter { !inFlight.contains($0.id) }
             watermark = max(watermark, events.last?.id ?? 0)
-        }
-    }
-
-    func takeDelivered() -> [Int64] {
-        condition.withLock {
-            defer { delivered.removeAll() }
-            return delivered
         }
     }
 
@@ -177,9 +190,10 @@ final class ForwarderState: @unchecked Sendable {
     }
 }
 
-/// The outbox thread: sends, records confirmations, recovers from failed sends.
-private final class ForwarderWorker: @unchecked Sendable {
-    // Thread-confined to the outbox thread.
+/// The outbox's sending thread: hands committed events to the producer in id order, and after
+/// a failed send reloads the undelivered part of the outbox.
+private final class OutboxSender: @unchecked Sendable {
+    // Thread-confined to the sending thread.
     private var store: AlertStore
     private let producer: KafkaProducer
     private let url: String
@@ -200,16 +214,11 @@ private final class ForwarderWorker: @unchecked Sendable {
     }
 
     func run() {
-        var pendingRecords: [Int64] = []
-        while let work = state.next(maxInFlight: configuration.maxInFlight, timeout: 0.2) {
-            // New events go out first: recording confirmations is a database round trip.
+        learnTopic()
+        while let work = state.nextToSend(maxInFlight: configuration.maxInFlight, timeout: 0.2) {
             for event in work.send { send(event) }
-            pendingRecords += work.delivered
-            record(&pendingRecords)
             if work.failed { recoverAfterFailure() }
         }
-        pendingRecords += state.takeDelivered()
-        record(&pendingRecords)
     }
 
     private func send(_ event: StoredAlertEvent) {
@@ -245,16 +254,16 @@ private final class ForwarderWorker: @unchecked Sendable {
         }
     }
 
-    /// Writes confirmations to the outbox; on a database error they are kept and tried again.
-    private func record(_ ids: inout [Int64]) {
-        guard !ids.isEmpty else { return }
-        do throws(PostgresError) {
-            if !store.connection.isConnected { store = try AlertStore(url: url, confirmationsOnly: true) }
-            try store.markDelivered(ids)
-            ids.removeAll()
+    /// Before the first event: finds the topic's leaders and connects to them, so the first alert
+    /// after a start does not wait for that (a few hundred milliseconds against the mock cluster).
+    private func learnTopic() {
+        do {
+            let partitions = try producer.partitionCount(of: configuration.topic, timeout: .seconds(5))
+            logger.info("forwarding alert events to Kafka", metadata: ["topic": "\(configuration.topic)", "partitions": "\(partitions)"])
         } catch {
-            logger.warning("Kafka confirmations not recorded yet", metadata: ["events": "\(ids.count)", "error": "\(error.redactedDescription)"])
-            if error.isConnectionFailure { store.connection.close() }
+            logger.warning("Kafka topic not described yet; the first events wait for the cluster", metadata: [
+                "topic": "\(configuration.topic)", "error": "\(error)",
+            ])
         }
     }
 
@@ -268,6 +277,48 @@ private final class ForwarderWorker: @unchecked Sendable {
         } catch {
             logger.warning("outbox not readable; retrying", metadata: ["error": "\(error.redactedDescription)"])
             state.fail(nil)
+        }
+    }
+}
+
+/// The outbox's confirmation thread: records what Kafka confirmed (`alert_events.delivered_at`,
+/// `critical_events.kafka_delivered_event_id`) in batches, keeping them across database errors.
+private final class ConfirmationRecorder: @unchecked Sendable {
+    // Thread-confined to the confirmation thread.
+    private var store: AlertStore
+    private let url: String
+    private let state: ForwarderState
+    private let logger: Logger
+
+    init(url: String, state: ForwarderState, logger: Logger) throws(PostgresError) {
+        store = try AlertStore(url: url, confirmationsOnly: true)
+        self.url = url
+        self.state = state
+        self.logger = logger
+    }
+
+    func run() {
+        var pending: [Int64] = []
+        while true {
+            let next = state.nextConfirmations(timeout: 0.2)
+            pending += next.delivered
+            record(&pending)
+            if next.closed { return }
+            // Pace retries after a database error; confirmations keep accumulating meanwhile.
+            if !pending.isEmpty { Thread.sleep(forTimeInterval: 0.2) }
+        }
+    }
+
+    /// Writes confirmations to the outbox; on a database error they are kept and tried again.
+    private func record(_ ids: inout [Int64]) {
+        guard !ids.isEmpty else { return }
+        do throws(PostgresError) {
+            if !store.connection.isConnected { store = try AlertStore(url: url, confirmationsOnly: true) }
+            try store.markDelivered(ids)
+            ids.removeAll()
+        } catch {
+            logger.warning("Kafka confirmations not recorded yet", metadata: ["events": "\(ids.count)", "error": "\(error.redactedDescription)"])
+            if error.isConnectionFailure { store.connection.close() }
         }
     }
 }

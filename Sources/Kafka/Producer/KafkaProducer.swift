@@ -72,6 +72,13 @@ public final class KafkaProducer: Sendable {
         }
     }
 
+    /// Asks the cluster for `topic`'s partitions, which also makes the producer learn their
+    /// leaders and connect to them: a first record sent afterwards does not wait for either.
+    /// Blocks (other callers too) for up to `timeout`; meant for start-up.
+    public func partitionCount(of topic: String, timeout: Duration) throws(KafkaError) -> Int {
+        try core.partitionCount(of: topic, timeout: timeout)
+    }
+
     /// Records accepted by `send` whose delivery report has not been handled yet; 0 after
     /// shutdown.
     public var outstandingCount: Int { core.outstandingCount }

@@ -92,6 +92,28 @@ final class ProducerCore: Sendable {
 
     var outstandingCount: Int { outstanding.load(ordering: .relaxed) }
 
+    /// Blocks the producer's callers for up to `timeout`: meant for start-up, before records flow.
+    func partitionCount(of topic: String, timeout: Duration) throws(KafkaError) -> Int {
+        let context = "read metadata of topic \(topic)"
+        return try state.withLock { (state: inout State) throws(KafkaError) -> Int in
+            guard case .running = state.phase else { throw KafkaError.shutDown("producer", context: context) }
+            guard let topicHandle = rd_kafka_topic_new(handle.pointer, topic, nil) else {
+                throw KafkaError(code: KafkaErrorCode(rd_kafka_last_error()), context: context)
+            }
+            defer { rd_kafka_topic_destroy(topicHandle) }
+            var metadata: UnsafePointer<rd_kafka_metadata>?
+            let code = KafkaErrorCode(rd_kafka_metadata(handle.pointer, 0, topicHandle, &metadata, Int32(clamping: timeout.milliseconds)))
+            guard code == .noError, let metadata else { throw KafkaError(code: code, context: context) }
+            defer { rd_kafka_metadata_destroy(metadata) }
+            guard metadata.pointee.topic_cnt == 1, let described = metadata.pointee.topics else {
+                throw KafkaError(code: .unknownTopicOrPartition, context: context)
+            }
+            let topicCode = KafkaErrorCode(described.pointee.err)
+            guard topicCode == .noError else { throw KafkaError(code: topicCode, context: context) }
+            return Int(described.pointee.partition_cnt)
+        }
+    }
+
     // MARK: - The poll thread
 
     func runPollLoop() {
