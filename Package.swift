@@ -109,6 +109,7 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             resources: [.copy("Resources")]
         ),
@@ -158,6 +159,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "bench/Sources/vitals-bench"
         ),
@@ -182,7 +184,10 @@ let package = Package(
         ),
         .testTarget(
             name: "ClinicalAPITests",
-            dependencies: ["ClinicalAPI", "Alerts", "TestSupport", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "ClinicalAPI", "Alerts", "TestSupport", .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
         ),
         .testTarget(
             name: "KafkaTests",

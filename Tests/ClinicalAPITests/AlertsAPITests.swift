@@ -2,6 +2,7 @@ import Alerts
 import ClinicalAPI
 import Foundation
 import Logging
+import ServiceLifecycle
 import Synchronization
 import TestSupport
 import Testing
@@ -11,14 +12,16 @@ import VitalSigns
 final class APIHarness: Sendable {
     let hub: AlertHub
     let port: Int
+    private let group: ServiceGroup
     private let server: Task<Void, any Error>
     static let nurseToken = "nurse-token-icu-0123456789"
     static let otherWardToken = "nurse-token-ccu-0123456789"
     static let facilityToken = "charge-nurse-token-0123456789"
 
-    private init(hub: AlertHub, port: Int, server: Task<Void, any Error>) {
+    private init(hub: AlertHub, port: Int, group: ServiceGroup, server: Task<Void, any Error>) {
         self.hub = hub
         self.port = port
+        self.group = group
         self.server = server
     }
 
@@ -38,14 +41,21 @@ final class APIHarness: Sendable {
         let application = try ClinicalAPIServer.application(
             hub: hub, tokens: tokens, configuration: configuration, logger: Logger(label: "test.api")
         ) { port in bound.withLock { $0 = port } }
-        let server = Task { try await application.runService(gracefulShutdownSignals: []) }
+        let group = ServiceGroup(services: [application], logger: Logger(label: "test.api"))
+        let server = Task { try await group.run() }
         try await waitUntil(timeout: .seconds(30), "API listening") { bound.withLock { $0 } != nil }
-        return APIHarness(hub: hub, port: bound.withLock { $0 } ?? 0, server: server)
+        return APIHarness(hub: hub, port: bound.withLock { $0 } ?? 0, group: group, server: server)
     }
 
     func stop() {
         server.cancel()
         hub.shutdown()
+    }
+
+    /// As the daemon stops on SIGTERM; returns when the server has stopped.
+    func stopGracefully() async throws {
+        await group.triggerGracefulShutdown()
+        try await server.value
     }
 
     func get(_ path: String, token: String? = nurseToken, headers: [String: String] = [:]) async throws -> HTTPTestResponse {
@@ -147,6 +157,21 @@ final class APIHarness: Sendable {
         let ids = resumed.events.compactMap { $0.id.flatMap { Int64($0) } }
         #expect(ids == ids.sorted() && Set(ids).count == ids.count && ids.first! > Int64(lastSeen)!)
         #expect(try await SSETestClient.connect(port: api.port, path: "/alerts/stream?access_token=\(APIHarness.nurseToken)&lastEventId=x").status == 400)
+    }
+
+    @Test("stopping the daemon ends open streams instead of waiting on them")
+    func gracefulShutdownEndsStreams() async throws {
+        let api = try await APIHarness.start()
+        defer { api.stop() }
+        let stream = try await SSETestClient.connect(port: api.port, path: "/alerts/stream", headers: ["Authorization": "Bearer \(APIHarness.nurseToken)"])
+        defer { stream.close() }
+        api.raise("spo2", device: "A", location: "ICU^1^A")
+        try await waitUntil(timeout: .seconds(10), "the event before the shutdown") { stream.events.count == 1 }
+
+        let stopped = Task { try await api.stopGracefully() }
+        try await waitUntil(timeout: .seconds(10), "the stream ended by the shutdown") { stream.isEnded }
+        try await stopped.value
+        #expect(stream.events.count == 1)
     }
 
     @Test("the page and its assets are served")

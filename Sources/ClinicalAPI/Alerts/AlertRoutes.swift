@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import ServiceLifecycle
 
 /// The nurses' station API over the alert hub (docs/api/alerts.md).
 struct AlertRoutes: Sendable {
@@ -82,8 +83,14 @@ struct AlertRoutes: Sendable {
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
             defer { subscription.cancel() }
             try await writer.write(ByteBuffer(string: ServerSentEvents.retry(milliseconds: 2_000)))
-            for await line in lines {
-                try await writer.write(ByteBuffer(string: line))
+            // A stopping daemon ends the stream rather than waiting on it; the screen reconnects
+            // (to the next daemon) with its Last-Event-ID and misses nothing.
+            try await withGracefulShutdownHandler {
+                for await line in lines {
+                    try await writer.write(ByteBuffer(string: line))
+                }
+            } onGracefulShutdown: {
+                subscription.cancel()
             }
             try await writer.finish(nil)
         })

@@ -5,6 +5,7 @@ import Engine
 import Foundation
 import Kafka
 import Logging
+import ServiceLifecycle
 import Storage
 import Synchronization
 import TestSupport
@@ -52,9 +53,9 @@ struct AlertLatencyBenchmark {
         configuration.tokens = try APITokens(parsing: "\(Self.token) bench.nurse BENCH")
         configuration.kafka = VitalsEngine.KafkaSettings(bootstrapServers: kafka.bootstrapServers)
         let engine = try await VitalsEngine(configuration: configuration, logger: logger)
-        let apiService = engine.api
-        let api = Task { try await apiService.run() }
-        defer { api.cancel() }
+        // In a service group, as the daemon runs it, so that it stops gracefully at the end.
+        let api = ServiceGroup(services: [engine.api], logger: logger)
+        let serving = Task { try await api.run() }
         while engine.apiPort == nil { try await Task.sleep(for: .milliseconds(20)) }
 
         let duration = Duration.seconds(seconds)
@@ -93,7 +94,8 @@ struct AlertLatencyBenchmark {
         report("nurses' stream (SSE)", sse, sent: sent.count, target: Self.targetSSEp99)
         report("Kafka delivered (broker acknowledged, acks=all)", kafkaDelivered, sent: sent.count, target: Self.targetKafkaP99)
         report("Kafka record read back by a consumer", kafkaRead, sent: sent.count, target: nil)
-        api.cancel()
+        await api.triggerGracefulShutdown()
+        try? await serving.value
         await engine.stop()
     }
 
