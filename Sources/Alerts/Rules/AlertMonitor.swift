@@ -7,21 +7,20 @@ import VitalSigns
 /// to the hub. It is the pipeline's alert stage: one thread calls it, in ring order, so the
 /// evaluator's state needs no lock.
 ///
-/// Clinicians' per-patient settings are re-read from the database every `settingsRefresh` (on the
-/// stage's clock ticks), so a change from the CLI takes effect within that time.
+/// Clinicians' per-patient settings are re-read from the database every `settingsRefresh` by a
+/// `PatientSettingsReader`, and applied on the stage's next clock tick, so a change from the CLI
+/// takes effect within that time and the stage itself never waits for the database.
 public final class AlertMonitor: @unchecked Sendable {
     // Confined to the alert stage's thread.
     private var evaluator: AlertEvaluator
     private var settings = PatientSettingsStore.Snapshot()
-    private var lastRefresh: Timestamp?
-    private var settingsStore: PatientSettingsStore?
+    private let reader: PatientSettingsReader?
     private let hub: AlertHub
     private let profiles: DeviceProfileCatalog
-    private let url: String?
-    private let settingsRefresh: Duration
     private let logger: Logger
 
-    /// `url` nil: no per-patient settings (tests, tools).
+    /// `url` nil: no per-patient settings (tests, tools). With a URL the settings are read once
+    /// here, before the first observation.
     public init(
         hub: AlertHub, profiles: DeviceProfileCatalog, rules: AlertRuleSet = .standard, settingsURL url: String?,
         settingsRefresh: Duration = .seconds(10), logger: Logger
@@ -29,16 +28,18 @@ public final class AlertMonitor: @unchecked Sendable {
         evaluator = AlertEvaluator(rules: rules)
         self.hub = hub
         self.profiles = profiles
-        self.url = url
-        self.settingsRefresh = settingsRefresh
         self.logger = logger
+        reader = url.map { PatientSettingsReader(url: $0, every: settingsRefresh, logger: logger) }
+        applyLatestSettings()
     }
+
+    deinit { reader?.stop() }
 
     /// One pipeline entry: its observations, the device's reported conditions, or a clock tick.
     public func consume(observations: [Observation], profileID: String?, conditions: [DeviceCondition], tick: Timestamp?) {
         var signals: [AlertSignal] = []
         if let tick {
-            refreshSettings(at: tick)
+            applyLatestSettings()
             signals += evaluator.tick(now: tick)
         }
         if !observations.isEmpty {
@@ -55,36 +56,23 @@ public final class AlertMonitor: @unchecked Sendable {
         }
     }
 
-    private func refreshSettings(at now: Timestamp) {
-        guard let url else { return }
-        if let lastRefresh, now.microsecondsSinceEpoch - lastRefresh.microsecondsSinceEpoch < settingsRefresh.microseconds { return }
-        lastRefresh = now
-        do throws(PostgresError) {
-            if settingsStore == nil || settingsStore?.connection.isConnected == false {
-                settingsStore = PatientSettingsStore(connection: try PostgresConnection(url: url))
-            }
-            guard let store = settingsStore else { return }
-            let fresh = try store.load()
-            guard fresh != settings else { return }
-            for patient in settings.settings.keys where fresh.settings[patient] == nil {
-                evaluator.removeSettings(for: patient)
-            }
-            for (patient, patientSettings) in fresh.settings where settings.settings[patient] != patientSettings {
-                do {
-                    try evaluator.setSettings(patientSettings, for: patient)
-                } catch {
-                    logger.warning("a patient's alert settings were refused", metadata: ["error": "\(error)"])
-                }
-            }
-            var signals: [AlertSignal] = []
-            for (patient, assessment) in fresh.assessments where settings.assessments[patient] != assessment {
-                signals += evaluator.record(assessment)
-            }
-            settings = fresh
-            if !signals.isEmpty { hub.submit(signals.map(AlertTrigger.init)) }
-        } catch {
-            logger.warning("patient alert settings not refreshed; keeping the previous ones", metadata: ["error": "\(error.redactedDescription)"])
-            settingsStore = nil
+    private func applyLatestSettings() {
+        guard let fresh = reader?.takeLatest(), fresh != settings else { return }
+        for patient in settings.settings.keys where fresh.settings[patient] == nil {
+            evaluator.removeSettings(for: patient)
         }
+        for (patient, patientSettings) in fresh.settings where settings.settings[patient] != patientSettings {
+            do {
+                try evaluator.setSettings(patientSettings, for: patient)
+            } catch {
+                logger.warning("a patient's alert settings were refused", metadata: ["error": "\(error)"])
+            }
+        }
+        var signals: [AlertSignal] = []
+        for (patient, assessment) in fresh.assessments where settings.assessments[patient] != assessment {
+            signals += evaluator.record(assessment)
+        }
+        settings = fresh
+        if !signals.isEmpty { hub.submit(signals.map(AlertTrigger.init)) }
     }
 }
