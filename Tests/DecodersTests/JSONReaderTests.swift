@@ -57,6 +57,22 @@ import Testing
         }
     }
 
+    @Test func objectsKeepTheirOrderAndFindEveryKeyPastTheLinearLimit() throws {
+        let count = JSONObject.linearLimit * 3
+        let text = "{" + (0..<count).map { #""k\#($0)":\#($0)"# }.joined(separator: ",") + "}"
+        let object = try #require(try parse(text).object)
+        #expect(Array(object.keys) == (0..<count).map { "k\($0)" })
+        for index in 0..<count { #expect(object["k\(index)"] == .number(Double(index))) }
+        #expect(object["k\(count)"] == nil)
+        // A repeated key is found among many members as among few.
+        #expect(throws: JSONSyntaxError(problem: "duplicate key 'k\(count - 1)' in object", offset: text.count)) {
+            try parse(text.dropLast() + #","k\#(count - 1)":0}"#)
+        }
+        #expect(try parse(#"{"a":1,"b":[2]}"#) == parse(#"{"b":[2],"a":1}"#))
+        #expect(try parse(#"{"a":1}"#) != parse(#"{"a":1,"b":2}"#))
+        #expect(try parse(#"{"a":1,"b":2}"#) != parse(#"{"a":1,"c":2}"#))
+    }
+
     // MARK: Errors, each with its offset
 
     @Test(arguments: [

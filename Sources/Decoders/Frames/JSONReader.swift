@@ -61,7 +61,7 @@ struct JSONReader {
 
     private mutating func object() throws(JSONSyntaxError) -> JSONValue {
         try enter()
-        var members = [String: JSONValue](minimumCapacity: 8)
+        var members = JSONObject()
         skipWhitespace()
         if peek() == UInt8(ascii: "}") {
             position += 1
@@ -77,7 +77,7 @@ struct JSONReader {
             position += 1
             skipWhitespace()
             let value = try self.value()
-            guard members.updateValue(value, forKey: key) == nil else {
+            guard members.append(key, value) else {
                 throw JSONSyntaxError(problem: "duplicate key '\(key.prefix(40))' in object", offset: keyOffset)
             }
             skipWhitespace()
@@ -299,7 +299,8 @@ struct JSONReader {
 
         // Clinger's fast path: up to 15 digits are exact in a Double, and so is every power of
         // ten up to 10^22; one correctly rounded multiply or divide gives the nearest Double.
-        if significantDigits <= 15, let power = Self.exactPowersOfTen.indices.contains(abs(decimalExponent)) ? Self.exactPowersOfTen[abs(decimalExponent)] : nil {
+        if significantDigits <= 15, abs(decimalExponent) < Self.exactPowersOfTen.count {
+            let power = Self.exactPowersOfTen[abs(decimalExponent)]
             let magnitude = decimalExponent < 0 ? Double(mantissa) / power : Double(mantissa) * power
             return negative ? -magnitude : magnitude
         }

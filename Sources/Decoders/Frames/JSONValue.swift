@@ -7,10 +7,10 @@ enum JSONValue: Sendable, Equatable {
     case number(Double)
     case string(String)
     case array([JSONValue])
-    case object([String: JSONValue])
+    case object(JSONObject)
 
     /// The payload as one JSON object, or `invalid_json` saying why not and at which byte.
-    static func object(parsing bytes: [UInt8]) throws(FrameDecodeError) -> [String: JSONValue] {
+    static func object(parsing bytes: [UInt8]) throws(FrameDecodeError) -> JSONObject {
         let value: JSONValue
         do {
             value = try JSONReader.parse(bytes)
@@ -25,7 +25,7 @@ enum JSONValue: Sendable, Equatable {
     var string: String? { if case .string(let value) = self { value } else { nil } }
     var number: Double? { if case .number(let value) = self { value } else { nil } }
     var array: [JSONValue]? { if case .array(let value) = self { value } else { nil } }
-    var object: [String: JSONValue]? { if case .object(let value) = self { value } else { nil } }
+    var object: JSONObject? { if case .object(let value) = self { value } else { nil } }
 
     subscript(key: String) -> JSONValue? { object?[key] }
 

@@ -96,10 +96,10 @@ public struct GatewayJSONDecoder: FrameDecoder {
 /// that is absent or null is `missing_field`, a field of the wrong type is `invalid_value`, and
 /// an optional field sent as null counts as absent. Errors name the field by its path.
 private struct Fields {
-    let members: [String: JSONValue]
+    let members: JSONObject
     let path: String
 
-    init(_ members: [String: JSONValue], path: String) {
+    init(_ members: JSONObject, path: String) {
         self.members = members
         self.path = path
     }
