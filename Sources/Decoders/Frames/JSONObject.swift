@@ -27,6 +27,8 @@ struct JSONObject: Sendable, Equatable, ExpressibleByDictionaryLiteral {
     /// Adds a member; false (and no change) when the object already has the key.
     mutating func append(_ key: String, _ value: JSONValue) -> Bool {
         guard position(of: key) == nil else { return false }
+        // Room for a typical payload object at once, rather than growing 1, 2, 4.
+        if members.isEmpty { members.reserveCapacity(4) }
         if positions == nil && members.count == Self.linearLimit {
             positions = Dictionary(uniqueKeysWithValues: members.indices.map { (members[$0].key, $0) })
         }

@@ -82,6 +82,7 @@ struct JSONReader {
     private mutating func array() throws(JSONSyntaxError) -> JSONValue {
         var elements: [JSONValue] = []
         guard try enter(closing: UInt8(ascii: "]")) else { return .array(elements) }
+        elements.reserveCapacity(4)
         repeat {
             elements.append(try value())
         } while try continues(after: "array element", closing: UInt8(ascii: "]"))
@@ -129,7 +130,9 @@ struct JSONReader {
         var assembled: [UInt8] = []
         var escaped = false
         var runStart = position
-        while position < bytes.count {
+        while true {
+            skipPlainASCII()
+            guard position < bytes.count else { break }
             let byte = bytes[position]
             switch byte {
             case UInt8(ascii: "\""):
@@ -145,13 +148,22 @@ struct JSONReader {
                 runStart = position
             case 0..<0x20:
                 throw failure("control character \(describe(byte)) in a string must be escaped")
-            case 0x80...:
-                position += try utf8SequenceLength()
             default:
-                position += 1
+                position += try utf8SequenceLength()
             }
         }
         throw JSONSyntaxError(problem: "unterminated string (opened at byte \(opening))", offset: position)
+    }
+
+    /// Steps over printable ASCII other than `"` and `\`: most of any string, in a tight loop.
+    private mutating func skipPlainASCII() {
+        var index = position
+        while index < bytes.count {
+            let byte = bytes[index]
+            guard byte >= 0x20, byte < 0x80, byte != UInt8(ascii: "\""), byte != UInt8(ascii: "\\") else { break }
+            index += 1
+        }
+        position = index
     }
 
     /// An escape from its backslash, appended as UTF-8.
