@@ -90,7 +90,7 @@ import VitalSigns
 
     @Test(arguments: [
         ("not json at all", "invalid_json", ""),
-        ("[1,2,3]", "invalid_json", "not a JSON object"),
+        ("[1,2,3]", "invalid_json", "not an object (found a list)"),
         (#"{"version":2,"observations":[]}"#, "unsupported_version", "version: 2"),
         (#"{"time":"2026-11-29T07:00:00Z"}"#, "missing_field", "observations: required"),
         (#"{"observations":[{"code":"150456","system":"MDC","value":97,"unit":"%"}]}"#, "missing_field", "observations[0].time"),
@@ -103,6 +103,21 @@ import VitalSigns
         (#"{"time":"2026-11-29T07:00:00Z","observations":[{"code":"150456","system":"MDC","value":97,"unit":"mm[Hg]"}]}"#, "unknown_unit", "observations[0]: unit 'mm[Hg]' is not a unit of spo2"),
         (#"{"time":"2026-11-29T07:00:00Z","observations":[{"code":"150456","system":"MDC","value":97}]}"#, "missing_unit", "observations[0]: a spo2 value needs a unit"),
         (#"{"time":"2026-11-29T07:00:00Z","patient":{"authority":"KTH"},"observations":[]}"#, "missing_field", "patient.id"),
+        (#"{"version":1 "observations":[]}"#, "invalid_json", "expected ',' or '}' after object member, found '\"' at byte 13"),
+        (#"{"time":"2026-11-29T07:00:00Z","observations":[{"code":"150456","system":"MDC","value":97,"value":98,"unit":"%"}]}"#,
+         "invalid_json", "duplicate key 'value' in object"),
+        (#"{"time":"2026-11-29T07:00:00Z","observations":[{"code":"150456","system":"MDC","value":1e999,"unit":"%"}]}"#,
+         "invalid_json", "number 1e999 is out of the range of a 64-bit float"),
+        (#"{"version":"1","observations":[]}"#, "invalid_value", "version: expected a number, found a text"),
+        (#"{"version":1.5,"observations":[]}"#, "unsupported_version", "version: 1.5"),
+        (#"{"time":"2026-11-29T07:00:00Z","observations":{}}"#, "invalid_value", "observations: expected a list, found an object"),
+        (#"{"time":"2026-11-29T07:00:00Z","observations":[97]}"#, "invalid_value", "observations[0]: expected an object, found a number"),
+        (#"{"time":"2026-11-29T07:00:00Z","patient":"MRN-1","observations":[]}"#, "invalid_value", "patient: expected an object, found a text"),
+        (#"{"time":"2026-11-29T07:00:00Z","observations":[{"code":"150456","system":"MDC","value":97,"unit":"%"},"#
+            + #"{"code":"150456","system":"MDC","value":98,"unit":"%"},{"code":"150456","system":"MDC","value":true,"unit":"%"}]}"#,
+         "invalid_value", "observations[2].value: expected a number, found a boolean"),
+        (#"{"time":"2026-11-29T07:00:00Z","observations":[{"code":150456,"system":"MDC","value":97,"unit":"%"}]}"#,
+         "invalid_value", "observations[0].code: expected a string, found a number"),
     ])
     func rejectsWithAReasonAndTheField(_ text: String, _ reason: String, _ detail: String) {
         #expect {
@@ -111,6 +126,16 @@ import VitalSigns
             guard let error = error as? FrameDecodeError else { return false }
             return error.reason == reason && (detail.isEmpty || error.detail.contains(detail))
         }
+    }
+
+    @Test func optionalFieldsSentAsNullAreAbsent() throws {
+        let text = payload(#"{"code":"150456","system":"MDC","value":97,"unit":"%","status":null,"time":null}"#,
+                           extra: #""version":null,"id":null,"patient":null,"location":null,"time":"2026-11-29T07:00:00Z""#)
+        let frame = try decode(text)
+        #expect(frame.messageID?.hasPrefix("h:") == true)
+        let observation = try #require(frame.observations.first)
+        #expect(observation.patient == nil && observation.location == nil && observation.status == .final)
+        #expect(observation.unit == .percent && observation.time == Timestamp(microsecondsSinceEpoch: 1_795_935_600_000_000))
     }
 
     @Test func aPayloadWithoutADeviceAnywhereIsRefused() {

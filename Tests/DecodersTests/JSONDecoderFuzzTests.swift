@@ -38,8 +38,9 @@ struct JSONDecoderFuzzTests {
             for _ in 0..<Int.random(in: 1...2, using: &rng) { mutate(&payload, using: &rng) }
             if check(decoder, payload) { accepted += 1 } else { rejected += 1 }
         }
-        // Both outcomes must actually be exercised.
-        #expect(accepted > 500, "accepted \(accepted)")
+        // Both outcomes must actually be exercised. (Copying a run of bytes often repeats a key,
+        // which the reader refuses, so fewer mutants are accepted than rejected.)
+        #expect(accepted > 400, "accepted \(accepted)")
         #expect(rejected > 500, "rejected \(rejected)")
     }
 

@@ -39,11 +39,10 @@ extension DeviceProfile {
     /// dimension or alias), else the code's default unit.
     func reading(code: ObservationCode, value: Double, unitTexts: [String], at place: String) throws(FrameDecodeError) -> Reading {
         let resolution = resolve(code)
-        let sent = unitTexts.filter { !$0.isEmpty }
         let unit: UCUMUnit
-        if let known = sent.lazy.compactMap({ self.unit(forCode: $0) }).first {
+        if let known = firstKnownUnit(unitTexts) {
             unit = known
-        } else if let text = sent.first {
+        } else if let text = unitTexts.first(where: { !$0.isEmpty }) {
             guard resolution.kind == .unknown else {
                 throw FrameDecodeError(
                     reason: "unknown_unit",
@@ -59,6 +58,14 @@ extension DeviceProfile {
             throw FrameDecodeError(reason: "missing_unit", detail: "\(place): a \(resolution.kind.name) value needs a unit")
         }
         return try Reading(code: code, kind: resolution.kind, value: value, unit: unit, at: place)
+    }
+
+    /// A plain loop: a lazy `compactMap` capturing `self` copied the whole profile per call.
+    private func firstKnownUnit(_ texts: [String]) -> UCUMUnit? {
+        for text in texts where !text.isEmpty {
+            if let known = unit(forCode: text) { return known }
+        }
+        return nil
     }
 
     /// The observation to store for a reading, flagged against this profile's critical bands.

@@ -1,4 +1,3 @@
-import Foundation
 import VitalSigns
 
 /// The engine's MQTT gateway JSON, version 1 (docs/formats/mqtt-gateway-json.md) → observations.
@@ -15,52 +14,57 @@ public struct GatewayJSONDecoder: FrameDecoder {
     }
 
     public func decode(_ frame: [UInt8], context: FrameContext) throws(FrameDecodeError) -> DecodedFrame {
-        let payload: GatewayPayload
-        do {
-            payload = try JSONDecoder().decode(GatewayPayload.self, from: Data(frame))
-        } catch let error as FrameDecodeError {
-            throw error
-        } catch let error as DecodingError {
-            throw Self.explain(error)
-        } catch {
-            throw FrameDecodeError(reason: "invalid_json", detail: "\(error)")
+        let payload = Fields(try JSONValue.object(parsing: frame), path: "")
+        // The version first, so a newer format is refused as such rather than for a field it no longer has.
+        if let version = try payload.number("version"), version != 1 {
+            throw FrameDecodeError(reason: "unsupported_version", detail: "version: \(Self.text(version)) (this engine reads version 1)")
         }
+        let id = try payload.text("id")
+        let sentDevice = try payload.text("device")
+        let patient = try payload.object("patient").map { fields throws(FrameDecodeError) in
+            PatientIdentifier(id: try fields.requiredText("id"), assigningAuthority: try fields.text("authority") ?? "")
+        }
+        let location = try payload.text("location") ?? context.location
+        let messageTimeText = try payload.text("time")
+        let entries = try payload.requiredList("observations")
 
-        let device = context.deviceID.flatMap { $0.isEmpty ? nil : $0 } ?? payload.device.flatMap { $0.isEmpty ? nil : $0 }
-        guard let device else {
+        guard let device = context.deviceID.flatMap({ $0.isEmpty ? nil : $0 }) ?? sentDevice.flatMap({ $0.isEmpty ? nil : $0 }) else {
             throw FrameDecodeError(reason: "missing_field", detail: "device: required when the topic names no device")
         }
-        let messageTime = try payload.time.map { text throws(FrameDecodeError) in try Self.timestamp(text, field: "time") }
-        let patient = payload.patient.map { PatientIdentifier(id: $0.id, assigningAuthority: $0.authority ?? "") }
-        let location = payload.location ?? context.location
+        let messageTime = try messageTimeText.map { text throws(FrameDecodeError) in try Self.timestamp(text, field: "time") }
 
         var observations: [Observation] = []
-        observations.reserveCapacity(payload.observations.count)
-        for (index, entry) in payload.observations.enumerated() {
+        observations.reserveCapacity(entries.count)
+        for (index, element) in entries.enumerated() {
             let field = "observations[\(index)]"
+            guard case .object(let members) = element else {
+                throw FrameDecodeError(reason: "invalid_value", detail: "\(field): expected an object, found \(element.typeName)")
+            }
+            let entry = Fields(members, path: field)
+            let code = try entry.requiredText("code")
+            let system = try entry.requiredText("system")
+            let value = try entry.requiredNumber("value")
+            let unit = try entry.text("unit")
+            let timeText = try entry.text("time")
             var status = ObservationStatus.final
-            if let text = entry.status {
+            if let text = try entry.text("status") {
                 guard let parsed = ObservationStatus(code: text) else {
                     throw FrameDecodeError(reason: "invalid_value", detail: "\(field).status: '\(text.prefix(8))' is not one of F, P, C, R, X, D")
                 }
                 status = parsed
             }
-            guard let time = try entry.time.map({ text throws(FrameDecodeError) in try Self.timestamp(text, field: "\(field).time") }) ?? messageTime else {
+            guard let time = try timeText.map({ text throws(FrameDecodeError) in try Self.timestamp(text, field: "\(field).time") }) ?? messageTime else {
                 throw FrameDecodeError(reason: "missing_field", detail: "\(field).time: required when the message has no time")
-            }
-            guard entry.value.isFinite else {
-                throw FrameDecodeError(reason: "invalid_value", detail: "\(field).value: not a finite number")
             }
             // X (cannot obtain) and D (deleted) carry no value to store.
             guard status.carriesValue else { continue }
 
             let reading = try profile.reading(
-                code: ObservationCode(code: entry.code, system: entry.system), value: entry.value,
-                unitTexts: entry.unit.map { [$0] } ?? [], at: field
+                code: ObservationCode(code: code, system: system), value: value, unitTexts: unit.map { [$0] } ?? [], at: field
             )
             observations.append(profile.observation(reading, time: time, patient: patient, deviceID: device, location: location, status: status))
         }
-        return DecodedFrame(observations: observations, messageID: payload.id ?? Self.contentID(frame))
+        return DecodedFrame(observations: observations, messageID: id ?? Self.contentID(frame))
     }
 
     /// `h:` and the FNV-1a 64-bit hash of the payload: a redelivered copy has the same id.
@@ -82,76 +86,56 @@ public struct GatewayJSONDecoder: FrameDecoder {
         }
     }
 
-    /// A JSON decoding error as a reason and the field it is about.
-    private static func explain(_ error: DecodingError) -> FrameDecodeError {
-        func path(_ keys: [any CodingKey], _ last: (any CodingKey)? = nil) -> String {
-            var text = ""
-            for key in keys + (last.map { [$0] } ?? []) {
-                if let index = key.intValue { text += "[\(index)]" } else { text += text.isEmpty ? key.stringValue : "." + key.stringValue }
-            }
-            return text
-        }
-        switch error {
-        case .keyNotFound(let key, let context):
-            return FrameDecodeError(reason: "missing_field", detail: "\(path(context.codingPath, key)): required")
-        case .valueNotFound(_, let context):
-            return FrameDecodeError(reason: "missing_field", detail: "\(path(context.codingPath)): required, found null")
-        case .typeMismatch(let type, let context):
-            if context.codingPath.isEmpty {
-                return FrameDecodeError(reason: "invalid_json", detail: "the payload is not a JSON object")
-            }
-            let expected = type == Double.self ? "a number" : type == String.self ? "a string" : "\(type)"
-            return FrameDecodeError(reason: "invalid_value", detail: "\(path(context.codingPath)): expected \(expected)")
-        case .dataCorrupted(let context):
-            if context.codingPath.isEmpty {
-                return FrameDecodeError(reason: "invalid_json", detail: "not JSON: \(context.debugDescription)")
-            }
-            return FrameDecodeError(reason: "invalid_value", detail: "\(path(context.codingPath)): \(context.debugDescription)")
-        @unknown default:
-            return FrameDecodeError(reason: "invalid_json", detail: "\(error)")
-        }
+    /// A version as sent: `2`, not `2.0`.
+    private static func text(_ number: Double) -> String {
+        number == number.rounded() && abs(number) < 1e15 ? String(Int64(number)) : String(number)
     }
 }
 
-/// The payload as the format describes it; `version` is read first so a newer format is refused
-/// as such rather than for a field it no longer has.
-private struct GatewayPayload: Decodable {
-    var id: String?
-    var device: String?
-    var patient: Patient?
-    var location: String?
-    var time: String?
-    var observations: [Entry]
+/// The members of one payload object, read by name with the format's rules: a required field
+/// that is absent or null is `missing_field`, a field of the wrong type is `invalid_value`, and
+/// an optional field sent as null counts as absent. Errors name the field by its path.
+private struct Fields {
+    let members: JSONObject
+    let path: String
 
-    struct Patient: Decodable {
-        var id: String
-        var authority: String?
+    init(_ members: JSONObject, path: String) {
+        self.members = members
+        self.path = path
     }
 
-    struct Entry: Decodable {
-        var code: String
-        var system: String
-        var value: Double
-        var unit: String?
-        var time: String?
-        var status: String?
+    func text(_ key: String) throws(FrameDecodeError) -> String? { try optional(key, "a string", \.string) }
+    func requiredText(_ key: String) throws(FrameDecodeError) -> String { try required(key, "a string", \.string) }
+    func number(_ key: String) throws(FrameDecodeError) -> Double? { try optional(key, "a number", \.number) }
+    func requiredNumber(_ key: String) throws(FrameDecodeError) -> Double { try required(key, "a number", \.number) }
+    func requiredList(_ key: String) throws(FrameDecodeError) -> [JSONValue] { try required(key, "a list", \.array) }
+
+    func object(_ key: String) throws(FrameDecodeError) -> Fields? {
+        try optional(key, "an object", \.object).map { Fields($0, path: name(key)) }
     }
 
-    enum CodingKeys: String, CodingKey {
-        case version, id, device, patient, location, time, observations
+    private func optional<Value>(_ key: String, _ expected: String, _ typed: (JSONValue) -> Value?) throws(FrameDecodeError) -> Value? {
+        guard let value = members[key], value != .null else { return nil }
+        guard let result = typed(value) else { throw mismatch(key, expected: expected, found: value) }
+        return result
     }
 
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        let version = try container.decodeIfPresent(Int.self, forKey: .version) ?? 1
-        guard version == 1 else {
-            throw FrameDecodeError(reason: "unsupported_version", detail: "version: \(version) (this engine reads version 1)")
+    private func required<Value>(_ key: String, _ expected: String, _ typed: (JSONValue) -> Value?) throws(FrameDecodeError) -> Value {
+        guard let value = members[key] else {
+            throw FrameDecodeError(reason: "missing_field", detail: "\(name(key)): required")
         }
-        id = try container.decodeIfPresent(String.self, forKey: .id)
-        device = try container.decodeIfPresent(String.self, forKey: .device)
-        patient = try container.decodeIfPresent(Patient.self, forKey: .patient)
-        location = try container.decodeIfPresent(String.self, forKey: .location)
-        time = try container.decodeIfPresent(String.self, forKey: .time)
-        observations = try container.decode([Entry].self, forKey: .observations)
+        guard value != .null else {
+            throw FrameDecodeError(reason: "missing_field", detail: "\(name(key)): required, found null")
+        }
+        guard let result = typed(value) else { throw mismatch(key, expected: expected, found: value) }
+        return result
+    }
+
+    private func mismatch(_ key: String, expected: String, found value: JSONValue) -> FrameDecodeError {
+        FrameDecodeError(reason: "invalid_value", detail: "\(name(key)): expected \(expected), found \(value.typeName)")
+    }
+
+    private func name(_ key: String) -> String {
+        path.isEmpty ? key : "\(path).\(key)"
     }
 }

@@ -42,11 +42,8 @@ struct MQTTBenchmark {
               + "mosquitto \(broker.url), \(devices) devices, 4 observations per message, window \(window) messages")
 
         let profiles = try DeviceProfileLoader.loadDirectory(repository.deviceProfiles)
-        guard let profile = profiles.first(where: { $0.id == "generic-mqtt-gateway" }) else { throw BenchError("no generic-mqtt-gateway profile") }
-        let decodeCost = try Self.decodeMicroseconds(profile: profile)
-        say("decode: GatewayJSONDecoder \(format(decodeCost, decimals: 1)) µs per message on one core (4 observations, \(MQTTGatewaySimulator.payload(device: "GW000000", id: "0", sequence: 0).count) bytes)")
-        summary.add(SummaryRow(figure: "gateway JSON decode (1 core)", measured: "\(format(decodeCost, decimals: 1)) µs/msg",
-                               comparedWith: "\((1e6 / decodeCost).rounded0) msg/s"))
+        let profile = try Self.gatewayProfile(profiles)
+        try Self.reportDecodeCost(profile: profile, summary: summary)
         let engine = try MQTTEngine(url: url, broker: broker, profile: profile, window: window, logger: logger)
         defer { engine.stop() }
 
@@ -103,20 +100,44 @@ struct MQTTBenchmark {
                                comparedWith: "p99 \(format(ms: flat.latency.p99)) (publish→commit, queueing included)"))
     }
 
-    /// Mean time to decode one simulator payload, over 20,000 of them after a warm-up.
-    static func decodeMicroseconds(profile: DeviceProfile) throws -> Double {
-        let decoder = GatewayJSONDecoder(profile: profile)
+    static func gatewayProfile(_ profiles: [DeviceProfile]) throws -> DeviceProfile {
+        guard let profile = profiles.first(where: { $0.id == "generic-mqtt-gateway" }) else { throw BenchError("no generic-mqtt-gateway profile") }
+        return profile
+    }
+
+    /// `vitals-bench mqtt --decode-only`: the decoder's figure alone.
+    static func reportDecodeCost(repository: Repository, summary: Summary) throws {
+        heading("mqtt --decode-only: the gateway JSON decoder on one core")
+        let profiles = try DeviceProfileLoader.loadDirectory(repository.deviceProfiles)
+        try reportDecodeCost(profile: gatewayProfile(profiles), summary: summary)
+    }
+
+    /// The decoder's cost per message, beside Foundation's `JSONSerialization` merely parsing the
+    /// same payloads (no field checks, no observations) as the baseline.
+    static func reportDecodeCost(profile: DeviceProfile, summary: Summary) throws {
         let payloads = (0..<1_000).map { MQTTGatewaySimulator.payload(device: MQTTGatewaySimulator.deviceID($0), id: "\($0)", sequence: $0) }
+        let decoder = GatewayJSONDecoder(profile: profile)
         let context = FrameContext(receivedAt: Timestamp(microsecondsSinceEpoch: 0))
-        var observations = 0
-        for payload in payloads { observations += try decoder.decode(payload, context: context).observations.count }
+        let decodeCost = try microsecondsPerPayload(payloads) { try decoder.decode($0, context: context).observations.count }
+        let parseCost = try microsecondsPerPayload(payloads.map { Data($0) }) { try JSONSerialization.jsonObject(with: $0) is NSDictionary ? 1 : 0 }
+        say("decode: GatewayJSONDecoder \(format(decodeCost, decimals: 2)) µs per message on one core (4 observations, \(payloads[0].count) bytes); "
+              + "baseline Foundation JSONSerialization, parse only: \(format(parseCost, decimals: 2)) µs")
+        summary.add(SummaryRow(figure: "gateway JSON decode (1 core)", measured: "\(format(decodeCost, decimals: 2)) µs/msg",
+                               comparedWith: "\((1e6 / decodeCost).rounded0) msg/s; JSONSerialization parse only \(format(parseCost, decimals: 2)) µs/msg"))
+    }
+
+    /// Mean time per payload over 20 rounds after a warm-up round; `work` returns a count so
+    /// the loop cannot be optimized away.
+    private static func microsecondsPerPayload<Payload>(_ payloads: [Payload], _ work: (Payload) throws -> Int) throws -> Double {
+        var count = 0
+        for payload in payloads { count += try work(payload) }
         let started = ContinuousClock.now
         for round in 0..<20 {
-            for payload in payloads { observations += try decoder.decode(payload, context: context).observations.count + round }
+            for payload in payloads { count += try work(payload) + round }
         }
         let seconds = BenchTime.seconds(ContinuousClock.now - started)
-        guard observations > 0 else { throw BenchError("nothing decoded") }
-        return seconds / 20_000 * 1e6
+        guard count > 0 else { throw BenchError("nothing decoded") }
+        return seconds / Double(20 * payloads.count) * 1e6
     }
 
     struct PhaseResult {

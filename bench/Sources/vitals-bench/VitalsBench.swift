@@ -174,10 +174,17 @@ struct MQTTCommand: AsyncParsableCommand {
     @Flag(help: "Log the engine's info messages to standard error.")
     var verbose = false
 
+    @Flag(help: "Only measure the gateway JSON decoder on one core (no broker, no database).")
+    var decodeOnly = false
+
     func run() async throws {
         var logger = Logger(label: "vitals-bench")
         logger.logLevel = verbose ? .info : .warning
         let summary = Summary()
+        if decodeOnly {
+            try MQTTBenchmark.reportDecodeCost(repository: try Repository.locate(), summary: summary)
+            return summary.print(title: "summary (vitals-bench mqtt --decode-only, \(BenchMachine.description))")
+        }
         try await MQTTBenchmark(repository: try Repository.locate(), devices: devices, seconds: seconds, messagesPerDevice: messagesPerDevice,
                                 window: window, mode: storageMode.mode, durable: !noFsync, logger: logger, summary: summary).run()
         summary.print(title: "summary (vitals-bench mqtt, \(BenchMachine.description))")
