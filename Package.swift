@@ -42,6 +42,9 @@ let package = Package(
             providers: [.apt(["libmosquitto-dev"])]
         ),
 
+        // Threads the engine owns, named so the operating system shows them.
+        .target(name: "NamedThreads"),
+
         // The domain: no I/O.
         .target(name: "VitalSigns", swiftSettings: hotPathModule),
         .target(name: "HL7v2", swiftSettings: hotPathModule),
@@ -54,7 +57,7 @@ let package = Package(
         // The lock-free ring between the sources and the sinks.
         .target(
             name: "Pipeline",
-            dependencies: ["VitalSigns", .product(name: "Metrics", package: "swift-metrics")],
+            dependencies: ["VitalSigns", "NamedThreads", .product(name: "Metrics", package: "swift-metrics")],
             // Lets clients specialize the generic ring for their Element in release builds;
             // without it every entry goes through unspecialized generic code (about 10× slower
             // in `vitals-bench ring`).
@@ -65,14 +68,14 @@ let package = Package(
         .target(
             name: "Storage",
             dependencies: [
-                "VitalSigns", "CLibPQ",
+                "VitalSigns", "CLibPQ", "NamedThreads",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
         .target(
             name: "Kafka",
-            dependencies: ["CRdKafka", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["CRdKafka", "NamedThreads", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "MLLP",
@@ -86,7 +89,7 @@ let package = Package(
         .target(
             name: "Ingest",
             dependencies: [
-                "VitalSigns", "HL7v2", "Decoders", "MLLP", "MQTT", "Storage", "Pipeline",
+                "VitalSigns", "HL7v2", "Decoders", "MLLP", "MQTT", "Storage", "Pipeline", "NamedThreads",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -97,7 +100,7 @@ let package = Package(
         .target(
             name: "Alerts",
             dependencies: [
-                "VitalSigns", "Storage", "Kafka",
+                "VitalSigns", "Storage", "Kafka", "NamedThreads",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
@@ -137,7 +140,7 @@ let package = Package(
         .target(
             name: "DeviceSimulator",
             dependencies: [
-                "VitalSigns", "HL7v2", "MLLP", "MQTT",
+                "VitalSigns", "HL7v2", "MLLP", "MQTT", "NamedThreads",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]

@@ -1,5 +1,6 @@
 import Foundation
 import MQTT
+import NamedThreads
 import Synchronization
 
 /// Device gateways publishing MQTT gateway JSON (docs/formats/mqtt-gateway-json.md) for many
@@ -45,7 +46,7 @@ public final class MQTTGatewaySimulator: Sendable {
     /// Publishes until done or stopped, on a thread of its own; waits for every PUBACK at the end.
     public func run() async throws {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            let thread = Thread {
+            startThread(named: "nc-mqtt-sim") {
                 do {
                     try self.publishAll()
                     continuation.resume()
@@ -53,8 +54,6 @@ public final class MQTTGatewaySimulator: Sendable {
                     continuation.resume(throwing: error)
                 }
             }
-            thread.name = "nc-mqtt-sim"
-            thread.start()
         }
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import MQTT
+import NamedThreads
 
 /// Publishes QoS 1 messages and knows which the broker acknowledged. A thread of its own runs
 /// libmosquitto's loop and reconnects; `publish` blocks while `maxInFlight` messages await their
@@ -35,9 +36,7 @@ public final class MQTTPublisher: @unchecked Sendable {
             }
         }
         client.onDisconnect = { [unowned self] _ in condition.withLock { connected = false } }
-        let thread = Thread { [self] in runLoop() }
-        thread.name = "nc-mqtt-pub"
-        thread.start()
+        startThread(named: "nc-mqtt-pub") { [self] in runLoop() }
     }
 
     /// Messages the broker has acknowledged so far.

@@ -1,4 +1,5 @@
 import Foundation
+import NamedThreads
 import Synchronization
 
 /// A simulated serial pulse oximeter writing a realistic stream into a pseudo-terminal: values
@@ -38,9 +39,7 @@ public final class SerialDeviceSimulator: Sendable {
 
     /// Starts the writer thread.
     public func start() {
-        let thread = Thread { [self] in run() }
-        thread.name = "nc-serial-sim"
-        thread.start()
+        startThread(named: "nc-serial-sim") { [self] in run() }
     }
 
     public func stop() { stopped.store(true, ordering: .relaxed) }

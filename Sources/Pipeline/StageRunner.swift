@@ -1,5 +1,6 @@
 import Foundation
 import Metrics
+import NamedThreads
 import Synchronization
 
 enum StageHandler<Element: Sendable>: Sendable {
@@ -39,13 +40,11 @@ final class StageRunner<Element: Sendable>: Sendable {
     /// `barrier`: the upstream stages' counters (empty: read what producers published).
     /// `terminal`: for a terminal stage, every terminal stage's counter, to reclaim slots.
     func start(pipeline: Pipeline<Element>, barrier: [SequenceCounter], terminal: [SequenceCounter]?) {
-        let thread = Thread { [self] in
+        startThread(named: "nc-\(name)") { [self] in
             run(pipeline, barrier: barrier, terminal: terminal)
             finished.store(true, ordering: .releasing)
             exited.signal()
         }
-        thread.name = name
-        thread.start()
     }
 
     func join() {

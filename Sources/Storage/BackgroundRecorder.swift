@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NamedThreads
 
 /// Keeps items in a table without making a source wait: items queue in memory (bounded: a
 /// device spewing garbage must not exhaust memory; `record` returns false over the bound) and one
@@ -15,11 +16,9 @@ final class BackgroundRecorder<Item: Sendable>: Sendable {
     init(url: String, capacity: Int, threadName: String, what: String, logger: Logger, insert: @escaping Insert) {
         queue = ItemQueue(capacity: capacity)
         let queue = queue
-        let thread = Thread {
+        startThread(named: threadName) {
             Self.run(url: url, queue: queue, what: what, logger: logger, insert: insert)
         }
-        thread.name = threadName
-        thread.start()
     }
 
     deinit { shutdown() }

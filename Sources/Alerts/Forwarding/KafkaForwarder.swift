@@ -2,6 +2,7 @@ import Foundation
 import Kafka
 import Logging
 import Metrics
+import NamedThreads
 import Storage
 import Synchronization
 
@@ -59,12 +60,10 @@ public final class KafkaForwarder: Sendable {
 
     private func start(_ name: String, _ body: @escaping @Sendable () -> Void) {
         threads.enter()
-        let thread = Thread { [threads] in
+        startThread(named: name) { [threads] in
             body()
             threads.leave()
         }
-        thread.name = name
-        thread.start()
     }
 
     /// Calls `handler` on the producer's thread with each event Kafka has confirmed (before the

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Metrics
+import NamedThreads
 import Storage
 import Synchronization
 import VitalSigns
@@ -47,12 +48,10 @@ public final class AlertHub: Sendable {
             store: store, url: url, lifecycle: AlertLifecycle(facility: facility, unresolved: unresolved),
             interval: configuration.escalationCheckInterval, logger: logger
         )
-        let started = Thread { [self] in
+        startThread(named: "nc-alert-hub") { [self] in
             worker.run(inbox: inbox) { [self] events in announce(events) }
             stopped.signal()
         }
-        started.name = "nc-alert-hub"
-        started.start()
         logger.info("alert hub started", metadata: ["facility": "\(facility)", "unresolved_alerts": "\(unresolved.count)"])
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NamedThreads
 import Storage
 import Synchronization
 import VitalSigns
@@ -19,13 +20,11 @@ final class PatientSettingsReader: Sendable {
         let worker = Worker(url: url, logger: logger)
         latest.withLock { $0 = worker.read() }
         let seconds = max(0.01, Double(interval.microseconds) / 1e6)
-        let thread = Thread { [self] in
+        startThread(named: "nc-patient-settings") { [self] in
             while waitForNextRead(seconds: seconds) {
                 if let snapshot = worker.read() { latest.withLock { $0 = snapshot } }
             }
         }
-        thread.name = "nc-patient-settings"
-        thread.start()
     }
 
     /// The snapshot read since the last call, if any.

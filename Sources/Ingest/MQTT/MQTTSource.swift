@@ -2,6 +2,7 @@ import Decoders
 import Foundation
 import Logging
 import MQTT
+import NamedThreads
 import Storage
 import Synchronization
 import VitalSigns
@@ -83,13 +84,11 @@ public final class MQTTSource: Sendable {
             rejections: rejections, presence: presence, logger: logger
         )
         let done = done
-        let thread = Thread {
+        running.store(true, ordering: .releasing)
+        startThread(named: "nc-mqtt") {
             loop.run()
             done.signal()
         }
-        thread.name = "nc-mqtt"
-        running.store(true, ordering: .releasing)
-        thread.start()
     }
 
     /// Stops reading, lets committed messages be acknowledged, publishes `offline` and

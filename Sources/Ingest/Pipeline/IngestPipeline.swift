@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NamedThreads
 import Pipeline
 import Storage
 import Synchronization
@@ -98,7 +99,7 @@ private final class Ticker: Sendable {
 
     func start(every interval: Duration, ring: Pipeline<IngestEntry>) {
         started.store(true, ordering: .relaxed)
-        let thread = Thread { [self] in
+        startThread(named: "nc-alert-ticker") { [self] in
             let seconds = Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18
             while running.load(ordering: .relaxed) {
                 Thread.sleep(forTimeInterval: seconds)
@@ -109,8 +110,6 @@ private final class Ticker: Sendable {
             }
             stopped.signal()
         }
-        thread.name = "nc-alert-ticker"
-        thread.start()
     }
 
     func stop() {

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NamedThreads
 import Storage
 import Synchronization
 import VitalSigns
@@ -20,7 +21,7 @@ public final class PatientAssociationCache: Sendable {
     public init(url: String, refreshInterval: Duration = .seconds(5), logger: Logger) {
         stopping = StopSignal()
         let stopping = stopping
-        let thread = Thread { [weak self] in
+        startThread(named: "nc-associations") { [weak self] in
             var connection: PostgresConnection?
             var failing = false
             repeat {
@@ -42,8 +43,6 @@ public final class PatientAssociationCache: Sendable {
             } while !stopping.wait(for: refreshInterval)
             connection?.close()
         }
-        thread.name = "nc-associations"
-        thread.start()
     }
 
     deinit { stop() }

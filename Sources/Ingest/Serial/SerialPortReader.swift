@@ -2,6 +2,7 @@ import Decoders
 import Dispatch
 import Foundation
 import Logging
+import NamedThreads
 import Storage
 import VitalSigns
 
@@ -33,12 +34,10 @@ final class SerialPortReader: Sendable {
     }
 
     func start() {
-        let thread = Thread { [self] in
+        startThread(named: "nc-serial") { [self] in
             run()
             finished.signal()
         }
-        thread.name = "nc-serial"
-        thread.start()
     }
 
     /// Asks the thread to stop; it ends within one poll interval (plus its batches in flight).

@@ -1,6 +1,7 @@
 import CRdKafka
 import Foundation
 import Logging
+import NamedThreads
 
 /// An idempotent Kafka producer (`enable.idempotence=true`, `acks=all`): every record is
 /// delivered to its partition once, in order per partition, or its delivery report says why not.
@@ -22,9 +23,7 @@ public final class KafkaProducer: Sendable {
         }
         core = ProducerCore(handle: SendableHandle(pointer: handle), logger: logger)
         let core = self.core
-        let thread = Thread { core.runPollLoop() }
-        thread.name = configuration.pollThreadName
-        thread.start()
+        startThread(named: configuration.pollThreadName) { core.runPollLoop() }
     }
 
     deinit {
