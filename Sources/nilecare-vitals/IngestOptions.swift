@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Storage
 
 /// How the daemon ingests: where it listens, how it decodes, how it batches.
 struct IngestOptions: ParsableArguments {
@@ -22,7 +23,7 @@ struct IngestOptions: ParsableArguments {
     var facilityTimeZone: String = "Africa/Khartoum"
 
     @Option(help: "Most observation rows in one database commit.")
-    var maxBatchRows: Int = 20_000
+    var maxBatchRows: Int = ObservationWriter.Configuration().maxBatchRows
 
     func validate() throws {
         guard TimeZone(identifier: facilityTimeZone) != nil else {
