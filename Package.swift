@@ -175,7 +175,7 @@ let package = Package(
         ),
         .testTarget(name: "VitalSignsTests", dependencies: ["VitalSigns"]),
         .testTarget(name: "HL7v2Tests", dependencies: ["HL7v2"]),
-        .testTarget(name: "DecodersTests", dependencies: ["Decoders", "DeviceProfiles", "DeviceSimulator"]),
+        .testTarget(name: "DecodersTests", dependencies: ["Decoders", "DeviceProfiles", "DeviceSimulator", "Pipeline"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"]),
         .testTarget(name: "AlertsTests", dependencies: ["Alerts", "Storage", "Kafka", "DeviceProfiles", "TestSupport"]),
         .testTarget(

@@ -210,8 +210,7 @@ public struct PCD01Decoder: Sendable {
             value: value,
             unit: unit,
             hierarchy: hierarchyBytes.isEmpty ? nil : obx[4].value,
-            status: status,
-            isCritical: kind != .unknown && profile.isCritical(kind, value: value)
+            status: status
         ))
     }
 

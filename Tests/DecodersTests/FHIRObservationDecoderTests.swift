@@ -35,7 +35,7 @@ import VitalSigns
         #expect(observation.deviceID == "0012A1FFFE000001")
         #expect(observation.location == "ICU^1^A")
         #expect(observation.status == .final)
-        #expect(!observation.isCritical)  // the adult band starts at 40/min
+        #expect(criticalFlags([observation], profileID: "fhir-observation") == [false])  // the adult band starts at 40/min
     }
 
     @Test func aBloodPressurePanelGivesOneObservationPerComponent() throws {
@@ -59,7 +59,7 @@ import VitalSigns
         let frame = try fhirDecoder.decode(bytes(panel), context: frameContext())
         #expect(frame.observations.map(\.kind) == [.nibpSystolic, .nibpDiastolic, .nibpMean])
         #expect(frame.observations.map(\.value) == [230, 95, 140])
-        #expect(frame.observations.map(\.isCritical) == [true, false, false])
+        #expect(criticalFlags(frame.observations, profileID: "fhir-observation") == [true, false, false])
         #expect(frame.observations.allSatisfy { $0.deviceID == "nibp-7" && $0.patient == PatientIdentifier(id: "example") })
         #expect(frame.observations.allSatisfy { $0.time == utc(2026, 11, 29, 8, 45, 0) && $0.unit == .millimetreOfMercury })
         #expect(frame.messageID == "blood-pressure")
@@ -185,7 +185,7 @@ import VitalSigns
         #expect(observation.value == 172)
         #expect(observation.unit == UCUMUnit(ucum: "cm"))
         #expect(observation.time == utc(2026, 11, 29, 7, 30, 0))
-        #expect(!observation.isCritical)
+        #expect(criticalFlags([observation], profileID: "fhir-observation") == [false])
     }
 
     // MARK: Rejections

@@ -1,6 +1,7 @@
 import DeviceProfiles
 import Foundation
 import HL7v2
+import Pipeline
 import VitalSigns
 @testable import Decoders
 
@@ -37,4 +38,12 @@ func utc(_ year: Int, _ month: Int, _ day: Int, _ hour: Int, _ minute: Int, _ se
     components.timeZone = TimeZone(secondsFromGMT: offsetHours * 3600)
     let date = Calendar(identifier: .gregorian).date(from: components)!
     return Timestamp(microsecondsSinceEpoch: Int64(date.timeIntervalSince1970) * 1_000_000)
+}
+
+/// What the pipeline's first stage, which alone decides what is critical, makes of decoded
+/// observations under `profileID`'s bands.
+func criticalFlags(_ observations: [Observation], profileID: String) -> [Bool] {
+    var flagged = observations
+    CriticalValueFlagger(profiles: shippedProfiles).flag(&flagged, profileID: profileID)
+    return flagged.map(\.isCritical)
 }

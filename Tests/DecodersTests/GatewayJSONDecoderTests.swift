@@ -60,7 +60,7 @@ import VitalSigns
         #expect(frame.observations.map(\.unit) == [.degreeCelsius, .millimetreOfMercury, .percent])
         #expect(abs(frame.observations[0].value - 40) < 1e-9)
         #expect(abs(frame.observations[1].value - 90.007_389) < 1e-5)
-        #expect(frame.observations.map(\.isCritical) == [false, false, true])
+        #expect(criticalFlags(frame.observations, profileID: Self.profile.id) == [false, false, true])
     }
 
     @Test func theTopicsDeviceWinsAndThePayloadsServesWithoutOne() throws {

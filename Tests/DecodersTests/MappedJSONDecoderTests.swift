@@ -38,8 +38,8 @@ import VitalSigns
             #expect(observation.patient == PatientIdentifier(id: "MRN-1", assigningAuthority: "EXAMPLE-HOSPITAL"))
             #expect(observation.location == "ICU^1^A")
             #expect(observation.code.system == "example-vendor-gateway")
-            #expect(!observation.isCritical)
         }
+        #expect(!criticalFlags(frame.observations, profileID: try Self.vendorDecoder().profile.id).contains(true))
         #expect(frame.observations.map(\.code.code) == ["hr", "spo2", "rr", "temp_f", "nibp.sys", "nibp.dia", "nibp.map"])
     }
 
@@ -47,7 +47,7 @@ import VitalSigns
         let payload = #"{ "deviceId": 12345, "ts": 1796029200000, "spo2": 81, "hr": null }"#
         let frame = try Self.vendorDecoder().decode(bytes(payload), context: frameContext(device: nil))
         #expect(frame.observations.map(\.kind) == [.spo2])
-        #expect(frame.observations.first?.isCritical == true)
+        #expect(criticalFlags(frame.observations, profileID: try Self.vendorDecoder().profile.id) == [true])
         #expect(frame.observations.first?.deviceID == "12345")
         #expect(frame.observations.first?.location == "ICU^1^A")  // the context's bed
         #expect(frame.observations.first?.patient == nil)

@@ -62,7 +62,7 @@ import VitalSigns
         #expect(unknown.code == ObservationCode(code: "188736", text: "MDC_VENDOR_SPECIFIC", system: "MDC"))
         #expect(unknown.value == 17)
         #expect(unknown.unit == .percent)
-        #expect(!unknown.isCritical)
+        #expect(criticalFlags([unknown], profileID: decoded.profileID) == [false])
     }
 
     @Test func decodesPhilipsMDILCodesThroughTheProfile() throws {
@@ -80,7 +80,8 @@ import VitalSigns
         #expect(decoded.observations[0].time == utc(2026, 11, 29, 8, 14, 55))
         #expect(decoded.observations[0].deviceID == "ABCDEF0123456789")
         // SpO2 84 % is below the adult critical band of the profile (90), heart rate 48 is not (40).
-        #expect(decoded.observations.map(\.isCritical) == [false, true, false])
+        #expect(decoded.profileID == "philips-intellivue")
+        #expect(criticalFlags(decoded.observations, profileID: decoded.profileID) == [false, true, false])
     }
 
     @Test func skipsRowsWithoutAStorableValueAndSaysWhy() throws {
@@ -161,7 +162,7 @@ import VitalSigns
             #expect(decoded.observations.allSatisfy { $0.time.microsecondsSinceEpoch / 1000 == time.microsecondsSinceEpoch / 1000 })
             #expect(decoded.observations.allSatisfy { $0.deviceID == monitor.deviceID && $0.patient == monitor.patient })
             let spo2 = try #require(decoded.observations.first { $0.kind == .spo2 })
-            #expect(spo2.isCritical == (step % 10 == 0))
+            #expect(criticalFlags([spo2], profileID: decoded.profileID) == [step % 10 == 0])
         }
     }
 }

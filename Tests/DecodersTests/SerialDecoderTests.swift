@@ -136,7 +136,7 @@ private func values(_ frame: DecodedFrame) -> [VitalKind: Double] {
         #expect(spo2.location == "ICU^1^A")
         #expect(spo2.patient == nil)
         #expect(spo2.unit == .percent)
-        #expect(!spo2.isCritical)
+        #expect(criticalFlags([spo2], profileID: "masimo-radical7") == [false])
         #expect(decoded.statusReports.isEmpty)  // SPCO etc. are not mapped: their dashes are not reported
     }
 
@@ -156,7 +156,9 @@ private func values(_ frame: DecodedFrame) -> [VitalKind: Double] {
     @Test func criticalValuesAreFlaggedByTheProfile() throws {
         let decoder = MasimoASCIIDecoder(profile: try profile("masimo-radical7"))
         let decoded = try decoder.decode(Array(SerialFrames.masimoLine(spo2: 82, pulseRate: 150, perfusionIndex: 1).dropLast(2)), context: context)
-        #expect(decoded.observations.filter(\.isCritical).map(\.kind).sorted { $0.rawValue < $1.rawValue } == [.pulseRate, .spo2])
+        let flags = criticalFlags(decoded.observations, profileID: "masimo-radical7")
+        let critical: [VitalKind] = zip(decoded.observations, flags).filter { $0.1 }.map { $0.0.kind }
+        #expect(Set(critical) == [.pulseRate, .spo2])
     }
 
     @Test(arguments: [
@@ -206,7 +208,7 @@ private func values(_ frame: DecodedFrame) -> [VitalKind: Double] {
         let decoded = try decoder.decode(SerialFrames.noninPacket(spo2: 96, heartRate: 300), context: context)
         #expect(values(decoded) == [.spo2: 96, .pulseRate: 300])  // 300 needs the MSB frame's bits
         #expect(decoded.observations.allSatisfy { $0.deviceID == "port-7" && $0.time == context.receivedAt && $0.location == "ICU^1^A" })
-        #expect(decoded.observations.first { $0.kind == .pulseRate }?.isCritical == true)
+        #expect(criticalFlags(decoded.observations, profileID: "nonin-pulse-oximeter") == decoded.observations.map { $0.kind == .pulseRate })
         #expect(decoded.statusReports.isEmpty)
     }
 

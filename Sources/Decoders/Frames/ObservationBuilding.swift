@@ -68,7 +68,7 @@ extension DeviceProfile {
         return nil
     }
 
-    /// The observation to store for a reading, flagged against this profile's critical bands.
+    /// The observation to store for a reading; the pipeline's flagger decides whether it is critical.
     func observation(
         _ reading: Reading, time: Timestamp, patient: PatientIdentifier?, deviceID: String,
         location: String?, status: ObservationStatus = .final
@@ -82,8 +82,7 @@ extension DeviceProfile {
             code: reading.code,
             value: reading.value,
             unit: reading.unit,
-            status: status,
-            isCritical: reading.kind != .unknown && isCritical(reading.kind, value: reading.value)
+            status: status
         )
     }
 }

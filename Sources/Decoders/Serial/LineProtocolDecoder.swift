@@ -27,7 +27,7 @@ public struct LineProtocolDecoder: FrameDecoder {
         guard let deviceID = context.deviceID, !deviceID.isEmpty else {
             throw FrameDecodeError(reason: "no_device_id", detail: "line protocol frames carry no device identity and the port has none configured")
         }
-        var readings = SerialReadings(profile: profile, deviceID: deviceID, context: context, system: profile.id)
+        var readings = SerialReadings(deviceID: deviceID, context: context, system: profile.id)
         let parts = line.split(separator: spec.separator, omittingEmptySubsequences: false)
             .map { $0.trimmingSpaces() }
         switch spec.style {

@@ -76,7 +76,7 @@ public struct MasimoASCIIDecoder: FrameDecoder {
         guard let deviceID = serialNumber ?? context.deviceID, !deviceID.isEmpty else {
             throw FrameDecodeError(reason: "no_device_id", detail: "the line has no SN= and the port has no device configured")
         }
-        var readings = SerialReadings(profile: profile, deviceID: deviceID, context: context, system: Self.system)
+        var readings = SerialReadings(deviceID: deviceID, context: context, system: Self.system)
         for (key, rawValue) in fields {
             switch key {
             case "ALARM":

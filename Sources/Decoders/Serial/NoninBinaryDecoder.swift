@@ -45,7 +45,7 @@ public struct NoninBinaryDecoder: FrameDecoder {
             status |= frameStatus
             if frameStatus & 0x06 == 0x04 { perfusionRedOnly = true }
         }
-        var readings = SerialReadings(profile: profile, deviceID: deviceID, context: context, system: Self.system)
+        var readings = SerialReadings(deviceID: deviceID, context: context, system: Self.system)
         let sensorOff = status & 0x40 != 0
         if sensorOff { readings.report(.sensorOff, "SNSD") }
         if status & 0x10 != 0 { readings.report(.noSignal, "OOT") }

@@ -5,15 +5,13 @@ import VitalSigns
 /// arrival time, `context.receivedAt`. The location is the bed the port is bound to; the patient
 /// is left empty, to be filled from the bed's or device's association by the source.
 struct SerialReadings {
-    let profile: DeviceProfile
     let deviceID: String
     let context: FrameContext
     let system: String
     var observations: [Observation] = []
     var statusReports: [DeviceStatusReport] = []
 
-    init(profile: DeviceProfile, deviceID: String, context: FrameContext, system: String) {
-        self.profile = profile
+    init(deviceID: String, context: FrameContext, system: String) {
         self.deviceID = deviceID
         self.context = context
         self.system = system
@@ -24,8 +22,7 @@ struct SerialReadings {
         guard kind != .unknown, let canonical = UnitConversion.convert(value, from: unit, to: kind.canonicalUnit) else { return }
         observations.append(Observation(
             time: context.receivedAt, patient: nil, deviceID: deviceID, location: context.location, kind: kind,
-            code: ObservationCode(code: code, text: kind.name, system: system), value: canonical, unit: kind.canonicalUnit,
-            isCritical: profile.isCritical(kind, value: canonical)
+            code: ObservationCode(code: code, text: kind.name, system: system), value: canonical, unit: kind.canonicalUnit
         ))
     }
 
