@@ -64,6 +64,7 @@ public final class VitalsEngine: Sendable {
     public let api: any Service
     public let mllpPort: Int
     private let producer: KafkaProducer?
+    private let monitor: AlertMonitor
     private let boundAPIPort = BoundPort()
 
     /// Where sources hand their observations.
@@ -80,6 +81,7 @@ public final class VitalsEngine: Sendable {
         hubConfiguration.escalationCheckInterval = configuration.escalationCheckInterval
         hub = try AlertHub(url: url, configuration: hubConfiguration, logger: logger)
         let monitor = AlertMonitor(hub: hub, profiles: configuration.profiles, settingsURL: url, logger: logger)
+        self.monitor = monitor
         pipeline = IngestPipeline(configuration: configuration.pipeline, profiles: configuration.profiles, writer: writer) { entry in
             monitor.consume(observations: entry.batch.observations, profileID: entry.profileID, conditions: entry.conditions, tick: entry.tick)
         }
@@ -117,6 +119,7 @@ public final class VitalsEngine: Sendable {
     public func stop() async {
         server.stop()
         pipeline.shutdown()
+        monitor.stop()
         writer.shutdown()
         hub.shutdown()
         forwarder?.shutdown()

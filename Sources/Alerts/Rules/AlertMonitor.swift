@@ -33,7 +33,10 @@ public final class AlertMonitor: @unchecked Sendable {
         applyLatestSettings()
     }
 
-    deinit { reader?.stop() }
+    deinit { stop() }
+
+    /// Stops reading patient settings (the rules keep the last ones). Idempotent.
+    public func stop() { reader?.stop() }
 
     /// One pipeline entry: its observations, the device's reported conditions, or a clock tick.
     public func consume(observations: [Observation], profileID: String?, conditions: [DeviceCondition], tick: Timestamp?) {
