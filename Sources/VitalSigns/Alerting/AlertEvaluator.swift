@@ -110,9 +110,12 @@ public struct AlertEvaluator: Sendable {
         var signals = silenceAlarms(at: now)
         signals += elapseConditions(to: now)
         // Subjects with readings that may age, and with a NEWS2 alert open or pending (whose
-        // readings may all have aged already).
+        // readings may all have aged already). Each subject is evaluated on its own, so any order
+        // will do; the signals are sorted once at the end. (Sorting the subjects by their
+        // description cost 60–100 ms a tick for 250 patients: the alert stage's every critical
+        // value waited behind it.)
         let tracked = alerts.keys.filter { $0.rule == .news2 }.map(\.subject)
-        for subject in Set(news2Readings.keys).union(tracked).sorted(by: { "\($0)" < "\($1)" }) {
+        for subject in Set(news2Readings.keys).union(tracked) {
             let dropped = news2Readings[subject]?.dropStale(at: now, rule: rules.news2) ?? false
             if news2Readings[subject]?.isEmpty == true { news2Readings[subject] = nil }
             if dropped || alerts[Self.news2Key(subject)] != nil {
