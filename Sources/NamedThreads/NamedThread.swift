@@ -16,7 +16,7 @@ public func startThread(named name: String, _ body: @escaping @Sendable () -> Vo
 }
 
 /// Names the calling thread for the operating system (proc(5): a thread may write its own `comm`).
-public func nameCurrentThread(_ name: String) {
+func nameCurrentThread(_ name: String) {
     #if os(Linux)
     let truncated = String(decoding: name.utf8.prefix(15), as: UTF8.self)
     try? truncated.write(toFile: "/proc/thread-self/comm", atomically: false, encoding: .utf8)
