@@ -149,6 +149,7 @@ let package = Package(
             name: "nilecare-vitals",
             dependencies: [
                 "VitalSigns", "DeviceProfiles", "Storage", "Ingest", "MQTT", "DeviceSimulator", "Telemetry", "Alerts", "ClinicalAPI", "Kafka", "Engine",
+                "NamedThreads",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -2,6 +2,7 @@ import Engine
 import Foundation
 import Kafka
 import Logging
+import NamedThreads
 import ServiceLifecycle
 import Synchronization
 
@@ -46,7 +47,7 @@ struct KafkaTail: Service {
     func run() async throws {
         let running = Atomic<Bool>(true)
         let finished = DispatchSemaphore(value: 0)
-        let printer = Thread { [logger, bootstrapServers, topic, partitions] in
+        startThread(named: "nc-kafka-tail") { [logger, bootstrapServers, topic, partitions] in
             defer { finished.signal() }
             let consumer: KafkaConsumer
             do {
@@ -68,8 +69,6 @@ struct KafkaTail: Service {
                 }
             }
         }
-        printer.name = "nc-kafka-tail"
-        printer.start()
         try? await gracefulShutdown()
         running.store(false, ordering: .relaxed)
         await withCheckedContinuation { continuation in
