@@ -1,13 +1,23 @@
-/// HL7 `NM` text to a Double, straight from the bytes for the usual `[+-]digits[.digits]`.
-///
-/// With at most 15 significant digits the mantissa and the power of ten are exact doubles, so
-/// one IEEE division gives the correctly rounded value, the same as `Double(String)`. Anything
-/// else (exponents, long mantissas) takes the standard library's path.
+/// Decimal text to a Double straight from the bytes: HL7 `NM` values here, JSON numbers in
+/// `JSONReader`, both through `exactValue`.
 enum DecimalText {
-    private static let powersOfTen: [Double] = (0...15).map { exponent in
-        (0..<exponent).reduce(1.0) { value, _ in value * 10 }
+    /// `mantissa × 10^exponent`, correctly rounded, when that takes one IEEE operation (Clinger's
+    /// fast path): a mantissa of at most 15 significant digits and a power of ten up to 10^22 are
+    /// both exact in a Double, so one multiply or divide rounds once, as `Double(String)` does.
+    /// nil when the caller must take the standard library's path.
+    static func exactValue(mantissa: UInt64, significantDigits: Int, exponent: Int) -> Double? {
+        guard significantDigits <= 15, abs(exponent) < exactPowersOfTen.count else { return nil }
+        let power = exactPowersOfTen[abs(exponent)]
+        return exponent < 0 ? Double(mantissa) / power : Double(mantissa) * power
     }
 
+    private static let exactPowersOfTen: [Double] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+        1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+    ]
+
+    /// HL7 `NM`: the usual `[+-]digits[.digits]` from the bytes; anything else (exponents, long
+    /// mantissas) through the standard library.
     static func parse(_ bytes: ArraySlice<UInt8>) -> Double? {
         var index = bytes.startIndex
         var negative = false
@@ -15,7 +25,7 @@ enum DecimalText {
             negative = bytes[index] == UInt8(ascii: "-")
             index += 1
         }
-        var mantissa: Int64 = 0
+        var mantissa: UInt64 = 0
         var digits = 0
         var fractionDigits = 0
         var seenDot = false
@@ -26,7 +36,7 @@ enum DecimalText {
             } else {
                 let digit = byte &- UInt8(ascii: "0")
                 guard digit < 10 else { return fallback(bytes) }
-                mantissa = mantissa * 10 + Int64(digit)
+                mantissa = mantissa * 10 + UInt64(digit)
                 digits += 1
                 if seenDot { fractionDigits += 1 }
                 guard digits <= 15 else { return fallback(bytes) }
@@ -34,7 +44,7 @@ enum DecimalText {
             index += 1
         }
         guard digits > 0 else { return nil }
-        let value = Double(mantissa) / powersOfTen[fractionDigits]
+        guard let value = exactValue(mantissa: mantissa, significantDigits: digits, exponent: -fractionDigits) else { return fallback(bytes) }
         return negative ? -value : value
     }
 

@@ -263,7 +263,7 @@ struct JSONReader {
         let start = position
         let negative = peek() == UInt8(ascii: "-")
         if negative { position += 1 }
-        // Significant digits go into `mantissa` while they fit the exact fast path below.
+        // Significant digits go into `mantissa` while they fit `DecimalText.exactValue`.
         var mantissa: UInt64 = 0
         var significantDigits = 0
         var decimalExponent = 0
@@ -298,11 +298,7 @@ struct JSONReader {
             decimalExponent += exponentSign * exponent
         }
 
-        // Clinger's fast path: up to 15 digits are exact in a Double, and so is every power of
-        // ten up to 10^22; one correctly rounded multiply or divide gives the nearest Double.
-        if significantDigits <= 15, abs(decimalExponent) < Self.exactPowersOfTen.count {
-            let power = Self.exactPowersOfTen[abs(decimalExponent)]
-            let magnitude = decimalExponent < 0 ? Double(mantissa) / power : Double(mantissa) * power
+        if let magnitude = DecimalText.exactValue(mantissa: mantissa, significantDigits: significantDigits, exponent: decimalExponent) {
             return negative ? -magnitude : magnitude
         }
         let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)
@@ -326,11 +322,6 @@ struct JSONReader {
             if fractional { scale -= 1 }
         }
     }
-
-    private static let exactPowersOfTen: [Double] = [
-        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
-        1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
-    ]
 
     private mutating func digit() -> Int? {
         guard position < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[position]) else { return nil }
