@@ -71,7 +71,7 @@ public struct PCD01Decoder: Sendable {
         var lastDevice: String?
         /// The MDS of the previous row and its device, so each row need not hash its MDS;
         /// nil when `deviceByMDS` changed since.
-        var deviceMDS: [UInt8]?
+        var deviceMDS: String?
         var mdsDevice: String?
         /// The previous row's OBX-18 and OBX-14 as sent, and what they gave: rows of one report
         /// repeat them, so each is read once per message rather than once per row.
@@ -192,9 +192,10 @@ public struct PCD01Decoder: Sendable {
             throw .requiredFieldMissing(segment: "OBX", sequence: sequence, field: 14, what: "observation time (also absent from OBR-7 and MSH-7)")
         }
         // Rows of one MDS follow each other: ask the table only when the MDS changes.
-        if context.deviceMDS.map({ !$0.elementsEqual(mdsBytes) }) ?? true {
-            context.deviceMDS = Array(mdsBytes)
-            context.mdsDevice = context.deviceByMDS[String(decoding: mdsBytes, as: UTF8.self)]
+        if context.deviceMDS.map({ !$0.utf8.elementsEqual(mdsBytes) }) ?? true {
+            let mds = String(decoding: mdsBytes, as: UTF8.self)
+            context.deviceMDS = mds
+            context.mdsDevice = context.deviceByMDS[mds]
         }
         let device = context.mdsDevice ?? context.lastDevice ?? context.header.sendingApplication
         guard !device.isEmpty else {
