@@ -159,8 +159,10 @@ let package = Package(
             name: "vitals-bench",
             dependencies: [
                 "VitalSigns", "HL7v2", "Decoders", "DeviceProfiles", "Storage", "Ingest", "MQTT", "DeviceSimulator", "Pipeline",
-                "Engine", "ClinicalAPI", "Kafka", "TestSupport",
+                "Engine", "ClinicalAPI", "Kafka", "TestSupport", "MLLP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -1,8 +1,11 @@
 import Foundation
 import Synchronization
 
-/// How threads wait for a sequence to move: spin briefly, then yield the core, then park on a
-/// condition variable (an event count). Threads that advance a sequence call `wakeParked()`,
+/// How threads wait for a sequence to move: spin briefly, then park on a condition variable (an
+/// event count). No `sched_yield` phase between them: with more busy threads than cores (the
+/// engine, its senders and PostgreSQL on two cores) every yield is a context switch, and yielding
+/// stage threads spent two thirds of their CPU in the scheduler — half the pipeline's cost per
+/// message in `vitals-bench mllp`. Threads that advance a sequence call `wakeParked()`,
 /// which costs one fence and one load while nobody is parked; then the first waker takes the lock
 /// and broadcasts, and later ones skip it until a parked thread has looked again (`wakePending`),
 /// so a producer does not pay a system call per entry while the woken stage is being scheduled.
@@ -16,11 +19,9 @@ final class Parking: @unchecked Sendable {
     private let parked = Atomic<Int>(0)
     private let wakePending = Atomic<Bool>(false)
     private let spins: Int
-    private let yields: Int
 
-    init(spins: Int = 200, yields: Int = 50) {
+    init(spins: Int = 200) {
         self.spins = spins
-        self.yields = yields
     }
 
     /// Returns once `ready()` is true. `ready` must only read atomics (it is evaluated often).
@@ -30,10 +31,6 @@ final class Parking: @unchecked Sendable {
         while !ready() {
             attempts += 1
             if attempts <= spins { continue }
-            if attempts <= spins + yields {
-                sched_yield()
-                continue
-            }
             beforeParking()
             park(until: ready)
             attempts = 0

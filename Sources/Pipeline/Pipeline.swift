@@ -24,7 +24,7 @@ import Synchronization
 ///   overwritten), so the references it holds (observations, completion closures) are released.
 ///   The terminal stage that finishes a batch last does this and then advances `reclaimed`, which
 ///   is what producers gate on. Entries of a pipeline that never started go with the pipeline.
-/// - **Waiting**: idle stages and blocked producers spin briefly, then `sched_yield`, then park on
+/// - **Waiting**: idle stages and blocked producers spin briefly, then park on
 ///   one condition variable (`Parking`, an event count on a pthread condition rather than a raw
 ///   futex: it is only reached when idle). Whoever advances a sequence pays one fence and one load
 ///   to learn whether anyone is parked, and only the first waker after a park broadcasts.

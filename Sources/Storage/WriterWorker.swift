@@ -424,9 +424,11 @@ final class WriterWorker: @unchecked Sendable {
         return nil
     }
 
-    @inline(__always)
+    /// memchr over the String's own bytes: this runs for every text of every row.
     static func hasNUL(_ text: String) -> Bool {
-        text.utf8.contains(0)
+        text.utf8.withContiguousStorageIfAvailable { bytes in
+            bytes.baseAddress.map { memchr($0, 0, bytes.count) != nil } ?? false
+        } ?? text.utf8.contains(0)
     }
 
     static func metadata(_ batch: IngestBatch, _ extra: Logger.Metadata) -> Logger.Metadata {

@@ -37,7 +37,10 @@ struct Demo: AsyncParsableCommand {
         let metricsPort = try await metrics.start()
         let postgres = EmbeddedPostgres(dataDirectory: (dataDir as NSString).appendingPathComponent("postgres"), logger: logger)
         _ = try postgres.start()
-        let databaseURL = try postgres.createDatabase("nilecare")
+        let tcpURL = try postgres.createDatabase("nilecare")
+        // The engine runs beside its private cluster: the unix socket spares every row the
+        // loopback TCP stack.
+        let databaseURL = postgres.unixSocketURL(database: "nilecare") ?? tcpURL
         var ingest = ingest
         if ingest.mllpPort == 2575 { ingest.mllpPort = 0 }  // never collide with a real listener
         // Kafka is librdkafka's mock cluster, in this process; the page gets a token of its own.

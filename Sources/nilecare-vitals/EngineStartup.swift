@@ -36,6 +36,7 @@ enum EngineStartup {
             facilityZone: TimeZone(identifier: options.facilityTimeZone) ?? .gmt
         )
         configuration.writer.maxBatchRows = options.maxBatchRows
+        configuration.writer.connections = options.writerConnections
         configuration.mllp.host = options.mllpHost
         configuration.mllp.port = options.mllpPort
         configuration.mllp.maximumFrameBytes = options.maxFrameBytes

@@ -25,6 +25,9 @@ struct IngestOptions: ParsableArguments {
     @Option(help: "Most observation rows in one database commit.")
     var maxBatchRows: Int = ObservationWriter.Configuration().maxBatchRows
 
+    @Option(help: "Database connections committing observations in parallel (more helps a remote database with cores to spare).")
+    var writerConnections: Int = ObservationWriter.Configuration().connections
+
     func validate() throws {
         guard TimeZone(identifier: facilityTimeZone) != nil else {
             throw ValidationError("unknown time zone '\(facilityTimeZone)' (use an IANA name such as Africa/Khartoum)")
@@ -32,5 +35,6 @@ struct IngestOptions: ParsableArguments {
         guard maxFrameBytes >= 1024 else { throw ValidationError("--max-frame-bytes must be at least 1024") }
         guard idleTimeoutSeconds > 0 else { throw ValidationError("--idle-timeout-seconds must be positive") }
         guard maxBatchRows > 0 else { throw ValidationError("--max-batch-rows must be positive") }
+        guard (1...16).contains(writerConnections) else { throw ValidationError("--writer-connections must be between 1 and 16") }
     }
 }

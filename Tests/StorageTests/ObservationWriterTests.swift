@@ -278,9 +278,13 @@ struct ObservationWriterTests {
         submit("good-1", IngestBatch(message: key("I-1"), observations: [observation(seconds: 1)]))
         submit("implausible", IngestBatch(message: key("I-2"), observations: [observation(seconds: 2), observation(seconds: 3, value: 1e9)]))
         submit("nul", IngestBatch(message: key("I-3"), observations: [observation(device: "dev\u{0}x", seconds: 4)]))
+        // Past 15 bytes a String is stored out of line: the NUL must be found there too.
+        submit("nul-long", IngestBatch(message: key("I-5"), observations: [
+            observation(seconds: 6), observation(seconds: 7, location: "ICU West Wing^12^A\u{0}"),
+        ]))
         submit("good-2", IngestBatch(message: key("I-4"), observations: [observation(seconds: 5)]))
         try locker.execute("COMMIT")
-        try await waitUntil(timeout: .seconds(30), "all completions") { results.withLock { $0.count } == 5 }
+        try await waitUntil(timeout: .seconds(30), "all completions") { results.withLock { $0.count } == 6 }
 
         let final = results.withLock { $0 }
         #expect((try? final["good-1"]?.get()) == .stored(observations: 1))
@@ -291,6 +295,11 @@ struct ObservationWriterTests {
         }
         #expect(checkError.sqlState == "23514")
         #expect(nulError.message.contains("NUL"))
+        if case .failure(let longNULError)? = final["nul-long"] {
+            #expect(longNULError.message.contains("observation 2") && longNULError.message.contains("NUL"))
+        } else {
+            Issue.record("a NUL in a long location was not refused: \(String(describing: final["nul-long"]))")
+        }
         #expect(try count(reader, "SELECT count(*) FROM vital_signs") == 3)
         // The refused messages were not registered: a corrected retransmission is stored.
         #expect(try await writer.write(IngestBatch(message: key("I-2"), observations: [observation(seconds: 2)])) == .stored(observations: 1))

@@ -50,7 +50,8 @@ final class BenchCluster {
 
     /// A new database with the repository's migrations applied, in `mode` if given.
     func migratedDatabase(_ name: String, mode: StorageMode?) throws -> (url: String, report: MigrationReport) {
-        let url = try postgres.createDatabase(name)
+        try postgres.createDatabase(name)
+        let url = localURL(database: name)
         let connection = try PostgresConnection(url: url)
         defer { connection.close() }
         let report = try Migrator(directory: repository.migrations, logger: logger, requestedMode: mode).migrate(connection)
@@ -60,6 +61,13 @@ final class BenchCluster {
     var postmasterPID: Int32? {
         (try? String(contentsOfFile: folder + "/data/postmaster.pid", encoding: .utf8))?
             .split(separator: "\n").first.flatMap { Int32($0.trimmingCharacters(in: .whitespaces)) }
+    }
+
+    /// `database` through the cluster's private unix socket, as every client of the benchmarks
+    /// connects (the engines and psql alike): they run beside the cluster, so TCP would only add
+    /// the loopback network stack to every row.
+    func localURL(database: String) -> String {
+        postgres.unixSocketURL(database: database) ?? postgres.url(database: database)
     }
 
     /// One value from a query on the cluster's `postgres` database (or `database`).
@@ -102,20 +110,18 @@ struct EngineUnderTest {
     let pipeline: IngestPipeline
     let server: MLLPServer
     let port: Int
-    /// The thread(s) that appeared while the writer started: its writer thread.
-    let writerThreads: Set<Int>
 
-    static func start(url: String, decoder: PCD01Decoder, logger: Logger) async throws -> EngineUnderTest {
-        let threadsBefore = CPUSnapshot.threadIDs()
-        let writer = try ObservationWriter(url: url, logger: logger)
-        let writerThreads = CPUSnapshot.threadIDs().subtracting(threadsBefore)
+    static func start(url: String, decoder: PCD01Decoder, writerConnections: Int, logger: Logger) async throws -> EngineUnderTest {
+        var writerConfiguration = ObservationWriter.Configuration()
+        writerConfiguration.connections = writerConnections
+        let writer = try ObservationWriter(url: url, configuration: writerConfiguration, logger: logger)
         var configuration = MLLPServer.Configuration()
         configuration.host = "127.0.0.1"
         configuration.port = 0
         let pipeline = IngestPipeline(profiles: decoder.profiles, writer: writer)
         let server = MLLPServer(configuration: configuration, ingestor: MessageIngestor(decoder: decoder, sink: pipeline, logger: logger), logger: logger)
         let port = try await server.start()
-        return EngineUnderTest(writer: writer, pipeline: pipeline, server: server, port: port, writerThreads: writerThreads)
+        return EngineUnderTest(writer: writer, pipeline: pipeline, server: server, port: port)
     }
 
     func stop() {

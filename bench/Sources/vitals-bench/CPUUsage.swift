@@ -11,15 +11,13 @@ struct CPUSnapshot {
     var machineTotal = 0
     var machineIdle = 0
 
-    /// `writerThreads`: ids of the ObservationWriter's thread, which carries no name of its own
-    /// on Linux (its name is longer than the 15 characters a thread name may have there).
     /// `children`: processes of ours to count with this process (psql), by pid and name.
-    static func take(postmasterPID: Int32?, writerThreads: Set<Int> = [], children: [Int32: String] = [:]) -> CPUSnapshot {
+    static func take(postmasterPID: Int32?, children: [Int32: String] = [:]) -> CPUSnapshot {
         var snapshot = CPUSnapshot()
         #if os(Linux)
         for tid in threadIDs() {
             guard let stat = readStat("/proc/self/task/\(tid)/stat") else { continue }
-            snapshot.threads[tid] = (writerThreads.contains(tid) ? "writer thread" : threadGroup(stat.comm), stat.ticks)
+            snapshot.threads[tid] = (threadGroup(stat.comm), stat.ticks)
         }
         for (pid, name) in children {
             if let stat = readStat("/proc/\(pid)/stat") { snapshot.threads[-Int(pid)] = (name, stat.ticks) }
@@ -99,9 +97,14 @@ struct CPUSnapshot {
         return (comm, ppid, user + system)
     }
 
+    /// By the names the threads carry: NIO's event loops (the engine's on NIO's shared group, the
+    /// senders' on a group of their own), the engine's `nc-…` threads, and the rest.
     private static func threadGroup(_ comm: String) -> String {
-        if comm.hasPrefix("NIO-") { return "NIO event loops (server and senders)" }
-        return "Swift tasks and main (senders, ACK checks)"
+        if comm.hasPrefix("NIO-SGLTN") { return "engine event loops" }
+        if comm.hasPrefix("NIO-") { return "senders' event loop" }
+        if comm.hasPrefix("nc-writer-") { return "writer connections" }
+        if comm.hasPrefix("nc-") { return "pipeline stages" }
+        return "Swift tasks and main"
     }
 
     /// "backend <database>" for a client connection, else the process title (walwriter, …).

@@ -44,7 +44,7 @@ struct CopyLimit {
         var cpuSeen = cpuBefore
         let clock = ContinuousClock()
         let started = clock.now
-        let result = try runCommand(psql, ["-X", "-v", "ON_ERROR_STOP=1", "-d", cluster.postgres.url(database: database), "-c", command]) { pid in
+        let result = try runCommand(psql, ["-X", "-v", "ON_ERROR_STOP=1", "-d", cluster.localURL(database: database), "-c", command]) { pid in
             cpuSeen.absorb(CPUSnapshot.take(postmasterPID: postmaster, children: [pid: "psql"]))
         }
         let seconds = BenchTime.seconds(started.duration(to: clock.now))

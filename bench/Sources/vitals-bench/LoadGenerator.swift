@@ -1,6 +1,8 @@
-import DeviceSimulator
 import Foundation
 import HL7v2
+import MLLP
+import NIOCore
+import NIOPosix
 import VitalSigns
 
 /// What the senders of one phase saw.
@@ -25,6 +27,10 @@ struct PhaseResult: Sendable {
 /// `senders` simulated monitors, each on its own MLLP connection, each waiting for its ACK before
 /// sending its next message, as real senders do. Monitors `firstMonitor ..< firstMonitor + senders`
 /// (distinct devices, patients and control ids from any other phase); see ReportTemplates.
+///
+/// The senders live on an event loop of their own (`SenderLoop`): each sends its next message from
+/// the handler that reads the ACK, so the load costs a write and a read a message rather
+/// than hops between threads, and its CPU is reported apart from the engine's.
 struct LoadGenerator: Sendable {
     let port: Int
     let senders: Int
@@ -43,82 +49,190 @@ struct LoadGenerator: Sendable {
         // Render the reports and connect everyone before the clock starts.
         let templates = (0..<senders).map { ReportTemplates(monitorIndex: firstMonitor + $0) }
         guard templates.allSatisfy({ $0.check() }) else { throw BenchError("report templates do not render valid messages") }
-        let clients = try await withThrowingTaskGroup(of: (Int, MLLPClient).self) { group in
-            for index in 0..<senders {
-                group.addTask { (index, try await MLLPClient.connect(host: "127.0.0.1", port: port)) }
-            }
-            var clients = [MLLPClient?](repeating: nil, count: senders)
-            for try await (index, client) in group { clients[index] = client }
-            return clients.compactMap { $0 }
+        var channels: [Channel] = []
+        defer { for channel in channels { channel.close(promise: nil) } }
+        for (index, reports) in templates.enumerated() {
+            let schedule = SenderSchedule(index: index, senders: senders, pacing: pacing)
+            channels.append(try await ClientBootstrap(group: SenderLoop.group)
+                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandlers([
+                            ByteToMessageHandler(MLLPFrameDecoder(maximumFrameBytes: 1 << 20)),
+                            MonitorSender(reports: reports, schedule: schedule),
+                        ])
+                    }
+                }
+                .connect(host: "127.0.0.1", port: port)
+                .get())
         }
-        let clock = ContinuousClock()
-        let start = clock.now
+        let start = ContinuousClock.now
         let deadline = start + duration
         var total = PhaseResult()
-        await withTaskGroup(of: PhaseResult.self) { group in
-            for (index, client) in clients.enumerated() {
-                let reports = templates[index]
-                group.addTask {
-                    await sender(index: index, client: client, reports: reports, pacing: pacing, start: start, deadline: deadline)
+        let results = channels.map { channel in
+            channel.eventLoop.flatSubmit {
+                do {
+                    return try channel.pipeline.syncOperations.handler(type: MonitorSender.self).run(from: start, until: deadline)
+                } catch {
+                    return channel.eventLoop.makeFailedFuture(error)
                 }
             }
-            for await result in group { total.merge(result) }
         }
-        total.elapsed = BenchTime.seconds(start.duration(to: clock.now))
-        for client in clients { await client.close() }
+        for result in results {
+            do {
+                total.merge(try await result.get())
+            } catch {
+                total.failures.append("sender: \(error)")
+            }
+        }
+        total.elapsed = BenchTime.seconds(start.duration(to: .now))
         return total
     }
 
-    private func sender(index: Int, client: MLLPClient, reports: ReportTemplates, pacing: Pacing,
-                        start: ContinuousClock.Instant, deadline: ContinuousClock.Instant) async -> PhaseResult {
-        var result = PhaseResult()
-        result.latencies.reserveCapacity(4096)
-        var lastMillisecond: Int64 = 0
-        let clock = ContinuousClock()
-        var sequence = 0
-        while true {
-            let due: ContinuousClock.Instant
-            switch pacing {
-            case .closedLoop:
-                due = clock.now
-            case .openLoop(let rate):
-                // Senders are spread evenly over one interval so they do not fire together.
-                let interval = Double(senders) / rate
-                due = start + .nanoseconds(Int64((Double(sequence) + Double(index) / Double(senders)) * interval * 1e9))
-            }
-            if due >= deadline { break }
-            sequence += 1
+    static func isPositive(_ reply: ByteBuffer) -> Bool {
+        guard let ack = try? HL7Message(parsing: Array(reply.readableBytesView)), let msa = ack.firstSegment(named: "MSA") else { return false }
+        return msa[1].value == "AA"
+    }
+}
 
-            // Report times in milliseconds, strictly increasing per monitor.
-            let millisecond = max(Int64(Date().timeIntervalSince1970 * 1000), lastMillisecond + 1)
-            lastMillisecond = millisecond
-            let report = reports.render(sequence: sequence, time: Timestamp(microsecondsSinceEpoch: millisecond * 1000))
-            if clock.now < due { try? await Task.sleep(until: due, tolerance: .microseconds(50), clock: clock) }
+/// One event-loop thread for all the senders, so that they cost what a separate sending machine
+/// would spend on one core at most, and show in the CPU report under their own name.
+enum SenderLoop {
+    static let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+}
 
-            let sent = clock.now
-            do {
-                // An ACK that never comes fails the send after the client's timeout (30 s), so a
-                // phase always ends.
-                let reply = try await client.send(report.bytes)
-                let acknowledged = clock.now
-                let from = if case .openLoop = pacing { due } else { sent }
-                result.latencies.append(UInt64(max(0, BenchTime.seconds(from.duration(to: acknowledged))) * 1e9))
-                if Self.isPositive(reply) {
-                    result.messages += 1
-                    result.observations += report.observations
-                } else {
-                    result.negativeAcknowledgements += 1
-                }
-            } catch {
-                result.failures.append("sender \(index): \(error)")
-                break
-            }
+/// When a sender's messages are due.
+struct SenderSchedule: Sendable {
+    let index: Int
+    let senders: Int
+    let pacing: LoadGenerator.Pacing
+
+    /// When message `sequence` (0-based) is due, the previous one having been acknowledged `now`.
+    func due(_ sequence: Int, start: ContinuousClock.Instant, now: ContinuousClock.Instant) -> ContinuousClock.Instant {
+        switch pacing {
+        case .closedLoop:
+            return now
+        case .openLoop(let rate):
+            // Senders are spread evenly over one interval so they do not fire together.
+            let interval = Double(senders) / rate
+            return start + .nanoseconds(Int64((Double(sequence) + Double(index) / Double(senders)) * interval * 1e9))
         }
-        return result
+    }
+}
+
+/// A simulated monitor on its connection's event loop: sends a report, and the frame that comes
+/// back is its acknowledgement; only then is the next report sent (when due).
+private final class MonitorSender: ChannelInboundHandler {
+    typealias InboundIn = MLLPInbound
+
+    /// As `MLLPClient`: a sender whose ACK does not come within this gives up, so a phase ends.
+    private static let acknowledgementTimeout = Duration.seconds(30)
+
+    private let reports: ReportTemplates
+    private let schedule: SenderSchedule
+    private var context: ChannelHandlerContext?
+    private var finished: EventLoopPromise<PhaseResult>?
+    private var result = PhaseResult()
+    private var start = ContinuousClock.now
+    private var deadline = ContinuousClock.now
+    private var sequence = 0
+    private var lastMillisecond: Int64 = 0
+    private var outstanding: (sent: ContinuousClock.Instant, due: ContinuousClock.Instant, observations: Int)?
+
+    init(reports: ReportTemplates, schedule: SenderSchedule) {
+        self.reports = reports
+        self.schedule = schedule
+        result.latencies.reserveCapacity(4096)
     }
 
-    static func isPositive(_ reply: [UInt8]) -> Bool {
-        guard let ack = try? HL7Message(parsing: reply), let msa = ack.firstSegment(named: "MSA") else { return false }
-        return msa[1].value == "AA"
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func run(from start: ContinuousClock.Instant, until deadline: ContinuousClock.Instant) -> EventLoopFuture<PhaseResult> {
+        guard let context else { return SenderLoop.group.next().makeFailedFuture(ChannelError.ioOnClosedChannel) }
+        self.start = start
+        self.deadline = deadline
+        let finished = context.eventLoop.makePromise(of: PhaseResult.self)
+        self.finished = finished
+        watchTimeout()
+        sendNext()
+        return finished.futureResult
+    }
+
+    private func sendNext() {
+        guard let context, finished != nil else { return }
+        let now = ContinuousClock.now
+        let due = schedule.due(sequence, start: start, now: now)
+        guard due < deadline else { return finish() }
+        sequence += 1
+        if now < due {
+            context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(BenchTime.seconds(now.duration(to: due)) * 1e9))) {
+                self.send(due: due)
+            }
+        } else {
+            send(due: due)
+        }
+    }
+
+    private func send(due: ContinuousClock.Instant) {
+        guard let context, finished != nil else { return }
+        // Report times in milliseconds, strictly increasing per monitor.
+        let millisecond = max(Int64(Date().timeIntervalSince1970 * 1000), lastMillisecond + 1)
+        lastMillisecond = millisecond
+        let report = reports.render(sequence: sequence, time: Timestamp(microsecondsSinceEpoch: millisecond * 1000))
+        var frame = context.channel.allocator.buffer(capacity: report.bytes.count + 3)
+        frame.writeInteger(MLLPFraming.startBlock)
+        frame.writeBytes(report.bytes)
+        frame.writeInteger(MLLPFraming.endBlock)
+        frame.writeInteger(MLLPFraming.carriageReturn)
+        outstanding = (ContinuousClock.now, due, report.observations)
+        context.writeAndFlush(NIOAny(frame), promise: nil)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard case .frame(let reply) = unwrapInboundIn(data), let sent = outstanding else { return }
+        outstanding = nil
+        let acknowledged = ContinuousClock.now
+        let from = if case .openLoop = schedule.pacing { sent.due } else { sent.sent }
+        result.latencies.append(UInt64(max(0, BenchTime.seconds(from.duration(to: acknowledged))) * 1e9))
+        if LoadGenerator.isPositive(reply) {
+            result.messages += 1
+            result.observations += sent.observations
+        } else {
+            result.negativeAcknowledgements += 1
+        }
+        sendNext()
+    }
+
+    /// Checked once a second rather than a timer per message.
+    private func watchTimeout() {
+        guard let context, finished != nil else { return }
+        if let sent = outstanding?.sent, sent.duration(to: .now) > Self.acknowledgementTimeout {
+            return fail("sender \(schedule.index): no acknowledgement within \(Self.acknowledgementTimeout)")
+        }
+        context.eventLoop.assumeIsolated().scheduleTask(in: .seconds(1)) { self.watchTimeout() }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        fail("sender \(schedule.index): the server closed the connection")
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        fail("sender \(schedule.index): \(error)")
+        context.close(promise: nil)
+    }
+
+    private func fail(_ reason: String) {
+        guard finished != nil else { return }
+        result.failures.append(reason)
+        finish()
+    }
+
+    private func finish() {
+        let finished = finished
+        self.finished = nil
+        finished?.succeed(result)
     }
 }

@@ -19,6 +19,7 @@ struct MLLPBenchmark {
     let senders: Int
     let mode: StorageMode?
     let durable: Bool
+    let writerConnections: Int
     let logger: Logger
     let summary: Summary
 
@@ -128,8 +129,9 @@ struct MLLPBenchmark {
                        decoder: PCD01Decoder, rowsBefore: Int) async throws -> PhaseOutcome {
         try cluster.checkpoint()
         let before = try cluster.counters(Self.database)
-        let engine = try await EngineUnderTest.start(url: cluster.postgres.url(database: Self.database), decoder: decoder, logger: logger)
-        let cpuBefore = CPUSnapshot.take(postmasterPID: cluster.postmasterPID, writerThreads: engine.writerThreads)
+        let engine = try await EngineUnderTest.start(url: cluster.localURL(database: Self.database), decoder: decoder,
+                                                  writerConnections: writerConnections, logger: logger)
+        let cpuBefore = CPUSnapshot.take(postmasterPID: cluster.postmasterPID)
         let result: PhaseResult
         do {
             result = try await LoadGenerator(port: engine.port, senders: senders, firstMonitor: firstMonitor).run(pacing, for: duration)
@@ -137,7 +139,7 @@ struct MLLPBenchmark {
             engine.stop()
             throw error
         }
-        let cpu = CPUSnapshot.take(postmasterPID: cluster.postmasterPID, writerThreads: engine.writerThreads)
+        let cpu = CPUSnapshot.take(postmasterPID: cluster.postmasterPID)
             .report(since: cpuBefore, wall: result.elapsed)
         engine.stop()
         try cluster.waitForNoConnections(to: Self.database)

@@ -73,10 +73,14 @@ struct MLLPOptions: ParsableArguments {
     @Flag(help: "Run PostgreSQL with fsync, synchronous_commit and full_page_writes off (not durable; compare only with runs made the same way).")
     var noFsync = false
 
+    @Option(help: "The observation writer's connections (default: the writer's own default).")
+    var writerConnections: Int = ObservationWriter.Configuration().connections
+
     @Flag(help: "Log the engine's info messages to standard error.")
     var verbose = false
 
     func validate() throws {
+        guard (1...16).contains(writerConnections) else { throw ValidationError("--writer-connections must be between 1 and 16") }
         guard (1...3600).contains(seconds) else { throw ValidationError("--seconds must be between 1 and 3600") }
         guard (1...1024).contains(senders) else { throw ValidationError("--senders must be between 1 and 1024") }
     }
@@ -85,7 +89,7 @@ struct MLLPOptions: ParsableArguments {
         var logger = Logger(label: "vitals-bench")
         logger.logLevel = verbose ? .info : .warning
         return MLLPBenchmark(repository: try Repository.locate(), seconds: seconds, senders: senders, mode: storageMode.mode,
-                             durable: !noFsync, logger: logger, summary: summary)
+                             durable: !noFsync, writerConnections: writerConnections, logger: logger, summary: summary)
     }
 }
 
