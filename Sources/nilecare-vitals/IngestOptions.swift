@@ -25,7 +25,7 @@ struct IngestOptions: ParsableArguments {
     @Option(help: "Most observation rows in one database commit.")
     var maxBatchRows: Int = ObservationWriter.Configuration().maxBatchRows
 
-    @Option(help: "Database connections committing observations in parallel (more helps a remote database with cores to spare).")
+    @Option(help: "Database connections committing observations in parallel (one makes larger commits with less database CPU per row; two overlap one commit's flush with the next one's load).")
     var writerConnections: Int = ObservationWriter.Configuration().connections
 
     func validate() throws {
