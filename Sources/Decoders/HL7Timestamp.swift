@@ -12,10 +12,10 @@ enum HL7Timestamp {
     }
 
     static func parse(_ text: String, facilityZone: TimeZone) throws(Problem) -> Timestamp {
-        try parse(ArraySlice(text.utf8), facilityZone: facilityZone)
+        try Array(text.utf8).withUnsafeBufferPointer { (bytes) throws(Problem) in try parse(bytes, facilityZone: facilityZone) }
     }
 
-    static func parse(_ bytes: ArraySlice<UInt8>, facilityZone: TimeZone) throws(Problem) -> Timestamp {
+    static func parse(_ bytes: UnsafeBufferPointer<UInt8>, facilityZone: TimeZone) throws(Problem) -> Timestamp {
         var end = bytes.endIndex
         var offsetSeconds: Int?
         if let sign = bytes.firstIndex(where: { $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "-") }) {
@@ -51,7 +51,7 @@ enum HL7Timestamp {
     }
 
     /// `width` ASCII digits from `start`, nothing else (no sign, no space).
-    private static func number(_ bytes: ArraySlice<UInt8>, _ start: Int, _ width: Int) -> Int? {
+    private static func number(_ bytes: UnsafeBufferPointer<UInt8>, _ start: Int, _ width: Int) -> Int? {
         guard start >= bytes.startIndex, start + width <= bytes.endIndex else { return nil }
         var value = 0
         for index in start..<(start + width) {
