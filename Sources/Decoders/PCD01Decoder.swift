@@ -77,11 +77,12 @@ public struct PCD01Decoder: Sendable {
         var patient: PatientIdentifier?
         var location: String?
         /// Device ids seen per MDS (first part of OBX-4), inherited by the metric rows below them.
-        var deviceByMDS: [String: String] = [:]
+        /// A message names one MDS or a few, so a short list beats hashing.
+        var deviceByMDS: [(mds: String, device: String)] = []
         var lastDevice: String?
-        /// The MDS of the previous row and its device, so each row need not hash its MDS;
+        /// The MDS of the previous row and its device, so each row need not look its MDS up;
         /// nil when `deviceByMDS` changed since.
-        var deviceMDS: String?
+        var deviceMDS: UnsafeBufferPointer<UInt8>?
         var mdsDevice: String?
         /// The previous row's OBX-18 and OBX-14 as sent, and what they gave: rows of one report
         /// repeat them, so each is read once per message rather than once per row.
@@ -106,7 +107,12 @@ public struct PCD01Decoder: Sendable {
             let id = equipment.component(1).isEmpty ? equipment.component(3).value : equipment.component(1).value
             context.lastEquipmentBytes = equipment.bytes
             if !id.isEmpty {
-                context.deviceByMDS[String(decoding: mdsBytes, as: UTF8.self)] = id
+                let mds = String(decoding: mdsBytes, as: UTF8.self)
+                if let known = context.deviceByMDS.firstIndex(where: { $0.mds == mds }) {
+                    context.deviceByMDS[known].device = id
+                } else {
+                    context.deviceByMDS.append((mds, id))
+                }
                 context.lastDevice = id
                 context.deviceMDS = nil
             }
@@ -203,10 +209,10 @@ public struct PCD01Decoder: Sendable {
             throw .requiredFieldMissing(segment: "OBX", sequence: sequence, field: 14, what: "observation time (also absent from OBR-7 and MSH-7)")
         }
         // Rows of one MDS follow each other: ask the table only when the MDS changes.
-        if context.deviceMDS.map({ !$0.utf8.elementsEqual(mdsBytes) }) ?? true {
+        if context.deviceMDS.map({ !Self.same($0, mdsBytes) }) ?? true {
             let mds = String(decoding: mdsBytes, as: UTF8.self)
-            context.deviceMDS = mds
-            context.mdsDevice = context.deviceByMDS[mds]
+            context.deviceMDS = mdsBytes
+            context.mdsDevice = context.deviceByMDS.first(where: { $0.mds == mds })?.device
         }
         let device = context.mdsDevice ?? context.lastDevice ?? context.header.sendingApplication
         guard !device.isEmpty else {

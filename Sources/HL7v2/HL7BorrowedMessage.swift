@@ -6,8 +6,11 @@ extension HL7Message {
     /// The view and everything read from it are valid only inside `body`: keep Strings, not texts.
     public func withBorrowedView<R, E: Error>(_ body: (HL7BorrowedMessage) throws(E) -> R) throws(E) -> R {
         try storage.withBuffers { (buffers) throws(E) -> R in
-            try storage.withIndex { (fieldStarts, segmentBases) throws(E) -> R in
-                try body(HL7BorrowedMessage(buffers: buffers, fieldStarts: fieldStarts, segmentBases: segmentBases))
+            // Texts point at one copy of the buffers: each stays four words, cheap to pass around.
+            try withUnsafePointer(to: buffers) { (buffers) throws(E) -> R in
+                try storage.withIndex { (fieldStarts, segmentBases) throws(E) -> R in
+                    try body(HL7BorrowedMessage(buffers: buffers, fieldStarts: fieldStarts, segmentBases: segmentBases))
+                }
             }
         }
     }
@@ -15,7 +18,7 @@ extension HL7Message {
 
 /// A parsed message seen through pointers; see `HL7Message.withBorrowedView`.
 public struct HL7BorrowedMessage {
-    let buffers: MessageBuffers
+    let buffers: UnsafePointer<MessageBuffers>
     let fieldStarts: UnsafeBufferPointer<Int32>
     let segmentBases: UnsafeBufferPointer<Int32>
 
@@ -24,19 +27,19 @@ public struct HL7BorrowedMessage {
     /// - Precondition: `index` is in `0..<segmentCount`, as for an array.
     public func segment(at index: Int) -> HL7BorrowedSegment {
         precondition(index >= 0 && index < segmentCount, "segment index out of range")
-        let layout = SegmentLayout(segment: index, fieldStarts: fieldStarts, segmentBases: segmentBases, bytes: buffers.bytes)
+        let layout = SegmentLayout(segment: index, fieldStarts: fieldStarts, segmentBases: segmentBases, bytes: buffers.pointee.bytes)
         return HL7BorrowedSegment(buffers: buffers, fieldStarts: fieldStarts, layout: layout)
     }
 }
 
 /// One segment, read as `HL7Segment` reads it.
 public struct HL7BorrowedSegment {
-    let buffers: MessageBuffers
+    let buffers: UnsafePointer<MessageBuffers>
     let fieldStarts: UnsafeBufferPointer<Int32>
     let layout: SegmentLayout
 
     /// Whether the segment ID is `id`, compared on the bytes.
-    public func hasID(_ id: StaticString) -> Bool { layout.hasID(id, bytes: buffers.bytes) }
+    public func hasID(_ id: StaticString) -> Bool { layout.hasID(id, bytes: buffers.pointee.bytes) }
 
     /// HL7 numbering, as `HL7Segment`'s subscript: out of range gives an empty field.
     public subscript(field: Int) -> HL7BorrowedText {
@@ -46,7 +49,7 @@ public struct HL7BorrowedSegment {
 
 /// A field or one of its components, read as `HL7Field` and `HL7Component` read them.
 public struct HL7BorrowedText {
-    let buffers: MessageBuffers
+    let buffers: UnsafePointer<MessageBuffers>
     let piece: MessageBuffers.Piece
 
     /// Not present, or present with zero length.
@@ -54,29 +57,29 @@ public struct HL7BorrowedText {
 
     /// 0-based repetition of a field; empty past the end.
     public func repetition(_ index: Int) -> HL7BorrowedText {
-        HL7BorrowedText(buffers: buffers, piece: buffers.piece(index, of: piece, separator: ByteFlags.repetition))
+        HL7BorrowedText(buffers: buffers, piece: buffers.pointee.piece(index, of: piece, separator: ByteFlags.repetition))
     }
 
     /// 1-based component (of the first repetition, for a field); empty past the end.
     public func component(_ number: Int) -> HL7BorrowedText {
-        let component = buffers.piece(number - 1, of: piece, separator: ByteFlags.component, stops: ByteFlags.repetition)
+        let component = buffers.pointee.piece(number - 1, of: piece, separator: ByteFlags.component, stops: ByteFlags.repetition)
         return HL7BorrowedText(buffers: buffers, piece: component)
     }
 
     /// 1-based subcomponent of a component; empty past the end.
     public func subcomponent(_ number: Int) -> HL7BorrowedText {
-        HL7BorrowedText(buffers: buffers, piece: buffers.piece(number - 1, of: piece, separator: ByteFlags.subcomponent))
+        HL7BorrowedText(buffers: buffers, piece: buffers.pointee.piece(number - 1, of: piece, separator: ByteFlags.subcomponent))
     }
 
     /// First repetition, first component, first subcomponent, escapes decoded (as `HL7Field.value`;
     /// for a component, the same as `HL7Component.value`).
     public var value: String {
-        buffers.text(of: piece, stoppingAt: ByteFlags.repetition | ByteFlags.component | ByteFlags.subcomponent)
+        buffers.pointee.text(of: piece, stoppingAt: ByteFlags.repetition | ByteFlags.component | ByteFlags.subcomponent)
     }
 
     /// The bytes as sent, escapes and all.
     public var bytes: UnsafeBufferPointer<UInt8> {
-        UnsafeBufferPointer(rebasing: buffers.bytes[piece.start..<max(piece.start, piece.end)])
+        UnsafeBufferPointer(rebasing: buffers.pointee.bytes[piece.start..<max(piece.start, piece.end)])
     }
 
     /// Whether the bytes as sent are exactly `text`.
