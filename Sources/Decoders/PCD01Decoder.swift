@@ -43,9 +43,16 @@ public struct PCD01Decoder: Sendable {
         guard !header.controlID.isEmpty else {
             throw .requiredFieldMissing(segment: "MSH", sequence: 1, field: 10, what: "message control id")
         }
-        let profile = profiles.profile(forSendingApplication: header.sendingApplication)
         let messageTime = try timestamp(msh[7].component(1), segment: "MSH", sequence: 1, field: 7)
+        return try profiles.withProfile(forSendingApplication: header.sendingApplication) { (profile) throws(PCD01DecodeError) in
+            try decodeRows(message, header: header, messageTime: messageTime, profile: profile)
+        }
+    }
 
+    /// PID, PV1, OBR and OBX segments in order, with the header read.
+    private func decodeRows(
+        _ message: HL7BorrowedMessage, header: MessageHeader, messageTime: Timestamp?, profile: borrowing DeviceProfile
+    ) throws(PCD01DecodeError) -> DecodedMessage {
         var context = Context(header: header, messageTime: messageTime)
         var observations: [Observation] = []
         observations.reserveCapacity(message.segmentCount)
