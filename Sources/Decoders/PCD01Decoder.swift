@@ -65,9 +65,9 @@ public struct PCD01Decoder: Sendable {
                 try readRow(segment, sequence: obxSequence, profile: profile, context: &context,
                             into: &observations, skipped: &skipped)
             } else if segment.hasID("PID") {
-                context.patient = Self.patient(from: segment[3])
+                context.row.patient = Self.patient(from: segment[3])
             } else if segment.hasID("PV1") {
-                context.location = Self.location(from: segment[3])
+                context.row.location = Self.location(from: segment[3])
             } else if segment.hasID("OBR") {
                 context.orderTime = try timestamp(segment[7].component(1), segment: "OBR", sequence: 1, field: 7)
             }
@@ -81,8 +81,12 @@ public struct PCD01Decoder: Sendable {
         var header: MessageHeader
         var messageTime: Timestamp?
         var orderTime: Timestamp?
-        var patient: PatientIdentifier?
-        var location: String?
+        /// The row being built: PID and PV1 set its patient and location, each OBX the rest, and
+        /// the row is appended as a copy, so what rows share is never built twice.
+        var row = Observation(
+            time: Timestamp(microsecondsSinceEpoch: 0), patient: nil, deviceID: "", kind: .unknown,
+            code: ObservationCode(code: "", system: ""), value: 0, unit: .unitless
+        )
         /// Device ids seen per MDS (first part of OBX-4), inherited by the metric rows below them.
         /// A message names one MDS or a few, so a short list beats hashing.
         var deviceByMDS: [(mds: String, device: String)] = []
@@ -225,18 +229,15 @@ public struct PCD01Decoder: Sendable {
         guard !device.isEmpty else {
             throw .requiredFieldMissing(segment: "OBX", sequence: sequence, field: 18, what: "equipment instance identifier (and MSH-3 is empty)")
         }
-        observations.append(Observation(
-            time: time,
-            patient: context.patient,
-            deviceID: device,
-            location: context.location,
-            kind: kind,
-            code: code,
-            value: value,
-            unit: unit,
-            hierarchy: hierarchyBytes.isEmpty ? nil : obx[4].value,
-            status: status
-        ))
+        context.row.time = time
+        context.row.deviceID = device
+        context.row.kind = kind
+        context.row.code = code
+        context.row.value = value
+        context.row.unit = unit
+        context.row.hierarchy = hierarchyBytes.isEmpty ? nil : obx[4].value
+        context.row.status = status
+        observations.append(context.row)
     }
 
     // MARK: Fields
