@@ -84,6 +84,10 @@ public struct HL7BorrowedText {
 
     /// Whether the bytes as sent are exactly `text`.
     public func equals(_ text: StaticString) -> Bool {
-        bytes.elementsEqual(UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+        let bytes = bytes, expected = text.utf8Start
+        // Lengths first: most mismatches end there.
+        guard bytes.count == text.utf8CodeUnitCount else { return false }
+        for index in 0..<bytes.count where bytes[index] != expected[index] { return false }
+        return true
     }
 }
