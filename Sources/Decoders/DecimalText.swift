@@ -18,7 +18,7 @@ enum DecimalText {
 
     /// HL7 `NM`: the usual `[+-]digits[.digits]` from the bytes; anything else (exponents, long
     /// mantissas) through the standard library.
-    static func parse(_ bytes: ArraySlice<UInt8>) -> Double? {
+    static func parse(_ bytes: UnsafeBufferPointer<UInt8>) -> Double? {
         var index = bytes.startIndex
         var negative = false
         if index < bytes.endIndex, bytes[index] == UInt8(ascii: "-") || bytes[index] == UInt8(ascii: "+") {
@@ -48,7 +48,7 @@ enum DecimalText {
         return negative ? -value : value
     }
 
-    private static func fallback(_ bytes: ArraySlice<UInt8>) -> Double? {
+    private static func fallback(_ bytes: UnsafeBufferPointer<UInt8>) -> Double? {
         guard let value = Double(String(decoding: bytes, as: UTF8.self)), value.isFinite else { return nil }
         return value
     }

@@ -12,10 +12,10 @@ enum HL7Timestamp {
     }
 
     static func parse(_ text: String, facilityZone: TimeZone) throws(Problem) -> Timestamp {
-        try parse(ArraySlice(text.utf8), facilityZone: facilityZone)
+        try Array(text.utf8).withUnsafeBufferPointer { (bytes) throws(Problem) in try parse(bytes, facilityZone: facilityZone) }
     }
 
-    static func parse(_ bytes: ArraySlice<UInt8>, facilityZone: TimeZone) throws(Problem) -> Timestamp {
+    static func parse(_ bytes: UnsafeBufferPointer<UInt8>, facilityZone: TimeZone) throws(Problem) -> Timestamp {
         var end = bytes.endIndex
         var offsetSeconds: Int?
         if let sign = bytes.firstIndex(where: { $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "-") }) {
@@ -29,12 +29,13 @@ enum HL7Timestamp {
         if let dot = bytes[..<end].firstIndex(of: UInt8(ascii: ".")) {
             let digits = end - dot - 1
             guard (1...4).contains(digits), let value = number(bytes, dot + 1, digits) else { throw .malformed }
-            fractionMicros = value * [0, 100_000, 10_000, 1_000, 100][digits]
+            // No array literals on this path: each would be allocated per call.
+            fractionMicros = value * (digits == 1 ? 100_000 : digits == 2 ? 10_000 : digits == 3 ? 1_000 : 100)
             end = dot
             guard end - bytes.startIndex == 14 else { throw .malformed }
         }
         let length = end - bytes.startIndex
-        guard [4, 6, 8, 10, 12, 14].contains(length) else { throw .malformed }
+        guard (4...14).contains(length), length % 2 == 0 else { throw .malformed }
         func part(_ offset: Int, _ width: Int, default value: Int) throws(Problem) -> Int {
             guard offset + width <= length else { return value }
             guard let number = number(bytes, bytes.startIndex + offset, width) else { throw .malformed }
@@ -51,7 +52,7 @@ enum HL7Timestamp {
     }
 
     /// `width` ASCII digits from `start`, nothing else (no sign, no space).
-    private static func number(_ bytes: ArraySlice<UInt8>, _ start: Int, _ width: Int) -> Int? {
+    private static func number(_ bytes: UnsafeBufferPointer<UInt8>, _ start: Int, _ width: Int) -> Int? {
         guard start >= bytes.startIndex, start + width <= bytes.endIndex else { return nil }
         var value = 0
         for index in start..<(start + width) {

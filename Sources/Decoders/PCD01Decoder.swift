@@ -16,8 +16,11 @@ public struct PCD01Decoder: Sendable {
 
     /// The header alone, for acknowledging a message that fails to decode.
     public static func header(of message: HL7Message) -> MessageHeader {
-        let msh = message.header
-        return MessageHeader(
+        message.withBorrowedView { header(of: $0.segment(at: 0)) }
+    }
+
+    private static func header(of msh: HL7BorrowedSegment) -> MessageHeader {
+        MessageHeader(
             sendingApplication: msh[3].value,
             sendingFacility: msh[4].value,
             controlID: msh[10].value,
@@ -27,30 +30,44 @@ public struct PCD01Decoder: Sendable {
     }
 
     public func decode(_ message: HL7Message) throws(PCD01DecodeError) -> DecodedMessage {
-        let header = Self.header(of: message)
+        // Read through pointers: HL7Field access would retain and release the message per field.
+        try message.withBorrowedView { (message) throws(PCD01DecodeError) in try decode(message) }
+    }
+
+    private func decode(_ message: HL7BorrowedMessage) throws(PCD01DecodeError) -> DecodedMessage {
+        let msh = message.segment(at: 0)
+        let header = Self.header(of: msh)
         guard header.messageType == "ORU", header.triggerEvent == "R01" else {
             throw .unsupportedMessage(type: header.messageType, trigger: header.triggerEvent)
         }
         guard !header.controlID.isEmpty else {
             throw .requiredFieldMissing(segment: "MSH", sequence: 1, field: 10, what: "message control id")
         }
-        let profile = profiles.profile(forSendingApplication: header.sendingApplication)
-        let messageTime = try timestamp(message.header[7].component(1), segment: "MSH", sequence: 1, field: 7)
+        let messageTime = try timestamp(msh[7].component(1), segment: "MSH", sequence: 1, field: 7)
+        return try profiles.withProfile(forSendingApplication: header.sendingApplication) { (profile) throws(PCD01DecodeError) in
+            try decodeRows(message, header: header, messageTime: messageTime, profile: profile)
+        }
+    }
 
+    /// PID, PV1, OBR and OBX segments in order, with the header read.
+    private func decodeRows(
+        _ message: HL7BorrowedMessage, header: MessageHeader, messageTime: Timestamp?, profile: borrowing DeviceProfile
+    ) throws(PCD01DecodeError) -> DecodedMessage {
         var context = Context(header: header, messageTime: messageTime)
         var observations: [Observation] = []
         observations.reserveCapacity(message.segmentCount)
         var skipped: [SkippedObservation] = []
         var obxSequence = 0
-        for segment in message.segments {
+        for index in 0..<message.segmentCount {
+            let segment = message.segment(at: index)
             if segment.hasID("OBX") {
                 obxSequence += 1
                 try readRow(segment, sequence: obxSequence, profile: profile, context: &context,
                             into: &observations, skipped: &skipped)
             } else if segment.hasID("PID") {
-                context.patient = Self.patient(from: segment[3])
+                context.row.patient = Self.patient(from: segment[3])
             } else if segment.hasID("PV1") {
-                context.location = Self.location(from: segment[3])
+                context.row.location = Self.location(from: segment[3])
             } else if segment.hasID("OBR") {
                 context.orderTime = try timestamp(segment[7].component(1), segment: "OBR", sequence: 1, field: 7)
             }
@@ -64,19 +81,25 @@ public struct PCD01Decoder: Sendable {
         var header: MessageHeader
         var messageTime: Timestamp?
         var orderTime: Timestamp?
-        var patient: PatientIdentifier?
-        var location: String?
+        /// The row being built: PID and PV1 set its patient and location, each OBX the rest, and
+        /// the row is appended as a copy, so what rows share is never built twice.
+        var row = Observation(
+            time: Timestamp(microsecondsSinceEpoch: 0), patient: nil, deviceID: "", kind: .unknown,
+            code: ObservationCode(code: "", system: ""), value: 0, unit: .unitless
+        )
         /// Device ids seen per MDS (first part of OBX-4), inherited by the metric rows below them.
-        var deviceByMDS: [String: String] = [:]
+        /// A message names one MDS or a few, so a short list beats hashing.
+        var deviceByMDS: [(mds: String, device: String)] = []
         var lastDevice: String?
-        /// The MDS of the previous row and its device, so each row need not hash its MDS;
+        /// The MDS of the previous row and its device, so each row need not look its MDS up;
         /// nil when `deviceByMDS` changed since.
-        var deviceMDS: String?
+        var deviceMDS: UnsafeBufferPointer<UInt8>?
         var mdsDevice: String?
         /// The previous row's OBX-18 and OBX-14 as sent, and what they gave: rows of one report
         /// repeat them, so each is read once per message rather than once per row.
-        var lastEquipmentBytes: ArraySlice<UInt8> = []
-        var lastTimeBytes: ArraySlice<UInt8> = []
+        /// Point into the message, valid while it is borrowed.
+        var lastEquipmentBytes = UnsafeBufferPointer<UInt8>(start: nil, count: 0)
+        var lastTimeBytes = UnsafeBufferPointer<UInt8>(start: nil, count: 0)
         var lastTime: Timestamp?
     }
 
@@ -85,22 +108,27 @@ public struct PCD01Decoder: Sendable {
     /// One OBX row: its observation appended to `observations`, or the reason it carries none to
     /// `skipped`, or nothing for a containment row.
     private func readRow(
-        _ obx: HL7Segment, sequence: Int, profile: DeviceProfile, context: inout Context,
+        _ obx: HL7BorrowedSegment, sequence: Int, profile: DeviceProfile, context: inout Context,
         into observations: inout [Observation], skipped: inout [SkippedObservation]
     ) throws(PCD01DecodeError) {
-        let hierarchyBytes = obx[4].rawBytes
-        let mdsBytes = hierarchyBytes.firstIndex(of: UInt8(ascii: ".")).map { hierarchyBytes[..<$0] } ?? hierarchyBytes
+        let hierarchyBytes = obx[4].bytes
+        let mdsBytes = hierarchyBytes.firstIndex(of: UInt8(ascii: ".")).map { UnsafeBufferPointer(rebasing: hierarchyBytes[..<$0]) } ?? hierarchyBytes
         let equipment = obx[18]
-        if !equipment.isEmpty, equipment.rawBytes != context.lastEquipmentBytes {
+        if !equipment.isEmpty, !Self.same(equipment.bytes, context.lastEquipmentBytes) {
             let id = equipment.component(1).isEmpty ? equipment.component(3).value : equipment.component(1).value
-            context.lastEquipmentBytes = equipment.rawBytes
+            context.lastEquipmentBytes = equipment.bytes
             if !id.isEmpty {
-                context.deviceByMDS[String(decoding: mdsBytes, as: UTF8.self)] = id
+                let mds = String(decoding: mdsBytes, as: UTF8.self)
+                if let known = context.deviceByMDS.firstIndex(where: { $0.mds == mds }) {
+                    context.deviceByMDS[known].device = id
+                } else {
+                    context.deviceByMDS.append((mds, id))
+                }
                 context.lastDevice = id
                 context.deviceMDS = nil
             }
         }
-        let valueType = obx[2].rawBytes
+        let valueType = obx[2].bytes
         let rawValue = obx[5]
         // MDS, VMD and channel rows describe containment and carry no value.
         if valueType.isEmpty && rawValue.isEmpty { return }
@@ -108,7 +136,7 @@ public struct PCD01Decoder: Sendable {
         func skip(_ field: Int, _ reason: String) {
             skipped.append(SkippedObservation(segmentSequence: sequence, field: field, reason: reason))
         }
-        let statusBytes = obx[11].rawBytes
+        let statusBytes = obx[11].bytes
         let status: ObservationStatus
         if statusBytes.isEmpty {
             status = .final
@@ -120,17 +148,17 @@ public struct PCD01Decoder: Sendable {
         guard status.carriesValue else { return skip(11, "result status \(status.code): no value to store") }
 
         let number: Double
-        if valueType.elementsEqual("NM".utf8) {
-            guard let value = DecimalText.parse(rawValue.rawBytes) else {
+        if obx[2].equals("NM") {
+            guard let value = DecimalText.parse(rawValue.bytes) else {
                 return skip(5, "NM value '\(rawValue.value.prefix(20))' is not a number")
             }
             number = value
-        } else if valueType.elementsEqual("SN".utf8) {
+        } else if obx[2].equals("SN") {
             let comparator = rawValue.component(1).value
             guard comparator.isEmpty || comparator == "=" else {
                 return skip(5, "SN value with comparator '\(comparator)' is a bound, not a measurement")
             }
-            guard rawValue.component(3).isEmpty, let value = DecimalText.parse(rawValue.component(2).rawBytes) else {
+            guard rawValue.component(3).isEmpty, let value = DecimalText.parse(rawValue.component(2).bytes) else {
                 return skip(5, "SN value is not a single number")
             }
             number = value
@@ -141,8 +169,8 @@ public struct PCD01Decoder: Sendable {
         let identifier = obx[3]
         var code: ObservationCode
         var resolution: CodeResolution
-        let number3 = identifier.component(1).rawBytes
-        if let mdc = Self.decimal(number3), identifier.component(3).rawBytes.elementsEqual(Self.mdcBytes),
+        let number3 = identifier.component(1).bytes
+        if let mdc = Self.decimal(number3), identifier.component(3).equals("MDC"),
            let known = profile.resolve(mdcCode: mdc) {
             // The common PCD-01 row: a numeric MDC code the tables know, no Strings to hash.
             code = ObservationCode(code: String(decoding: number3, as: UTF8.self), text: "", system: Self.mdcSystem)
@@ -163,7 +191,7 @@ public struct PCD01Decoder: Sendable {
 
         let unitField = obx[6]
         let sentUnit: UCUMUnit?
-        if let dimension = Self.decimal(unitField.component(1).rawBytes), let unit = profile.unit(mdcCode: dimension) {
+        if let dimension = Self.decimal(unitField.component(1).bytes), let unit = profile.unit(mdcCode: dimension) {
             sentUnit = unit
         } else {
             let unitCode = unitField.component(1).value
@@ -184,44 +212,40 @@ public struct PCD01Decoder: Sendable {
         }
 
         let timeField = obx[14].component(1)
-        if timeField.rawBytes != context.lastTimeBytes {
+        if !Self.same(timeField.bytes, context.lastTimeBytes) {
             context.lastTime = try timestamp(timeField, segment: "OBX", sequence: sequence, field: 14)
-            context.lastTimeBytes = timeField.rawBytes
+            context.lastTimeBytes = timeField.bytes
         }
         guard let time = context.lastTime ?? context.orderTime ?? context.messageTime else {
             throw .requiredFieldMissing(segment: "OBX", sequence: sequence, field: 14, what: "observation time (also absent from OBR-7 and MSH-7)")
         }
         // Rows of one MDS follow each other: ask the table only when the MDS changes.
-        if context.deviceMDS.map({ !$0.utf8.elementsEqual(mdsBytes) }) ?? true {
+        if context.deviceMDS.map({ !Self.same($0, mdsBytes) }) ?? true {
             let mds = String(decoding: mdsBytes, as: UTF8.self)
-            context.deviceMDS = mds
-            context.mdsDevice = context.deviceByMDS[mds]
+            context.deviceMDS = mdsBytes
+            context.mdsDevice = context.deviceByMDS.first(where: { $0.mds == mds })?.device
         }
         let device = context.mdsDevice ?? context.lastDevice ?? context.header.sendingApplication
         guard !device.isEmpty else {
             throw .requiredFieldMissing(segment: "OBX", sequence: sequence, field: 18, what: "equipment instance identifier (and MSH-3 is empty)")
         }
-        observations.append(Observation(
-            time: time,
-            patient: context.patient,
-            deviceID: device,
-            location: context.location,
-            kind: kind,
-            code: code,
-            value: value,
-            unit: unit,
-            hierarchy: hierarchyBytes.isEmpty ? nil : obx[4].value,
-            status: status
-        ))
+        context.row.time = time
+        context.row.deviceID = device
+        context.row.kind = kind
+        context.row.code = code
+        context.row.value = value
+        context.row.unit = unit
+        context.row.hierarchy = hierarchyBytes.isEmpty ? nil : obx[4].value
+        context.row.status = status
+        observations.append(context.row)
     }
 
     // MARK: Fields
 
-    private static let mdcBytes = Array("MDC".utf8)
     private static let mdcSystem = "MDC"
 
     /// A code made only of ASCII digits (at most 9), as an integer; nil for anything else.
-    private static func decimal(_ bytes: ArraySlice<UInt8>) -> Int? {
+    private static func decimal(_ bytes: UnsafeBufferPointer<UInt8>) -> Int? {
         guard !bytes.isEmpty, bytes.count <= 9 else { return nil }
         var value = 0
         for byte in bytes {
@@ -232,11 +256,18 @@ public struct PCD01Decoder: Sendable {
         return value
     }
 
+    /// Whether two byte ranges hold the same bytes.
+    private static func same(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard a.count == b.count else { return false }
+        guard let x = a.baseAddress, let y = b.baseAddress else { return true }
+        return memcmp(x, y, a.count) == 0
+    }
+
     /// The first component of a TS/DTM field (HL7 2.5 and earlier may add a precision component).
-    private func timestamp(_ field: HL7Component, segment: String, sequence: Int, field number: Int) throws(PCD01DecodeError) -> Timestamp? {
+    private func timestamp(_ field: HL7BorrowedText, segment: String, sequence: Int, field number: Int) throws(PCD01DecodeError) -> Timestamp? {
         guard !field.isEmpty else { return nil }
         do {
-            return try HL7Timestamp.parse(field.rawBytes, facilityZone: facilityZone)
+            return try HL7Timestamp.parse(field.bytes, facilityZone: facilityZone)
         } catch {
             let reason = error == .outOfRange ? "date or time out of range" : "not an HL7 timestamp YYYYMMDDHHMMSS[.SSSS][+/-ZZZZ]"
             throw .invalidValue(segment: segment, sequence: sequence, field: number, value: field.value, reason: reason)
@@ -244,17 +275,17 @@ public struct PCD01Decoder: Sendable {
     }
 
     /// PID-3: the first identifier with its assigning authority (CX.4, namespace or universal id).
-    static func patient(from field: HL7Field) -> PatientIdentifier? {
+    static func patient(from field: HL7BorrowedText) -> PatientIdentifier? {
         let first = field.repetition(0)
         let id = first.component(1).value
         guard !id.isEmpty else { return nil }
         let authority = first.component(4)
-        let namespace = authority.subcomponent(1)
-        return PatientIdentifier(id: id, assigningAuthority: namespace.isEmpty ? authority.subcomponent(2) : namespace)
+        let namespace = authority.subcomponent(1).value
+        return PatientIdentifier(id: id, assigningAuthority: namespace.isEmpty ? authority.subcomponent(2).value : namespace)
     }
 
     /// PV1-3 (PL): point of care, room and bed, as `ICU^12^B`.
-    static func location(from field: HL7Field) -> String? {
+    static func location(from field: HL7BorrowedText) -> String? {
         var location = field.component(1).value
         let room = field.component(2), bed = field.component(3)
         if !room.isEmpty || !bed.isEmpty { location += "^" + room.value }

@@ -73,7 +73,7 @@ private struct SegmentCode {
     }
 
     func matches(_ storage: MessageStorage, segment: Int) -> Bool {
-        let start = storage.segmentStart(segment)
+        let start = storage.layout(ofSegment: segment).start
         return storage.bytes.withUnsafeBufferPointer { buffer in
             buffer[start] == bytes.0 && buffer[start + 1] == bytes.1 && buffer[start + 2] == bytes.2
         }

@@ -12,16 +12,14 @@ struct TextSpan: Sendable {
     /// delimiter characters read as text.
     let flagsInside: UInt8
 
-    init(storage: MessageStorage, start: Int, end: Int, flagsInside: UInt8 = ByteFlags.unknown) {
+    init(storage: MessageStorage, _ piece: MessageBuffers.Piece) {
         self.storage = storage
-        self.start = start
-        self.end = end
-        self.flagsInside = flagsInside
+        self.start = piece.start
+        self.end = piece.end
+        self.flagsInside = piece.flags
     }
 
-    static func absent(in storage: MessageStorage) -> TextSpan {
-        TextSpan(storage: storage, start: 0, end: 0, flagsInside: 0)
-    }
+    private var piece: MessageBuffers.Piece { MessageBuffers.Piece(start: start, end: end, flags: flagsInside) }
 
     var isEmpty: Bool { start >= end }
 
@@ -29,31 +27,25 @@ struct TextSpan: Sendable {
     func pieceCount(separatedBy separator: UInt8) -> Int {
         guard !isEmpty else { return 0 }
         guard flagsInside & separator != 0 else { return 1 }
-        return storage.pieceCount(start, end, separator: separator)
+        return storage.withBuffers { $0.pieceCount(start, end, separator: separator) }
     }
 
     /// The 0-based piece between `separator` bytes, looking no further than the first `stops` byte
     /// (so a field's component can be found without first cutting out its repetition);
     /// an absent span past the last piece.
     func piece(_ index: Int, separatedBy separator: UInt8, endingAt stops: UInt8 = 0) -> TextSpan {
-        guard !isEmpty, index >= 0 else { return .absent(in: storage) }
-        guard flagsInside & separator != 0 else { return index == 0 ? self : .absent(in: storage) }
-        let piece = storage.piece(index, of: start, end, separator: separator, stops: stops)
-        return TextSpan(storage: storage, start: piece.start, end: piece.end, flagsInside: piece.flags)
+        TextSpan(storage: storage, storage.withBuffers { $0.piece(index, of: piece, separator: separator, stops: stops) })
     }
 
     /// Every piece in order; one empty piece for an empty span, so positions survive in the model.
     func pieces(separatedBy separator: UInt8) -> [TextSpan] {
         guard flagsInside & separator != 0 else { return [self] }
-        return storage.pieces(of: start, end, separator: separator).map {
-            TextSpan(storage: storage, start: $0.start, end: $0.end, flagsInside: $0.flags)
-        }
+        return storage.withBuffers { $0.pieces(of: start, end, separator: separator) }.map { TextSpan(storage: storage, $0) }
     }
 
     /// Decoded text up to the first byte flagged in `stops`.
     func text(stoppingAt stops: UInt8) -> String {
-        guard flagsInside & (stops | ByteFlags.escape) != 0 else { return storage.plainText(from: start, to: end) }
-        return storage.text(from: start, to: end, stoppingAt: stops)
+        storage.withBuffers { $0.text(of: piece, stoppingAt: stops) }
     }
 
     var rawBytes: ArraySlice<UInt8> { storage.bytes[start..<max(start, end)] }

@@ -69,9 +69,9 @@ public struct DeviceProfile: Sendable {
     public var lineProtocol: LineProtocolSpec?
     private let codeIndex: [CodeKey: CodeResolution]
     private let unitIndex: [String: UCUMUnit]
-    /// The same, for numeric MDC codes: integer keys hash in a few nanoseconds.
-    private let mdcCodeIndex: [Int: CodeResolution]
-    private let mdcUnitIndex: [Int: UCUMUnit]
+    /// The same, for numeric MDC codes: integer keys, no hashing of Strings.
+    private let mdcCodeIndex: IntCodeTable<CodeResolution>
+    private let mdcUnitIndex: IntCodeTable<UCUMUnit>
     /// The same bands, indexed for the flagger: no hashing per observation.
     public let bands: ThresholdTable
 
@@ -105,10 +105,10 @@ public struct DeviceProfile: Sendable {
         }
         self.codeIndex = index
         self.unitIndex = CodeTables.units.merging(unitAliases) { _, alias in alias }
-        self.mdcCodeIndex = Dictionary(uniqueKeysWithValues: index.compactMap { key, resolution in
+        self.mdcCodeIndex = IntCodeTable(Dictionary(uniqueKeysWithValues: index.compactMap { key, resolution in
             key.system == "MDC" ? Int(key.code).map { ($0, resolution) } : nil
-        })
-        self.mdcUnitIndex = Dictionary(unitIndex.compactMap { code, unit in Int(code).map { ($0, unit) } }) { first, _ in first }
+        }))
+        self.mdcUnitIndex = IntCodeTable(Dictionary(unitIndex.compactMap { code, unit in Int(code).map { ($0, unit) } }) { first, _ in first })
         self.bands = ThresholdTable(thresholds)
     }
 

@@ -2,15 +2,16 @@
 public struct DeviceProfileCatalog: Sendable {
     public let profiles: [DeviceProfile]
     public let fallback: DeviceProfile
-    private let bySendingApplication: [String: DeviceProfile]
+    /// Positions in `profiles`, so that a lookup need not copy a profile (a dozen references).
+    private let bySendingApplication: [String: Int]
 
     /// `fallbackID` names the profile used when no profile claims the sender (the generic one).
     public init(profiles: [DeviceProfile], fallbackID: String = "generic-pcd01") {
         self.profiles = profiles
         self.fallback = profiles.first { $0.id == fallbackID } ?? profiles.first ?? DeviceProfile(id: fallbackID)
-        var index: [String: DeviceProfile] = [:]
-        for profile in profiles {
-            for application in profile.sendingApplications { index[application.uppercased()] = profile }
+        var index: [String: Int] = [:]
+        for (position, profile) in profiles.enumerated() {
+            for application in profile.sendingApplications { index[application.uppercased()] = position }
         }
         self.bySendingApplication = index
     }
@@ -23,7 +24,17 @@ public struct DeviceProfileCatalog: Sendable {
 
     /// The profile for a sender, by its MSH-3 namespace id.
     public func profile(forSendingApplication application: String) -> DeviceProfile {
+        withProfile(forSendingApplication: application) { copy $0 }
+    }
+
+    /// Calls `body` with the profile for a sender, lent rather than copied: for the per-message path.
+    public func withProfile<R, E: Error>(
+        forSendingApplication application: String, _ body: (borrowing DeviceProfile) throws(E) -> R
+    ) throws(E) -> R {
         let hasLowercase = application.utf8.contains { $0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z") }
-        return bySendingApplication[hasLowercase ? application.uppercased() : application] ?? fallback
+        guard let position = bySendingApplication[hasLowercase ? application.uppercased() : application] else {
+            return try body(fallback)
+        }
+        return try body(profiles[position])
     }
 }

@@ -1,0 +1,65 @@
+import HL7v2
+import Testing
+
+@Suite("The borrowed view reads what HL7Segment and HL7Field read")
+struct BorrowedViewTests {
+    static let messages: [[String]] = [
+        Fixtures.adtA01, Fixtures.oruR01Lab, Fixtures.pcd01BloodPressure, Fixtures.pcd01Monitor, StructureTests.nested,
+        [#"MSH|^~\&#|MON|ICU|||20261129||ORU^R01|1|P|2.7"#, #"OBX|1|ST|c\S\d^text\T\x&sub\F\y~r2^\.br\z||\X41\B"#],
+    ]
+
+    @Test(arguments: messages) func everyElementMatches(_ segments: [String]) throws {
+        let message = try parse(segments)
+        var compared = 0
+        message.withBorrowedView { view in
+            #expect(view.segmentCount == message.segmentCount)
+            for index in 0..<message.segmentCount {
+                let segment = message.segment(at: index), borrowed = view.segment(at: index)
+                #expect(borrowed.hasID("MSH") == (segment.id == "MSH"))
+                #expect(borrowed.hasID("OBX") == (segment.id == "OBX"))
+                for number in 0...(segment.fieldCount + 1) {
+                    let field = segment[number], text = borrowed[number]
+                    #expect(text.isEmpty == field.isEmpty)
+                    #expect(text.value == field.value)
+                    #expect(Array(text.bytes) == Array(field.rawBytes))
+                    for position in 0...3 {
+                        let component = field.component(position), part = text.component(position)
+                        #expect(part.isEmpty == component.isEmpty && part.value == component.value)
+                        #expect(Array(part.bytes) == Array(component.rawBytes))
+                        for sub in 0...3 {
+                            #expect(part.subcomponent(sub).value == component.subcomponent(sub))
+                        }
+                    }
+                    for repetition in -1...2 {
+                        let expected = field.repetition(repetition), read = text.repetition(repetition)
+                        #expect(read.isEmpty == expected.isEmpty && read.value == expected.value)
+                        #expect(read.component(2).value == expected.component(2).value)
+                    }
+                    compared += 1
+                }
+            }
+        }
+        #expect(compared > 10)
+    }
+
+    @Test func comparesBytesAsSent() throws {
+        let message = try parse(StructureTests.nested)
+        message.withBorrowedView { view in
+            let field = view.segment(at: 1)[1]
+            #expect(field.equals("a&b^c~d^e&f&g"))
+            #expect(!field.equals("a&b^c"))
+            #expect(field.component(2).equals("c"))
+            #expect(view.segment(at: 1)[9].equals(""))
+            // MSH-1 and MSH-2 read as their literal delimiters.
+            #expect(view.segment(at: 0)[1].equals("|") && view.segment(at: 0)[2].value == #"^~\&"#)
+        }
+    }
+
+    @Test func passesTypedErrorsThrough() throws {
+        struct Stop: Error, Equatable {}
+        let message = try parse(StructureTests.nested)
+        #expect(throws: Stop()) {
+            try message.withBorrowedView { (_) throws(Stop) in throw Stop() }
+        }
+    }
+}
