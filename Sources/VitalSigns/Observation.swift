@@ -61,8 +61,6 @@ public struct Observation: Sendable, Hashable {
     public var status: ObservationStatus
     public var isCritical: Bool
 
-    // Inlinable so that decoders build each value in place rather than through a copy.
-    @inlinable
     public init(
         time: Timestamp,
         patient: PatientIdentifier?,
