@@ -93,28 +93,49 @@ public enum HL7Acknowledgment {
         controlID: String, timestamp: String
     ) -> [UInt8] {
         let delimiters = original?.delimiters ?? .standard
-        let copy: (Int) -> HL7FieldValue = { original?.header[$0].model ?? .empty }
+        let encoder = HL7Encoder(delimiters: delimiters, charset: original?.charset ?? .utf8)
+        let header = original?.header
+        // Built straight into bytes: an ACK is sent for every message, and going through segment
+        // values cost as much as decoding the message. Copied fields go back as the sender wrote
+        // them, already in these delimiters and this charset.
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(160 + (header?.rawBytes.count ?? 0))
+        var segmentEnd = 0
+        func field(_ write: (inout [UInt8]) -> Void) {
+            bytes.append(delimiters.field)
+            let start = bytes.count
+            write(&bytes)
+            if bytes.count > start { segmentEnd = bytes.count }  // trailing empty fields are cut
+        }
+        func copy(_ number: Int) { field { $0 += header?[number].rawBytes ?? [] } }
+        func text(_ value: HL7FieldValue) { field { encoder.append(value, to: &$0) } }
+        func endSegment() {
+            bytes.removeSubrange(segmentEnd...)
+            bytes.append(encoder.segmentTerminator)
+        }
 
-        var header = HL7SegmentValue(id: "MSH", fields: [])
-        header[field: 1] = HL7FieldValue(String(decoding: [delimiters.field], as: UTF8.self))
-        header[field: 2] = HL7FieldValue(String(decoding: delimiters.encodingCharacters, as: UTF8.self))
-        header[field: 3] = copy(5)
-        header[field: 4] = copy(6)
-        header[field: 5] = copy(3)
-        header[field: 6] = copy(4)
-        header[field: 7] = HL7FieldValue(timestamp)
-        header[field: 9] = HL7FieldValue(components: ["ACK", original?.triggerEvent ?? "", "ACK"])
-        header[field: 10] = HL7FieldValue(controlID)
-        header[field: 11] = copy(11)
-        header[field: 12] = copy(12)
-        header[field: 18] = copy(18)
+        bytes += "MSH".utf8
+        bytes.append(delimiters.field)
+        bytes += delimiters.encodingCharacters
+        segmentEnd = bytes.count
+        copy(5); copy(6); copy(3); copy(4)
+        text(HL7FieldValue(timestamp))
+        field { _ in }
+        text(HL7FieldValue(components: ["ACK", original?.triggerEvent ?? "", "ACK"]))
+        text(HL7FieldValue(controlID))
+        copy(11); copy(12)
+        for _ in 13...17 { field { _ in } }
+        copy(18)
+        endSegment()
 
-        let acknowledgment = HL7SegmentValue(
-            id: "MSA", fields: [HL7FieldValue(code.rawValue), HL7FieldValue(original?.controlID ?? "")]
-        )
-        var segments = [header, acknowledgment]
-        segments += errors.map(errorSegment)
-        return HL7Encoder(delimiters: delimiters, charset: original?.charset ?? .utf8).encode(segments)
+        bytes += "MSA".utf8
+        segmentEnd = bytes.count
+        text(HL7FieldValue(code.rawValue))
+        copy(10)
+        endSegment()
+
+        if !errors.isEmpty { bytes += encoder.encode(errors.map(errorSegment)) }
+        return bytes
     }
 
     private static func errorSegment(_ error: HL7ErrorDetail) -> HL7SegmentValue {

@@ -41,7 +41,7 @@ public struct HL7Encoder: Sendable {
         output.append(segmentTerminator)
     }
 
-    private func append(_ field: HL7FieldValue, to output: inout [UInt8]) {
+    func append(_ field: HL7FieldValue, to output: inout [UInt8]) {
         let isEmptyComponent: ([String]) -> Bool = { $0.allSatisfy(\.isEmpty) }
         let repetitions = field.repetitions.droppingTrailing { $0.allSatisfy(isEmptyComponent) }
         for (r, repetition) in repetitions.enumerated() {

@@ -14,6 +14,17 @@ struct AcknowledgmentTests {
         #expect(String(decoding: ack, as: UTF8.self) == #"MSH|^~\&|VITALS|NILECARE|MON|WARD|20261129101501||ACK^R01^ACK|ACK-1|P|2.6"# + "\rMSA|AA|CTRL-1\r")
     }
 
+    @Test("copied header fields go back byte for byte as the sender wrote them, escapes included")
+    func copiesFieldsAsSent() throws {
+        let message = try parse([#"MSH|^~\&|MON\T\1^EUI|WARD\S\3|VITALS|NILECARE|20261129101500||ORU^R01|C\F\1|P|2.6"#])
+        let ack = HL7Acknowledgment.build(for: message, code: .AA, controlID: "ACK-2", timestamp: "20261129101501")
+        #expect(String(decoding: ack, as: UTF8.self)
+            == #"MSH|^~\&|VITALS|NILECARE|MON\T\1^EUI|WARD\S\3|20261129101501||ACK^R01^ACK|ACK-2|P|2.6"# + "\r" + #"MSA|AA|C\F\1"# + "\r")
+        let parsed = try HL7Message(parsing: ack)
+        #expect(parsed.firstSegment(named: "MSA")?[2].value == "C|1")
+        #expect(parsed.header[5].component(1).value == "MON&1")
+    }
+
     @Test func acceptSwapsApplicationsAndCopiesHeader() throws {
         let message = try parse(original)
         let ack = try HL7Message(parsing: HL7Acknowledgment.build(
