@@ -12,6 +12,7 @@ final class MLLPConnectionHandler: ChannelDuplexHandler {
 
     private let ingestor: MessageIngestor
     private let maximumInFlight: Int
+    private let idleTimeout: TimeAmount
     private let logger: Logger
     private let metrics = IngestMetrics()
     private var peer = "unknown"
@@ -23,10 +24,13 @@ final class MLLPConnectionHandler: ChannelDuplexHandler {
     private var closing = false
     /// Each kind of trouble is logged once per connection; counters keep the rest.
     private var loggedReasons: Set<String> = []
+    /// When the last reply went out: a sender reading its ACK after a slow commit is not idle.
+    private var lastReply = NIODeadline.now()
 
-    init(ingestor: MessageIngestor, maximumInFlight: Int, logger: Logger) {
+    init(ingestor: MessageIngestor, maximumInFlight: Int, idleTimeout: TimeAmount, logger: Logger) {
         self.ingestor = ingestor
         self.maximumInFlight = maximumInFlight
+        self.idleTimeout = idleTimeout
         self.logger = logger
     }
 
@@ -75,7 +79,9 @@ final class MLLPConnectionHandler: ChannelDuplexHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
-            guard pending.isEmpty else { return }  // quiet because we are busy storing, not idle
+            // Quiet because we are busy storing, or because the sender has only just been answered
+            // (a commit that took longer than the timeout), is not idle.
+            guard pending.isEmpty, NIODeadline.now() - lastReply >= idleTimeout else { return }
             metrics.connectionErrors("idle_timeout").increment()
             logOnce("idle_timeout", "closing idle MLLP connection", [:])
             context.close(promise: nil)
@@ -121,7 +127,10 @@ final class MLLPConnectionHandler: ChannelDuplexHandler {
             context.write(wrapOutboundOut(context.channel.allocator.buffer(bytes: ack)), promise: nil)
             wrote = true
         }
-        if wrote { context.flush() }
+        if wrote {
+            context.flush()
+            lastReply = .now()
+        }
         if readHeld, pending.count < maximumInFlight {
             readHeld = false
             context.read()

@@ -58,7 +58,10 @@ public final class MLLPServer: Service, Sendable {
                         IdleStateHandler(readTimeout: configuration.idleTimeout),
                         ByteToMessageHandler(MLLPFrameDecoder(maximumFrameBytes: configuration.maximumFrameBytes)),
                         MessageToByteHandler(MLLPFrameEncoder()),
-                        MLLPConnectionHandler(ingestor: ingestor, maximumInFlight: configuration.maximumInFlightPerConnection, logger: logger),
+                        MLLPConnectionHandler(
+                            ingestor: ingestor, maximumInFlight: configuration.maximumInFlightPerConnection,
+                            idleTimeout: configuration.idleTimeout, logger: logger
+                        ),
                     ])
                 }
             }

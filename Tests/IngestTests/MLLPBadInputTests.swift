@@ -1,6 +1,7 @@
 import DeviceSimulator
 import HL7v2
 import NIOCore
+import Storage
 import TestSupport
 import Testing
 import VitalSigns
@@ -79,6 +80,32 @@ import VitalSigns
         try await stalled.closed.get()
         #expect(try await Self.steadySender(port: engine.port, count: 20, prefix: "S") == 20)
         #expect(engine.logs.entries(withReason: "idle_timeout").count >= 1)
+    }
+
+    @Test("a sender answered after a commit slower than the idle timeout is not idle")
+    func aSlowCommitDoesNotMakeTheSenderIdle() async throws {
+        // Timeout T = 4 s. The first commit is held until about 5 s, so the idle check at 4 s finds
+        // the message still being stored; the sender answers its ACK 3.5 s later (under T), and
+        // the check at 8 s falls into that pause. Quiet since its last read, but not since its
+        // last reply: the connection must stay open.
+        let engine = try await TestEngine.start { $0.idleTimeout = .seconds(4) }
+        defer { engine.stop() }
+        let locker = try PostgresConnection(url: engine.databaseURL)
+        defer { locker.close() }
+        try locker.execute("BEGIN; LOCK TABLE ingested_messages IN ACCESS EXCLUSIVE MODE")
+        let client = try await MLLPClient.connect(host: "127.0.0.1", port: engine.port)
+        defer { Task { await client.close() } }
+        let started = ContinuousClock.now
+        async let first = client.send(Self.good("SLOW-1"))
+        try await waitUntil(timeout: .seconds(10), "the commit waiting for the lock") {
+            try engine.count("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()") == 1
+        }
+        try await Task.sleep(until: started + .seconds(5))  // holding the lock is the scenario
+        try locker.execute("COMMIT")
+        #expect(try Self.msa(await first).code == "AA")
+        try await Task.sleep(for: .seconds(3.5))  // the sender's pause, shorter than the timeout
+        #expect(try Self.msa(await client.send(Self.good("SLOW-2"))).code == "AA")
+        #expect(engine.logs.entries(withReason: "idle_timeout").isEmpty)
     }
 
     @Test func aMessageTypeWeDoNotAcceptGetsAR() async throws {
