@@ -88,8 +88,7 @@ public struct PCD01Decoder: Sendable {
             code: ObservationCode(code: "", system: ""), value: 0, unit: .unitless
         )
         /// Device ids seen per MDS (first part of OBX-4), inherited by the metric rows below them.
-        /// A message names one MDS or a few, so a short list beats hashing.
-        var deviceByMDS: [(mds: String, device: String)] = []
+        var deviceByMDS = DevicesByMDS()
         var lastDevice: String?
         /// The MDS of the previous row and its device, so each row need not look its MDS up;
         /// nil when `deviceByMDS` changed since.
@@ -101,6 +100,35 @@ public struct PCD01Decoder: Sendable {
         var lastEquipmentBytes = UnsafeBufferPointer<UInt8>(start: nil, count: 0)
         var lastTimeBytes = UnsafeBufferPointer<UInt8>(start: nil, count: 0)
         var lastTime: Timestamp?
+    }
+
+    /// A message names one MDS or a few, so a short list beats hashing; past `listLimit` of them
+    /// (an unusual or hostile message, up to the frame limit) a dictionary keeps each row's lookup
+    /// constant rather than a scan of the list.
+    struct DevicesByMDS {
+        static let listLimit = 8
+        private var list: [(mds: String, device: String)] = []
+        private var table: [String: String]?
+
+        subscript(mds: String) -> String? {
+            get {
+                if let table { return table[mds] }
+                return list.first(where: { $0.mds == mds })?.device
+            }
+            set {
+                if table != nil {
+                    table?[mds] = newValue
+                } else if let known = list.firstIndex(where: { $0.mds == mds }) {
+                    if let newValue { list[known].device = newValue } else { list.remove(at: known) }
+                } else if let newValue {
+                    list.append((mds, newValue))
+                    if list.count > Self.listLimit {
+                        table = Dictionary(list.map { ($0.mds, $0.device) }, uniquingKeysWith: { $1 })
+                        list = []
+                    }
+                }
+            }
+        }
     }
 
     // MARK: OBX
@@ -118,12 +146,7 @@ public struct PCD01Decoder: Sendable {
             let id = equipment.component(1).isEmpty ? equipment.component(3).value : equipment.component(1).value
             context.lastEquipmentBytes = equipment.bytes
             if !id.isEmpty {
-                let mds = String(decoding: mdsBytes, as: UTF8.self)
-                if let known = context.deviceByMDS.firstIndex(where: { $0.mds == mds }) {
-                    context.deviceByMDS[known].device = id
-                } else {
-                    context.deviceByMDS.append((mds, id))
-                }
+                context.deviceByMDS[String(decoding: mdsBytes, as: UTF8.self)] = id
                 context.lastDevice = id
                 context.deviceMDS = nil
             }
@@ -223,7 +246,7 @@ public struct PCD01Decoder: Sendable {
         if context.deviceMDS.map({ !Self.same($0, mdsBytes) }) ?? true {
             let mds = String(decoding: mdsBytes, as: UTF8.self)
             context.deviceMDS = mdsBytes
-            context.mdsDevice = context.deviceByMDS.first(where: { $0.mds == mds })?.device
+            context.mdsDevice = context.deviceByMDS[mds]
         }
         let device = context.mdsDevice ?? context.lastDevice ?? context.header.sendingApplication
         guard !device.isEmpty else {

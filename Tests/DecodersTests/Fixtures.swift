@@ -23,6 +23,10 @@ func decoder(zone: TimeZone = khartoum) -> PCD01Decoder {
 
 /// Joins segments with CR, as HL7 wants.
 func hl7(_ segments: String...) -> [UInt8] {
+    hl7(segments)
+}
+
+func hl7(_ segments: [String]) -> [UInt8] {
     Array(segments.joined(separator: "\r").utf8)
 }
 

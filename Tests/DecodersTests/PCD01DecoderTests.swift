@@ -45,6 +45,29 @@ import VitalSigns
         #expect(decoded.observations.map(\.kind) == [.spo2, .pulseRate, .nibpSystolic, .nibpDiastolic, .nibpMean, .temperature, .etco2, .unknown])
     }
 
+    @Test("metric rows inherit their own MDS's device, however many MDS a message names")
+    func manyMDSKeepTheirDevices() throws {
+        // More MDS than the decoder's short list holds (DevicesByMDS.listLimit), in an order that
+        // revisits earlier ones after the switch to a table.
+        let count = PCD01Decoder.DevicesByMDS.listLimit * 3
+        var lines = [
+            "MSH|^~\\&|MULTI||||20261129143005+0200||ORU^R01^ORU_R01|MANY-MDS|P|2.6",
+            "PID|||789567^^^HOSP^MR",
+        ]
+        for mds in 1...count {
+            lines.append("OBX|\(mds * 2 - 1)||69965^MDC_DEV_MON_PHYSIO_MULTI_PARAM_MDS^MDC|\(mds).0.0.0|||||||X|||||||DEV-\(mds)")
+        }
+        for mds in (1...count).reversed() {
+            lines.append("OBX|\(mds * 2)|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC|\(mds).1.1.1|\(90 + mds % 10)|262688^MDC_DIM_PERCENT^MDC|||||F|||20261129143000+0200")
+        }
+        let decoded = try decoder().decode(try parse(hl7(lines)))
+        #expect(decoded.observations.count == count)
+        for observation in decoded.observations {
+            let mds = try #require(observation.hierarchy?.split(separator: ".").first)
+            #expect(observation.deviceID == "DEV-\(mds)")
+        }
+    }
+
     @Test func convertsUnitsToCanonical() throws {
         let decoded = try decoder().decode(try parse(Self.pcd01Example))
         let temperature = try #require(decoded.observations.first { $0.kind == .temperature })
