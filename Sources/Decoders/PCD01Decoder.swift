@@ -269,7 +269,8 @@ public struct PCD01Decoder: Sendable {
 
     /// A code made only of ASCII digits (at most 9), as an integer; nil for anything else.
     private static func decimal(_ bytes: UnsafeBufferPointer<UInt8>) -> Int? {
-        guard !bytes.isEmpty, bytes.count <= 9 else { return nil }
+        // No leading zero: `0150456` is another code than `150456`, for the String path to judge.
+        guard !bytes.isEmpty, bytes.count <= 9, bytes.count == 1 || bytes[0] != UInt8(ascii: "0") else { return nil }
         var value = 0
         for byte in bytes {
             let digit = byte &- UInt8(ascii: "0")

@@ -106,10 +106,21 @@ public struct DeviceProfile: Sendable {
         self.codeIndex = index
         self.unitIndex = CodeTables.units.merging(unitAliases) { _, alias in alias }
         self.mdcCodeIndex = IntCodeTable(Dictionary(uniqueKeysWithValues: index.compactMap { key, resolution in
-            key.system == "MDC" ? Int(key.code).map { ($0, resolution) } : nil
+            key.system == "MDC" ? Self.numericCode(key.code).map { ($0, resolution) } : nil
         }))
-        self.mdcUnitIndex = IntCodeTable(Dictionary(unitIndex.compactMap { code, unit in Int(code).map { ($0, unit) } }) { first, _ in first })
+        self.mdcUnitIndex = IntCodeTable(Dictionary(uniqueKeysWithValues: unitIndex.compactMap { code, unit in
+            Self.numericCode(code).map { ($0, unit) }
+        }))
         self.bands = ThresholdTable(thresholds)
+    }
+
+    /// A code as the decoders read numeric codes: 1 to 9 ASCII digits, no sign, no leading zero;
+    /// so each integer stands for exactly one code text, and `0150456` stays apart from `150456`.
+    static func numericCode(_ code: String) -> Int? {
+        let digits = code.utf8
+        guard !digits.isEmpty, digits.count <= 9, digits.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
+              digits.count == 1 || digits.first != UInt8(ascii: "0") else { return nil }
+        return Int(code)
     }
 
     /// What a code means: the profile's mapping first, then the standard MDC and LOINC tables,

@@ -15,3 +15,33 @@ import Testing
         }
     }
 }
+
+@Suite struct NumericCodeIndexTests {
+    @Test("a profile whose codes differ only by a leading zero, a sign or length loads, each code its own")
+    func numericLookalikesStayApart() {
+        let profile = DeviceProfile(id: "lookalikes", codes: [
+            CodeMapping(system: "MDC", code: "0150456", kind: .heartRate),
+            CodeMapping(system: "MDC", code: "+150456", kind: .respirationRate),
+            CodeMapping(system: "MDC", code: "-5", kind: .temperature),
+            CodeMapping(system: "MDC", code: "1234567890", kind: .pulseRate),
+        ], unitAliases: ["0264864": .percent, "264864": .beatsPerMinute])
+        // The numeric index holds only canonical codes: 150456 keeps its standard meaning.
+        #expect(profile.resolve(mdcCode: 150_456)?.kind == .spo2)
+        #expect(profile.resolve(mdcCode: -5) == nil)
+        #expect(profile.resolve(mdcCode: 1_234_567_890) == nil)
+        // The others are found as texts.
+        #expect(profile.resolve(ObservationCode(code: "0150456", system: "MDC")).kind == .heartRate)
+        #expect(profile.resolve(ObservationCode(code: "+150456", system: "MDC")).kind == .respirationRate)
+        #expect(profile.resolve(ObservationCode(code: "1234567890", system: "MDC")).kind == .pulseRate)
+        #expect(profile.unit(mdcCode: 264_864) == .beatsPerMinute)
+        #expect(profile.unit(forCode: "0264864") == .percent)
+    }
+
+    @Test func numericCodesAreCanonicalDecimals() {
+        #expect(DeviceProfile.numericCode("150456") == 150_456)
+        #expect(DeviceProfile.numericCode("0") == 0)
+        for text in ["", "0150456", "+1", "-5", "1234567890", "15 0456", "١٢٣"] {
+            #expect(DeviceProfile.numericCode(text) == nil, "\(text)")
+        }
+    }
+}
