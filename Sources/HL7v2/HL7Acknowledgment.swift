@@ -86,7 +86,8 @@ public enum HL7Acknowledgment {
     ///
     /// With `original == nil` (nothing could be parsed) the copied MSH fields and MSA-2 stay empty.
     /// MSH-3/4 of the ACK are MSH-5/6 of the original and vice versa; MSH-9 is `ACK^<trigger>^ACK`;
-    /// MSH-11, MSH-12 and MSH-18 are copied.
+    /// MSH-11, MSH-12 and MSH-18 are copied, and MSA-2 is MSH-10: all as the sender wrote them,
+    /// byte for byte (escapes, components and trailing separators included).
     /// One `ERR` segment follows `MSA` for each entry of `errors` (errors, warnings, notes).
     public static func build(
         for original: HL7Message?, code: HL7AcknowledgmentCode, errors: [HL7ErrorDetail] = [],

@@ -13,7 +13,9 @@ public final class MLLPServer: Service, Sendable {
         /// 0 picks a free port; `boundPort` says which.
         public var port: Int = 2575
         public var maximumFrameBytes: Int = 1 << 20
-        /// A connection that sends nothing for this long (with nothing pending) is closed.
+        /// A connection that sends nothing for this long, with nothing pending and no reply sent
+        /// for as long, is closed: within one to two timeouts of going quiet (the check runs
+        /// once per timeout).
         public var idleTimeout: TimeAmount = .minutes(5)
         /// Messages a connection may have waiting for storage before we stop reading it.
         public var maximumInFlightPerConnection: Int = 64

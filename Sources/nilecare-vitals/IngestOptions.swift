@@ -13,7 +13,7 @@ struct IngestOptions: ParsableArguments {
     @Option(help: "Largest accepted MLLP frame, in bytes.")
     var maxFrameBytes: Int = 1 << 20
 
-    @Option(help: "Close an MLLP connection silent for this many seconds.")
+    @Option(help: "Close an MLLP connection silent for this many seconds (and answered as long ago); it closes within twice that.")
     var idleTimeoutSeconds: Int = 300
 
     @Option(help: "Folder of device profiles (*.yaml).")

@@ -25,6 +25,14 @@ struct AcknowledgmentTests {
         #expect(parsed.header[5].component(1).value == "MON&1")
     }
 
+    @Test("MSA-2 is the sender's MSH-10 whole, components and trailing separators as sent")
+    func controlIDGoesBackWhole() throws {
+        let message = try parse([#"MSH|^~\&|MON^^|WARD|VITALS|NILECARE|20261129101500||ORU^R01|CTRL^7^|P|2.6"#])
+        let ack = HL7Acknowledgment.build(for: message, code: .AA, controlID: "ACK-3", timestamp: "20261129101501")
+        #expect(String(decoding: ack, as: UTF8.self)
+            == #"MSH|^~\&|VITALS|NILECARE|MON^^|WARD|20261129101501||ACK^R01^ACK|ACK-3|P|2.6"# + "\r" + #"MSA|AA|CTRL^7^"# + "\r")
+    }
+
     @Test func acceptSwapsApplicationsAndCopiesHeader() throws {
         let message = try parse(original)
         let ack = try HL7Message(parsing: HL7Acknowledgment.build(

@@ -71,7 +71,9 @@ import VitalSigns
     }
 
     @Test func aStalledSocketIsClosedAfterTheIdleTimeout() async throws {
-        let engine = try await TestEngine.start { $0.idleTimeout = .seconds(2) }
+        // Long enough that the steady sender, which connects once the stalled socket is gone, is
+        // never itself idle that long on a machine busy with the rest of the suite.
+        let engine = try await TestEngine.start { $0.idleTimeout = .seconds(4) }
         defer { engine.stop() }
         let stalled = try await MLLPClient.connect(host: "127.0.0.1", port: engine.port)
         // Half a frame that never completes; on a slow machine the server may already have

@@ -103,7 +103,8 @@ struct CPUSnapshot {
         if comm.hasPrefix("NIO-SGLTN") { return "engine event loops" }
         if comm.hasPrefix("NIO-") { return "senders' event loop" }
         if comm.hasPrefix("nc-writer-") { return "writer connections" }
-        if comm.hasPrefix("nc-") { return "pipeline stages" }
+        if ["nc-flagger", "nc-alerts", "nc-writer"].contains(comm) { return "pipeline stages" }
+        if comm.hasPrefix("nc-") { return "other engine threads" }
         return "Swift tasks and main"
     }
 

@@ -50,7 +50,6 @@ struct LoadGenerator: Sendable {
         let templates = (0..<senders).map { ReportTemplates(monitorIndex: firstMonitor + $0) }
         guard templates.allSatisfy({ $0.check() }) else { throw BenchError("report templates do not render valid messages") }
         var channels: [Channel] = []
-        defer { for channel in channels { channel.close(promise: nil) } }
         for (index, reports) in templates.enumerated() {
             let schedule = SenderSchedule(index: index, senders: senders, pacing: pacing)
             channels.append(try await ClientBootstrap(group: SenderLoop.group)
@@ -86,6 +85,7 @@ struct LoadGenerator: Sendable {
             }
         }
         total.elapsed = BenchTime.seconds(start.duration(to: .now))
+        for channel in channels { try? await channel.close() }
         return total
     }
 
@@ -138,6 +138,8 @@ private final class MonitorSender: ChannelInboundHandler {
     private var sequence = 0
     private var lastMillisecond: Int64 = 0
     private var outstanding: (sent: ContinuousClock.Instant, due: ContinuousClock.Instant, observations: Int)?
+    /// Why the connection ended before `run`, if it did.
+    private var lostBeforeRun: String?
 
     init(reports: ReportTemplates, schedule: SenderSchedule) {
         self.reports = reports
@@ -149,12 +151,20 @@ private final class MonitorSender: ChannelInboundHandler {
         self.context = context
     }
 
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
     func run(from start: ContinuousClock.Instant, until deadline: ContinuousClock.Instant) -> EventLoopFuture<PhaseResult> {
         guard let context else { return SenderLoop.group.next().makeFailedFuture(ChannelError.ioOnClosedChannel) }
         self.start = start
         self.deadline = deadline
         let finished = context.eventLoop.makePromise(of: PhaseResult.self)
         self.finished = finished
+        if lostBeforeRun != nil || !context.channel.isActive {
+            fail(lostBeforeRun ?? "sender \(schedule.index): the connection closed before the phase began")
+            return finished.futureResult
+        }
         watchTimeout()
         sendNext()
         return finished.futureResult
@@ -209,7 +219,9 @@ private final class MonitorSender: ChannelInboundHandler {
     private func watchTimeout() {
         guard let context, finished != nil else { return }
         if let sent = outstanding?.sent, sent.duration(to: .now) > Self.acknowledgementTimeout {
-            return fail("sender \(schedule.index): no acknowledgement within \(Self.acknowledgementTimeout)")
+            fail("sender \(schedule.index): no acknowledgement within \(Self.acknowledgementTimeout)")
+            context.close(promise: nil)  // replies can no longer be matched to messages
+            return
         }
         context.eventLoop.assumeIsolated().scheduleTask(in: .seconds(1)) { self.watchTimeout() }
     }
@@ -225,7 +237,10 @@ private final class MonitorSender: ChannelInboundHandler {
     }
 
     private func fail(_ reason: String) {
-        guard finished != nil else { return }
+        guard finished != nil else {
+            lostBeforeRun = lostBeforeRun ?? reason
+            return
+        }
         result.failures.append(reason)
         finish()
     }
