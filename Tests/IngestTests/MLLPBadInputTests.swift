@@ -80,7 +80,13 @@ import VitalSigns
         // given up on the silent connection, which is the behaviour under test as well.
         try? await stalled.sendRaw([0x0B] + Self.good("STALL").prefix(20))
         try await stalled.closed.get()
-        #expect(try await Self.steadySender(port: engine.port, count: 20, prefix: "S") == 20)
+        do {
+            #expect(try await Self.steadySender(port: engine.port, count: 20, prefix: "S") == 20)
+        } catch {
+            // This has failed rarely on a loaded machine, cause not known yet: say what the engine saw.
+            let seen = engine.logs.all.suffix(40).map { "\($0.level) \($0.message) \($0.metadata)" }
+            Issue.record("the steady sender failed: \(error); the engine logged: \(seen)")
+        }
         #expect(engine.logs.entries(withReason: "idle_timeout").count >= 1)
     }
 
