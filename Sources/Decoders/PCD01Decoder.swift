@@ -110,22 +110,21 @@ public struct PCD01Decoder: Sendable {
         private var list: [(mds: String, device: String)] = []
         private var table: [String: String]?
 
-        subscript(mds: String) -> String? {
-            get {
-                if let table { return table[mds] }
-                return list.first(where: { $0.mds == mds })?.device
-            }
-            set {
-                if table != nil {
-                    table?[mds] = newValue
-                } else if let known = list.firstIndex(where: { $0.mds == mds }) {
-                    if let newValue { list[known].device = newValue } else { list.remove(at: known) }
-                } else if let newValue {
-                    list.append((mds, newValue))
-                    if list.count > Self.listLimit {
-                        table = Dictionary(list.map { ($0.mds, $0.device) }, uniquingKeysWith: { $1 })
-                        list = []
-                    }
+        func device(for mds: String) -> String? {
+            if let table { return table[mds] }
+            return list.first(where: { $0.mds == mds })?.device
+        }
+
+        mutating func record(_ device: String, for mds: String) {
+            if table != nil {
+                table?[mds] = device
+            } else if let known = list.firstIndex(where: { $0.mds == mds }) {
+                list[known].device = device
+            } else {
+                list.append((mds, device))
+                if list.count > Self.listLimit {
+                    table = Dictionary(uniqueKeysWithValues: list.map { ($0.mds, $0.device) })
+                    list = []
                 }
             }
         }
@@ -146,7 +145,7 @@ public struct PCD01Decoder: Sendable {
             let id = equipment.component(1).isEmpty ? equipment.component(3).value : equipment.component(1).value
             context.lastEquipmentBytes = equipment.bytes
             if !id.isEmpty {
-                context.deviceByMDS[String(decoding: mdsBytes, as: UTF8.self)] = id
+                context.deviceByMDS.record(id, for: String(decoding: mdsBytes, as: UTF8.self))
                 context.lastDevice = id
                 context.deviceMDS = nil
             }
@@ -244,9 +243,8 @@ public struct PCD01Decoder: Sendable {
         }
         // Rows of one MDS follow each other: ask the table only when the MDS changes.
         if context.deviceMDS.map({ !Self.same($0, mdsBytes) }) ?? true {
-            let mds = String(decoding: mdsBytes, as: UTF8.self)
             context.deviceMDS = mdsBytes
-            context.mdsDevice = context.deviceByMDS[mds]
+            context.mdsDevice = context.deviceByMDS.device(for: String(decoding: mdsBytes, as: UTF8.self))
         }
         let device = context.mdsDevice ?? context.lastDevice ?? context.header.sendingApplication
         guard !device.isEmpty else {

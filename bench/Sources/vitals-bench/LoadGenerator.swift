@@ -51,19 +51,12 @@ struct LoadGenerator: Sendable {
         guard templates.allSatisfy({ $0.check() }) else { throw BenchError("report templates do not render valid messages") }
         var channels: [Channel] = []
         for (index, reports) in templates.enumerated() {
-            let schedule = SenderSchedule(index: index, senders: senders, pacing: pacing)
-            channels.append(try await ClientBootstrap(group: SenderLoop.group)
-                .channelOption(.socketOption(.tcp_nodelay), value: 1)
-                .channelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandlers([
-                            ByteToMessageHandler(MLLPFrameDecoder(maximumFrameBytes: 1 << 20)),
-                            MonitorSender(reports: reports, schedule: schedule),
-                        ])
-                    }
-                }
-                .connect(host: "127.0.0.1", port: port)
-                .get())
+            do {
+                channels.append(try await connect(reports, SenderSchedule(index: index, senders: senders, pacing: pacing)))
+            } catch {
+                for channel in channels { try? await channel.close() }  // those already connected
+                throw error
+            }
         }
         let start = ContinuousClock.now
         let deadline = start + duration
@@ -87,6 +80,21 @@ struct LoadGenerator: Sendable {
         total.elapsed = BenchTime.seconds(start.duration(to: .now))
         for channel in channels { try? await channel.close() }
         return total
+    }
+
+    private func connect(_ reports: ReportTemplates, _ schedule: SenderSchedule) async throws -> Channel {
+        try await ClientBootstrap(group: SenderLoop.group)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandlers([
+                        ByteToMessageHandler(MLLPFrameDecoder(maximumFrameBytes: 1 << 20)),
+                        MonitorSender(reports: reports, schedule: schedule),
+                    ])
+                }
+            }
+            .connect(host: "127.0.0.1", port: port)
+            .get()
     }
 
     static func isPositive(_ reply: ByteBuffer) -> Bool {
