@@ -153,26 +153,57 @@ public final class PostgresConnection {
     /// the server in chunks. Returns the number of rows the server copied.
     @discardableResult
     public func copyIn(_ copyStatement: String, data: [UInt8], chunkSize: Int = 1 << 20) throws(PostgresError) -> Int {
-        let context = Self.summary(of: copyStatement)
+        try copyIn(script: copyStatement, streams: [data], chunkSize: chunkSize)[0]
+    }
+
+    /// Runs `script`, statements separated by semicolons, with the simple query protocol, and
+    /// streams `streams` in order to the `COPY ... FROM STDIN` statements in it. The whole script
+    /// costs one round trip per COPY plus one, however many statements it holds: a writer's
+    /// commit is `BEGIN; COPY ...; COPY ...; COMMIT`. The first statement to fail ends the
+    /// script (inside `BEGIN`, the transaction is then left failed, for the caller to roll back).
+    /// Returns the rows each COPY copied.
+    @discardableResult
+    public func copyIn(script: String, streams: [[UInt8]], chunkSize: Int = 1 << 20) throws(PostgresError) -> [Int] {
+        let context = Self.summary(of: script)
         let connection = try open(context: context)
-        guard let start = PQexec(connection, copyStatement) else {
-            throw connectionError(connection, context: context)
-        }
-        let startStatus = PQresultStatus(start)
-        if startStatus != PGRES_COPY_IN {
-            // Not a COPY FROM STDIN (or it failed): report the server's error, or say why.
-            if startStatus == PGRES_FATAL_ERROR || startStatus == PGRES_NONFATAL_ERROR || startStatus == PGRES_BAD_RESPONSE {
-                let error = Self.error(from: start, connection: connection, context: context)
-                PQclear(start)
-                drainResults(connection)
-                throw error
+        guard PQsendQuery(connection, script) == 1 else { throw connectionError(connection, context: context) }
+        var copied: [Int] = []
+        var firstError: PostgresError?
+        var awaitingCopyResult = false
+        while let result = PQgetResult(connection) {
+            let status = PQresultStatus(result)
+            if status == PGRES_COPY_IN {
+                awaitingCopyResult = true
+                if firstError == nil, copied.count < streams.count {
+                    if let failure = Self.send(streams[copied.count], on: connection, chunkSize: chunkSize) {
+                        firstError = PostgresError(message: failure, context: context)
+                    }
+                } else {
+                    PQputCopyEnd(connection, "no data for this COPY")
+                    firstError = firstError ?? PostgresError(
+                        message: "the script has more COPY ... FROM STDIN statements than the \(streams.count) streams given", context: context)
+                }
+            } else if status == PGRES_COPY_OUT {
+                drainCopyOut(connection)
+            } else if status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == PGRES_EMPTY_QUERY {
+                if awaitingCopyResult { copied.append(Self.affectedRows(result)) }
+                awaitingCopyResult = false
+            } else {
+                firstError = firstError ?? Self.error(from: result, connection: connection, context: context)
+                awaitingCopyResult = false
             }
-            PQclear(start)
-            drainResults(connection)
+            PQclear(result)
+        }
+        if let firstError { throw firstError }
+        guard copied.count == streams.count else {
             throw PostgresError(message: "statement is not a COPY ... FROM STDIN", context: context)
         }
-        PQclear(start)
+        return copied
+    }
 
+    /// Streams `data` as the COPY data of the current statement, in chunks, and ends it; the
+    /// client-side failure if any (the server then fails the COPY with it).
+    private static func send(_ data: [UInt8], on connection: OpaquePointer, chunkSize: Int) -> String? {
         let step = max(1, min(chunkSize, Int(Int32.max)))
         var sendFailure: String?
         data.withUnsafeBufferPointer { buffer in
@@ -182,7 +213,7 @@ public final class PostgresConnection {
                 let length = min(step, buffer.count - offset)
                 let pointer = UnsafeRawPointer(base + offset).assumingMemoryBound(to: CChar.self)
                 if PQputCopyData(connection, pointer, Int32(length)) != 1 {
-                    sendFailure = Self.trimmed(PQerrorMessage(connection))
+                    sendFailure = trimmed(PQerrorMessage(connection))
                     return
                 }
                 offset += length
@@ -195,26 +226,9 @@ public final class PostgresConnection {
             endCode = PQputCopyEnd(connection, nil)
         }
         if endCode != 1 && sendFailure == nil {
-            sendFailure = Self.trimmed(PQerrorMessage(connection))
+            sendFailure = trimmed(PQerrorMessage(connection))
         }
-
-        // Collect the final status of the COPY.
-        var firstError: PostgresError?
-        var copied = 0
-        while let result = PQgetResult(connection) {
-            let status = PQresultStatus(result)
-            if status == PGRES_COMMAND_OK {
-                copied = Self.affectedRows(result)
-            } else if firstError == nil {
-                firstError = Self.error(from: result, connection: connection, context: context)
-            }
-            PQclear(result)
-        }
-        if let firstError { throw firstError }
-        if let sendFailure {
-            throw PostgresError(message: sendFailure, context: context)
-        }
-        return copied
+        return sendFailure
     }
 
     /// Reconnects with the same parameters (libpq `PQreset`). Returns true when healthy again.

@@ -111,96 +111,148 @@ final class WriterWorker: @unchecked Sendable {
                 try resolve(patients: encoded.missingPatients, devices: encoded.missingDevices, on: connection)
                 encoded = encode(group)
             }
-
-            try connection.execute("BEGIN")
-
-            // Register the group's message keys; a key repeated within the group counts once.
-            var firstIndex: [MessageKey: Int] = [:]
-            var keyedIndexes: [Int] = []
-            var keys: [MessageKey] = []
-            for (index, submission) in group.enumerated() {
-                guard let key = submission.batch.message, firstIndex[key] == nil else { continue }
-                firstIndex[key] = index
-                keyedIndexes.append(index)
-                keys.append(key)
-            }
-            var duplicatePositions = Set<Int>()  // positions in `keys`
-            if !keys.isEmpty {
-                // The INSERT returns the keys that are new; the statement returns the positions
-                // of the others, which is usually nothing at all.
-                let result = try connection.query("""
-                    WITH input AS (
-                        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::integer[]) WITH ORDINALITY
-                            AS t (sending_application, sending_facility, control_id, observation_count, ordinal)
-                    ), inserted AS (
-                        INSERT INTO ingested_messages (sending_application, sending_facility, control_id, observation_count)
-                        SELECT sending_application, sending_facility, control_id, observation_count FROM input
-                        ON CONFLICT DO NOTHING
-                        RETURNING sending_application, sending_facility, control_id
-                    )
-                    SELECT i.ordinal FROM input i
-                    WHERE NOT EXISTS (
-                        SELECT 1 FROM inserted n
-                        WHERE n.sending_application = i.sending_application
-                          AND n.sending_facility = i.sending_facility
-                          AND n.control_id = i.control_id)
-                    """, [
-                        PostgresArray.text(keys.map(\.sendingApplication)),
-                        PostgresArray.text(keys.map(\.sendingFacility)),
-                        PostgresArray.text(keys.map(\.controlID)),
-                        PostgresArray.integers(keyedIndexes.map { group[$0].batch.observations.count }),
-                    ], prepared: true)
-                for row in result.rows {
-                    if let ordinal = row[0].flatMap({ Int($0) }), ordinal >= 1, ordinal <= keys.count {
-                        duplicatePositions.insert(ordinal - 1)
-                    }
+            let keys = GroupKeys(group)
+            if !keys.repeatWithinGroup {
+                do {
+                    return try commitAssumingNewKeys(group, encoded, keys, on: connection)
+                } catch where error.sqlState == Self.uniqueViolation {
+                    // A retransmission (or a key another connection is committing): start over
+                    // with the path that looks the keys up first.
+                    _ = try connection.execute("ROLLBACK")
+                    logger.debug("a message key of the group is stored already; committing with the key check",
+                                 metadata: ["writer": "\(configuration.name)", "batches": "\(group.count)"])
                 }
             }
-            var isNewKey = [Bool](repeating: false, count: group.count)
-            for (position, index) in keyedIndexes.enumerated() where !duplicatePositions.contains(position) {
-                isNewKey[index] = true
-            }
-
-            var outcomes: [WriteOutcome] = []
-            outcomes.reserveCapacity(group.count)
-            var rowCount = 0
-            var allStored = true
-            for (index, submission) in group.enumerated() {
-                if submission.batch.message != nil && !isNewKey[index] {
-                    outcomes.append(.duplicate)
-                    allStored = false
-                } else {
-                    outcomes.append(.stored(observations: submission.batch.observations.count))
-                    rowCount += submission.batch.observations.count
-                }
-            }
-
-            if rowCount > 0 {
-                var bytes = encoded.writer.finish()
-                if !allStored {
-                    // Keep the header, the rows of the stored submissions, and the trailer.
-                    var kept: [UInt8] = []
-                    kept.reserveCapacity(bytes.count)
-                    kept.append(contentsOf: bytes[..<BinaryCopyWriter.headerLength])
-                    for (index, range) in encoded.ranges.enumerated() where outcomes[index] != .duplicate {
-                        kept.append(contentsOf: bytes[range])
-                    }
-                    kept.append(contentsOf: bytes[(bytes.count - 2)...])
-                    bytes = kept
-                }
-                try connection.copyIn(VitalSignsRow.copyStatement, data: bytes)
-            }
-            try connection.execute("COMMIT")
-            return outcomes
+            return try commitCheckingKeys(group, encoded, keys, on: connection)
         } catch {
             if connection.isInTransaction { _ = try? connection.execute("ROLLBACK") }
             throw error
         }
     }
 
+    private static let uniqueViolation = "23505"
+
+    /// The common case, in one script and three round trips: retransmissions are rare, so the rows
+    /// and the message keys are copied straight away, and a key stored before makes the key COPY
+    /// fail on the primary key, which rolls the whole transaction back.
+    private func commitAssumingNewKeys(
+        _ group: [Submission], _ encoded: EncodedGroup, _ keys: GroupKeys, on connection: PostgresConnection
+    ) throws(PostgresError) -> [WriteOutcome] {
+        var script = "BEGIN; " + VitalSignsRow.copyStatement + "; "
+        var streams = [encoded.stream]
+        if !keys.keys.isEmpty {
+            var keyRows = BinaryCopyWriter(reservingCapacity: keys.keys.count * 64)
+            for (key, index) in zip(keys.keys, keys.keyedIndexes) {
+                IngestedMessageRow.append(key, observationCount: group[index].batch.observations.count, to: &keyRows)
+            }
+            script += IngestedMessageRow.copyStatement + "; "
+            streams.append(keyRows.finish())
+        }
+        try connection.copyIn(script: script + "COMMIT", streams: streams)
+        return group.map { .stored(observations: $0.batch.observations.count) }
+    }
+
+    /// Registers the keys first and copies only the rows of messages that are new.
+    private func commitCheckingKeys(
+        _ group: [Submission], _ encoded: EncodedGroup, _ keys: GroupKeys, on connection: PostgresConnection
+    ) throws(PostgresError) -> [WriteOutcome] {
+        try connection.execute("BEGIN")
+        var duplicatePositions = Set<Int>()  // positions in `keys.keys`
+        if !keys.keys.isEmpty {
+            // The INSERT returns the keys that are new; the statement returns the positions
+            // of the others, which is usually nothing at all.
+            let result = try connection.query("""
+                WITH input AS (
+                    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::integer[]) WITH ORDINALITY
+                        AS t (sending_application, sending_facility, control_id, observation_count, ordinal)
+                ), inserted AS (
+                    INSERT INTO ingested_messages (sending_application, sending_facility, control_id, observation_count)
+                    SELECT sending_application, sending_facility, control_id, observation_count FROM input
+                    ON CONFLICT DO NOTHING
+                    RETURNING sending_application, sending_facility, control_id
+                )
+                SELECT i.ordinal FROM input i
+                WHERE NOT EXISTS (
+                    SELECT 1 FROM inserted n
+                    WHERE n.sending_application = i.sending_application
+                      AND n.sending_facility = i.sending_facility
+                      AND n.control_id = i.control_id)
+                """, [
+                    PostgresArray.text(keys.keys.map(\.sendingApplication)),
+                    PostgresArray.text(keys.keys.map(\.sendingFacility)),
+                    PostgresArray.text(keys.keys.map(\.controlID)),
+                    PostgresArray.integers(keys.keyedIndexes.map { group[$0].batch.observations.count }),
+                ], prepared: true)
+            for row in result.rows {
+                if let ordinal = row[0].flatMap({ Int($0) }), ordinal >= 1, ordinal <= keys.keys.count {
+                    duplicatePositions.insert(ordinal - 1)
+                }
+            }
+        }
+        var isNewKey = [Bool](repeating: false, count: group.count)
+        for (position, index) in keys.keyedIndexes.enumerated() where !duplicatePositions.contains(position) {
+            isNewKey[index] = true
+        }
+
+        var outcomes: [WriteOutcome] = []
+        outcomes.reserveCapacity(group.count)
+        var rowCount = 0
+        var allStored = true
+        for (index, submission) in group.enumerated() {
+            if submission.batch.message != nil && !isNewKey[index] {
+                outcomes.append(.duplicate)
+                allStored = false
+            } else {
+                outcomes.append(.stored(observations: submission.batch.observations.count))
+                rowCount += submission.batch.observations.count
+            }
+        }
+
+        if rowCount > 0 {
+            var bytes = encoded.stream
+            if !allStored {
+                // Keep the header, the rows of the stored submissions, and the trailer.
+                var kept: [UInt8] = []
+                kept.reserveCapacity(bytes.count)
+                kept.append(contentsOf: bytes[..<BinaryCopyWriter.headerLength])
+                for (index, range) in encoded.ranges.enumerated() where outcomes[index] != .duplicate {
+                    kept.append(contentsOf: bytes[range])
+                }
+                kept.append(contentsOf: bytes[(bytes.count - 2)...])
+                bytes = kept
+            }
+            try connection.copyIn(VitalSignsRow.copyStatement, data: bytes)
+        }
+        try connection.execute("COMMIT")
+        return outcomes
+    }
+
+    /// The group's message keys, each once, with the submission that carries it first.
+    private struct GroupKeys {
+        var keys: [MessageKey] = []
+        /// For each of `keys`, the index in the group of its first submission.
+        var keyedIndexes: [Int] = []
+        /// Whether a key came twice in the group (a retransmission before the first copy committed).
+        var repeatWithinGroup = false
+
+        init(_ group: [Submission]) {
+            var seen = Set<MessageKey>(minimumCapacity: group.count)
+            for (index, submission) in group.enumerated() {
+                guard let key = submission.batch.message else { continue }
+                guard seen.insert(key).inserted else {
+                    repeatWithinGroup = true
+                    continue
+                }
+                keyedIndexes.append(index)
+                keys.append(key)
+            }
+        }
+    }
+
     private struct EncodedGroup {
-        var writer: BinaryCopyWriter
-        /// The bytes of each submission's rows within the finished stream.
+        /// The finished binary COPY stream of every row of the group.
+        var stream: [UInt8]
+        /// The bytes of each submission's rows within `stream`.
         var ranges: [Range<Int>]
         var missingPatients: Set<PatientIdentifier>
         var missingDevices: Set<String>
@@ -238,7 +290,7 @@ final class WriterWorker: @unchecked Sendable {
             }
             ranges.append(start..<writer.byteCount)
         }
-        return EncodedGroup(writer: writer, ranges: ranges, missingPatients: missingPatients, missingDevices: missingDevices)
+        return EncodedGroup(stream: writer.finish(), ranges: ranges, missingPatients: missingPatients, missingDevices: missingDevices)
     }
 
     // MARK: - Surrogate keys

@@ -135,4 +135,42 @@ struct BinaryCopyTests {
         #expect(copied == 2)
         #expect(try connection.execute("SELECT string_agg(w, ',' ORDER BY w) FROM words").scalar == "alpha,beta")
     }
+
+    @Test("copyIn(script:) gives each COPY of the script its own stream, in order; a failing statement ends the script")
+    func script() throws {
+        let connection = try PostgresConnection(url: try TestPostgres.database())
+        defer { connection.close() }
+        try connection.execute("CREATE TABLE words (w text); CREATE TABLE numbers (n integer PRIMARY KEY)")
+        func numbers(_ values: Int32...) -> [UInt8] {
+            var writer = BinaryCopyWriter()
+            for value in values {
+                writer.beginRow(fieldCount: 1)
+                writer.append(value)
+            }
+            return writer.finish()
+        }
+        let script = "BEGIN; COPY words FROM STDIN; COPY numbers FROM STDIN (FORMAT binary); COMMIT"
+        let copied = try connection.copyIn(script: script, streams: [Array("alpha\nbeta\n".utf8), numbers(7, 8, 9)])
+        #expect(copied == [2, 3])
+        #expect(!connection.isInTransaction)
+
+        // The second COPY breaks the primary key after the first has run: the transaction is
+        // left failed, and nothing of it stays once rolled back.
+        let violation = #expect(throws: PostgresError.self) {
+            try connection.copyIn(script: script, streams: [Array("gamma\n".utf8), numbers(10, 7)])
+        }
+        #expect(violation?.sqlState == "23505")
+        #expect(connection.isInTransaction)
+        try connection.execute("ROLLBACK")
+        #expect(try connection.execute("SELECT string_agg(w, ',' ORDER BY w) FROM words").scalar == "alpha,beta")
+        #expect(try connection.execute("SELECT count(*) FROM numbers").scalar == "3")
+
+        // A COPY left without a stream fails, and with it the script's implicit transaction.
+        let missing = #expect(throws: PostgresError.self) {
+            try connection.copyIn(script: "COPY words FROM STDIN; COPY words FROM STDIN", streams: [Array("delta\n".utf8)])
+        }
+        #expect(missing?.message.contains("more COPY") == true)
+        #expect(try connection.execute("SELECT count(*) FROM words").scalar == "2")
+        #expect(!connection.isInTransaction)
+    }
 }

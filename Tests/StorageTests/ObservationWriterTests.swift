@@ -99,6 +99,41 @@ struct ObservationWriterTests {
         #expect(try await writer.write(IngestBatch(message: key("B-2"), observations: [])) == .duplicate)
     }
 
+    @Test("a retransmission of a stored message in a group of new ones: the new ones are stored, the retransmission is a duplicate")
+    func retransmissionAmongNewMessages() async throws {
+        let url = try TestPostgres.migratedDatabase()
+        let writer = try observationWriter(url, connections: 1)
+        defer { writer.shutdown() }
+        let reader = try PostgresConnection(url: url)
+        defer { reader.close() }
+        #expect(try await writer.write(IngestBatch(message: key("R-1"), observations: [observation(seconds: 0)])) == .stored(observations: 1))
+
+        // As above: the blocker's commit waits on the lock while the next group forms.
+        let locker = try lockMessageKeys(url)
+        defer { locker.close() }
+        let results = Mutex<[String: Result<WriteOutcome, PostgresError>]>([:])
+        let submit: @Sendable (String, IngestBatch) -> Void = { name, batch in
+            writer.submit(batch) { result in results.withLock { $0[name] = result } }
+        }
+        submit("blocker", IngestBatch(message: key("R-0"), observations: [observation(seconds: 1)]))
+        try await waitUntil(timeout: .seconds(30), "writer waiting for the lock") {
+            try lockWaiters(reader) == 1
+        }
+        submit("new-2", IngestBatch(message: key("R-2"), observations: [observation(seconds: 2), observation(seconds: 3)]))
+        submit("retransmission", IngestBatch(message: key("R-1"), observations: [observation(seconds: 0)]))
+        submit("new-3", IngestBatch(message: key("R-3"), observations: [observation(seconds: 4)]))
+        try locker.execute("COMMIT")
+
+        try await waitUntil(timeout: .seconds(30), "all four completions") { results.withLock { $0.count } == 4 }
+        let outcomes = results.withLock { $0.mapValues { try? $0.get() } }
+        #expect(outcomes["blocker"] == .stored(observations: 1))
+        #expect(outcomes["new-2"] == .stored(observations: 2))
+        #expect(outcomes["retransmission"] == .duplicate)
+        #expect(outcomes["new-3"] == .stored(observations: 1))
+        #expect(try count(reader, "SELECT count(*) FROM vital_signs") == 5)
+        #expect(try count(reader, "SELECT count(*) FROM ingested_messages") == 4)
+    }
+
     @Test("identifiers and keys with quotes, backslashes, braces, commas and the word NULL survive the array parameters")
     func awkwardText() async throws {
         let url = try TestPostgres.migratedDatabase()
