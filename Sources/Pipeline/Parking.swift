@@ -5,7 +5,10 @@ import Synchronization
 /// event count). No `sched_yield` phase between them: with more busy threads than cores (the
 /// engine, its senders and PostgreSQL on two cores) every yield is a context switch, and yielding
 /// stage threads spent two thirds of their CPU in the scheduler — half the pipeline's cost per
-/// message in `vitals-bench mllp`. Threads that advance a sequence call `wakeParked()`,
+/// message in `vitals-bench mllp`. Each kind of waiter has its own: the pipeline's first stages,
+/// each later stage, and producers waiting for room, so that a publish wakes only the first
+/// stages, not the ones behind them, which would find nothing new and park again. Threads that
+/// advance a sequence call `wakeParked()` on the parkings of those waiting for it,
 /// which costs one fence and one load while nobody is parked; then the first waker takes the lock
 /// and broadcasts, and later ones skip it until a parked thread has looked again (`wakePending`),
 /// so a producer does not pay a system call per entry while the woken stage is being scheduled.

@@ -104,7 +104,7 @@ extension Pipeline {
         let start = beginWait()
         defer { endWait(since: start) }
         while true {
-            parking.wait(until: {
+            roomParking.wait(until: {
                 let state = cursor.load()
                 return state.closed || state.claimed + Int64(count) - Int64(capacity) <= reclaimed.load()
             })
@@ -122,6 +122,6 @@ extension Pipeline {
         }
         // Published in order, so a stage never has to rescan past a gap it cannot yet cross.
         for sequence in first...last { storage.markPublished(sequence) }
-        parking.wakeParked()
+        sourceParking.wakeParked()
     }
 }

@@ -59,7 +59,10 @@ public final class Pipeline<Element: Sendable>: @unchecked Sendable {
     /// Every entry up to here is consumed by all terminal stages and deinitialized.
     let reclaimed = SequenceCounter()
     private let reclaiming = Atomic<Bool>(false)
-    let parking = Parking()
+    /// Where first stages wait for producers to publish.
+    let sourceParking = Parking()
+    /// Where producers wait for terminal stages to free slots.
+    let roomParking = Parking()
     let room = RoomNotifier()
     let metrics: PipelineMetrics
 
@@ -138,7 +141,13 @@ public final class Pipeline<Element: Sendable>: @unchecked Sendable {
         let terminal = stages.filter { !downstream.contains($0.index) }.map(\.sequence)
         for stage in stages {
             let barrier = stage.upstream.map { stages[$0].sequence }
-            stage.start(pipeline: self, barrier: barrier, terminal: downstream.contains(stage.index) ? nil : terminal)
+            let isTerminal = !downstream.contains(stage.index)
+            let followers = stages.filter { $0.upstream.contains(stage.index) }.map(\.parking)
+            stage.start(
+                pipeline: self, barrier: barrier, terminal: isTerminal ? terminal : nil,
+                waitOn: stage.upstream.isEmpty ? sourceParking : stage.parking,
+                wakes: isTerminal ? followers + [roomParking] : followers
+            )
         }
     }
 
@@ -178,7 +187,7 @@ public final class Pipeline<Element: Sendable>: @unchecked Sendable {
         let last = cursor.close()
         drainTarget.store(last)
         stopping.store(true, ordering: .sequentiallyConsistent)
-        parking.wakeAll()
+        for parking in [sourceParking, roomParking] + stages.map(\.parking) { parking.wakeAll() }
         for stage in stages { stage.join() }
         room.notify(freeSlots: Int.max)  // waiters retry and learn that intake stopped
     }

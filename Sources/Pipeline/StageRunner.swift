@@ -20,6 +20,9 @@ final class StageRunner<Element: Sendable>: Sendable {
     let handler: StageHandler<Element>
     /// The last sequence this stage has processed.
     let sequence = SequenceCounter()
+    /// Where this stage waits for its upstream stages (a first stage waits on the pipeline's
+    /// `sourceParking` instead): each waiter is woken only by what it waits for.
+    let parking = Parking()
     private let lag: Gauge
     private let exited = DispatchSemaphore(value: 0)
     /// Stored before `exited` is signalled: the atomic gives `join()` a happens-before edge that
@@ -39,9 +42,14 @@ final class StageRunner<Element: Sendable>: Sendable {
 
     /// `barrier`: the upstream stages' counters (empty: read what producers published).
     /// `terminal`: for a terminal stage, every terminal stage's counter, to reclaim slots.
-    func start(pipeline: Pipeline<Element>, barrier: [SequenceCounter], terminal: [SequenceCounter]?) {
+    /// `waitOn`: where the stage parks; `wakes`: where the stages (and, for a terminal stage, the
+    /// producers) wait that this stage's progress can unblock.
+    func start(
+        pipeline: Pipeline<Element>, barrier: [SequenceCounter], terminal: [SequenceCounter]?,
+        waitOn: Parking, wakes: [Parking]
+    ) {
         startThread(named: "nc-\(name)") { [self] in
-            run(pipeline, barrier: barrier, terminal: terminal)
+            run(pipeline, barrier: barrier, terminal: terminal, waitOn: waitOn, wakes: wakes)
             finished.store(true, ordering: .releasing)
             exited.signal()
         }
@@ -52,12 +60,14 @@ final class StageRunner<Element: Sendable>: Sendable {
         precondition(finished.load(ordering: .acquiring))
     }
 
-    private func run(_ pipeline: Pipeline<Element>, barrier: [SequenceCounter], terminal: [SequenceCounter]?) {
+    private func run(
+        _ pipeline: Pipeline<Element>, barrier: [SequenceCounter], terminal: [SequenceCounter]?, waitOn: Parking, wakes: [Parking]
+    ) {
         let storage = pipeline.storage
         var next: Int64 = 0
         var batches = 0
         while true {
-            guard let available = waitForAvailable(next, pipeline, barrier) else { break }
+            guard let available = waitForAvailable(next, pipeline, barrier, on: waitOn) else { break }
             switch handler {
             case .reading(let handle):
                 for sequence in next...available {
@@ -71,12 +81,11 @@ final class StageRunner<Element: Sendable>: Sendable {
             if let terminal {
                 sequence.storeSequentiallyConsistent(available)
                 pipeline.reclaim(terminal: terminal)
-                pipeline.parking.wakeParked()
-                pipeline.room.notifyIfRegistered(freeSlots: { pipeline.freeSlots })
             } else {
                 sequence.store(available)
-                pipeline.parking.wakeParked()
             }
+            for parking in wakes { parking.wakeParked() }
+            if terminal != nil { pipeline.room.notifyIfRegistered(freeSlots: { pipeline.freeSlots }) }
             next = available + 1
             batches += 1
             if batches % Self.reportEvery == 0 { report(pipeline, processed: available) }
@@ -86,7 +95,9 @@ final class StageRunner<Element: Sendable>: Sendable {
 
     /// The highest sequence this stage may process now, waiting while there is none; nil once
     /// the pipeline shut down and the stage processed everything published.
-    private func waitForAvailable(_ next: Int64, _ pipeline: Pipeline<Element>, _ barrier: [SequenceCounter]) -> Int64? {
+    private func waitForAvailable(
+        _ next: Int64, _ pipeline: Pipeline<Element>, _ barrier: [SequenceCounter], on parking: Parking
+    ) -> Int64? {
         var available = next - 1
         func look() -> Bool {
             available = barrier.isEmpty
@@ -94,7 +105,7 @@ final class StageRunner<Element: Sendable>: Sendable {
                 : barrier.minimum()
             return available >= next || pipeline.isDrained(next: next)
         }
-        pipeline.parking.wait(until: look, beforeParking: { report(pipeline, processed: next - 1) })
+        parking.wait(until: look, beforeParking: { report(pipeline, processed: next - 1) })
         return available >= next ? available : nil
     }
 
