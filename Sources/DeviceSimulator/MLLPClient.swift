@@ -32,7 +32,16 @@ public final class MLLPClient: Sendable {
         host: String, port: Int, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         maximumFrameBytes: Int = 1 << 20
     ) async throws -> MLLPClient {
-        let channel = try await ClientBootstrap(group: group)
+        try await connectFuture(host: host, port: port, group: group, maximumFrameBytes: maximumFrameBytes).get()
+    }
+
+    /// `connect` as a future, for callers that send from the event loop (chaining each message on
+    /// the previous acknowledgement) so that no task scheduling sits between connection and sends.
+    public static func connectFuture(
+        host: String, port: Int, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        maximumFrameBytes: Int = 1 << 20
+    ) -> EventLoopFuture<MLLPClient> {
+        ClientBootstrap(group: group)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -44,15 +53,13 @@ public final class MLLPClient: Sendable {
                 }
             }
             .connect(host: host, port: port)
-            .get()
-        // Looked up on the loop; a connection the server already closed has no handlers left.
-        let handler = try await channel.eventLoop.submit {
-            guard let handler = try? channel.pipeline.syncOperations.handler(type: AcknowledgementHandler.self) else {
-                throw MLLPClientError.connectionClosed
+            .flatMapThrowing { channel in
+                // On the channel's loop; a connection the server already closed has no handlers left.
+                guard let handler = try? channel.pipeline.syncOperations.handler(type: AcknowledgementHandler.self) else {
+                    throw MLLPClientError.connectionClosed
+                }
+                return MLLPClient(channel: channel, handler: NIOLoopBound(handler, eventLoop: channel.eventLoop))
             }
-            return NIOLoopBound(handler, eventLoop: channel.eventLoop)
-        }.get()
-        return MLLPClient(channel: channel, handler: handler)
     }
 
     /// Sends one message and waits for the frame that answers it.
@@ -100,6 +107,9 @@ public final class MLLPClient: Sendable {
     public func close() async {
         try? await channel.close()
     }
+
+    /// The event loop the connection runs on, for chaining futures such as `sendFuture`'s.
+    public var eventLoop: any EventLoop { channel.eventLoop }
 }
 
 /// Matches incoming frames to waiting senders, first in, first out.
