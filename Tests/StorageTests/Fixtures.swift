@@ -1,4 +1,5 @@
 import Storage
+import Synchronization
 import TestSupport
 import VitalSigns
 
@@ -58,4 +59,45 @@ func observationWriter(_ url: String, connections: Int) throws -> ObservationWri
     var configuration = ObservationWriter.Configuration()
     configuration.connections = connections
     return try ObservationWriter(url: url, configuration: configuration, logger: TestPostgres.logger)
+}
+
+/// Batches submitted while the writer's commit of `blocker` waits on `ingested_messages`, locked
+/// here: everything `submit`ted after `init` forms the next group once `release()` commits the
+/// lock. The outcomes are kept by name, the blocker's as "blocker".
+struct HeldCommit {
+    private final class Outcomes: Sendable {
+        let byName = Mutex<[String: Result<WriteOutcome, PostgresError>]>([:])
+    }
+
+    private let writer: ObservationWriter
+    private let locker: PostgresConnection
+    private let outcomes = Outcomes()
+
+    init(_ writer: ObservationWriter, url: String, reader: PostgresConnection, blocker: IngestBatch) async throws {
+        self.writer = writer
+        locker = try lockMessageKeys(url)
+        submit("blocker", blocker)
+        try await waitUntil(timeout: .seconds(30), "writer waiting for the lock") {
+            try lockWaiters(reader) == 1
+        }
+    }
+
+    func submit(_ name: String, _ batch: IngestBatch) {
+        let outcomes = outcomes
+        writer.submit(batch) { result in outcomes.byName.withLock { $0[name] = result } }
+    }
+
+    func release() throws {
+        try locker.execute("COMMIT")
+    }
+
+    /// Waits for `count` completions, the blocker's included.
+    func results(count: Int) async throws -> [String: Result<WriteOutcome, PostgresError>] {
+        try await waitUntil(timeout: .seconds(30), "\(count) completions") { outcomes.byName.withLock { $0.count } == count }
+        return outcomes.byName.withLock { $0 }
+    }
+
+    func close() {
+        locker.close()
+    }
 }

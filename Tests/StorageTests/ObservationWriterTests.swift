@@ -65,28 +65,16 @@ struct ObservationWriterTests {
         let reader = try PostgresConnection(url: url)
         defer { reader.close() }
 
-        // Hold the dedup table locked so that the writer's first commit waits, and everything
-        // submitted meanwhile forms the next group.
-        let locker = try lockMessageKeys(url)
-        defer { locker.close() }
-
-        let results = Mutex<[String: Result<WriteOutcome, PostgresError>]>([:])
-        let submit: @Sendable (String, IngestBatch) -> Void = { name, batch in
-            writer.submit(batch) { result in results.withLock { $0[name] = result } }
-        }
-        submit("blocker", IngestBatch(message: key("B-0"), observations: [observation(seconds: 0)]))
-        try await waitUntil(timeout: .seconds(30), "writer waiting for the lock") {
-            try lockWaiters(reader) == 1
-        }
-        submit("first", IngestBatch(message: key("B-1"), observations: [observation(seconds: 1), observation(seconds: 2)]))
-        submit("retransmission", IngestBatch(message: key("B-1"), observations: [observation(seconds: 1), observation(seconds: 2)]))
-        submit("keyless", IngestBatch(message: nil, observations: [observation(device: "serial-7", patient: nil, seconds: 3)]))
-        submit("empty", IngestBatch(message: key("B-2"), observations: []))
+        let held = try await HeldCommit(writer, url: url, reader: reader, blocker: IngestBatch(message: key("B-0"), observations: [observation(seconds: 0)]))
+        defer { held.close() }
+        held.submit("first", IngestBatch(message: key("B-1"), observations: [observation(seconds: 1), observation(seconds: 2)]))
+        held.submit("retransmission", IngestBatch(message: key("B-1"), observations: [observation(seconds: 1), observation(seconds: 2)]))
+        held.submit("keyless", IngestBatch(message: nil, observations: [observation(device: "serial-7", patient: nil, seconds: 3)]))
+        held.submit("empty", IngestBatch(message: key("B-2"), observations: []))
         #expect(writer.queuedRows == 2 + 2 + 1 + 1)
-        try locker.execute("COMMIT")
+        try held.release()
 
-        try await waitUntil(timeout: .seconds(30), "all five completions") { results.withLock { $0.count } == 5 }
-        let outcomes = results.withLock { $0.mapValues { try? $0.get() } }
+        let outcomes = try await held.results(count: 5).mapValues { try? $0.get() }
         #expect(outcomes["blocker"] == .stored(observations: 1))
         #expect(outcomes["first"] == .stored(observations: 2))
         #expect(outcomes["retransmission"] == .duplicate)
@@ -108,24 +96,14 @@ struct ObservationWriterTests {
         defer { reader.close() }
         #expect(try await writer.write(IngestBatch(message: key("R-1"), observations: [observation(seconds: 0)])) == .stored(observations: 1))
 
-        // As above: the blocker's commit waits on the lock while the next group forms.
-        let locker = try lockMessageKeys(url)
-        defer { locker.close() }
-        let results = Mutex<[String: Result<WriteOutcome, PostgresError>]>([:])
-        let submit: @Sendable (String, IngestBatch) -> Void = { name, batch in
-            writer.submit(batch) { result in results.withLock { $0[name] = result } }
-        }
-        submit("blocker", IngestBatch(message: key("R-0"), observations: [observation(seconds: 1)]))
-        try await waitUntil(timeout: .seconds(30), "writer waiting for the lock") {
-            try lockWaiters(reader) == 1
-        }
-        submit("new-2", IngestBatch(message: key("R-2"), observations: [observation(seconds: 2), observation(seconds: 3)]))
-        submit("retransmission", IngestBatch(message: key("R-1"), observations: [observation(seconds: 0)]))
-        submit("new-3", IngestBatch(message: key("R-3"), observations: [observation(seconds: 4)]))
-        try locker.execute("COMMIT")
+        let held = try await HeldCommit(writer, url: url, reader: reader, blocker: IngestBatch(message: key("R-0"), observations: [observation(seconds: 1)]))
+        defer { held.close() }
+        held.submit("new-2", IngestBatch(message: key("R-2"), observations: [observation(seconds: 2), observation(seconds: 3)]))
+        held.submit("retransmission", IngestBatch(message: key("R-1"), observations: [observation(seconds: 0)]))
+        held.submit("new-3", IngestBatch(message: key("R-3"), observations: [observation(seconds: 4)]))
+        try held.release()
 
-        try await waitUntil(timeout: .seconds(30), "all four completions") { results.withLock { $0.count } == 4 }
-        let outcomes = results.withLock { $0.mapValues { try? $0.get() } }
+        let outcomes = try await held.results(count: 4).mapValues { try? $0.get() }
         #expect(outcomes["blocker"] == .stored(observations: 1))
         #expect(outcomes["new-2"] == .stored(observations: 2))
         #expect(outcomes["retransmission"] == .duplicate)
@@ -299,29 +277,19 @@ struct ObservationWriterTests {
         defer { reader.close() }
         // A constraint the server enforces (class 23) and a NUL byte the writer refuses up front.
         try reader.execute("ALTER TABLE vital_signs ADD CONSTRAINT plausible CHECK (value < 100000)")
-        let locker = try lockMessageKeys(url)
-        defer { locker.close() }
-
-        let results = Mutex<[String: Result<WriteOutcome, PostgresError>]>([:])
-        let submit: @Sendable (String, IngestBatch) -> Void = { name, batch in
-            writer.submit(batch) { result in results.withLock { $0[name] = result } }
-        }
-        submit("blocker", IngestBatch(message: key("I-0"), observations: [observation()]))
-        try await waitUntil(timeout: .seconds(30), "writer waiting for the lock") {
-            try lockWaiters(reader) == 1
-        }
-        submit("good-1", IngestBatch(message: key("I-1"), observations: [observation(seconds: 1)]))
-        submit("implausible", IngestBatch(message: key("I-2"), observations: [observation(seconds: 2), observation(seconds: 3, value: 1e9)]))
-        submit("nul", IngestBatch(message: key("I-3"), observations: [observation(device: "dev\u{0}x", seconds: 4)]))
+        let held = try await HeldCommit(writer, url: url, reader: reader, blocker: IngestBatch(message: key("I-0"), observations: [observation()]))
+        defer { held.close() }
+        held.submit("good-1", IngestBatch(message: key("I-1"), observations: [observation(seconds: 1)]))
+        held.submit("implausible", IngestBatch(message: key("I-2"), observations: [observation(seconds: 2), observation(seconds: 3, value: 1e9)]))
+        held.submit("nul", IngestBatch(message: key("I-3"), observations: [observation(device: "dev\u{0}x", seconds: 4)]))
         // Past 15 bytes a String is stored out of line: the NUL must be found there too.
-        submit("nul-long", IngestBatch(message: key("I-5"), observations: [
+        held.submit("nul-long", IngestBatch(message: key("I-5"), observations: [
             observation(seconds: 6), observation(seconds: 7, location: "ICU West Wing^12^A\u{0}"),
         ]))
-        submit("good-2", IngestBatch(message: key("I-4"), observations: [observation(seconds: 5)]))
-        try locker.execute("COMMIT")
-        try await waitUntil(timeout: .seconds(30), "all completions") { results.withLock { $0.count } == 6 }
+        held.submit("good-2", IngestBatch(message: key("I-4"), observations: [observation(seconds: 5)]))
+        try held.release()
 
-        let final = results.withLock { $0 }
+        let final = try await held.results(count: 6)
         #expect((try? final["good-1"]?.get()) == .stored(observations: 1))
         #expect((try? final["good-2"]?.get()) == .stored(observations: 1))
         guard case .failure(let checkError)? = final["implausible"], case .failure(let nulError)? = final["nul"] else {
