@@ -140,9 +140,9 @@ final class WriterWorker: @unchecked Sendable {
     ) throws(PostgresError) -> [WriteOutcome] {
         var script = "BEGIN; " + VitalSignsRow.copyStatement + "; "
         var streams = [encoded.stream]
-        if !keys.keys.isEmpty {
-            var keyRows = BinaryCopyWriter(reservingCapacity: keys.keys.count * 64)
-            for (key, index) in zip(keys.keys, keys.keyedIndexes) {
+        if !keys.distinct.isEmpty {
+            var keyRows = BinaryCopyWriter(reservingCapacity: keys.distinct.count * 64)
+            for (key, index) in zip(keys.distinct, keys.firstSubmission) {
                 IngestedMessageRow.append(key, observationCount: group[index].batch.observations.count, to: &keyRows)
             }
             script += IngestedMessageRow.copyStatement + "; "
@@ -157,8 +157,8 @@ final class WriterWorker: @unchecked Sendable {
         _ group: [Submission], _ encoded: EncodedGroup, _ keys: GroupKeys, on connection: PostgresConnection
     ) throws(PostgresError) -> [WriteOutcome] {
         try connection.execute("BEGIN")
-        var duplicatePositions = Set<Int>()  // positions in `keys.keys`
-        if !keys.keys.isEmpty {
+        var duplicatePositions = Set<Int>()  // positions in `keys.distinct`
+        if !keys.distinct.isEmpty {
             // The INSERT returns the keys that are new; the statement returns the positions
             // of the others, which is usually nothing at all.
             let result = try connection.query("""
@@ -178,19 +178,19 @@ final class WriterWorker: @unchecked Sendable {
                       AND n.sending_facility = i.sending_facility
                       AND n.control_id = i.control_id)
                 """, [
-                    PostgresArray.text(keys.keys.map(\.sendingApplication)),
-                    PostgresArray.text(keys.keys.map(\.sendingFacility)),
-                    PostgresArray.text(keys.keys.map(\.controlID)),
-                    PostgresArray.integers(keys.keyedIndexes.map { group[$0].batch.observations.count }),
+                    PostgresArray.text(keys.distinct.map(\.sendingApplication)),
+                    PostgresArray.text(keys.distinct.map(\.sendingFacility)),
+                    PostgresArray.text(keys.distinct.map(\.controlID)),
+                    PostgresArray.integers(keys.firstSubmission.map { group[$0].batch.observations.count }),
                 ], prepared: true)
             for row in result.rows {
-                if let ordinal = row[0].flatMap({ Int($0) }), ordinal >= 1, ordinal <= keys.keys.count {
+                if let ordinal = row[0].flatMap({ Int($0) }), ordinal >= 1, ordinal <= keys.distinct.count {
                     duplicatePositions.insert(ordinal - 1)
                 }
             }
         }
         var isNewKey = [Bool](repeating: false, count: group.count)
-        for (position, index) in keys.keyedIndexes.enumerated() where !duplicatePositions.contains(position) {
+        for (position, index) in keys.firstSubmission.enumerated() where !duplicatePositions.contains(position) {
             isNewKey[index] = true
         }
 
@@ -229,9 +229,9 @@ final class WriterWorker: @unchecked Sendable {
 
     /// The group's message keys, each once, with the submission that carries it first.
     private struct GroupKeys {
-        var keys: [MessageKey] = []
-        /// For each of `keys`, the index in the group of its first submission.
-        var keyedIndexes: [Int] = []
+        var distinct: [MessageKey] = []
+        /// For each of `distinct`, the index in the group of its first submission.
+        var firstSubmission: [Int] = []
         /// Whether a key came twice in the group (a retransmission before the first copy committed).
         var repeatWithinGroup = false
 
@@ -243,8 +243,8 @@ final class WriterWorker: @unchecked Sendable {
                     repeatWithinGroup = true
                     continue
                 }
-                keyedIndexes.append(index)
-                keys.append(key)
+                firstSubmission.append(index)
+                distinct.append(key)
             }
         }
     }
