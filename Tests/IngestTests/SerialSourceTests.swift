@@ -54,12 +54,19 @@ private final class SerialRig: QueriesDatabase, Sendable {
     /// Sets an association as the CLI would (another connection) and waits until the cache has
     /// reloaded since (two loads: one may have started before the change committed).
     func associate(_ subject: AssociationSubject, _ patient: String) async throws {
-        let loads = associations.loadCount
         let connection = try PostgresConnection(url: databaseURL)
         defer { connection.close() }
-        try AssociationStore(connection: connection).set(subject, patient: PatientIdentifier(id: patient, assigningAuthority: "KTH"),
-                                                         from: Date(timeIntervalSinceNow: -60), by: "test")
-        try await waitUntil(timeout: .seconds(10), "associations reloaded") { associations.loadCount >= loads + 2 }
+        let expected = PatientIdentifier(id: patient, assigningAuthority: "KTH")
+        try AssociationStore(connection: connection).set(subject, patient: expected, from: Date(timeIntervalSinceNow: -60), by: "test")
+        // Until the cache answers with it (counting reloads from before the commit let reloads
+        // that finished while this connected and wrote pass for fresh ones).
+        try await waitUntil(timeout: .seconds(10), "association \(subject) loaded") {
+            let now = Timestamp(secondsSinceEpoch: Date().timeIntervalSince1970)
+            return switch subject {
+            case .device(let device): associations.patient(device: device, bed: nil, at: now) == expected
+            case .bed(let bed): associations.patient(device: "", bed: bed, at: now) == expected
+            }
+        }
     }
 
     /// `kind value patient location` of a device's rows, oldest first.

@@ -11,7 +11,6 @@ import VitalSigns
 /// that time; when the database is unreachable the last loaded set stays in use.
 public final class PatientAssociationCache: Sendable {
     private let snapshot = Mutex<[AssociationSubject: [PatientAssociation]]>([:])
-    private let loads = Atomic<Int>(0)
     private let stopping: StopSignal
 
     /// Associations that ended more than this long ago are not loaded (late frames are rare:
@@ -49,9 +48,6 @@ public final class PatientAssociationCache: Sendable {
 
     public func stop() { stopping.signal() }
 
-    /// How many times the associations were loaded (tests wait on it).
-    public var loadCount: Int { loads.load(ordering: .relaxed) }
-
     /// The patient of `device` at `time`, else that of `bed`.
     public func patient(device: String, bed: String?, at time: Timestamp) -> PatientIdentifier? {
         let date = Date(timeIntervalSince1970: time.secondsSinceEpoch)
@@ -66,7 +62,6 @@ public final class PatientAssociationCache: Sendable {
         let rows = try store.list(endedAfter: Date(timeIntervalSinceNow: -Self.history))
         let grouped = Dictionary(grouping: rows, by: \.subject)
         snapshot.withLock { $0 = grouped }
-        loads.add(1, ordering: .relaxed)
     }
 }
 
