@@ -174,8 +174,21 @@ public final class EmbeddedPostgres: Sendable {
         }
     }
 
-    /// A free TCP port on 127.0.0.1 (bound and released; another process could still take it).
+    /// A free TCP port on 127.0.0.1 (bound and released; another process could still take it),
+    /// never the same one twice in this process: a service given a port may take seconds to bind
+    /// it (initdb runs first), and meanwhile the kernel can offer the same free port again, for
+    /// instance to another test's broker.
     public static func freeTCPPort() -> Int {
+        for _ in 0..<64 {
+            let port = unusedTCPPort()
+            if port == 0 || handedOutPorts.withLock({ $0.insert(port).inserted }) { return port }
+        }
+        return 0
+    }
+
+    private static let handedOutPorts = Mutex<Set<Int>>([])
+
+    private static func unusedTCPPort() -> Int {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard descriptor >= 0 else { return 0 }
         defer { close(descriptor) }
