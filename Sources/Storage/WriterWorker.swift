@@ -132,14 +132,17 @@ final class WriterWorker: @unchecked Sendable {
 
     private static let uniqueViolation = "23505"
 
-    /// The common case, in one script and three round trips: retransmissions are rare, so the rows
-    /// and the message keys are copied straight away, and a key stored before makes the key COPY
-    /// fail on the primary key, which rolls the whole transaction back.
+    /// The common case, in one script and three round trips: retransmissions are rare, so the
+    /// message keys and the rows are copied straight away, and a key stored before makes the key
+    /// COPY fail on the primary key, which rolls the whole transaction back. Keys go first: a
+    /// retransmission fails before any row is copied, and a commit waiting on a key another
+    /// transaction holds does so before it holds locks on `vital_signs` that others (TimescaleDB's
+    /// background jobs) would queue behind.
     private func commitAssumingNewKeys(
         _ group: [Submission], _ encoded: EncodedGroup, _ keys: GroupKeys, on connection: PostgresConnection
     ) throws(PostgresError) -> [WriteOutcome] {
-        var script = "BEGIN; " + VitalSignsRow.copyStatement + "; "
-        var streams = [encoded.stream]
+        var script = "BEGIN; "
+        var streams: [[UInt8]] = []
         if !keys.distinct.isEmpty {
             var keyRows = BinaryCopyWriter(reservingCapacity: keys.distinct.count * 64)
             for (key, index) in zip(keys.distinct, keys.firstSubmission) {
@@ -148,7 +151,9 @@ final class WriterWorker: @unchecked Sendable {
             script += IngestedMessageRow.copyStatement + "; "
             streams.append(keyRows.finish())
         }
-        try connection.copyIn(script: script + "COMMIT", streams: streams)
+        script += VitalSignsRow.copyStatement + "; COMMIT"
+        streams.append(encoded.stream)
+        try connection.copyIn(script: script, streams: streams)
         return group.map { .stored(observations: $0.batch.observations.count) }
     }
 
