@@ -172,6 +172,10 @@ public struct TestSupportError: Error, CustomStringConvertible, Sendable {
 
 /// Polls `condition` until it returns true, failing with a clear error when `timeout` passes
 /// first. Use it instead of sleeping: it returns as soon as the condition holds.
+///
+/// Time the poller spent waiting to be scheduled, beyond its own pause, does not count: with
+/// other suites' blocking calls (initdb, libpq) holding the cooperative threads, a poller could
+/// otherwise wake past its deadline having checked twice (seen: "2 checks" in 10 s).
 public func waitUntil(
     timeout: Duration,
     pollEvery interval: Duration = .milliseconds(10),
@@ -180,7 +184,7 @@ public func waitUntil(
     _ condition: () async throws -> Bool
 ) async throws {
     let clock = ContinuousClock()
-    let deadline = clock.now + timeout
+    var deadline = clock.now + timeout
     var attempts = 0
     var lastError: (any Error)?
     while true {
@@ -196,7 +200,10 @@ public func waitUntil(
             if let lastError { message += "; last check threw: \(lastError)" }
             throw TestSupportError(message)
         }
+        let asleep = clock.now
         try await Task.sleep(for: interval)
+        let starved = asleep.duration(to: clock.now) - interval
+        if starved > .milliseconds(100) { deadline += starved }
     }
 }
 
