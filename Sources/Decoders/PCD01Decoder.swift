@@ -193,10 +193,10 @@ public struct PCD01Decoder: Sendable {
         var resolution: CodeResolution
         let number3 = identifier.component(1).bytes
         if let mdc = Self.decimal(number3), identifier.component(3).equals("MDC"),
-           let known = profile.resolve(mdcCode: mdc) {
-            // The common PCD-01 row: a numeric MDC code the tables know, no Strings to hash.
-            code = ObservationCode(code: String(decoding: number3, as: UTF8.self), text: "", system: Self.mdcSystem)
-            resolution = known
+           let known = profile.known(mdcCode: mdc) {
+            // The common PCD-01 row: a numeric MDC code the tables know, no Strings to hash or build.
+            code = ObservationCode(code: known.code, text: "", system: Self.mdcSystem)
+            resolution = known.resolution
         } else {
             code = ObservationCode(code: identifier.component(1).value, text: "", system: identifier.component(3).value)
             resolution = profile.resolve(code)

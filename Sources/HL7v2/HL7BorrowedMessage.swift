@@ -3,9 +3,13 @@ extension HL7Message {
     ///
     /// `HL7Segment` and `HL7Field` each hold the message's storage, so every field read retains
     /// and releases it; the view holds pointers instead, for hot loops such as a decoder's rows.
-    /// The view and everything read from it are valid only inside `body`: keep Strings, not texts.
-    /// `package`, not public: nothing outside this package should hold pointers into a message.
-    package func withBorrowedView<R, E: Error>(_ body: (HL7BorrowedMessage) throws(E) -> R) throws(E) -> R {
+    /// The view and everything read from it are valid only inside `body`, as with
+    /// `withUnsafeBufferPointer`: keep Strings, not texts.
+    ///
+    /// Public, not `package`: Swift 6.3 does not inline `package` declarations into other modules,
+    /// even `@inlinable` ones, so every `isEmpty` or `component(_:)` of a decoder's rows was a call
+    /// (parse + decode: 160,000 messages/s as `package`, 175,000 as public).
+    public func withBorrowedView<R, E: Error>(_ body: (HL7BorrowedMessage) throws(E) -> R) throws(E) -> R {
         try storage.withBuffers { (buffers) throws(E) -> R in
             // Texts point at one copy of the buffers: each stays four words, cheap to pass around.
             try withUnsafePointer(to: buffers) { (buffers) throws(E) -> R in
@@ -18,15 +22,15 @@ extension HL7Message {
 }
 
 /// A parsed message seen through pointers; see `HL7Message.withBorrowedView`.
-package struct HL7BorrowedMessage {
+public struct HL7BorrowedMessage {
     let buffers: UnsafePointer<MessageBuffers>
     let fieldStarts: UnsafeBufferPointer<Int32>
     let segmentBases: UnsafeBufferPointer<Int32>
 
-    package var segmentCount: Int { segmentBases.count - 1 }
+    public var segmentCount: Int { segmentBases.count - 1 }
 
     /// - Precondition: `index` is in `0..<segmentCount`, as for an array.
-    package func segment(at index: Int) -> HL7BorrowedSegment {
+    public func segment(at index: Int) -> HL7BorrowedSegment {
         precondition(index >= 0 && index < segmentCount, "segment index out of range")
         let layout = SegmentLayout(segment: index, fieldStarts: fieldStarts, segmentBases: segmentBases, bytes: buffers.pointee.bytes)
         return HL7BorrowedSegment(buffers: buffers, fieldStarts: fieldStarts, layout: layout)
@@ -34,57 +38,57 @@ package struct HL7BorrowedMessage {
 }
 
 /// One segment, read as `HL7Segment` reads it.
-package struct HL7BorrowedSegment {
+public struct HL7BorrowedSegment {
     let buffers: UnsafePointer<MessageBuffers>
     let fieldStarts: UnsafeBufferPointer<Int32>
     let layout: SegmentLayout
 
     /// Whether the segment ID is `id`, compared on the bytes.
-    package func hasID(_ id: StaticString) -> Bool { layout.hasID(id, bytes: buffers.pointee.bytes) }
+    public func hasID(_ id: StaticString) -> Bool { layout.hasID(id, bytes: buffers.pointee.bytes) }
 
     /// HL7 numbering, as `HL7Segment`'s subscript: out of range gives an empty field.
-    package subscript(field: Int) -> HL7BorrowedText {
+    public subscript(field: Int) -> HL7BorrowedText {
         HL7BorrowedText(buffers: buffers, piece: layout.field(field, fieldStarts: fieldStarts))
     }
 }
 
 /// A field or one of its components, read as `HL7Field` and `HL7Component` read them.
-package struct HL7BorrowedText {
+public struct HL7BorrowedText {
     let buffers: UnsafePointer<MessageBuffers>
     let piece: MessageBuffers.Piece
 
     /// Not present, or present with zero length.
-    package var isEmpty: Bool { piece.start >= piece.end }
+    public var isEmpty: Bool { piece.start >= piece.end }
 
     /// 0-based repetition of a field; empty past the end.
-    package func repetition(_ index: Int) -> HL7BorrowedText {
+    public func repetition(_ index: Int) -> HL7BorrowedText {
         HL7BorrowedText(buffers: buffers, piece: buffers.pointee.piece(index, of: piece, separator: ByteFlags.repetition))
     }
 
     /// 1-based component (of the first repetition, for a field); empty past the end.
-    package func component(_ number: Int) -> HL7BorrowedText {
+    public func component(_ number: Int) -> HL7BorrowedText {
         let component = buffers.pointee.piece(number - 1, of: piece, separator: ByteFlags.component, stops: ByteFlags.repetition)
         return HL7BorrowedText(buffers: buffers, piece: component)
     }
 
     /// 1-based subcomponent of a component; empty past the end.
-    package func subcomponent(_ number: Int) -> HL7BorrowedText {
+    public func subcomponent(_ number: Int) -> HL7BorrowedText {
         HL7BorrowedText(buffers: buffers, piece: buffers.pointee.piece(number - 1, of: piece, separator: ByteFlags.subcomponent))
     }
 
     /// First repetition, first component, first subcomponent, escapes decoded (as `HL7Field.value`;
     /// for a component, the same as `HL7Component.value`).
-    package var value: String {
+    public var value: String {
         buffers.pointee.text(of: piece, stoppingAt: ByteFlags.repetition | ByteFlags.component | ByteFlags.subcomponent)
     }
 
     /// The bytes as sent, escapes and all.
-    package var bytes: UnsafeBufferPointer<UInt8> {
+    public var bytes: UnsafeBufferPointer<UInt8> {
         UnsafeBufferPointer(rebasing: buffers.pointee.bytes[piece.start..<max(piece.start, piece.end)])
     }
 
     /// Whether the bytes as sent are exactly `text`.
-    package func equals(_ text: StaticString) -> Bool {
+    public func equals(_ text: StaticString) -> Bool {
         let bytes = bytes, expected = text.utf8Start
         // Lengths first: most mismatches end there.
         guard bytes.count == text.utf8CodeUnitCount else { return false }

@@ -70,7 +70,7 @@ public struct DeviceProfile: Sendable {
     private let codeIndex: [CodeKey: CodeResolution]
     private let unitIndex: [String: UCUMUnit]
     /// The same, for numeric MDC codes: integer keys, no hashing of Strings.
-    private let mdcCodeIndex: IntCodeTable<CodeResolution>
+    private let mdcCodeIndex: IntCodeTable<KnownCode>
     private let mdcUnitIndex: IntCodeTable<UCUMUnit>
     /// The same bands, indexed for the flagger: no hashing per observation.
     public let bands: ThresholdTable
@@ -106,7 +106,7 @@ public struct DeviceProfile: Sendable {
         self.codeIndex = index
         self.unitIndex = CodeTables.units.merging(unitAliases) { _, alias in alias }
         self.mdcCodeIndex = IntCodeTable(Dictionary(uniqueKeysWithValues: index.compactMap { key, resolution in
-            key.system == "MDC" ? Self.numericCode(key.code).map { ($0, resolution) } : nil
+            key.system == "MDC" ? Self.numericCode(key.code).map { ($0, KnownCode(code: key.code, resolution: resolution)) } : nil
         }))
         self.mdcUnitIndex = IntCodeTable(Dictionary(uniqueKeysWithValues: unitIndex.compactMap { code, unit in
             Self.numericCode(code).map { ($0, unit) }
@@ -139,6 +139,12 @@ public struct DeviceProfile: Sendable {
 
     /// What a numeric MDC code means, if the profile or the standard tables know it.
     public func resolve(mdcCode: Int) -> CodeResolution? {
+        mdcCodeIndex[mdcCode]?.resolution
+    }
+
+    /// A numeric MDC code the profile or the standard tables know, with its text: decoders take
+    /// the String from here rather than building one from the message for every row.
+    public func known(mdcCode: Int) -> KnownCode? {
         mdcCodeIndex[mdcCode]
     }
 
@@ -161,6 +167,12 @@ public struct DeviceProfile: Sendable {
     public func isCritical(_ kind: VitalKind, value: Double, population: Population? = nil) -> Bool {
         classify(kind, value: value, population: population) == .critical
     }
+}
+
+/// A code of the tables as text (`150456`) with what it means.
+public struct KnownCode: Sendable {
+    public let code: String
+    public let resolution: CodeResolution
 }
 
 extension CodeResolution {
