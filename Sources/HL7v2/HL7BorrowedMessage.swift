@@ -87,6 +87,15 @@ public struct HL7BorrowedText {
         UnsafeBufferPointer(rebasing: buffers.pointee.bytes[piece.start..<max(piece.start, piece.end)])
     }
 
+    /// The bytes as sent when they read as themselves: ASCII, with no delimiter or escape
+    /// character of the message, so `value` would be exactly this text. nil otherwise. For
+    /// lookups straight from the message's bytes, with no String built.
+    public var plainASCII: UnsafeBufferPointer<UInt8>? {
+        let bytes = bytes, flags = buffers.pointee.flags
+        for byte in bytes where byte >= 0x80 || flags[Int(byte)] != 0 { return nil }
+        return bytes
+    }
+
     /// Whether the bytes as sent are exactly `text`.
     public func equals(_ text: StaticString) -> Bool {
         let bytes = bytes, expected = text.utf8Start

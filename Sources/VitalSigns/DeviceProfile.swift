@@ -72,6 +72,9 @@ public struct DeviceProfile: Sendable {
     /// The same, for numeric MDC codes: integer keys, no hashing of Strings.
     private let mdcCodeIndex: IntCodeTable<KnownCode>
     private let mdcUnitIndex: IntCodeTable<UCUMUnit>
+    /// The same again, looked up from a message's bytes: no String built, no SipHash.
+    private let textCodeIndex: TextCodeTable<KnownSystemCode>
+    private let textUnitIndex: TextCodeTable<UCUMUnit>
     /// The same bands, indexed for the flagger: no hashing per observation.
     public let bands: ThresholdTable
 
@@ -108,6 +111,10 @@ public struct DeviceProfile: Sendable {
         self.mdcCodeIndex = IntCodeTable(Dictionary(uniqueKeysWithValues: index.compactMap { key, resolution in
             key.system == "MDC" ? Self.numericCode(key.code).map { ($0, KnownCode(code: key.code, resolution: resolution)) } : nil
         }))
+        self.textCodeIndex = TextCodeTable(index.map { key, resolution in
+            ([key.system, key.code], KnownSystemCode(code: key.code, system: key.system, resolution: resolution))
+        })
+        self.textUnitIndex = TextCodeTable(unitIndex.map { code, unit in ([code], unit) })
         self.mdcUnitIndex = IntCodeTable(Dictionary(uniqueKeysWithValues: unitIndex.compactMap { code, unit in
             Self.numericCode(code).map { ($0, unit) }
         }))
@@ -148,6 +155,18 @@ public struct DeviceProfile: Sendable {
         mdcCodeIndex[mdcCode]
     }
 
+    /// `resolve(_:)`'s first answer, the profile's or the standard tables' own entry, for a code
+    /// as the message's bytes spell it. Only a system spelled as the tables keep it (`LN`, `MDC`,
+    /// upper case) is found; any other spelling is for `resolve(_:)`, which normalises it.
+    public func known(system: UnsafeBufferPointer<UInt8>, code: UnsafeBufferPointer<UInt8>) -> KnownSystemCode? {
+        textCodeIndex.value(system: system, code: code)
+    }
+
+    /// `unit(forCode:)` for a unit code as the message's bytes spell it.
+    public func unit(forCodeBytes code: UnsafeBufferPointer<UInt8>) -> UCUMUnit? {
+        textUnitIndex.value(code: code)
+    }
+
     /// The unit of a numeric MDC dimension code (`266016` is mm[Hg]).
     public func unit(mdcCode: Int) -> UCUMUnit? {
         mdcUnitIndex[mdcCode]
@@ -172,6 +191,13 @@ public struct DeviceProfile: Sendable {
 /// A code of the tables as text (`150456`) with what it means.
 public struct KnownCode: Sendable {
     public let code: String
+    public let resolution: CodeResolution
+}
+
+/// A code of the tables as text within its system (`0002-4182` in `MDIL`) with what it means.
+public struct KnownSystemCode: Sendable {
+    public let code: String
+    public let system: String
     public let resolution: CodeResolution
 }
 

@@ -107,6 +107,27 @@ import VitalSigns
         #expect(criticalFlags(decoded.observations, profileID: decoded.profileID) == [false, true, false])
     }
 
+    @Test("codes and units found from the message's bytes mean what their Strings mean")
+    func codeAndUnitSpellingsResolveAlike() throws {
+        let message = hl7(
+            "MSH|^~\\&|PHILIPS|WARD7|||20261129101500+0000||ORU^R01|PH-2|P|2.5",
+            // Found from the bytes: the profile's MDIL code and unit, a LOINC code, a UCUM alias.
+            "OBX|1|NM|0002-4182^HR^MDIL|0|48|0004-0AA0^bpm^MDIL|||||F",
+            "OBX|2|NM|8867-4^Heart rate^LN|0|49|/min|||||F",
+            // Read as Strings: a system in lower case or spelled out, escapes, a code only its text names.
+            "OBX|3|NM|0002-4182^HR^mdil|0|50|\\X2F\\min|||||F",
+            "OBX|4|NM|8867\\X2D\\4^^LOINC|0|51|{beats}/min|||||F",
+            "OBX|5|NM|99999^MDC_PULS_OXIM_SAT_O2^MDC|0|97|%|||||F",
+            "OBX|6|NM|0002-FFFF^X^MDIL|0|3|mmHg|||||F"
+        )
+        let observations = try decoder().decode(try parse(message)).observations
+        #expect(observations.map(\.kind) == [.heartRate, .heartRate, .heartRate, .heartRate, .spo2, .unknown])
+        #expect(observations.map(\.code.code) == ["0002-4182", "8867-4", "0002-4182", "8867-4", "99999", "0002-FFFF"])
+        #expect(observations.map(\.code.system) == ["MDIL", "LN", "mdil", "LOINC", "MDC", "MDIL"])
+        #expect(observations.map(\.unit) == [.beatsPerMinute, .beatsPerMinute, .beatsPerMinute, .beatsPerMinute, .percent, .millimetreOfMercury])
+        #expect(observations.map(\.value) == [48, 49, 50, 51, 97, 3])
+    }
+
     @Test func skipsRowsWithoutAStorableValueAndSaysWhy() throws {
         let message = hl7(
             "MSH|^~\\&|MON|ICU|||20261129101500+0000||ORU^R01|S-1|P|2.6",

@@ -10,7 +10,7 @@ struct BorrowedViewTests {
 
     @Test(arguments: messages) func everyElementMatches(_ segments: [String]) throws {
         let message = try parse(segments)
-        var compared = 0
+        var compared = 0, plain = 0
         message.withBorrowedView { view in
             #expect(view.segmentCount == message.segmentCount)
             for index in 0..<message.segmentCount {
@@ -26,6 +26,11 @@ struct BorrowedViewTests {
                         let component = field.component(position), part = text.component(position)
                         #expect(part.isEmpty == component.isEmpty && part.value == component.value)
                         #expect(Array(part.bytes) == Array(component.rawBytes))
+                        // Text read straight from the bytes must be what the value reads.
+                        if let bytes = part.plainASCII {
+                            #expect(String(decoding: bytes, as: UTF8.self) == component.value)
+                            plain += 1
+                        }
                         for sub in 0...3 {
                             #expect(part.subcomponent(sub).value == component.subcomponent(sub))
                         }
@@ -40,6 +45,20 @@ struct BorrowedViewTests {
             }
         }
         #expect(compared > 10)
+        #expect(plain > 0)
+    }
+
+    @Test func plainASCIIOnlyForTextThatReadsAsItself() throws {
+        let message = try parse([#"MSH|^~\&|MON|ICU|||20261129||ORU^R01|1|P|2.7"#, #"OBX|1|ST|c\S\d^text&sub^0002-4182^caf\#u{E9}||"#])
+        message.withBorrowedView { view in
+            let field = view.segment(at: 1)[3]
+            #expect(field.component(1).plainASCII == nil)  // an escape: the value is `c^d`
+            #expect(field.component(2).plainASCII == nil)  // a subcomponent: the value is `text`
+            #expect(field.component(3).plainASCII.map { Array($0) } == Array("0002-4182".utf8))
+            #expect(field.component(4).plainASCII == nil)  // not ASCII: read in the message's charset
+            #expect(field.component(4).value == "caf\u{E9}")
+            #expect(field.plainASCII == nil)  // a whole field with components
+        }
     }
 
     @Test func comparesBytesAsSent() throws {

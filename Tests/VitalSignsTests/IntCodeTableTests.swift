@@ -48,3 +48,31 @@ import Testing
         }
     }
 }
+
+@Suite struct TextCodeTableTests {
+    private func find(_ table: TextCodeTable<Int>, _ system: String?, _ code: String) -> Int? {
+        Array(code.utf8).withUnsafeBufferPointer { code in
+            guard let system else { return table.value(code: code) }
+            return Array(system.utf8).withUnsafeBufferPointer { table.value(system: $0, code: code) }
+        }
+    }
+
+    @Test func findsExactlyWhatADictionaryFinds() {
+        // Keys that share bytes but split them differently between system and code.
+        let keys = [("AB", "C"), ("A", "BC"), ("MDIL", "0002-4182"), ("MDIL", "0002-4BB8"), ("LN", "8867-4"), ("LN", ""), ("", "x")]
+            + (0..<300).map { ("V", "code-\($0)") }
+        let table = TextCodeTable(keys.enumerated().map { ([$0.element.0, $0.element.1], $0.offset) })
+        for (index, key) in keys.enumerated() { #expect(find(table, key.0, key.1) == index, "\(key)") }
+        for (system, code) in [("ABC", ""), ("A", "B"), ("MDIL", "0002-4182 "), ("mdil", "0002-4182"), ("LN", "8867"), ("V", "code-300"), ("", "")] {
+            #expect(find(table, system, code) == nil, "\(system) \(code)")
+        }
+    }
+
+    @Test func oneTextKeysAndTheSeparatorByteLeftOut() {
+        let table = TextCodeTable([(["/min"], 1), (["%"], 2), (["a\u{1F}b"], 3)])
+        #expect(find(table, nil, "/min") == 1 && find(table, nil, "%") == 2)
+        #expect(find(table, nil, "/mi") == nil && find(table, nil, "") == nil)
+        // A text holding the separator byte is not in the table: it is found by String.
+        #expect(find(table, nil, "a\u{1F}b") == nil)
+    }
+}
