@@ -253,7 +253,7 @@ public struct PCD01Decoder: Sendable {
 
     // MARK: Codes and units other than numeric MDC ones
 
-    // Out of line: written inside `readRow`, they made the benchmark's mix 9 % slower although its
+    // Out of line: written inside `readRow`, the benchmark's mix measured 9 % slower although its
     // numeric MDC rows never take them. In two steps: the bytes looked up in the profile's tables,
     // and only when they are not there (escapes, a system spelled otherwise, an unknown code) the
     // Strings.
