@@ -72,7 +72,9 @@ public struct DeviceProfile: Sendable {
     /// The same, for numeric MDC codes: integer keys, no hashing of Strings.
     private let mdcCodeIndex: IntCodeTable<KnownCode>
     private let mdcUnitIndex: IntCodeTable<UCUMUnit>
-    /// The same again, looked up from a message's bytes: no String built, no SipHash.
+    /// The same again, looked up from a message's bytes: no String built, no SipHash. Only for
+    /// text that reads as itself in ASCII (the decoder checks), where byte equality is String
+    /// equality; the String-keyed indexes above keep Unicode's canonical equivalence for the rest.
     private let textCodeIndex: TextCodeTable<KnownSystemCode>
     private let textUnitIndex: TextCodeTable<UCUMUnit>
     /// The same bands, indexed for the flagger: no hashing per observation.
