@@ -146,13 +146,8 @@ public struct DeviceProfile: Sendable {
 
     public func vitalKind(for code: ObservationCode) -> VitalKind { resolve(code).kind }
 
-    /// What a numeric MDC code means, if the profile or the standard tables know it.
-    public func resolve(mdcCode: Int) -> CodeResolution? {
-        mdcCodeIndex[mdcCode]?.resolution
-    }
-
-    /// A numeric MDC code the profile or the standard tables know, with its text: decoders take
-    /// the String from here rather than building one from the message for every row.
+    /// A numeric MDC code the profile or the standard tables know: its text and what it means.
+    /// Decoders take the String from here rather than building one from the message every row.
     public func known(mdcCode: Int) -> KnownCode? {
         mdcCodeIndex[mdcCode]
     }

@@ -26,12 +26,12 @@ import Testing
             CodeMapping(system: "MDC", code: "1234567890", kind: .pulseRate),
         ], unitAliases: ["0264864": .percent, "264864": .beatsPerMinute])
         // The numeric index holds only canonical codes: 150456 keeps its standard meaning.
-        #expect(profile.resolve(mdcCode: 150_456)?.kind == .spo2)
+        #expect(profile.known(mdcCode: 150_456)?.resolution.kind == .spo2)
         // The decoder stores the table's text for the code, so it must be the canonical one.
         #expect(profile.known(mdcCode: 150_456)?.code == "150456")
         #expect(profile.known(mdcCode: 150_457) == nil)  // no table knows it
-        #expect(profile.resolve(mdcCode: -5) == nil)
-        #expect(profile.resolve(mdcCode: 1_234_567_890) == nil)
+        #expect(profile.known(mdcCode: -5) == nil)
+        #expect(profile.known(mdcCode: 1_234_567_890) == nil)
         // The others are found as texts.
         #expect(profile.resolve(ObservationCode(code: "0150456", system: "MDC")).kind == .heartRate)
         #expect(profile.resolve(ObservationCode(code: "+150456", system: "MDC")).kind == .respirationRate)
