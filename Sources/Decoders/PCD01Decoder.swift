@@ -188,10 +188,10 @@ public struct PCD01Decoder: Sendable {
             return skip(2, "value type '\(obx[2].value.prefix(4))' is not numeric")
         }
 
-        let identifier = obx[3]
+        let identifier = obx[3].codedElement
         let code: ObservationCode
         let resolution: CodeResolution
-        if let mdc = Self.decimal(identifier.component(1).bytes), identifier.component(3).equals("MDC"),
+        if let mdc = Self.decimal(identifier.identifier.bytes), identifier.codingSystem.equals("MDC"),
            let known = profile.known(mdcCode: mdc) {
             // The common PCD-01 row: a numeric MDC code the tables know, no Strings to hash or build.
             code = ObservationCode(code: known.code, text: "", system: Self.mdcSystem)
@@ -223,9 +223,10 @@ public struct PCD01Decoder: Sendable {
             }
         }
 
-        let timeField = obx[14].component(1)
+        // The whole field is compared, so that a row repeating its predecessor's is not scanned.
+        let timeField = obx[14]
         if !Self.same(timeField.bytes, context.lastTimeBytes) {
-            context.lastTime = try timestamp(timeField, segment: "OBX", sequence: sequence, field: 14)
+            context.lastTime = try timestamp(timeField.component(1), segment: "OBX", sequence: sequence, field: 14)
             context.lastTimeBytes = timeField.bytes
         }
         guard let time = context.lastTime ?? context.orderTime ?? context.messageTime else {
@@ -260,16 +261,18 @@ public struct PCD01Decoder: Sendable {
 
     /// OBX-3 when it is not a numeric MDC code: a vendor, LOINC or textual code.
     @inline(never)
-    private static func resolveOtherCode(_ identifier: HL7BorrowedText, profile: DeviceProfile) -> (ObservationCode, CodeResolution) {
-        if let system = identifier.component(3).plainASCII, let number = identifier.component(1).plainASCII,
+    private static func resolveOtherCode(
+        _ identifier: (identifier: HL7BorrowedText, text: HL7BorrowedText, codingSystem: HL7BorrowedText), profile: DeviceProfile
+    ) -> (ObservationCode, CodeResolution) {
+        if let system = identifier.codingSystem.plainASCII, let number = identifier.identifier.plainASCII,
            let known = profile.known(system: system, code: number), known.resolution.kind != .unknown {
             return (ObservationCode(code: known.code, text: "", system: known.system), known.resolution)
         }
-        var code = ObservationCode(code: identifier.component(1).value, text: "", system: identifier.component(3).value)
+        var code = ObservationCode(code: identifier.identifier.value, text: "", system: identifier.codingSystem.value)
         var resolution = profile.resolve(code)
         if resolution.kind == .unknown || code.code.isEmpty {
             // The text (often a long `MDC_...` id) is read only when the code alone says nothing.
-            code.text = identifier.component(2).value
+            code.text = identifier.text.value
             resolution = profile.resolve(code)
         }
         return (code, resolution)

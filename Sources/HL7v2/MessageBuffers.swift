@@ -82,6 +82,45 @@ struct MessageBuffers {
         return Piece(start: pieceStart, end: p, flags: flagsInside)
     }
 
+    /// The first three pieces of `within` in one pass, as `piece(0…2, of:separator:stops:)`.
+    ///
+    /// The same walk as `piece`'s, written out again: one walk shared through a closure made
+    /// the benchmark's parse + decode 9 % slower, even forced inline.
+    func firstThreePieces(of within: Piece, separator: UInt8, stops: UInt8) -> (Piece, Piece, Piece) {
+        guard within.start < within.end else { return (.absent, .absent, .absent) }
+        guard within.flags & separator != 0 else { return (within, .absent, .absent) }
+        var found = (Piece.absent, Piece.absent, Piece.absent)
+        var pieceStart = within.start
+        var flagsInside: UInt8 = 0
+        var current = 0
+        var p = within.start
+        while p < within.end {
+            let byteFlags = flags[Int(bytes[p])]
+            if byteFlags & (separator | stops) != 0 {
+                if byteFlags & separator == 0 { break }
+                let piece = Piece(start: pieceStart, end: p, flags: flagsInside)
+                switch current {
+                case 0: found.0 = piece
+                case 1: found.1 = piece
+                default: found.2 = piece; return found
+                }
+                current += 1
+                pieceStart = p + 1
+                flagsInside = 0
+            } else {
+                flagsInside |= byteFlags
+            }
+            p += 1
+        }
+        let last = Piece(start: pieceStart, end: p, flags: flagsInside)
+        switch current {
+        case 0: found.0 = last
+        case 1: found.1 = last
+        default: found.2 = last
+        }
+        return found
+    }
+
     /// Every piece of `start..<end` between bytes flagged `separator`.
     func pieces(of start: Int, _ end: Int, separator: UInt8) -> [Piece] {
         var pieces: [Piece] = []

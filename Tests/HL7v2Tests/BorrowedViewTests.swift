@@ -35,6 +35,14 @@ struct BorrowedViewTests {
                             #expect(part.subcomponent(sub).value == component.subcomponent(sub))
                         }
                     }
+                    // One pass over the first three components reads what three `component` calls read.
+                    let coded = text.codedElement
+                    for (part, position) in [(coded.identifier, 1), (coded.text, 2), (coded.codingSystem, 3)] {
+                        let expected = text.component(position)
+                        #expect(Array(part.bytes) == Array(expected.bytes) && part.isEmpty == expected.isEmpty)
+                        #expect(part.value == expected.value && part.plainASCII.map(Array.init) == expected.plainASCII.map(Array.init))
+                        #expect(part.subcomponent(2).value == expected.subcomponent(2).value)
+                    }
                     for repetition in -1...2 {
                         let expected = field.repetition(repetition), read = text.repetition(repetition)
                         #expect(read.isEmpty == expected.isEmpty && read.value == expected.value)
