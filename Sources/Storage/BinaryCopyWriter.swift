@@ -89,10 +89,17 @@ public struct BinaryCopyWriter: Sendable {
     /// `text` / `varchar` (UTF-8). PostgreSQL text cannot hold NUL characters; the server
     /// rejects a field that contains one.
     public mutating func append(_ value: String) {
-        var value = value
-        value.withUTF8 { bytes in
+        // Native Strings lend their bytes in place; only others (bridged, lazily decoded) are copied.
+        let appended: Void? = value.utf8.withContiguousStorageIfAvailable { bytes in
             appendRaw(Int32(bytes.count))
             buffer.append(contentsOf: bytes)
+        }
+        if appended == nil {
+            var copy = value
+            copy.withUTF8 { bytes in
+                appendRaw(Int32(bytes.count))
+                buffer.append(contentsOf: bytes)
+            }
         }
     }
 

@@ -9,7 +9,7 @@ public enum VitalSignsRow {
     public static let copyStatement = "COPY vital_signs (\(columns)) FROM STDIN (FORMAT binary)"
 
     /// One row; `patientID` and `deviceID` are the surrogate keys of `patients` and `devices`.
-    public static func append(_ observation: Observation, patientID: Int64?, deviceID: Int32, to copy: inout BinaryCopyWriter) {
+    public static func append(_ observation: borrowing Observation, patientID: Int64?, deviceID: Int32, to copy: inout BinaryCopyWriter) {
         copy.beginRow(fieldCount: 12)
         copy.append(timestamp: observation.time)
         copy.append(patientID)

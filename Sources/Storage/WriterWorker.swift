@@ -274,24 +274,27 @@ final class WriterWorker: @unchecked Sendable {
         var missingDevices = Set<String>()
         for submission in group {
             let start = writer.byteCount
+            let observations = submission.batch.observations
             // The rows of one message share patient and device: look each up once per change.
-            var lastPatient: PatientIdentifier?
+            // Rows are read in place (`observations[index]`), not copied out as a `for in`
+            // loop would, which retained and released each row's Strings.
+            var patientRow: Int?
             var patientID: Int64?
-            var lastDevice: String?
+            var deviceRow: Int?
             var deviceID: Int32?
-            for observation in submission.batch.observations {
-                if observation.patient != lastPatient {
-                    lastPatient = observation.patient
-                    patientID = observation.patient.flatMap { patientIDs[$0] }
-                    if let patient = observation.patient, patientID == nil { missingPatients.insert(patient) }
+            for index in observations.indices {
+                if patientRow.map({ observations[$0].patient != observations[index].patient }) ?? true {
+                    patientRow = index
+                    patientID = observations[index].patient.flatMap { patientIDs[$0] }
+                    if let patient = observations[index].patient, patientID == nil { missingPatients.insert(patient) }
                 }
-                if observation.deviceID != lastDevice {
-                    lastDevice = observation.deviceID
-                    deviceID = deviceIDs[observation.deviceID]
-                    if deviceID == nil { missingDevices.insert(observation.deviceID) }
+                if deviceRow.map({ observations[$0].deviceID != observations[index].deviceID }) ?? true {
+                    deviceRow = index
+                    deviceID = deviceIDs[observations[index].deviceID]
+                    if deviceID == nil { missingDevices.insert(observations[index].deviceID) }
                 }
                 // Placeholders for ids not cached yet; the group is encoded again once resolved.
-                VitalSignsRow.append(observation, patientID: patientID, deviceID: deviceID ?? 0, to: &writer)
+                VitalSignsRow.append(observations[index], patientID: patientID, deviceID: deviceID ?? 0, to: &writer)
             }
             ranges.append(start..<writer.byteCount)
         }
@@ -467,16 +470,23 @@ final class WriterWorker: @unchecked Sendable {
         if let key = batch.message, hasNUL(key.sendingApplication) || hasNUL(key.sendingFacility) || hasNUL(key.controlID) {
             return bad("message key contains a NUL character")
         }
-        for (index, observation) in batch.observations.enumerated() {
-            if observation.time.microsecondsSinceEpoch < earliestTimestamp {
-                return bad("observation \(index + 1): time \(observation.time) is before the earliest time PostgreSQL can store")
-            }
-            if hasNUL(observation.deviceID) || hasNUL(observation.code.code) || hasNUL(observation.code.system)
-                || hasNUL(observation.unit.ucum) || observation.location.map(hasNUL) == true
-                || observation.hierarchy.map(hasNUL) == true
-                || observation.patient.map({ hasNUL($0.id) || hasNUL($0.assigningAuthority) }) == true {
-                return bad("observation \(index + 1): a text field contains a NUL character")
-            }
+        let observations = batch.observations
+        for index in observations.indices {
+            if let problem = problem(with: observations[index]) { return bad("observation \(index + 1): \(problem)") }
+        }
+        return nil
+    }
+
+    /// Borrowed, not copied out of the array: this runs for every row.
+    private static func problem(with observation: borrowing Observation) -> String? {
+        if observation.time.microsecondsSinceEpoch < earliestTimestamp {
+            return "time \(observation.time) is before the earliest time PostgreSQL can store"
+        }
+        if hasNUL(observation.deviceID) || hasNUL(observation.code.code) || hasNUL(observation.code.system)
+            || hasNUL(observation.unit.ucum) || observation.location.map(hasNUL) == true
+            || observation.hierarchy.map(hasNUL) == true
+            || observation.patient.map({ hasNUL($0.id) || hasNUL($0.assigningAuthority) }) == true {
+            return "a text field contains a NUL character"
         }
         return nil
     }
