@@ -132,17 +132,37 @@ public struct SimulatedMonitor: Sendable {
 
     /// HL7 DTM in UTC with milliseconds: `20261129101500.123+0000`.
     public static func hl7Time(_ time: Timestamp) -> String {
+        String(decoding: hl7TimeBytes(time), as: UTF8.self)
+    }
+
+    /// `hl7Time` as bytes, digit by digit: load generators stamp every message with it.
+    public static func hl7TimeBytes(_ time: Timestamp) -> [UInt8] {
         let micros = time.microsecondsSinceEpoch
         let seconds = Int(micros.floorDiv(1_000_000))
         let millis = Int(micros.floorMod(1_000_000) / 1000)
         let days = seconds.floorDiv(86_400), secondOfDay = seconds.floorMod(86_400)
         let (year, month, day) = civilDate(daysSinceEpoch: days)
-        return "\(pad(year, 4))\(pad(month, 2))\(pad(day, 2))\(pad(secondOfDay / 3600, 2))\(pad(secondOfDay / 60 % 60, 2))\(pad(secondOfDay % 60, 2)).\(pad(millis, 3))+0000"
-    }
-
-    private static func pad(_ value: Int, _ width: Int) -> String {
-        let text = String(value)
-        return String(repeating: "0", count: max(0, width - text.count)) + text
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(23)
+        func digits(_ value: Int, _ width: Int) {
+            var divisor = 1
+            for _ in 1..<width { divisor *= 10 }
+            guard (0..<divisor * 10).contains(value) else {  // a year past 9999 or before 0
+                let text = String(value)
+                bytes.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: max(0, width - text.utf8.count)))
+                return bytes.append(contentsOf: text.utf8)
+            }
+            for _ in 0..<width {
+                bytes.append(UInt8(ascii: "0") + UInt8(value / divisor % 10))
+                divisor /= 10
+            }
+        }
+        digits(year, 4); digits(month, 2); digits(day, 2)
+        digits(secondOfDay / 3600, 2); digits(secondOfDay / 60 % 60, 2); digits(secondOfDay % 60, 2)
+        bytes.append(UInt8(ascii: "."))
+        digits(millis, 3)
+        bytes.append(contentsOf: "+0000".utf8)
+        return bytes
     }
 
     /// H. Hinnant's civil-from-days.

@@ -1,5 +1,4 @@
 import Foundation
-import HL7v2
 import MLLP
 import NIOCore
 import NIOPosix
@@ -97,9 +96,29 @@ struct LoadGenerator: Sendable {
             .get()
     }
 
+    /// Whether the reply's MSA-1 is `AA`, read from its bytes: the senders check every reply, and
+    /// a full parse of each cost the load generator CPU that the engine shares.
     static func isPositive(_ reply: ByteBuffer) -> Bool {
-        guard let ack = try? HL7Message(parsing: Array(reply.readableBytesView)), let msa = ack.firstSegment(named: "MSA") else { return false }
-        return msa[1].value == "AA"
+        reply.withUnsafeReadableBytes { $0.withMemoryRebound(to: UInt8.self, isPositive) }
+    }
+
+    /// `MSA` at a segment's start, its field separator (MSH-1's byte), then `AA` ending the field.
+    static func isPositive(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard bytes.count > 4, bytes[0] == UInt8(ascii: "M"), bytes[1] == UInt8(ascii: "S"), bytes[2] == UInt8(ascii: "H") else { return false }
+        let separator = bytes[3]
+        func isEnd(_ offset: Int) -> Bool {
+            offset == bytes.count || bytes[offset] == separator || bytes[offset] == 0x0D || bytes[offset] == 0x0A
+        }
+        var start = 0
+        while start + 6 <= bytes.count {
+            if bytes[start] == UInt8(ascii: "M"), bytes[start + 1] == UInt8(ascii: "S"), bytes[start + 2] == UInt8(ascii: "A"),
+               bytes[start + 3] == separator {
+                return bytes[start + 4] == UInt8(ascii: "A") && bytes[start + 5] == UInt8(ascii: "A") && isEnd(start + 6)
+            }
+            guard let terminator = bytes[start...].firstIndex(where: { $0 == 0x0D || $0 == 0x0A }) else { return false }
+            start = terminator + 1
+        }
+        return false
     }
 }
 
@@ -198,13 +217,12 @@ private final class MonitorSender: ChannelInboundHandler {
         // Report times in milliseconds, strictly increasing per monitor.
         let millisecond = max(Int64(Date().timeIntervalSince1970 * 1000), lastMillisecond + 1)
         lastMillisecond = millisecond
-        let report = reports.render(sequence: sequence, time: Timestamp(microsecondsSinceEpoch: millisecond * 1000))
-        var frame = context.channel.allocator.buffer(capacity: report.bytes.count + 3)
+        var frame = context.channel.allocator.buffer(capacity: 4096)
         frame.writeInteger(MLLPFraming.startBlock)
-        frame.writeBytes(report.bytes)
+        let observations = reports.render(sequence: sequence, time: Timestamp(microsecondsSinceEpoch: millisecond * 1000), into: &frame)
         frame.writeInteger(MLLPFraming.endBlock)
         frame.writeInteger(MLLPFraming.carriageReturn)
-        outstanding = (ContinuousClock.now, due, report.observations)
+        outstanding = (ContinuousClock.now, due, observations)
         context.writeAndFlush(NIOAny(frame), promise: nil)
     }
 

@@ -1,5 +1,6 @@
 import DeviceSimulator
 import HL7v2
+import NIOCore
 import VitalSigns
 
 /// SimulatedMonitor reports at a load generator's pace without its cost: rendering a report
@@ -34,16 +35,29 @@ struct ReportTemplates: Sendable {
 
     /// The `sequence`-th message of this monitor, at `time`; control id `<monitor>-<sequence>`.
     func render(sequence: Int, time: Timestamp) -> (bytes: [UInt8], controlID: String, observations: Int) {
+        var buffer = ByteBufferAllocator().buffer(capacity: 4096)
+        let observations = render(sequence: sequence, time: time, into: &buffer)
+        return (Array(buffer.readableBytesView), "\(monitorIndex)-\(sequence)", observations)
+    }
+
+    /// The same message appended to `buffer` (a sender's frame), with no String or array built
+    /// on the way; returns its observation count.
+    func render(sequence: Int, time: Timestamp, into buffer: inout ByteBuffer) -> Int {
         let template = templates[sequence % templates.count]
-        let controlID = "\(monitorIndex)-\(sequence)"
-        let id = Array(controlID.utf8), stamp = Array(SimulatedMonitor.hl7Time(time).utf8)
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(template.chunks.reduce(0) { $0 + $1.count } + template.holes.count * 24)
+        let stamp = SimulatedMonitor.hl7TimeBytes(time)
         for (index, chunk) in template.chunks.enumerated() {
-            bytes += chunk
-            if index < template.holes.count { bytes += template.holes[index] == .controlID ? id : stamp }
+            buffer.writeBytes(chunk)
+            guard index < template.holes.count else { continue }
+            switch template.holes[index] {
+            case .controlID:
+                buffer.writeDecimal(monitorIndex)
+                buffer.writeInteger(UInt8(ascii: "-"))
+                buffer.writeDecimal(sequence)
+            case .time:
+                buffer.writeBytes(stamp)
+            }
         }
-        return (bytes, controlID, template.observations)
+        return template.observations
     }
 
     private static func cut(_ bytes: [UInt8], controlID: [UInt8], time: [UInt8], observations: Int) -> Template {
@@ -79,5 +93,17 @@ struct ReportTemplates: Sendable {
         let obx = message.segments(named: "OBX")
         return message.controlID == rendered.controlID && message.timestamp == SimulatedMonitor.hl7Time(time)
             && obx.count == rendered.observations + 1 && obx.last?[14].value == SimulatedMonitor.hl7Time(time)
+    }
+}
+
+extension ByteBuffer {
+    /// A non-negative integer in decimal digits.
+    fileprivate mutating func writeDecimal(_ value: Int) {
+        var divisor = 1
+        while value / divisor >= 10 { divisor *= 10 }
+        while divisor > 0 {
+            writeInteger(UInt8(ascii: "0") + UInt8(value / divisor % 10))
+            divisor /= 10
+        }
     }
 }
