@@ -46,6 +46,12 @@ struct CPUSnapshot {
         machineIdle = later.machineIdle
     }
 
+    /// Core-seconds PostgreSQL's processes used between `start` and `self`.
+    func postgresSeconds(since start: CPUSnapshot) -> Double {
+        let ticks = postgres.reduce(0) { $0 + $1.value.ticks - (start.postgres[$1.key]?.ticks ?? 0) }
+        return Double(ticks) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
     /// One line per side: core-seconds used between `start` and `self`, largest groups first.
     func report(since start: CPUSnapshot, wall: Double) -> [String] {
         guard machineTotal > 0 else { return [] }

@@ -3,6 +3,7 @@ import DeviceSimulator
 import Foundation
 import HL7v2
 import Storage
+import Synchronization
 import VitalSigns
 
 /// The limit the end-to-end figure is held against: the same number of rows, encoded with
@@ -19,7 +20,10 @@ struct CopyLimit {
         var bytes: Int
         var seconds: Double
         var cpu: [String]
+        var postgresSeconds: Double
         var rowsPerSecond: Double { Double(rows) / seconds }
+        /// PostgreSQL's CPU per row loaded, in microseconds.
+        var postgresMicrosecondsPerRow: Double { postgresSeconds * 1e6 / Double(max(1, rows)) }
     }
 
     /// `rows` rows from `senders` simulated monitors whose reports span `span` seconds from now.
@@ -52,14 +56,80 @@ struct CopyLimit {
         guard result.status == 0 else { throw BenchError("psql \\copy failed (status \(result.status)): \(result.errors)") }
         let loaded = try cluster.count("vital_signs", database: database)
         guard loaded == rows else { throw BenchError("psql \\copy loaded \(loaded) rows, expected \(rows)") }
-        return Outcome(rows: rows, bytes: bytes.count, seconds: seconds, cpu: cpuSeen.report(since: cpuBefore, wall: seconds))
+        return Outcome(rows: rows, bytes: bytes.count, seconds: seconds, cpu: cpuSeen.report(since: cpuBefore, wall: seconds),
+                       postgresSeconds: cpuSeen.postgresSeconds(since: cpuBefore))
+    }
+
+    /// The same rows in transactions of `rowsPerCommit` (the end-to-end phase's group commits),
+    /// `BEGIN; COPY; COMMIT` each, on `connections` connections at once as the writer's: what
+    /// PostgreSQL does with commits of the engine's size, the engine left out.
+    func runInCommits(rows: Int, senders: Int, span: Double, rowsPerCommit: Int, connections: Int) throws -> Outcome {
+        let chunks = try Self.encode(rows: rows, senders: senders, span: span, decoder: decoder, rowsPerChunk: max(1, rowsPerCommit))
+        let database = "bench_copy_commits"
+        let (url, _) = try cluster.migratedDatabase(database, mode: mode)
+        try cluster.checkpoint()
+        let next = Mutex(0)
+        let failure = Mutex<String?>(nil)
+        let postmaster = cluster.postmasterPID
+        let cpuBefore = CPUSnapshot.take(postmasterPID: postmaster)
+        let clock = ContinuousClock()
+        let started = clock.now
+        let done = DispatchGroup()
+        // Each connection stays open until the CPU has been read: an exited backend's time is gone.
+        let measured = DispatchSemaphore(value: 0)
+        for _ in 0..<connections {
+            done.enter()
+            Thread {
+                // Opening a connection takes milliseconds of a run of seconds.
+                let link: PostgresConnection
+                do {
+                    link = try PostgresConnection(url: url)
+                } catch {
+                    failure.withLock { $0 = $0 ?? "\(error)" }
+                    return done.leave()
+                }
+                defer {
+                    done.leave()
+                    measured.wait()
+                    link.close()
+                }
+                while failure.withLock({ $0 == nil }) {
+                    let index = next.withLock { index in
+                        defer { index += 1 }
+                        return index
+                    }
+                    guard index < chunks.count else { return }
+                    do {
+                        try link.copyIn(script: "BEGIN; \(VitalSignsRow.copyStatement); COMMIT", streams: [chunks[index]])
+                    } catch {
+                        failure.withLock { $0 = $0 ?? "\(error)" }
+                    }
+                }
+            }.start()
+        }
+        done.wait()
+        let seconds = BenchTime.seconds(started.duration(to: clock.now))
+        let cpuAfter = CPUSnapshot.take(postmasterPID: postmaster)
+        for _ in 0..<connections { measured.signal() }
+        if let failure = failure.withLock({ $0 }) { throw BenchError("COPY in commits failed: \(failure)") }
+        let loaded = try cluster.count("vital_signs", database: database)
+        guard loaded == rows else { throw BenchError("COPY in commits loaded \(loaded) rows, expected \(rows)") }
+        try cluster.postgres.dropDatabase(database)
+        return Outcome(rows: rows, bytes: chunks.reduce(0) { $0 + $1.count }, seconds: seconds,
+                       cpu: cpuAfter.report(since: cpuBefore, wall: seconds), postgresSeconds: cpuAfter.postgresSeconds(since: cpuBefore))
     }
 
     /// Rows as the engine would store them: decoded simulated reports, patient and device ids
     /// 1…senders (the surrogate keys the writer would have resolved), field by field as
     /// the writer lays them out (`VitalSignsRow`).
     static func encode(rows: Int, senders: Int, span: Double, decoder: PCD01Decoder) throws -> [UInt8] {
-        var copy = BinaryCopyWriter(reservingCapacity: rows * 120)
+        try encode(rows: rows, senders: senders, span: span, decoder: decoder, rowsPerChunk: rows)[0]
+    }
+
+    /// As `encode(rows:senders:span:decoder:)`, cut into COPY streams of `rowsPerChunk` rows.
+    static func encode(rows: Int, senders: Int, span: Double, decoder: PCD01Decoder, rowsPerChunk: Int) throws -> [[UInt8]] {
+        var chunks: [[UInt8]] = []
+        var copy = BinaryCopyWriter(reservingCapacity: min(rows, rowsPerChunk) * 120)
         var monitors = (0..<senders).map { SimulatedMonitor(index: 100_000 + $0) }
         let reportsPerMonitor = rows / (12 * max(1, senders)) + 1
         let start = Int64(Date().timeIntervalSince1970 * 1000)
@@ -73,11 +143,15 @@ struct CopyLimit {
                 for observation in try decoder.decode(message).observations where written < rows {
                     VitalSignsRow.append(observation, patientID: Int64(ordinal + 1), deviceID: Int32(ordinal + 1), to: &copy)
                     written += 1
+                    if written % rowsPerChunk == 0 || written == rows {
+                        chunks.append(copy.finish())
+                        copy = BinaryCopyWriter(reservingCapacity: min(rows - written, rowsPerChunk) * 120)
+                    }
                 }
             }
             report += 1
         }
-        return copy.finish()
+        return chunks.isEmpty ? [copy.finish()] : chunks
     }
 
     /// `observations` as the writer would lay them out, each device its own surrogate id

@@ -94,6 +94,22 @@ struct MLLPBenchmark {
         for line in copy.cpu { say("  \(line)") }
         say("  end to end / raw COPY: \(peakObservations.rounded0) / \(copy.rowsPerSecond.rounded0) = \(percent(ratio)); "
               + "target ≥ \(percent(Self.targetCopyRatio)) → \(ratio >= Self.targetCopyRatio ? "met" : "MISSED")")
+        if peak.commits > 0 {
+            // Where the gap lies: PostgreSQL given commits of the engine's size, the engine left out.
+            let rowsPerCommit = max(1, peak.result.observations / peak.commits)
+            say("")
+            say("diagnostic: the same rows by COPY in transactions of \(rowsPerCommit) rows (phase 1's group commits), "
+                  + "on \(writerConnections) connections as the writer's")
+            let commits = try CopyLimit(cluster: cluster, decoder: decoder, mode: migration.mode)
+                .runInCommits(rows: peak.result.observations, senders: senders, span: peak.result.elapsed,
+                              rowsPerCommit: rowsPerCommit, connections: writerConnections)
+            say("  \(format(commits.seconds, decimals: 2)) s → \(commits.rowsPerSecond.rounded0) rows/s "
+                  + "(\(percent(commits.rowsPerSecond / copy.rowsPerSecond)) of the one-transaction COPY; end to end is \(percent(peakObservations / commits.rowsPerSecond)) of this)")
+            for line in commits.cpu { say("  \(line)") }
+            say("  PostgreSQL CPU per row: end to end \(format(peak.postgresSeconds * 1e6 / Double(max(1, peak.result.observations)), decimals: 2)) µs, "
+                  + "COPY in commits of \(rowsPerCommit) rows \(format(commits.postgresMicrosecondsPerRow, decimals: 2)) µs, "
+                  + "one-transaction COPY \(format(copy.postgresMicrosecondsPerRow, decimals: 2)) µs")
+        }
         summary.add(SummaryRow(figure: "e2e observations/s (phase 1)", measured: "\(peakObservations.rounded0) obs/s",
                                comparedWith: "raw COPY \(copy.rowsPerSecond.rounded0) rows/s", ratio: percent(ratio),
                                target: "≥ 70% of COPY", met: ratio >= Self.targetCopyRatio))
@@ -110,6 +126,7 @@ struct MLLPBenchmark {
         var commits: Int
         var walBytes: Int
         var cpu: [String]
+        var postgresSeconds: Double
 
         func printDetails() {
             say("  acknowledged: \(result.messages.grouped) messages AA, \(result.observations.grouped) observations; "
@@ -139,8 +156,7 @@ struct MLLPBenchmark {
             engine.stop()
             throw error
         }
-        let cpu = CPUSnapshot.take(postmasterPID: cluster.postmasterPID)
-            .report(since: cpuBefore, wall: result.elapsed)
+        let cpuAfter = CPUSnapshot.take(postmasterPID: cluster.postmasterPID)
         engine.stop()
         try cluster.waitForNoConnections(to: Self.database)
         let after = try cluster.counters(Self.database)
@@ -148,6 +164,7 @@ struct MLLPBenchmark {
         let messages = try cluster.count("ingested_messages", database: Self.database)
         return PhaseOutcome(
             result: result, committedRows: rows, verified: rows == rowsBefore + result.observations, ingestedMessages: messages,
-            commits: after.commits - before.commits, walBytes: after.walBytes - before.walBytes, cpu: cpu)
+            commits: after.commits - before.commits, walBytes: after.walBytes - before.walBytes,
+            cpu: cpuAfter.report(since: cpuBefore, wall: result.elapsed), postgresSeconds: cpuAfter.postgresSeconds(since: cpuBefore))
     }
 }
