@@ -127,26 +127,27 @@ public final class PostgresConnection {
     /// only executed afterwards: for statements a hot path runs again and again.
     @discardableResult
     public func query(_ sql: String, _ parameters: [String?] = [], prepared: Bool = false) throws(PostgresError) -> PostgresResult {
-        let context = Self.summary(of: sql)
-        let connection = try open(context: context)
+        // Errors only: the summary is not built for statements that succeed.
+        func context() -> String { Self.summary(of: sql) }
+        let connection = try open(context: context())
         guard prepared else {
             let result: OpaquePointer? = withOptionalCStringArray(parameters) { values in
                 PQexecParams(connection, sql, Int32(parameters.count), nil, values, nil, nil, 0)
             }
-            return try consume(result, connection: connection, context: context)
+            return try consume(result, connection: connection, context: context())
         }
         let name: String
         if let known = preparedNames[sql] {
             name = known
         } else {
             name = "nc_stmt_\(preparedNames.count + 1)"
-            _ = try consume(PQprepare(connection, name, sql, Int32(parameters.count), nil), connection: connection, context: "prepare " + context)
+            _ = try consume(PQprepare(connection, name, sql, Int32(parameters.count), nil), connection: connection, context: "prepare " + context())
             preparedNames[sql] = name
         }
         let result: OpaquePointer? = withOptionalCStringArray(parameters) { values in
             PQexecPrepared(connection, name, Int32(parameters.count), values, nil, nil, 0)
         }
-        return try consume(result, connection: connection, context: context)
+        return try consume(result, connection: connection, context: context())
     }
 
     /// Runs a `COPY ... FROM STDIN` statement (text, CSV or binary format) and streams `data` to
@@ -164,9 +165,10 @@ public final class PostgresConnection {
     /// Returns the rows each COPY copied.
     @discardableResult
     public func copyIn(script: String, streams: [[UInt8]], chunkSize: Int = 1 << 20) throws(PostgresError) -> [Int] {
-        let context = Self.summary(of: script)
-        let connection = try open(context: context)
-        guard PQsendQuery(connection, script) == 1 else { throw connectionError(connection, context: context) }
+        // Errors only: the summary is not built for the writer's every commit.
+        func context() -> String { Self.summary(of: script) }
+        let connection = try open(context: context())
+        guard PQsendQuery(connection, script) == 1 else { throw connectionError(connection, context: context()) }
         var copied: [Int] = []
         var firstError: PostgresError?
         var awaitingCopyResult = false
@@ -176,12 +178,12 @@ public final class PostgresConnection {
                 awaitingCopyResult = true
                 if firstError == nil, copied.count < streams.count {
                     if let failure = Self.send(streams[copied.count], on: connection, chunkSize: chunkSize) {
-                        firstError = PostgresError(message: failure, context: context)
+                        firstError = PostgresError(message: failure, context: context())
                     }
                 } else {
                     PQputCopyEnd(connection, "no data for this COPY")
                     firstError = firstError ?? PostgresError(
-                        message: "the script has more COPY ... FROM STDIN statements than the \(streams.count) streams given", context: context)
+                        message: "the script has more COPY ... FROM STDIN statements than the \(streams.count) streams given", context: context())
                 }
             } else if status == PGRES_COPY_OUT {
                 drainCopyOut(connection)
@@ -189,14 +191,14 @@ public final class PostgresConnection {
                 if awaitingCopyResult { copied.append(Self.affectedRows(result)) }
                 awaitingCopyResult = false
             } else {
-                firstError = firstError ?? Self.error(from: result, connection: connection, context: context)
+                firstError = firstError ?? Self.error(from: result, connection: connection, context: context())
                 awaitingCopyResult = false
             }
             PQclear(result)
         }
         if let firstError { throw firstError }
         guard copied.count == streams.count else {
-            throw PostgresError(message: "statement is not a COPY ... FROM STDIN", context: context)
+            throw PostgresError(message: "statement is not a COPY ... FROM STDIN", context: context())
         }
         return copied
     }
@@ -262,20 +264,20 @@ public final class PostgresConnection {
 
     // MARK: - Internals
 
-    private func open(context: String) throws(PostgresError) -> OpaquePointer {
+    private func open(context: @autoclosure () -> String) throws(PostgresError) -> OpaquePointer {
         guard let handle else {
-            throw PostgresError(message: "connection is closed", context: context)
+            throw PostgresError(message: "connection is closed", context: context())
         }
         return handle
     }
 
-    private func connectionError(_ connection: OpaquePointer, context: String) -> PostgresError {
-        PostgresError(message: Self.trimmed(PQerrorMessage(connection)), context: "\(context) on \(endpoint)")
+    private func connectionError(_ connection: OpaquePointer, context: @autoclosure () -> String) -> PostgresError {
+        PostgresError(message: Self.trimmed(PQerrorMessage(connection)), context: "\(context()) on \(endpoint)")
     }
 
-    private func consume(_ result: OpaquePointer?, connection: OpaquePointer, context: String) throws(PostgresError) -> PostgresResult {
+    private func consume(_ result: OpaquePointer?, connection: OpaquePointer, context: @autoclosure () -> String) throws(PostgresError) -> PostgresResult {
         guard let result else {
-            throw connectionError(connection, context: context)
+            throw connectionError(connection, context: context())
         }
         defer { PQclear(result) }
         let status = PQresultStatus(result)
@@ -287,12 +289,12 @@ public final class PostgresConnection {
         case PGRES_COPY_IN:
             PQputCopyEnd(connection, "COPY FROM STDIN must go through copyIn(_:data:)")
             drainResults(connection)
-            throw PostgresError(message: "COPY FROM STDIN must go through copyIn(_:data:)", context: context)
+            throw PostgresError(message: "COPY FROM STDIN must go through copyIn(_:data:)", context: context())
         case PGRES_COPY_OUT, PGRES_COPY_BOTH:
             drainCopyOut(connection)
-            throw PostgresError(message: "COPY TO STDOUT is not supported by execute/query", context: context)
+            throw PostgresError(message: "COPY TO STDOUT is not supported by execute/query", context: context())
         default:
-            let error = Self.error(from: result, connection: connection, context: context)
+            let error = Self.error(from: result, connection: connection, context: context())
             throw error
         }
     }
