@@ -93,53 +93,73 @@ public enum HL7Acknowledgment {
         for original: HL7Message?, code: HL7AcknowledgmentCode, errors: [HL7ErrorDetail] = [],
         controlID: String, timestamp: String
     ) -> [UInt8] {
-        let delimiters = original?.delimiters ?? .standard
-        let encoder = HL7Encoder(delimiters: delimiters, charset: original?.charset ?? .utf8)
-        let header = original?.header
-        // Built straight into bytes: an ACK is sent for every message, and going through segment
-        // values cost as much as decoding the message. Copied fields go back as the sender wrote
-        // them, already in these delimiters and this charset.
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(160 + (header?.rawBytes.count ?? 0))
-        var segmentEnd = 0
-        func field(_ write: (inout [UInt8]) -> Void) {
-            bytes.append(delimiters.field)
-            let start = bytes.count
-            write(&bytes)
-            if bytes.count > start { segmentEnd = bytes.count }  // trailing empty fields are cut
-        }
-        func copy(_ number: Int) { field { $0 += header?[number].rawBytes ?? [] } }
-        func text(_ value: HL7FieldValue) { field { encoder.append(value, to: &$0) } }
-        func endSegment() {
-            bytes.removeSubrange(segmentEnd...)
-            bytes.append(encoder.segmentTerminator)
-        }
-
-        bytes += "MSH".utf8
-        bytes.append(delimiters.field)
-        bytes += delimiters.encodingCharacters
-        segmentEnd = bytes.count
-        copy(5); copy(6); copy(3); copy(4)
-        text(HL7FieldValue(timestamp))
-        field { _ in }
-        text(HL7FieldValue(components: ["ACK", original?.triggerEvent ?? "", "ACK"]))
-        text(HL7FieldValue(controlID))
-        copy(11); copy(12)
-        for _ in 13...17 { field { _ in } }
-        copy(18)
-        endSegment()
-
-        bytes += "MSA".utf8
-        segmentEnd = bytes.count
-        text(HL7FieldValue(code.rawValue))
-        copy(10)
-        endSegment()
-
-        if !errors.isEmpty { bytes += encoder.encode(errors.map(errorSegment)) }
-        return bytes
+        let reply = Reply(code: code, errors: errors, controlID: controlID, timestamp: timestamp)
+        guard let original else { return reply.bytes(header: nil, encoder: HL7Encoder(delimiters: .standard, charset: .utf8)) }
+        let encoder = HL7Encoder(delimiters: original.delimiters, charset: original.charset)
+        // The header is read through the borrowed view: an ACK is sent for every message.
+        return original.withBorrowedView { reply.bytes(header: $0.segment(at: 0), encoder: encoder) }
     }
 
-    private static func errorSegment(_ error: HL7ErrorDetail) -> HL7SegmentValue {
+    /// What the ACK says of its own: everything but what it copies from the original's header.
+    private struct Reply {
+        var code: HL7AcknowledgmentCode
+        var errors: [HL7ErrorDetail]
+        var controlID: String
+        var timestamp: String
+
+        /// Built straight into bytes: going through segment values cost as much as decoding the
+        /// message. Copied fields go back as the sender wrote them, already in these delimiters
+        /// and this charset.
+        func bytes(header: HL7BorrowedSegment?, encoder: HL7Encoder) -> [UInt8] {
+            let delimiters = encoder.delimiters
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(256)
+            var segmentEnd = 0
+            func field(_ write: (inout [UInt8]) -> Void) {
+                bytes.append(delimiters.field)
+                let start = bytes.count
+                write(&bytes)
+                if bytes.count > start { segmentEnd = bytes.count }  // trailing empty fields are cut
+            }
+            func copy(_ number: Int) { field { if let header { $0.append(contentsOf: header[number].bytes) } } }
+            func text(_ value: String) { field { encoder.appendEscaped(value, to: &$0) } }
+            func endSegment() {
+                bytes.removeSubrange(segmentEnd...)
+                bytes.append(encoder.segmentTerminator)
+            }
+
+            bytes += "MSH".utf8
+            bytes.append(delimiters.field)
+            bytes += delimiters.encodingCharacters
+            segmentEnd = bytes.count
+            copy(5); copy(6); copy(3); copy(4)
+            text(timestamp)
+            field { _ in }
+            field {
+                $0 += "ACK".utf8
+                $0.append(delimiters.component)
+                encoder.appendEscaped(header?[9].component(2).value ?? "", to: &$0)
+                $0.append(delimiters.component)
+                $0 += "ACK".utf8
+            }
+            text(controlID)
+            copy(11); copy(12)
+            for _ in 13...17 { field { _ in } }
+            copy(18)
+            endSegment()
+
+            bytes += "MSA".utf8
+            segmentEnd = bytes.count
+            text(code.rawValue)
+            copy(10)
+            endSegment()
+
+            if !errors.isEmpty { bytes += encoder.encode(errors.map(HL7Acknowledgment.errorSegment)) }
+            return bytes
+        }
+    }
+
+    fileprivate static func errorSegment(_ error: HL7ErrorDetail) -> HL7SegmentValue {
         var segment = HL7SegmentValue(id: "ERR", fields: [])
         segment[field: 2] = HL7FieldValue(components: [
             error.segmentID ?? "", error.segmentSequence.map(String.init) ?? "", error.field.map(String.init) ?? "",

@@ -56,7 +56,7 @@ public struct HL7Encoder: Sendable {
         }
     }
 
-    private func appendEscaped(_ text: String, to output: inout [UInt8]) {
+    func appendEscaped(_ text: String, to output: inout [UInt8]) {
         switch charset {
         case .utf8:
             for byte in text.utf8 { appendEscaped(byte, to: &output) }

@@ -54,6 +54,8 @@ struct ParseBenchmark {
         let parseOnly = parseLoop(messages, seconds: max(1, seconds / 2))
         say("  of which HL7Message(parsing:) alone: \(parseOnly.rounded0) messages/s (\(format(1e6 / parseOnly, decimals: 2)) µs/message); "
               + "PCD01Decoder.decode the other \(format(1e6 / rate - 1e6 / parseOnly, decimals: 2)) µs/message")
+        let acknowledgment = acknowledgmentCost(messages)
+        say("  the engine then builds each message's ACK (HL7Acknowledgment.build): \(format(acknowledgment, decimals: 2)) µs/message")
         let generation = generatorCost()
         say("(for comparison: SimulatedMonitor.nextReport renders a report in \(format(generation, decimals: 1)) µs; the mllp senders splice pre-rendered ones)")
 
@@ -105,6 +107,23 @@ struct ParseBenchmark {
         } while clock.now < deadline
         precondition(segments > 0, "the mix does not parse")
         return Double(count) / BenchTime.seconds(start.duration(to: clock.now))
+    }
+
+    /// Microseconds to build the `AA` acknowledgment of one message of the mix, parsed beforehand.
+    private func acknowledgmentCost(_ messages: [[UInt8]]) -> Double {
+        let parsed = messages.compactMap { try? HL7Message(parsing: $0) }
+        let clock = ContinuousClock()
+        let start = clock.now
+        var built = 0
+        var bytes = 0
+        while clock.now - start < .milliseconds(Int64(max(1, seconds / 4) * 1000)) {
+            for message in parsed {
+                bytes &+= HL7Acknowledgment.build(for: message, code: .AA, controlID: "NILECARE\(built)", timestamp: "20261129203000.123+0000").count
+                built += 1
+            }
+        }
+        precondition(bytes > 0)
+        return BenchTime.seconds(start.duration(to: clock.now)) * 1e6 / Double(built)
     }
 
     /// Microseconds to build one simulated report (what each sender spends per message in `mllp`).
