@@ -140,8 +140,14 @@ public struct BinaryCopyWriter: Sendable {
         return bytes
     }
 
+    /// Byte by byte, most significant first: appending a raw buffer per value cost more than
+    /// the value's few bytes.
     @inline(__always)
     private mutating func appendRaw<T: FixedWidthInteger>(_ value: T) {
-        withUnsafeBytes(of: value.bigEndian) { buffer.append(contentsOf: $0) }
+        var shift = T.bitWidth - 8
+        while shift >= 0 {
+            buffer.append(UInt8(truncatingIfNeeded: value >> shift))
+            shift -= 8
+        }
     }
 }

@@ -3,6 +3,7 @@ import DeviceProfiles
 import DeviceSimulator
 import Foundation
 import HL7v2
+import Storage
 import VitalSigns
 
 /// HL7 parse + PCD-01 decode throughput on one core, against python-hl7 on the same messages.
@@ -56,6 +57,8 @@ struct ParseBenchmark {
               + "PCD01Decoder.decode the other \(format(1e6 / rate - 1e6 / parseOnly, decimals: 2)) µs/message")
         let acknowledgment = acknowledgmentCost(messages)
         say("  the engine then builds each message's ACK (HL7Acknowledgment.build): \(format(acknowledgment, decimals: 2)) µs/message")
+        let encoding = encodingCost(messages, decoder: decoder)
+        say("  and its writer encodes the rows for COPY (VitalSignsRow into BinaryCopyWriter): \(format(encoding, decimals: 2)) µs/message")
         let generation = generatorCost()
         say("(for comparison: SimulatedMonitor.nextReport renders a report in \(format(generation, decimals: 1)) µs; the mllp senders splice pre-rendered ones)")
 
@@ -124,6 +127,27 @@ struct ParseBenchmark {
         }
         precondition(bytes > 0)
         return BenchTime.seconds(start.duration(to: clock.now)) * 1e6 / Double(built)
+    }
+
+    /// Microseconds to encode one message's observations as the writer does, decoded beforehand.
+    private func encodingCost(_ messages: [[UInt8]], decoder: PCD01Decoder) -> Double {
+        let decoded = messages.compactMap { try? decoder.decode(try HL7Message(parsing: $0)).observations }
+        let clock = ContinuousClock()
+        let start = clock.now
+        var encoded = 0
+        var bytes = 0
+        while clock.now - start < .milliseconds(Int64(max(1, seconds / 4) * 1000)) {
+            for observations in decoded {
+                var copy = BinaryCopyWriter(reservingCapacity: observations.count * 128)
+                for index in observations.indices {
+                    VitalSignsRow.append(observations[index], patientID: 1, deviceID: 1, to: &copy)
+                }
+                bytes &+= copy.finish().count
+                encoded += 1
+            }
+        }
+        precondition(bytes > 0)
+        return BenchTime.seconds(start.duration(to: clock.now)) * 1e6 / Double(encoded)
     }
 
     /// Microseconds to build one simulated report (what each sender spends per message in `mllp`).
