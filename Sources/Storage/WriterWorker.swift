@@ -276,20 +276,20 @@ final class WriterWorker: @unchecked Sendable {
             let start = writer.byteCount
             let observations = submission.batch.observations
             // The rows of one message share patient and device: look each up once per change.
-            // Rows are read in place (`observations[index]`), not copied out as a `for in`
-            // loop would, which retained and released each row's Strings.
-            var patientRow: Int?
+            var lastPatient: PatientIdentifier?
             var patientID: Int64?
-            var deviceRow: Int?
+            var lastDevice: String?
             var deviceID: Int32?
+            // Rows are read in place (`observations[index]`), not copied out as a `for in` loop
+            // would, which retained and released each row's Strings.
             for index in observations.indices {
-                if patientRow.map({ observations[$0].patient != observations[index].patient }) ?? true {
-                    patientRow = index
-                    patientID = observations[index].patient.flatMap { patientIDs[$0] }
-                    if let patient = observations[index].patient, patientID == nil { missingPatients.insert(patient) }
+                if observations[index].patient != lastPatient {
+                    lastPatient = observations[index].patient
+                    patientID = lastPatient.flatMap { patientIDs[$0] }
+                    if let patient = lastPatient, patientID == nil { missingPatients.insert(patient) }
                 }
-                if deviceRow.map({ observations[$0].deviceID != observations[index].deviceID }) ?? true {
-                    deviceRow = index
+                if observations[index].deviceID != lastDevice {
+                    lastDevice = observations[index].deviceID
                     deviceID = deviceIDs[observations[index].deviceID]
                     if deviceID == nil { missingDevices.insert(observations[index].deviceID) }
                 }
