@@ -115,39 +115,38 @@ struct ParseBenchmark {
     /// Microseconds to build the `AA` acknowledgment of one message of the mix, parsed beforehand.
     private func acknowledgmentCost(_ messages: [[UInt8]]) -> Double {
         let parsed = messages.compactMap { try? HL7Message(parsing: $0) }
-        let clock = ContinuousClock()
-        let start = clock.now
-        var built = 0
-        var bytes = 0
-        while clock.now - start < .milliseconds(Int64(max(1, seconds / 4) * 1000)) {
-            for message in parsed {
-                bytes &+= HL7Acknowledgment.build(for: message, code: .AA, controlID: "NILECARE\(built)", timestamp: "20261129203000.123+0000").count
-                built += 1
-            }
+        return microseconds(each: parsed) { message, ordinal in
+            HL7Acknowledgment.build(for: message, code: .AA, controlID: "NILECARE\(ordinal)", timestamp: "20261129203000.123+0000").count
         }
-        precondition(bytes > 0)
-        return BenchTime.seconds(start.duration(to: clock.now)) * 1e6 / Double(built)
     }
 
     /// Microseconds to encode one message's observations as the writer does, decoded beforehand.
     private func encodingCost(_ messages: [[UInt8]], decoder: PCD01Decoder) -> Double {
         let decoded = messages.compactMap { try? decoder.decode(try HL7Message(parsing: $0)).observations }
+        return microseconds(each: decoded) { observations, _ in
+            var copy = BinaryCopyWriter(reservingCapacity: observations.count * 128)
+            for index in observations.indices {
+                VitalSignsRow.append(observations[index], patientID: 1, deviceID: 1, to: &copy)
+            }
+            return copy.finish().count
+        }
+    }
+
+    /// Mean microseconds of `work` over passes of `items` for a quarter of the run's seconds (at
+    /// least one); `work` returns a byte count, kept so that the work cannot be optimised away.
+    private func microseconds<Item>(each items: [Item], _ work: (Item, Int) -> Int) -> Double {
         let clock = ContinuousClock()
         let start = clock.now
-        var encoded = 0
+        var done = 0
         var bytes = 0
         while clock.now - start < .milliseconds(Int64(max(1, seconds / 4) * 1000)) {
-            for observations in decoded {
-                var copy = BinaryCopyWriter(reservingCapacity: observations.count * 128)
-                for index in observations.indices {
-                    VitalSignsRow.append(observations[index], patientID: 1, deviceID: 1, to: &copy)
-                }
-                bytes &+= copy.finish().count
-                encoded += 1
+            for item in items {
+                bytes &+= work(item, done)
+                done += 1
             }
         }
-        precondition(bytes > 0)
-        return BenchTime.seconds(start.duration(to: clock.now)) * 1e6 / Double(encoded)
+        precondition(bytes > 0 && done > 0, "nothing was measured")
+        return BenchTime.seconds(start.duration(to: clock.now)) * 1e6 / Double(done)
     }
 
     /// Microseconds to build one simulated report (what each sender spends per message in `mllp`).
