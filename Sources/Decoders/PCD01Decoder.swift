@@ -261,9 +261,7 @@ public struct PCD01Decoder: Sendable {
 
     /// OBX-3 when it is not a numeric MDC code: a vendor, LOINC or textual code.
     @inline(never)
-    private static func resolveOtherCode(
-        _ identifier: (identifier: HL7BorrowedText, text: HL7BorrowedText, codingSystem: HL7BorrowedText), profile: DeviceProfile
-    ) -> (ObservationCode, CodeResolution) {
+    private static func resolveOtherCode(_ identifier: HL7BorrowedText.CodedElement, profile: DeviceProfile) -> (ObservationCode, CodeResolution) {
         if let system = identifier.codingSystem.plainASCII, let number = identifier.identifier.plainASCII,
            let known = profile.known(system: system, code: number), known.resolution.kind != .unknown {
             return (ObservationCode(code: known.code, text: "", system: known.system), known.resolution)

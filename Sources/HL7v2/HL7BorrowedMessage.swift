@@ -71,9 +71,12 @@ public struct HL7BorrowedText {
         return HL7BorrowedText(buffers: buffers, piece: component)
     }
 
-    /// Components 1, 2 and 3 read in one pass: a coded element (CE, CWE, CNE) is its identifier,
-    /// text and coding system, and a decoder reading two of them would otherwise scan twice.
-    public var codedElement: (identifier: HL7BorrowedText, text: HL7BorrowedText, codingSystem: HL7BorrowedText) {
+    /// A coded element (CE, CWE, CNE): its first three components.
+    public typealias CodedElement = (identifier: HL7BorrowedText, text: HL7BorrowedText, codingSystem: HL7BorrowedText)
+
+    /// Components 1, 2 and 3 read in one pass: a decoder reading two of them would otherwise
+    /// scan twice.
+    public var codedElement: CodedElement {
         let pieces = buffers.pointee.firstThreePieces(of: piece, separator: ByteFlags.component, stops: ByteFlags.repetition)
         return (HL7BorrowedText(buffers: buffers, piece: pieces.0), HL7BorrowedText(buffers: buffers, piece: pieces.1),
                 HL7BorrowedText(buffers: buffers, piece: pieces.2))
