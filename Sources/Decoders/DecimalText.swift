@@ -16,8 +16,9 @@ enum DecimalText {
         1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
     ]
 
-    /// HL7 `NM`: the usual `[+-]digits[.digits]` from the bytes; anything else (exponents, long
-    /// mantissas) through the standard library.
+    /// HL7 `NM`: an optional sign, digits and at most one decimal point (`-0.5`, `+5`, `.5`, `5.`),
+    /// nothing else: no exponent, hex, `inf` or `nan`, which a device does not mean as a reading.
+    /// A mantissa longer than 15 digits, already checked, is rounded by the standard library.
     static func parse(_ bytes: UnsafeBufferPointer<UInt8>) -> Double? {
         var index = bytes.startIndex
         var negative = false
@@ -31,25 +32,24 @@ enum DecimalText {
         var seenDot = false
         while index < bytes.endIndex {
             let byte = bytes[index]
-            if byte == UInt8(ascii: ".") && !seenDot {
+            if byte == UInt8(ascii: ".") {
+                guard !seenDot else { return nil }
                 seenDot = true
             } else {
                 let digit = byte &- UInt8(ascii: "0")
-                guard digit < 10 else { return fallback(bytes) }
-                mantissa = mantissa * 10 + UInt64(digit)
+                guard digit < 10 else { return nil }
+                // Past 15 digits the mantissa is only counted: the standard library rounds it.
+                if digits < 15 { mantissa = mantissa * 10 + UInt64(digit) }
                 digits += 1
                 if seenDot { fractionDigits += 1 }
-                guard digits <= 15 else { return fallback(bytes) }
             }
             index += 1
         }
         guard digits > 0 else { return nil }
-        guard let value = exactValue(mantissa: mantissa, significantDigits: digits, exponent: -fractionDigits) else { return fallback(bytes) }
+        guard let value = exactValue(mantissa: mantissa, significantDigits: digits, exponent: -fractionDigits) else {
+            guard let value = Double(String(decoding: bytes, as: UTF8.self)), value.isFinite else { return nil }
+            return value
+        }
         return negative ? -value : value
-    }
-
-    private static func fallback(_ bytes: UnsafeBufferPointer<UInt8>) -> Double? {
-        guard let value = Double(String(decoding: bytes, as: UTF8.self)), value.isFinite else { return nil }
-        return value
     }
 }

@@ -58,6 +58,7 @@ public struct PCD01Decoder: Sendable {
         observations.reserveCapacity(message.segmentCount)
         var skipped: [SkippedObservation] = []
         var obxSequence = 0
+        var obrSequence = 0
         for index in 0..<message.segmentCount {
             let segment = message.segment(at: index)
             if segment.hasID("OBX") {
@@ -65,11 +66,13 @@ public struct PCD01Decoder: Sendable {
                 try readRow(segment, sequence: obxSequence, profile: profile, context: &context,
                             into: &observations, skipped: &skipped)
             } else if segment.hasID("PID") {
-                context.row.patient = Self.patient(from: segment[3])
+                // A new patient's group: nothing read for the one before carries over to its rows.
+                context.startPatient(Self.patient(from: segment[3]))
             } else if segment.hasID("PV1") {
                 context.row.location = Self.location(from: segment[3])
             } else if segment.hasID("OBR") {
-                context.orderTime = try timestamp(segment[7].component(1), segment: "OBR", sequence: 1, field: 7)
+                obrSequence += 1
+                context.orderTime = try timestamp(segment[7].component(1), segment: "OBR", sequence: obrSequence, field: 7)
             }
         }
         return DecodedMessage(header: header, observations: observations, skipped: skipped, profileID: profile.id)
@@ -94,12 +97,26 @@ public struct PCD01Decoder: Sendable {
         /// nil when `deviceByMDS` changed since.
         var deviceMDS: UnsafeBufferPointer<UInt8>?
         var mdsDevice: String?
-        /// The previous row's OBX-18 and OBX-14 as sent, and what they gave: rows of one report
-        /// repeat them, so each is read once per message rather than once per row.
-        /// Point into the message, valid while it is borrowed.
+        /// The previous row's OBX-18 and the MDS it was recorded for, and its OBX-14 as sent and
+        /// what it gave: rows of one report repeat them, so each is read once per MDS or message
+        /// rather than once per row. Point into the message, valid while it is borrowed.
         var lastEquipmentBytes = UnsafeBufferPointer<UInt8>(start: nil, count: 0)
+        var lastEquipmentMDS = UnsafeBufferPointer<UInt8>(start: nil, count: 0)
         var lastTimeBytes = UnsafeBufferPointer<UInt8>(start: nil, count: 0)
         var lastTime: Timestamp?
+
+        /// A PID begins the next patient's results (PATIENT_RESULT group): their location, order
+        /// time and devices are their own, read from the segments that follow.
+        mutating func startPatient(_ patient: PatientIdentifier?) {
+            row.patient = patient
+            row.location = nil
+            orderTime = nil
+            deviceByMDS = DevicesByMDS()
+            lastDevice = nil
+            deviceMDS = nil
+            mdsDevice = nil
+            lastEquipmentBytes = UnsafeBufferPointer(start: nil, count: 0)
+        }
     }
 
     /// A message names one MDS or a few, so a short list beats hashing; past `listLimit` of them
@@ -141,9 +158,10 @@ public struct PCD01Decoder: Sendable {
         let hierarchyBytes = obx[4].bytes
         let mdsBytes = hierarchyBytes.firstIndex(of: UInt8(ascii: ".")).map { UnsafeBufferPointer(rebasing: hierarchyBytes[..<$0]) } ?? hierarchyBytes
         let equipment = obx[18]
-        if !equipment.isEmpty, !Self.same(equipment.bytes, context.lastEquipmentBytes) {
+        if !equipment.isEmpty, !Self.same(equipment.bytes, context.lastEquipmentBytes) || !Self.same(mdsBytes, context.lastEquipmentMDS) {
             let id = equipment.component(1).isEmpty ? equipment.component(3).value : equipment.component(1).value
             context.lastEquipmentBytes = equipment.bytes
+            context.lastEquipmentMDS = mdsBytes
             if !id.isEmpty {
                 context.deviceByMDS.record(id, for: String(decoding: mdsBytes, as: UTF8.self))
                 context.lastDevice = id

@@ -79,7 +79,7 @@ public enum CodeTables {
         "265987": .kilopascal, "MDC_DIM_KILO_PASCAL": .kilopascal, "kPa": .kilopascal,
         "268192": .degreeCelsius, "MDC_DIM_DEGC": .degreeCelsius, "Cel": .degreeCelsius, "degC": .degreeCelsius,
         "266560": .degreeFahrenheit, "MDC_DIM_FAHR": .degreeFahrenheit, "[degF]": .degreeFahrenheit, "degF": .degreeFahrenheit,
-        "262144": .unitless, "MDC_DIM_DIMLESS": .unitless, "1": .unitless,
+        "262656": .unitless, "MDC_DIM_DIMLESS": .unitless, "1": .unitless,
     ]
 
     /// Philips MDIL codes are `PPPP-HHHH`: the MDC partition and the term code in hex

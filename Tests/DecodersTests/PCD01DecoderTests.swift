@@ -146,6 +146,76 @@ import VitalSigns
         #expect(decoded.skipped.map(\.field) == [11, 11, 2, 5, 5])
     }
 
+    @Test("NM is a sign, digits and one decimal point; exponents, hex and the like are skipped")
+    func numericValuesFollowTheNMGrammar() throws {
+        let accepted = ["-0.5", "+5", ".5", "5.", "007", "1234567890.12345678"]
+        let refused = ["1e3", "0x60", "0x1p3", "1e-400", "inf", "nan", "1.2.3", "-", ".", "+-1", " 5", "5 "]
+        var lines = ["MSH|^~\\&|MON|ICU|||20261129101500+0000||ORU^R01|NM-1|P|2.6"]
+        for (index, text) in (accepted + refused).enumerated() {
+            lines.append("OBX|\(index + 1)|NM|147842^MDC_ECG_HEART_RATE^MDC|1.1.1.\(index + 1)|\(text)|264864^MDC_DIM_BEAT_PER_MIN^MDC|||||F|||||||DEV")
+        }
+        let decoded = try decoder().decode(try parse(hl7(lines)))
+        #expect(decoded.observations.map(\.value) == [-0.5, 5, 0.5, 5, 7, 1234567890.12345678])
+        #expect(decoded.skipped.map(\.segmentSequence) == Array(accepted.count + 1...accepted.count + refused.count))
+        #expect(decoded.skipped.allSatisfy { $0.field == 5 && $0.reason.contains("is not a number") })
+    }
+
+    @Test("MDC_DIM_DIMLESS is 262656 (partition 4, term 512); 262144 is not a unit the tables know")
+    func dimensionlessUnitHasItsMDCCode() throws {
+        let message = hl7(
+            "MSH|^~\\&|MON|ICU|||20261129101500+0000||ORU^R01|DIM-1|P|2.6",
+            "OBX|1|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC|1.1.1.1|0.97|262656^MDC_DIM_DIMLESS^MDC|||||F|||||||DEV",
+            "OBX|2|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC|1.1.1.2|0.97|262656|||||F|||||||DEV",
+            "OBX|3|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC|1.1.1.3|97|262144|||||F|||||||DEV"
+        )
+        let observations = try decoder().decode(try parse(message)).observations
+        #expect(observations.map(\.kind) == [.spo2, .spo2, .unknown])
+        #expect(observations.map(\.unit) == [.percent, .percent, UCUMUnit(ucum: "262144")])
+        #expect(abs(observations[0].value - 97) < 1e-9 && abs(observations[1].value - 97) < 1e-9)
+        #expect(observations[2].value == 97)
+    }
+
+    @Test("each patient's rows keep that patient's location, order time and devices")
+    func patientGroupsDoNotShareContext() throws {
+        let lines = [
+            "MSH|^~\\&|GATEWAY|ICU|||20261129101500+0000||ORU^R01|PG-1|P|2.6",
+            "PID|||P-1^^^HOSP^MR",
+            "PV1||I|ICU^1^A",
+            "OBR|1|||182777000^monitoring of patient^SNOMED-CT|||20261129101400+0000",
+            "OBX|1||69965^MDC_DEV_MON_PHYSIO_MULTI_PARAM_MDS^MDC|1.0.0.0|||||||X|||||||DEV-A",
+            "OBX|2|NM|147842^MDC_ECG_HEART_RATE^MDC|1.1.1.1|80|264864^MDC_DIM_BEAT_PER_MIN^MDC|||||F",
+            "PID|||P-2^^^HOSP^MR",
+            "OBX|3|NM|147842^MDC_ECG_HEART_RATE^MDC|1.1.1.1|90|264864^MDC_DIM_BEAT_PER_MIN^MDC|||||F",
+            "OBR|2|||182777000^monitoring of patient^SNOMED-CT|||2026113",
+        ]
+        let pcd01 = decoder()
+        let error = try #require(throws: PCD01DecodeError.self) { try pcd01.decode(try parse(hl7(lines))) }
+        // The second OBR is named as the second, not the first.
+        #expect(error == .invalidValue(segment: "OBR", sequence: 2, field: 7, value: "2026113",
+                                       reason: "not an HL7 timestamp YYYYMMDDHHMMSS[.SSSS][+/-ZZZZ]"))
+
+        let decoded = try pcd01.decode(try parse(hl7(Array(lines.dropLast()))))
+        #expect(decoded.observations.map(\.patient?.id) == ["P-1", "P-2"])
+        #expect(decoded.observations.map(\.location) == ["ICU^1^A", nil])
+        #expect(decoded.observations.map(\.deviceID) == ["DEV-A", "GATEWAY"])
+        #expect(decoded.observations.map(\.time) == [utc(2026, 11, 29, 10, 14, 0), utc(2026, 11, 29, 10, 15, 0)])
+    }
+
+    @Test("an MDS naming the device the MDS before it named keeps it, whatever MDS comes after")
+    func repeatedEquipmentIsRecordedForEachMDS() throws {
+        let message = hl7(
+            "MSH|^~\\&|GATEWAY|ICU|||20261129101500+0000||ORU^R01|EQ-1|P|2.6",
+            "OBX|1||69965^MDC_DEV_MON_PHYSIO_MULTI_PARAM_MDS^MDC|1.0.0.0|||||||X|||||||DEV-A",
+            "OBX|2||69965^MDC_DEV_MON_PHYSIO_MULTI_PARAM_MDS^MDC|2.0.0.0|||||||X|||||||DEV-A",
+            "OBX|3||69965^MDC_DEV_MON_PHYSIO_MULTI_PARAM_MDS^MDC|3.0.0.0|||||||X|||||||DEV-B",
+            "OBX|4|NM|147842^MDC_ECG_HEART_RATE^MDC|2.1.1.1|80|264864^MDC_DIM_BEAT_PER_MIN^MDC|||||F",
+            "OBX|5|NM|147842^MDC_ECG_HEART_RATE^MDC|3.1.1.1|81|264864^MDC_DIM_BEAT_PER_MIN^MDC|||||F",
+            "OBX|6|NM|147842^MDC_ECG_HEART_RATE^MDC|1.1.1.1|82|264864^MDC_DIM_BEAT_PER_MIN^MDC|||||F"
+        )
+        let observations = try decoder().decode(try parse(message)).observations
+        #expect(observations.map(\.deviceID) == ["DEV-A", "DEV-B", "DEV-A"])
+    }
+
     @Test func fallsBackToTheSendingApplicationWhenNoDeviceIsNamed() throws {
         let message = hl7(
             "MSH|^~\\&|BEDSIDE7|ICU|||20261129101500+0000||ORU^R01|S-2|P|2.6",
