@@ -213,7 +213,7 @@ let package = Package(
         .testTarget(
             name: "IngestTests",
             dependencies: [
-                "Ingest", "Storage", "DeviceProfiles", "DeviceSimulator", "TestSupport", "Telemetry",
+                "Ingest", "MLLP", "Storage", "DeviceProfiles", "DeviceSimulator", "TestSupport", "Telemetry",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -3,8 +3,9 @@ import MLLP
 import NIOCore
 
 /// One MLLP connection: hands frames to the ingestor, writes the replies back in the order the
-/// messages arrived, stops reading while too many messages wait for storage, and closes a
-/// connection that misbehaves without disturbing any other.
+/// messages arrived, stops reading while too many messages wait for storage or while the sender
+/// does not read its acknowledgements, and closes a connection that misbehaves without disturbing
+/// any other.
 final class MLLPConnectionHandler: ChannelDuplexHandler {
     typealias InboundIn = MLLPInbound
     typealias OutboundIn = Never
@@ -68,13 +69,24 @@ final class MLLPConnectionHandler: ChannelDuplexHandler {
         }
     }
 
-    /// Holds reads back while the connection has too many messages waiting for storage.
+    /// Holds reads back while the connection has too many messages waiting for storage, or while
+    /// its replies pile up unsent because the sender is not reading them (they would otherwise
+    /// grow without bound in memory).
     func read(context: ChannelHandlerContext) {
         if pending.count >= maximumInFlight {
             readHeld = true
+        } else if !context.channel.isWritable {
+            readHeld = true
+            metrics.connectionErrors("not_reading_replies").increment()
+            logOnce("not_reading_replies", "MLLP sender is not reading its acknowledgements; reading paused until it does", [:])
         } else {
             context.read()
         }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        resumeReadingIfHeld(context: context)
+        context.fireChannelWritabilityChanged()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -84,6 +96,7 @@ final class MLLPConnectionHandler: ChannelDuplexHandler {
             guard pending.isEmpty, NIODeadline.now() - lastReply >= idleTimeout else { return }
             metrics.connectionErrors("idle_timeout").increment()
             logOnce("idle_timeout", "closing idle MLLP connection", [:])
+            closing = true
             context.close(promise: nil)
             return
         }
@@ -91,6 +104,9 @@ final class MLLPConnectionHandler: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
+        // A half-sent frame is what closing a connection ourselves (idle, storage down) leaves:
+        // that closing was the reason logged and counted.
+        if closing, case MLLPError.truncatedFrame = error { return }
         let reason: String
         switch error {
         case MLLPError.frameTooLarge: reason = "frame_too_large"
@@ -131,7 +147,11 @@ final class MLLPConnectionHandler: ChannelDuplexHandler {
             context.flush()
             lastReply = .now()
         }
-        if readHeld, pending.count < maximumInFlight {
+        resumeReadingIfHeld(context: context)
+    }
+
+    private func resumeReadingIfHeld(context: ChannelHandlerContext) {
+        if readHeld, pending.count < maximumInFlight, context.channel.isWritable {
             readHeld = false
             context.read()
         }

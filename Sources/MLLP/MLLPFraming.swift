@@ -78,7 +78,8 @@ public struct MLLPFrameDecoder: ByteToMessageDecoder {
         }
         guard let found else {
             scannedBytes = buffer.readableBytes - 1
-            return try needMore(buffer)
+            try checkSize(contentBytes: buffer.readableBytes - 1)
+            return .needMoreData
         }
         if found.byte == MLLPFraming.startBlock {
             // The sender gave up on a frame and started again: drop the unfinished one.
@@ -87,15 +88,18 @@ public struct MLLPFrameDecoder: ByteToMessageDecoder {
             context.fireChannelRead(wrapInboundOut(.discarded(byteCount: found.offset, reason: .unterminatedFrame)))
             return .continue
         }
+        let length = found.offset - 1
+        // Whether the frame ends in this read or not: the limit is on its content.
+        try checkSize(contentBytes: length)
         guard found.offset + 1 < buffer.readableBytes else {
             scannedBytes = found.offset - 1  // look at this end block again when its CR arrives
-            return try needMore(buffer)
+            return .needMoreData
         }
         scannedBytes = 0
-        let length = found.offset - 1
         guard buffer.getInteger(at: buffer.readerIndex + found.offset + 1, as: UInt8.self) == MLLPFraming.carriageReturn else {
-            buffer.moveReaderIndex(forwardBy: found.offset + 2)
-            context.fireChannelRead(wrapInboundOut(.discarded(byteCount: found.offset + 2, reason: .badEndBlock)))
+            // Up to and including the end block: what follows it may be the next frame's start.
+            buffer.moveReaderIndex(forwardBy: found.offset + 1)
+            context.fireChannelRead(wrapInboundOut(.discarded(byteCount: found.offset + 1, reason: .badEndBlock)))
             return .continue
         }
         buffer.moveReaderIndex(forwardBy: 1)
@@ -115,12 +119,11 @@ public struct MLLPFrameDecoder: ByteToMessageDecoder {
         return .needMoreData
     }
 
-    private func needMore(_ buffer: ByteBuffer) throws -> DecodingState {
-        // Start block and end block count toward the limit too.
-        if buffer.readableBytes > maximumFrameBytes + 3 {
+    /// `maximumFrameBytes` bounds a frame's content, without its start block, end block and CR.
+    private func checkSize(contentBytes: Int) throws {
+        if contentBytes > maximumFrameBytes {
             throw MLLPError.frameTooLarge(limit: maximumFrameBytes)
         }
-        return .needMoreData
     }
 }
 

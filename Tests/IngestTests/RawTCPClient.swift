@@ -1,0 +1,60 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A plain non-blocking TCP socket for senders that misbehave at the socket level (one that
+/// stops reading, with a small receive buffer so that its unread data backs up quickly).
+final class RawTCPClient {
+    private let descriptor: Int32
+
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    init(port: Int, receiveBuffer: Int32) throws {
+        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { throw Failure(description: "socket: errno \(errno)") }
+        var size = receiveBuffer
+        // Before connect, so that the window the server sees is small from the start.
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else {
+            Glibc.close(descriptor)
+            throw Failure(description: "connect to port \(port): errno \(errno)")
+        }
+        _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK)
+    }
+
+    /// Sends what the socket takes now from the front of `bytes`, removing it; false when it
+    /// took nothing (its buffer is full) or there was nothing to send.
+    func sendSome(_ bytes: inout [UInt8]) -> Bool {
+        guard !bytes.isEmpty else { return false }
+        let sent = bytes.withUnsafeBytes { send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        guard sent > 0 else { return false }
+        bytes.removeFirst(sent)
+        return true
+    }
+
+    /// Everything that has arrived so far.
+    func receiveAvailable() -> [UInt8] {
+        var received: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
+            guard count > 0 else { return received }
+            received += chunk[..<count]
+        }
+    }
+
+    func close() {
+        Glibc.close(descriptor)
+    }
+}
