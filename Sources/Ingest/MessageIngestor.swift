@@ -81,6 +81,17 @@ public final class MessageIngestor: Sendable {
                 }
                 metrics.ackLatency.recordSeconds((ContinuousClock.now - started) / .seconds(1))
                 reply(.acknowledge(accepted))
+            case .failure(let error) where error.isDataError:
+                // The database refuses this message's data and would refuse every resend: an AE
+                // stops the sender from retrying it forever and holding up what follows it.
+                metrics.rejected("refused_by_storage").increment()
+                logger.warning("message refused by the database", metadata: [
+                    "peer": "\(peer)", "reason": "refused_by_storage", "control_id": "\(header.controlID)",
+                    "error": "\(error.redactedDescription)",
+                ])
+                let detail = HL7ErrorDetail(code: .applicationInternalError,
+                                            text: "the database refused the message's data: \(error.message)")
+                reply(.acknowledge(acknowledgment(for: message, code: .AE, details: [detail])))
             case .failure(let error):
                 metrics.rejected("storage_unavailable").increment()
                 // One line per connection comes from the handler; this one per message is detail.

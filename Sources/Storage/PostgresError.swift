@@ -47,9 +47,10 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible, Equatable
     }
 
     /// True when the statement was refused because of the data it carried (class 22 data
-    /// exception, class 23 integrity constraint violation).
+    /// exception, class 23 integrity constraint violation, class 54 program limit exceeded: a
+    /// value too large for an index row, say). The same data is refused every time.
     public var isDataError: Bool {
         guard let sqlState else { return false }
-        return sqlState.hasPrefix("22") || sqlState.hasPrefix("23")
+        return sqlState.hasPrefix("22") || sqlState.hasPrefix("23") || sqlState.hasPrefix("54")
     }
 }

@@ -103,13 +103,21 @@ final class WriterWorker: @unchecked Sendable {
     }
 
     private func commit(_ group: [Submission], on connection: PostgresConnection) throws(PostgresError) -> [WriteOutcome] {
-        do {
+        do throws(PostgresError) {
+            // Over their limit the caches start again here, before the group, never between its
+            // two encodings: ids found in the first would be gone from the second.
+            if patientIDs.count > configuration.identifierCacheLimit { patientIDs.removeAll() }
+            if deviceIDs.count > configuration.identifierCacheLimit { deviceIDs.removeAll() }
             // Encode every row before the transaction, resolving ids from the cache in the same
             // pass; only when some identifier is new is it resolved and the group re-encoded.
             var encoded = encode(group)
             if !encoded.missingPatients.isEmpty || !encoded.missingDevices.isEmpty {
                 try resolve(patients: encoded.missingPatients, devices: encoded.missingDevices, on: connection)
                 encoded = encode(group)
+                // Placeholder ids must never be stored.
+                guard encoded.missingPatients.isEmpty, encoded.missingDevices.isEmpty else {
+                    throw PostgresError(message: "patient or device ids missing after they were resolved", context: "encode a group for COPY")
+                }
             }
             let keys = GroupKeys(group)
             if !keys.repeatWithinGroup {
@@ -307,12 +315,10 @@ final class WriterWorker: @unchecked Sendable {
     /// autocommit mode: committed before, and independent of, the batch transaction.
     private func resolve(patients: Set<PatientIdentifier>, devices: Set<String>, on connection: PostgresConnection) throws(PostgresError) {
         if !patients.isEmpty {
-            if patientIDs.count + patients.count > configuration.identifierCacheLimit { patientIDs.removeAll() }
             // Sorted, so that concurrent writers lock new rows in the same order.
             try resolvePatients(patients.sorted { ($0.id, $0.assigningAuthority) < ($1.id, $1.assigningAuthority) }, on: connection)
         }
         if !devices.isEmpty {
-            if deviceIDs.count + devices.count > configuration.identifierCacheLimit { deviceIDs.removeAll() }
             try resolveDevices(devices.sorted(), on: connection)
         }
     }

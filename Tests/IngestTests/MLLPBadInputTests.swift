@@ -1,5 +1,6 @@
 import DeviceSimulator
 import HL7v2
+import MLLP
 import NIOCore
 import Storage
 import TestSupport
@@ -65,6 +66,91 @@ import VitalSigns
         #expect(try await steady == 200)
         try await waitUntil(timeout: .seconds(10)) { !engine.logs.entries(withReason: "frame_too_large").isEmpty }
         #expect(engine.logs.entries(withReason: "frame_too_large").first?.metadata["peer"] != nil)
+    }
+
+    @Test("the frame limit holds for a frame that arrives whole in one read, and a frame of exactly the limit is accepted")
+    func aCompleteFrameOverTheLimitIsRefused() async throws {
+        let limit = 4096
+        let engine = try await TestEngine.start { $0.maximumFrameBytes = limit }
+        defer { engine.stop() }
+        func padded(_ id: String, to size: Int) -> [UInt8] {
+            let message = Self.good(id) + Array("\rNTE|1||".utf8)
+            return message + Array(repeating: UInt8(ascii: "x"), count: size - message.count)
+        }
+        let client = try await MLLPClient.connect(host: "127.0.0.1", port: engine.port)
+        #expect(try Self.msa(await client.send(padded("AT-LIMIT", to: limit))).code == "AA")
+        try await client.sendRaw([MLLPFraming.startBlock] + padded("OVER-LIMIT", to: limit + 1) + [MLLPFraming.endBlock, MLLPFraming.carriageReturn])
+        try await client.closed.get()
+        try await waitUntil(timeout: .seconds(10)) { !engine.logs.entries(withReason: "frame_too_large").isEmpty }
+        #expect(try engine.count("SELECT count(*) FROM ingested_messages WHERE control_id = 'G-OVER-LIMIT'") == 0)
+        #expect(try engine.count("SELECT count(*) FROM ingested_messages WHERE control_id = 'G-AT-LIMIT'") == 1)
+    }
+
+    @Test func anEndBlockWithoutItsCarriageReturnDoesNotSwallowTheNextFrame() async throws {
+        let engine = try await TestEngine.start()
+        defer { engine.stop() }
+        let client = try await MLLPClient.connect(host: "127.0.0.1", port: engine.port)
+        defer { Task { await client.close() } }
+        // `<VT>junk<FS>` and then, without the CR, the next frame's `<VT>`.
+        try await client.sendRaw([MLLPFraming.startBlock] + Array("junk".utf8) + [MLLPFraming.endBlock])
+        #expect(try Self.msa(await client.send(Self.good("AFTER-BAD-END"), timeout: .seconds(10))).code == "AA")
+        #expect(engine.logs.entries(withReason: "bad_end_block").count == 1)
+        #expect(engine.logs.entries(withReason: "outside_frame").isEmpty)
+    }
+
+    @Test("a message the database refuses for its data gets AE 207, and the connection goes on")
+    func aMessageTheDatabaseRefusesGetsAE() async throws {
+        let engine = try await TestEngine.start()
+        defer { engine.stop() }
+        let client = try await MLLPClient.connect(host: "127.0.0.1", port: engine.port)
+        defer { Task { await client.close() } }
+        // `\X00\` is a NUL character, which PostgreSQL text cannot hold: resending it would never help.
+        let refused = Array(Self.goodMessage.replacingOccurrences(of: "%@", with: "NUL")
+            .replacingOccurrences(of: "PID|||77^^^H", with: "PID|||77^^^H\rPV1||I|ICU\\X00\\^1^A").utf8)
+        let (code, controlID, error) = try Self.msa(await client.send(refused))
+        #expect(code == "AE")
+        #expect(controlID == "G-NUL")
+        #expect(try #require(error)[3].component(1).value == "207")
+        #expect(try Self.msa(await client.send(Self.good("AFTER-NUL"))).code == "AA")
+        #expect(engine.logs.entries(withReason: "refused_by_storage").count == 1)
+        #expect(try engine.count("SELECT count(*) FROM ingested_messages WHERE control_id = 'G-NUL'") == 0)
+    }
+
+    @Test("a sender that never reads its ACKs is paused, not buffered without bound; it gets them all once it reads")
+    func aSenderThatDoesNotReadItsAcknowledgementsIsPaused() async throws {
+        let engine = try await TestEngine.start()
+        defer { engine.stop() }
+        // Each message is answered with an AA carrying 300 warnings (about 30 kB), so a few hundred
+        // unread answers fill the sockets' buffers.
+        var rows = ["OBX|1|NM|147842^MDC_ECG_HEART_RATE^MDC|1.1.1.1|80|264864^MDC_DIM_BEAT_PER_MIN^MDC|||||R|||||||DEV-NO-READ"]
+        for row in 2...301 { rows.append("OBX|\(row)|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC|1.1.1.2|n/a|262688^MDC_DIM_PERCENT^MDC|||||R") }
+        func frame(_ number: Int) -> [UInt8] {
+            let header = "MSH|^~\\&|MON|ICU|||20261129101500+0000||ORU^R01|NR-\(number)|P|2.6"
+            return [MLLPFraming.startBlock] + Array(([header] + rows).joined(separator: "\r").utf8) + [MLLPFraming.endBlock, MLLPFraming.carriageReturn]
+        }
+        let socket = try RawTCPClient(port: engine.port, receiveBuffer: 4096)
+        defer { socket.close() }
+        var sent = 0
+        var pendingBytes = frame(0)
+        try await waitUntil(timeout: .seconds(60), "the server pausing the connection") {
+            while socket.sendSome(&pendingBytes) {
+                if pendingBytes.isEmpty { sent += 1; pendingBytes = frame(sent) }
+            }
+            return !engine.logs.entries(withReason: "not_reading_replies").isEmpty
+        }
+        // Everyone else is unaffected.
+        #expect(try await Self.steadySender(port: engine.port, count: 50, prefix: "S") == 50)
+        // The sender reads at last: every message it finished sending is answered AA.
+        var received: [UInt8] = []
+        var answers = 0
+        try await waitUntil(timeout: .seconds(60), "all \(sent) answers") {
+            received += socket.receiveAvailable()
+            answers = received.indices.dropLast().filter { received[$0] == MLLPFraming.endBlock && received[$0 + 1] == MLLPFraming.carriageReturn }.count
+            return answers >= sent
+        }
+        #expect(answers == sent)
+        #expect(sent > 0)
+        #expect(try engine.count("SELECT count(*) FROM ingested_messages WHERE control_id LIKE 'NR-%'") == sent)
     }
 
     @Test func aTruncatedFrameIsReportedAndStoresNothing() async throws {

@@ -236,6 +236,59 @@ struct ObservationWriterTests {
         #expect(try count(reader, "SELECT count(*) FROM devices") == 2)
     }
 
+    @Test("a full identifier cache starts again between groups, never inside one: every row keeps its ids")
+    func identifierCacheLimit() async throws {
+        let url = try TestPostgres.migratedDatabase()
+        var configuration = ObservationWriter.Configuration()
+        configuration.connections = 1
+        configuration.identifierCacheLimit = 2
+        let writer = try ObservationWriter(url: url, configuration: configuration, logger: logger)
+        defer { writer.shutdown() }
+        func patient(_ number: Int) -> PatientIdentifier { PatientIdentifier(id: "CACHE-P\(number)", assigningAuthority: "KTH") }
+        // Each batch names one cached identifier and one new one: a clear between encoding and
+        // re-encoding would leave the cached one without an id.
+        for step in 0..<6 {
+            let batch = IngestBatch(observations: [
+                observation(device: "cache-dev-\(step)", patient: patient(step), seconds: Int64(step * 2)),
+                observation(device: "cache-dev-\(step + 1)", patient: patient(step + 1), seconds: Int64(step * 2 + 1)),
+            ])
+            #expect(try await writer.write(batch) == .stored(observations: 2))
+        }
+        let reader = try PostgresConnection(url: url)
+        defer { reader.close() }
+        #expect(try count(reader, "SELECT count(*) FROM vital_signs") == 12)
+        #expect(try count(reader, """
+            SELECT count(*) FROM vital_signs v JOIN patients p ON p.id = v.patient_id JOIN devices d ON d.id = v.device_id
+            WHERE substr(p.identifier, 8) = substr(d.identifier, 11)
+            """) == 12)
+    }
+
+    @Test("a value too large for an index (SQLSTATE 54000) fails its own batch only")
+    func programLimitIsADataError() async throws {
+        let url = try TestPostgres.migratedDatabase()
+        let writer = try ObservationWriter(url: url, logger: logger)
+        defer { writer.shutdown() }
+        let reader = try PostgresConnection(url: url)
+        defer { reader.close() }
+        let held = try await HeldCommit(writer, url: url, reader: reader, blocker: IngestBatch(message: key("L-0"), observations: [observation()]))
+        defer { held.close() }
+        held.submit("good", IngestBatch(message: key("L-1"), observations: [observation(seconds: 1)]))
+        // Random text does not compress below the B-tree's limit of about 2.7 kB a row.
+        var generator = SystemRandomNumberGenerator()
+        let huge = String((0..<8_000).map { _ in Character(UnicodeScalar(UInt8.random(in: 33...126, using: &generator))) })
+        held.submit("huge", IngestBatch(message: key("L-2"), observations: [observation(device: huge, seconds: 2)]))
+        try held.release()
+        let final = try await held.results(count: 3)
+        #expect((try? final["good"]?.get()) == .stored(observations: 1))
+        guard case .failure(let error)? = final["huge"] else {
+            Issue.record("expected the oversized identifier to fail, got \(String(describing: final["huge"]))")
+            return
+        }
+        #expect(error.sqlState == "54000")
+        #expect(error.isDataError && !error.isConnectionFailure)
+        #expect(try count(reader, "SELECT count(*) FROM vital_signs") == 2)
+    }
+
     @Test("many concurrent submitters: every row stored once, commits carry several batches")
     func concurrentSubmitters() async throws {
         let url = try TestPostgres.migratedDatabase()
