@@ -63,10 +63,20 @@ enum HL7Timestamp {
         return value
     }
 
-    /// The zone's offset at a local wall-clock time (ambiguous times take the earlier offset).
+    /// The zone's offset at a local wall-clock time, the same way east and west of Greenwich: a
+    /// time that occurs twice (clocks going back) is the first of the two; a time that never
+    /// occurs (clocks going forward) is read with the offset from before the change, so it lands
+    /// as much later as the clocks jumped (as java.time does).
     private static func zoneOffset(_ zone: TimeZone, localSeconds: Int) -> Int {
-        let guess = zone.secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(localSeconds)))
-        return zone.secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(localSeconds - guess)))
+        func offset(at seconds: Int) -> Int { zone.secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(seconds))) }
+        let before = offset(at: localSeconds - 86_400), after = offset(at: localSeconds + 86_400)
+        if before == after { return before }  // no change within a day: the usual case
+        // Near a change, an offset is right when the instant it gives has that offset.
+        switch (offset(at: localSeconds - before) == before, offset(at: localSeconds - after) == after) {
+        case (true, true): return max(before, after)  // twice: the larger offset is the earlier instant
+        case (false, true): return after
+        default: return before
+        }
     }
 
     static func daysIn(month: Int, year: Int) -> Int {

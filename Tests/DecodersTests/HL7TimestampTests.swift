@@ -32,6 +32,23 @@ import VitalSigns
         #expect(try HL7Timestamp.parse("20260115120000", facilityZone: newYork) == utc(2026, 1, 15, 17, 0, 0))
     }
 
+    @Test("a wall-clock time at a daylight-saving change resolves alike east and west of Greenwich")
+    func daylightSavingChanges() throws {
+        let berlin = try #require(TimeZone(identifier: "Europe/Berlin"))
+        let newYork = try #require(TimeZone(identifier: "America/New_York"))
+        // Clocks going back: 02:30 (Berlin) and 01:30 (New York) happen twice; the first counts.
+        #expect(try HL7Timestamp.parse("20261025023000", facilityZone: berlin) == utc(2026, 10, 25, 0, 30, 0))
+        #expect(try HL7Timestamp.parse("20261101013000", facilityZone: newYork) == utc(2026, 11, 1, 5, 30, 0))
+        // Clocks going forward: 02:30 never happens; it is read as 03:30, the hour later.
+        #expect(try HL7Timestamp.parse("20260329023000", facilityZone: berlin) == utc(2026, 3, 29, 1, 30, 0))
+        #expect(try HL7Timestamp.parse("20260308023000", facilityZone: newYork) == utc(2026, 3, 8, 7, 30, 0))
+        // Just either side of the changes.
+        #expect(try HL7Timestamp.parse("20261025035959", facilityZone: berlin) == utc(2026, 10, 25, 2, 59, 59))
+        #expect(try HL7Timestamp.parse("20261025015959", facilityZone: berlin) == utc(2026, 10, 24, 23, 59, 59))
+        #expect(try HL7Timestamp.parse("20261101003000", facilityZone: newYork) == utc(2026, 11, 1, 4, 30, 0))
+        #expect(try HL7Timestamp.parse("20261101023000", facilityZone: newYork) == utc(2026, 11, 1, 7, 30, 0))
+    }
+
     @Test(arguments: ["", "20", "2026112", "20261129143005.", "20261129143005.12345", "2026-11-29", "20261129T1430",
                       "20261129143005+02", "20261129143005+02x0", "2026112914300５"])
     func malformed(text: String) {
