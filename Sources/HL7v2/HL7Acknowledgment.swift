@@ -77,7 +77,7 @@ public struct HL7ErrorDetail: Sendable, Hashable {
         case .unsupportedCharset: .tableValueNotFound
         case .tooLarge, .invalidDelimiters, .unterminatedEscape, .invalidEscape, .invalidCharacter: .dataTypeError
         }
-        self.init(code: code, segmentID: error.segmentID, field: error.field, text: error.description)
+        self.init(code: code, segmentID: error.segmentID, segmentSequence: error.segmentSequence, field: error.field, text: error.description)
     }
 }
 
@@ -145,7 +145,16 @@ public enum HL7Acknowledgment {
             text(controlID)
             copy(11); copy(12)
             for _ in 13...17 { field { _ in } }
-            copy(18)
+            field {
+                guard let sent = header?[18] else { return }
+                // As sent, unless the header was read with another charset than it names (one this
+                // engine does not support): then the ACK names the charset it is written in.
+                if sent.isEmpty || HL7Charset(hl7NameBytes: sent.repetition(0).bytes) == encoder.charset {
+                    $0.append(contentsOf: sent.bytes)
+                } else {
+                    encoder.appendEscaped(encoder.charset.hl7Name, to: &$0)
+                }
+            }
             endSegment()
 
             bytes += "MSA".utf8

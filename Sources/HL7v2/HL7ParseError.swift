@@ -27,15 +27,21 @@ public struct HL7ParseError: Error, Sendable, Hashable, CustomStringConvertible 
     /// 0-based position of the segment in the message (MSH is segment 0).
     public var segmentIndex: Int?
     public var segmentID: String?
+    /// 1-based occurrence of `segmentID` in the message (the third OBX is 3), for ERR-2.2.
+    public var segmentSequence: Int?
     /// HL7 field number: MSH-1 is the field separator itself.
     public var field: Int?
     /// Offset of the offending byte in the input.
     public var byteOffset: Int
 
-    public init(kind: Kind, segmentIndex: Int? = nil, segmentID: String? = nil, field: Int? = nil, byteOffset: Int) {
+    public init(
+        kind: Kind, segmentIndex: Int? = nil, segmentID: String? = nil, segmentSequence: Int? = nil, field: Int? = nil,
+        byteOffset: Int
+    ) {
         self.kind = kind
         self.segmentIndex = segmentIndex
         self.segmentID = segmentID
+        self.segmentSequence = segmentSequence
         self.field = field
         self.byteOffset = byteOffset
     }

@@ -10,7 +10,7 @@ enum HeaderReader {
         else { throw HL7ParseError(kind: .missingMSH, segmentIndex: 0, byteOffset: start) }
 
         func failure(_ kind: HL7ParseError.Kind, field: Int, at offset: Int) -> HL7ParseError {
-            HL7ParseError(kind: kind, segmentIndex: 0, segmentID: "MSH", field: field, byteOffset: offset)
+            HL7ParseError(kind: kind, segmentIndex: 0, segmentID: "MSH", segmentSequence: 1, field: field, byteOffset: offset)
         }
         let separatorOffset = start + 3
         guard separatorOffset < n, !isTerminator(input[separatorOffset]) else {

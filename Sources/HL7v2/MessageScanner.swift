@@ -25,10 +25,11 @@ struct MessageScanner {
     }
 
     mutating func scan(from start: Int, headerOnly: Bool) throws(HL7ParseError) {
+        if headerOnly { return try scanHeaderToAnswer(from: start) }
         do {
             var p = try scanSegment(at: start) + 1
             try readCharset()
-            while !headerOnly, p < input.count {
+            while p < input.count {
                 if flags[Int(input[p])] == ByteFlags.terminator {
                     p += 1  // blank line, or the LF of CRLF
                 } else {
@@ -40,9 +41,17 @@ struct MessageScanner {
             try checkCharset(before: error.byteOffset)
             throw error
         }
-        let end = headerOnly ? fieldStarts[fieldStarts.count - 1] - 1 : input.count
-        try checkCharset(before: end)
+        try checkCharset(before: input.count)
         segmentBases.append(fieldStarts.count)
+    }
+
+    /// MSH alone, to answer a message whose full parse failed, perhaps on MSH-18 (a charset not
+    /// supported) or on bytes its charset does not allow. The answer must still name the message
+    /// (MSA-2), so neither is checked here: an unsupported charset leaves the parser's default.
+    private mutating func scanHeaderToAnswer(from start: Int) throws(HL7ParseError) {
+        _ = try scanSegment(at: start)
+        segmentBases.append(fieldStarts.count)
+        do { try readCharset() } catch { /* an unsupported MSH-18: the default stands */ }
     }
 
     /// Indexes one segment; returns the offset of its terminator (or the input's end).
@@ -126,7 +135,7 @@ struct MessageScanner {
                 guard let declared = Self.charset(named: name, delimiters: delimiters) else {
                     let text = String(decoding: name, as: UTF8.self)
                     throw HL7ParseError(
-                        kind: .unsupportedCharset(text), segmentIndex: 0, segmentID: "MSH", field: 18, byteOffset: start
+                        kind: .unsupportedCharset(text), segmentIndex: 0, segmentID: "MSH", segmentSequence: 1, field: 18, byteOffset: start
                     )
                 }
                 charset = declared
@@ -149,8 +158,8 @@ struct MessageScanner {
         let (segment, part) = locate(offset)
         throw HL7ParseError(
             kind: .invalidCharacter(byte: input[offset], charset: charset),
-            segmentIndex: segment, segmentID: segmentID(segment), field: fieldNumber(segment: segment, part: part),
-            byteOffset: offset
+            segmentIndex: segment, segmentID: segmentID(segment), segmentSequence: occurrence(of: segment),
+            field: fieldNumber(segment: segment, part: part), byteOffset: offset
         )
     }
 
@@ -170,8 +179,20 @@ struct MessageScanner {
         let part = fieldStarts.count - 1 - segmentBases[segment]
         return HL7ParseError(
             kind: kind, segmentIndex: segment, segmentID: identified ? segmentID(segment) : nil,
+            segmentSequence: identified ? occurrence(of: segment) : nil,
             field: identified ? fieldNumber(segment: segment, part: part) : nil, byteOffset: offset
         )
+    }
+
+    /// How many segments up to and including `segment` have its ID (error paths only).
+    private func occurrence(of segment: Int) -> Int? {
+        let start = fieldStarts[segmentBases[segment]]
+        guard start + 3 <= input.count else { return nil }
+        return (0...segment).count { earlier in
+            let other = fieldStarts[segmentBases[earlier]]
+            return other + 3 <= input.count && input[other] == input[start] && input[other + 1] == input[start + 1]
+                && input[other + 2] == input[start + 2]
+        }
     }
 
     /// Only called for segments whose ID was validated; checked anyway since it runs on error paths.

@@ -130,8 +130,30 @@ struct AcknowledgmentTests {
         #expect(ack.firstSegment(named: "MSA")?[2].value == "MON-42")
         let err = try #require(ack.firstSegment(named: "ERR"))
         #expect(err[2].component(1).value == "OBX")
+        #expect(err[2].component(2).value == "2")  // the second OBX, not the third segment
         #expect(err[2].component(3).value == "5")
         #expect(err[3].value == "102")
+    }
+
+    @Test("a message refused for its charset is still answered by name: the header is read with the default charset")
+    func charsetErrorAcknowledgedFromTheHeader() throws {
+        let header = #"MSH|^~\&|MON^0123456789ABCDEF^EUI-64|ICU_WARD_3|VITALS^NC^L|NILECARE|20261129101500+0200||ORU^R01^ORU_R01|MON-42|P|2.6"#
+        let unsupported = hl7([header + "|||NE|AL||BOGUS"])
+        #expect(parseError(unsupported)?.kind == .unsupportedCharset("BOGUS"))
+        // Latin-1 bytes in a message that declares no charset: invalid as the default UTF-8.
+        let undeclared: [UInt8] = Array((header + "\rOBX|1|ST|||M").utf8) + [0xFC] + Array("ller".utf8)
+        let failure = try #require(parseError(undeclared))
+        #expect(failure.segmentSequence == 1 && failure.segmentID == "OBX")
+        for bytes in [unsupported, undeclared] {
+            let header = try HL7Message(parsingHeaderOf: bytes)
+            #expect(header.controlID == "MON-42")
+            let ack = try HL7Message(parsing: HL7Acknowledgment.build(
+                for: header, code: .AE, errors: [HL7ErrorDetail(try #require(parseError(bytes)))], controlID: "ACK-47",
+                timestamp: "20261129101505"
+            ))
+            #expect(ack.firstSegment(named: "MSA")?[2].value == "MON-42")
+            #expect(ack.header[5].component(1).value == "MON")
+        }
     }
 
     @Test func keepsTheSendersDelimitersAndCharset() throws {
