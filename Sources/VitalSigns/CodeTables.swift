@@ -74,6 +74,7 @@ public enum CodeTables {
         "264928": .breathsPerMinute, "MDC_DIM_RESP_PER_MIN": .breathsPerMinute,
         "/min": .beatsPerMinute, "{beats}/min": .beatsPerMinute, "{beat}/min": .beatsPerMinute,
         "{breaths}/min": .breathsPerMinute, "{breath}/min": .breathsPerMinute, "bpm": .beatsPerMinute,
+        "1/min": .beatsPerMinute,
         "266016": .millimetreOfMercury, "MDC_DIM_MMHG": .millimetreOfMercury,
         "mm[Hg]": .millimetreOfMercury, "mmHg": .millimetreOfMercury,
         "265987": .kilopascal, "MDC_DIM_KILO_PASCAL": .kilopascal, "kPa": .kilopascal,

@@ -118,14 +118,16 @@ import VitalSigns
             "OBX|3|NM|0002-4182^HR^mdil|0|50|\\X2F\\min|||||F",
             "OBX|4|NM|8867\\X2D\\4^^LOINC|0|51|{beats}/min|||||F",
             "OBX|5|NM|99999^MDC_PULS_OXIM_SAT_O2^MDC|0|97|%|||||F",
-            "OBX|6|NM|0002-FFFF^X^MDIL|0|3|mmHg|||||F"
+            "OBX|6|NM|0002-FFFF^X^MDIL|0|3|mmHg|||||F",
+            // UCUM's other spelling of per minute.
+            "OBX|7|NM|8867-4^Heart rate^LN|0|52|1/min|||||F"
         )
         let observations = try decoder().decode(try parse(message)).observations
-        #expect(observations.map(\.kind) == [.heartRate, .heartRate, .heartRate, .heartRate, .spo2, .unknown])
-        #expect(observations.map(\.code.code) == ["0002-4182", "8867-4", "0002-4182", "8867-4", "99999", "0002-FFFF"])
-        #expect(observations.map(\.code.system) == ["MDIL", "LN", "mdil", "LOINC", "MDC", "MDIL"])
-        #expect(observations.map(\.unit) == [.beatsPerMinute, .beatsPerMinute, .beatsPerMinute, .beatsPerMinute, .percent, .millimetreOfMercury])
-        #expect(observations.map(\.value) == [48, 49, 50, 51, 97, 3])
+        #expect(observations.map(\.kind) == [.heartRate, .heartRate, .heartRate, .heartRate, .spo2, .unknown, .heartRate])
+        #expect(observations.map(\.code.code) == ["0002-4182", "8867-4", "0002-4182", "8867-4", "99999", "0002-FFFF", "8867-4"])
+        #expect(observations.map(\.code.system) == ["MDIL", "LN", "mdil", "LOINC", "MDC", "MDIL", "LN"])
+        #expect(observations.map(\.unit) == [.beatsPerMinute, .beatsPerMinute, .beatsPerMinute, .beatsPerMinute, .percent, .millimetreOfMercury, .beatsPerMinute])
+        #expect(observations.map(\.value) == [48, 49, 50, 51, 97, 3, 52])
     }
 
     @Test func skipsRowsWithoutAStorableValueAndSaysWhy() throws {
