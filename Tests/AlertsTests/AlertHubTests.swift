@@ -128,6 +128,30 @@ final class EventCollector: Sendable {
         #expect(events.types.filter { $0 == "escalated" }.count >= 2)
     }
 
+    @Test("a condition that worsens takes its own time to acknowledge, and reopens an acknowledged alert")
+    func worseningCallsForAttentionAgain() async throws {
+        let url = try TestPostgres.migratedDatabase()
+        let hub = try hub(url)
+        defer { hub.shutdown() }
+        hub.submit([trigger(.raise(.warning), escalateAfter: .seconds(600))])
+        try await waitUntil(timeout: .seconds(10)) { hub.openAlerts(in: scope).first?.id ?? 0 != 0 }
+        let warning = try #require(hub.openAlerts(in: scope).first)
+        _ = try await hub.acknowledge(id: warning.id, by: "nurse.a", in: scope)
+
+        hub.submit([trigger(.raise(.critical), value: 70, escalateAfter: .milliseconds(300))])
+        try await waitUntil(timeout: .seconds(10)) { hub.openAlerts(in: scope).first?.severity ?? .warning >= .critical }
+        let critical = try #require(hub.openAlerts(in: scope).first)
+        #expect(critical.state == .open && critical.acknowledgedBy == nil)
+        #expect(critical.escalateAfter == .milliseconds(300))
+        // Unacknowledged, it escalates on the critical rule's clock, not the warning's ten minutes.
+        try await waitUntil(timeout: .seconds(10)) { hub.openAlerts(in: scope).first?.escalationCount ?? 0 >= 1 }
+
+        let reader = try PostgresConnection(url: url)
+        defer { reader.close() }
+        #expect(try reader.execute("SELECT state, acknowledged_by IS NULL, escalate_after_ms, value FROM critical_events").rows
+            == [["open", "t", "300", "70"]])
+    }
+
     @Test("a stream resumed with the last event id gets every later event once, replayed then live")
     func resume() async throws {
         let url = try TestPostgres.migratedDatabase()

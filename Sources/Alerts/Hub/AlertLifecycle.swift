@@ -44,6 +44,14 @@ struct AlertLifecycle {
             alert.severity = severity
             alert.value = trigger.value
             alert.observedAt = trigger.observedAt
+            // A worse condition calls for attention again: the worse rule's time to acknowledge
+            // applies, and an acknowledgement of the milder condition does not cover it.
+            alert.escalateAfter = trigger.escalateAfter
+            if alert.state == .acknowledged {
+                alert.state = .open
+                alert.acknowledgedAt = nil
+                alert.acknowledgedBy = nil
+            }
             return AlertChange(alert: alert, event: .escalated)
         case .clear:
             guard var alert = existing else { return nil }

@@ -178,7 +178,9 @@ final class AlertStore {
         UPDATE critical_events SET state = '\(alert.state.rawValue)', severity = '\(alert.severity.rawValue)', value = \(Self.number(alert.value)),
             acknowledged_at = \(Self.time(alert.acknowledgedAt)), acknowledged_by = \(try literal(alert.acknowledgedBy)),
             resolved_at = \(Self.time(alert.resolvedAt)), resolved_by = \(try literal(alert.resolvedBy)),
-            escalation_count = \(alert.escalationCount), escalated_at = \(Self.time(alert.escalatedAt))
+            escalation_count = \(alert.escalationCount), escalated_at = \(Self.time(alert.escalatedAt)),
+            escalate_after_ms = \(alert.escalateAfter.map { String($0.microseconds / 1000) } ?? "NULL"),
+            observed_at = \(Self.time(alert.observedAt))
         WHERE id = \(alert.id);
 
         """
