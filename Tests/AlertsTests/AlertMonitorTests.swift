@@ -46,6 +46,41 @@ import VitalSigns
         #expect(alerts.first { $0.patient?.id == "COPD-1" }?.value == 79)
     }
 
+    @Test("an alert left open by a previous run is cleared when the values come back to normal, and a silent device's alarm when it is heard")
+    func alertsOpenBeforeARestartClear() async throws {
+        let url = try TestPostgres.migratedDatabase()
+        let profiles = DeviceProfileCatalog(profiles: try DeviceProfileLoader.loadDirectory(RepositoryPaths.root + "/device-profiles"))
+        let scope = AlertScope(facility: "KTH")
+        let start = Timestamp(secondsSinceEpoch: Date().timeIntervalSince1970)
+        func at(_ seconds: Int64) -> Timestamp { Timestamp(microsecondsSinceEpoch: start.microsecondsSinceEpoch + seconds * 1_000_000) }
+
+        let before = try AlertHub(url: url, configuration: .init(facility: "KTH"), logger: TestPostgres.logger)
+        let first = AlertMonitor(hub: before, profiles: profiles, settingsURL: nil, logger: TestPostgres.logger)
+        first.consume(observations: [spo2(80, patient: "RESTART-1", at: at(0))], profileID: "generic-pcd01", conditions: [], tick: nil)
+        try await waitUntil(timeout: .seconds(10), "the alert before the restart") { before.openAlerts(in: scope).first?.id ?? 0 != 0 }
+        // The engine stops; the device's silence alarm is raised by hand, as a tick would have.
+        before.submit([AlertTrigger(
+            action: .raise(.warning), key: "d:DEV-SILENT|-|device.silent", rule: "device.silent", vital: "device", value: nil, unit: nil,
+            patient: nil, device: "DEV-SILENT", location: nil, observedAt: at(1), escalateAfter: nil
+        )])
+        try await waitUntil(timeout: .seconds(10), "the silence alarm") { before.openAlerts(in: scope).count == 2 }
+        first.stop()
+        before.shutdown()
+
+        let after = try AlertHub(url: url, configuration: .init(facility: "KTH"), logger: TestPostgres.logger)
+        defer { after.shutdown() }
+        let second = AlertMonitor(hub: after, profiles: profiles, settingsURL: nil, logger: TestPostgres.logger)
+        defer { second.stop() }
+        #expect(after.openAlerts(in: scope).count == 2)
+        // Back to normal while the engine was down: two minutes of normal values clear it.
+        for step in Int64(0)..<25 {
+            var normal = spo2(97, patient: "RESTART-1", at: at(10 + step * 5))
+            if step == 0 { normal.deviceID = "DEV-SILENT" }  // the silent device is heard from
+            second.consume(observations: [normal], profileID: "generic-pcd01", conditions: [], tick: nil)
+        }
+        try await waitUntil(timeout: .seconds(10), "both alerts resolved") { after.openAlerts(in: scope).isEmpty }
+    }
+
     @Test("a threshold set while the monitor runs takes effect on a clock tick after the next background read")
     func overrideSetWhileRunning() async throws {
         let url = try TestPostgres.migratedDatabase()

@@ -30,7 +30,25 @@ public final class AlertMonitor: @unchecked Sendable {
         self.profiles = profiles
         self.logger = logger
         reader = url.map { PatientSettingsReader(url: $0, every: settingsRefresh, logger: logger) }
+        for alert in hub.openAlerts(in: AlertScope(facility: hub.facility)) {
+            guard let key = Self.ruleKey(of: alert) else {
+                logger.warning("an alert open since before the start cannot be cleared by the rules", metadata: ["alert_id": "\(alert.id)"])
+                continue
+            }
+            evaluator.resume(key, severity: alert.severity >= .critical ? .critical : .warning)
+        }
         applyLatestSettings()
+    }
+
+    /// The rules' key of a stored alert, when its fields give back exactly its stored key.
+    static func ruleKey(of alert: Alert) -> AlertKey? {
+        let subject = AlertSubject(patient: alert.patient, deviceID: alert.device)
+        let kind = VitalKind(name: alert.vital)
+        // A rule about one vital is stored as `rule.vital` (`threshold.spo2`).
+        let suffix = kind.map { "." + $0.name } ?? ""
+        let rule = RuleID(rawValue: alert.rule.hasSuffix(suffix) ? String(alert.rule.dropLast(suffix.count)) : alert.rule)
+        let key = AlertKey(subject: subject, kind: kind, rule: rule)
+        return AlertTrigger.key(key) == alert.key ? key : nil
     }
 
     deinit { stop() }

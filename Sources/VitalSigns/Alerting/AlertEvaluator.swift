@@ -97,6 +97,24 @@ public struct AlertEvaluator: Sendable {
         return signals
     }
 
+    /// An alert a previous run left open (the hub reloads those at start), tracked as open at
+    /// `severity` so that the values that follow escalate or clear it as if this run had raised
+    /// it: a fresh evaluator clears only what it raised itself. A device's silence alarm stays
+    /// until the device is heard from.
+    public mutating func resume(_ key: AlertKey, severity: Severity) {
+        if key.rule == .deviceSilent, case .device(let deviceID) = key.subject {
+            var device = devices[deviceID] ?? DeviceActivity(lastHeard: Timestamp(microsecondsSinceEpoch: 0))
+            device.isSilent = true
+            devices[deviceID] = device
+            return
+        }
+        guard alerts[key] == nil else { return }
+        alerts[key] = TrackedAlert(
+            tracker: AlertTracker(resumingOpen: severity),
+            context: AlertContext(subject: key.subject, deviceID: nil, location: nil, value: nil)
+        )
+    }
+
     /// Records a bedside assessment (consciousness, supplemental oxygen) for NEWS2.
     public mutating func record(_ assessment: ClinicalAssessment) -> [AlertSignal] {
         let subject = AlertSubject.patient(assessment.patient)

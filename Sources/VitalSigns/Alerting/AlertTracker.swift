@@ -38,6 +38,13 @@ struct AlertTracker: Sendable {
     /// Nothing open and nothing pending: the tracker can be dropped.
     var isIdle: Bool { open == nil && warningStreak.isEmpty && criticalStreak.isEmpty }
 
+    /// An alert open since before a restart: what follows escalates or clears it as usual.
+    init(resumingOpen severity: Severity) {
+        open = severity
+    }
+
+    init() {}
+
     /// One evaluation: `level` is how far out the input is now; `clearing` whether it is far
     /// enough back to count towards clearing (inside the band by the margin, say). Inputs
     /// older than the last one are ignored: a late sample must not reorder a streak.
