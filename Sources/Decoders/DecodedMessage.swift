@@ -17,11 +17,13 @@ public struct SkippedObservation: Sendable, Hashable {
     public var reason: String
 }
 
-/// The result of decoding one ORU^R01: the observations to store, and the rows left out.
+/// The result of decoding one ORU^R01: the observations to store, the rows left out, and what
+/// the device said about its own measurements (an OBX-11 `X`: it could not obtain a value).
 public struct DecodedMessage: Sendable {
     public var header: MessageHeader
     public var observations: [Observation]
     public var skipped: [SkippedObservation]
+    public var conditions: [DeviceCondition] = []
     /// The device profile the message was decoded with.
     public var profileID: String = ""
 }

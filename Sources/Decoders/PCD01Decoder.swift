@@ -57,6 +57,7 @@ public struct PCD01Decoder: Sendable {
         var observations: [Observation] = []
         observations.reserveCapacity(message.segmentCount)
         var skipped: [SkippedObservation] = []
+        var conditions: [DeviceCondition] = []
         var obxSequence = 0
         var obrSequence = 0
         for index in 0..<message.segmentCount {
@@ -64,7 +65,7 @@ public struct PCD01Decoder: Sendable {
             if segment.hasID("OBX") {
                 obxSequence += 1
                 try readRow(segment, sequence: obxSequence, profile: profile, context: &context,
-                            into: &observations, skipped: &skipped)
+                            into: &observations, skipped: &skipped, conditions: &conditions)
             } else if segment.hasID("PID") {
                 // A new patient's group: nothing read for the one before carries over to its rows.
                 context.startPatient(Self.patient(from: segment[3]))
@@ -75,7 +76,7 @@ public struct PCD01Decoder: Sendable {
                 context.orderTime = try timestamp(segment[7].component(1), segment: "OBR", sequence: obrSequence, field: 7)
             }
         }
-        return DecodedMessage(header: header, observations: observations, skipped: skipped, profileID: profile.id)
+        return DecodedMessage(header: header, observations: observations, skipped: skipped, conditions: conditions, profileID: profile.id)
     }
 
     // MARK: Context carried from segment to segment
@@ -150,10 +151,11 @@ public struct PCD01Decoder: Sendable {
     // MARK: OBX
 
     /// One OBX row: its observation appended to `observations`, or the reason it carries none to
-    /// `skipped`, or nothing for a containment row.
+    /// `skipped` (and, for a value the device could not obtain, a condition to `conditions`), or
+    /// nothing for a containment row.
     private func readRow(
         _ obx: HL7BorrowedSegment, sequence: Int, profile: DeviceProfile, context: inout Context,
-        into observations: inout [Observation], skipped: inout [SkippedObservation]
+        into observations: inout [Observation], skipped: inout [SkippedObservation], conditions: inout [DeviceCondition]
     ) throws(PCD01DecodeError) {
         let hierarchyBytes = obx[4].bytes
         let mdsBytes = hierarchyBytes.firstIndex(of: UInt8(ascii: ".")).map { UnsafeBufferPointer(rebasing: hierarchyBytes[..<$0]) } ?? hierarchyBytes
@@ -185,7 +187,12 @@ public struct PCD01Decoder: Sendable {
         } else {
             return skip(11, "unknown result status '\(obx[11].value.prefix(8))'")
         }
-        guard status.carriesValue else { return skip(11, "result status \(status.code): no value to store") }
+        guard status.carriesValue else {
+            if status == .cannotObtain, let condition = noValueCondition(obx, mdsBytes: mdsBytes, profile: profile, context: &context) {
+                conditions.append(condition)
+            }
+            return skip(11, "result status \(status.code): no value to store")
+        }
 
         let number: Double
         if obx[2].equals("NM") {
@@ -206,17 +213,7 @@ public struct PCD01Decoder: Sendable {
             return skip(2, "value type '\(obx[2].value.prefix(4))' is not numeric")
         }
 
-        let identifier = obx[3].codedElement
-        let code: ObservationCode
-        let resolution: CodeResolution
-        if let mdc = Self.decimal(identifier.identifier.bytes), identifier.codingSystem.equals("MDC"),
-           let known = profile.known(mdcCode: mdc) {
-            // The common PCD-01 row: a numeric MDC code the tables know, no Strings to hash or build.
-            code = ObservationCode(code: known.code, text: "", system: Self.mdcSystem)
-            resolution = known.resolution
-        } else {
-            (code, resolution) = Self.resolveOtherCode(identifier, profile: profile)
-        }
+        let (code, resolution) = Self.resolveCode(obx[3].codedElement, profile: profile)
         guard !code.code.isEmpty || !code.text.isEmpty else {
             throw .requiredFieldMissing(segment: "OBX", sequence: sequence, field: 3, what: "observation identifier")
         }
@@ -241,24 +238,8 @@ public struct PCD01Decoder: Sendable {
             }
         }
 
-        // The whole field is compared, so that a row repeating its predecessor's is not scanned.
-        let timeField = obx[14]
-        if !Self.same(timeField.bytes, context.lastTimeBytes) {
-            context.lastTime = try timestamp(timeField.component(1), segment: "OBX", sequence: sequence, field: 14)
-            context.lastTimeBytes = timeField.bytes
-        }
-        guard let time = context.lastTime ?? context.orderTime ?? context.messageTime else {
-            throw .requiredFieldMissing(segment: "OBX", sequence: sequence, field: 14, what: "observation time (also absent from OBR-7 and MSH-7)")
-        }
-        // Rows of one MDS follow each other: ask the table only when the MDS changes.
-        if context.deviceMDS.map({ !Self.same($0, mdsBytes) }) ?? true {
-            context.deviceMDS = mdsBytes
-            context.mdsDevice = context.deviceByMDS.device(for: String(decoding: mdsBytes, as: UTF8.self))
-        }
-        let device = context.mdsDevice ?? context.lastDevice ?? context.header.sendingApplication
-        guard !device.isEmpty else {
-            throw .requiredFieldMissing(segment: "OBX", sequence: sequence, field: 18, what: "equipment instance identifier (and MSH-3 is empty)")
-        }
+        let time = try rowTime(obx[14], sequence: sequence, context: &context)
+        let device = try rowDevice(mdsBytes: mdsBytes, sequence: sequence, context: &context)
         context.row.time = time
         context.row.deviceID = device
         context.row.kind = kind
@@ -270,7 +251,58 @@ public struct PCD01Decoder: Sendable {
         observations.append(context.row)
     }
 
-    // MARK: Codes and units other than numeric MDC ones
+    /// OBX-14, else OBR-7, else MSH-7.
+    private func rowTime(_ timeField: HL7BorrowedText, sequence: Int, context: inout Context) throws(PCD01DecodeError) -> Timestamp {
+        // The whole field is compared, so that a row repeating its predecessor's is not scanned.
+        if !Self.same(timeField.bytes, context.lastTimeBytes) {
+            context.lastTime = try timestamp(timeField.component(1), segment: "OBX", sequence: sequence, field: 14)
+            context.lastTimeBytes = timeField.bytes
+        }
+        guard let time = context.lastTime ?? context.orderTime ?? context.messageTime else {
+            throw .requiredFieldMissing(segment: "OBX", sequence: sequence, field: 14, what: "observation time (also absent from OBR-7 and MSH-7)")
+        }
+        return time
+    }
+
+    /// The device of the row's MDS, else the last one named, else MSH-3.
+    private func rowDevice(mdsBytes: UnsafeBufferPointer<UInt8>, sequence: Int, context: inout Context) throws(PCD01DecodeError) -> String {
+        // Rows of one MDS follow each other: ask the table only when the MDS changes.
+        if context.deviceMDS.map({ !Self.same($0, mdsBytes) }) ?? true {
+            context.deviceMDS = mdsBytes
+            context.mdsDevice = context.deviceByMDS.device(for: String(decoding: mdsBytes, as: UTF8.self))
+        }
+        let device = context.mdsDevice ?? context.lastDevice ?? context.header.sendingApplication
+        guard !device.isEmpty else {
+            throw .requiredFieldMissing(segment: "OBX", sequence: sequence, field: 18, what: "equipment instance identifier (and MSH-3 is empty)")
+        }
+        return device
+    }
+
+    /// An OBX-11 `X` row (the device could not obtain the value) as the device condition the alert
+    /// rules raise a technical alarm from; nil when its code names no known vital or its time or
+    /// device cannot be read (the row is skipped either way, and a broken field of a row without a
+    /// value does not refuse the message).
+    @inline(never)
+    private func noValueCondition(
+        _ obx: HL7BorrowedSegment, mdsBytes: UnsafeBufferPointer<UInt8>, profile: DeviceProfile, context: inout Context
+    ) -> DeviceCondition? {
+        let kind = Self.resolveCode(obx[3].codedElement, profile: profile).1.kind
+        guard kind != .unknown, let time = try? rowTime(obx[14], sequence: 0, context: &context),
+              let device = try? rowDevice(mdsBytes: mdsBytes, sequence: 0, context: &context)
+        else { return nil }
+        return DeviceCondition(time: time, deviceID: device, patient: context.row.patient, location: context.row.location, kind: kind, status: .noValue)
+    }
+
+    // MARK: Codes and units
+
+    /// OBX-3: the common PCD-01 row, a numeric MDC code the tables know, with no Strings to hash
+    /// or build; anything else through `resolveOtherCode`.
+    private static func resolveCode(_ identifier: HL7BorrowedText.CodedElement, profile: DeviceProfile) -> (ObservationCode, CodeResolution) {
+        if let mdc = decimal(identifier.identifier.bytes), identifier.codingSystem.equals("MDC"), let known = profile.known(mdcCode: mdc) {
+            return (ObservationCode(code: known.code, text: "", system: mdcSystem), known.resolution)
+        }
+        return resolveOtherCode(identifier, profile: profile)
+    }
 
     // Out of line: written inside `readRow`, the benchmark's mix measured 9 % slower although its
     // numeric MDC rows never take them. In two steps: the bytes looked up in the profile's tables,

@@ -68,7 +68,7 @@ public final class MessageIngestor: Sendable {
         // The AA is built here, on the connection's thread, so the writer's completions stay short.
         let accepted = acknowledgment(for: message, code: .AA, details: warnings)
         let started = ContinuousClock.now
-        sink.submit(IngestBatch(message: key, observations: decoded.observations), profileID: decoded.profileID, conditions: []) { [self] result in
+        sink.submit(IngestBatch(message: key, observations: decoded.observations), profileID: decoded.profileID, conditions: decoded.conditions) { [self] result in
             switch result {
             case .success(let outcome):
                 if case .stored(let count) = outcome {

@@ -146,6 +146,11 @@ import VitalSigns
         #expect(decoded.observations.first?.deviceID == "DEV1")
         #expect(decoded.skipped.map(\.segmentSequence) == [1, 2, 3, 4, 5])
         #expect(decoded.skipped.map(\.field) == [11, 11, 2, 5, 5])
+        // The X row (could not obtain) is what the device says about its measurement: a condition
+        // the alert rules raise a technical alarm from. The D row (deleted) says nothing of the kind.
+        #expect(decoded.conditions == [DeviceCondition(
+            time: utc(2026, 11, 29, 10, 15, 0), deviceID: "DEV1", kind: .spo2, status: .noValue
+        )])
     }
 
     @Test("NM is a sign, digits and one decimal point; exponents, hex and the like are skipped")

@@ -1,4 +1,5 @@
 import Alerts
+import DeviceSimulator
 import Foundation
 import Kafka
 import TestSupport
@@ -34,6 +35,31 @@ import VitalSigns
         try await waitUntil(timeout: .seconds(20), "Kafka delivery recorded") {
             try engine.query("SELECT kafka_state FROM critical_events").first?.first == "delivered"
         }
+        await engine.stop()
+    }
+
+    @Test("a value the monitor could not obtain (OBX-11 X), sent over MLLP for longer than the debounce, raises the no-value technical alarm")
+    func noValueRaisesATechnicalAlarm() async throws {
+        let engine = try await AlertingEngine.start()
+        let client = try await MLLPClient.connect(host: "127.0.0.1", port: engine.mllpPort)
+        let start = AlertingEngine.now()
+        for (number, offset) in [(1, Int64(0)), (2, Int64(11))] {
+            let time = SimulatedMonitor.hl7Time(Timestamp(microsecondsSinceEpoch: start.microsecondsSinceEpoch + offset * 1_000_000))
+            let message = [
+                "MSH|^~\\&|MON|ICU|||\(time)||ORU^R01|NV-\(number)|P|2.6",
+                "PID|||NV-PATIENT^^^KTH^MR",
+                "PV1||I|ICU1^1^A",
+                "OBX|1|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC|1.1.1.1||262688^MDC_DIM_PERCENT^MDC|||||X|||\(time)||||DEV-NV",
+            ].joined(separator: "\r")
+            let ack = String(decoding: try await client.send(Array(message.utf8)), as: UTF8.self)
+            #expect(ack.contains("MSA|AA|NV-\(number)"))
+        }
+        await client.close()
+        let scope = AlertScope(facility: AlertingEngine.facility)
+        try await waitUntil(timeout: .seconds(30), "the technical alarm") {
+            engine.hub.openAlerts(in: scope).contains { $0.rule == "device.no_value.spo2" && $0.device == "DEV-NV" }
+        }
+        #expect(try engine.query("SELECT count(*) FROM vital_signs").first?.first == "0")
         await engine.stop()
     }
 
