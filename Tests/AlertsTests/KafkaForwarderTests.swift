@@ -93,6 +93,28 @@ import VitalSigns
         await producer.shutdown()
     }
 
+    @Test("a shutdown with an event in flight waits for Kafka's confirmation and records it, so the next start does not send it again")
+    func shutdownRecordsWhatIsInFlight() async throws {
+        let url = try TestPostgres.migratedDatabase()
+        let kafka = try KafkaFixture.start(topic: "vitals.critical")
+        let (hub, forwarder, producer) = try start(url, kafka)
+        hub.submit([trigger(.raise(.critical), device: "A", vital: "spo2")])
+        _ = try await kafka.readBack(1)
+        try await waitUntil(timeout: .seconds(20)) { forwarder.pendingCount == 0 }
+        // The brokers go away: the next event is handed to the producer and waits for them.
+        for broker in 1...3 { try kafka.cluster.setBrokerDown(Int32(broker)) }
+        hub.submit([trigger(.raise(.critical), device: "B", vital: "spo2")])
+        try await waitUntil(timeout: .seconds(20), "the event in flight") { forwarder.inFlightCount == 1 }
+        for broker in 1...3 { try kafka.cluster.setBrokerUp(Int32(broker)) }
+        forwarder.shutdown()
+        hub.shutdown()
+        await producer.shutdown()
+        let reader = try PostgresConnection(url: url)
+        defer { reader.close() }
+        #expect(try reader.execute("SELECT count(*) FROM alert_events WHERE delivered_at IS NULL").scalar == "0")
+        #expect(try kafka.storedCount() == 2)
+    }
+
     @Test("events committed while no forwarder ran are sent at its start; delivered ones are not sent again")
     func backlog() async throws {
         let url = try TestPostgres.migratedDatabase()

@@ -75,9 +75,17 @@ public final class KafkaForwarder: Sendable {
     /// Events committed and not yet confirmed by Kafka (queued or in flight).
     public var pendingCount: Int { state.pendingCount }
 
-    /// Stops sending, records the confirmations received so far, and returns when both outbox
-    /// threads have ended. Undelivered events stay in the outbox for the next start. Idempotent.
-    public func shutdown() {
+    /// Events handed to the producer and not yet confirmed.
+    public var inFlightCount: Int { state.inFlightCount }
+
+    /// Stops sending, waits up to `drainTimeout` for Kafka to confirm what is in flight, records
+    /// the confirmations, and returns when both outbox threads have ended. Call it before the
+    /// producer's shutdown: that delivers what is in flight too, but too late for the
+    /// confirmations to be recorded, and the events would go out again at the next start.
+    /// Undelivered events stay in the outbox for the next start. Idempotent.
+    public func shutdown(drainTimeout: Duration = .seconds(10)) {
+        state.stopSending()
+        state.waitUntilNothingInFlight(timeout: Double(drainTimeout.components.seconds) + Double(drainTimeout.components.attoseconds) / 1e18)
         state.close()
         threads.wait()
     }
@@ -93,6 +101,8 @@ final class ForwarderState: @unchecked Sendable {
     private var delivered: [Int64] = []
     private var failed = false
     private var inFlight: Set<Int64> = []
+    /// Cleared when shutting down: what is in flight is still confirmed, nothing more is sent.
+    private var sending = true
     private var closed = false
     private var deliveryObservers: [@Sendable (StoredAlertEvent) -> Void] = []
 
@@ -130,7 +140,7 @@ final class ForwarderState: @unchecked Sendable {
             if (queue.isEmpty || inFlight.count >= maxInFlight) && !failed && !closed {
                 _ = condition.wait(until: Date(timeIntervalSinceNow: timeout))
             }
-            if closed { return nil }
+            if closed || !sending { return nil }
             // After a failure nothing new goes out until the outbox is reloaded.
             let room = failed ? 0 : max(0, maxInFlight - inFlight.count)
             let send = Array(queue.prefix(room))
@@ -180,6 +190,22 @@ final class ForwarderState: @unchecked Sendable {
     }
 
     var pendingCount: Int { condition.withLock { queue.count + inFlight.count } }
+
+    var inFlightCount: Int { condition.withLock { inFlight.count } }
+
+    func stopSending() {
+        condition.withLock {
+            sending = false
+            condition.broadcast()
+        }
+    }
+
+    func waitUntilNothingInFlight(timeout: TimeInterval) {
+        condition.withLock {
+            let deadline = Date(timeIntervalSinceNow: timeout)
+            while !inFlight.isEmpty, !closed, condition.wait(until: deadline) {}
+        }
+    }
 
     func close() {
         condition.withLock {
