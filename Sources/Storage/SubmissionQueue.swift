@@ -58,16 +58,18 @@ final class SubmissionQueue: @unchecked Sendable {
     func nextGroup() -> (group: [Submission], stillQueued: Int)? {
         condition.lock()
         defer { condition.unlock() }
-        while head == items.count && accepting {
-            condition.wait()
-        }
-        if head == items.count { return nil }
-        if maxBatchDelay > .zero && accepting && pendingRows < maxBatchRows {
-            let deadline = Date(timeIntervalSinceNow: maxBatchDelay.seconds)
-            while accepting && pendingRows < maxBatchRows {
-                if !condition.wait(until: deadline) { break }
+        repeat {
+            while head == items.count && accepting {
+                condition.wait()
             }
-        }
+            if head == items.count { return nil }
+            if maxBatchDelay > .zero && accepting && pendingRows < maxBatchRows {
+                let deadline = Date(timeIntervalSinceNow: maxBatchDelay.seconds)
+                while accepting && pendingRows < maxBatchRows {
+                    if !condition.wait(until: deadline) { break }
+                }
+            }
+        } while head == items.count  // another writer took everything while this one lingered
         var group: [Submission] = []
         var rows = 0
         while head < items.count {
