@@ -141,6 +141,44 @@ import Testing
         ])
         #expect(try count(database, "SELECT count(*) FROM vital_signs") == 20)
         #expect(daemon.source.statistics.current.rejected == 5)
+
+        // A payload that decodes but that the database refuses (a NUL in the patient id) is
+        // kept whole in rejected_frames for a person to look at.
+        let refused = #"{"time":"2026-11-29T09:00:00Z","patient":{"id":"P\u0000X"},"observations":[{"code":"150456","system":"MDC","value":97,"unit":"%"}]}"#
+        try publisher.publish(topic: "devices/BAD4/vitals", payload: Array(refused.utf8))
+        #expect(publisher.flush())
+        try await waitUntil(timeout: .seconds(30), pollEvery: .milliseconds(100), "the refused message recorded") {
+            try count(database, "SELECT count(*) FROM rejected_frames WHERE reason = 'storage_refused'") == 1
+        }
+        #expect(try rows(database, "SELECT convert_from(raw, 'UTF8') FROM rejected_frames WHERE reason = 'storage_refused'").first?.first == refused)
+    }
+
+    @Test("payloads that name no message id are told apart by their content: each stored once, not the first alone")
+    func messagesWithoutAnIDAreNotDuplicatesOfEachOther() async throws {
+        let setup = try await MQTTTestSetup.start(filter: "fhir/+/observation", profile: fhirProfile)
+        defer { setup.stop() }
+        let publisher = try MQTTPublisher(options: MQTTConnectionOptions(broker: MQTTBrokerURL(parsing: setup.broker.url), clientID: "fhir-sender"))
+        defer { publisher.stop() }
+        func observation(_ value: Int, second: Int) -> [UInt8] {
+            Array("""
+                { "resourceType": "Observation", "status": "final",
+                  "code": { "coding": [ { "system": "http://loinc.org", "code": "8867-4" } ] },
+                  "effectiveDateTime": "2026-11-29T09:00:0\(second)Z",
+                  "valueQuantity": { "value": \(value), "unit": "/min", "system": "http://unitsofmeasure.org", "code": "/min" } }
+                """.utf8)
+        }
+        try publisher.publish(topic: "fhir/DEV-F/observation", payload: observation(72, second: 1))
+        try publisher.publish(topic: "fhir/DEV-F/observation", payload: observation(75, second: 2))
+        // The same payload again, as a redelivery would bring it: stored once.
+        try publisher.publish(topic: "fhir/DEV-F/observation", payload: observation(72, second: 1))
+        #expect(publisher.flush())
+        try await waitUntil(timeout: .seconds(30), pollEvery: .milliseconds(100), "three messages handled") {
+            let statistics = setup.daemon.source.statistics.current
+            return statistics.stored + statistics.duplicates == 3
+        }
+        #expect(try count(setup.database, "SELECT count(*) FROM vital_signs") == 2)
+        #expect(try rows(setup.database, "SELECT value FROM vital_signs ORDER BY observation_time").map { $0[0] } == ["72", "75"])
+        #expect(setup.daemon.source.statistics.current.duplicates == 1)
     }
 
     @Test func brokerDownAtStartUpThenStartedConnectsAndIngests() async throws {

@@ -11,10 +11,13 @@ import VitalSigns
 let repositoryRoot = URL(fileURLWithPath: #filePath)
     .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-let gatewayProfile: DeviceProfile = {
+let gatewayProfile = repositoryProfile("generic-mqtt-gateway", else: .gatewayJSON)
+let fhirProfile = repositoryProfile("fhir-observation", else: .fhirR4)
+
+func repositoryProfile(_ id: String, else family: ProtocolFamily) -> DeviceProfile {
     let profiles = (try? DeviceProfileLoader.loadDirectory(repositoryRoot.appendingPathComponent("device-profiles").path)) ?? []
-    return profiles.first { $0.id == "generic-mqtt-gateway" } ?? DeviceProfile(id: "missing", protocolFamily: .gatewayJSON)
-}()
+    return profiles.first { $0.id == id } ?? DeviceProfile(id: "missing", protocolFamily: family)
+}
 
 /// The MQTT ingest path as the daemon wires it: writer, rejection and presence recorders and the
 /// MQTT source, over a database of the test PostgreSQL and a broker of the test's own.
@@ -26,7 +29,8 @@ final class MQTTTestDaemon: Sendable {
     let source: MQTTSource
 
     init(broker: TestMosquitto, databaseURL: String, clientID: String = "nilecare-test",
-         filter: String = "devices/+/vitals", protocolVersion: MQTTConnectionOptions.ProtocolVersion = .v311,
+         filter: String = "devices/+/vitals", profile: DeviceProfile = gatewayProfile,
+         protocolVersion: MQTTConnectionOptions.ProtocolVersion = .v311,
          configure: (inout MQTTConnectionOptions) throws -> Void = { _ in }) throws {
         self.databaseURL = databaseURL
         let logger = TestPostgres.logger
@@ -38,7 +42,7 @@ final class MQTTTestDaemon: Sendable {
         try configure(&options)
         var configuration = MQTTSource.Configuration(
             connection: options,
-            subscriptions: [try MQTTSubscription(filter: MQTTTopicFilter(filter), profile: gatewayProfile)]
+            subscriptions: [try MQTTSubscription(filter: MQTTTopicFilter(filter), profile: profile)]
         )
         configuration.reconnectDelay = .milliseconds(50)
         configuration.maxReconnectDelay = .milliseconds(500)
@@ -98,11 +102,11 @@ struct MQTTTestSetup {
     let database: String
     let daemon: MQTTTestDaemon
 
-    static func start(filter: String = "devices/+/vitals") async throws -> MQTTTestSetup {
+    static func start(filter: String = "devices/+/vitals", profile: DeviceProfile = gatewayProfile) async throws -> MQTTTestSetup {
         let broker = try TestMosquitto()
         try await broker.start()
         let database = try TestPostgres.migratedDatabase()
-        let daemon = try MQTTTestDaemon(broker: broker, databaseURL: database, filter: filter)
+        let daemon = try MQTTTestDaemon(broker: broker, databaseURL: database, filter: filter, profile: profile)
         try await waitUntil(timeout: .seconds(30), "source connected") { daemon.source.health.state == .connected }
         return MQTTTestSetup(broker: broker, database: database, daemon: daemon)
     }

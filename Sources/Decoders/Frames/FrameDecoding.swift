@@ -57,6 +57,18 @@ public struct DecodedFrame: Sendable {
         self.statusReports = statusReports
         self.messageID = messageID
     }
+
+    /// `h:` and the FNV-1a 64-bit hash of a payload: the id of a payload that names none, the
+    /// same for a redelivered copy and different for any other payload.
+    public static func contentID(_ bytes: [UInt8]) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in bytes {
+            hash ^= UInt64(byte)
+            hash &*= 0x0000_0100_0000_01b3
+        }
+        let hex = String(hash, radix: 16)
+        return "h:" + String(repeating: "0", count: 16 - hex.count) + hex
+    }
 }
 
 /// Why a frame was refused: a short stable `reason` for counting (`bad_checksum`,

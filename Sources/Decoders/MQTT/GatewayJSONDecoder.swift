@@ -64,18 +64,7 @@ public struct GatewayJSONDecoder: FrameDecoder {
             )
             observations.append(profile.observation(reading, time: time, patient: patient, deviceID: device, location: location, status: status))
         }
-        return DecodedFrame(observations: observations, messageID: id ?? Self.contentID(frame))
-    }
-
-    /// `h:` and the FNV-1a 64-bit hash of the payload: a redelivered copy has the same id.
-    static func contentID(_ bytes: [UInt8]) -> String {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in bytes {
-            hash ^= UInt64(byte)
-            hash &*= 0x0000_0100_0000_01b3
-        }
-        let hex = String(hash, radix: 16)
-        return "h:" + String(repeating: "0", count: 16 - hex.count) + hex
+        return DecodedFrame(observations: observations, messageID: id ?? DecodedFrame.contentID(frame))
     }
 
     private static func timestamp(_ text: String, field: String) throws(FrameDecodeError) -> Timestamp {

@@ -11,6 +11,8 @@ final class CommitTracker: @unchecked Sendable {
     struct Retry: Sendable {
         var batch: IngestBatch
         var profileID: String
+        /// The message as received, kept for `rejected_frames` should the database refuse it.
+        var payload: [UInt8]
     }
 
     private let condition = NSCondition()

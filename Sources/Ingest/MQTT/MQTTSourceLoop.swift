@@ -107,7 +107,7 @@ final class MQTTSourceLoop: @unchecked Sendable {
             for retry in failed {
                 statistics.storageRetry()
                 // The rules saw the device's conditions with the first submission.
-                submit(retry.batch, profileID: retry.profileID, conditions: [], receivedAt: .now)
+                submit(retry.batch, profileID: retry.profileID, conditions: [], payload: retry.payload, receivedAt: .now)
             }
         }
     }
@@ -204,12 +204,19 @@ final class MQTTSourceLoop: @unchecked Sendable {
             return reject(message, device: device, error)
         }
         let facility = device ?? frame.observations.first?.deviceID ?? ""
-        let key = MessageKey(sendingApplication: "MQTT", sendingFacility: facility, controlID: frame.messageID ?? "")
+        // A payload that names no id of its own (a FHIR resource without `identifier` or `id`, a
+        // mapping without a message id field) is known by its content: one key for all of them
+        // would store the first and drop every later one as a duplicate.
+        let messageID = frame.messageID.flatMap { $0.isEmpty ? nil : $0 } ?? DecodedFrame.contentID(message.payload)
+        let key = MessageKey(sendingApplication: "MQTT", sendingFacility: facility, controlID: messageID)
         let conditions = frame.statusReports.compactMap { DeviceCondition($0, patient: frame.observations.first?.patient, location: frame.observations.first?.location) }
-        submit(IngestBatch(message: key, observations: frame.observations), profileID: subscription.profile.id, conditions: conditions, receivedAt: receivedAt)
+        submit(IngestBatch(message: key, observations: frame.observations), profileID: subscription.profile.id, conditions: conditions,
+               payload: message.payload, receivedAt: receivedAt)
     }
 
-    private func submit(_ batch: IngestBatch, profileID: String, conditions: [DeviceCondition], receivedAt: ContinuousClock.Instant) {
+    private func submit(
+        _ batch: IngestBatch, profileID: String, conditions: [DeviceCondition], payload: [UInt8], receivedAt: ContinuousClock.Instant
+    ) {
         commits.submitted()
         let statistics = statistics, commits = commits, rejections = rejections
         sink.submit(batch, profileID: profileID, conditions: conditions) { result in
@@ -225,12 +232,12 @@ final class MQTTSourceLoop: @unchecked Sendable {
                 // The database refuses these rows whatever we do: keep the message for a person.
                 rejections.reject(RejectedFrame(
                     source: "mqtt", origin: batch.message?.sendingFacility ?? "", device: batch.message?.sendingFacility,
-                    reason: "storage_refused", detail: error.redactedDescription, raw: []
+                    reason: "storage_refused", detail: error.redactedDescription, raw: payload
                 ))
                 statistics.rejected()
                 commits.finished()
             case .failure(let error):
-                commits.finished(retry: CommitTracker.Retry(batch: batch, profileID: profileID), error: error.redactedDescription)
+                commits.finished(retry: CommitTracker.Retry(batch: batch, profileID: profileID, payload: payload), error: error.redactedDescription)
             }
         }
     }
