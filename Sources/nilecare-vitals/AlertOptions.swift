@@ -33,11 +33,20 @@ struct AlertOptions: ParsableArguments {
             logger.warning("no --api-tokens-file: the alerts API answers 401 to every request")
             return APITokens([:])
         }
+        let tokens: APITokens
         do {
-            return try APITokens(contentsOf: apiTokensFile)
+            tokens = try APITokens(contentsOf: apiTokensFile)
         } catch {
             throw ValidationError("invalid API tokens file, not starting: \(error)")
         }
+        let strangers = tokens.users(outside: facility)
+        guard strangers.isEmpty else {
+            throw ValidationError("""
+                API tokens of \(strangers.joined(separator: ", ")) name another facility than \(facility) (--facility), \
+                so their screens would show no alerts; not starting
+                """)
+        }
+        return tokens
     }
 
     func kafkaProperties() throws -> [String: String] {

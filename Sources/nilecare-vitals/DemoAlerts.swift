@@ -1,3 +1,4 @@
+import ArgumentParser
 import Engine
 import Foundation
 import Kafka
@@ -30,8 +31,13 @@ struct KafkaDemo {
         var generator = SystemRandomNumberGenerator()
         let token = (0..<24).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
         try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
-        try "# token user facility [ward]\n\(token) demo.nurse \(facility)\n".write(toFile: file, atomically: true, encoding: .utf8)
-        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file)
+        // Created readable by its owner only: written first and restricted after, it would be
+        // readable by anyone for a moment.
+        try? FileManager.default.removeItem(atPath: file)
+        let contents = Data("# token user facility [ward]\n\(token) demo.nurse \(facility)\n".utf8)
+        guard FileManager.default.createFile(atPath: file, contents: contents, attributes: [.posixPermissions: 0o600]) else {
+            throw ValidationError("cannot write the demo's API token to \(file)")
+        }
         return (file, token)
     }
 }

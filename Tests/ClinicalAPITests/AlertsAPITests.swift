@@ -201,5 +201,9 @@ final class APIHarness: Sendable {
         } catch {
             #expect(error.line == 1)
         }
+        // Users scoped to a facility the engine does not serve are named, so it can refuse to start.
+        let tokens = try APITokens(parsing: "abcdefghijklmnopqrstu nurse.a KTH ICU\nbcdefghijklmnopqrstuv nurse.b OMD\ncdefghijklmnopqrstuvw dr.c KTH")
+        #expect(tokens.users(outside: "KTH") == ["nurse.b"])
+        #expect(tokens.users(outside: "OMD") == ["dr.c", "nurse.a"])
     }
 }

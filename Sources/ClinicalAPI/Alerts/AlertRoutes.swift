@@ -53,9 +53,16 @@ struct AlertRoutes: Sendable {
             switch error {
             case .notFound: return errorResponse(.notFound, error.description)
             case .alreadyResolved: return errorResponse(.conflict, error.description)
-            case .storageUnavailable, .shutDown: return errorResponse(.serviceUnavailable, error.description)
+            case .storageUnavailable, .shutDown: return unavailable(error)
             }
         }
+    }
+
+    /// The database's own words (its host, port, libpq's message) go to the log, not to the client.
+    private func unavailable(_ error: AlertActionError) -> Response {
+        logger.warning("alert request not served", metadata: ["error": "\(error)"])
+        let message = error == .shutDown ? error.description : "alerts are not available right now; try again shortly"
+        return errorResponse(.serviceUnavailable, message)
     }
 
     private static let lastEventIDHeader = HTTPField.Name("Last-Event-ID")!
@@ -73,7 +80,7 @@ struct AlertRoutes: Sendable {
         do {
             subscription = try await hub.subscribe(scope: caller.scope, after: lastEventID)
         } catch {
-            return errorResponse(.serviceUnavailable, error.description)
+            return unavailable(error)
         }
         let lines = Self.lines(of: subscription, keepAliveEvery: keepAliveInterval)
         var headers = HTTPFields()
@@ -142,6 +149,11 @@ func jsonResponse(_ status: HTTPResponse.Status, _ json: String) -> Response {
 }
 
 func errorResponse(_ status: HTTPResponse.Status, _ message: String) -> Response {
-    let escaped = message.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-    return jsonResponse(status, "{\"error\":\"\(escaped)\"}")
+    jsonResponse(status, errorBody(message))
+}
+
+/// `{"error": message}`, escaped by the JSON encoder (control characters included).
+func errorBody(_ message: String) -> String {
+    let encoded = try? JSONEncoder().encode(["error": message])
+    return encoded.map { String(decoding: $0, as: UTF8.self) } ?? #"{"error":"unexpected error"}"#
 }

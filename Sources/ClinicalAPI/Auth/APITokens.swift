@@ -54,6 +54,12 @@ public struct APITokens: Sendable {
 
     public func caller(forToken token: String) -> Caller? { callers[token] }
 
+    /// The users whose tokens name another facility than `facility`, sorted: on an engine serving
+    /// `facility` their screens would show no alerts at all, which must not pass unnoticed.
+    public func users(outside facility: String) -> [String] {
+        callers.values.filter { $0.scope.facility != facility }.map(\.user).sorted()
+    }
+
     public var isEmpty: Bool { callers.isEmpty }
 }
 
