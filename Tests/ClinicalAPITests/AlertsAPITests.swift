@@ -25,9 +25,11 @@ final class APIHarness: Sendable {
         self.server = server
     }
 
-    static func start(keepAlive: Duration = .seconds(15)) async throws -> APIHarness {
+    static func start(keepAlive: Duration = .seconds(15), replayLimit: Int = 1_000) async throws -> APIHarness {
         let url = try TestPostgres.migratedDatabase()
-        let hub = try AlertHub(url: url, configuration: .init(facility: "KTH"), logger: TestPostgres.logger)
+        var hubConfiguration = AlertHub.Configuration(facility: "KTH")
+        hubConfiguration.replayLimit = replayLimit
+        let hub = try AlertHub(url: url, configuration: hubConfiguration, logger: TestPostgres.logger)
         let tokens = try APITokens(parsing: """
             # token user facility [ward]
             \(nurseToken) nurse.amina KTH ICU
@@ -157,6 +159,23 @@ final class APIHarness: Sendable {
         let ids = resumed.events.compactMap { $0.id.flatMap { Int64($0) } }
         #expect(ids == ids.sorted() && Set(ids).count == ids.count && ids.first! > Int64(lastSeen)!)
         #expect(try await SSETestClient.connect(port: api.port, path: "/alerts/stream?access_token=\(APIHarness.nurseToken)&lastEventId=x").status == 400)
+    }
+
+    @Test("a stream resumed from further back than the replay limit is answered 410, so the page reloads instead")
+    func resumeTooFarBack() async throws {
+        let api = try await APIHarness.start(replayLimit: 3)
+        defer { api.stop() }
+        for device in ["A", "B", "C", "D", "E"] { api.raise("spo2", device: device, location: "ICU^1^A") }
+        try await waitUntil(timeout: .seconds(10)) { api.hub.latestEventID == 5 }
+        let auth = "Bearer \(APIHarness.nurseToken)"
+        let tooFar = try await SSETestClient.connect(port: api.port, path: "/alerts/stream", headers: ["Authorization": auth, "Last-Event-ID": "0"])
+        defer { tooFar.close() }
+        #expect(tooFar.status == 410)
+        let near = try await SSETestClient.connect(port: api.port, path: "/alerts/stream", headers: ["Authorization": auth, "Last-Event-ID": "2"])
+        defer { near.close() }
+        #expect(near.status == 200)
+        try await waitUntil(timeout: .seconds(10)) { near.events.count == 3 }
+        #expect(near.events.compactMap(\.id) == ["3", "4", "5"])
     }
 
     @Test("stopping the daemon ends open streams instead of waiting on them")

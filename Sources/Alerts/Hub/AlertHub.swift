@@ -23,11 +23,15 @@ public final class AlertHub: Sendable {
         public var escalationCheckInterval: Duration = .seconds(1)
         /// Events buffered per live subscriber before it is disconnected (it resumes by id).
         public var subscriberBuffer: Int = 10_000
+        /// The most events a resumed stream replays; further behind, it reloads instead. The
+        /// replay is read on the hub's thread, where every alert decision waits meanwhile.
+        public var replayLimit: Int = 1_000
 
         public init(facility: String) { self.facility = facility }
     }
 
     public let facility: String
+    private let replayLimit: Int
     private let inbox = AlertInbox()
     private let subscribers: AlertSubscribers
     private let snapshot = Mutex<[Int64: Alert]>([:])
@@ -38,6 +42,7 @@ public final class AlertHub: Sendable {
     /// Loads the unresolved alerts and starts the hub thread; fails fast without a database.
     public init(url: String, configuration: Configuration, logger: Logger) throws(PostgresError) {
         facility = configuration.facility
+        replayLimit = configuration.replayLimit
         subscribers = AlertSubscribers(buffer: configuration.subscriberBuffer)
         let store = try AlertStore(url: url)
         let unresolved = try store.unresolvedAlerts()
@@ -90,7 +95,7 @@ public final class AlertHub: Sendable {
         var replayed: [StoredAlertEvent] = []
         if let lastEventID {
             do {
-                replayed = try await ask { reply in .replay(after: lastEventID, reply: reply) }.filter {
+                replayed = try await ask { [replayLimit] reply in .replay(after: lastEventID, limit: replayLimit, reply: reply) }.filter {
                     scope.contains(facility: $0.facility, ward: $0.ward)
                 }
             } catch {
@@ -189,10 +194,10 @@ private final class HubWorker: @unchecked Sendable {
                         changes.append(lifecycle.resolve(alert, by: by))
                     case .failure(let error): replies.append { reply(.failure(error)) }
                     }
-                case let .replay(after, reply):
+                case let .replay(after, limit, reply):
                     do throws(PostgresError) {
-                        let events = try withConnection { store throws(PostgresError) in try store.allEvents(after: after) }
-                        replies.append { reply(.success(events)) }
+                        let events = try withConnection { store throws(PostgresError) in try store.events(after: after, limit: limit + 1) }
+                        replies.append { events.count > limit ? reply(.failure(.tooFarBehind(limit: limit))) : reply(.success(events)) }
                     } catch {
                         replies.append { reply(.failure(.storageUnavailable(error.redactedDescription))) }
                     }

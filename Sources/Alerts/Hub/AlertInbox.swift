@@ -5,7 +5,7 @@ enum HubCommand: Sendable {
     case triggers([AlertTrigger])
     case acknowledge(id: Int64, by: String, scope: AlertScope, reply: @Sendable (Result<Alert, AlertActionError>) -> Void)
     case resolve(id: Int64, by: String, scope: AlertScope, reply: @Sendable (Result<Alert, AlertActionError>) -> Void)
-    case replay(after: Int64, reply: @Sendable (Result<[StoredAlertEvent], AlertActionError>) -> Void)
+    case replay(after: Int64, limit: Int, reply: @Sendable (Result<[StoredAlertEvent], AlertActionError>) -> Void)
 }
 
 /// Why a clinician's action or a stream's replay did not happen.
@@ -18,6 +18,9 @@ public enum AlertActionError: Error, Sendable, Equatable, CustomStringConvertibl
     case storageUnavailable(String)
     /// The hub is shutting down.
     case shutDown
+    /// More events than a resumed stream may replay have passed since its last event id: the
+    /// client reloads the open alerts and streams from now.
+    case tooFarBehind(limit: Int)
 
     public var description: String {
         switch self {
@@ -25,6 +28,8 @@ public enum AlertActionError: Error, Sendable, Equatable, CustomStringConvertibl
         case .alreadyResolved(let id): "alert \(id) is already resolved"
         case .storageUnavailable(let reason): "alerts are not available right now: \(reason)"
         case .shutDown: "the alert hub is shutting down"
+        case .tooFarBehind(let limit):
+            "more than \(limit) events since Last-Event-ID: load GET /alerts and open the stream without Last-Event-ID"
         }
     }
 }

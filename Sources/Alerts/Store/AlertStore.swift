@@ -117,24 +117,11 @@ final class AlertStore {
     private var eventIDs = IDRange(sequence: "alert_events_id_seq")
 
     /// Events after `id`, oldest first, for a stream that resumes.
-    func events(after id: Int64, limit: Int = 10_000) throws(PostgresError) -> [StoredAlertEvent] {
+    func events(after id: Int64, limit: Int) throws(PostgresError) -> [StoredAlertEvent] {
         try connection.query(
             "SELECT id, type, facility, ward, kafka_key, payload FROM alert_events WHERE id > $1 ORDER BY id LIMIT $2",
             [String(id), String(limit)]
         ).rows.compactMap(Self.storedEvent)
-    }
-
-    /// Every event after `id`, oldest first, read in pages: a stream that was away for long
-    /// gets all it missed, not just the first page.
-    func allEvents(after id: Int64, pageSize: Int = 10_000) throws(PostgresError) -> [StoredAlertEvent] {
-        var events: [StoredAlertEvent] = []
-        var last = id
-        while true {
-            let page = try self.events(after: last, limit: pageSize)
-            events += page
-            guard page.count == pageSize, let newest = page.last?.id else { return events }
-            last = newest
-        }
     }
 
     /// Events Kafka has not confirmed yet, oldest first.

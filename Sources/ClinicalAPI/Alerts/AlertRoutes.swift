@@ -53,7 +53,7 @@ struct AlertRoutes: Sendable {
             switch error {
             case .notFound: return errorResponse(.notFound, error.description)
             case .alreadyResolved: return errorResponse(.conflict, error.description)
-            case .storageUnavailable, .shutDown: return unavailable(error)
+            case .storageUnavailable, .shutDown, .tooFarBehind: return unavailable(error)
             }
         }
     }
@@ -80,6 +80,8 @@ struct AlertRoutes: Sendable {
         do {
             subscription = try await hub.subscribe(scope: caller.scope, after: lastEventID)
         } catch {
+            // Browsers give up on a stream answered with an error; the page then reloads and reconnects.
+            if case .tooFarBehind = error { return errorResponse(.gone, error.description) }
             return unavailable(error)
         }
         let lines = Self.lines(of: subscription, keepAliveEvery: keepAliveInterval)
@@ -103,17 +105,28 @@ struct AlertRoutes: Sendable {
         })
     }
 
+    /// Lines written but not yet taken by a client's socket, before its stream is ended: one that
+    /// stops reading must not hold the server's memory. It resumes by Last-Event-ID.
+    static let unsentLineLimit = 1_000
+
     /// The subscription's events as SSE text, with a keep-alive comment in every quiet interval.
     private static func lines(of subscription: AlertSubscription, keepAliveEvery interval: Duration) -> AsyncStream<String> {
-        AsyncStream { continuation in
+        AsyncStream(bufferingPolicy: .bufferingOldest(unsentLineLimit)) { continuation in
+            @Sendable func send(_ line: String) -> Bool {
+                if case .dropped = continuation.yield(line) {
+                    continuation.finish()
+                    return false
+                }
+                return true
+            }
             let events = Task {
-                for await event in subscription { continuation.yield(ServerSentEvents.event(event)) }
+                for await event in subscription where !send(ServerSentEvents.event(event)) { break }
                 continuation.finish()
             }
             let keepAlive = Task {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: interval)
-                    continuation.yield(ServerSentEvents.keepAlive)
+                    if !send(ServerSentEvents.keepAlive) { return }
                 }
             }
             continuation.onTermination = { _ in
