@@ -327,6 +327,24 @@ private func profile(_ id: String) throws -> DeviceProfile {
 }
 
 @Suite struct AssociationStoreTests {
+    @Test("the association cache says when its first load is done, so the serial source reads no frame before it")
+    func associationsAreKnownBeforeTheFirstFrame() throws {
+        let url = try TestPostgres.migratedDatabase()
+        let connection = try PostgresConnection(url: url)
+        defer { connection.close() }
+        let patient = PatientIdentifier(id: "FIRST-FRAME", assigningAuthority: "KTH")
+        try AssociationStore(connection: connection).set(.device("DEV-FIRST"), patient: patient, from: Date(timeIntervalSinceNow: -60), by: "test")
+        let cache = PatientAssociationCache(url: url, refreshInterval: .seconds(60), logger: TestPostgres.logger)
+        defer { cache.stop() }
+        #expect(cache.waitForFirstLoad(timeout: .seconds(10)))
+        #expect(cache.patient(device: "DEV-FIRST", bed: nil, at: Timestamp(secondsSinceEpoch: Date().timeIntervalSince1970)) == patient)
+        #expect(cache.waitForFirstLoad(timeout: .milliseconds(1)))
+
+        let unreachable = PatientAssociationCache(url: "postgresql://nobody@127.0.0.1:1/none", refreshInterval: .seconds(60), logger: TestPostgres.logger)
+        defer { unreachable.stop() }
+        #expect(!unreachable.waitForFirstLoad(timeout: .milliseconds(300)))
+    }
+
     @Test func settingClosesThePreviousAssociationAndEndCloses() throws {
         let connection = try PostgresConnection(url: try TestPostgres.migratedDatabase())
         defer { connection.close() }

@@ -12,6 +12,9 @@ import VitalSigns
 public final class PatientAssociationCache: Sendable {
     private let snapshot = Mutex<[AssociationSubject: [PatientAssociation]]>([:])
     private let stopping: StopSignal
+    /// Signalled once, after the first load: until then every lookup would say "no patient".
+    private let firstLoad = DispatchSemaphore(value: 0)
+    private let loadedOnce = Atomic<Bool>(false)
 
     /// Associations that ended more than this long ago are not loaded (late frames are rare:
     /// serial observations are stamped on arrival).
@@ -30,6 +33,7 @@ public final class PatientAssociationCache: Sendable {
                     if let connection { open = connection } else { open = try PostgresConnection(url: url, logger: logger) }
                     connection = open
                     try self.reload(from: AssociationStore(connection: open))
+                    if !self.loadedOnce.exchange(true, ordering: .relaxed) { self.firstLoad.signal() }
                     if failing { logger.info("patient associations reloaded again") }
                     failing = false
                 } catch {
@@ -47,6 +51,14 @@ public final class PatientAssociationCache: Sendable {
     deinit { stop() }
 
     public func stop() { stopping.signal() }
+
+    /// Waits up to `timeout` for the first load; true once the associations are known.
+    public func waitForFirstLoad(timeout: Duration) -> Bool {
+        if loadedOnce.load(ordering: .relaxed) { return true }
+        guard firstLoad.wait(timeout: .now() + timeout.timeInterval) == .success else { return false }
+        firstLoad.signal()  // for any other waiter
+        return true
+    }
 
     /// The patient of `device` at `time`, else that of `bed`.
     public func patient(device: String, bed: String?, at time: Timestamp) -> PatientIdentifier? {

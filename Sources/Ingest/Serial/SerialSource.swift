@@ -43,6 +43,7 @@ public final class SerialSource: Sendable {
     }
 
     private let readers: [SerialPortReader]
+    private let associations: PatientAssociationCache?
     private let logger: Logger
 
     /// Fails when a port's profile is not a serial protocol or a path is configured twice.
@@ -52,6 +53,7 @@ public final class SerialSource: Sendable {
     ) throws(SerialConfigurationError) {
         var seen = Set<String>()
         let context = SerialSourceContext(sink: sink, associations: associations, rejections: rejections, presence: presence, options: options, logger: logger)
+        self.associations = associations
         readers = try ports.map { port throws(SerialConfigurationError) -> SerialPortReader in
             guard seen.insert(port.path).inserted else {
                 throw SerialConfigurationError("serial port \(port.path) is configured twice")
@@ -64,8 +66,12 @@ public final class SerialSource: Sendable {
         self.logger = logger
     }
 
-    /// Starts a reader thread per port; ports that cannot be opened keep being retried.
+    /// Starts a reader thread per port, once the patient associations are loaded (frames read
+    /// before would be stored without their patient); ports that cannot be opened keep being retried.
     public func start() {
+        if let associations, !associations.waitForFirstLoad(timeout: .seconds(10)) {
+            logger.warning("patient associations not loaded within 10 s; serial observations have no patient until they are")
+        }
         for reader in readers { reader.start() }
         logger.info("serial source started", metadata: ["ports": "\(readers.count)"])
     }
