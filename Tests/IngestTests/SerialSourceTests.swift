@@ -324,7 +324,38 @@ private func profile(_ id: String) throws -> DeviceProfile {
         #expect(try rig.query("SELECT value FROM vital_signs WHERE vital_kind = 2 ORDER BY value").map { $0.first ?? nil }
                 == (60...80).map { String($0) })
     }
+    @Test("a batch the database turns away for a while (a lock timeout) is retried, not dropped")
+    func aPassingRefusalIsRetried() async throws {
+        let url = try TestPostgres.migratedDatabase()
+        let locker = try PostgresConnection(url: url)
+        defer { locker.close() }
+        // The writer's sessions give up on a lock after 100 ms (SQLSTATE 55P03).
+        try locker.execute("DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET lock_timeout = %L', current_database(), '100ms'); END $$")
+        let masimo = try PseudoTerminal()
+        let rig = try SerialRig(ports: { folder in
+            try masimo.link(folder + "/masimo")
+            return [SerialPortConfiguration(path: folder + "/masimo", profile: try profile("masimo-radical7"), deviceID: "locked-1")]
+        }, databaseURL: url)
+        defer { rig.stop() }
+        let path = rig.folder + "/masimo"
+        rig.source.start()
+        try await waitUntil(timeout: .seconds(10), "port open") { rig.source.statistics(port: path)?.isOpen == true }
+        let rollbacksBefore = try rollbacks(locker)
+        try locker.execute("BEGIN; LOCK TABLE vital_signs IN ACCESS EXCLUSIVE MODE")
+        masimo.write(SerialFrames.masimoLine(spo2: 91, pulseRate: 61, perfusionIndex: 1, serialNumber: nil))
+        // Statistics of other sessions reach pg_stat_database when they commit or roll back.
+        try await waitUntil(timeout: .seconds(10), "the batch refused at least once") { try rollbacks(locker) > rollbacksBefore }
+        try locker.execute("COMMIT")
+        try await waitUntil(timeout: .seconds(20), "the reading stored") { try rig.rows(device: "locked-1").count == 3 }
+        #expect(rig.source.statistics(port: path)?.batchesFailed == 0)
+    }
+
+    private func rollbacks(_ connection: PostgresConnection) throws -> Int {
+        _ = try connection.execute("SELECT pg_stat_clear_snapshot()")
+        return Int(try connection.execute("SELECT xact_rollback FROM pg_stat_database WHERE datname = current_database()").scalar ?? "") ?? 0
+    }
 }
+
 
 @Suite struct AssociationStoreTests {
     @Test("the association cache says when its first load is done, so the serial source reads no frame before it")

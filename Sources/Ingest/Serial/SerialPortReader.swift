@@ -224,9 +224,10 @@ final class SerialPortReader: Sendable {
         send(batch, conditions: conditions, attempt: 0)
     }
 
-    /// A batch the writer could not store because the database is unreachable is submitted again
-    /// (its slot held, so the port slows down instead of piling up batches) until it is stored or
-    /// the source stops. A batch the database refuses is dropped and counted.
+    /// A batch the writer could not store is submitted again (its slot held, so the port slows down
+    /// instead of piling up batches) until it is stored or the source stops: the database may be
+    /// unreachable, or refuse for a while (a lock or statement timeout, a deadlock, a read-only
+    /// standby during a failover). Only a batch it refuses for its data is dropped and counted.
     private func send(_ batch: IngestBatch, conditions: [DeviceCondition], attempt: Int) {
         // A resubmission carries no conditions: the rules have seen them.
         context.sink.submit(batch, profileID: configuration.profile.id, conditions: attempt == 0 ? conditions : []) { [self] result in
@@ -235,7 +236,7 @@ final class SerialPortReader: Sendable {
                 counters.update { $0.observationsStored += batch.observations.count }
                 inFlight.release()
             case .failure(let error):
-                if error.isConnectionFailure && !stopping.isStopped {
+                if !error.isDataError && !stopping.isStopped {
                     if attempt == 0 { logger.warning("serial batch not stored yet; retrying", metadata: ["error": "\(error.redactedDescription)"]) }
                     let delay = min(Double(attempt + 1) * 0.2, 5)
                     DispatchQueue.global().asyncAfter(deadline: .now() + delay) { self.send(batch, conditions: [], attempt: attempt + 1) }
