@@ -115,6 +115,38 @@ import VitalSigns
         #expect(try kafka.storedCount() == 2)
     }
 
+    @Test("after a send that fails for good, the outbox goes on with every other event, each once and in id order")
+    func aFailedSendLosesNothingElse() async throws {
+        let url = try TestPostgres.migratedDatabase()
+        let kafka = try KafkaFixture.start(topic: "vitals.critical")
+        let hub = try AlertHub(url: url, configuration: .init(facility: "KTH"), logger: TestPostgres.logger)
+        defer { hub.shutdown() }
+        // Records over 1,000 bytes are refused by the producer itself; a small window makes the
+        // outbox's reload after the failure see only part of what is queued.
+        let producer = try kafka.producer(KafkaForwarder.requiredProducerProperties.merging(["message.max.bytes": "1000"]) { $1 })
+        var configuration = KafkaForwarder.Configuration()
+        configuration.topic = kafka.topic
+        configuration.maxInFlight = 2
+        hub.submit([trigger(.raise(.critical), device: "HUGE", location: "ICU^" + String(repeating: "x", count: 1_200))])
+        for index in 0..<8 { hub.submit([trigger(.raise(.critical), device: "D\(index)")]) }
+        try await waitUntil(timeout: .seconds(20), "nine events committed") { hub.latestEventID == 9 }
+        // Started with all nine committed: they come from the outbox's backlog, queued at once.
+        let forwarder = try KafkaForwarder(producer: producer, hub: hub, url: url, configuration: configuration, logger: TestPostgres.logger)
+        let records = try await kafka.readBack(8)
+        let ids = records.compactMap { payload($0)["eventId"] as? Int }
+        #expect(ids.sorted() == Array(2...9))
+        let reader = try PostgresConnection(url: url)
+        defer { reader.close() }
+        try await waitUntil(timeout: .seconds(20), "the eight deliveries recorded") {
+            try reader.execute("SELECT count(*) FROM alert_events WHERE delivered_at IS NOT NULL").scalar == "8"
+        }
+        #expect(forwarder.pendingCount == 1)
+        forwarder.shutdown()
+        await producer.shutdown()
+        #expect(try kafka.storedCount() == 8)
+        #expect(try reader.execute("SELECT id FROM alert_events WHERE delivered_at IS NULL").rows == [["1"]])
+    }
+
     @Test("events committed while no forwarder ran are sent at its start; delivered ones are not sent again")
     func backlog() async throws {
         let url = try TestPostgres.migratedDatabase()

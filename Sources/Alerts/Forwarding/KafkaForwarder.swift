@@ -99,7 +99,11 @@ final class ForwarderState: @unchecked Sendable {
     private var queue: [StoredAlertEvent] = []
     private var watermark: Int64 = 0
     private var delivered: [Int64] = []
+    /// Confirmed by Kafka, and not yet recorded in the outbox: still undelivered to a reload.
+    private var unrecorded: Set<Int64> = []
     private var failed = false
+    /// Failed sends, until the reload queues them again: still pending.
+    private var awaitingReload: Set<Int64> = []
     private var inFlight: Set<Int64> = []
     /// Cleared when shutting down: what is in flight is still confirmed, nothing more is sent.
     private var sending = true
@@ -166,30 +170,44 @@ final class ForwarderState: @unchecked Sendable {
     func confirm(_ id: Int64) {
         condition.withLock {
             delivered.append(id)
+            unrecorded.insert(id)
             inFlight.remove(id)
             condition.broadcast()
         }
     }
 
+    /// The recorder wrote these confirmations to the outbox.
+    func recorded(_ ids: [Int64]) {
+        condition.withLock { unrecorded.subtract(ids) }
+    }
+
     /// `id` (if any) was not delivered; the worker recovers from the outbox.
     func fail(_ id: Int64?) {
         condition.withLock {
-            if let id { inFlight.remove(id) }
+            if let id {
+                inFlight.remove(id)
+                awaitingReload.insert(id)
+            }
             failed = true
             condition.broadcast()
         }
     }
 
-    /// After a failure: the outbox in the database is the truth; what is still in flight may
-    /// yet be confirmed and is not queued twice.
+    /// After a failure: `events`, the oldest undelivered ones in the outbox (the failed ones
+    /// among them), join what is queued already, in id order. Replacing the queue would lose what
+    /// was queued past the outbox's window and what the hub added since it was read; events in
+    /// flight, or confirmed and not yet recorded, are not queued again.
     func reload(_ events: [StoredAlertEvent]) {
         condition.withLock {
-            queue = events.filter { !inFlight.contains($0.id) }
+            let queued = Set(queue.map(\.id))
+            let missing = events.filter { !queued.contains($0.id) && !inFlight.contains($0.id) && !unrecorded.contains($0.id) }
+            queue = (queue + missing).sorted { $0.id < $1.id }
+            awaitingReload.subtract(events.map(\.id))
             watermark = max(watermark, events.last?.id ?? 0)
         }
     }
 
-    var pendingCount: Int { condition.withLock { queue.count + inFlight.count } }
+    var pendingCount: Int { condition.withLock { queue.count + inFlight.count + awaitingReload.count } }
 
     var inFlightCount: Int { condition.withLock { inFlight.count } }
 
@@ -340,6 +358,7 @@ private final class ConfirmationRecorder: @unchecked Sendable {
         do throws(PostgresError) {
             if !store.connection.isConnected { store = try AlertStore(url: url, confirmationsOnly: true) }
             try store.markDelivered(ids)
+            state.recorded(ids)
             ids.removeAll()
         } catch {
             logger.warning("Kafka confirmations not recorded yet", metadata: ["events": "\(ids.count)", "error": "\(error.redactedDescription)"])
