@@ -59,10 +59,10 @@ public final class RejectedFrameRecorder: Sendable {
             SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bytea[])
             """, [
                 PostgresArray.text(frames.map { formatter.string(from: $0.receivedAt) }),
-                PostgresArray.text(frames.map(\.source)),
-                PostgresArray.text(frames.map(\.origin)),
-                PostgresArray.text(frames.map(\.device)),
-                PostgresArray.text(frames.map(\.reason)),
+                PostgresArray.text(frames.map { sanitized($0.source) }),
+                PostgresArray.text(frames.map { sanitized($0.origin) }),
+                PostgresArray.text(frames.map { $0.device.map(sanitized) }),
+                PostgresArray.text(frames.map { sanitized($0.reason) }),
                 PostgresArray.text(frames.map { sanitized($0.detail) }),
                 PostgresArray.text(frames.map { byteaHex($0.raw) }),
             ], prepared: true)
@@ -80,7 +80,9 @@ public final class RejectedFrameRecorder: Sendable {
         return String(decoding: text, as: UTF8.self)
     }
 
-    /// PostgreSQL text cannot hold NUL; a decoder's message may quote raw bytes.
+    /// PostgreSQL text cannot hold NUL: a decoder's message may quote raw bytes, and a topic or a
+    /// payload's device id may carry one. Left in, it would fail this insert on every retry and
+    /// hold up every rejection after it.
     private static func sanitized(_ text: String) -> String {
         text.replacingOccurrences(of: "\u{0}", with: "\\0")
     }

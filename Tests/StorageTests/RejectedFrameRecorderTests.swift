@@ -13,16 +13,21 @@ struct RejectedFrameRecorderTests {
         let binary: [UInt8] = [0x01, 0x00, 0xFF, 0x7F, 0x0D]
         recorder.record(RejectedFrame(source: "serial", origin: "/dev/ttyUSB0", device: "NONIN-1", reason: "bad_checksum", detail: "checksum 0x12 expected 0x34", raw: binary))
         recorder.record(RejectedFrame(source: "mqtt", origin: "devices/x/vitals", device: nil, reason: "invalid_json", detail: "unexpected \u{0} byte", raw: Array("{oops".utf8)))
+        // A NUL in the topic or the device id (from a payload) too, and the frame after it.
+        recorder.record(RejectedFrame(source: "mqtt", origin: "devices/a\u{0}b/vitals", device: "a\u{0}b", reason: "storage_refused", detail: "-", raw: [0x00]))
+        recorder.record(RejectedFrame(source: "mqtt", origin: "devices/y/vitals", device: "y", reason: "invalid_json", detail: "-", raw: []))
 
         let reader = try PostgresConnection(url: url)
         defer { reader.close() }
-        try await waitUntil(timeout: .seconds(20), "both frames stored") {
-            try reader.execute("SELECT count(*) FROM rejected_frames").scalar == "2"
+        try await waitUntil(timeout: .seconds(20), "every frame stored") {
+            try reader.execute("SELECT count(*) FROM rejected_frames").scalar == "4"
         }
         let rows = try reader.execute("SELECT source, origin, device, reason, detail, encode(raw, 'hex') FROM rejected_frames ORDER BY id").rows
         #expect(rows == [
             ["serial", "/dev/ttyUSB0", "NONIN-1", "bad_checksum", "checksum 0x12 expected 0x34", "0100ff7f0d"],
             ["mqtt", "devices/x/vitals", nil, "invalid_json", "unexpected \\0 byte", "7b6f6f7073"],
+            ["mqtt", "devices/a\\0b/vitals", "a\\0b", "storage_refused", "-", "00"],
+            ["mqtt", "devices/y/vitals", "y", "invalid_json", "-", ""],
         ])
     }
 
