@@ -87,21 +87,24 @@ struct MQTTIngest {
     let source: MQTTSource
     let rejected: RejectedFrameRecorder
     let presence: DevicePresenceRecorder
+    let associations: PatientAssociationCache
 
     static func start(_ configuration: MQTTSource.Configuration, databaseURL: String, sink: any ObservationSink, logger: Logger) throws -> MQTTIngest {
         let rejected = RejectedFrameRecorder(url: databaseURL, logger: logger)
         let presence = DevicePresenceRecorder(url: databaseURL, logger: logger)
+        let associations = PatientAssociationCache(url: databaseURL, logger: logger)
         let source = MQTTSource(
             configuration: configuration, sink: sink,
-            rejections: RejectionReporter(recorder: rejected, logger: logger), presence: presence, logger: logger
+            rejections: RejectionReporter(recorder: rejected, logger: logger), presence: presence, associations: associations, logger: logger
         )
         try source.start()
-        return MQTTIngest(source: source, rejected: rejected, presence: presence)
+        return MQTTIngest(source: source, rejected: rejected, presence: presence, associations: associations)
     }
 
     /// Stops reading first; the recorders then write what they hold.
     func stop() {
         source.stop()
+        associations.stop()
         rejected.shutdown()
         presence.shutdown()
     }

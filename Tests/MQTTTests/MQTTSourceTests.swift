@@ -2,8 +2,10 @@ import DeviceSimulator
 import Foundation
 import Ingest
 import MQTT
+import Storage
 import TestSupport
 import Testing
+import VitalSigns
 
 /// The MQTT source against a real mosquitto and a real PostgreSQL: every message acknowledged by
 /// the broker is stored exactly once, whatever restarts in between.
@@ -179,6 +181,43 @@ import Testing
         #expect(try count(setup.database, "SELECT count(*) FROM vital_signs") == 2)
         #expect(try rows(setup.database, "SELECT value FROM vital_signs ORDER BY observation_time").map { $0[0] } == ["72", "75"])
         #expect(setup.daemon.source.statistics.current.duplicates == 1)
+    }
+
+    @Test("a message that names no patient takes its device's association, else its bed's")
+    func associationsApplyToMessagesWithoutAPatient() async throws {
+        let broker = try TestMosquitto()
+        try await broker.start()
+        defer { broker.stop() }
+        let database = try TestPostgres.migratedDatabase()
+        let connection = try PostgresConnection(url: database)
+        defer { connection.close() }
+        let store = AssociationStore(connection: connection)
+        let since = Date(timeIntervalSince1970: 1_800_000_000 - 3_600)
+        try store.set(.device("ASSOC-DEV"), patient: PatientIdentifier(id: "BY-DEVICE", assigningAuthority: "KTH"), from: since, by: "test")
+        try store.set(.bed("ICU^9^A"), patient: PatientIdentifier(id: "BY-BED", assigningAuthority: "KTH"), from: since, by: "test")
+        let daemon = try MQTTTestDaemon(broker: broker, databaseURL: database)
+        defer { daemon.stop() }
+        try await waitUntil(timeout: .seconds(30), "source connected") { daemon.source.health.state == .connected }
+
+        let publisher = try MQTTPublisher(options: MQTTConnectionOptions(broker: MQTTBrokerURL(parsing: broker.url), clientID: "assoc-gateway"))
+        defer { publisher.stop() }
+        func payload(_ id: String, location: String?, patient: String?) -> [UInt8] {
+            let bed = location.map { #","location":"\#($0)""# } ?? ""
+            let who = patient.map { #","patient":{"id":"\#($0)","authority":"KTH"}"# } ?? ""
+            return Array(#"{"id":"\#(id)","time":"2027-01-15T08:00:00Z"\#(bed)\#(who),"observations":[{"code":"150456","system":"MDC","value":97,"unit":"%"}]}"#.utf8)
+        }
+        try publisher.publish(topic: "devices/ASSOC-DEV/vitals", payload: payload("a1", location: "ICU^9^A", patient: nil))
+        try publisher.publish(topic: "devices/OTHER-DEV/vitals", payload: payload("a2", location: "ICU^9^A", patient: nil))
+        try publisher.publish(topic: "devices/ASSOC-DEV/vitals", payload: payload("a3", location: nil, patient: "NAMED"))
+        #expect(publisher.flush())
+        try await waitUntil(timeout: .seconds(30), pollEvery: .milliseconds(100), "three messages stored") {
+            try count(database, "SELECT count(*) FROM ingested_messages") == 3
+        }
+        let patients = try rows(database, """
+            SELECT d.identifier, p.identifier FROM vital_signs v JOIN devices d ON d.id = v.device_id
+            LEFT JOIN patients p ON p.id = v.patient_id ORDER BY v.received_at, d.identifier, p.identifier
+            """).map { "\($0[0] ?? "-")=\($0[1] ?? "-")" }
+        #expect(Set(patients) == ["ASSOC-DEV=BY-DEVICE", "OTHER-DEV=BY-BED", "ASSOC-DEV=NAMED"])
     }
 
     @Test func brokerDownAtStartUpThenStartedConnectsAndIngests() async throws {

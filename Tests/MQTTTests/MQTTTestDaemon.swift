@@ -26,6 +26,7 @@ final class MQTTTestDaemon: Sendable {
     let writer: ObservationWriter
     let recorder: RejectedFrameRecorder
     let presence: DevicePresenceRecorder
+    let associations: PatientAssociationCache
     let source: MQTTSource
 
     init(broker: TestMosquitto, databaseURL: String, clientID: String = "nilecare-test",
@@ -37,6 +38,7 @@ final class MQTTTestDaemon: Sendable {
         writer = try ObservationWriter(url: databaseURL, logger: logger)
         recorder = RejectedFrameRecorder(url: databaseURL, logger: logger)
         presence = DevicePresenceRecorder(url: databaseURL, logger: logger)
+        associations = PatientAssociationCache(url: databaseURL, refreshInterval: .milliseconds(200), logger: logger)
         var options = MQTTConnectionOptions(broker: try MQTTBrokerURL(parsing: broker.url), clientID: clientID)
         options.protocolVersion = protocolVersion
         try configure(&options)
@@ -48,13 +50,14 @@ final class MQTTTestDaemon: Sendable {
         configuration.maxReconnectDelay = .milliseconds(500)
         source = MQTTSource(
             configuration: configuration, sink: writer,
-            rejections: RejectionReporter(recorder: recorder, logger: logger), presence: presence, logger: logger
+            rejections: RejectionReporter(recorder: recorder, logger: logger), presence: presence, associations: associations, logger: logger
         )
         try source.start()
     }
 
     func stop() {
         source.stop()
+        associations.stop()
         writer.shutdown()
         recorder.shutdown()
         presence.shutdown()

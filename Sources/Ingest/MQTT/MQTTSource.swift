@@ -61,27 +61,35 @@ public final class MQTTSource: Sendable {
     private let sink: any ObservationSink
     private let rejections: RejectionReporter
     private let presence: DevicePresenceRecorder?
+    private let associations: PatientAssociationCache?
     private let logger: Logger
     private let running = Atomic<Bool>(false)
     private let done = DispatchSemaphore(value: 0)
 
+    /// `associations`: the patient of an observation whose payload names none, from its device's
+    /// association, else its bed's.
     public init(
         configuration: Configuration, sink: any ObservationSink, rejections: RejectionReporter,
-        presence: DevicePresenceRecorder?, logger: Logger
+        presence: DevicePresenceRecorder?, associations: PatientAssociationCache? = nil, logger: Logger
     ) {
         self.configuration = configuration
         self.sink = sink
         self.rejections = rejections
         self.presence = presence
+        self.associations = associations
         self.logger = logger
         shared = SharedState(broker: configuration.connection.broker.description)
     }
 
-    /// Starts the loop thread; connection problems are retried there, never thrown.
+    /// Starts the loop thread, once the patient associations are loaded (messages read before
+    /// would be stored without their patient); connection problems are retried there, never thrown.
     public func start() throws(MQTTError) {
+        if let associations, !associations.waitForFirstLoad(timeout: .seconds(10)) {
+            logger.warning("patient associations not loaded within 10 s; MQTT observations without a patient keep none until they are")
+        }
         let loop = try MQTTSourceLoop(
             configuration: configuration, shared: shared, statistics: statistics, sink: sink,
-            rejections: rejections, presence: presence, logger: logger
+            rejections: rejections, presence: presence, associations: associations, logger: logger
         )
         let done = done
         running.store(true, ordering: .releasing)

@@ -13,6 +13,7 @@ final class MQTTSourceLoop: @unchecked Sendable {
     private let sink: any ObservationSink
     private let rejections: RejectionReporter
     private let presence: DevicePresenceRecorder?
+    private let associations: PatientAssociationCache?
     private let logger: Logger
     private let client: MosquittoClient
     private let commits = CommitTracker()
@@ -24,7 +25,8 @@ final class MQTTSourceLoop: @unchecked Sendable {
 
     init(
         configuration: MQTTSource.Configuration, shared: SharedState, statistics: MQTTSourceStatistics,
-        sink: any ObservationSink, rejections: RejectionReporter, presence: DevicePresenceRecorder?, logger: Logger
+        sink: any ObservationSink, rejections: RejectionReporter, presence: DevicePresenceRecorder?,
+        associations: PatientAssociationCache?, logger: Logger
     ) throws(MQTTError) {
         self.configuration = configuration
         self.shared = shared
@@ -32,6 +34,7 @@ final class MQTTSourceLoop: @unchecked Sendable {
         self.sink = sink
         self.rejections = rejections
         self.presence = presence
+        self.associations = associations
         self.logger = logger
         var options = configuration.connection
         // MQTT 5: let the broker send a whole burst before our (held) acknowledgements.
@@ -197,11 +200,17 @@ final class MQTTSourceLoop: @unchecked Sendable {
         }
         let device = captures.first.map(String.init)
         let context = FrameContext(deviceID: device, receivedAt: Timestamp(secondsSinceEpoch: Date().timeIntervalSince1970))
-        let frame: DecodedFrame
+        var frame: DecodedFrame
         do {
             frame = try subscription.decoder.decode(message.payload, context: context)
         } catch {
             return reject(message, device: device, error)
+        }
+        if let associations {
+            for index in frame.observations.indices where frame.observations[index].patient == nil {
+                let observation = frame.observations[index]
+                frame.observations[index].patient = associations.patient(device: observation.deviceID, bed: observation.location, at: observation.time)
+            }
         }
         let facility = device ?? frame.observations.first?.deviceID ?? ""
         // A payload that names no id of its own (a FHIR resource without `identifier` or `id`, a

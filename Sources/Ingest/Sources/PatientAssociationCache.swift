@@ -17,7 +17,7 @@ public final class PatientAssociationCache: Sendable {
     private let loadedOnce = Atomic<Bool>(false)
 
     /// Associations that ended more than this long ago are not loaded (late frames are rare:
-    /// serial observations are stamped on arrival).
+    /// serial observations are stamped on arrival, and gateways send as they measure).
     static let history: TimeInterval = 3600
 
     public init(url: String, refreshInterval: Duration = .seconds(5), logger: Logger) {
