@@ -184,8 +184,11 @@ final class SerialPortReader: Sendable {
         metrics.unassociated.increment(by: unassociated)
         for report in reports { metrics.status(report.condition.rawValue).increment() }
         if decodedFrames > 0 { noteConditions(Set(reports.map(\.condition)), reports) }
-        let patient = context.associations?.patient(device: configuration.device, bed: configuration.bed, at: receivedAt)
-        let conditions = reports.compactMap { DeviceCondition($0, patient: patient, location: configuration.bed) }
+        // Each report's own device (a Masimo line's `SN=`), as for the observations.
+        let conditions = reports.compactMap { report in
+            DeviceCondition(report, patient: context.associations?.patient(device: report.deviceID, bed: configuration.bed, at: receivedAt),
+                            location: configuration.bed)
+        }
         if !observations.isEmpty || !conditions.isEmpty { submit(IngestBatch(observations: observations), conditions: conditions) }
     }
 
