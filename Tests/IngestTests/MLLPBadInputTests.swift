@@ -198,7 +198,8 @@ import VitalSigns
         let second = first.flatMap { _ in
             client.eventLoop.scheduleTask(in: .milliseconds(3500)) {}.futureResult
         }.flatMap { client.sendFuture(Self.good("SLOW-2")) }
-        try await waitUntil(timeout: .seconds(10), "the commit waiting for the lock") {
+        // 30 s: with the whole suite running on two cores, reaching the lock has taken over 10.
+        try await waitUntil(timeout: .seconds(30), "the commit waiting for the lock") {
             try engine.count("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()") == 1
         }
         try await Task.sleep(until: started + .seconds(5))  // holding the lock is the scenario
