@@ -31,15 +31,3 @@ public enum PostgresArray {
         "{" + values.map { "\($0)" }.joined(separator: ",") + "}"
     }
 }
-
-extension Duration {
-    var seconds: Double {
-        let parts = components
-        return Double(parts.seconds) + Double(parts.attoseconds) / 1e18
-    }
-
-    var nanoseconds: Int64 {
-        let parts = components
-        return parts.seconds &* 1_000_000_000 &+ parts.attoseconds / 1_000_000_000
-    }
-}

@@ -85,7 +85,7 @@ public final class KafkaForwarder: Sendable {
     /// Undelivered events stay in the outbox for the next start. Idempotent.
     public func shutdown(drainTimeout: Duration = .seconds(10)) {
         state.stopSending()
-        state.waitUntilNothingInFlight(timeout: Double(drainTimeout.components.seconds) + Double(drainTimeout.components.attoseconds) / 1e18)
+        state.waitUntilNothingInFlight(timeout: drainTimeout.seconds)
         state.close()
         threads.wait()
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Storage
 
 /// What the hub thread is asked to do.
 enum HubCommand: Sendable {
@@ -56,8 +57,7 @@ final class AlertInbox: @unchecked Sendable {
     func take(waitingAtMost timeout: Duration) -> [HubCommand]? {
         condition.withLock {
             if commands.isEmpty && !closed {
-                let parts = timeout.components
-                _ = condition.wait(until: Date(timeIntervalSinceNow: Double(parts.seconds) + Double(parts.attoseconds) / 1e18))
+                _ = condition.wait(until: Date(timeIntervalSinceNow: timeout.seconds))
             }
             if commands.isEmpty { return closed ? nil : [] }
             defer { commands.removeAll(keepingCapacity: true) }

@@ -268,7 +268,3 @@ final class MQTTSourceLoop: @unchecked Sendable {
         ))
     }
 }
-
-extension Duration {
-    fileprivate var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
-}

@@ -100,9 +100,8 @@ private final class Ticker: Sendable {
     func start(every interval: Duration, ring: Pipeline<IngestEntry>) {
         started.store(true, ordering: .relaxed)
         startThread(named: "nc-alert-ticker") { [self] in
-            let seconds = Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18
             while running.load(ordering: .relaxed) {
-                Thread.sleep(forTimeInterval: seconds)
+                Thread.sleep(forTimeInterval: interval.seconds)
                 let now = Timestamp(secondsSinceEpoch: Date().timeIntervalSince1970)
                 let tick = IngestEntry(batch: IngestBatch(observations: []), profileID: nil, conditions: [], tick: now, completion: nil)
                 // A full ring delays the tick rather than blocking this thread forever at shutdown.

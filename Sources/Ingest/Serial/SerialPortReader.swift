@@ -115,7 +115,7 @@ final class SerialPortReader: Sendable {
     private func readUntilGone(_ fd: Int32) -> String {
         guard var framer = SerialProtocol.framer(for: configuration.profile) else { return "no framer for the profile" }
         var buffer = [UInt8](repeating: 0, count: 4096)
-        let pollMilliseconds = Int32(context.options.pollInterval.timeInterval * 1000)
+        let pollMilliseconds = Int32(context.options.pollInterval.seconds * 1000)
         while !stopping.isStopped {
             var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             let ready = poll(&descriptor, 1, pollMilliseconds)
@@ -296,7 +296,7 @@ final class InFlightLimit: @unchecked Sendable {
 
     /// Waits until every slot is released, at most `timeout`.
     func waitForAll(timeout: Duration) {
-        let deadline = Date(timeIntervalSinceNow: timeout.timeInterval)
+        let deadline = Date(timeIntervalSinceNow: timeout.seconds)
         condition.withLock {
             while count > 0 && condition.wait(until: deadline) {}
         }

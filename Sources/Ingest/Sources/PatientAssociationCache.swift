@@ -55,7 +55,7 @@ public final class PatientAssociationCache: Sendable {
     /// Waits up to `timeout` for the first load; true once the associations are known.
     public func waitForFirstLoad(timeout: Duration) -> Bool {
         if loadedOnce.load(ordering: .relaxed) { return true }
-        guard firstLoad.wait(timeout: .now() + timeout.timeInterval) == .success else { return false }
+        guard firstLoad.wait(timeout: .now() + timeout.seconds) == .success else { return false }
         firstLoad.signal()  // for any other waiter
         return true
     }
@@ -86,7 +86,7 @@ final class StopSignal: Sendable {
     func wait(for duration: Duration) -> Bool {
         waiter.withLock {
             if condition.withLock({ $0 }) { return true }
-            _ = waiter.wait(until: Date(timeIntervalSinceNow: duration.timeInterval))
+            _ = waiter.wait(until: Date(timeIntervalSinceNow: duration.seconds))
             return condition.withLock { $0 }
         }
     }
@@ -99,8 +99,4 @@ final class StopSignal: Sendable {
             waiter.broadcast()
         }
     }
-}
-
-extension Duration {
-    var timeInterval: TimeInterval { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }
