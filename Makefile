@@ -19,7 +19,8 @@ demo: deps
 	swift build -c release --product nilecare-vitals
 	.build/release/nilecare-vitals demo
 
-# The pipeline's concurrency stress test runs a second time under ThreadSanitizer.
+# The pipelines' concurrency tests (PipelineTests, IngestPipelineTests) run a second time under
+# ThreadSanitizer.
 test: deps
 	swift build --build-tests
 	swift test --skip-build $(SWIFT_TEST_FLAGS)

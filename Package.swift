@@ -90,6 +90,7 @@ let package = Package(
             name: "Ingest",
             dependencies: [
                 "VitalSigns", "HL7v2", "Decoders", "MLLP", "MQTT", "Storage", "Pipeline", "NamedThreads",
+                .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,3 +1,4 @@
+import DequeModule
 import Foundation
 import Logging
 import NamedThreads
@@ -23,8 +24,10 @@ public struct IngestEntry: Sendable {
 /// alert stage never waits for the batch to be flushed.
 ///
 /// Backpressure: `submit` never blocks (MLLP calls it on an event loop). When the ring is full
-/// the entry waits for room in a callback and the source's own bound on unacknowledged messages
-/// stops it reading; the waits are counted (`pipeline_producer_waits_total`). Nothing is dropped.
+/// the entry waits in a backlog, and the source's own bound on unacknowledged messages stops it
+/// reading; full-ring refusals are counted (`pipeline_full_rejections_total`). Nothing is dropped
+/// and nothing overtakes: entries enter the ring in the order they were submitted, so the alert
+/// rules see each device's values in the order it sent them.
 public final class IngestPipeline: ObservationSink, Sendable {
     public struct Configuration: Sendable {
         /// Entries (messages, not observations) in the ring; a power of two.
@@ -36,7 +39,9 @@ public final class IngestPipeline: ObservationSink, Sendable {
     }
 
     private let ring: Pipeline<IngestEntry>
-    private let waits = Atomic<Int>(0)
+    private let backlog = Locked(Backlog())
+    /// The backlog's length, read without the lock: while it is 0, `submit` publishes directly.
+    private let backlogCount = Atomic<Int>(0)
     private let ticker: Ticker
 
     /// `alertStage` runs on the alert stage's own thread, once per entry, in ring order.
@@ -73,11 +78,55 @@ public final class IngestPipeline: ObservationSink, Sendable {
     }
 
     private func publish(_ entry: IngestEntry) {
-        do {
-            if try ring.tryPublish(entry) { return }
-            // Full: wait for room without blocking the caller, then try again.
-            ring.notifyWhenRoom { [self] in publish(entry) }
-        } catch {
+        // A waiting entry may be this source's previous one: then this one queues behind it.
+        if backlogCount.load(ordering: .acquiring) == 0 {
+            do {
+                if try ring.tryPublish(entry) { return }
+            } catch {
+                return Self.refuse([entry])
+            }
+        }
+        let startDrain = backlog.withLock { backlog in
+            backlog.entries.append(entry)
+            backlogCount.store(backlog.entries.count, ordering: .releasing)
+            let idle = !backlog.draining
+            backlog.draining = true
+            return idle
+        }
+        if startDrain { drainBacklog() }
+    }
+
+    /// Publishes the backlog oldest first until it is empty, or waits for room when the ring is
+    /// full again. One drain runs at a time (`draining`); it calls itself back from the ring.
+    private func drainBacklog() {
+        enum Outcome { case drained, full, shutDown([IngestEntry]) }
+        let outcome = backlog.withLock { backlog -> Outcome in
+            while let oldest = backlog.entries.first {
+                do {
+                    guard try ring.tryPublish(oldest) else { return .full }
+                } catch {
+                    let refused = Array(backlog.entries)
+                    backlog.entries.removeAll()
+                    backlogCount.store(0, ordering: .releasing)
+                    backlog.draining = false
+                    return .shutDown(refused)
+                }
+                backlog.entries.removeFirst()
+                backlogCount.store(backlog.entries.count, ordering: .releasing)
+            }
+            backlog.draining = false
+            return .drained
+        }
+        switch outcome {
+        case .drained: return
+        // Outside the lock: the ring may call back at once, on this thread.
+        case .full: ring.notifyWhenRoom { [self] in drainBacklog() }
+        case .shutDown(let refused): Self.refuse(refused)
+        }
+    }
+
+    private static func refuse(_ entries: [IngestEntry]) {
+        for entry in entries {
             entry.completion?(.failure(PostgresError(message: "the pipeline is shut down; the batch was not stored", context: "publish to the ingest pipeline")))
         }
     }
@@ -89,6 +138,16 @@ public final class IngestPipeline: ObservationSink, Sendable {
     }
 
     public var occupancy: Int { ring.occupancy }
+
+    /// How often an entry found the ring full (and waited in the backlog).
+    public var fullRejections: Int { ring.fullRejections }
+}
+
+/// Entries that found the ring full, oldest first.
+private struct Backlog {
+    var entries = Deque<IngestEntry>()
+    /// A drain is publishing the backlog or waiting for room to.
+    var draining = false
 }
 
 /// The alert stage's clock: a thread that publishes a tick entry at a fixed interval.
