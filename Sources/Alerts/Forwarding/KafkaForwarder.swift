@@ -16,7 +16,10 @@ import Synchronization
 /// Ordering and duplicates: the producer is idempotent with `acks=all` and never gives up on a
 /// record (`message.timeout.ms=0`), so a broker outage delays records without reordering or
 /// duplicating them. Only a crash between Kafka's confirmation and its record in the database
-/// sends an event again after a restart; consumers deduplicate on `eventId`.
+/// sends an event again after a restart; consumers deduplicate on `eventId`. A record Kafka
+/// refuses for good (too large, not authorised) is sent again after the outbox is reloaded, so
+/// it arrives behind its key's records that were already in flight: each event carries its whole
+/// alert, and consumers keep the one with the highest `eventId` per alert (the schema says so).
 public final class KafkaForwarder: Sendable {
     public struct Configuration: Sendable {
         public var topic: String = "vitals.critical"
