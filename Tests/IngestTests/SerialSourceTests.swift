@@ -23,7 +23,10 @@ private final class SerialRig: QueriesDatabase, Sendable {
     let source: SerialSource
     let folder: String
 
-    init(ports: (String) throws -> [SerialPortConfiguration], databaseURL: String? = nil) throws {
+    init(
+        ports: (String) throws -> [SerialPortConfiguration], databaseURL: String? = nil,
+        configure: (inout SerialSource.Options) -> Void = { _ in }
+    ) throws {
         let url = try databaseURL ?? TestPostgres.migratedDatabase()
         let logger = TestPostgres.logger
         folder = NSTemporaryDirectory() + "nilecare-serial-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
@@ -37,6 +40,7 @@ private final class SerialRig: QueriesDatabase, Sendable {
         options.reopenDelay = .milliseconds(50)
         options.maxReopenDelay = .milliseconds(400)
         options.pollInterval = .milliseconds(50)
+        configure(&options)
         source = try SerialSource(ports: try ports(folder), sink: writer, associations: associations,
                                   rejections: RejectionReporter(recorder: recorder, logger: logger), presence: presence,
                                   options: options, logger: logger)
@@ -285,45 +289,90 @@ private func profile(_ id: String) throws -> DeviceProfile {
     }
 }
 
-/// The database goes away while a device keeps sending: the port stops at its bound of batches in
-/// flight (the device's bytes wait in the tty), retries, and once the database is back every
-/// reading is stored exactly once.
+/// The database goes away while a device keeps sending: the port keeps reading, stamping each
+/// line as it arrives; beyond its bound of batches in flight what it reads waits in its spool;
+/// once the database is back every reading is stored exactly once, at the time it was read.
 @Suite(.timeLimit(.minutes(3))) struct SerialDatabaseOutageTests {
-    @Test func anOutageHoldsThePortAtItsBoundAndLosesNothing() async throws {
+    /// A private cluster with a Masimo port whose first line is stored, and the cluster stopped.
+    private func rigInOutage(device: String, configure: (inout SerialSource.Options) -> Void = { _ in })
+        async throws -> (cluster: EmbeddedPostgres, rig: SerialRig, masimo: PseudoTerminal, path: String) {
         let cluster = try TestPostgres.privateCluster(port: freeTCPPort())
         let url = try cluster.start(database: "vitals")
-        defer { try? cluster.stop() }
         try TestPostgres.migrate(url)
         let masimo = try PseudoTerminal()
         let rig = try SerialRig(ports: { folder in
             try masimo.link(folder + "/masimo")
-            return [SerialPortConfiguration(path: folder + "/masimo", profile: try profile("masimo-radical7"), deviceID: "outage-1")]
-        }, databaseURL: url)
-        defer { rig.stop() }
+            return [SerialPortConfiguration(path: folder + "/masimo", profile: try profile("masimo-radical7"), deviceID: device)]
+        }, databaseURL: url, configure: configure)
         let path = rig.folder + "/masimo"
         rig.source.start()
         try await waitUntil(timeout: .seconds(10), "port open") { rig.source.statistics(port: path)?.isOpen == true }
         masimo.write(SerialFrames.masimoLine(spo2: 90, pulseRate: 60, perfusionIndex: 1, serialNumber: nil))
-        try await waitUntil(timeout: .seconds(10), "first row") { try rig.rows(device: "outage-1").count == 3 }
-
+        try await waitUntil(timeout: .seconds(10), "first row") { try rig.rows(device: device).count == 3 }
         try cluster.stop()
-        for index in 1...20 {
+        return (cluster, rig, masimo, path)
+    }
+
+    /// Writes lines with pulse rates 61, 62, ... one at a time, each once the port has read the
+    /// one before, as a device paced in seconds would be read.
+    private func writeLines(_ count: Int, to masimo: PseudoTerminal, rig: SerialRig, path: String) async throws {
+        let before = rig.source.statistics(port: path)?.framesDecoded ?? 0
+        for index in 1...count {
             masimo.write(SerialFrames.masimoLine(spo2: 90 + index % 10, pulseRate: 60 + index, perfusionIndex: 1, serialNumber: nil))
-            try await Task.sleep(for: .milliseconds(10))  // pacing like a device, not waiting for a result
+            try await waitUntil(timeout: .seconds(10), "line \(index) read during the outage") {
+                rig.source.statistics(port: path)?.framesDecoded == before + index
+            }
         }
-        // One batch stored before, then SerialSource.Options.maxBatchesInFlight (4) while the database is down.
-        try await waitUntil(timeout: .seconds(20), "port at its bound") { rig.source.statistics(port: path)?.batchesSubmitted == 5 }
-        #expect((rig.source.statistics(port: path)?.framesDecoded ?? 0) < 21)
+    }
+
+    private func storedPulseRates(_ rig: SerialRig) throws -> [String?] {
+        try rig.query("SELECT value FROM vital_signs WHERE vital_kind = 2 ORDER BY value").map { $0.first ?? nil }
+    }
+
+    @Test func anOutageSpoolsEveryReadingAtItsArrivalTimeAndLosesNothing() async throws {
+        let (cluster, rig, masimo, path) = try await rigInOutage(device: "outage-1")
+        defer { try? cluster.stop() }
+        defer { rig.stop() }
+        try await writeLines(20, to: masimo, rig: rig, path: path)
+        // One batch stored before, then SerialSource.Options.maxBatchesInFlight (4) submitted; the rest wait.
+        let during = try #require(rig.source.statistics(port: path))
+        #expect(during.batchesSubmitted == 5)
+        #expect(during.batchesWaiting == 16)
+
         try cluster.start()
         try await waitUntil(timeout: .seconds(60), "every reading stored") { try rig.rows(device: "outage-1").count == 21 * 3 }
         let statistics = try #require(rig.source.statistics(port: path))
         #expect(statistics.framesDecoded == 21)
         #expect(statistics.batchesFailed == 0)
         #expect(statistics.observationsStored == 21 * 3)
+        #expect(statistics.observationsDropped == 0)
+        #expect(statistics.batchesWaiting == 0)
         // Each line has its own pulse rate: all there, none twice.
-        #expect(try rig.query("SELECT value FROM vital_signs WHERE vital_kind = 2 ORDER BY value").map { $0.first ?? nil }
-                == (60...80).map { String($0) })
+        #expect(try storedPulseRates(rig) == (60...80).map { String($0) })
+        // And its own arrival time, not the time the database came back.
+        #expect(try rig.count("SELECT count(DISTINCT observation_time) FROM vital_signs") == 21)
     }
+
+    @Test("an outage beyond the spool's bound drops the oldest waiting readings, counted, and keeps the newest")
+    func anOutageBeyondTheBoundDropsTheOldestCounted() async throws {
+        let (cluster, rig, masimo, path) = try await rigInOutage(device: "outage-2") { options in
+            options.maxBatchesInFlight = 1
+            options.maxWaitingObservations = 6  // two lines of three readings
+        }
+        defer { try? cluster.stop() }
+        defer { rig.stop() }
+        try await writeLines(10, to: masimo, rig: rig, path: path)
+        // Line 1 is in flight (retrying), lines 9 and 10 wait: lines 2 to 8 were dropped.
+        let during = try #require(rig.source.statistics(port: path))
+        #expect(during.observationsDropped == 7 * 3)
+        #expect(during.batchesWaiting == 2)
+
+        try cluster.start()
+        try await waitUntil(timeout: .seconds(60), "the kept readings stored") { try rig.rows(device: "outage-2").count == 4 * 3 }
+        #expect(try storedPulseRates(rig) == ["60", "61", "69", "70"])
+        #expect(rig.source.statistics(port: path)?.batchesFailed == 0)
+    }
+
     @Test("a batch the database turns away for a while (a lock timeout) is retried, not dropped")
     func aPassingRefusalIsRetried() async throws {
         let url = try TestPostgres.migratedDatabase()

@@ -9,6 +9,7 @@ struct SerialMetrics: Sendable {
     let observations: Counter
     let unassociated: Counter
     let batchesFailed: Counter
+    let dropped: Counter
     private let port: String
 
     init(port: String) {
@@ -21,6 +22,7 @@ struct SerialMetrics: Sendable {
         observations = Counter(label: "serial_observations_total", dimensions: dimensions)
         unassociated = Counter(label: "serial_observations_unassociated_total", dimensions: dimensions)
         batchesFailed = Counter(label: "serial_batches_failed_total", dimensions: dimensions)
+        dropped = Counter(label: "serial_observations_dropped_total", dimensions: dimensions)
     }
 
     func status(_ condition: String) -> Counter {

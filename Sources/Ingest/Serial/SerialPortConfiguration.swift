@@ -38,7 +38,11 @@ public struct SerialPortStatistics: Sendable, Equatable {
     public var observationsStored = 0
     /// Batches handed to the sink (a retry of the same batch is not counted again).
     public var batchesSubmitted = 0
+    /// Batches read and waiting in the port's spool for a slot (see `SerialSource.Options`).
+    public var batchesWaiting = 0
     public var batchesFailed = 0
+    /// Observations given up: the spool's oldest beyond its bound, or waiting when the source stopped.
+    public var observationsDropped = 0
     public var statusReports: [DeviceStatusReport.Condition: Int] = [:]
     /// What the device reported about itself in its last frames (empty: all well).
     public var currentConditions: Set<DeviceStatusReport.Condition> = []

@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import NamedThreads
 import Storage
+import Synchronization
 import VitalSigns
 
 #if canImport(Glibc)
@@ -23,14 +24,16 @@ final class SerialPortReader: Sendable {
     private let metrics: SerialMetrics
     private let stopping = StopSignal()
     private let finished = DispatchSemaphore(value: 0)
-    private let inFlight: InFlightLimit
+    private let spool: SerialSpool
+    /// The spool is dropping its oldest batches: logged when it starts and when it ends.
+    private let overflowing = Atomic<Bool>(false)
 
     init(configuration: SerialPortConfiguration, decoder: any FrameDecoder, context: SerialSourceContext) {
         self.configuration = configuration
         self.decoder = decoder
         self.context = context
         metrics = SerialMetrics(port: configuration.path)
-        inFlight = InFlightLimit(limit: context.options.maxBatchesInFlight)
+        spool = SerialSpool(maxInFlight: context.options.maxBatchesInFlight, maxWaitingObservations: context.options.maxWaitingObservations)
     }
 
     func start() {
@@ -40,10 +43,15 @@ final class SerialPortReader: Sendable {
         }
     }
 
-    /// Asks the thread to stop; it ends within one poll interval (plus its batches in flight).
+    /// Asks the thread to stop; it ends within one poll interval (plus storing its spool).
     func requestStop() {
         stopping.signal()
-        inFlight.cancel()
+    }
+
+    var statistics: SerialPortStatistics {
+        var statistics = counters.snapshot
+        statistics.batchesWaiting = spool.waitingCount
+        return statistics
     }
 
     /// Waits until the thread has ended, at most until `deadline`.
@@ -108,7 +116,8 @@ final class SerialPortReader: Sendable {
             inOutage = true
             if stopping.wait(for: delay) { break }
         }
-        inFlight.waitForAll(timeout: .seconds(5))
+        let givenUp = spool.drain(timeout: .seconds(5))
+        if givenUp > 0 { noteGivenUp(givenUp, reason: "stopping before the database stored them") }
     }
 
     /// Reads until the port goes away or the reader is stopped; says why it ended.
@@ -219,37 +228,64 @@ final class SerialPortReader: Sendable {
 
     // MARK: Backpressure
 
-    /// Waits while `maxBatchesInFlight` batches of this port are not yet durable, then submits.
-    /// While the port's thread waits the device's bytes queue in the kernel's tty buffer.
+    /// Queues the batch in the port's spool and submits what it hands out; never waits.
     private func submit(_ batch: IngestBatch, conditions: [DeviceCondition]) {
-        guard inFlight.acquire() else { return }
-        counters.update { $0.batchesSubmitted += 1 }
-        send(batch, conditions: conditions, attempt: 0)
+        let (next, dropped) = spool.add(SerialSpool.Batch(observations: batch.observations, conditions: conditions))
+        if dropped > 0 {
+            if !overflowing.exchange(true, ordering: .relaxed) {
+                logger.error("serial observations waiting for the database exceed the port's bound; dropping the oldest", metadata: [
+                    "bound": "\(context.options.maxWaitingObservations)",
+                ])
+            }
+            noteGivenUp(dropped, reason: nil)
+        }
+        if let next { send(next, attempt: 0) }
     }
 
-    /// A batch the writer could not store is submitted again (its slot held, so the port slows down
-    /// instead of piling up batches) until it is stored or the source stops: the database may be
-    /// unreachable, or refuse for a while (a lock or statement timeout, a deadlock, a read-only
-    /// standby during a failover). Only a batch it refuses for its data is dropped and counted.
-    private func send(_ batch: IngestBatch, conditions: [DeviceCondition], attempt: Int) {
+    /// A batch the writer could not store is submitted again (its slot held, so that later
+    /// batches wait in the spool rather than pile up in the pipeline) until it is stored or the
+    /// source stops: the database may be unreachable, or refuse for a while (a lock or statement
+    /// timeout, a deadlock, a read-only standby during a failover). Only a batch it refuses for
+    /// its data is dropped and counted.
+    private func send(_ batch: SerialSpool.Batch, attempt: Int) {
+        if attempt == 0 { counters.update { $0.batchesSubmitted += 1 } }
         // A resubmission carries no conditions: the rules have seen them.
-        context.sink.submit(batch, profileID: configuration.profile.id, conditions: attempt == 0 ? conditions : []) { [self] result in
+        context.sink.submit(IngestBatch(observations: batch.observations), profileID: configuration.profile.id,
+                            conditions: attempt == 0 ? batch.conditions : []) { [self] result in
             switch result {
             case .success:
                 counters.update { $0.observationsStored += batch.observations.count }
-                inFlight.release()
             case .failure(let error):
                 if !error.isDataError && !stopping.isStopped {
                     if attempt == 0 { logger.warning("serial batch not stored yet; retrying", metadata: ["error": "\(error.redactedDescription)"]) }
                     let delay = min(Double(attempt + 1) * 0.2, 5)
-                    DispatchQueue.global().asyncAfter(deadline: .now() + delay) { self.send(batch, conditions: [], attempt: attempt + 1) }
-                } else {
-                    logger.error("serial batch not stored", metadata: ["error": "\(error.redactedDescription)", "observations": "\(batch.observations.count)"])
-                    counters.update { $0.batchesFailed += 1 }
-                    metrics.batchesFailed.increment()
-                    inFlight.release()
+                    DispatchQueue.global().asyncAfter(deadline: .now() + delay) { self.send(batch, attempt: attempt + 1) }
+                    return
+                }
+                logger.error("serial batch not stored", metadata: ["error": "\(error.redactedDescription)", "observations": "\(batch.observations.count)"])
+                counters.update { $0.batchesFailed += 1 }
+                metrics.batchesFailed.increment()
+                // Stopping with the database away: the waiting batches would fail the same way.
+                if !error.isDataError {
+                    let givenUp = spool.close()
+                    if givenUp > 0 { noteGivenUp(givenUp, reason: "stopping while the database is unavailable") }
                 }
             }
+            if let next = spool.finished() {
+                send(next, attempt: 0)
+            } else if spool.waitingCount == 0, overflowing.exchange(false, ordering: .relaxed) {
+                logger.warning("serial spool emptied after dropping observations", metadata: ["dropped_so_far": "\(counters.snapshot.observationsDropped)"])
+            }
+        }
+    }
+
+    /// Counts observations that will not be stored; logs them when `reason` says why (the
+    /// spool's overflow is logged once per episode by the caller).
+    private func noteGivenUp(_ observations: Int, reason: String?) {
+        counters.update { $0.observationsDropped += observations }
+        metrics.dropped.increment(by: observations)
+        if let reason {
+            logger.error("serial observations not stored", metadata: ["observations": "\(observations)", "reason": "\(reason)"])
         }
     }
 
@@ -257,49 +293,6 @@ final class SerialPortReader: Sendable {
         guard let resolved = realpath(path, nil) else { return path }
         defer { free(resolved) }
         return String(cString: resolved)
-    }
-}
-
-/// A counting limit a thread waits on; `cancel` wakes every waiter for good.
-final class InFlightLimit: @unchecked Sendable {
-    // @unchecked: `count` and `cancelled` are used only while holding `condition`'s lock.
-    private let condition = NSCondition()
-    private let limit: Int
-    private var count = 0
-    private var cancelled = false
-
-    init(limit: Int) { self.limit = max(1, limit) }
-
-    /// Takes a slot, waiting for one; false once cancelled.
-    func acquire() -> Bool {
-        condition.withLock {
-            while count >= limit && !cancelled { condition.wait() }
-            guard !cancelled else { return false }
-            count += 1
-            return true
-        }
-    }
-
-    func release() {
-        condition.withLock {
-            count -= 1
-            condition.broadcast()
-        }
-    }
-
-    func cancel() {
-        condition.withLock {
-            cancelled = true
-            condition.broadcast()
-        }
-    }
-
-    /// Waits until every slot is released, at most `timeout`.
-    func waitForAll(timeout: Duration) {
-        let deadline = Date(timeIntervalSinceNow: timeout.seconds)
-        condition.withLock {
-            while count > 0 && condition.wait(until: deadline) {}
-        }
     }
 }
 

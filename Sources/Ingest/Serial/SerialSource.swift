@@ -34,8 +34,12 @@ public final class SerialSource: Sendable {
         /// First wait before reopening a port that failed or went away; doubles up to the maximum.
         public var reopenDelay: Duration = .milliseconds(250)
         public var maxReopenDelay: Duration = .seconds(10)
-        /// Batches of one port submitted and not yet durable before its reader waits.
+        /// Batches of one port submitted and not yet durable; later ones wait in its spool.
         public var maxBatchesInFlight = 4
+        /// Observations of one port that may wait in its spool while the database is slow or away
+        /// (at three a second, nearly two hours); beyond it the oldest are dropped and counted
+        /// (`serial_observations_dropped_total`).
+        public var maxWaitingObservations = 20_000
         /// How often a reader waiting for bytes checks whether it should stop.
         public var pollInterval: Duration = .milliseconds(250)
 
@@ -85,7 +89,7 @@ public final class SerialSource: Sendable {
 
     /// A port's statistics, by its configured path.
     public func statistics(port path: String) -> SerialPortStatistics? {
-        readers.first { $0.configuration.path == path }?.counters.snapshot
+        readers.first { $0.configuration.path == path }?.statistics
     }
 
     public var ports: [SerialPortConfiguration] { readers.map(\.configuration) }

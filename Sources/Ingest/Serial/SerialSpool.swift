@@ -1,0 +1,95 @@
+import DequeModule
+import Foundation
+import Storage
+import VitalSigns
+
+/// One port's decoded batches on their way to the database, in the order they were read.
+///
+/// The port's thread never waits for the database: it keeps reading, so that each frame is
+/// stamped when it arrives and the kernel's tty buffer never overflows (a serial device does not
+/// wait, and what it sends into a full buffer is lost without a trace). At most `maxInFlight`
+/// batches are submitted at a time; the others wait here, up to `maxWaitingObservations`, beyond
+/// which the oldest waiting batches are dropped and counted: memory stays bounded in a long
+/// outage, and the loss is known rather than silent.
+final class SerialSpool: @unchecked Sendable {
+    struct Batch: Sendable {
+        var observations: [Observation]
+        var conditions: [DeviceCondition]
+    }
+
+    // @unchecked: the stored vars are used only while holding `condition`'s lock.
+    private let condition = NSCondition()
+    private let maxInFlight: Int
+    private let maxWaitingObservations: Int
+    private var waiting = Deque<Batch>()
+    private var waitingObservations = 0
+    private var inFlight = 0
+    /// Set when the port stops for good: nothing more is handed out.
+    private var closed = false
+
+    init(maxInFlight: Int, maxWaitingObservations: Int) {
+        self.maxInFlight = max(1, maxInFlight)
+        self.maxWaitingObservations = max(0, maxWaitingObservations)
+    }
+
+    /// Queues `batch` behind the waiting ones. Returns the batch to submit now if a slot is free,
+    /// and the observations dropped to keep within the bound (the newest batch is always kept).
+    func add(_ batch: Batch) -> (submit: Batch?, dropped: Int) {
+        condition.withLock {
+            guard !closed else { return (nil, batch.observations.count) }
+            waiting.append(batch)
+            waitingObservations += batch.observations.count
+            var dropped = 0
+            while waitingObservations > maxWaitingObservations, waiting.count > 1 {
+                let oldest = waiting.removeFirst()
+                waitingObservations -= oldest.observations.count
+                dropped += oldest.observations.count
+            }
+            return (takeNext(), dropped)
+        }
+    }
+
+    /// A submitted batch is done with (stored, or refused for good): the next one to submit.
+    func finished() -> Batch? {
+        condition.withLock {
+            inFlight -= 1
+            condition.broadcast()
+            return takeNext()
+        }
+    }
+
+    private func takeNext() -> Batch? {
+        guard !closed, inFlight < maxInFlight, let next = waiting.popFirst() else { return nil }
+        waitingObservations -= next.observations.count
+        inFlight += 1
+        return next
+    }
+
+    /// Batches waiting for a slot.
+    var waitingCount: Int { condition.withLock { waiting.count } }
+
+    /// Waits up to `timeout` for every batch to be done with, then closes; returns the
+    /// observations still waiting then, which are given up.
+    func drain(timeout: Duration) -> Int {
+        let deadline = Date(timeIntervalSinceNow: timeout.seconds)
+        return condition.withLock {
+            while inFlight > 0 || !waiting.isEmpty, !closed, condition.wait(until: deadline) {}
+            return closeLocked()
+        }
+    }
+
+    /// Hands out nothing more; returns the observations that were waiting (given up).
+    func close() -> Int {
+        condition.withLock { closeLocked() }
+    }
+
+    private func closeLocked() -> Int {
+        closed = true
+        defer {
+            waiting.removeAll()
+            waitingObservations = 0
+        }
+        condition.broadcast()
+        return waitingObservations
+    }
+}
