@@ -5,6 +5,9 @@ import HL7v2
 public enum PCD01DecodeError: Error, Sendable, Hashable, CustomStringConvertible {
     /// Not an ORU^R01: rejected with `AR`.
     case unsupportedMessage(type: String, trigger: String)
+    /// MSH-11 says training (`T`) or debugging (`D`), or another id this engine does not accept:
+    /// `AR`, code 202, so that a monitor in demo mode never writes into a patient's chart.
+    case unsupportedProcessingID(String)
     /// A field the message needs is missing: `AE`, code 101.
     case requiredFieldMissing(segment: String, sequence: Int, field: Int, what: String)
     /// A field holds a value of the wrong form: `AE`, code 102.
@@ -12,7 +15,7 @@ public enum PCD01DecodeError: Error, Sendable, Hashable, CustomStringConvertible
 
     public var acknowledgmentCode: HL7AcknowledgmentCode {
         switch self {
-        case .unsupportedMessage: .AR
+        case .unsupportedMessage, .unsupportedProcessingID: .AR
         case .requiredFieldMissing, .invalidValue: .AE
         }
     }
@@ -22,6 +25,8 @@ public enum PCD01DecodeError: Error, Sendable, Hashable, CustomStringConvertible
         case let .unsupportedMessage(type, _):
             let code: HL7ErrorCode = type == "ORU" ? .unsupportedEventCode : .unsupportedMessageType
             return HL7ErrorDetail(code: code, segmentID: "MSH", segmentSequence: 1, field: 9, text: description)
+        case .unsupportedProcessingID:
+            return HL7ErrorDetail(code: .unsupportedProcessingID, segmentID: "MSH", segmentSequence: 1, field: 11, text: description)
         case let .requiredFieldMissing(segment, sequence, field, _):
             return HL7ErrorDetail(code: .requiredFieldMissing, segmentID: segment, segmentSequence: sequence, field: field, text: description)
         case let .invalidValue(segment, sequence, field, _, _):
@@ -33,6 +38,8 @@ public enum PCD01DecodeError: Error, Sendable, Hashable, CustomStringConvertible
         switch self {
         case let .unsupportedMessage(type, trigger):
             "message type \(type)^\(trigger) is not accepted here; only ORU^R01 (IHE PCD-01)"
+        case let .unsupportedProcessingID(id):
+            "processing id '\(id.prefix(8))' (MSH-11) is not accepted here; only production (P) data is stored"
         case let .requiredFieldMissing(segment, sequence, field, what):
             "\(segment)-\(field) (\(what)) is required but empty in \(segment) #\(sequence)"
         case let .invalidValue(segment, sequence, field, value, reason):

@@ -8,6 +8,9 @@ public struct PCD01Decoder: Sendable {
     public var profiles: DeviceProfileCatalog
     /// The zone of timestamps that carry no `+/-ZZZZ` offset.
     public var facilityZone: TimeZone
+    /// MSH-11 values whose messages are stored: production only, unless a test system says
+    /// otherwise. An empty MSH-11 counts as production.
+    public var acceptedProcessingIDs: Set<String> = ["P"]
 
     public init(profiles: DeviceProfileCatalog, facilityZone: TimeZone) {
         self.profiles = profiles
@@ -20,13 +23,28 @@ public struct PCD01Decoder: Sendable {
     }
 
     private static func header(of msh: HL7BorrowedSegment) -> MessageHeader {
-        MessageHeader(
-            sendingApplication: msh[3].value,
-            sendingFacility: msh[4].value,
+        let application = hierarchicDesignator(msh[3])
+        return MessageHeader(
+            sendingApplication: designatorText(application),
+            sendingFacility: designatorText(hierarchicDesignator(msh[4])),
             controlID: msh[10].value,
             messageType: msh[9].component(1).value,
-            triggerEvent: msh[9].component(2).value
+            triggerEvent: msh[9].component(2).value,
+            applicationName: application.namespace,
+            reportingDevice: application.universalID.isEmpty ? application.namespace : application.universalID
         )
+    }
+
+    /// An HD field's components (HL7 table: namespace id, universal id, universal id type).
+    private static func hierarchicDesignator(_ field: HL7BorrowedText) -> (namespace: String, universalID: String, type: String) {
+        (field.component(1).value, field.component(2).value, field.component(3).value)
+    }
+
+    /// `namespace^universal id^type` without trailing empty components (`MONITOR` stays `MONITOR`).
+    private static func designatorText(_ designator: (namespace: String, universalID: String, type: String)) -> String {
+        if !designator.type.isEmpty { return designator.namespace + "^" + designator.universalID + "^" + designator.type }
+        if !designator.universalID.isEmpty { return designator.namespace + "^" + designator.universalID }
+        return designator.namespace
     }
 
     public func decode(_ message: HL7Message) throws(PCD01DecodeError) -> DecodedMessage {
@@ -40,11 +58,15 @@ public struct PCD01Decoder: Sendable {
         guard header.messageType == "ORU", header.triggerEvent == "R01" else {
             throw .unsupportedMessage(type: header.messageType, trigger: header.triggerEvent)
         }
+        let processingID = msh[11].component(1)
+        if !processingID.isEmpty, !acceptedProcessingIDs.contains(processingID.value) {
+            throw .unsupportedProcessingID(processingID.value)
+        }
         guard !header.controlID.isEmpty else {
             throw .requiredFieldMissing(segment: "MSH", sequence: 1, field: 10, what: "message control id")
         }
         let messageTime = try timestamp(msh[7].component(1), segment: "MSH", sequence: 1, field: 7)
-        return try profiles.withProfile(forSendingApplication: header.sendingApplication) { (profile) throws(PCD01DecodeError) in
+        return try profiles.withProfile(forSendingApplication: header.applicationName) { (profile) throws(PCD01DecodeError) in
             try decodeRows(message, header: header, messageTime: messageTime, profile: profile)
         }
     }
@@ -238,6 +260,9 @@ public struct PCD01Decoder: Sendable {
             }
         }
 
+        // A value near Double's limit can overflow in the conversion.
+        guard value.isFinite else { return skip(5, "value out of range after conversion to \(unit.ucum)") }
+
         let time = try rowTime(obx[14], sequence: sequence, context: &context)
         let device = try rowDevice(mdsBytes: mdsBytes, sequence: sequence, context: &context)
         context.row.time = time
@@ -264,14 +289,14 @@ public struct PCD01Decoder: Sendable {
         return time
     }
 
-    /// The device of the row's MDS, else the last one named, else MSH-3.
+    /// The device of the row's MDS, else the last one named, else MSH-3's (`reportingDevice`).
     private func rowDevice(mdsBytes: UnsafeBufferPointer<UInt8>, sequence: Int, context: inout Context) throws(PCD01DecodeError) -> String {
         // Rows of one MDS follow each other: ask the table only when the MDS changes.
         if context.deviceMDS.map({ !Self.same($0, mdsBytes) }) ?? true {
             context.deviceMDS = mdsBytes
             context.mdsDevice = context.deviceByMDS.device(for: String(decoding: mdsBytes, as: UTF8.self))
         }
-        let device = context.mdsDevice ?? context.lastDevice ?? context.header.sendingApplication
+        let device = context.mdsDevice ?? context.lastDevice ?? context.header.reportingDevice
         guard !device.isEmpty else {
             throw .requiredFieldMissing(segment: "OBX", sequence: sequence, field: 18, what: "equipment instance identifier (and MSH-3 is empty)")
         }

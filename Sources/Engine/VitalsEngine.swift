@@ -25,6 +25,8 @@ public final class VitalsEngine: Sendable {
         public var facility: String
         /// The zone of HL7 timestamps without an offset.
         public var facilityZone: TimeZone
+        /// MSH-11 processing ids whose messages are stored (`PCD01Decoder.acceptedProcessingIDs`).
+        public var acceptedProcessingIDs: Set<String> = ["P"]
         public var writer = ObservationWriter.Configuration()
         public var pipeline = IngestPipeline.Configuration()
         public var mllp = MLLPServer.Configuration()
@@ -109,7 +111,8 @@ public final class VitalsEngine: Sendable {
             bound.set(port)
         }
 
-        let decoder = PCD01Decoder(profiles: configuration.profiles, facilityZone: configuration.facilityZone)
+        var decoder = PCD01Decoder(profiles: configuration.profiles, facilityZone: configuration.facilityZone)
+        decoder.acceptedProcessingIDs = configuration.acceptedProcessingIDs
         server = MLLPServer(configuration: configuration.mllp, ingestor: MessageIngestor(decoder: decoder, sink: pipeline, logger: logger), logger: logger)
         mllpPort = try await server.start()
     }

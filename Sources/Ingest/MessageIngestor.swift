@@ -18,6 +18,10 @@ public enum IngestReply: Sendable {
 /// Turns a received HL7 message into stored observations and the acknowledgement for it.
 /// Transport-free: the MLLP handler owns connections and ordering, this owns the meaning.
 public final class MessageIngestor: Sendable {
+    /// Skipped rows an `AA` names in ERR segments; one more ERR counts the others, so that a
+    /// message of thousands of unreadable rows does not get an ACK ten times its own size.
+    static let namedSkippedRows = 20
+
     private let decoder: PCD01Decoder
     private let sink: any ObservationSink
     private let logger: Logger
@@ -49,7 +53,11 @@ public final class MessageIngestor: Sendable {
         do {
             decoded = try decoder.decode(message)
         } catch {
-            let reason = error.acknowledgmentCode == .AR ? "unsupported_message" : "undecodable"
+            let reason = switch error {
+            case .unsupportedMessage: "unsupported_message"
+            case .unsupportedProcessingID: "unsupported_processing_id"
+            case .requiredFieldMissing, .invalidValue: "undecodable"
+            }
             reject(message, code: error.acknowledgmentCode, detail: error.errorDetail, reason: reason, peer: peer, reply: reply)
             return
         }
@@ -62,8 +70,12 @@ public final class MessageIngestor: Sendable {
         }
         let header = decoded.header
         let key = MessageKey(sendingApplication: header.sendingApplication, sendingFacility: header.sendingFacility, controlID: header.controlID)
-        let warnings = decoded.skipped.map {
+        var warnings = decoded.skipped.prefix(Self.namedSkippedRows).map {
             HL7ErrorDetail(code: .dataTypeError, severity: .warning, segmentID: "OBX", segmentSequence: $0.segmentSequence, field: $0.field, text: $0.reason)
+        }
+        if decoded.skipped.count > Self.namedSkippedRows {
+            let others = decoded.skipped.count - Self.namedSkippedRows
+            warnings.append(HL7ErrorDetail(code: .dataTypeError, severity: .warning, segmentID: "OBX", text: "and \(others) more OBX rows skipped"))
         }
         // The AA is built here, on the connection's thread, so the writer's completions stay short.
         let accepted = acknowledgment(for: message, code: .AA, details: warnings)

@@ -35,6 +35,7 @@ enum EngineStartup {
             databaseURL: databaseURL, profiles: DeviceProfileCatalog(profiles: profiles), facility: alerts.facility,
             facilityZone: TimeZone(identifier: options.facilityTimeZone) ?? .gmt
         )
+        configuration.acceptedProcessingIDs = Set(options.acceptedProcessingIDs)
         configuration.writer.maxBatchRows = options.maxBatchRows
         configuration.writer.connections = options.writerConnections
         configuration.mllp.host = options.mllpHost

@@ -22,6 +22,9 @@ struct IngestOptions: ParsableArguments {
     @Option(help: "Time zone of HL7 timestamps that carry no offset (IANA name).")
     var facilityTimeZone: String = "Africa/Khartoum"
 
+    @Option(name: .customLong("accept-processing-id"), help: "MSH-11 processing id whose messages are stored (repeatable; the ids given replace the default P). Others, such as T (training) and D (debugging), are answered AR 202 and not stored.")
+    var acceptedProcessingIDs: [String] = ["P"]
+
     @Option(help: "Most observation rows in one database commit.")
     var maxBatchRows: Int = ObservationWriter.Configuration().maxBatchRows
 
@@ -34,6 +37,9 @@ struct IngestOptions: ParsableArguments {
         }
         guard maxFrameBytes >= 1024 else { throw ValidationError("--max-frame-bytes must be at least 1024") }
         guard idleTimeoutSeconds > 0 else { throw ValidationError("--idle-timeout-seconds must be positive") }
+        guard !acceptedProcessingIDs.isEmpty, acceptedProcessingIDs.allSatisfy({ !$0.isEmpty }) else {
+            throw ValidationError("--accept-processing-id must name a processing id such as P")
+        }
         guard maxBatchRows > 0 else { throw ValidationError("--max-batch-rows must be positive") }
         guard (1...16).contains(writerConnections) else { throw ValidationError("--writer-connections must be between 1 and 16") }
     }

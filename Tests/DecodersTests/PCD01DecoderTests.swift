@@ -26,7 +26,9 @@ import VitalSigns
     @Test func decodesThePCD01ExampleWithInheritedDeviceAndTimes() throws {
         let decoded = try decoder().decode(try parse(Self.pcd01Example))
         #expect(decoded.header.controlID == "MSGID1234")
-        #expect(decoded.header.sendingApplication == "AcmeInc")
+        #expect(decoded.header.sendingApplication == "AcmeInc^ACDE48234567ABCD^EUI-64")
+        #expect(decoded.header.applicationName == "AcmeInc")
+        #expect(decoded.header.reportingDevice == "ACDE48234567ABCD")
         #expect(decoded.observations.count == 8)
         let spo2 = try #require(decoded.observations.first)
         #expect(spo2.kind == .spo2)
@@ -285,5 +287,20 @@ import VitalSigns
             let spo2 = try #require(decoded.observations.first { $0.kind == .spo2 })
             #expect(criticalFlags([spo2], profileID: decoded.profileID) == [step % 10 == 0])
         }
+    }
+
+    @Test("a value that overflows when converted to its canonical unit is skipped, not stored as infinity")
+    func aValueOverflowingInConversionIsSkipped() throws {
+        let huge = "1" + String(repeating: "0", count: 308)  // 1e308: finite, but not in mmHg
+        let message = try parse(hl7(
+            "MSH|^~\\&|MON|ICU|||20261129101500+0000||ORU^R01|HUGE-1|P|2.6",
+            "OBX|1|NM|150021^MDC_PRESS_BLD_NONINV_SYS^MDC|1.1.1.1|\(huge)|kPa^kPa^UCUM|||||R|||||||DEV-H",
+            "OBX|2|NM|150022^MDC_PRESS_BLD_NONINV_DIA^MDC|1.1.1.2|10|kPa^kPa^UCUM|||||R|||||||DEV-H"
+        ))
+        let decoded = try decoder().decode(message)
+        #expect(decoded.observations.map(\.kind) == [.nibpDiastolic])
+        #expect(decoded.skipped.map(\.segmentSequence) == [1])
+        #expect(decoded.skipped.first?.field == 5)
+        #expect(decoded.observations.allSatisfy { $0.value.isFinite })
     }
 }

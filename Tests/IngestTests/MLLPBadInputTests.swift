@@ -283,4 +283,42 @@ import VitalSigns
         #expect(warnings.first?[2].component(3).value == "5")
         #expect(try engine.count("SELECT count(*) FROM vital_signs") == 1)
     }
+
+    @Test("a message of thousands of rows without a value gets an AA of bounded size: 20 rows named, the others counted")
+    func manySkippedRowsAreNamedUpToABound() async throws {
+        let engine = try await TestEngine.start()
+        defer { engine.stop() }
+        let client = try await MLLPClient.connect(host: "127.0.0.1", port: engine.port)
+        defer { Task { await client.close() } }
+        let header = "MSH|^~\\&|MON|ICU|||20261129101500+0000||ORU^R01|WARN-MANY|P|2.6\r"
+            + "OBX|1|NM|147842^MDC_ECG_HEART_RATE^MDC|1.1.1.1|80|264864^MDC_DIM_BEAT_PER_MIN^MDC|||||R|||||||DEV-W\r"
+        let rows = (2...1_001).map { "OBX|\($0)|ST|X^free text^L|1.1.1.\($0)|text" }.joined(separator: "\r")
+        let ack = try HL7Message(parsing: try await client.send(Array((header + rows).utf8)))
+        #expect(ack.firstSegment(named: "MSA")?[1].value == "AA")
+        let warnings = ack.segments(named: "ERR")
+        #expect(warnings.count == 21)
+        #expect(warnings.first?[2].component(2).value == "2")
+        #expect(warnings.last?[8].value == "and 980 more OBX rows skipped")
+        #expect(try engine.count("SELECT count(*) FROM vital_signs") == 1)
+    }
+
+    @Test("a message sent in training or debugging mode (MSH-11 T, D) gets AR 202 and stores nothing")
+    func trainingAndDebuggingMessagesAreRefused() async throws {
+        let engine = try await TestEngine.start()
+        defer { engine.stop() }
+        let client = try await MLLPClient.connect(host: "127.0.0.1", port: engine.port)
+        defer { Task { await client.close() } }
+        for mode in ["T", "D"] {
+            let message = Self.good("MODE-\(mode)").replacing(Array("|P|2.6".utf8), with: Array("|\(mode)|2.6".utf8))
+            let (code, controlID, error) = try Self.msa(await client.send(message))
+            #expect(code == "AR")
+            #expect(controlID == "G-MODE-\(mode)")
+            let err = try #require(error)
+            #expect(err[3].component(1).value == "202")
+            #expect(err[2].component(3).value == "11")
+        }
+        #expect(try Self.msa(await client.send(Self.good("MODE-P"))).code == "AA")
+        #expect(try engine.count("SELECT count(*) FROM vital_signs") == 1)
+        #expect(engine.logs.all.contains { $0.metadata["reason"] == "unsupported_processing_id" && $0.metadata["control_id"] == "G-MODE-T" })
+    }
 }
