@@ -40,8 +40,14 @@ final class BackgroundRecorder<Item: Sendable>: Sendable {
                 let open: PostgresConnection
                 if let connection { open = connection } else { open = try PostgresConnection(url: url, logger: logger) }
                 connection = open
-                try insert(items, open)
-                queue.drop(items.count)
+                do {
+                    try insert(items, open)
+                    queue.drop(items.count)
+                } catch where error.isDataError {
+                    // The database refuses something in the group and would every time: one by
+                    // one, so that only what it refuses is dropped.
+                    try insertEach(items, on: open, queue: queue, what: what, logger: logger, insert: insert)
+                }
                 retryDelay = .milliseconds(100)
             } catch {
                 logger.warning("\(what) not stored yet, retrying", metadata: ["error": "\(error.redactedDescription)", "queued": "\(queue.count)"])
@@ -52,6 +58,21 @@ final class BackgroundRecorder<Item: Sendable>: Sendable {
             }
         }
         connection?.close()
+    }
+
+    /// Inserts `items` one at a time, dropping from the queue each one stored or refused for its
+    /// data (logged); another error stops it, the rest left queued for the retry.
+    private static func insertEach(
+        _ items: [Item], on connection: PostgresConnection, queue: ItemQueue<Item>, what: String, logger: Logger, insert: Insert
+    ) throws(PostgresError) {
+        for item in items {
+            do {
+                try insert([item], connection)
+            } catch where error.isDataError {
+                logger.error("\(what) refused by the database, dropped", metadata: ["error": "\(error.redactedDescription)"])
+            }
+            queue.drop(1)
+        }
     }
 }
 

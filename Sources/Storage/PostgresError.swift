@@ -42,8 +42,10 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible, Equatable
     public var isConnectionFailure: Bool {
         guard let sqlState else { return true }
         // 08: connection exception; 57P01-57P05: admin/crash shutdown, cannot connect now;
-        // 53: insufficient resources (out of memory, too many connections, disk full).
-        return sqlState.hasPrefix("08") || sqlState.hasPrefix("57P") || sqlState.hasPrefix("53")
+        // 53: insufficient resources (out of memory, too many connections, disk full); 25006: a
+        // write on a standby, the session left on the old primary after a failover (a new
+        // connection with `target_session_attrs=read-write` finds the new one).
+        return sqlState.hasPrefix("08") || sqlState.hasPrefix("57P") || sqlState.hasPrefix("53") || sqlState == "25006"
     }
 
     /// True when the statement was refused because of the data it carried (class 22 data

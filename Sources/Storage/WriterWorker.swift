@@ -259,6 +259,14 @@ final class WriterWorker: @unchecked Sendable {
                 firstSubmission.append(index)
                 distinct.append(key)
             }
+            // In one order on every connection: two commits inserting the same keys (a message
+            // retransmitted on another connection) in opposite orders would deadlock.
+            let order = distinct.indices.sorted {
+                (distinct[$0].sendingApplication, distinct[$0].sendingFacility, distinct[$0].controlID)
+                    < (distinct[$1].sendingApplication, distinct[$1].sendingFacility, distinct[$1].controlID)
+            }
+            distinct = order.map { distinct[$0] }
+            firstSubmission = order.map { firstSubmission[$0] }
         }
     }
 
@@ -488,6 +496,8 @@ final class WriterWorker: @unchecked Sendable {
         if observation.time.microsecondsSinceEpoch < earliestTimestamp {
             return "time \(observation.time) is before the earliest time PostgreSQL can store"
         }
+        // The decoders refuse them already; a NaN would poison every average of its rollup bucket.
+        if !observation.value.isFinite { return "value \(observation.value) is not a finite number" }
         if hasNUL(observation.deviceID) || hasNUL(observation.code.code) || hasNUL(observation.code.system)
             || hasNUL(observation.unit.ucum) || observation.location.map(hasNUL) == true
             || observation.hierarchy.map(hasNUL) == true

@@ -361,6 +361,26 @@ struct ObservationWriterTests {
         #expect(try await writer.write(IngestBatch(message: key("I-2"), observations: [observation(seconds: 2)])) == .stored(observations: 1))
     }
 
+    @Test("a value that is not a finite number is refused for its data, and its batch stores nothing")
+    func nonFiniteValuesAreRefused() async throws {
+        let url = try TestPostgres.migratedDatabase()
+        let writer = try ObservationWriter(url: url, logger: logger)
+        defer { writer.shutdown() }
+        for (index, value) in [Double.nan, .infinity, -.infinity].enumerated() {
+            let batch = IngestBatch(message: key("NF-\(index)"), observations: [observation(seconds: 1), observation(seconds: 2, value: value)])
+            do {
+                let outcome = try await writer.write(batch)
+                Issue.record("\(value) was stored: \(outcome)")
+            } catch {
+                #expect(error.isDataError)
+                #expect(error.message.contains("observation 2") && error.message.contains("finite"))
+            }
+        }
+        let reader = try PostgresConnection(url: url)
+        defer { reader.close() }
+        #expect(try count(reader, "SELECT count(*) FROM vital_signs") == 0)
+    }
+
     @Test("shutdown finishes what was submitted; later submissions fail clearly")
     func shutdown() async throws {
         let url = try TestPostgres.migratedDatabase()

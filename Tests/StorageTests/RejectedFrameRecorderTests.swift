@@ -31,6 +31,28 @@ struct RejectedFrameRecorderTests {
         ])
     }
 
+    @Test("a frame the database refuses is dropped alone: the frames queued with it and after it are stored")
+    func aRefusedFrameIsDroppedAlone() async throws {
+        let url = try TestPostgres.migratedDatabase()
+        let recorder = RejectedFrameRecorder(url: url, logger: TestPostgres.logger)
+        defer { recorder.shutdown() }
+        func frame(_ reason: String, at time: Date = Date()) -> RejectedFrame {
+            RejectedFrame(source: "serial", origin: "/dev/ttyUSB0", device: nil, reason: reason, detail: "-", raw: [0x01], receivedAt: time)
+        }
+        recorder.record(frame("first"))
+        // The year 318,857: no timestamptz holds it, so the database refuses it for its data.
+        recorder.record(frame("refused", at: Date(timeIntervalSince1970: 1e13)))
+        recorder.record(frame("last"))
+
+        let reader = try PostgresConnection(url: url)
+        defer { reader.close() }
+        try await waitUntil(timeout: .seconds(20), "the other frames stored") {
+            try reader.execute("SELECT count(*) FROM rejected_frames").scalar == "2"
+        }
+        #expect(try reader.execute("SELECT reason FROM rejected_frames ORDER BY id").rows == [["first"], ["last"]])
+        #expect(recorder.pending == 0)
+    }
+
     @Test("frames queued while the database is unreachable are stored once it is back")
     func survivesOutage() async throws {
         let cluster = try TestPostgres.privateCluster(port: freeTCPPort())
