@@ -183,6 +183,31 @@ import VitalSigns
         #expect(setup.daemon.source.statistics.current.duplicates == 1)
     }
 
+    @Test("payloads that name neither an id nor a time are new readings each time, even with the same bytes")
+    func identicalPayloadsWithoutATimeAreEachStored() async throws {
+        let setup = try await MQTTTestSetup.start(filter: "fhir/+/observation", profile: fhirProfile)
+        defer { setup.stop() }
+        let publisher = try MQTTPublisher(options: MQTTConnectionOptions(broker: MQTTBrokerURL(parsing: setup.broker.url), clientID: "fhir-timeless"))
+        defer { publisher.stop() }
+        // No effective time: stamped on arrival. A stable patient's SpO2 of 97, three times.
+        let payload = Array("""
+            { "resourceType": "Observation", "status": "final",
+              "code": { "coding": [ { "system": "http://loinc.org", "code": "59408-5" } ] },
+              "valueQuantity": { "value": 97, "unit": "%", "system": "http://unitsofmeasure.org", "code": "%" } }
+            """.utf8)
+        for sent in 1...3 {
+            try publisher.publish(topic: "fhir/DEV-T/observation", payload: payload)
+            #expect(publisher.flush())
+            // One at a time, so that each has an arrival of its own.
+            try await waitUntil(timeout: .seconds(30), pollEvery: .milliseconds(20), "message \(sent) handled") {
+                let statistics = setup.daemon.source.statistics.current
+                return statistics.stored + statistics.duplicates == sent
+            }
+        }
+        #expect(setup.daemon.source.statistics.current.duplicates == 0)
+        #expect(try count(setup.database, "SELECT count(*) FROM vital_signs WHERE value = 97") == 3)
+    }
+
     @Test("a message that names no patient takes its device's association, else its bed's")
     func associationsApplyToMessagesWithoutAPatient() async throws {
         let broker = try TestMosquitto()

@@ -215,8 +215,14 @@ final class MQTTSourceLoop: @unchecked Sendable {
         let facility = device ?? frame.observations.first?.deviceID ?? ""
         // A payload that names no id of its own (a FHIR resource without `identifier` or `id`, a
         // mapping without a message id field) is known by its content: one key for all of them
-        // would store the first and drop every later one as a duplicate.
-        let messageID = frame.messageID.flatMap { $0.isEmpty ? nil : $0 } ?? DecodedFrame.contentID(message.payload)
+        // would store the first and drop every later one as a duplicate. One that names no time
+        // either (its observations stamped on arrival) is known by its arrival too: a stable
+        // patient's device sends the same bytes again and again, each a new reading. (A redelivery
+        // of such a payload after a reconnect is then stored again: the lesser harm.)
+        var messageID = frame.messageID.flatMap { $0.isEmpty ? nil : $0 } ?? DecodedFrame.contentID(message.payload)
+        if frame.messageID == nil, !frame.observations.isEmpty, frame.observations.allSatisfy({ $0.time == context.receivedAt }) {
+            messageID += "@\(context.receivedAt.microsecondsSinceEpoch)"
+        }
         let key = MessageKey(sendingApplication: "MQTT", sendingFacility: facility, controlID: messageID)
         let conditions = frame.statusReports.compactMap { DeviceCondition($0, patient: frame.observations.first?.patient, location: frame.observations.first?.location) }
         submit(IngestBatch(message: key, observations: frame.observations), profileID: subscription.profile.id, conditions: conditions,
