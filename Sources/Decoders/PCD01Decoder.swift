@@ -37,7 +37,9 @@ public struct PCD01Decoder: Sendable {
 
     /// An HD field's components (HL7 table: namespace id, universal id, universal id type).
     private static func hierarchicDesignator(_ field: HL7BorrowedText) -> (namespace: String, universalID: String, type: String) {
-        (field.component(1).value, field.component(2).value, field.component(3).value)
+        // Most senders name themselves with one plain word: read it once, with no component scan.
+        if let plain = field.plainASCII { return (String(decoding: plain, as: UTF8.self), "", "") }
+        return (field.component(1).value, field.component(2).value, field.component(3).value)
     }
 
     /// `namespace^universal id^type` without trailing empty components (`MONITOR` stays `MONITOR`).
@@ -59,7 +61,8 @@ public struct PCD01Decoder: Sendable {
             throw .unsupportedMessage(type: header.messageType, trigger: header.triggerEvent)
         }
         let processingID = msh[11].component(1)
-        if !processingID.isEmpty, !acceptedProcessingIDs.contains(processingID.value) {
+        if !processingID.isEmpty, !processingID.equals("P") || !acceptedProcessingIDs.contains("P"),
+           !acceptedProcessingIDs.contains(processingID.value) {
             throw .unsupportedProcessingID(processingID.value)
         }
         guard !header.controlID.isEmpty else {
