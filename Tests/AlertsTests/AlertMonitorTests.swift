@@ -46,6 +46,30 @@ import VitalSigns
         #expect(alerts.first { $0.patient?.id == "COPD-1" }?.value == 79)
     }
 
+    @Test("a condition that persists after a clinician resolved its alert raises a new one")
+    func aResolvedAlertWhoseConditionPersistsIsRaisedAgain() async throws {
+        let url = try TestPostgres.migratedDatabase()
+        let hub = try AlertHub(url: url, configuration: .init(facility: "KTH"), logger: TestPostgres.logger)
+        defer { hub.shutdown() }
+        let profiles = DeviceProfileCatalog(profiles: try DeviceProfileLoader.loadDirectory(RepositoryPaths.root + "/device-profiles"))
+        let monitor = AlertMonitor(hub: hub, profiles: profiles, settingsURL: nil, logger: TestPostgres.logger)
+        defer { monitor.stop() }
+        let scope = AlertScope(facility: "KTH")
+        let start = Timestamp(secondsSinceEpoch: Date().timeIntervalSince1970)
+        func at(_ seconds: Int64) -> Timestamp { Timestamp(microsecondsSinceEpoch: start.microsecondsSinceEpoch + seconds * 1_000_000) }
+
+        monitor.consume(observations: [spo2(80, patient: "PERSIST-1", at: at(0))], profileID: "generic-pcd01", conditions: [], tick: nil)
+        try await waitUntil(timeout: .seconds(10), "the first alert") { hub.openAlerts(in: scope).first?.id ?? 0 != 0 }
+        let first = try #require(hub.openAlerts(in: scope).first)
+        _ = try await hub.resolve(id: first.id, by: "nurse.a", in: scope)
+        #expect(hub.openAlerts(in: scope).isEmpty)
+
+        // Still 80 %: the rules start over and raise again.
+        monitor.consume(observations: [spo2(80, patient: "PERSIST-1", at: at(5))], profileID: "generic-pcd01", conditions: [], tick: nil)
+        try await waitUntil(timeout: .seconds(10), "a new alert") { hub.openAlerts(in: scope).contains { $0.id != 0 && $0.id != first.id } }
+        #expect(hub.openAlerts(in: scope).first?.severity == first.severity)
+    }
+
     @Test("an alert left open by a previous run is cleared when the values come back to normal, and a silent device's alarm when it is heard")
     func alertsOpenBeforeARestartClear() async throws {
         let url = try TestPostgres.migratedDatabase()

@@ -170,11 +170,12 @@ private final class HubWorker: @unchecked Sendable {
             var replies: [() -> Void] = []
             // Clinicians' actions answered after the commit: the index of their change and the reply.
             var actions: [(change: Int, reply: (Result<Alert, AlertActionError>) -> Void)] = []
+            let now = Self.now()
             for command in commands {
                 switch command {
                 case .triggers(let triggers):
                     for trigger in triggers {
-                        if let change = lifecycle.handle(trigger) { changes.append(change) }
+                        if let change = lifecycle.handle(trigger, at: now) { changes.append(change) }
                     }
                 case let .acknowledge(id, by, scope, reply):
                     switch target(id, scope) {
@@ -203,7 +204,7 @@ private final class HubWorker: @unchecked Sendable {
                     }
                 }
             }
-            changes += lifecycle.escalate(at: Self.now())
+            changes += lifecycle.escalate(at: now)
             if !changes.isEmpty {
                 if let stored = commitUntilStored(changes, giveUpWhen: { inbox.isClosed }) {
                     for index in changes.indices where stored[index] == nil { lifecycle.discard(changes[index]) }

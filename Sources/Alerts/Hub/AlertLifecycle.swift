@@ -21,14 +21,14 @@ struct AlertLifecycle {
     }
 
     /// The change a trigger asks for, if any: a raise for an unresolved key only escalates when it
-    /// is more severe; a clear resolves the key's alert.
-    mutating func handle(_ trigger: AlertTrigger) -> AlertChange? {
-        let change = decide(trigger)
+    /// is more severe; a clear resolves the key's alert. `now` is the hub's clock.
+    mutating func handle(_ trigger: AlertTrigger, at now: Timestamp) -> AlertChange? {
+        let change = decide(trigger, at: now)
         if let change { record(change) }
         return change
     }
 
-    private func decide(_ trigger: AlertTrigger) -> AlertChange? {
+    private func decide(_ trigger: AlertTrigger, at now: Timestamp) -> AlertChange? {
         let existing = unresolved[trigger.key]
         switch trigger.action {
         case .raise(let severity):
@@ -40,13 +40,18 @@ struct AlertLifecycle {
                     escalationCount: 0, escalatedAt: nil, escalateAfter: trigger.escalateAfter
                 ), event: .raised)
             }
-            guard severity > alert.severity else { return nil }
-            alert.severity = severity
+            // The rules raise an open key again only when its condition got worse. That is news
+            // when it is more severe than the alert, and also when the alert's severity came from
+            // the escalation timer: the condition itself is worse than when it was raised.
+            guard severity > alert.severity || alert.escalationCount > 0 else { return nil }
+            alert.severity = max(severity, alert.severity)
             alert.value = trigger.value
             alert.observedAt = trigger.observedAt
             // A worse condition calls for attention again: the worse rule's time to acknowledge
-            // applies, and an acknowledgement of the milder condition does not cover it.
+            // applies from now (not from the milder alert's raise, which would escalate it at
+            // once), and an acknowledgement of the milder condition does not cover it.
             alert.escalateAfter = trigger.escalateAfter
+            alert.escalatedAt = now
             if alert.state == .acknowledged {
                 alert.state = .open
                 alert.acknowledgedAt = nil
@@ -56,7 +61,7 @@ struct AlertLifecycle {
         case .clear:
             guard var alert = existing else { return nil }
             alert.state = .resolved
-            alert.resolvedBy = "system"
+            alert.resolvedBy = Alert.resolvedBySystem
             return AlertChange(alert: alert, event: .resolved)
         }
     }

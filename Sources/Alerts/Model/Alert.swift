@@ -21,6 +21,7 @@ public struct Alert: Sendable, Hashable {
     public var acknowledgedAt: Timestamp?
     public var acknowledgedBy: String?
     public var resolvedAt: Timestamp?
+    /// The clinician, or `Alert.resolvedBySystem` when its condition cleared.
     public var resolvedBy: String?
     public var escalationCount: Int
     /// When it was raised or last escalated: the escalation clock starts here.
@@ -45,6 +46,9 @@ public struct Alert: Sendable, Hashable {
     public static func json(_ alerts: [Alert]) -> String { AlertJSON.alerts(alerts) }
 
     /// Due for escalation at `now`: open (not acknowledged) for longer than the rule allows.
+    /// `resolvedBy` of an alert whose condition cleared by itself.
+    public static let resolvedBySystem = "system"
+
     public func isDueForEscalation(at now: Timestamp) -> Bool {
         guard state == .open, let escalateAfter else { return false }
         let since = escalatedAt ?? raisedAt

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Storage
+import Synchronization
 import VitalSigns
 
 /// Runs the critical-value rules over everything the pipeline carries and hands their decisions
@@ -18,6 +19,9 @@ public final class AlertMonitor: @unchecked Sendable {
     private let hub: AlertHub
     private let profiles: DeviceProfileCatalog
     private let logger: Logger
+    /// Keys of alerts clinicians resolved, from the hub's thread, forgotten by the rules at the
+    /// stage's next entry.
+    private let resolvedByClinicians = Mutex<[AlertKey]>([])
 
     /// `url` nil: no per-patient settings (tests, tools). With a URL the settings are read once
     /// here, before the first observation.
@@ -36,6 +40,12 @@ public final class AlertMonitor: @unchecked Sendable {
                 continue
             }
             evaluator.resume(key, severity: alert.severity >= .critical ? .critical : .warning)
+        }
+        hub.onCommitted { [weak self] events in
+            let keys = events.compactMap { event in
+                event.type == .resolved && event.alert.resolvedBy != Alert.resolvedBySystem ? Self.ruleKey(of: event.alert) : nil
+            }
+            if !keys.isEmpty { self?.resolvedByClinicians.withLock { $0 += keys } }
         }
         applyLatestSettings()
     }
@@ -58,6 +68,9 @@ public final class AlertMonitor: @unchecked Sendable {
 
     /// One pipeline entry: its observations, the device's reported conditions, or a clock tick.
     public func consume(observations: [Observation], profileID: String?, conditions: [DeviceCondition], tick: Timestamp?) {
+        for key in resolvedByClinicians.withLock({ keys in defer { keys.removeAll() }; return keys }) {
+            evaluator.forget(key)
+        }
         var signals: [AlertSignal] = []
         if let tick {
             applyLatestSettings()

@@ -115,6 +115,17 @@ public struct AlertEvaluator: Sendable {
         )
     }
 
+    /// Stops tracking `key`: a clinician resolved its alert. A condition that persists raises a
+    /// new alert once it has lasted its debounce again (a tracker still open would only ever
+    /// escalate or clear an alert that no longer exists).
+    public mutating func forget(_ key: AlertKey) {
+        if key.rule == .deviceSilent, case .device(let deviceID) = key.subject {
+            devices[deviceID]?.isSilent = false
+            return
+        }
+        alerts[key] = nil
+    }
+
     /// Records a bedside assessment (consciousness, supplemental oxygen) for NEWS2.
     public mutating func record(_ assessment: ClinicalAssessment) -> [AlertSignal] {
         let subject = AlertSubject.patient(assessment.patient)
