@@ -63,7 +63,7 @@ import VitalSigns
         await engine.stop()
     }
 
-    @Test("the nurses' page shows a critical value sent over MLLP, and acknowledging it there records the nurse in the database")
+    @Test("the nurses' page shows a critical value sent over MLLP, acknowledging it there records the nurse in the database, and a worse condition reopens it there")
     func nursesPage() async throws {
         let engine = try await AlertingEngine.start()
         let browser = try await HeadlessChromium.launch(width: 1280, height: 800)
@@ -86,6 +86,17 @@ import VitalSigns
                 try engine.query("SELECT state, acknowledged_by FROM critical_events") == [["acknowledged", "nurse.amina"]]
             }
             try await browser.screenshot(to: artifacts + "/acknowledged.png")
+
+            // The condition worsens: the alert is open again, on the page too, with its button back.
+            let acknowledged = try #require(engine.hub.openAlerts(in: AlertScope(facility: engine.hub.facility)).first)
+            engine.hub.submit([AlertTrigger(
+                action: .raise(.emergency), key: acknowledged.key, rule: acknowledged.rule, vital: acknowledged.vital, value: 70,
+                unit: acknowledged.unit, patient: acknowledged.patient, device: acknowledged.device, location: acknowledged.location,
+                observedAt: AlertingEngine.now(), escalateAfter: .seconds(60)
+            )])
+            try await browser.waitFor(
+                "document.querySelector('[data-alert-id][data-severity=emergency][data-state=open] [data-action=ack]') !== null", timeout: .seconds(15))
+            try await browser.screenshot(to: artifacts + "/reopened.png")
         } catch {
             _ = try? await browser.screenshot(to: artifacts + "/failure.png")
             await engine.stop()

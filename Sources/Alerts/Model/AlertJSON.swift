@@ -50,7 +50,7 @@ enum AlertJSON {
 
         enum Key: String, CodingKey {
             case id, state, severity, rule, vital, value, unit, patient, device, location, ward, facility
-            case raisedAt, observedAt, acknowledgedAt, acknowledgedBy, resolvedAt, resolvedBy, escalationCount
+            case raisedAt, observedAt, acknowledgedAt, acknowledgedBy, resolvedAt, resolvedBy, escalationCount, escalatedAt
         }
 
         func encode(to encoder: any Encoder) throws {
@@ -74,6 +74,7 @@ enum AlertJSON {
             try container.encode(alert.resolvedAt?.iso8601, forKey: .resolvedAt)
             try container.encode(alert.resolvedBy, forKey: .resolvedBy)
             try container.encode(alert.escalationCount, forKey: .escalationCount)
+            try container.encode(alert.escalatedAt?.iso8601, forKey: .escalatedAt)
         }
     }
 }

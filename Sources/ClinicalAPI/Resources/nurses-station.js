@@ -89,12 +89,18 @@
   // ---- merging alerts -----------------------------------------------------------------------
 
   // Events and responses can cross (an ack response overtakes an older escalation event), so the
-  // state never moves backwards; everything else comes from the newer message.
+  // state does not move backwards, except when a worse condition reopened the alert after it was
+  // acknowledged; everything else comes from the newer message.
+  function reopenedSinceAcknowledged(known, incoming) {
+    return known.state === 'acknowledged' && incoming.state === 'open' && !!incoming.escalatedAt && !!known.acknowledgedAt
+      && Date.parse(incoming.escalatedAt) >= Date.parse(known.acknowledgedAt);
+  }
+
   function merge(incoming) {
     if (!incoming || typeof incoming.id !== 'number') return;
     const known = alerts.get(incoming.id);
     let next = incoming;
-    if (known && STATE_RANK[known.state] > STATE_RANK[incoming.state]) {
+    if (known && STATE_RANK[known.state] > STATE_RANK[incoming.state] && !reopenedSinceAcknowledged(known, incoming)) {
       next = Object.assign({}, incoming, {
         state: known.state, acknowledgedAt: known.acknowledgedAt, acknowledgedBy: known.acknowledgedBy,
       });
