@@ -4,6 +4,7 @@ import Foundation
 import Ingest
 import Logging
 import Storage
+import Synchronization
 import Testing
 import TestSupport
 import VitalSigns
@@ -17,6 +18,8 @@ import Glibc
 private final class SerialRig: QueriesDatabase, Sendable {
     let databaseURL: String
     let writer: ObservationWriter
+    /// The pipeline in front of the writer, when the rig has an alert stage.
+    let pipeline: IngestPipeline?
     let recorder: RejectedFrameRecorder
     let presence: DevicePresenceRecorder
     let associations: PatientAssociationCache
@@ -25,14 +28,16 @@ private final class SerialRig: QueriesDatabase, Sendable {
 
     init(
         ports: (String) throws -> [SerialPortConfiguration], databaseURL: String? = nil,
-        configure: (inout SerialSource.Options) -> Void = { _ in }
+        configure: (inout SerialSource.Options) -> Void = { _ in },
+        alertStage: (@Sendable (borrowing IngestEntry) -> Void)? = nil
     ) throws {
         let url = try databaseURL ?? TestPostgres.migratedDatabase()
         let logger = TestPostgres.logger
         folder = NSTemporaryDirectory() + "nilecare-serial-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         self.databaseURL = url
-        writer = try ObservationWriter(url: url, logger: logger)
+        let writer = try ObservationWriter(url: url, logger: logger)
+        self.writer = writer
         recorder = RejectedFrameRecorder(url: url, logger: logger)
         presence = DevicePresenceRecorder(url: url, logger: logger)
         associations = PatientAssociationCache(url: url, refreshInterval: .milliseconds(100), logger: logger)
@@ -41,7 +46,11 @@ private final class SerialRig: QueriesDatabase, Sendable {
         options.maxReopenDelay = .milliseconds(400)
         options.pollInterval = .milliseconds(50)
         configure(&options)
-        source = try SerialSource(ports: try ports(folder), sink: writer, associations: associations,
+        let configurations = try ports(folder)
+        pipeline = alertStage.map { stage in
+            IngestPipeline(profiles: DeviceProfileCatalog(profiles: configurations.map(\.profile)), writer: writer, alertStage: stage)
+        }
+        source = try SerialSource(ports: configurations, sink: pipeline ?? writer, associations: associations,
                                   rejections: RejectionReporter(recorder: recorder, logger: logger), presence: presence,
                                   options: options, logger: logger)
     }
@@ -49,6 +58,7 @@ private final class SerialRig: QueriesDatabase, Sendable {
     func stop() {
         source.stop()
         associations.stop()
+        pipeline?.shutdown()
         writer.shutdown()
         recorder.shutdown()
         presence.shutdown()
@@ -294,7 +304,9 @@ private func profile(_ id: String) throws -> DeviceProfile {
 /// once the database is back every reading is stored exactly once, at the time it was read.
 @Suite(.timeLimit(.minutes(3))) struct SerialDatabaseOutageTests {
     /// A private cluster with a Masimo port whose first line is stored, and the cluster stopped.
-    private func rigInOutage(device: String, configure: (inout SerialSource.Options) -> Void = { _ in })
+    private func rigInOutage(
+        device: String, configure: (inout SerialSource.Options) -> Void = { _ in }, alertStage: (@Sendable (borrowing IngestEntry) -> Void)? = nil
+    )
         async throws -> (cluster: EmbeddedPostgres, rig: SerialRig, masimo: PseudoTerminal, path: String) {
         let cluster = try TestPostgres.privateCluster(port: freeTCPPort())
         let url = try cluster.start(database: "vitals")
@@ -303,7 +315,7 @@ private func profile(_ id: String) throws -> DeviceProfile {
         let rig = try SerialRig(ports: { folder in
             try masimo.link(folder + "/masimo")
             return [SerialPortConfiguration(path: folder + "/masimo", profile: try profile("masimo-radical7"), deviceID: device)]
-        }, databaseURL: url, configure: configure)
+        }, databaseURL: url, configure: configure, alertStage: alertStage)
         let path = rig.folder + "/masimo"
         rig.source.start()
         try await waitUntil(timeout: .seconds(10), "port open") { rig.source.statistics(port: path)?.isOpen == true }
@@ -371,6 +383,28 @@ private func profile(_ id: String) throws -> DeviceProfile {
         try await waitUntil(timeout: .seconds(60), "the kept readings stored") { try rig.rows(device: "outage-2").count == 4 * 3 }
         #expect(try storedPulseRates(rig) == ["60", "61", "69", "70"])
         #expect(rig.source.statistics(port: path)?.batchesFailed == 0)
+    }
+
+    @Test("during an outage the alert rules see every reading as it is read, and each only once")
+    func theRulesSeeReadingsDuringAnOutageOnce() async throws {
+        let seen = Mutex<[Double]>([])
+        let (cluster, rig, masimo, path) = try await rigInOutage(device: "outage-3", alertStage: { entry in
+            let pulseRates = entry.batch.observations.filter { $0.kind == .pulseRate }.map(\.value)
+            seen.withLock { $0 += pulseRates }
+        })
+        defer { try? cluster.stop() }
+        defer { rig.stop() }
+        try await writeLines(8, to: masimo, rig: rig, path: path)
+        // Four batches in flight (retrying), four waiting: the rules have seen all of them.
+        try await waitUntil(timeout: .seconds(10), "every reading seen by the rules") {
+            Set(seen.withLock { $0 }) == Set((60...68).map(Double.init))
+        }
+        #expect(rig.source.statistics(port: path)?.batchesWaiting == 4)
+
+        try cluster.start()
+        try await waitUntil(timeout: .seconds(60), "every reading stored") { try rig.rows(device: "outage-3").count == 9 * 3 }
+        // Retries and the waiting batches' storing passed the rules by.
+        #expect(seen.withLock { $0 } == (60...68).map(Double.init))
     }
 
     @Test("a batch the database turns away for a while (a lock timeout) is retried, not dropped")

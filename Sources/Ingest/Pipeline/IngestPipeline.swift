@@ -15,6 +15,8 @@ public struct IngestEntry: Sendable {
     public var profileID: String?
     public var conditions: [DeviceCondition]
     public var tick: Timestamp?
+    /// The rules saw these observations in an earlier entry: the alert stage skips this one.
+    public var evaluated = false
     var completion: (@Sendable (Result<WriteOutcome, PostgresError>) -> Void)?
 }
 
@@ -59,7 +61,9 @@ public final class IngestPipeline: ObservationSink, Sendable {
             writer.submit(entry.batch, completion: completion)
         }
         if let alertStage {
-            ring.stage(name: "alerts", after: [flagged]) { entry, _, _ in alertStage(entry) }
+            ring.stage(name: "alerts", after: [flagged]) { entry, _, _ in
+                if !entry.evaluated { alertStage(entry) }
+            }
         }
         ring.start()
         ticker = Ticker()
@@ -75,6 +79,16 @@ public final class IngestPipeline: ObservationSink, Sendable {
         completion: @escaping @Sendable (Result<WriteOutcome, PostgresError>) -> Void
     ) {
         publish(IngestEntry(batch: batch, profileID: profileID, conditions: conditions, tick: nil, completion: completion))
+    }
+
+    /// Rules only: an entry without a completion, which the writer stage passes over.
+    public func evaluate(_ observations: [Observation], profileID: String?, conditions: [DeviceCondition]) {
+        publish(IngestEntry(batch: IngestBatch(observations: observations), profileID: profileID, conditions: conditions, tick: nil))
+    }
+
+    /// Storage only: the alert stage passes over it.
+    public func store(_ batch: IngestBatch, profileID: String?, completion: @escaping @Sendable (Result<WriteOutcome, PostgresError>) -> Void) {
+        publish(IngestEntry(batch: batch, profileID: profileID, conditions: [], tick: nil, evaluated: true, completion: completion))
     }
 
     private func publish(_ entry: IngestEntry) {

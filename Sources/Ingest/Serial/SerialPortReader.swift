@@ -230,7 +230,8 @@ final class SerialPortReader: Sendable {
 
     /// Queues the batch in the port's spool and submits what it hands out; never waits.
     private func submit(_ batch: IngestBatch, conditions: [DeviceCondition]) {
-        let (next, dropped) = spool.add(SerialSpool.Batch(observations: batch.observations, conditions: conditions))
+        let (next, dropped, waits) = spool.add(SerialSpool.Batch(observations: batch.observations, conditions: conditions))
+        if waits { context.sink.evaluate(batch.observations, profileID: configuration.profile.id, conditions: conditions) }
         if dropped > 0 {
             if !overflowing.exchange(true, ordering: .relaxed) {
                 logger.error("serial observations waiting for the database exceed the port's bound; dropping the oldest", metadata: [
@@ -249,9 +250,7 @@ final class SerialPortReader: Sendable {
     /// its data is dropped and counted.
     private func send(_ batch: SerialSpool.Batch, attempt: Int) {
         if attempt == 0 { counters.update { $0.batchesSubmitted += 1 } }
-        // A resubmission carries no conditions: the rules have seen them.
-        context.sink.submit(IngestBatch(observations: batch.observations), profileID: configuration.profile.id,
-                            conditions: attempt == 0 ? batch.conditions : []) { [self] result in
+        let completion: @Sendable (Result<WriteOutcome, PostgresError>) -> Void = { [self] result in
             switch result {
             case .success:
                 counters.update { $0.observationsStored += batch.observations.count }
@@ -276,6 +275,13 @@ final class SerialPortReader: Sendable {
             } else if spool.waitingCount == 0, overflowing.exchange(false, ordering: .relaxed) {
                 logger.warning("serial spool emptied after dropping observations", metadata: ["dropped_so_far": "\(counters.snapshot.observationsDropped)"])
             }
+        }
+        // The rules see a batch once: on its first submission, unless it waited (seen then).
+        let stored = IngestBatch(observations: batch.observations)
+        if attempt == 0 && !batch.evaluated {
+            context.sink.submit(stored, profileID: configuration.profile.id, conditions: batch.conditions, completion: completion)
+        } else {
+            context.sink.store(stored, profileID: configuration.profile.id, completion: completion)
         }
     }
 

@@ -10,11 +10,14 @@ import VitalSigns
 /// wait, and what it sends into a full buffer is lost without a trace). At most `maxInFlight`
 /// batches are submitted at a time; the others wait here, up to `maxWaitingObservations`, beyond
 /// which the oldest waiting batches are dropped and counted: memory stays bounded in a long
-/// outage, and the loss is known rather than silent.
+/// outage, and the loss is known rather than silent. A batch that has to wait is shown to the
+/// alert rules at once (`evaluated`): an alert must not wait for the database.
 final class SerialSpool: @unchecked Sendable {
     struct Batch: Sendable {
         var observations: [Observation]
         var conditions: [DeviceCondition]
+        /// The rules have seen it: it only needs storing.
+        var evaluated = false
     }
 
     // @unchecked: the stored vars are used only while holding `condition`'s lock.
@@ -33,10 +36,11 @@ final class SerialSpool: @unchecked Sendable {
     }
 
     /// Queues `batch` behind the waiting ones. Returns the batch to submit now if a slot is free,
-    /// and the observations dropped to keep within the bound (the newest batch is always kept).
-    func add(_ batch: Batch) -> (submit: Batch?, dropped: Int) {
+    /// the observations dropped to keep within the bound (the newest batch is always kept), and
+    /// whether `batch` itself waits, marked `evaluated`: the caller shows it to the rules now.
+    func add(_ batch: Batch) -> (submit: Batch?, dropped: Int, waits: Bool) {
         condition.withLock {
-            guard !closed else { return (nil, batch.observations.count) }
+            guard !closed else { return (nil, batch.observations.count, false) }
             waiting.append(batch)
             waitingObservations += batch.observations.count
             var dropped = 0
@@ -45,7 +49,11 @@ final class SerialSpool: @unchecked Sendable {
                 waitingObservations -= oldest.observations.count
                 dropped += oldest.observations.count
             }
-            return (takeNext(), dropped)
+            let next = takeNext()
+            // Past `takeNext` whatever is left ends with `batch`.
+            guard !waiting.isEmpty else { return (next, dropped, false) }
+            waiting[waiting.count - 1].evaluated = true
+            return (next, dropped, true)
         }
     }
 

@@ -1,9 +1,13 @@
 import Storage
 import VitalSigns
 
-/// Where a source hands its decoded observations: the writer today, the pipeline in front of it
-/// tomorrow. `completion` is called exactly once, after the batch is durable (or with why not),
-/// possibly on another thread; keep it short.
+/// Where a source hands its decoded observations: the pipeline (rules, then the writer), or the
+/// writer alone. `completion` is called exactly once, after the batch is durable (or with why
+/// not), possibly on another thread; keep it short.
+///
+/// A source that must hold a batch back from storage (the database is away) still shows it to
+/// the rules at once with `evaluate`, and later stores it with `store`, which the rules skip: an
+/// alert must not wait for the database, and must not see the same values twice.
 public protocol ObservationSink: Sendable {
     func submit(_ batch: IngestBatch, completion: @escaping @Sendable (Result<WriteOutcome, PostgresError>) -> Void)
 
@@ -13,11 +17,25 @@ public protocol ObservationSink: Sendable {
         _ batch: IngestBatch, profileID: String?, conditions: [DeviceCondition],
         completion: @escaping @Sendable (Result<WriteOutcome, PostgresError>) -> Void
     )
+
+    func evaluate(_ observations: [Observation], profileID: String?, conditions: [DeviceCondition])
+
+    func store(_ batch: IngestBatch, profileID: String?, completion: @escaping @Sendable (Result<WriteOutcome, PostgresError>) -> Void)
 }
 
 extension ObservationWriter: ObservationSink {}
 
 extension ObservationSink {
+    /// The rules see `observations` and `conditions` now; nothing is stored. Sinks without rules
+    /// ignore it.
+    public func evaluate(_ observations: [Observation], profileID: String?, conditions: [DeviceCondition]) {}
+
+    /// Stores a batch the rules have seen already (`evaluate`, or an earlier `submit` of it); its
+    /// profile still flags its critical values.
+    public func store(_ batch: IngestBatch, profileID: String?, completion: @escaping @Sendable (Result<WriteOutcome, PostgresError>) -> Void) {
+        submit(batch, completion: completion)
+    }
+
     /// Sinks without rules ignore the profile and the device's conditions.
     public func submit(
         _ batch: IngestBatch, profileID: String?, conditions: [DeviceCondition],
