@@ -43,6 +43,9 @@ public final class MosquittoClient: @unchecked Sendable {
         mosquitto_lib_init() == Int32(MOSQ_ERR_SUCCESS.rawValue)
     }()
 
+    /// Where Debian (and most Linux distributions) keep the trusted authorities, hashed.
+    static let systemCertificateFolder = "/etc/ssl/certs"
+
     public init(options: MQTTConnectionOptions) throws(MQTTError) {
         self.options = options
         guard Self.libraryReady else { throw MQTTError(.client, "libmosquitto could not be initialised") }
@@ -82,10 +85,13 @@ public final class MosquittoClient: @unchecked Sendable {
             for file in [tls.caFile, tls.certificateFile, tls.keyFile].compactMap({ $0 }) where access(file, R_OK) != 0 {
                 throw MQTTError(.configuration, "TLS: cannot read '\(file)': \(String(cString: strerror(errno)))")
             }
+            // Without a CA file, the system's authorities: libmosquitto refuses `tls_set` with
+            // neither a CA file nor a CA folder, so the system's folder is named as well.
             if tls.caFile == nil {
                 try check(mosquitto_int_option(handle, MOSQ_OPT_TLS_USE_OS_CERTS, 1), "TLS: the system's certificate authorities")
             }
-            try check(mosquitto_tls_set(handle, tls.caFile, nil, tls.certificateFile, tls.keyFile, nil), "TLS files")
+            let caFolder = tls.caFile == nil ? Self.systemCertificateFolder : nil
+            try check(mosquitto_tls_set(handle, tls.caFile, caFolder, tls.certificateFile, tls.keyFile, nil), "TLS files")
         }
         if let will = options.will {
             try check(will.payload.withUnsafeBytes { bytes in

@@ -154,7 +154,7 @@ import VitalSigns
             """
         let frame = try fhirDecoder.decode(bytes(payload), context: frameContext())
         #expect(frame.observations.isEmpty)
-        #expect(frame.statusReports == [DeviceStatusReport(condition: .noValue, deviceID: "OXI-1", time: utc(2026, 11, 29, 8, 0, 0), detail: "59408-5: error")])
+        #expect(frame.statusReports == [DeviceStatusReport(condition: .noValue, deviceID: "OXI-1", time: utc(2026, 11, 29, 8, 0, 0), detail: "59408-5: error", location: "ICU^1^A")])
     }
 
     @Test func aPanelComponentWithoutValueIsReportedBesideTheOthers() throws {

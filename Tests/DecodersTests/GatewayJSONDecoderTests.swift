@@ -138,6 +138,14 @@ import VitalSigns
         #expect(observation.unit == .percent && observation.time == Timestamp(microsecondsSinceEpoch: 1_795_935_600_000_000))
     }
 
+    @Test("a patient with an empty id names no patient, so the device's or bed's association applies")
+    func anEmptyPatientIDNamesNoPatient() throws {
+        let frame = try decode(payload(#"{"code":"150456","system":"MDC","value":97,"unit":"%"}"#,
+                                       extra: #""time":"2026-11-29T07:00:00Z","patient":{"id":"","authority":"KTH"}"#))
+        #expect(frame.observations.count == 1)
+        #expect(frame.observations.first?.patient == nil)
+    }
+
     @Test func aPayloadWithoutADeviceAnywhereIsRefused() {
         #expect(throws: FrameDecodeError(reason: "missing_field", detail: "device: required when the topic names no device")) {
             try decode(#"{"time":"2026-11-29T07:00:00Z","observations":[]}"#, device: nil)

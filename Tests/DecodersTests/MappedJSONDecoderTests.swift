@@ -51,7 +51,12 @@ import VitalSigns
         #expect(frame.observations.first?.deviceID == "12345")
         #expect(frame.observations.first?.location == "ICU^1^A")  // the context's bed
         #expect(frame.observations.first?.patient == nil)
-        #expect(frame.statusReports == [DeviceStatusReport(condition: .noValue, deviceID: "12345", time: utc(2026, 11, 30, 9, 0, 0), detail: "hr is null")])
+        #expect(frame.statusReports == [DeviceStatusReport(condition: .noValue, deviceID: "12345", time: utc(2026, 11, 30, 9, 0, 0), detail: "hr is null", location: "ICU^1^A")])
+        // A payload that names its patient and bed: the report carries them, as the readings would.
+        let named = #"{ "deviceId": "HUB-1", "ts": 1796029200000, "patient": { "mrn": "MRN-7" }, "bed": "ICU^2^B", "hr": null }"#
+        let report = try #require(try Self.vendorDecoder().decode(bytes(named), context: frameContext(device: nil)).statusReports.first)
+        #expect(report.patient == PatientIdentifier(id: "MRN-7", assigningAuthority: "EXAMPLE-HOSPITAL"))
+        #expect(report.location == "ICU^2^B")
     }
 
     @Test func rfc3339AndEpochSecondsTimesAndOwnCodes() throws {

@@ -3,6 +3,7 @@ import Foundation
 import Ingest
 import MQTT
 import Storage
+import Synchronization
 import TestSupport
 import Testing
 import VitalSigns
@@ -243,6 +244,34 @@ import VitalSigns
             LEFT JOIN patients p ON p.id = v.patient_id ORDER BY v.received_at, d.identifier, p.identifier
             """).map { "\($0[0] ?? "-")=\($0[1] ?? "-")" }
         #expect(Set(patients) == ["ASSOC-DEV=BY-DEVICE", "OTHER-DEV=BY-BED", "ASSOC-DEV=NAMED"])
+    }
+
+    @Test("a device's reported condition takes the payload's patient, else the device's association")
+    func conditionsTakeTheirOwnDevicesPatient() async throws {
+        let broker = try TestMosquitto()
+        try await broker.start()
+        defer { broker.stop() }
+        let database = try TestPostgres.migratedDatabase()
+        let connection = try PostgresConnection(url: database)
+        defer { connection.close() }
+        try AssociationStore(connection: connection).set(
+            .device("HUB-9"), patient: PatientIdentifier(id: "BY-DEVICE", assigningAuthority: "KTH"), from: Date(timeIntervalSince1970: 1_796_000_000), by: "test")
+        let conditions = Mutex<[DeviceCondition]>([])
+        let daemon = try MQTTTestDaemon(broker: broker, databaseURL: database, filter: "hubs/+/json", profile: repositoryProfile("example-vendor-gateway", else: .mappedJSON),
+                                        alertStage: { entry in conditions.withLock { $0 += entry.conditions } })
+        defer { daemon.stop() }
+        try await waitUntil(timeout: .seconds(30), "source connected") { daemon.source.health.state == .connected }
+        try await waitUntil(timeout: .seconds(10), "association loaded") {
+            daemon.associations.patient(device: "HUB-9", bed: nil, at: Timestamp(microsecondsSinceEpoch: 1_796_029_200_000_000))?.id == "BY-DEVICE"
+        }
+        let publisher = try MQTTPublisher(options: MQTTConnectionOptions(broker: MQTTBrokerURL(parsing: broker.url), clientID: "hub-sender"))
+        defer { publisher.stop() }
+        // Only a status (the heart rate could not be measured): no reading to borrow a patient from.
+        try publisher.publish(topic: "hubs/HUB-9/json", payload: Array(#"{"deviceId":"HUB-9","ts":1796029200000,"msgId":1,"hr":null}"#.utf8))
+        try publisher.publish(topic: "hubs/HUB-9/json", payload: Array(#"{"deviceId":"HUB-9","ts":1796029201000,"msgId":2,"patient":{"mrn":"MRN-7"},"hr":null}"#.utf8))
+        #expect(publisher.flush())
+        try await waitUntil(timeout: .seconds(30), "both conditions seen") { conditions.withLock { $0.count } == 2 }
+        #expect(conditions.withLock { $0 }.map { $0.patient?.id } == ["BY-DEVICE", "MRN-7"])
     }
 
     @Test func brokerDownAtStartUpThenStartedConnectsAndIngests() async throws {

@@ -65,6 +65,13 @@ import Testing
         #expect(throws: MQTTError.self) { try MosquittoClient(options: options) }
     }
 
+    @Test("mqtts:// without a CA file trusts the system's authorities (the documented default)")
+    func withoutACAFileTheSystemsAuthoritiesAreUsed() throws {
+        var options = MQTTConnectionOptions(broker: try MQTTBrokerURL(parsing: "mqtts://localhost:8883"), clientID: "system-cas")
+        options.tls = .init()
+        _ = try MosquittoClient(options: options)
+    }
+
     /// A certificate authority, a server certificate for localhost / 127.0.0.1 and a client certificate.
     private func makeCertificates(in folder: String) throws {
         let extensions = folder + "/server.ext"

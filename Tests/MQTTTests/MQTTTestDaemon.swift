@@ -24,6 +24,8 @@ func repositoryProfile(_ id: String, else family: ProtocolFamily) -> DeviceProfi
 final class MQTTTestDaemon: Sendable {
     let databaseURL: String
     let writer: ObservationWriter
+    /// The pipeline in front of the writer, when the daemon has an alert stage.
+    let pipeline: IngestPipeline?
     let recorder: RejectedFrameRecorder
     let presence: DevicePresenceRecorder
     let associations: PatientAssociationCache
@@ -32,10 +34,13 @@ final class MQTTTestDaemon: Sendable {
     init(broker: TestMosquitto, databaseURL: String, clientID: String = "nilecare-test",
          filter: String = "devices/+/vitals", profile: DeviceProfile = gatewayProfile,
          protocolVersion: MQTTConnectionOptions.ProtocolVersion = .v311,
-         configure: (inout MQTTConnectionOptions) throws -> Void = { _ in }) throws {
+         configure: (inout MQTTConnectionOptions) throws -> Void = { _ in },
+         alertStage: (@Sendable (borrowing IngestEntry) -> Void)? = nil) throws {
         self.databaseURL = databaseURL
         let logger = TestPostgres.logger
-        writer = try ObservationWriter(url: databaseURL, logger: logger)
+        let writer = try ObservationWriter(url: databaseURL, logger: logger)
+        self.writer = writer
+        pipeline = alertStage.map { IngestPipeline(profiles: DeviceProfileCatalog(profiles: [profile]), writer: writer, alertStage: $0) }
         recorder = RejectedFrameRecorder(url: databaseURL, logger: logger)
         presence = DevicePresenceRecorder(url: databaseURL, logger: logger)
         associations = PatientAssociationCache(url: databaseURL, refreshInterval: .milliseconds(200), logger: logger)
@@ -49,7 +54,7 @@ final class MQTTTestDaemon: Sendable {
         configuration.reconnectDelay = .milliseconds(50)
         configuration.maxReconnectDelay = .milliseconds(500)
         source = MQTTSource(
-            configuration: configuration, sink: writer,
+            configuration: configuration, sink: pipeline ?? writer,
             rejections: RejectionReporter(recorder: recorder, logger: logger), presence: presence, associations: associations, logger: logger
         )
         try source.start()
@@ -58,6 +63,7 @@ final class MQTTTestDaemon: Sendable {
     func stop() {
         source.stop()
         associations.stop()
+        pipeline?.shutdown()
         writer.shutdown()
         recorder.shutdown()
         presence.shutdown()

@@ -36,12 +36,21 @@ public struct DeviceStatusReport: Sendable, Hashable {
     public var time: Timestamp
     /// The device's own words or code, e.g. `EXC=000004` or `SNSA`.
     public var detail: String
+    /// The patient and bed the payload names, when it names them (JSON formats do; serial
+    /// lines do not): else the source applies the device's or bed's association.
+    public var patient: PatientIdentifier?
+    public var location: String?
 
-    public init(condition: Condition, deviceID: String, time: Timestamp, detail: String = "") {
+    public init(
+        condition: Condition, deviceID: String, time: Timestamp, detail: String = "",
+        patient: PatientIdentifier? = nil, location: String? = nil
+    ) {
         self.condition = condition
         self.deviceID = deviceID
         self.time = time
         self.detail = detail
+        self.patient = patient
+        self.location = location
     }
 }
 

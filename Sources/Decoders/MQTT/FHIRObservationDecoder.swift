@@ -98,7 +98,8 @@ public struct FHIRObservationDecoder: FrameDecoder {
             if let absent = element["dataAbsentReason"] {
                 let reason = absent["coding"]?.array?.first?["code"]?.string ?? absent["text"]?.string ?? "unknown"
                 decoded.statusReports.append(DeviceStatusReport(
-                    condition: .noValue, deviceID: device, time: time, detail: "\(code.code): \(reason.prefix(40))"
+                    condition: .noValue, deviceID: device, time: time, detail: "\(code.code): \(reason.prefix(40))",
+                    patient: patient, location: context.location
                 ))
                 return true
             }

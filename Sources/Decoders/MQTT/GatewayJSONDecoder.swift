@@ -21,8 +21,11 @@ public struct GatewayJSONDecoder: FrameDecoder {
         }
         let id = try payload.text("id")
         let sentDevice = try payload.text("device")
-        let patient = try payload.object("patient").map { fields throws(FrameDecodeError) in
-            PatientIdentifier(id: try fields.requiredText("id"), assigningAuthority: try fields.text("authority") ?? "")
+        // An empty id names no patient (the association applies), rather than one shared by every
+        // gateway that sends it.
+        let patient = try payload.object("patient").flatMap { fields throws(FrameDecodeError) -> PatientIdentifier? in
+            let id = try fields.requiredText("id")
+            return id.isEmpty ? nil : PatientIdentifier(id: id, assigningAuthority: try fields.text("authority") ?? "")
         }
         let location = try payload.text("location") ?? context.location
         let messageTimeText = try payload.text("time")

@@ -32,7 +32,8 @@ public struct MappedJSONDecoder: FrameDecoder {
             case nil:
                 continue
             case .null?:
-                decoded.statusReports.append(DeviceStatusReport(condition: .noValue, deviceID: device, time: time, detail: "\(field.path) is null"))
+                decoded.statusReports.append(DeviceStatusReport(
+                    condition: .noValue, deviceID: device, time: time, detail: "\(field.path) is null", patient: patient, location: location))
             case .number(let value)?:
                 let reading = try Reading(code: field.code, kind: field.kind, value: value, unit: field.unit, at: "'\(field.path)'")
                 decoded.observations.append(profile.observation(reading, time: time, patient: patient, deviceID: device, location: location))

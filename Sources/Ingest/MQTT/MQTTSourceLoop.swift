@@ -224,7 +224,11 @@ final class MQTTSourceLoop: @unchecked Sendable {
             messageID += "@\(context.receivedAt.microsecondsSinceEpoch)"
         }
         let key = MessageKey(sendingApplication: "MQTT", sendingFacility: facility, controlID: messageID)
-        let conditions = frame.statusReports.compactMap { DeviceCondition($0, patient: frame.observations.first?.patient, location: frame.observations.first?.location) }
+        // Each report's own patient: the payload's, else its device's association, else its bed's.
+        let conditions = frame.statusReports.compactMap { report in
+            DeviceCondition(report, patient: report.patient ?? associations?.patient(device: report.deviceID, bed: report.location, at: report.time),
+                            location: report.location)
+        }
         submit(IngestBatch(message: key, observations: frame.observations), profileID: subscription.profile.id, conditions: conditions,
                payload: message.payload, receivedAt: receivedAt)
     }
