@@ -138,7 +138,8 @@ final class EventCollector: Sendable {
         let warning = try #require(hub.openAlerts(in: scope).first)
         _ = try await hub.acknowledge(id: warning.id, by: "nurse.a", in: scope)
 
-        hub.submit([trigger(.raise(.critical), value: 70, escalateAfter: .milliseconds(300))])
+        // Measured after the patient moved to the high-dependency unit.
+        hub.submit([trigger(.raise(.critical), value: 70, location: "HDU^3^B", escalateAfter: .milliseconds(300))])
         try await waitUntil(timeout: .seconds(10)) { hub.openAlerts(in: scope).first?.severity ?? .warning >= .critical }
         let critical = try #require(hub.openAlerts(in: scope).first)
         #expect(critical.state == .open && critical.acknowledgedBy == nil)
@@ -148,8 +149,8 @@ final class EventCollector: Sendable {
 
         let reader = try PostgresConnection(url: url)
         defer { reader.close() }
-        #expect(try reader.execute("SELECT state, acknowledged_by IS NULL, escalate_after_ms, value FROM critical_events").rows
-            == [["open", "t", "300", "70"]])
+        #expect(try reader.execute("SELECT state, acknowledged_by IS NULL, escalate_after_ms, value, ward FROM critical_events").rows
+            == [["open", "t", "300", "70", "HDU"]])
     }
 
     @Test("a stream resumed with the last event id gets every later event once, replayed then live")

@@ -45,4 +45,13 @@ import VitalSigns
         let ignored = plain.handle(trigger(.raise(.critical), value: 80), at: at(900))
         #expect(ignored == nil)
     }
+
+    @Test("a worsening measured in another bed moves the alert there: the ward that sees it is the patient's now")
+    func aWorseningFollowsThePatientsBed() throws {
+        var lifecycle = lifecycle()
+        let change = lifecycle.handle(trigger(.raise(.critical), value: 85, location: "WARD-B^2^A"), at: at(60))
+        let worse = try #require(change)
+        #expect(worse.alert.location == "WARD-B^2^A")
+        #expect(worse.alert.ward == "WARD-B")
+    }
 }

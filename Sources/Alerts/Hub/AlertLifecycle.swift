@@ -47,6 +47,8 @@ struct AlertLifecycle {
             alert.severity = max(severity, alert.severity)
             alert.value = trigger.value
             alert.observedAt = trigger.observedAt
+            // The patient may have moved: the alert belongs to the ward where the value was taken.
+            if let location = trigger.location { alert.location = location }
             // A worse condition calls for attention again: the worse rule's time to acknowledge
             // applies from now (not from the milder alert's raise, which would escalate it at
             // once), and an acknowledgement of the milder condition does not cover it.

@@ -167,7 +167,7 @@ final class AlertStore {
             resolved_at = \(Self.time(alert.resolvedAt)), resolved_by = \(try literal(alert.resolvedBy)),
             escalation_count = \(alert.escalationCount), escalated_at = \(Self.time(alert.escalatedAt)),
             escalate_after_ms = \(alert.escalateAfter.map { String($0.microseconds / 1000) } ?? "NULL"),
-            observed_at = \(Self.time(alert.observedAt))
+            observed_at = \(Self.time(alert.observedAt)), location = \(try literal(alert.location)), ward = \(try literal(alert.ward))
         WHERE id = \(alert.id);
 
         """
