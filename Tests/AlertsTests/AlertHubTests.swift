@@ -218,6 +218,33 @@ final class EventCollector: Sendable {
         defer { reader.close() }
         #expect(try reader.execute("SELECT count(*) FROM critical_events WHERE state = 'open'").scalar == "2")
     }
+
+    @Test("while the database is down a clinician's action is answered within its timeout, and takes effect once it is back")
+    func anActionDuringAnOutageIsAnsweredInTime() async throws {
+        let cluster = try TestPostgres.privateCluster(port: freeTCPPort())
+        let url = try cluster.start(database: "vitals")
+        defer { try? cluster.stop() }
+        try TestPostgres.migrate(url)
+        var configuration = AlertHub.Configuration(facility: "KTH")
+        configuration.escalationCheckInterval = .milliseconds(50)
+        configuration.actionTimeout = .seconds(1)
+        let hub = try AlertHub(url: url, configuration: configuration, logger: TestPostgres.logger)
+        defer { hub.shutdown() }
+        hub.submit([trigger(.raise(.critical))])
+        try await waitUntil(timeout: .seconds(10)) { hub.openAlerts(in: scope).first?.id ?? 0 != 0 }
+        let alert = try #require(hub.openAlerts(in: scope).first)
+
+        try cluster.stop()
+        // A trigger first, so that the hub is busy retrying its commit when the nurse acknowledges.
+        hub.submit([trigger(.raise(.warning), device: "B", vital: "heart_rate")])
+        await #expect(throws: AlertActionError.noAnswer(within: .seconds(1))) {
+            try await hub.acknowledge(id: alert.id, by: "nurse.a", in: scope)
+        }
+        _ = try cluster.start(database: "vitals")
+        try await waitUntil(timeout: .seconds(30), "the acknowledgement stored") {
+            hub.openAlerts(in: scope).first { $0.id == alert.id }?.acknowledgedBy == "nurse.a"
+        }
+    }
 }
 
 @Suite(.timeLimit(.minutes(2))) struct AlertHubSharedDatabaseTests {

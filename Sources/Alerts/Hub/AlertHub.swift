@@ -26,12 +26,16 @@ public final class AlertHub: Sendable {
         /// The most events a resumed stream replays; further behind, it reloads instead. The
         /// replay is read on the hub's thread, where every alert decision waits meanwhile.
         public var replayLimit: Int = 1_000
+        /// How long a clinician's action or a replay waits for the hub before it is answered
+        /// `noAnswer` (HTTP 503): while the database is away the hub retries its commit.
+        public var actionTimeout: Duration = .seconds(10)
 
         public init(facility: String) { self.facility = facility }
     }
 
     public let facility: String
     private let replayLimit: Int
+    private let actionTimeout: Duration
     private let inbox = AlertInbox()
     private let subscribers: AlertSubscribers
     private let snapshot = Mutex<[Int64: Alert]>([:])
@@ -43,6 +47,7 @@ public final class AlertHub: Sendable {
     public init(url: String, configuration: Configuration, logger: Logger) throws(PostgresError) {
         facility = configuration.facility
         replayLimit = configuration.replayLimit
+        actionTimeout = configuration.actionTimeout
         subscribers = AlertSubscribers(buffer: configuration.subscriberBuffer)
         let store = try AlertStore(url: url)
         let unresolved = try store.unresolvedAlerts()
@@ -122,10 +127,11 @@ public final class AlertHub: Sendable {
     private func ask<Value: Sendable>(
         _ command: (@escaping @Sendable (Result<Value, AlertActionError>) -> Void) -> HubCommand
     ) async throws(AlertActionError) -> Value {
+        let timeout = actionTimeout
         let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<Value, AlertActionError>, Never>) in
-            if !inbox.post(command({ continuation.resume(returning: $0) })) {
-                continuation.resume(returning: .failure(.shutDown))
-            }
+            let answer = AnswerOnce(continuation)
+            guard inbox.post(command({ answer.resume($0) })) else { return answer.resume(.failure(.shutDown)) }
+            DispatchQueue.global().asyncAfter(deadline: .now() + timeout.seconds) { answer.resume(.failure(.noAnswer(within: timeout))) }
         }
         return try result.get()
     }
@@ -147,6 +153,18 @@ public final class AlertHub: Sendable {
 }
 
 /// The hub thread's loop: take commands, decide, commit, announce, reply.
+/// A continuation resumed by whichever comes first: the hub's answer or the timeout.
+private final class AnswerOnce<Value: Sendable>: Sendable {
+    private let continuation: CheckedContinuation<Result<Value, AlertActionError>, Never>
+    private let answered = Atomic<Bool>(false)
+
+    init(_ continuation: CheckedContinuation<Result<Value, AlertActionError>, Never>) { self.continuation = continuation }
+
+    func resume(_ result: Result<Value, AlertActionError>) {
+        if !answered.exchange(true, ordering: .acquiringAndReleasing) { continuation.resume(returning: result) }
+    }
+}
+
 private final class HubWorker: @unchecked Sendable {
     // Thread-confined to the hub thread after init.
     private var store: AlertStore

@@ -19,6 +19,9 @@ public enum AlertActionError: Error, Sendable, Equatable, CustomStringConvertibl
     case storageUnavailable(String)
     /// The hub is shutting down.
     case shutDown
+    /// Not confirmed in time: the hub is waiting for the database. The action stays queued and
+    /// takes effect once the database is back (doing it again then is harmless).
+    case noAnswer(within: Duration)
     /// More events than a resumed stream may replay have passed since its last event id: the
     /// client reloads the open alerts and streams from now.
     case tooFarBehind(limit: Int)
@@ -29,6 +32,7 @@ public enum AlertActionError: Error, Sendable, Equatable, CustomStringConvertibl
         case .alreadyResolved(let id): "alert \(id) is already resolved"
         case .storageUnavailable(let reason): "alerts are not available right now: \(reason)"
         case .shutDown: "the alert hub is shutting down"
+        case .noAnswer(let timeout): "not confirmed within \(timeout): the database may be unavailable; the action takes effect once it is back"
         case .tooFarBehind(let limit):
             "more than \(limit) events since Last-Event-ID: load GET /alerts and open the stream without Last-Event-ID"
         }

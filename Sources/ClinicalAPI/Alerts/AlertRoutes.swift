@@ -53,7 +53,7 @@ struct AlertRoutes: Sendable {
             switch error {
             case .notFound: return errorResponse(.notFound, error.description)
             case .alreadyResolved: return errorResponse(.conflict, error.description)
-            case .storageUnavailable, .shutDown, .tooFarBehind: return unavailable(error)
+            case .storageUnavailable, .shutDown, .tooFarBehind, .noAnswer: return unavailable(error)
             }
         }
     }
