@@ -38,6 +38,14 @@ import VitalSigns
         #expect(criticalFlags([observation], profileID: "fhir-observation") == [false])  // the adult band starts at 40/min
     }
 
+    @Test("a correction of a result keeps its identifier but is another message: its status or version is part of the id")
+    func aCorrectionIsNotARedeliveryOfTheOriginal() throws {
+        let amended = Self.heartRate.replacingOccurrences(of: #""status": "final""#, with: #""status": "amended""#)
+        #expect(try fhirDecoder.decode(bytes(amended), context: frameContext()).messageID == "urn:uuid:187e0c12-8dd2-67e2-99b2-bf273c878281#amended")
+        let versioned = amended.replacingOccurrences(of: #""meta": {"#, with: #""meta": { "versionId": "3","#)
+        #expect(try fhirDecoder.decode(bytes(versioned), context: frameContext()).messageID == "urn:uuid:187e0c12-8dd2-67e2-99b2-bf273c878281/_history/3")
+    }
+
     @Test func aBloodPressurePanelGivesOneObservationPerComponent() throws {
         let panel = """
             {
