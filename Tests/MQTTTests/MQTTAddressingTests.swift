@@ -36,6 +36,10 @@ import Testing
         #expect(everything.match("site/a/b") == ["a/b"])
         #expect(everything.match("site") == [])
         #expect(try MQTTTopicFilter("#").match("$SYS/broker") == nil)
+        // The device is what the first `+` matches; the rest a `#` matches names none.
+        #expect(filter.device(in: "devices/GW1/vitals") == "GW1")
+        #expect(everything.device(in: "site/icu/vitals") == nil)
+        #expect(try MQTTTopicFilter("site/+/#").device(in: "site/GW2/icu/vitals") == "GW2")
     }
 
     @Test func sharedSubscriptionsMatchWithoutTheirPrefix() throws {
