@@ -209,6 +209,31 @@ import VitalSigns
         #expect(try count(setup.database, "SELECT count(*) FROM vital_signs WHERE value = 97") == 3)
     }
 
+    @Test("a retained message that names no time is not stored as a reading of now at each subscription")
+    func retainedMessagesWithoutATimeAreRefused() async throws {
+        let broker = try TestMosquitto()
+        try await broker.start()
+        defer { broker.stop() }
+        let database = try TestPostgres.migratedDatabase()
+        // Retained before the engine subscribes: the broker hands it to each new subscription.
+        let publisher = try MQTTPublisher(options: MQTTConnectionOptions(broker: MQTTBrokerURL(parsing: broker.url), clientID: "retaining-gateway"))
+        defer { publisher.stop() }
+        let timeless = Array("""
+            { "resourceType": "Observation", "status": "final",
+              "code": { "coding": [ { "system": "http://loinc.org", "code": "59408-5" } ] },
+              "valueQuantity": { "value": 97, "unit": "%", "system": "http://unitsofmeasure.org", "code": "%" } }
+            """.utf8)
+        try publisher.publish(topic: "fhir/DEV-R/observation", payload: timeless, retain: true)
+        #expect(publisher.flush())
+
+        let daemon = try MQTTTestDaemon(broker: broker, databaseURL: database, filter: "fhir/+/observation", profile: fhirProfile)
+        defer { daemon.stop() }
+        try await waitUntil(timeout: .seconds(30), pollEvery: .milliseconds(100), "the retained message refused") {
+            try count(database, "SELECT count(*) FROM rejected_frames WHERE reason = 'retained_without_time'") == 1
+        }
+        #expect(try count(database, "SELECT count(*) FROM vital_signs") == 0)
+    }
+
     @Test("a message that names no patient takes its device's association, else its bed's")
     func associationsApplyToMessagesWithoutAPatient() async throws {
         let broker = try TestMosquitto()

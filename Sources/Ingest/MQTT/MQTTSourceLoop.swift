@@ -204,6 +204,13 @@ final class MQTTSourceLoop: @unchecked Sendable {
         } catch {
             return reject(message, device: device, error)
         }
+        let stampedOnArrival = !frame.observations.isEmpty && frame.observations.allSatisfy { $0.time == context.receivedAt }
+        if message.retain && stampedOnArrival {
+            // The broker keeps a retained message for every new subscription: without a time of
+            // its own it would be stored, and judged by the rules, as measured now, at each reconnect.
+            return reject(message, device: device, FrameDecodeError(
+                reason: "retained_without_time", detail: "a retained message that names no time: its readings are from an unknown moment"))
+        }
         if let associations {
             for index in frame.observations.indices where frame.observations[index].patient == nil {
                 let observation = frame.observations[index]
@@ -218,7 +225,7 @@ final class MQTTSourceLoop: @unchecked Sendable {
         // patient's device sends the same bytes again and again, each a new reading. (A redelivery
         // of such a payload after a reconnect is then stored again: the lesser harm.)
         var messageID = frame.messageID.flatMap { $0.isEmpty ? nil : $0 } ?? DecodedFrame.contentID(message.payload)
-        if frame.messageID == nil, !frame.observations.isEmpty, frame.observations.allSatisfy({ $0.time == context.receivedAt }) {
+        if frame.messageID == nil, stampedOnArrival {
             messageID += "@\(context.receivedAt.microsecondsSinceEpoch)"
         }
         let key = MessageKey(sendingApplication: "MQTT", sendingFacility: facility, controlID: messageID)
