@@ -269,4 +269,40 @@ final class EventCollector: Sendable {
         defer { reader.close() }
         #expect(try reader.execute("SELECT count(*) FROM critical_events WHERE state = 'open'").scalar == "3")
     }
+
+    @Test("engines of two facilities on one database: the same key alerts in each, and each loads, replays and escalates only its own")
+    func twoFacilitiesOneDatabase() async throws {
+        let url = try TestPostgres.migratedDatabase()
+        let khartoum = AlertScope(facility: "KTH"), omdurman = AlertScope(facility: "OMD")
+        var configuration = AlertHub.Configuration(facility: "OMD")
+        configuration.escalationCheckInterval = .milliseconds(50)
+        let first = try AlertHub(url: url, configuration: .init(facility: "KTH"), logger: TestPostgres.logger)
+        let second = try AlertHub(url: url, configuration: configuration, logger: TestPostgres.logger)
+        defer { second.shutdown() }
+        // The same patient's key in both (a shared record number authority), escalating quickly in KTH.
+        first.submit([trigger(.raise(.warning), escalateAfter: .milliseconds(100))])
+        second.submit([trigger(.raise(.critical))])
+        try await waitUntil(timeout: .seconds(10), "an alert in each facility") {
+            first.openAlerts(in: khartoum).count == 1 && second.openAlerts(in: omdurman).count == 1
+        }
+        first.shutdown()
+        let reader = try PostgresConnection(url: url)
+        defer { reader.close() }
+        let khartoumEscalations = try reader.execute("SELECT escalation_count FROM critical_events WHERE facility = 'KTH'").scalar
+
+        // A restarted OMD engine knows its own alert only, replays its own events only, and
+        // escalates nobody else's: by the time its own quick alert has escalated, KTH's (long
+        // overdue) is as the KTH engine left it.
+        second.shutdown()
+        let restarted = try AlertHub(url: url, configuration: configuration, logger: TestPostgres.logger)
+        defer { restarted.shutdown() }
+        #expect(restarted.openAlerts(in: omdurman).map(\.severity) == [.critical])
+        let events = EventCollector(try await restarted.subscribe(scope: omdurman, after: 0))
+        try await waitUntil(timeout: .seconds(10), "the OMD events replayed") { events.types == ["raised"] }
+        restarted.submit([trigger(.raise(.warning), device: "OMD-2", vital: "heart_rate", escalateAfter: .milliseconds(200))])
+        try await waitUntil(timeout: .seconds(10), "the OMD alert escalated") {
+            restarted.openAlerts(in: omdurman).contains { $0.vital == "heart_rate" && $0.escalationCount >= 1 }
+        }
+        #expect(try reader.execute("SELECT escalation_count FROM critical_events WHERE facility = 'KTH'").scalar == khartoumEscalations)
+    }
 }

@@ -48,14 +48,14 @@ public final class KafkaForwarder: Sendable {
         // id watermark drops the second copy.
         hub.onCommitted { events in state.add(events.map(StoredAlertEvent.init)) }
         let store = try AlertStore(url: url, confirmationsOnly: true)
-        let backlog = try store.undeliveredEvents(after: 0, limit: Int.max)
+        let backlog = try store.undeliveredEvents(after: 0, limit: Int.max, facility: hub.facility)
         state.loadBacklog(backlog)
         if !backlog.isEmpty {
             logger.info("forwarding alert events left undelivered", metadata: ["events": "\(backlog.count)", "first_event_id": "\(backlog[0].id)"])
         }
         // Two threads, so that sending never waits for the database: a confirmation's update can
         // queue behind row locks and WAL flushes for hundreds of milliseconds under load.
-        let sender = OutboxSender(producer: producer, store: store, url: url, state: state, configuration: configuration, logger: logger)
+        let sender = OutboxSender(producer: producer, store: store, url: url, facility: hub.facility, state: state, configuration: configuration, logger: logger)
         let recorder = try ConfirmationRecorder(url: url, state: state, logger: logger)
         start("nc-kafka-outbox", sender.run)
         start("nc-kafka-confirm", recorder.run)
@@ -243,6 +243,7 @@ private final class OutboxSender: @unchecked Sendable {
     private var store: AlertStore
     private let producer: KafkaProducer
     private let url: String
+    private let facility: String
     private let state: ForwarderState
     private let configuration: KafkaForwarder.Configuration
     private let logger: Logger
@@ -250,10 +251,14 @@ private final class OutboxSender: @unchecked Sendable {
     private let confirmed = Counter(label: "kafka_alert_events_delivered_total")
     private let failures = Counter(label: "kafka_alert_events_failed_total")
 
-    init(producer: KafkaProducer, store: AlertStore, url: String, state: ForwarderState, configuration: KafkaForwarder.Configuration, logger: Logger) {
+    init(
+        producer: KafkaProducer, store: AlertStore, url: String, facility: String, state: ForwarderState,
+        configuration: KafkaForwarder.Configuration, logger: Logger
+    ) {
         self.producer = producer
         self.store = store
         self.url = url
+        self.facility = facility
         self.state = state
         self.configuration = configuration
         self.logger = logger
@@ -319,7 +324,7 @@ private final class OutboxSender: @unchecked Sendable {
         Thread.sleep(forTimeInterval: 1)
         do throws(PostgresError) {
             if !store.connection.isConnected { store = try AlertStore(url: url, confirmationsOnly: true) }
-            state.reload(try store.undeliveredEvents(after: 0, limit: configuration.maxInFlight))
+            state.reload(try store.undeliveredEvents(after: 0, limit: configuration.maxInFlight, facility: facility))
         } catch {
             logger.warning("outbox not readable; retrying", metadata: ["error": "\(error.redactedDescription)"])
             state.fail(nil)

@@ -50,7 +50,7 @@ public final class AlertHub: Sendable {
         actionTimeout = configuration.actionTimeout
         subscribers = AlertSubscribers(buffer: configuration.subscriberBuffer)
         let store = try AlertStore(url: url)
-        let unresolved = try store.unresolvedAlerts()
+        let unresolved = try store.unresolvedAlerts(facility: facility)
         let last = try store.connection.execute("SELECT COALESCE(max(id), 0) FROM alert_events").scalar.flatMap { Int64($0) } ?? 0
         lastEventID.store(last, ordering: .relaxed)
         snapshot.withLock { $0 = Dictionary(uniqueKeysWithValues: unresolved.map { ($0.id, $0) }) }
@@ -215,7 +215,7 @@ private final class HubWorker: @unchecked Sendable {
                     }
                 case let .replay(after, limit, reply):
                     do throws(PostgresError) {
-                        let events = try withConnection { store throws(PostgresError) in try store.events(after: after, limit: limit + 1) }
+                        let events = try withConnection { store throws(PostgresError) in try store.events(after: after, limit: limit + 1, facility: lifecycle.facility) }
                         replies.append { events.count > limit ? reply(.failure(.tooFarBehind(limit: limit))) : reply(.success(events)) }
                     } catch {
                         replies.append { reply(.failure(.storageUnavailable(error.redactedDescription))) }

@@ -48,8 +48,11 @@ final class AlertStore {
         escalation_count, (EXTRACT(EPOCH FROM escalated_at) * 1000000)::bigint, escalate_after_ms
         """
 
-    func unresolvedAlerts() throws(PostgresError) -> [Alert] {
-        try connection.query("SELECT \(Self.columns) FROM critical_events WHERE state <> 'resolved' ORDER BY id").rows.compactMap(Self.alert)
+    /// One facility's: engines of several facilities may share a database.
+    func unresolvedAlerts(facility: String) throws(PostgresError) -> [Alert] {
+        try connection.query(
+            "SELECT \(Self.columns) FROM critical_events WHERE state <> 'resolved' AND facility = $1 ORDER BY id", [facility]
+        ).rows.compactMap(Self.alert)
     }
 
     func alert(id: Int64) throws(PostgresError) -> Alert? {
@@ -117,18 +120,19 @@ final class AlertStore {
     private var eventIDs = IDRange(sequence: "alert_events_id_seq")
 
     /// Events after `id`, oldest first, for a stream that resumes.
-    func events(after id: Int64, limit: Int) throws(PostgresError) -> [StoredAlertEvent] {
+    func events(after id: Int64, limit: Int, facility: String) throws(PostgresError) -> [StoredAlertEvent] {
         try connection.query(
-            "SELECT id, type, facility, ward, kafka_key, payload FROM alert_events WHERE id > $1 ORDER BY id LIMIT $2",
-            [String(id), String(limit)]
+            "SELECT id, type, facility, ward, kafka_key, payload FROM alert_events WHERE id > $1 AND facility = $3 ORDER BY id LIMIT $2",
+            [String(id), String(limit), facility]
         ).rows.compactMap(Self.storedEvent)
     }
 
-    /// Events Kafka has not confirmed yet, oldest first.
-    func undeliveredEvents(after id: Int64, limit: Int) throws(PostgresError) -> [StoredAlertEvent] {
-        try connection.query(
-            "SELECT id, type, facility, ward, kafka_key, payload FROM alert_events WHERE delivered_at IS NULL AND id > $1 ORDER BY id LIMIT $2",
-            [String(id), String(limit)]
+    /// A facility's events Kafka has not confirmed yet, oldest first.
+    func undeliveredEvents(after id: Int64, limit: Int, facility: String) throws(PostgresError) -> [StoredAlertEvent] {
+        try connection.query("""
+            SELECT id, type, facility, ward, kafka_key, payload FROM alert_events
+            WHERE delivered_at IS NULL AND id > $1 AND facility = $3 ORDER BY id LIMIT $2
+            """, [String(id), String(limit), facility]
         ).rows.compactMap(Self.storedEvent)
     }
 
