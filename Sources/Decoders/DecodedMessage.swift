@@ -3,19 +3,17 @@ import VitalSigns
 
 /// Who sent a message and which one it is: the key for ACKs and for recognising retransmissions.
 public struct MessageHeader: Sendable, Hashable {
-    /// MSH-3 as a whole (HD: namespace, universal id, its type), `AcmeInc^ACDE48234567ABCD^EUI-64`:
-    /// gateways of one model share the namespace and tell themselves apart by the universal id.
+    /// MSH-3 as sent, all its components (HD: namespace, universal id, its type),
+    /// `AcmeInc^ACDE48234567ABCD^EUI-64`: gateways of one model share the namespace and tell
+    /// themselves apart by the universal id. A retransmission repeats it byte for byte.
     public var sendingApplication: String
-    /// MSH-4 as a whole (HD).
+    /// MSH-4 as sent (HD).
     public var sendingFacility: String
     public var controlID: String
     public var messageType: String
     public var triggerEvent: String
     /// MSH-3's namespace (HD.1), which device profiles match on.
     public var applicationName: String
-    /// MSH-3's universal id (HD.2, the gateway's EUI-64 in PCD-01), else its namespace: the device
-    /// of rows that name none in OBX-18.
-    public var reportingDevice: String
 }
 
 /// An OBX row that carried no storable value, and why. The message is still accepted.

@@ -23,30 +23,14 @@ public struct PCD01Decoder: Sendable {
     }
 
     private static func header(of msh: HL7BorrowedSegment) -> MessageHeader {
-        let application = hierarchicDesignator(msh[3])
-        return MessageHeader(
-            sendingApplication: designatorText(application),
-            sendingFacility: designatorText(hierarchicDesignator(msh[4])),
+        MessageHeader(
+            sendingApplication: String(decoding: msh[3].bytes, as: UTF8.self),
+            sendingFacility: String(decoding: msh[4].bytes, as: UTF8.self),
             controlID: msh[10].value,
             messageType: msh[9].component(1).value,
             triggerEvent: msh[9].component(2).value,
-            applicationName: application.namespace,
-            reportingDevice: application.universalID.isEmpty ? application.namespace : application.universalID
+            applicationName: msh[3].component(1).value
         )
-    }
-
-    /// An HD field's components (HL7 table: namespace id, universal id, universal id type).
-    private static func hierarchicDesignator(_ field: HL7BorrowedText) -> (namespace: String, universalID: String, type: String) {
-        // Most senders name themselves with one plain word: read it once, with no component scan.
-        if let plain = field.plainASCII { return (String(decoding: plain, as: UTF8.self), "", "") }
-        return (field.component(1).value, field.component(2).value, field.component(3).value)
-    }
-
-    /// `namespace^universal id^type` without trailing empty components (`MONITOR` stays `MONITOR`).
-    private static func designatorText(_ designator: (namespace: String, universalID: String, type: String)) -> String {
-        if !designator.type.isEmpty { return designator.namespace + "^" + designator.universalID + "^" + designator.type }
-        if !designator.universalID.isEmpty { return designator.namespace + "^" + designator.universalID }
-        return designator.namespace
     }
 
     public func decode(_ message: HL7Message) throws(PCD01DecodeError) -> DecodedMessage {
@@ -78,7 +62,7 @@ public struct PCD01Decoder: Sendable {
     private func decodeRows(
         _ message: HL7BorrowedMessage, header: MessageHeader, messageTime: Timestamp?, profile: borrowing DeviceProfile
     ) throws(PCD01DecodeError) -> DecodedMessage {
-        var context = Context(header: header, messageTime: messageTime)
+        var context = Context(header: header, messageTime: messageTime, application: message.segment(at: 0)[3])
         var observations: [Observation] = []
         observations.reserveCapacity(message.segmentCount)
         var skipped: [SkippedObservation] = []
@@ -109,6 +93,20 @@ public struct PCD01Decoder: Sendable {
     private struct Context {
         var header: MessageHeader
         var messageTime: Timestamp?
+        /// MSH-3, for `reportingDevice`; points into the message, valid while it is borrowed.
+        let application: HL7BorrowedText
+        /// MSH-3's universal id (HD.2, the gateway's EUI-64 in PCD-01), else its namespace: the
+        /// device of rows that name none in OBX-18. Read when a row first needs it.
+        var reportingDevice: String {
+            mutating get {
+                if let known = reportingDeviceRead { return known }
+                let universalID = application.component(2)
+                let device = universalID.isEmpty ? header.applicationName : universalID.value
+                reportingDeviceRead = device
+                return device
+            }
+        }
+        var reportingDeviceRead: String?
         var orderTime: Timestamp?
         /// The row being built: PID and PV1 set its patient and location, each OBX the rest, and
         /// the row is appended as a copy, so what rows share is never built twice.
@@ -299,7 +297,7 @@ public struct PCD01Decoder: Sendable {
             context.deviceMDS = mdsBytes
             context.mdsDevice = context.deviceByMDS.device(for: String(decoding: mdsBytes, as: UTF8.self))
         }
-        let device = context.mdsDevice ?? context.lastDevice ?? context.header.reportingDevice
+        let device = context.mdsDevice ?? context.lastDevice ?? context.reportingDevice
         guard !device.isEmpty else {
             throw .requiredFieldMissing(segment: "OBX", sequence: sequence, field: 18, what: "equipment instance identifier (and MSH-3 is empty)")
         }

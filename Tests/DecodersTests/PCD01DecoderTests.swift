@@ -28,7 +28,6 @@ import VitalSigns
         #expect(decoded.header.controlID == "MSGID1234")
         #expect(decoded.header.sendingApplication == "AcmeInc^ACDE48234567ABCD^EUI-64")
         #expect(decoded.header.applicationName == "AcmeInc")
-        #expect(decoded.header.reportingDevice == "ACDE48234567ABCD")
         #expect(decoded.observations.count == 8)
         let spo2 = try #require(decoded.observations.first)
         #expect(spo2.kind == .spo2)
