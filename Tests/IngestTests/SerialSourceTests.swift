@@ -197,6 +197,35 @@ private func profile(_ id: String) throws -> DeviceProfile {
         try await waitUntil(timeout: .seconds(10), "online again") { try rig.presenceStatus("port-spo2") == "online" }
     }
 
+    @Test("a port that fails as soon as it opens is reopened with growing backoff, not at every first delay")
+    func aPortFailingRightAfterOpeningBacksOff() async throws {
+        var terminal = try PseudoTerminal()
+        let rig = try SerialRig { folder in
+            try terminal.link(folder + "/flaky")
+            return [SerialPortConfiguration(path: folder + "/flaky", profile: try profile("masimo-radical7"), deviceID: "port-flaky")]
+        }
+        defer { rig.stop() }
+        let path = rig.folder + "/flaky"
+        rig.source.start()
+        // Each time the port opens, the device goes away at once and another takes its link, so
+        // every reopen succeeds and fails again: the delays (50 ms doubling to 400 ms) must grow.
+        var gaps: [Duration] = []
+        try await waitUntil(timeout: .seconds(10), "first open") { rig.source.statistics(port: path)?.opens == 1 }
+        for cycle in 1...5 {
+            terminal.close()
+            let closed = ContinuousClock.now
+            terminal = try PseudoTerminal()
+            try terminal.link(path)
+            try await waitUntil(timeout: .seconds(10), pollEvery: .milliseconds(5), "open number \(cycle + 1)") {
+                rig.source.statistics(port: path)?.opens == cycle + 1
+            }
+            gaps.append(ContinuousClock.now - closed)
+        }
+        terminal.close()
+        // Without the backoff each gap is the first delay plus the poll that sees the loss (~100 ms).
+        #expect(gaps.last ?? .zero >= .milliseconds(350), "gaps between loss and reopen: \(gaps)")
+    }
+
     @Test func garbageAndBadChecksumsAreSkippedCountedKeptAndFollowedByGoodFrames() async throws {
         let nonin = try PseudoTerminal()
         let masimo = try PseudoTerminal()

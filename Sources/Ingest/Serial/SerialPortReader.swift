@@ -102,12 +102,16 @@ final class SerialPortReader: Sendable {
             ])
             everOpened = true
             inOutage = false
-            delay = options.reopenDelay
             metrics.up.record(1)
             context.presence?.record(DevicePresence(device: configuration.device, status: .online, source: configuration.path))
 
+            let opened = ContinuousClock.now
             let ending = readUntilGone(fd)
             close(fd)
+            // A port that worked for a while is reopened after the first delay; one that fails as
+            // soon as it opens (a device resetting in a loop, a driver error) backs off like one
+            // that cannot be opened, instead of being reopened, logged and reported every 250 ms.
+            if ContinuousClock.now - opened >= options.maxReopenDelay { delay = options.reopenDelay }
             counters.update { $0.isOpen = false }
             metrics.up.record(0)
             context.presence?.record(DevicePresence(device: configuration.device, status: .offline, source: configuration.path))
@@ -115,6 +119,7 @@ final class SerialPortReader: Sendable {
             logger.warning("serial port lost; reopening with backoff", metadata: ["reason": "\(ending)"])
             inOutage = true
             if stopping.wait(for: delay) { break }
+            delay = min(delay * 2, options.maxReopenDelay)
         }
         let givenUp = spool.drain(timeout: .seconds(5))
         if givenUp > 0 { noteGivenUp(givenUp, reason: "stopping before the database stored them") }
