@@ -4,8 +4,11 @@
 --   1 s for that lock, in a subtransaction of its own: while a long report or pg_dump reads the
 --   table, the partition is left for the next run instead of queueing every writer's COPY
 --   behind the maintenance (partitions are made 14 days ahead; rows always have the default).
--- * The default partition is locked before its rows for a new day are looked for and moved,
---   so rows arriving meanwhile cannot make the ATTACH fail (and the whole run with it).
+-- * The table, then its default partition, are locked before the default's rows for a new day
+--   are looked for and moved, so rows arriving meanwhile cannot make the ATTACH fail (and the
+--   whole run with it); in that order, the order a writer routing a row there takes them.
+-- * A day whose partition would overlap an existing one (bounds an earlier version wrote in the
+--   session's zone) is left out, rather than failing every run: its rows stay in the default.
 -- * Bounds are written as UTC text, not through the session's DateStyle and TimeZone (with
 --   DateStyle SQL a bound read back in another zone, or not at all).
 -- * Retention deletes a default-partition row only when it also arrived before the cutoff: a
@@ -31,6 +34,7 @@ BEGIN
         lower_bound := to_char(day, 'YYYY-MM-DD') || ' 00:00:00+00';
         upper_bound := to_char(day + 1, 'YYYY-MM-DD') || ' 00:00:00+00';
         BEGIN
+            LOCK TABLE vital_signs IN ACCESS EXCLUSIVE MODE;
             LOCK TABLE vital_signs_default IN EXCLUSIVE MODE;
             IF EXISTS (SELECT 1 FROM vital_signs_default
                        WHERE observation_time >= lower_bound::timestamptz AND observation_time < upper_bound::timestamptz) THEN
@@ -45,8 +49,11 @@ BEGIN
                                partition_name, lower_bound, upper_bound);
             END IF;
             created := created + 1;
-        EXCEPTION WHEN lock_not_available THEN
-            NULL;  -- busy: the next run creates it
+        EXCEPTION
+            WHEN lock_not_available THEN
+                NULL;  -- busy: the next run creates it
+            WHEN invalid_object_definition THEN
+                NULL;  -- overlaps a partition with other bounds: the default keeps that day's rows
         END;
     END LOOP;
     RETURN created;

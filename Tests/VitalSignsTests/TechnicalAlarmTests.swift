@@ -19,6 +19,23 @@ import VitalSigns
         #expect(evaluator.openAlerts[silenceKey] == nil)
     }
 
+    @Test("a silence alarm a clinician resolved stays resolved while the device is silent, unlike a vital's alert")
+    func aResolvedSilenceAlarmIsNotRaisedAgainAtTheNextTick() {
+        var evaluator = AlertEvaluator()
+        _ = evaluator.observe(reading(.heartRate, 80, at: 0), profile: profile)
+        #expect(evaluator.tick(now: at(30.5)).map(\.summary) == ["raise warning - @30.5"])
+        evaluator.forget(silenceKey)
+        #expect(evaluator.tick(now: at(31.5)).isEmpty)
+        #expect(evaluator.tick(now: at(120)).isEmpty)
+        // A vital's tracker is forgotten: the same critical value raises it again.
+        let critical = evaluator.observe(reading(.heartRate, 20, at: 121), profile: profile).filter { $0.rule != .deviceSilent }
+        #expect(critical.count == 1)
+        if let key = critical.first?.key {
+            evaluator.forget(key)
+            #expect(evaluator.observe(reading(.heartRate, 20, at: 122), profile: profile).filter { $0.rule != .deviceSilent }.count == 1)
+        }
+    }
+
     @Test func theAllowedSilenceFollowsTheProfilesInterval() {
         let slow = DeviceProfile(id: "slow", samplingInterval: .seconds(5))
         let unknown = DeviceProfile(id: "no-interval")

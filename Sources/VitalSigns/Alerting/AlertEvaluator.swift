@@ -117,12 +117,11 @@ public struct AlertEvaluator: Sendable {
 
     /// Stops tracking `key`: a clinician resolved its alert. A condition that persists raises a
     /// new alert once it has lasted its debounce again (a tracker still open would only ever
-    /// escalate or clear an alert that no longer exists).
+    /// escalate or clear an alert that no longer exists). A silent device's alarm is the
+    /// exception: resolving it means the silence is known (a monitor unplugged at discharge),
+    /// and it is raised again only after the device was heard from and fell silent once more.
     public mutating func forget(_ key: AlertKey) {
-        if key.rule == .deviceSilent, case .device(let deviceID) = key.subject {
-            devices[deviceID]?.isSilent = false
-            return
-        }
+        guard key.rule != .deviceSilent else { return }
         alerts[key] = nil
     }
 
