@@ -45,9 +45,10 @@ public struct PCD01Decoder: Sendable {
             throw .unsupportedMessage(type: header.messageType, trigger: header.triggerEvent)
         }
         let processingID = msh[11].component(1)
-        if !processingID.isEmpty, !processingID.equals("P") || !acceptedProcessingIDs.contains("P"),
-           !acceptedProcessingIDs.contains(processingID.value) {
-            throw .unsupportedProcessingID(processingID.value)
+        // An empty MSH-11 counts as production (P).
+        if !(processingID.isEmpty || processingID.equals("P")) || !acceptedProcessingIDs.contains("P"),
+           !acceptedProcessingIDs.contains(processingID.isEmpty ? "P" : processingID.value) {
+            throw .unsupportedProcessingID(processingID.isEmpty ? "P" : processingID.value)
         }
         guard !header.controlID.isEmpty else {
             throw .requiredFieldMissing(segment: "MSH", sequence: 1, field: 10, what: "message control id")

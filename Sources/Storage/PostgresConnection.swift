@@ -50,8 +50,9 @@ public final class PostgresConnection {
     /// (`host=... port=... dbname=...`). Defaults the URL may override: `connect_timeout` 10 s;
     /// TCP keepalives after 30 s idle, every 10 s, 3 unanswered closing it (a server that
     /// vanished is noticed in about a minute, not the kernel's two hours, while a statement
-    /// waits); DateStyle ISO (timestamps as text read the same whatever the server's default).
-    /// Always: `client_encoding` UTF8, the encoding of every text the engine sends. Notices
+    /// waits). Always: `client_encoding` UTF8, the encoding of every text the engine sends, and
+    /// DateStyle ISO, set after connecting (so that `PGOPTIONS` and a URL's `options` still
+    /// apply): timestamps as text read the same whatever the server's default. Notices
     /// (e.g. "relation already exists, skipping") go to `logger` at debug level when one is
     /// given, and are dropped otherwise.
     public init(url: String, logger: Logger? = nil) throws(PostgresError) {
@@ -59,10 +60,10 @@ public final class PostgresConnection {
         // Keywords before `dbname` are defaults that the URL / conninfo may override; those after
         // it override the URL.
         let keywords = [
-            "connect_timeout", "keepalives_idle", "keepalives_interval", "keepalives_count", "options",
+            "connect_timeout", "keepalives_idle", "keepalives_interval", "keepalives_count",
             "dbname", "client_encoding", "fallback_application_name",
         ]
-        let values = ["10", "30", "10", "3", "-c DateStyle=ISO,YMD", url, "UTF8", "nilecare-vitals"]
+        let values = ["10", "30", "10", "3", url, "UTF8", "nilecare-vitals"]
         let connection: OpaquePointer? = withCStringArray(keywords) { keywordPointers in
             withCStringArray(values) { valuePointers in
                 PQconnectdbParams(keywordPointers, valuePointers, 1)
@@ -80,6 +81,7 @@ public final class PostgresConnection {
         }
         handle = connection
         PQsetNoticeReceiver(connection, noticeReceiver, Unmanaged.passUnretained(noticeSink).toOpaque())
+        try execute("SET DateStyle = 'ISO, YMD'")
     }
 
     deinit {

@@ -138,8 +138,7 @@ final class EventCollector: Sendable {
         let warning = try #require(hub.openAlerts(in: scope).first)
         _ = try await hub.acknowledge(id: warning.id, by: "nurse.a", in: scope)
 
-        // Measured after the patient moved to the high-dependency unit.
-        hub.submit([trigger(.raise(.critical), value: 70, location: "HDU^3^B", escalateAfter: .milliseconds(300))])
+        hub.submit([trigger(.raise(.critical), value: 70, escalateAfter: .milliseconds(300))])
         try await waitUntil(timeout: .seconds(10)) { hub.openAlerts(in: scope).first?.severity ?? .warning >= .critical }
         let critical = try #require(hub.openAlerts(in: scope).first)
         #expect(critical.state == .open && critical.acknowledgedBy == nil)
@@ -149,8 +148,26 @@ final class EventCollector: Sendable {
 
         let reader = try PostgresConnection(url: url)
         defer { reader.close() }
-        #expect(try reader.execute("SELECT state, acknowledged_by IS NULL, escalate_after_ms, value, ward FROM critical_events").rows
-            == [["open", "t", "300", "70", "HDU"]])
+        #expect(try reader.execute("SELECT state, acknowledged_by IS NULL, escalate_after_ms, value FROM critical_events").rows
+            == [["open", "t", "300", "70"]])
+    }
+
+    @Test("a patient who moves ward takes a worsening alert along: the old ward's stream sees it end, the new ward's sees it raised")
+    func aWorseningInAnotherWardMovesTheAlert() async throws {
+        let url = try TestPostgres.migratedDatabase()
+        let hub = try hub(url)
+        defer { hub.shutdown() }
+        let icu = EventCollector(try await hub.subscribe(scope: AlertScope(facility: "KTH", ward: "ICU"), after: nil))
+        let hdu = EventCollector(try await hub.subscribe(scope: AlertScope(facility: "KTH", ward: "HDU"), after: nil))
+        hub.submit([trigger(.raise(.warning))])
+        try await waitUntil(timeout: .seconds(10)) { icu.types == ["raised"] }
+        hub.submit([trigger(.raise(.critical), value: 70, location: "HDU^3^B")])
+        try await waitUntil(timeout: .seconds(10), "the move seen by both wards") { icu.types == ["raised", "resolved"] && hdu.types == ["raised"] }
+        #expect(hub.openAlerts(in: AlertScope(facility: "KTH", ward: "ICU")).isEmpty)
+        #expect(hub.openAlerts(in: AlertScope(facility: "KTH", ward: "HDU")).map(\.severity) == [.critical])
+        let reader = try PostgresConnection(url: url)
+        defer { reader.close() }
+        #expect(try reader.execute("SELECT ward, state FROM critical_events ORDER BY id").rows == [["ICU", "resolved"], ["HDU", "open"]])
     }
 
     @Test("a stream resumed with the last event id gets every later event once, replayed then live")

@@ -23,8 +23,8 @@ import VitalSigns
     func worseningRestartsTheEscalationClock() throws {
         var lifecycle = lifecycle()
         // Five minutes into the warning, the value turns critical, with two minutes to acknowledge.
-        let change = lifecycle.handle(trigger(.raise(.critical), value: 88, escalateAfter: .seconds(120)), at: at(300))
-        let worse = try #require(change)
+        let changes = lifecycle.handle(trigger(.raise(.critical), value: 88, escalateAfter: .seconds(120)), at: at(300))
+        let worse = try #require(changes.only)
         #expect(worse.event == .escalated && worse.alert.severity == .critical)
         #expect(lifecycle.escalate(at: at(300)).isEmpty)
         #expect(lifecycle.escalate(at: at(419)).isEmpty)
@@ -35,23 +35,32 @@ import VitalSigns
     func aWorseningAfterTimerEscalationsIsNotSwallowed() throws {
         // A warning the timer took to critical (two steps), then acknowledged.
         var lifecycle = lifecycle(severity: .critical, state: .acknowledged, escalations: 2)
-        let change = lifecycle.handle(trigger(.raise(.critical), value: 80, escalateAfter: .seconds(120)), at: at(900))
-        let worse = try #require(change)
+        let changes = lifecycle.handle(trigger(.raise(.critical), value: 80, escalateAfter: .seconds(120)), at: at(900))
+        let worse = try #require(changes.only)
         #expect(worse.alert.severity == .critical)
         #expect(worse.alert.value == 80)
         #expect(worse.alert.state == .open && worse.alert.acknowledgedBy == nil)
         // An alert that only the rules raised ignores a raise that is not more severe.
         var plain = self.lifecycle(severity: .critical)
-        let ignored = plain.handle(trigger(.raise(.critical), value: 80), at: at(900))
-        #expect(ignored == nil)
+        #expect(plain.handle(trigger(.raise(.critical), value: 80), at: at(900)).isEmpty)
     }
 
-    @Test("a worsening measured in another bed moves the alert there: the ward that sees it is the patient's now")
-    func aWorseningFollowsThePatientsBed() throws {
+    @Test("a worsening measured in another ward ends the alert in the old ward and raises it in the new one")
+    func aWorseningInAnotherWardMovesTheAlert() throws {
         var lifecycle = lifecycle()
-        let change = lifecycle.handle(trigger(.raise(.critical), value: 85, location: "WARD-B^2^A"), at: at(60))
-        let worse = try #require(change)
-        #expect(worse.alert.location == "WARD-B^2^A")
-        #expect(worse.alert.ward == "WARD-B")
+        let changes = lifecycle.handle(trigger(.raise(.critical), value: 85, location: "WARD-B^2^A"), at: at(60))
+        #expect(changes.map(\.event) == [.resolved, .raised])
+        #expect(changes.map { $0.alert.ward } == ["ICU", "WARD-B"])
+        #expect(changes.last?.alert.severity == .critical && changes.last?.alert.state == .open)
+        // Another bed of the same ward is no move: the alert is updated in place.
+        var sameWard = self.lifecycle()
+        let update = sameWard.handle(trigger(.raise(.critical), value: 85, location: "ICU^7^B"), at: at(60))
+        #expect(update.map(\.event) == [.escalated])
+        #expect(update.first?.alert.location == "ICU^7^B")
     }
+}
+
+extension Array {
+    /// The one element of a one-element array, else nil.
+    var only: Element? { count == 1 ? first : nil }
 }

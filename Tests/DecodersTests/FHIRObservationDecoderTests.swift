@@ -40,6 +40,8 @@ import VitalSigns
 
     @Test("a correction of a result keeps its identifier but is another message: its status or version is part of the id")
     func aCorrectionIsNotARedeliveryOfTheOriginal() throws {
+        let preliminary = Self.heartRate.replacingOccurrences(of: #""status": "final""#, with: #""status": "preliminary""#)
+        #expect(try fhirDecoder.decode(bytes(preliminary), context: frameContext()).messageID == "urn:uuid:187e0c12-8dd2-67e2-99b2-bf273c878281#preliminary")
         let amended = Self.heartRate.replacingOccurrences(of: #""status": "final""#, with: #""status": "amended""#)
         #expect(try fhirDecoder.decode(bytes(amended), context: frameContext()).messageID == "urn:uuid:187e0c12-8dd2-67e2-99b2-bf273c878281#amended")
         let versioned = amended.replacingOccurrences(of: #""meta": {"#, with: #""meta": { "versionId": "3","#)

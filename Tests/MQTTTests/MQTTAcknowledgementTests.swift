@@ -1,5 +1,6 @@
 import DeviceSimulator
 import Storage
+import Synchronization
 import TestSupport
 import Testing
 
@@ -45,5 +46,35 @@ import Testing
         #expect(try count(url, "SELECT count(*) FROM ingested_messages") == 300)
         #expect(try count(url, "SELECT count(*) FROM vital_signs") == 1_200)
         #expect(try duplicates(url) == 0)
+    }
+
+    @Test("messages retried during a database outage reach the alert rules once, not again with every retry")
+    func retriesDoNotShowTheRulesTheSameValuesAgain() async throws {
+        let cluster = try TestPostgres.privateCluster(port: freeTCPPort())
+        let url = try cluster.start(database: "vitals")
+        defer { try? cluster.stop() }
+        try TestPostgres.migrate(url)
+        let broker = try TestMosquitto()
+        try await broker.start()
+        defer { broker.stop() }
+        let seen = Atomic<Int>(0)
+        let daemon = try MQTTTestDaemon(broker: broker, databaseURL: url, alertStage: { entry in
+            seen.add(entry.batch.observations.count, ordering: .relaxed)
+        })
+        defer { daemon.stop() }
+        try await waitUntil(timeout: .seconds(30), "source connected") { daemon.source.health.state == .connected }
+
+        try cluster.stop()
+        let during = try gateways(broker, devices: 2, messagesPerDevice: 5)
+        defer { during.publisher.stop() }
+        try await during.run()
+        try await waitUntil(timeout: .seconds(30), "retries during the outage") { daemon.source.statistics.current.storageRetries >= 4 }
+        try cluster.start()
+        try await waitUntil(timeout: .seconds(60), pollEvery: .milliseconds(100), "every message stored") {
+            daemon.source.statistics.current.stored == 10
+        }
+        let rows = try count(url, "SELECT count(*) FROM vital_signs")
+        #expect(rows > 0)
+        #expect(seen.load(ordering: .relaxed) == rows)
     }
 }

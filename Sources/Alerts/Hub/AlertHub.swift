@@ -193,7 +193,7 @@ private final class HubWorker: @unchecked Sendable {
                 switch command {
                 case .triggers(let triggers):
                     for trigger in triggers {
-                        if let change = lifecycle.handle(trigger, at: now) { changes.append(change) }
+                        changes += lifecycle.handle(trigger, at: now)
                     }
                 case let .acknowledge(id, by, scope, reply):
                     switch target(id, scope) {

@@ -22,32 +22,34 @@ struct AlertLifecycle {
 
     /// The change a trigger asks for, if any: a raise for an unresolved key only escalates when it
     /// is more severe; a clear resolves the key's alert. `now` is the hub's clock.
-    mutating func handle(_ trigger: AlertTrigger, at now: Timestamp) -> AlertChange? {
-        let change = decide(trigger, at: now)
-        if let change { record(change) }
-        return change
+    mutating func handle(_ trigger: AlertTrigger, at now: Timestamp) -> [AlertChange] {
+        let changes = decide(trigger, at: now)
+        for change in changes { record(change) }
+        return changes
     }
 
-    private func decide(_ trigger: AlertTrigger, at now: Timestamp) -> AlertChange? {
+    private func decide(_ trigger: AlertTrigger, at now: Timestamp) -> [AlertChange] {
         let existing = unresolved[trigger.key]
         switch trigger.action {
         case .raise(let severity):
-            guard var alert = existing else {
-                return AlertChange(alert: Alert(
-                    id: 0, key: trigger.key, state: .open, severity: severity, rule: trigger.rule, vital: trigger.vital,
-                    value: trigger.value, unit: trigger.unit, patient: trigger.patient, device: trigger.device,
-                    location: trigger.location, facility: facility, raisedAt: trigger.observedAt, observedAt: trigger.observedAt,
-                    escalationCount: 0, escalatedAt: nil, escalateAfter: trigger.escalateAfter
-                ), event: .raised)
-            }
+            guard var alert = existing else { return [AlertChange(alert: newAlert(trigger, severity: severity), event: .raised)] }
             // The rules raise an open key again only when its condition got worse. That is news
             // when it is more severe than the alert, and also when the alert's severity came from
             // the escalation timer: the condition itself is worse than when it was raised.
-            guard severity > alert.severity || alert.escalationCount > 0 else { return nil }
+            guard severity > alert.severity || alert.escalationCount > 0 else { return [] }
+            // Worse, and measured in another ward: the patient moved. The alert leaves the old
+            // ward's screens (resolved) and is raised anew where the nurses now caring for the
+            // patient see it and acknowledge it; each ward's stream sees a whole story.
+            if let location = trigger.location, Alert.ward(of: location) != alert.ward {
+                var left = alert
+                left.state = .resolved
+                left.resolvedBy = Alert.resolvedBySystem
+                return [AlertChange(alert: left, event: .resolved),
+                        AlertChange(alert: newAlert(trigger, severity: max(severity, alert.severity)), event: .raised)]
+            }
             alert.severity = max(severity, alert.severity)
             alert.value = trigger.value
             alert.observedAt = trigger.observedAt
-            // The patient may have moved: the alert belongs to the ward where the value was taken.
             if let location = trigger.location { alert.location = location }
             // A worse condition calls for attention again: the worse rule's time to acknowledge
             // applies from now (not from the milder alert's raise, which would escalate it at
@@ -59,13 +61,22 @@ struct AlertLifecycle {
                 alert.acknowledgedAt = nil
                 alert.acknowledgedBy = nil
             }
-            return AlertChange(alert: alert, event: .escalated)
+            return [AlertChange(alert: alert, event: .escalated)]
         case .clear:
-            guard var alert = existing else { return nil }
+            guard var alert = existing else { return [] }
             alert.state = .resolved
             alert.resolvedBy = Alert.resolvedBySystem
-            return AlertChange(alert: alert, event: .resolved)
+            return [AlertChange(alert: alert, event: .resolved)]
         }
+    }
+
+    private func newAlert(_ trigger: AlertTrigger, severity: AlertSeverity) -> Alert {
+        Alert(
+            id: 0, key: trigger.key, state: .open, severity: severity, rule: trigger.rule, vital: trigger.vital,
+            value: trigger.value, unit: trigger.unit, patient: trigger.patient, device: trigger.device,
+            location: trigger.location, facility: facility, raisedAt: trigger.observedAt, observedAt: trigger.observedAt,
+            escalationCount: 0, escalatedAt: nil, escalateAfter: trigger.escalateAfter
+        )
     }
 
     /// nil when already acknowledged: the first acknowledgement stands.

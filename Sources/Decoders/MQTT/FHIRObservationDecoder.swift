@@ -275,13 +275,14 @@ public struct FHIRObservationDecoder: FrameDecoder {
         return id.isEmpty ? nil : String(id)
     }
 
-    /// The resource's identifier, else its id, with its version: a correction (`amended`,
-    /// `corrected`) keeps the identifier of the result it replaces and must not be taken for a
-    /// redelivery of it. The version is `meta.versionId` when sent, else the status.
+    /// The resource's identifier, else its id, with its version: an update (`preliminary` then
+    /// `final`, `amended`, `corrected`) keeps the identifier of the result it replaces and must
+    /// not be taken for a redelivery of it. The version is `meta.versionId` when sent, else the
+    /// status (a `final` result keeps the bare id).
     private static func messageID(ofObservation observation: JSONValue) -> String? {
         guard let id = observation["identifier"]?.array?.first?["value"]?.identifierText ?? observation["id"]?.identifierText else { return nil }
         if let version = observation["meta"]?["versionId"]?.identifierText { return id + "/_history/" + version }
         let status = observation["status"]?.string ?? "final"
-        return status == "final" || status == "preliminary" ? id : id + "#" + status
+        return status == "final" ? id : id + "#" + status
     }
 }

@@ -109,8 +109,8 @@ final class MQTTSourceLoop: @unchecked Sendable {
             delay = min(delay * 2, configuration.maxReconnectDelay)
             for retry in failed {
                 statistics.storageRetry()
-                // The rules saw the device's conditions with the first submission.
-                submit(retry.batch, profileID: retry.profileID, conditions: [], payload: retry.payload, receivedAt: .now)
+                // The rules saw the readings and the device's conditions with the first submission.
+                submit(retry.batch, profileID: retry.profileID, conditions: nil, payload: retry.payload, receivedAt: .now)
             }
         }
     }
@@ -224,8 +224,9 @@ final class MQTTSourceLoop: @unchecked Sendable {
         // either (its observations stamped on arrival) is known by its arrival too: a stable
         // patient's device sends the same bytes again and again, each a new reading. (A redelivery
         // of such a payload after a reconnect is then stored again: the lesser harm.)
-        var messageID = frame.messageID.flatMap { $0.isEmpty ? nil : $0 } ?? DecodedFrame.contentID(message.payload)
-        if frame.messageID == nil, stampedOnArrival {
+        let ownID = frame.messageID.flatMap { $0.isEmpty ? nil : $0 }
+        var messageID = ownID ?? DecodedFrame.contentID(message.payload)
+        if ownID == nil, stampedOnArrival {
             messageID += "@\(context.receivedAt.microsecondsSinceEpoch)"
         }
         let key = MessageKey(sendingApplication: "MQTT", sendingFacility: facility, controlID: messageID)
@@ -238,12 +239,13 @@ final class MQTTSourceLoop: @unchecked Sendable {
                payload: message.payload, receivedAt: receivedAt)
     }
 
+    /// `conditions` nil: a retry, stored without showing the rules the same values again.
     private func submit(
-        _ batch: IngestBatch, profileID: String, conditions: [DeviceCondition], payload: [UInt8], receivedAt: ContinuousClock.Instant
+        _ batch: IngestBatch, profileID: String, conditions: [DeviceCondition]?, payload: [UInt8], receivedAt: ContinuousClock.Instant
     ) {
         commits.submitted()
         let statistics = statistics, commits = commits, rejections = rejections
-        sink.submit(batch, profileID: profileID, conditions: conditions) { result in
+        let completion: @Sendable (Result<WriteOutcome, PostgresError>) -> Void = { result in
             switch result {
             case .success(.stored(let count)):
                 statistics.stored(observations: count)
@@ -263,6 +265,11 @@ final class MQTTSourceLoop: @unchecked Sendable {
             case .failure(let error):
                 commits.finished(retry: CommitTracker.Retry(batch: batch, profileID: profileID, payload: payload), error: error.redactedDescription)
             }
+        }
+        if let conditions {
+            sink.submit(batch, profileID: profileID, conditions: conditions, completion: completion)
+        } else {
+            sink.store(batch, profileID: profileID, completion: completion)
         }
     }
 

@@ -153,7 +153,8 @@ public final class IngestPipeline: ObservationSink, Sendable {
 
     public var occupancy: Int { ring.occupancy }
 
-    /// How often an entry found the ring full (and waited in the backlog).
+    /// How often publishing into the ring found it full: a submission that went to the backlog,
+    /// or a drain of the backlog that had to wait for room again.
     public var fullRejections: Int { ring.fullRejections }
 }
 

@@ -186,6 +186,13 @@ final class SerialPortReader: Sendable {
         } else {
             unassociated = observations.count
         }
+        // Each report's own device (a Masimo line's `SN=`), as for the observations.
+        let conditions = reports.compactMap { report in
+            DeviceCondition(report, patient: context.associations?.patient(device: report.deviceID, bed: configuration.bed, at: receivedAt),
+                            location: configuration.bed)
+        }
+        // Before the statistics: a reader of them sees the spool as it is after these frames.
+        if !observations.isEmpty || !conditions.isEmpty { submit(IngestBatch(observations: observations), conditions: conditions) }
         counters.update {
             $0.bytesRead += bytes.count
             $0.framesDecoded += decodedFrames
@@ -198,12 +205,6 @@ final class SerialPortReader: Sendable {
         metrics.unassociated.increment(by: unassociated)
         for report in reports { metrics.status(report.condition.rawValue).increment() }
         if decodedFrames > 0 { noteConditions(Set(reports.map(\.condition)), reports) }
-        // Each report's own device (a Masimo line's `SN=`), as for the observations.
-        let conditions = reports.compactMap { report in
-            DeviceCondition(report, patient: context.associations?.patient(device: report.deviceID, bed: configuration.bed, at: receivedAt),
-                            location: configuration.bed)
-        }
-        if !observations.isEmpty || !conditions.isEmpty { submit(IngestBatch(observations: observations), conditions: conditions) }
     }
 
     /// Logs (at info, no patient data) when the conditions the device reports change: a probe
