@@ -41,6 +41,8 @@ final class SerialSpool: @unchecked Sendable {
     func add(_ batch: Batch) -> (submit: Batch?, dropped: Int, waits: Bool) {
         condition.withLock {
             guard !closed else { return (nil, batch.observations.count, false) }
+            // Device conditions alone, that would wait: shown to the rules, nothing to store.
+            if batch.observations.isEmpty && (!waiting.isEmpty || inFlight >= maxInFlight) { return (nil, 0, true) }
             waiting.append(batch)
             waitingObservations += batch.observations.count
             var dropped = 0
