@@ -180,11 +180,12 @@ import VitalSigns
 
     @Test("a sender answered after a commit slower than the idle timeout is not idle")
     func aSlowCommitDoesNotMakeTheSenderIdle() async throws {
-        // Timeout T = 4 s. The first commit is held until about 5 s, so the idle check at 4 s finds
-        // the message still being stored; the sender answers its ACK 3.5 s later (under T), and
-        // the check at 8 s falls into that pause. Quiet since its last read, but not since its
-        // last reply: the connection must stay open.
-        let engine = try await TestEngine.start { $0.idleTimeout = .seconds(4) }
+        // Timeout T = 8 s. The first commit is held until about 10 s, so the idle check at 8 s
+        // finds the message still being stored; the sender answers its ACK 7 s later (under T),
+        // and the check at 16 s falls into that pause. Quiet since its last read, but not since
+        // its last reply: the connection must stay open. (With T = 4 s, a connection starved for
+        // 4 s by the rest of the suite on two cores was closed before its message was read.)
+        let engine = try await TestEngine.start { $0.idleTimeout = .seconds(8) }
         defer { engine.stop() }
         let locker = try PostgresConnection(url: engine.databaseURL)
         defer { locker.close() }
@@ -192,11 +193,11 @@ import VitalSigns
         let client = try await MLLPClient.connect(host: "127.0.0.1", port: engine.port)
         defer { Task { await client.close() } }
         let started = ContinuousClock.now
-        // The second message goes 3.5 s after the first ACK arrives, timed on the event loop (as
+        // The second message goes 7 s after the first ACK arrives, timed on the event loop (as
         // `steadySender` explains) so that the pause is the sender's and not task scheduling's.
         let first = client.sendFuture(Self.good("SLOW-1"))
         let second = first.flatMap { _ in
-            client.eventLoop.scheduleTask(in: .milliseconds(3500)) {}.futureResult
+            client.eventLoop.scheduleTask(in: .seconds(7)) {}.futureResult
         }.flatMap { client.sendFuture(Self.good("SLOW-2")) }
         // 30 s: with the whole suite running on two cores, reaching the lock has taken over 10.
         // Waiters on this table only: TimescaleDB's background jobs may wait on locks of their own.
@@ -206,7 +207,7 @@ import VitalSigns
                 WHERE NOT l.granted AND c.relname = 'ingested_messages' AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
                 """) >= 1
         }
-        try await Task.sleep(until: started + .seconds(5))  // holding the lock is the scenario
+        try await Task.sleep(until: started + .seconds(10))  // holding the lock is the scenario
         try locker.execute("COMMIT")
         #expect(try Self.msa(await first.get()).code == "AA")
         #expect(try Self.msa(await second.get()).code == "AA")
