@@ -105,6 +105,21 @@ final class EventCollector: Sendable {
         #expect(try reader.execute("SELECT acknowledged_by, resolved_by, acknowledged_at <= resolved_at FROM critical_events").rows == [["nurse.a", "dr.d", "t"]])
     }
 
+    @Test("two nurses acknowledging at once both get the stored acknowledgement: the first one's, with its time")
+    func simultaneousAcknowledgementsAnswerTheStoredOne() async throws {
+        let url = try TestPostgres.migratedDatabase()
+        let hub = try hub(url)
+        defer { hub.shutdown() }
+        hub.submit([trigger(.raise(.critical))])
+        try await waitUntil(timeout: .seconds(10)) { hub.openAlerts(in: scope).first?.id ?? 0 != 0 }
+        let alert = try #require(hub.openAlerts(in: scope).first)
+        async let first = hub.acknowledge(id: alert.id, by: "nurse.a", in: scope)
+        async let second = hub.acknowledge(id: alert.id, by: "nurse.b", in: scope)
+        let answers = try await [first, second]
+        #expect(Set(answers.map(\.acknowledgedBy)).count == 1)
+        #expect(answers.allSatisfy { $0.acknowledgedAt != nil && $0.state == .acknowledged })
+    }
+
     @Test("an open alert nobody acknowledges escalates one step per escalation time; acknowledged ones do not")
     func escalation() async throws {
         let url = try TestPostgres.migratedDatabase()

@@ -202,7 +202,9 @@ private final class HubWorker: @unchecked Sendable {
                             actions.append((changes.count, reply))
                             changes.append(change)
                         } else {
-                            replies.append { reply(.success(alert)) }
+                            // Acknowledged already, perhaps earlier in this batch: answered after
+                            // the commit, with the acknowledgement as stored (its time included).
+                            replies.append { [self] in reply(.success(lifecycle.alert(id: alert.id) ?? alert)) }
                         }
                     case .failure(let error): replies.append { reply(.failure(error)) }
                     }
