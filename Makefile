@@ -21,9 +21,15 @@ demo: deps
 
 # The pipelines' concurrency tests (PipelineTests, IngestPipelineTests) run a second time under
 # ThreadSanitizer.
+# The slow-commit MLLP test times a sender against an idle timeout: it runs alone after the rest
+# (in about 3 of 11 full runs its first commit did not reach the lock it waits on within 30 s;
+# the cause is not found, and its failure message prints the engine's log and the waits).
+TIMED_ALONE := aSlowCommitDoesNotMakeTheSenderIdle
+
 test: deps
 	swift build --build-tests
-	swift test --skip-build $(SWIFT_TEST_FLAGS)
+	swift test --skip-build $(SWIFT_TEST_FLAGS) --skip $(TIMED_ALONE)
+	swift test --skip-build --filter $(TIMED_ALONE)
 	swift build --build-tests --sanitize=thread --scratch-path .build-tsan
 	swift test --skip-build --sanitize=thread --scratch-path .build-tsan --filter PipelineTests
 

@@ -201,7 +201,7 @@ import VitalSigns
         }.flatMap { client.sendFuture(Self.good("SLOW-2")) }
         // 30 s: with the whole suite running on two cores, reaching the lock has taken over 10.
         // Waiters on this table only: TimescaleDB's background jobs may wait on locks of their own.
-        try await waitUntil(timeout: .seconds(30), "the commit waiting for the lock") {
+        try await waitUntil(timeout: .seconds(30), "the commit waiting for the lock (engine said: \(engine.logs.all.map(\.message)); waiting: \((try? engine.query("SELECT wait_event_type, wait_event, left(query, 60) FROM pg_stat_activity WHERE datname = current_database() AND state <> 'idle'")) ?? []))") {
             try engine.count("""
                 SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
                 WHERE NOT l.granted AND c.relname = 'ingested_messages' AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
