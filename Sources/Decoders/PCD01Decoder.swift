@@ -44,12 +44,10 @@ public struct PCD01Decoder: Sendable {
         guard header.messageType == "ORU", header.triggerEvent == "R01" else {
             throw .unsupportedMessage(type: header.messageType, trigger: header.triggerEvent)
         }
-        let processingID = msh[11].component(1)
-        // An empty MSH-11 counts as production (P).
-        if !(processingID.isEmpty || processingID.equals("P")) || !acceptedProcessingIDs.contains("P"),
-           !acceptedProcessingIDs.contains(processingID.isEmpty ? "P" : processingID.value) {
-            throw .unsupportedProcessingID(processingID.isEmpty ? "P" : processingID.value)
-        }
+        // An empty MSH-11 counts as production (P); P itself is read without building a String.
+        let processingField = msh[11].component(1)
+        let processingID = processingField.isEmpty || processingField.equals("P") ? "P" : processingField.value
+        guard acceptedProcessingIDs.contains(processingID) else { throw .unsupportedProcessingID(processingID) }
         guard !header.controlID.isEmpty else {
             throw .requiredFieldMissing(segment: "MSH", sequence: 1, field: 10, what: "message control id")
         }

@@ -35,12 +35,11 @@ public struct MQTTTopicFilter: Sendable, Hashable, CustomStringConvertible {
 
     /// The levels matched by `+` (in order) when `topic` matches, else nil. A `#` adds the rest
     /// of the topic as one last element.
-    /// The topic level the filter's first `+` matches: the device id, by this engine's convention.
-    /// nil when the filter has no `+` (a `#` matches the rest of a topic, which names no device)
-    /// or the topic does not match.
-    public func device(in topic: String) -> String? {
-        guard levels.contains("+"), let captures = match(topic) else { return nil }
-        return captures.first.map(String.init)
+    /// The device id among a match's captures: the level the filter's first `+` matched, by this
+    /// engine's convention. nil when the filter has no `+` (a `#` matches the rest of a topic,
+    /// which names no device).
+    public func device(from captures: [Substring]) -> String? {
+        levels.contains("+") ? captures.first.map(String.init) : nil
     }
 
     public func match(_ topic: String) -> [Substring]? {

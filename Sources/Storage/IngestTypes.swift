@@ -17,6 +17,13 @@ public struct MessageKey: Sendable, Hashable, CustomStringConvertible {
     public var description: String { "\(sendingApplication)|\(sendingFacility)|\(controlID)" }
 }
 
+extension MessageKey: Comparable {
+    /// By application, facility, then control id: the order a commit writes its keys in.
+    public static func < (lhs: MessageKey, rhs: MessageKey) -> Bool {
+        (lhs.sendingApplication, lhs.sendingFacility, lhs.controlID) < (rhs.sendingApplication, rhs.sendingFacility, rhs.controlID)
+    }
+}
+
 /// The observations of one HL7 message (with its key), or keyless rows from another source
 /// (MQTT, serial) that have no message identity to deduplicate on.
 public struct IngestBatch: Sendable {

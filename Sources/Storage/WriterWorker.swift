@@ -261,12 +261,9 @@ final class WriterWorker: @unchecked Sendable {
             }
             // In one order on every connection: two commits inserting the same keys (a message
             // retransmitted on another connection) in opposite orders would deadlock.
-            let order = distinct.indices.sorted {
-                (distinct[$0].sendingApplication, distinct[$0].sendingFacility, distinct[$0].controlID)
-                    < (distinct[$1].sendingApplication, distinct[$1].sendingFacility, distinct[$1].controlID)
-            }
-            distinct = order.map { distinct[$0] }
-            firstSubmission = order.map { firstSubmission[$0] }
+            let sorted = zip(distinct, firstSubmission).sorted { $0.0 < $1.0 }
+            distinct = sorted.map(\.0)
+            firstSubmission = sorted.map(\.1)
         }
     }
 

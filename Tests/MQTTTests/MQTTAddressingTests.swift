@@ -37,9 +37,10 @@ import Testing
         #expect(everything.match("site") == [])
         #expect(try MQTTTopicFilter("#").match("$SYS/broker") == nil)
         // The device is what the first `+` matches; the rest a `#` matches names none.
-        #expect(filter.device(in: "devices/GW1/vitals") == "GW1")
-        #expect(everything.device(in: "site/icu/vitals") == nil)
-        #expect(try MQTTTopicFilter("site/+/#").device(in: "site/GW2/icu/vitals") == "GW2")
+        #expect(filter.match("devices/GW1/vitals").flatMap(filter.device(from:)) == "GW1")
+        #expect(everything.match("site/icu/vitals").flatMap(everything.device(from:)) == nil)
+        let gateway = try MQTTTopicFilter("site/+/#")
+        #expect(gateway.match("site/GW2/icu/vitals").flatMap(gateway.device(from:)) == "GW2")
     }
 
     @Test func sharedSubscriptionsMatchWithoutTheirPrefix() throws {

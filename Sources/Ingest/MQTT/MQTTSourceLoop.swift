@@ -190,13 +190,15 @@ final class MQTTSourceLoop: @unchecked Sendable {
     private func received(_ message: MosquittoClient.Message) {
         statistics.received()
         let receivedAt = ContinuousClock.now
-        if let status = configuration.statusFilter, status.match(message.topic) != nil {
-            return updatePresence(message, device: status.device(in: message.topic))
+        if let status = configuration.statusFilter, let captures = status.match(message.topic) {
+            return updatePresence(message, device: status.device(from: captures))
         }
-        guard let subscription = configuration.subscriptions.first(where: { $0.filter.match(message.topic) != nil }) else {
+        guard let (subscription, captures) = configuration.subscriptions.lazy.compactMap({ subscription in
+            subscription.filter.match(message.topic).map { (subscription, $0) }
+        }).first else {
             return reject(message, device: nil, FrameDecodeError(reason: "unexpected_topic", detail: "no configured subscription matches the topic"))
         }
-        let device = subscription.filter.device(in: message.topic)
+        let device = subscription.filter.device(from: captures)
         let context = FrameContext(deviceID: device, receivedAt: Timestamp(secondsSinceEpoch: Date().timeIntervalSince1970))
         var frame: DecodedFrame
         do {
