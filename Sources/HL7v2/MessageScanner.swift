@@ -75,9 +75,33 @@ struct MessageScanner {
                 p = skipEncodingCharacters(after: p)
             }
         }
-        // The hot loop: one table lookup per byte, locals only.
         let input = self.input
         let flags = self.flags
+        // The hot loop, 16 bytes at a time: a field is a few bytes long, so most chunks hold a
+        // separator or two and nothing else that matters here.
+        if let base = input.baseAddress {
+            let raw = UnsafeRawPointer(base)
+            let structural = StructuralBytes(delimiters)
+            chunks: while p + 16 <= n {
+                var hits = structural.positions(in: raw.loadUnaligned(fromByteOffset: p, as: SIMD16<UInt8>.self))
+                while hits != 0 {
+                    let q = p + hits.trailingZeroBitCount
+                    hits &= hits &- 1
+                    let byteFlags = flags[Int(input[q])]
+                    if byteFlags == ByteFlags.fieldSeparator {
+                        fieldStarts.append(q + 1)
+                    } else if byteFlags == ByteFlags.escape {
+                        p = try endOfEscape(at: q)
+                        continue chunks
+                    } else {
+                        fieldStarts.append(q + 1)
+                        return q
+                    }
+                }
+                p += 16
+            }
+        }
+        // The last bytes: one table lookup per byte.
         let structural = ByteFlags.fieldSeparator | ByteFlags.escape | ByteFlags.terminator
         while p < n {
             let byteFlags = flags[Int(input[p])]
@@ -212,5 +236,29 @@ struct MessageScanner {
 
     private static func isIDByte(_ byte: UInt8) -> Bool {
         (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z")) || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"))
+    }
+}
+
+/// The bytes that end or interrupt a field (the field separator, the escape character, CR and LF),
+/// found 16 at a time.
+struct StructuralBytes {
+    private let field: SIMD16<UInt8>
+    private let escape: SIMD16<UInt8>
+    private static let carriageReturn = SIMD16<UInt8>(repeating: 0x0D)
+    private static let lineFeed = SIMD16<UInt8>(repeating: 0x0A)
+    /// Lane i's bit within its half, so that two byte sums give the lanes' bitmask.
+    private static let laneBits = SIMD16<UInt8>(1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128)
+
+    init(_ delimiters: HL7Delimiters) {
+        field = SIMD16(repeating: delimiters.field)
+        escape = SIMD16(repeating: delimiters.escape)
+    }
+
+    /// Bit i set when byte i of `chunk` is structural.
+    @inline(__always)
+    func positions(in chunk: SIMD16<UInt8>) -> UInt16 {
+        let hits = (chunk .== field) .| (chunk .== escape) .| (chunk .== Self.carriageReturn) .| (chunk .== Self.lineFeed)
+        let bits = SIMD16<UInt8>().replacing(with: Self.laneBits, where: hits)
+        return UInt16(bits.lowHalf.wrappedSum()) | UInt16(bits.highHalf.wrappedSum()) << 8
     }
 }

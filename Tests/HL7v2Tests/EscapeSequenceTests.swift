@@ -19,6 +19,21 @@ struct EscapeSequenceTests {
         #expect(field.repetition(0).componentCount == 1)
     }
 
+    /// The scanner reads 16 bytes at a time and finishes byte by byte: an escape, a separator and
+    /// a segment's end must read the same wherever they fall against those chunks.
+    @Test func escapesSeparatorsAndEndsAtEveryOffset() throws {
+        for padding in 0..<40 {
+            let text = String(repeating: "a", count: padding)
+            let field = try observationValue(text + #"\F\b|next"#)
+            #expect(field.value == text + "|b", "padding \(padding)")
+            let message = try parse([#"MSH|^~\&|MON|||||||1|P|2.6"#, "OBX|1|ST|||" + text + #"\E\|x"#, "NTE|1"])
+            #expect(message.firstSegment(named: "OBX")?[6].value == "x", "padding \(padding)")
+            #expect(message.firstSegment(named: "NTE")?[1].value == "1", "padding \(padding)")
+            let unterminated = hl7([#"MSH|^~\&|MON|||||||1|P|2.6"#, "OBX|1|ST|||" + text + #"\F"#])
+            #expect(parseError(unterminated)?.byteOffset == unterminated.lastIndex(of: UInt8(ascii: "\\")), "padding \(padding)")
+        }
+    }
+
     @Test func escapedDelimitersDoNotSplit() throws {
         let field = try observationValue(#"x\S\y^z\T\w&v~u\R\t"#)
         #expect(field.repetitionCount == 2)
