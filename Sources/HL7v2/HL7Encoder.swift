@@ -89,7 +89,9 @@ public struct HL7Encoder: Sendable {
             output.append(delimiters.escape)
             output.append(contentsOf: letter.utf8)
             output.append(delimiters.escape)
-        } else if byte == 0x0D || byte == 0x0A {
+        } else if byte < 0x20 || byte == 0x7F {
+            // Control bytes go as hex: a raw CR would end the segment, and MLLP's 0x0B and 0x1C
+            // (text decoded from a sender's `\X1C\`) would cut the reply's frame short.
             appendHexEscape([byte], to: &output)
         } else {
             output.append(byte)

@@ -85,6 +85,18 @@ struct AcknowledgmentTests {
         #expect(err.fieldCount == 8)
     }
 
+    @Test("control bytes in a reply's text, such as MLLP's frame bytes decoded from a sender's \\X1C\\, go as hex escapes")
+    func controlBytesAreEscaped() throws {
+        let message = try parse(original)
+        let text = "NM value '\u{0B}9\u{1C}\u{0D}\u{00}\t' is not a number"
+        let detail = HL7ErrorDetail(code: .dataTypeError, severity: .warning, segmentID: "OBX", segmentSequence: 1, field: 5, text: text)
+        let bytes = HL7Acknowledgment.build(for: message, code: .AA, errors: [detail], controlID: "ACK-46", timestamp: "20261129101505")
+        #expect(!bytes.contains(0x0B) && !bytes.contains(0x1C) && !bytes.contains(0x00) && !bytes.contains(0x09))
+        #expect(bytes.filter { $0 == 0x0D }.count == 3, "one CR after each of MSH, MSA and ERR")
+        let ack = try HL7Message(parsing: bytes)
+        #expect(ack.firstSegment(named: "ERR")?[8].value == text)
+    }
+
     @Test func rejectWithoutLocation() throws {
         let message = try parse(original)
         let detail = HL7ErrorDetail(code: .unsupportedMessageType, severity: .warning, text: "ADT not handled")

@@ -289,6 +289,21 @@ import VitalSigns
         #expect(try engine.count("SELECT count(*) FROM vital_signs") == 1)
     }
 
+    @Test("a row whose value decodes to MLLP's frame bytes (\\X1C\\, \\X0B\\) gets an AA the sender can read, its warning escaped")
+    func frameBytesInAWarningDoNotBreakTheReplysFrame() async throws {
+        let engine = try await TestEngine.start()
+        defer { engine.stop() }
+        let client = try await MLLPClient.connect(host: "127.0.0.1", port: engine.port)
+        defer { Task { await client.close() } }
+        let message = Array(("MSH|^~\\&|MON|ICU|||20261129101500+0000||ORU^R01|WARN-FRAME|P|2.6\r"
+            + "OBX|1|NM|147842^MDC_ECG_HEART_RATE^MDC|1.1.1.1|80|264864^MDC_DIM_BEAT_PER_MIN^MDC|||||R|||||||DEV-W\r"
+            + "OBX|2|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC|1.1.1.2|9\\X1C0D\\7\\X0B\\|262688^MDC_DIM_PERCENT^MDC|||||R").utf8)
+        let ack = try HL7Message(parsing: try await client.send(message))
+        #expect(ack.firstSegment(named: "MSA")?[1].value == "AA")
+        #expect(ack.firstSegment(named: "ERR")?[8].value == "NM value '9\u{1C}\r7\u{0B}' is not a number")
+        #expect(try engine.count("SELECT count(*) FROM vital_signs") == 1)
+    }
+
     @Test("a message of thousands of rows without a value gets an AA of bounded size: 20 rows named, the others counted")
     func manySkippedRowsAreNamedUpToABound() async throws {
         let engine = try await TestEngine.start()
