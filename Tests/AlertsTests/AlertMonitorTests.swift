@@ -82,10 +82,12 @@ import VitalSigns
         let first = AlertMonitor(hub: before, profiles: profiles, settingsURL: nil, logger: TestPostgres.logger)
         first.consume(observations: [spo2(80, patient: "RESTART-1", at: at(0))], profileID: "generic-pcd01", conditions: [], tick: nil)
         try await waitUntil(timeout: .seconds(10), "the alert before the restart") { before.openAlerts(in: scope).first?.id ?? 0 != 0 }
-        // The engine stops; the device's silence alarm is raised by hand, as a tick would have.
+        // The engine stops; the device's silence alarm is raised by hand, as a tick would have:
+        // keyed by the device, and naming the patient it was attached to.
         before.submit([AlertTrigger(
             action: .raise(.warning), key: "d:DEV-SILENT|-|device.silent", rule: "device.silent", vital: "device", value: nil, unit: nil,
-            patient: nil, device: "DEV-SILENT", location: nil, observedAt: at(1), escalateAfter: nil
+            patient: PatientIdentifier(id: "RESTART-1", assigningAuthority: "KTH"), device: "DEV-SILENT", location: "ICU^1^A",
+            observedAt: at(1), escalateAfter: nil
         )])
         try await waitUntil(timeout: .seconds(10), "the silence alarm") { before.openAlerts(in: scope).count == 2 }
         first.stop()

@@ -52,13 +52,13 @@ public final class AlertMonitor: @unchecked Sendable {
 
     /// The rules' key of a stored alert, when its fields give back exactly its stored key.
     static func ruleKey(of alert: Alert) -> AlertKey? {
-        let subject = AlertSubject(patient: alert.patient, deviceID: alert.device)
         let kind = VitalKind(name: alert.vital)
         // A rule about one vital is stored as `rule.vital` (`threshold.spo2`).
         let suffix = kind.map { "." + $0.name } ?? ""
         let rule = RuleID(rawValue: alert.rule.hasSuffix(suffix) ? String(alert.rule.dropLast(suffix.count)) : alert.rule)
-        let key = AlertKey(subject: subject, kind: kind, rule: rule)
-        return AlertTrigger.key(key) == alert.key ? key : nil
+        // A device's technical alarms are keyed by the device even when it has a patient.
+        let subjects = [AlertSubject(patient: alert.patient, deviceID: alert.device), .device(alert.device)]
+        return subjects.lazy.map { AlertKey(subject: $0, kind: kind, rule: rule) }.first { AlertTrigger.key($0) == alert.key }
     }
 
     deinit { stop() }
