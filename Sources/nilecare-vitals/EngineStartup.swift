@@ -35,7 +35,10 @@ enum EngineStartup {
             databaseURL: databaseURL, profiles: DeviceProfileCatalog(profiles: profiles), facility: alerts.facility,
             facilityZone: TimeZone(identifier: options.facilityTimeZone) ?? .gmt
         )
-        configuration.acceptedProcessingIDs = Set(options.acceptedProcessingIDs)
+        configuration.acceptedProcessingIDs = options.processingIDs
+        if configuration.acceptedProcessingIDs != ["P"] {
+            logger.notice("HL7 messages of these processing ids (MSH-11) are stored", metadata: ["processing_ids": "\(configuration.acceptedProcessingIDs.sorted().joined(separator: ","))"])
+        }
         configuration.writer.maxBatchRows = options.maxBatchRows
         configuration.writer.connections = options.writerConnections
         configuration.mllp.host = options.mllpHost

@@ -22,8 +22,11 @@ struct IngestOptions: ParsableArguments {
     @Option(help: "Time zone of HL7 timestamps that carry no offset (IANA name).")
     var facilityTimeZone: String = "Africa/Khartoum"
 
-    @Option(name: .customLong("accept-processing-id"), help: "MSH-11 processing id whose messages are stored (repeatable; the ids given replace the default P). Others, such as T (training) and D (debugging), are answered AR 202 and not stored.")
-    var acceptedProcessingIDs: [String] = ["P"]
+    @Option(name: .customLong("accept-processing-id"), help: "Also store messages of this MSH-11 processing id (repeatable), beside production P, on a test system. Others, such as T (training) and D (debugging), are answered AR 202 and not stored.")
+    var acceptedProcessingIDs: [String] = []
+
+    /// Production always, and what a test system adds.
+    var processingIDs: Set<String> { Set(["P"] + acceptedProcessingIDs) }
 
     @Option(help: "Most observation rows in one database commit.")
     var maxBatchRows: Int = ObservationWriter.Configuration().maxBatchRows
@@ -37,7 +40,7 @@ struct IngestOptions: ParsableArguments {
         }
         guard maxFrameBytes >= 1024 else { throw ValidationError("--max-frame-bytes must be at least 1024") }
         guard idleTimeoutSeconds > 0 else { throw ValidationError("--idle-timeout-seconds must be positive") }
-        guard !acceptedProcessingIDs.isEmpty, acceptedProcessingIDs.allSatisfy({ !$0.isEmpty }) else {
+        guard acceptedProcessingIDs.allSatisfy({ !$0.isEmpty }) else {
             throw ValidationError("--accept-processing-id must name a processing id such as P")
         }
         guard maxBatchRows > 0 else { throw ValidationError("--max-batch-rows must be positive") }
