@@ -52,19 +52,16 @@ struct Associate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Associate a bed or device with a patient (ends its current association).")
 
         @OptionGroup var subject: AssociationSubjectOptions
-        @Option(help: "The patient's identifier (MRN).") var patient: String
-        @Option(help: "The authority that assigned the identifier.") var authority: String = ""
+        @OptionGroup var who: PatientOptions
         @Option(help: "Start of the association: now or ISO 8601 with offset.") var from: CommandTime = CommandTime(argument: "now")!
-        @Option(help: "Who sets it (default: $USER).") var by: String?
         @OptionGroup var database: DatabaseOptions
 
         func run() async throws {
             let connection = try PostgresConnection(url: try database.resolvedURL())
             defer { connection.close() }
-            let user = by ?? ProcessInfo.processInfo.environment["USER"] ?? "unknown"
-            let association = try AssociationStore(connection: connection)
-                .set(subject.subject, patient: PatientIdentifier(id: patient, assigningAuthority: authority), from: from.date, by: user)
-            print("associated \(association.subject) with patient \(patient) from \(Self.text(from.date)) (association \(association.id))")
+            try who.confirmKnown(on: connection)
+            let association = try AssociationStore(connection: connection).set(subject.subject, patient: who.identifier, from: from.date, by: who.user)
+            print("associated \(association.subject) with patient \(who.patient) from \(Self.text(from.date)) (association \(association.id))")
         }
 
         static func text(_ date: Date) -> String { ISO8601DateFormatter().string(from: date) }

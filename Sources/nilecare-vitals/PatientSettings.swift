@@ -4,14 +4,27 @@ import Foundation
 import Storage
 import VitalSigns
 
-/// Which patient a settings command is about.
+/// Which patient a settings or association command is about.
 struct PatientOptions: ParsableArguments {
     @Option(help: "The patient's identifier (MRN).") var patient: String
-    @Option(help: "The authority that assigned the identifier.") var authority: String = ""
+    @Option(help: "The authority that assigned the identifier, as the monitors send it in PID-3 (e.g. KTH); \"\" where identifiers carry none.")
+    var authority: String
     @Option(help: "Who makes the change (default: $USER).") var by: String?
 
     var identifier: PatientIdentifier { PatientIdentifier(id: patient, assigningAuthority: authority) }
     var user: String { by ?? ProcessInfo.processInfo.environment["USER"] ?? "cli" }
+
+    /// Refuses an identifier the database knows only under other authorities: settings or an
+    /// association saved under the wrong pair would never reach the patient the monitors name.
+    /// An identifier not seen yet (a patient admitted before any reading) is accepted.
+    func confirmKnown(on connection: PostgresConnection) throws {
+        let known = try connection.query(
+            "SELECT assigning_authority FROM patients WHERE identifier = $1 ORDER BY assigning_authority", [patient]
+        ).rows.compactMap { $0.first ?? nil }
+        guard !known.isEmpty, !known.contains(authority) else { return }
+        let names = known.map { $0.isEmpty ? "\"\"" : $0 }.joined(separator: ", ")
+        throw ValidationError("patient \(patient) is known under authority \(names), not \(authority.isEmpty ? "\"\"" : authority): pass that --authority")
+    }
 }
 
 extension VitalKind: ExpressibleByArgument {
@@ -27,26 +40,49 @@ struct Thresholds: AsyncParsableCommand {
     )
 
     struct Set: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Replace the profile's bands of one vital for one patient (canonical units).")
+        static let configuration = CommandConfiguration(
+            abstract: "Replace the profile's bands of one vital for one patient (canonical units).",
+            discussion: "All four bounds are required, each a number or 'none': the override replaces the profile's whole band, so a bound left out would silently stop alerting on that side."
+        )
 
         @OptionGroup var who: PatientOptions
         @Option(help: "The vital kind (spo2, heart_rate, respiration_rate, nibp_systolic, temperature, …).") var vital: VitalKind
-        @Option var criticalLow: Double?
-        @Option var warningLow: Double?
-        @Option var warningHigh: Double?
-        @Option var criticalHigh: Double?
+        @Option(help: "A number, or none.") var criticalLow: ThresholdBound
+        @Option(help: "A number, or none.") var warningLow: ThresholdBound
+        @Option(help: "A number, or none.") var warningHigh: ThresholdBound
+        @Option(help: "A number, or none.") var criticalHigh: ThresholdBound
         @OptionGroup var database: DatabaseOptions
 
+        var band: ThresholdBand {
+            ThresholdBand(criticalLow: criticalLow.value, warningLow: warningLow.value, warningHigh: warningHigh.value, criticalHigh: criticalHigh.value)
+        }
+
         func run() async throws {
-            let band = ThresholdBand(criticalLow: criticalLow, warningLow: warningLow, warningHigh: warningHigh, criticalHigh: criticalHigh)
             let connection = try PostgresConnection(url: try database.resolvedURL())
             defer { connection.close() }
+            try who.confirmKnown(on: connection)
             do {
                 try PatientSettingsStore(connection: connection).setThresholds(band, vital: vital, patient: who.identifier, by: who.user)
             } catch let error as PatientAlertSettingsError {
                 throw ValidationError("\(error)")
             }
-            print("\(vital.name) bands set for the patient by \(who.user)")
+            let bounds = ThresholdBand.Bound.allCases.map { "\($0.rawValue) \(band[$0].map { "\($0)" } ?? "none")" }
+            print("\(vital.name) bands set for the patient by \(who.user): \(bounds.joined(separator: ", "))")
+        }
+    }
+
+    /// One bound of `thresholds set`: a number, or `none` for no bound on that side.
+    struct ThresholdBound: ExpressibleByArgument {
+        var value: Double?
+
+        init?(argument: String) {
+            if argument.lowercased() == "none" {
+                value = nil
+            } else if let number = Double(argument), number.isFinite {
+                value = number
+            } else {
+                return nil
+            }
         }
     }
 
@@ -60,6 +96,7 @@ struct Thresholds: AsyncParsableCommand {
         func run() async throws {
             let connection = try PostgresConnection(url: try database.resolvedURL())
             defer { connection.close() }
+            try who.confirmKnown(on: connection)
             let cleared = try PatientSettingsStore(connection: connection).clearThresholds(vital: vital, patient: who.identifier)
             print(cleared ? "\(vital.name) override removed" : "no \(vital.name) override for that patient")
         }
@@ -78,6 +115,7 @@ struct Thresholds: AsyncParsableCommand {
         func run() async throws {
             let connection = try PostgresConnection(url: try database.resolvedURL())
             defer { connection.close() }
+            try who.confirmKnown(on: connection)
             try PatientSettingsStore(connection: connection).setNEWS2Context(
                 patient: who.identifier, hypercapnic: hypercapnic, onOxygen: oxygen, consciousness: consciousness, by: who.user)
             print("NEWS2 context recorded by \(who.user)")

@@ -1,0 +1,62 @@
+import ArgumentParser
+import Testing
+import Storage
+import TestSupport
+import VitalSigns
+@testable import nilecare_vitals
+
+@Suite("Command-line options")
+struct OptionTests {
+    @Test("--accept-processing-id adds to production's P")
+    func processingIDsWiden() throws {
+        #expect(try IngestOptions.parse([]).processingIDs == ["P"])
+        #expect(try IngestOptions.parse(["--accept-processing-id", "T"]).processingIDs == ["P", "T"])
+    }
+}
+
+@Suite("thresholds set")
+struct ThresholdOptionTests {
+    let patient = ["--patient", "NB-7", "--authority", "KTH", "--vital", "heart_rate"]
+
+    @Test("every bound must be given, a number or none: a bound left out would stop alerting on that side")
+    func allFourBoundsAreRequired() throws {
+        #expect(throws: (any Error).self) { try Thresholds.Set.parse(patient + ["--warning-high", "190"]) }
+        let set = try Thresholds.Set.parse(patient + ["--critical-low", "90", "--warning-low", "100", "--warning-high", "190", "--critical-high", "none"])
+        #expect(set.band == ThresholdBand(criticalLow: 90, warningLow: 100, warningHigh: 190, criticalHigh: nil))
+    }
+
+    @Test func aBoundIsANumberOrNone() {
+        #expect(throws: (any Error).self) {
+            try Thresholds.Set.parse(patient + ["--critical-low", "ninety", "--warning-low", "100", "--warning-high", "190", "--critical-high", "none"])
+        }
+        #expect(throws: (any Error).self) {
+            try Thresholds.Set.parse(patient + ["--critical-low", "nan", "--warning-low", "100", "--warning-high", "190", "--critical-high", "none"])
+        }
+    }
+}
+
+@Suite("Which patient a command names")
+struct PatientOptionTests {
+    @Test("the assigning authority is never assumed: leaving it out is an error")
+    func authorityIsRequired() {
+        #expect(throws: (any Error).self) { try PatientOptions.parse(["--patient", "MRN-1"]) }
+        #expect(throws: (any Error).self) { try Associate.Set.parse(["--bed", "ICU^1^A", "--patient", "MRN-1"]) }
+        #expect((try? PatientOptions.parse(["--patient", "MRN-1", "--authority", ""]))?.identifier == PatientIdentifier(id: "MRN-1"))
+    }
+
+    @Test("an identifier the database knows only under another authority is refused, naming the authorities it has")
+    func anotherAuthorityIsRefused() throws {
+        let connection = try PostgresConnection(url: try TestPostgres.migratedDatabase())
+        defer { connection.close() }
+        _ = try connection.query("INSERT INTO patients (identifier, assigning_authority) VALUES ('MRN-1', 'KTH')")
+        do {
+            try PatientOptions.parse(["--patient", "MRN-1", "--authority", ""]).confirmKnown(on: connection)
+            Issue.record("MRN-1 without its authority was accepted")
+        } catch {
+            #expect("\(error)".contains("known under authority KTH"))
+        }
+        try PatientOptions.parse(["--patient", "MRN-1", "--authority", "KTH"]).confirmKnown(on: connection)
+        // A patient admitted before any reading is not in the table yet.
+        try PatientOptions.parse(["--patient", "MRN-2", "--authority", "KTH"]).confirmKnown(on: connection)
+    }
+}
