@@ -95,3 +95,27 @@ import VitalSigns
         #expect(evaluator.observe(reading(.unknown, 0, at: 1, status: .cannotObtain), profile: profile).isEmpty)
     }
 }
+
+@Suite("Device silence is judged on the ticks' clock")
+struct SilenceClockTests {
+    @Test("a device whose clock runs 45 s behind the ticks is not silent while it sends")
+    func aClockBehindIsNotSilence() {
+        var evaluator = AlertEvaluator()
+        var signals: [AlertSignal] = []
+        for second in 0..<120 {
+            signals += evaluator.tick(now: at(Double(second)))
+            signals += evaluator.observe(reading(.heartRate, 80, at: Double(second) - 45), profile: profile)
+        }
+        #expect(signals.filter { $0.rule == .deviceSilent }.count == 0)
+    }
+
+    @Test("a device whose readings are stamped a day ahead is still found silent when it stops")
+    func aClockAheadStillFallsSilent() {
+        var evaluator = AlertEvaluator()
+        _ = evaluator.observe(reading(.heartRate, 80, at: 86_400), profile: profile)
+        for second in 1...10 { _ = evaluator.tick(now: at(Double(second))) }
+        _ = evaluator.observe(reading(.heartRate, 80, at: 86_410), profile: profile)
+        #expect(evaluator.tick(now: at(40)).isEmpty)
+        #expect(evaluator.tick(now: at(41)).map(\.rule) == [.deviceSilent])
+    }
+}

@@ -51,9 +51,11 @@ extension AlertEvaluator {
 
     /// Notes that a device was heard from and clears its silence alarm. The allowed silence
     /// comes from the profile's sampling interval; a device whose interval is unknown is not watched.
+    /// Heard at the latest tick (before the first one, at the reading's own time).
     mutating func heard(_ deviceID: String, at time: Timestamp, context: AlertContext, samplingInterval: Duration?) -> [AlertSignal] {
-        var device = devices[deviceID] ?? DeviceActivity(lastHeard: time)
-        if time > device.lastHeard { device.lastHeard = time }
+        let heardAt = clock ?? time
+        var device = devices[deviceID] ?? DeviceActivity(lastHeard: heardAt)
+        if heardAt > device.lastHeard { device.lastHeard = heardAt }
         if let samplingInterval { device.allowedSilence = rules.silence.allowedSilence(samplingInterval: samplingInterval) }
         device.patient = context.patient ?? device.patient
         device.location = context.location ?? device.location
@@ -67,6 +69,8 @@ extension AlertEvaluator {
     mutating func silenceAlarms(at now: Timestamp) -> [AlertSignal] {
         var signals: [AlertSignal] = []
         for (deviceID, device) in devices where !device.isSilent {
+            // Heard before the first tick, from a device whose clock is ahead of the ticks'.
+            if device.lastHeard > now { devices[deviceID]?.lastHeard = now }
             guard let allowed = device.allowedSilence, now.duration(since: device.lastHeard) > allowed else { continue }
             devices[deviceID]?.isSilent = true
             signals.append(silenceSignal(.raise, deviceID: deviceID, device: device, at: now))

@@ -1,7 +1,9 @@
 /// Turns observations, device conditions, bedside assessments and the passing of time into
 /// alert signals: raise, escalate, clear. Pure and deterministic: time comes only from the
-/// inputs' timestamps and the `now` given to `tick(now:)` (device clocks are assumed
-/// synchronised with it, as PCD-01 devices are).
+/// inputs' timestamps and the `now` given to `tick(now:)`. The rules judge values on the
+/// devices' clocks; whether a device is silent is judged on the ticks' clock alone, so that a
+/// device whose clock runs behind does not look silent between ticks, nor one stamped in the
+/// future never silent.
 ///
 /// One alert is open at most per `AlertKey`. Threshold alerts of one vital share a key, so a
 /// warning that enters the critical band escalates the open alert instead of opening another,
@@ -14,6 +16,8 @@ public struct AlertEvaluator: Sendable {
     var windows: [WindowKey: SampleWindow] = [:]
     var devices: [String: DeviceActivity] = [:]
     var news2Readings: [AlertSubject: NEWS2Readings] = [:]
+    /// The latest tick's `now`: when a device is heard from, on the clock silence is judged by.
+    var clock: Timestamp?
 
     public init(rules: AlertRuleSet = .standard) {
         self.rules = rules
@@ -135,6 +139,7 @@ public struct AlertEvaluator: Sendable {
     /// Lets time pass: raises silence alarms, completes timed debounces of device conditions
     /// and re-scores NEWS2 as readings age. Signals come in a stable order.
     public mutating func tick(now: Timestamp) -> [AlertSignal] {
+        clock = now
         var signals = silenceAlarms(at: now)
         signals += elapseConditions(to: now)
         // Subjects with readings that may age, and with a NEWS2 alert open or pending (whose
