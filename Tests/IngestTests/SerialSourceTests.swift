@@ -166,6 +166,23 @@ private func profile(_ id: String) throws -> DeviceProfile {
         #expect(rig.source.statistics(port: noninPath)?.statusReports[.sensorOff] == 1)
     }
 
+    @Test("bytes the device sent before the port was opened are dropped, not stored as readings of the moment it opens")
+    func bytesFromBeforeTheOpenAreDropped() async throws {
+        let terminal = try PseudoTerminal()
+        let rig = try SerialRig { folder in
+            try terminal.link(folder + "/spo2")
+            return [SerialPortConfiguration(path: folder + "/spo2", profile: try profile("masimo-radical7"), bed: "ICU^3^A", deviceID: "early-spo2")]
+        }
+        defer { rig.stop() }
+        // Queued in the tty while the engine was stopped.
+        terminal.write(SerialFrames.masimoLine(spo2: 81, pulseRate: 130, perfusionIndex: 1, serialNumber: nil))
+        rig.source.start()
+        try await waitUntil(timeout: .seconds(10), "port open") { rig.source.statistics(port: rig.folder + "/spo2")?.isOpen == true }
+        terminal.write(SerialFrames.masimoLine(spo2: 97, pulseRate: 72, perfusionIndex: 1, serialNumber: nil))
+        try await waitUntil(timeout: .seconds(10), "the reading sent after the open") { try rig.rows(device: "early-spo2").count == 3 }
+        #expect(try rig.rows(device: "early-spo2").filter { $0.hasPrefix("3 ") } == ["3 97 - ICU^3^A"])
+    }
+
     @Test func anUnpluggedPortIsReopenedWhenItsLinkPointsAtANewDevice() async throws {
         var first: PseudoTerminal? = try PseudoTerminal()
         let rig = try SerialRig { folder in

@@ -91,6 +91,10 @@ final class SerialPortReader: Sendable {
                 continue
             }
             if everOpened { metrics.reopens.increment() }
+            let stale = SerialTTY.discardPendingInput(fd)
+            if stale > 0 {
+                logger.notice("serial port: bytes sent before it was opened were dropped, their time being unknown", metadata: ["bytes": "\(stale)"])
+            }
             counters.update {
                 $0.isOpen = true
                 $0.opens += 1

@@ -74,6 +74,16 @@ enum SerialTTY {
         guard tcsetattr(fd, TCSANOW, &options) == 0 else { throw SerialPortError(path: path, step: "tcsetattr", errno: errno) }
     }
 
+    /// Drops what the device sent before the port was opened (queued in the tty, the UART or a
+    /// USB adapter while the engine was stopped or backing off): read now, it would be stamped
+    /// with the time of reading and judged as the patient's current values. Returns the bytes dropped.
+    static func discardPendingInput(_ fd: Int32) -> Int {
+        var pending: Int32 = 0
+        if ioctl(fd, UInt(FIONREAD), &pending) != 0 { pending = 0 }
+        tcflush(fd, TCIFLUSH)
+        return Int(pending)
+    }
+
     static let crtscts = tcflag_t(truncatingIfNeeded: CRTSCTS)
 
     static func characterSize(_ bits: Int) -> tcflag_t {
