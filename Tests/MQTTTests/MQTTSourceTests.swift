@@ -184,6 +184,36 @@ import VitalSigns
         #expect(setup.daemon.source.statistics.current.duplicates == 1)
     }
 
+    @Test("a gateway publishing for several monitors on one topic: the same message id from two devices, or two identifier systems, is two messages")
+    func messageIDsAreTheDevicesAndTheirSystems() async throws {
+        let setup = try await MQTTTestSetup.start(filter: "fhir/+/observation", profile: fhirProfile)
+        defer { setup.stop() }
+        let publisher = try MQTTPublisher(options: MQTTConnectionOptions(broker: MQTTBrokerURL(parsing: setup.broker.url), clientID: "fhir-hub"))
+        defer { publisher.stop() }
+        func observation(device: String, system: String, value: Int) -> [UInt8] {
+            Array("""
+                { "resourceType": "Observation", "status": "final",
+                  "identifier": [ { "system": "\(system)", "value": "1001" } ],
+                  "device": { "identifier": { "value": "\(device)" } },
+                  "code": { "coding": [ { "system": "http://loinc.org", "code": "8867-4" } ] },
+                  "effectiveDateTime": "2026-11-29T09:00:01Z",
+                  "valueQuantity": { "value": \(value), "unit": "/min", "system": "http://unitsofmeasure.org", "code": "/min" } }
+                """.utf8)
+        }
+        try publisher.publish(topic: "fhir/HUB-1/observation", payload: observation(device: "MON-A", system: "urn:hub:a", value: 70))
+        try publisher.publish(topic: "fhir/HUB-1/observation", payload: observation(device: "MON-B", system: "urn:hub:a", value: 80))
+        try publisher.publish(topic: "fhir/HUB-1/observation", payload: observation(device: "MON-B", system: "urn:hub:b", value: 90))
+        // A redelivery is still one.
+        try publisher.publish(topic: "fhir/HUB-1/observation", payload: observation(device: "MON-B", system: "urn:hub:b", value: 90))
+        #expect(publisher.flush())
+        try await waitUntil(timeout: .seconds(30), pollEvery: .milliseconds(100), "four messages handled") {
+            let statistics = setup.daemon.source.statistics.current
+            return statistics.stored + statistics.duplicates == 4
+        }
+        #expect(try rows(setup.database, "SELECT value FROM vital_signs ORDER BY value").map { $0[0] } == ["70", "80", "90"])
+        #expect(setup.daemon.source.statistics.current.duplicates == 1)
+    }
+
     @Test("payloads that name neither an id nor a time are new readings each time, even with the same bytes")
     func identicalPayloadsWithoutATimeAreEachStored() async throws {
         let setup = try await MQTTTestSetup.start(filter: "fhir/+/observation", profile: fhirProfile)

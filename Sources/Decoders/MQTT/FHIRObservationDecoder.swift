@@ -280,9 +280,17 @@ public struct FHIRObservationDecoder: FrameDecoder {
     /// not be taken for a redelivery of it. The version is `meta.versionId` when sent, else the
     /// status (a `final` result keeps the bare id).
     private static func messageID(ofObservation observation: JSONValue) -> String? {
-        guard let id = observation["identifier"]?.array?.first?["value"]?.identifierText ?? observation["id"]?.identifierText else { return nil }
+        guard let id = identifier(of: observation) ?? observation["id"]?.identifierText else { return nil }
         if let version = observation["meta"]?["versionId"]?.identifierText { return id + "/_history/" + version }
         let status = observation["status"]?.string ?? "final"
         return status == "final" ? id : id + "#" + status
+    }
+
+    /// The first identifier's value, as `system|value` unless the value is a URI itself
+    /// (system `urn:ietf:rfc:3986`): other values are unique only within their system.
+    private static func identifier(of observation: JSONValue) -> String? {
+        guard let identifier = observation["identifier"]?.array?.first, let value = identifier["value"]?.identifierText else { return nil }
+        guard let system = identifier["system"]?.string, !system.isEmpty, system != "urn:ietf:rfc:3986" else { return value }
+        return system + "|" + value
     }
 }

@@ -219,7 +219,9 @@ final class MQTTSourceLoop: @unchecked Sendable {
                 frame.observations[index].patient = associations.patient(device: observation.deviceID, bed: observation.location, at: observation.time)
             }
         }
-        let facility = device ?? frame.observations.first?.deviceID ?? ""
+        // The device the rows are stored under: a hub or FHIR gateway publishing for several
+        // monitors on one topic names each in the payload, and their message ids may coincide.
+        let facility = frame.observations.first?.deviceID ?? frame.statusReports.first?.deviceID ?? device ?? ""
         // A payload that names no id of its own (a FHIR resource without `identifier` or `id`, a
         // mapping without a message id field) is known by its content: one key for all of them
         // would store the first and drop every later one as a duplicate. One that names no time
