@@ -24,8 +24,8 @@ public struct PCD01Decoder: Sendable {
 
     private static func header(of msh: HL7BorrowedSegment) -> MessageHeader {
         MessageHeader(
-            sendingApplication: String(decoding: msh[3].bytes, as: UTF8.self),
-            sendingFacility: String(decoding: msh[4].bytes, as: UTF8.self),
+            sendingApplication: msh[3].textAsSent,
+            sendingFacility: msh[4].textAsSent,
             controlID: msh[10].value,
             messageType: msh[9].component(1).value,
             triggerEvent: msh[9].component(2).value,

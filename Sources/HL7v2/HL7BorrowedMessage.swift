@@ -93,6 +93,12 @@ public struct HL7BorrowedText {
         buffers.pointee.text(of: piece, stoppingAt: ByteFlags.repetition | ByteFlags.component | ByteFlags.subcomponent)
     }
 
+    /// The text as sent, delimiters and escapes and all, in the message's charset: a key that
+    /// a retransmission repeats byte for byte.
+    public var textAsSent: String {
+        buffers.pointee.plainText(from: piece.start, to: piece.end)
+    }
+
     /// The bytes as sent, escapes and all.
     public var bytes: UnsafeBufferPointer<UInt8> {
         UnsafeBufferPointer(rebasing: buffers.pointee.bytes[piece.start..<max(piece.start, piece.end)])

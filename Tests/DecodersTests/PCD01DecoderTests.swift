@@ -23,6 +23,17 @@ import VitalSigns
         "OBX|9|NM|188736^MDC_VENDOR_SPECIFIC^MDC|1.4.1.2|17|262688^MDC_DIM_PERCENT^MDC|||||R"
     )
 
+    @Test("MSH-3 and MSH-4, the retransmission key, are read in the message's charset: two 8859/1 senders differing in one accented letter are two senders")
+    func headerKeysAreReadInTheMessagesCharset() throws {
+        func header(_ application: UInt8) throws -> MessageHeader {
+            var bytes = Array("MSH|^~\\&|SALLE-".utf8) + [application]
+            bytes += Array("|ICU||||20261129143005+0200||ORU^R01|1|P|2.6|||||8859/1\rOBX|1|NM|150456^^MDC||98".utf8)
+            return PCD01Decoder.header(of: try HL7Message(parsing: bytes))
+        }
+        #expect(try header(0xC9).sendingApplication == "SALLE-É")
+        #expect(try header(0xC8).sendingApplication == "SALLE-È")
+    }
+
     @Test func decodesThePCD01ExampleWithInheritedDeviceAndTimes() throws {
         let decoded = try decoder().decode(try parse(Self.pcd01Example))
         #expect(decoded.header.controlID == "MSGID1234")
