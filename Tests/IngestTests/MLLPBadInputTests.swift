@@ -190,15 +190,17 @@ import VitalSigns
         let locker = try PostgresConnection(url: engine.databaseURL)
         defer { locker.close() }
         try locker.execute("BEGIN; LOCK TABLE ingested_messages IN ACCESS EXCLUSIVE MODE")
-        let client = try await MLLPClient.connect(host: "127.0.0.1", port: engine.port)
-        defer { Task { await client.close() } }
         let started = ContinuousClock.now
-        // The second message goes 7 s after the first ACK arrives, timed on the event loop (as
-        // `steadySender` explains) so that the pause is the sender's and not task scheduling's.
-        let first = client.sendFuture(Self.good("SLOW-1"))
-        let second = first.flatMap { _ in
-            client.eventLoop.scheduleTask(in: .seconds(7)) {}.futureResult
-        }.flatMap { client.sendFuture(Self.good("SLOW-2")) }
+        // Connected and sent in one chain on the event loop: a task resumed after `connect` can
+        // wait seconds for a thread while the rest of the suite runs on two cores, and a
+        // connection that has sent nothing for the idle timeout is rightly closed. The second
+        // message goes 7 s after the first ACK arrives, timed on the event loop too.
+        let connected = MLLPClient.connectFuture(host: "127.0.0.1", port: engine.port)
+        let first = connected.flatMap { $0.sendFuture(Self.good("SLOW-1")) }
+        let second = first.flatMap { _ in connected }.flatMap { client in
+            client.eventLoop.scheduleTask(in: .seconds(7)) {}.futureResult.flatMap { client.sendFuture(Self.good("SLOW-2")) }
+        }
+        defer { Task { try? await connected.get().close() } }
         // 30 s: with the whole suite running on two cores, reaching the lock has taken over 10.
         // Waiters on this table only: TimescaleDB's background jobs may wait on locks of their own.
         try await waitUntil(timeout: .seconds(30), "the commit waiting for the lock (engine said: \(engine.logs.all.map(\.message)); waiting: \((try? engine.query("SELECT wait_event_type, wait_event, left(query, 60) FROM pg_stat_activity WHERE datname = current_database() AND state <> 'idle'")) ?? []))") {
