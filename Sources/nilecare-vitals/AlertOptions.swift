@@ -55,8 +55,9 @@ struct AlertOptions: ParsableArguments {
             throw ValidationError("cannot read the Kafka properties file \(kafkaPropertiesFile)")
         }
         var properties: [String: String] = [:]
-        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let trimmed = line.trimmingCharacters(in: .whitespaces)
+        // Any line ending: in Swift "\r\n" is one Character, which a split on "\n" never finds.
+        for (index, line) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
+            let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
             if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
             guard let equals = trimmed.firstIndex(of: "=") else {
                 throw ValidationError("\(kafkaPropertiesFile):\(index + 1): expected name=value")

@@ -205,6 +205,14 @@ final class APIHarness: Sendable {
         #expect(try await api.get("/nurses-station.css", token: nil).status == 200)
     }
 
+    @Test("a tokens file written on Windows (CRLF) gives every token, after a comment line too")
+    func tokensFileWithCRLF() throws {
+        let tokens = try APITokens(parsing: "# ward tokens\r\nabcdefghijklmnopqrstu nurse.amina KTH ICU1\r\nzyxwvutsrqponmlkjihg dr.omer KTH\r\n")
+        #expect(tokens.caller(forToken: "abcdefghijklmnopqrstu")?.user == "nurse.amina")
+        #expect(tokens.caller(forToken: "abcdefghijklmnopqrstu")?.scope == AlertScope(facility: "KTH", ward: "ICU1"))
+        #expect(tokens.caller(forToken: "zyxwvutsrqponmlkjihg")?.user == "dr.omer")
+    }
+
     @Test("a tokens file with a short, repeated or malformed token is refused with its line")
     func tokensFile() throws {
         #expect(throws: APITokensError.self) { try APITokens(parsing: "short nurse KTH") }

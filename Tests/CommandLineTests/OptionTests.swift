@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Testing
 import Storage
 import TestSupport
@@ -58,5 +59,17 @@ struct PatientOptionTests {
         try PatientOptions.parse(["--patient", "MRN-1", "--authority", "KTH"]).confirmKnown(on: connection)
         // A patient admitted before any reading is not in the table yet.
         try PatientOptions.parse(["--patient", "MRN-2", "--authority", "KTH"]).confirmKnown(on: connection)
+    }
+}
+
+@Suite("Kafka properties file")
+struct KafkaPropertiesTests {
+    @Test("a file written on Windows (CRLF), starting with a comment, gives every property")
+    func crlfLineEndings() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("kafka-\(UUID().uuidString).properties").path
+        try "# cluster\r\nsecurity.protocol=SASL_SSL\r\nsasl.username = vitals\r\n".write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let options = try AlertOptions.parse(["--kafka-properties-file", path])
+        #expect(try options.kafkaProperties() == ["security.protocol": "SASL_SSL", "sasl.username": "vitals"])
     }
 }

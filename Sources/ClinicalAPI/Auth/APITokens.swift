@@ -33,7 +33,8 @@ public struct APITokens: Sendable {
 
     public init(parsing text: String, path: String = "tokens") throws(APITokensError) {
         var callers: [String: Caller] = [:]
-        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // Any line ending: in Swift "\r\n" is one Character, which a split on "\n" never finds.
+        for (index, rawLine) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let line = rawLine.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
             let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" }).map(String.init)
             if words.isEmpty { continue }
