@@ -19,7 +19,10 @@ struct DatabaseOptions: ParsableArguments {
             guard let text = try? String(contentsOfFile: urlFile, encoding: .utf8) else {
                 throw ValidationError("cannot read the database URL file \(urlFile)")
             }
-            return text.trimmingCharacters(in: .whitespacesAndNewlines)
+            let url = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            // Empty, libpq would connect to its defaults: some other local database.
+            guard !url.isEmpty else { throw ValidationError("the database URL file \(urlFile) is empty") }
+            return url
         }
         if let url = ProcessInfo.processInfo.environment["NILECARE_DATABASE_URL"], !url.isEmpty { return url }
         throw ValidationError("no database: pass --database-url, --database-url-file or set NILECARE_DATABASE_URL")

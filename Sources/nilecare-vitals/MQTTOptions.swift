@@ -14,7 +14,7 @@ struct MQTTOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Topic filter and the device profile of its messages; repeat for several.", valueName: "TOPIC=PROFILE"))
     var mqttSubscribe: [String] = []
 
-    @Option(help: "Client id: fixed, so the broker keeps our session (and the messages sent while we are down).")
+    @Option(help: "Client id: fixed, so the broker keeps our session (and the messages sent while we are down); set it where the host name changes at each deployment (containers).")
     var mqttClientID: String = "nilecare-vitals-\(ProcessInfo.processInfo.hostName)"
 
     @Option(help: "MQTT protocol version: 3.1.1 or 5.")
@@ -42,7 +42,14 @@ struct MQTTOptions: ParsableArguments {
             if !mqttSubscribe.isEmpty { throw ValidationError("--mqtt-subscribe needs --mqtt-url") }
             return
         }
-        do { _ = try MQTTBrokerURL(parsing: mqttURL) } catch { throw ValidationError("\(error)") }
+        let broker: MQTTBrokerURL
+        do { broker = try MQTTBrokerURL(parsing: mqttURL) } catch { throw ValidationError("\(error)") }
+        // Certificates given for a plain mqtt:// URL would be ignored: the password and the
+        // patients' readings would go in clear.
+        let tlsFiles = [("--mqtt-ca-file", mqttCAFile), ("--mqtt-cert-file", mqttCertFile), ("--mqtt-key-file", mqttKeyFile)].filter { $0.1 != nil }
+        if !broker.usesTLS, let (option, _) = tlsFiles.first {
+            throw ValidationError("\(option) is for TLS: use an mqtts:// broker URL")
+        }
         guard MQTTConnectionOptions.ProtocolVersion(rawValue: mqttProtocol) != nil else {
             throw ValidationError("--mqtt-protocol must be 3.1.1 or 5, not '\(mqttProtocol)'")
         }

@@ -73,3 +73,23 @@ struct KafkaPropertiesTests {
         #expect(try options.kafkaProperties() == ["security.protocol": "SASL_SSL", "sasl.username": "vitals"])
     }
 }
+
+@Suite("Connections named on the command line")
+struct ConnectionOptionTests {
+    @Test("certificate files for a plain mqtt:// broker are refused: they would be ignored and the traffic go in clear")
+    func tlsFilesNeedMQTTS() throws {
+        #expect(throws: (any Error).self) { try MQTTOptions.parse(["--mqtt-url", "mqtt://broker:1883", "--mqtt-ca-file", "/etc/ca.pem"]) }
+        #expect(throws: (any Error).self) { try MQTTOptions.parse(["--mqtt-url", "mqtt://broker:1883", "--mqtt-cert-file", "/etc/c.pem"]) }
+        _ = try MQTTOptions.parse(["--mqtt-url", "mqtts://broker:8883", "--mqtt-ca-file", "/etc/ca.pem"])
+    }
+
+    @Test("an empty database URL file is refused, not taken as libpq's defaults")
+    func emptyDatabaseURLFile() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("url-\(UUID().uuidString)").path
+        try "\n".write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect(throws: (any Error).self) { try DatabaseOptions.parse(["--database-url-file", path]).resolvedURL() }
+        try "postgresql:///vitals\n".write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(try DatabaseOptions.parse(["--database-url-file", path]).resolvedURL() == "postgresql:///vitals")
+    }
+}
