@@ -22,27 +22,38 @@ struct Serve: AsyncParsableCommand {
         try await metrics.start()
         let databaseURL = try database.resolvedURL()
         let engine = try await EngineStartup.start(databaseURL: databaseURL, migrations: database.migrations, options: ingest, alerts: alerts, logger: logger).engine
-        let serialIngest = try serial.ports.isEmpty ? nil : SerialIngest.start(
-            ports: serial.configurations(profiles: DeviceProfileLoader.loadDirectory(ingest.profiles)),
-            refresh: .milliseconds(Int64(serial.associationRefreshSeconds * 1000)), databaseURL: databaseURL, sink: engine.sink, logger: logger)
-        let mqttIngest = try mqtt.configuration(profiles: DeviceProfileLoader.loadDirectory(ingest.profiles)).map { configuration in
-            try MQTTIngest.start(configuration, databaseURL: databaseURL, sink: engine.sink, logger: logger)
+        // From here on the engine holds accepted data: whatever fails (a port, the broker, a
+        // service of the group), it is drained and stopped before the error is reported.
+        var serialIngest: SerialIngest?
+        var mqttIngest: MQTTIngest?
+        var failure: (any Error)?
+        do {
+            serialIngest = try serial.ports.isEmpty ? nil : SerialIngest.start(
+                ports: serial.configurations(profiles: DeviceProfileLoader.loadDirectory(ingest.profiles)),
+                refresh: .milliseconds(Int64(serial.associationRefreshSeconds * 1000)), databaseURL: databaseURL, sink: engine.sink, logger: logger)
+            mqttIngest = try mqtt.configuration(profiles: DeviceProfileLoader.loadDirectory(ingest.profiles)).map { configuration in
+                try MQTTIngest.start(configuration, databaseURL: databaseURL, sink: engine.sink, logger: logger)
+            }
+            DaemonHealth.register(on: metrics, engine: engine, mqtt: mqttIngest, serial: serialIngest)
+            let group = ServiceGroup(configuration: .init(
+                services: (serialIngest.map { [ServiceGroupConfiguration.ServiceConfiguration(service: $0.source)] } ?? []) + [
+                    .init(service: engine.server),
+                    .init(service: engine.api),
+                    .init(service: metrics),
+                    .init(service: MaintenanceService(databaseURL: databaseURL, interval: .seconds(3600), logger: logger)),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            ))
+            try await group.run()
+        } catch {
+            logger.error("stopping on an error; draining what was accepted", metadata: ["error": "\(error)"])
+            failure = error
         }
-        DaemonHealth.register(on: metrics, engine: engine, mqtt: mqttIngest, serial: serialIngest)
-        let group = ServiceGroup(configuration: .init(
-            services: (serialIngest.map { [ServiceGroupConfiguration.ServiceConfiguration(service: $0.source)] } ?? []) + [
-                .init(service: engine.server),
-                .init(service: engine.api),
-                .init(service: metrics),
-                .init(service: MaintenanceService(databaseURL: databaseURL, interval: .seconds(3600), logger: logger)),
-            ],
-            gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger
-        ))
-        try await group.run()
         serialIngest?.stop()
         mqttIngest?.stop()
         await engine.stop()
+        if let failure { throw failure }
         logger.info("stopped")
     }
 }
