@@ -19,6 +19,10 @@ final class MLLPConnectionHandler: ChannelDuplexHandler {
     private var peer = "unknown"
     /// Replies in arrival order; nil until the message's outcome is known.
     private var pending = CircularBuffer<[UInt8]?>()
+    /// Frames read past `maximumInFlight`, not yet handed to the ingestor: one read can bring
+    /// thousands of tiny frames, and parsing them all at once would hold up every other
+    /// connection of this event loop. Each completion hands over the next.
+    private var waiting = CircularBuffer<[UInt8]>()
     private var readHeld = false
     /// How many replies have been written (and their slots removed) so far.
     private var completedOffset = 0
@@ -56,15 +60,24 @@ final class MLLPConnectionHandler: ChannelDuplexHandler {
         case .frame(var frame):
             guard !closing else { return }
             let bytes = frame.readBytes(length: frame.readableBytes) ?? []
-            let slot = completedOffset + pending.count  // absolute arrival number
-            pending.append(nil)
-            let loop = context.eventLoop
-            let bound = NIOLoopBound((self, context), eventLoop: loop)
-            ingestor.ingest(bytes, peer: peer) { reply in
-                loop.execute {
-                    let (handler, context) = bound.value
-                    handler.complete(slot: slot, reply: reply, context: context)
-                }
+            if pending.count < maximumInFlight, waiting.isEmpty {
+                hand(bytes, context: context)
+            } else {
+                waiting.append(bytes)
+            }
+        }
+    }
+
+    /// Gives a frame to the ingestor; its reply comes back in a task of this event loop.
+    private func hand(_ bytes: [UInt8], context: ChannelHandlerContext) {
+        let slot = completedOffset + pending.count  // absolute arrival number
+        pending.append(nil)
+        let loop = context.eventLoop
+        let bound = NIOLoopBound((self, context), eventLoop: loop)
+        ingestor.ingest(bytes, peer: peer) { reply in
+            loop.execute {
+                let (handler, context) = bound.value
+                handler.complete(slot: slot, reply: reply, context: context)
             }
         }
     }
@@ -73,7 +86,7 @@ final class MLLPConnectionHandler: ChannelDuplexHandler {
     /// its replies pile up unsent because the sender is not reading them (they would otherwise
     /// grow without bound in memory).
     func read(context: ChannelHandlerContext) {
-        if pending.count >= maximumInFlight {
+        if pending.count >= maximumInFlight || !waiting.isEmpty {
             readHeld = true
         } else if !context.channel.isWritable {
             readHeld = true
@@ -93,7 +106,7 @@ final class MLLPConnectionHandler: ChannelDuplexHandler {
         if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
             // Quiet because we are busy storing, or because the sender has only just been answered
             // (a commit that took longer than the timeout), is not idle.
-            guard pending.isEmpty, NIODeadline.now() - lastReply >= idleTimeout else { return }
+            guard pending.isEmpty, waiting.isEmpty, NIODeadline.now() - lastReply >= idleTimeout else { return }
             metrics.connectionErrors("idle_timeout").increment()
             logOnce("idle_timeout", "closing idle MLLP connection", [:])
             closing = true
@@ -133,6 +146,7 @@ final class MLLPConnectionHandler: ChannelDuplexHandler {
             logOnce("storage_unavailable", "closing MLLP connection so the sender retries", ["reason": "\(reason)"])
             closing = true
             pending.removeAll()
+            waiting.removeAll()
             context.close(promise: nil)
             return
         }
@@ -147,11 +161,15 @@ final class MLLPConnectionHandler: ChannelDuplexHandler {
             context.flush()
             lastReply = .now()
         }
+        // One frame at a time: the others wait for the next completions, each a task of its own.
+        if pending.count < maximumInFlight, let next = waiting.popFirst() {
+            hand(next, context: context)
+        }
         resumeReadingIfHeld(context: context)
     }
 
     private func resumeReadingIfHeld(context: ChannelHandlerContext) {
-        if readHeld, pending.count < maximumInFlight, context.channel.isWritable {
+        if readHeld, pending.count < maximumInFlight, waiting.isEmpty, context.channel.isWritable {
             readHeld = false
             context.read()
         }

@@ -56,6 +56,23 @@ import VitalSigns
         #expect(try engine.count("SELECT count(*) FROM vital_signs") == 201)
     }
 
+    @Test("thousands of tiny frames sent in one burst are answered in order, AE each, while the same and other connections' messages are stored")
+    func aBurstOfTinyFramesIsAnsweredInOrder() async throws {
+        let engine = try await TestEngine.start()
+        defer { engine.stop() }
+        let client = try await MLLPClient.connect(host: "127.0.0.1", port: engine.port)
+        defer { Task { await client.close() } }
+        // Empty frames, back to back: a few bytes each, thousands in one read.
+        let burst = (0..<5_000).map { _ in client.sendFuture([]) }
+        let after = client.sendFuture(Self.good("AFTER-BURST"))
+        #expect(try await Self.steadySender(port: engine.port, count: 20, prefix: "OTHER") == 20)
+        var rejected = 0
+        for reply in burst where try Self.msa(await reply.get()).code == "AE" { rejected += 1 }
+        #expect(rejected == burst.count)
+        #expect(try Self.msa(await after.get()).code == "AA")
+        #expect(try engine.count("SELECT count(*) FROM ingested_messages") == 21)
+    }
+
     @Test func anOversizedFrameClosesOnlyThatConnection() async throws {
         let engine = try await TestEngine.start { $0.maximumFrameBytes = 4096 }
         defer { engine.stop() }
