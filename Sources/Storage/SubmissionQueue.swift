@@ -28,12 +28,19 @@ final class SubmissionQueue: @unchecked Sendable {
     private var pendingRows = 0
     private var accepting = true
     private var runningWorkers: Int
+    /// Writers holding a database connection: while one does, the others leave the work to it.
+    private var connectedWorkers: Int
     private var writerThreads: [pthread_t] = []
+    /// Writers waiting out a reconnect delay wait here, apart from `condition`: a submission's
+    /// signal must wake a writer that can take it, not one that is waiting to reconnect.
+    private let reconnectWait = NSCondition()
+    private var stopping = false  // guarded by reconnectWait
     private let maxBatchRows: Int
     private let maxBatchDelay: Duration
 
     init(configuration: ObservationWriter.Configuration, workers: Int) {
         runningWorkers = workers
+        connectedWorkers = workers
         maxBatchRows = max(1, configuration.maxBatchRows)
         maxBatchDelay = configuration.maxBatchDelay
     }
@@ -92,13 +99,33 @@ final class SubmissionQueue: @unchecked Sendable {
 
     /// Waits until `deadline` or until shutdown begins (whichever comes first).
     func waitForShutdown(until deadline: ContinuousClock.Instant) {
-        condition.lock()
-        defer { condition.unlock() }
-        while accepting {
+        reconnectWait.lock()
+        defer { reconnectWait.unlock() }
+        while !stopping {
             let remaining = ContinuousClock.now.duration(to: deadline)
             if remaining <= .zero { return }
-            _ = condition.wait(until: Date(timeIntervalSinceNow: remaining.seconds))
+            _ = reconnectWait.wait(until: Date(timeIntervalSinceNow: remaining.seconds))
         }
+    }
+
+    var isShuttingDown: Bool {
+        reconnectWait.lock()
+        defer { reconnectWait.unlock() }
+        return stopping
+    }
+
+    /// A writer lost or regained its connection.
+    func writerConnected(_ connected: Bool) {
+        condition.lock()
+        connectedWorkers += connected ? 1 : -1
+        condition.unlock()
+    }
+
+    /// Whether another writer holds a connection and can take the work.
+    var anotherWriterConnected: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return connectedWorkers > 0
     }
 
     func markWriterThread() {
@@ -115,6 +142,10 @@ final class SubmissionQueue: @unchecked Sendable {
     }
 
     func shutdown() {
+        reconnectWait.lock()
+        stopping = true
+        reconnectWait.broadcast()
+        reconnectWait.unlock()
         condition.lock()
         defer { condition.unlock() }
         accepting = false

@@ -48,19 +48,21 @@ final class WriterWorker: @unchecked Sendable {
     }
 
     func run() {
-        while let (group, stillQueued) = queue.nextGroup() {
+        while true {
+            if connection == nil, !reconnectBeforeTakingWork() { continue }
+            guard let (group, stillQueued) = queue.nextGroup() else { break }
             queuedRowsGauge.record(stillQueued)
             process(group)
         }
-        connection?.close()
-        connection = nil
+        if connection != nil { forgetConnection() }
         logger.debug("observation writer stopped", metadata: ["writer": "\(configuration.name)"])
     }
 
     // MARK: - One group
 
     private func process(_ group: [Submission]) {
-        guard let connection = usableConnection() else {
+        // Without a connection here, the attempt just made failed: answer the group at once.
+        guard let connection = connection.flatMap({ $0.isConnected ? $0 : usableConnection() }) else {
             let error = lastConnectError ?? PostgresError(message: "no database connection", context: "ObservationWriter")
             fail(group, with: error)
             return
@@ -387,16 +389,25 @@ final class WriterWorker: @unchecked Sendable {
 
     // MARK: - Connection
 
-    private func usableConnection() -> PostgresConnection? {
-        if let connection, connection.isConnected { return connection }
-        connection?.close()
-        connection = nil
+    /// A writer without a connection waits out its reconnect delay holding no work, then tries to
+    /// connect. When that fails while another writer is connected, the work stays the other's
+    /// (false: try again later); when no writer is connected it takes work anyway (true), so that
+    /// senders are answered at once while the database is away instead of waiting in the queue.
+    private func reconnectBeforeTakingWork() -> Bool {
         if let nextReconnect, ContinuousClock.now < nextReconnect {
             queue.waitForShutdown(until: nextReconnect)
         }
+        if queue.isShuttingDown { return true }
+        return usableConnection() != nil || !queue.anotherWriterConnected
+    }
+
+    private func usableConnection() -> PostgresConnection? {
+        if let connection, connection.isConnected { return connection }
+        if connection != nil { forgetConnection() }
         do {
             let fresh = try PostgresConnection(url: url, logger: logger)
             connection = fresh
+            queue.writerConnected(true)
             nextReconnect = nil
             reconnectDelay = configuration.reconnectDelay
             lastConnectError = nil
@@ -415,10 +426,15 @@ final class WriterWorker: @unchecked Sendable {
     private func dropConnection(after error: PostgresError) {
         logger.error("database connection lost; the writer will reconnect",
                      metadata: ["writer": "\(configuration.name)", "error": "\(error.redactedDescription)"])
-        connection?.close()
-        connection = nil
+        forgetConnection()
         nextReconnect = .now + reconnectDelay
         reconnectDelay = min(reconnectDelay * 2, configuration.maxReconnectDelay)
+    }
+
+    private func forgetConnection() {
+        connection?.close()
+        connection = nil
+        queue.writerConnected(false)
     }
 
     // MARK: - Completion
