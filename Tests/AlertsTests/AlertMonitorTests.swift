@@ -107,6 +107,72 @@ import VitalSigns
         try await waitUntil(timeout: .seconds(10), "both alerts resolved") { after.openAlerts(in: scope).isEmpty }
     }
 
+    @Test("after a restart, a real worsening of an acknowledged alert that the timer had escalated is announced again")
+    func aWorseningAfterARestartIsAnnouncedOverTheTimersSeverity() async throws {
+        let url = try TestPostgres.migratedDatabase()
+        let profiles = DeviceProfileCatalog(profiles: try DeviceProfileLoader.loadDirectory(RepositoryPaths.root + "/device-profiles"))
+        let scope = AlertScope(facility: "KTH")
+        var rules = AlertRuleSet.standard
+        var spo2Rule = rules.threshold(for: .spo2)
+        spo2Rule.warning = Trigger(raiseAfter: .immediate, escalationAfter: .milliseconds(300))
+        rules.thresholds[.spo2] = spo2Rule
+        let start = Timestamp(secondsSinceEpoch: Date().timeIntervalSince1970)
+        func at(_ seconds: Int64) -> Timestamp { Timestamp(microsecondsSinceEpoch: start.microsecondsSinceEpoch + seconds * 1_000_000) }
+
+        let before = try AlertHub(url: url, configuration: .init(facility: "KTH"), logger: TestPostgres.logger)
+        let first = AlertMonitor(hub: before, profiles: profiles, rules: rules, settingsURL: nil, logger: TestPostgres.logger)
+        first.consume(observations: [spo2(92, patient: "WORSE-1", at: at(0))], profileID: "generic-pcd01", conditions: [], tick: nil)
+        // The timer takes the warning up two steps, to critical; a nurse acknowledges it.
+        try await waitUntil(timeout: .seconds(20), "escalated twice by the timer") { before.openAlerts(in: scope).first?.escalationCount ?? 0 >= 2 }
+        let escalated = try #require(before.openAlerts(in: scope).first)
+        #expect(escalated.severity >= .critical)
+        _ = try await before.acknowledge(id: escalated.id, by: "nurse.amina", in: scope)
+        first.stop()
+        before.shutdown()
+
+        let after = try AlertHub(url: url, configuration: .init(facility: "KTH"), logger: TestPostgres.logger)
+        defer { after.shutdown() }
+        let second = AlertMonitor(hub: after, profiles: profiles, rules: rules, settingsURL: nil, logger: TestPostgres.logger)
+        defer { second.stop() }
+        // The patient's SpO2 falls into the critical band: worse than what the nurse acknowledged.
+        second.consume(observations: [spo2(85, patient: "WORSE-1", at: at(1))], profileID: "generic-pcd01", conditions: [], tick: nil)
+        try await waitUntil(timeout: .seconds(10), "the worsening announced") {
+            after.openAlerts(in: scope).first.map { $0.state == .open && $0.value == 85 } ?? false
+        }
+    }
+
+    @Test("after a restart, the same critical value of an acknowledged alert that the timer had escalated is not announced again")
+    func anUnchangedConditionAfterARestartIsNotAnnouncedAgain() async throws {
+        let url = try TestPostgres.migratedDatabase()
+        let profiles = DeviceProfileCatalog(profiles: try DeviceProfileLoader.loadDirectory(RepositoryPaths.root + "/device-profiles"))
+        let scope = AlertScope(facility: "KTH")
+        var rules = AlertRuleSet.standard
+        var spo2Rule = rules.threshold(for: .spo2)
+        spo2Rule.critical = Trigger(raiseAfter: .immediate, escalationAfter: .milliseconds(300))
+        rules.thresholds[.spo2] = spo2Rule
+        let start = Timestamp(secondsSinceEpoch: Date().timeIntervalSince1970)
+        func at(_ seconds: Int64) -> Timestamp { Timestamp(microsecondsSinceEpoch: start.microsecondsSinceEpoch + seconds * 1_000_000) }
+
+        let before = try AlertHub(url: url, configuration: .init(facility: "KTH"), logger: TestPostgres.logger)
+        let first = AlertMonitor(hub: before, profiles: profiles, rules: rules, settingsURL: nil, logger: TestPostgres.logger)
+        first.consume(observations: [spo2(85, patient: "SAME-1", at: at(0))], profileID: "generic-pcd01", conditions: [], tick: nil)
+        try await waitUntil(timeout: .seconds(20), "escalated by the timer") { before.openAlerts(in: scope).first?.escalationCount ?? 0 >= 1 }
+        let escalated = try #require(before.openAlerts(in: scope).first)
+        _ = try await before.acknowledge(id: escalated.id, by: "nurse.amina", in: scope)
+        first.stop()
+        before.shutdown()
+
+        let after = try AlertHub(url: url, configuration: .init(facility: "KTH"), logger: TestPostgres.logger)
+        defer { after.shutdown() }
+        let second = AlertMonitor(hub: after, profiles: profiles, rules: rules, settingsURL: nil, logger: TestPostgres.logger)
+        defer { second.stop() }
+        second.consume(observations: [spo2(85, patient: "SAME-1", at: at(1))], profileID: "generic-pcd01", conditions: [], tick: nil)
+        // A value that does raise shows the monitor has taken both in, in order.
+        second.consume(observations: [spo2(20, patient: "OTHER-1", at: at(1))], profileID: "generic-pcd01", conditions: [], tick: nil)
+        try await waitUntil(timeout: .seconds(10), "the other patient's alert") { after.openAlerts(in: scope).count == 2 }
+        #expect(after.openAlerts(in: scope).first { $0.id == escalated.id }?.state == .acknowledged)
+    }
+
     @Test("a threshold set while the monitor runs takes effect on a clock tick after the next background read")
     func overrideSetWhileRunning() async throws {
         let url = try TestPostgres.migratedDatabase()

@@ -44,10 +44,12 @@ struct AlertLifecycle {
                 var left = alert
                 left.state = .resolved
                 left.resolvedBy = Alert.resolvedBySystem
-                return [AlertChange(alert: left, event: .resolved),
-                        AlertChange(alert: newAlert(trigger, severity: max(severity, alert.severity)), event: .raised)]
+                var moved = newAlert(trigger, severity: max(severity, alert.severity))
+                moved.ruleSeverity = severity
+                return [AlertChange(alert: left, event: .resolved), AlertChange(alert: moved, event: .raised)]
             }
             alert.severity = max(severity, alert.severity)
+            alert.ruleSeverity = severity
             alert.value = trigger.value
             alert.observedAt = trigger.observedAt
             if let location = trigger.location { alert.location = location }
@@ -75,7 +77,7 @@ struct AlertLifecycle {
             id: 0, key: trigger.key, state: .open, severity: severity, rule: trigger.rule, vital: trigger.vital,
             value: trigger.value, unit: trigger.unit, patient: trigger.patient, device: trigger.device,
             location: trigger.location, facility: facility, raisedAt: trigger.observedAt, observedAt: trigger.observedAt,
-            escalationCount: 0, escalatedAt: nil, escalateAfter: trigger.escalateAfter
+            escalationCount: 0, escalatedAt: nil, escalateAfter: trigger.escalateAfter, ruleSeverity: severity
         )
     }
 

@@ -28,6 +28,9 @@ public struct Alert: Sendable, Hashable {
     public var escalatedAt: Timestamp?
     /// The rule's time to acknowledge before the alert escalates; nil never escalates.
     public var escalateAfter: Duration?
+    /// The severity the rules last asked for (the raise or a worsening), before any escalation
+    /// by the timer; nil for alerts stored by builds that did not record it.
+    public var ruleSeverity: AlertSeverity? = nil
 
     /// The ward: the point of care, first component of the bed (`ICU` of `ICU^1^A`).
     public var ward: String? { Alert.ward(of: location) }

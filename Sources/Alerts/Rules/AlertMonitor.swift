@@ -39,7 +39,11 @@ public final class AlertMonitor: @unchecked Sendable {
                 logger.warning("an alert open since before the start cannot be cleared by the rules", metadata: ["alert_id": "\(alert.id)"])
                 continue
             }
-            evaluator.resume(key, severity: alert.severity >= .critical ? .critical : .warning)
+            // At the rules' severity, not the escalation timer's: a real worsening of an alert the
+            // timer escalated must still be announced. Alerts stored without it (earlier builds)
+            // resume low when the timer escalated them: a repeated announcement beats a missed one.
+            let ruleSeverity = alert.ruleSeverity ?? (alert.escalationCount > 0 ? .warning : alert.severity)
+            evaluator.resume(key, severity: ruleSeverity >= .critical ? .critical : .warning)
         }
         hub.onCommitted { [weak self] events in
             let keys = events.compactMap { event in

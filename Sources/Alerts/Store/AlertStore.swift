@@ -45,7 +45,7 @@ final class AlertStore {
         (EXTRACT(EPOCH FROM raised_at) * 1000000)::bigint, (EXTRACT(EPOCH FROM observed_at) * 1000000)::bigint,
         (EXTRACT(EPOCH FROM acknowledged_at) * 1000000)::bigint, acknowledged_by,
         (EXTRACT(EPOCH FROM resolved_at) * 1000000)::bigint, resolved_by,
-        escalation_count, (EXTRACT(EPOCH FROM escalated_at) * 1000000)::bigint, escalate_after_ms
+        escalation_count, (EXTRACT(EPOCH FROM escalated_at) * 1000000)::bigint, escalate_after_ms, rule_severity
         """
 
     /// One facility's: engines of several facilities may share a database.
@@ -154,12 +154,13 @@ final class AlertStore {
     private func insertStatement(_ alert: Alert) throws(PostgresError) -> String {
         """
         INSERT INTO critical_events (id, alert_key, facility, patient_identifier, patient_authority, device_identifier, location, ward,
-            vital, value, unit, rule, severity, state, observed_at, raised_at, escalated_at, escalate_after_ms)
+            vital, value, unit, rule, severity, state, observed_at, raised_at, escalated_at, escalate_after_ms, rule_severity)
         VALUES (\(alert.id), \(try literal(alert.key)), \(try literal(alert.facility)), \(try literal(alert.patient?.id)),
             \(try literal(alert.patient?.assigningAuthority)), \(try literal(alert.device)), \(try literal(alert.location)),
             \(try literal(alert.ward)), \(try literal(alert.vital)), \(Self.number(alert.value)), \(try literal(alert.unit)),
             \(try literal(alert.rule)), '\(alert.severity.rawValue)', '\(alert.state.rawValue)', \(Self.time(alert.observedAt)),
-            \(Self.time(alert.raisedAt)), \(Self.time(alert.escalatedAt)), \(alert.escalateAfter.map { String($0.microseconds / 1000) } ?? "NULL"));
+            \(Self.time(alert.raisedAt)), \(Self.time(alert.escalatedAt)), \(alert.escalateAfter.map { String($0.microseconds / 1000) } ?? "NULL"),
+            \(alert.ruleSeverity.map { "'\($0.rawValue)'" } ?? "NULL"));
 
         """
     }
@@ -171,7 +172,8 @@ final class AlertStore {
             resolved_at = \(Self.time(alert.resolvedAt)), resolved_by = \(try literal(alert.resolvedBy)),
             escalation_count = \(alert.escalationCount), escalated_at = \(Self.time(alert.escalatedAt)),
             escalate_after_ms = \(alert.escalateAfter.map { String($0.microseconds / 1000) } ?? "NULL"),
-            observed_at = \(Self.time(alert.observedAt)), location = \(try literal(alert.location)), ward = \(try literal(alert.ward))
+            observed_at = \(Self.time(alert.observedAt)), location = \(try literal(alert.location)), ward = \(try literal(alert.ward)),
+            rule_severity = \(alert.ruleSeverity.map { "'\($0.rawValue)'" } ?? "NULL")
         WHERE id = \(alert.id);
 
         """
@@ -202,7 +204,7 @@ final class AlertStore {
 
     private static func alert(_ row: [String?]) -> Alert? {
         func micros(_ index: Int) -> Timestamp? { row[index].flatMap { Int64($0) }.map(Timestamp.init(microsecondsSinceEpoch:)) }
-        guard row.count == 22, let id = row[0].flatMap({ Int64($0) }), let key = row[1],
+        guard row.count == 23, let id = row[0].flatMap({ Int64($0) }), let key = row[1],
               let state = row[2].flatMap(AlertState.init(rawValue:)), let severity = row[3].flatMap(AlertSeverity.init(rawValue:)),
               let rule = row[4], let vital = row[5], let device = row[10], let facility = row[12],
               let raisedAt = micros(13), let observedAt = micros(14) else {
@@ -215,7 +217,7 @@ final class AlertStore {
             device: device, location: row[11], facility: facility, raisedAt: raisedAt, observedAt: observedAt,
             acknowledgedAt: micros(15), acknowledgedBy: row[16], resolvedAt: micros(17), resolvedBy: row[18],
             escalationCount: row[19].flatMap { Int($0) } ?? 0, escalatedAt: micros(20),
-            escalateAfter: row[21].flatMap { Int64($0) }.map { .milliseconds($0) }
+            escalateAfter: row[21].flatMap { Int64($0) }.map { .milliseconds($0) }, ruleSeverity: row[22].flatMap(AlertSeverity.init(rawValue:))
         )
     }
 }
