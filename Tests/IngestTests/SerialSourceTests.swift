@@ -183,6 +183,42 @@ private func profile(_ id: String) throws -> DeviceProfile {
         #expect(try rig.rows(device: "early-spo2").filter { $0.hasPrefix("3 ") } == ["3 97 - ICU^3^A"])
     }
 
+    @Test("a batch whose commit was lost with its connection (committed, but the answer never came) is stored once when it is retried")
+    func aRetryAfterALostCommitAnswerStoresNothingTwice() async throws {
+        // Commits wait for their flush here (the shared cluster's do not), and so for a standby.
+        var settings = TestPostgres.fastSettings
+        settings["synchronous_commit"] = "on"
+        let cluster = try TestPostgres.privateCluster(port: freeTCPPort(), settings: settings)
+        let url = try cluster.start(database: "vitals")
+        defer { try? cluster.stop() }
+        try TestPostgres.migrate(url)
+        let terminal = try PseudoTerminal()
+        let rig = try SerialRig(ports: { folder in
+            try terminal.link(folder + "/spo2")
+            return [SerialPortConfiguration(path: folder + "/spo2", profile: try profile("masimo-radical7"), bed: "ICU^4^A", deviceID: "sync-spo2")]
+        }, databaseURL: url)
+        defer { rig.stop() }
+        rig.source.start()
+        let path = rig.folder + "/spo2"
+        try await waitUntil(timeout: .seconds(10), "port open") { rig.source.statistics(port: path)?.isOpen == true }
+
+        // Commits now wait for a standby that does not exist: the writer's commit is durable
+        // here, but its answer is held back until the session is ended under it.
+        let admin = try PostgresConnection(url: cluster.url(database: "postgres"))
+        defer { admin.close() }
+        try admin.execute("ALTER SYSTEM SET synchronous_standby_names = 'ghost'")
+        _ = try admin.query("SELECT pg_reload_conf()")
+        terminal.write(SerialFrames.masimoLine(spo2: 88, pulseRate: 120, perfusionIndex: 1, serialNumber: nil))
+        let waiting = "SELECT pid FROM pg_stat_activity WHERE datname = 'vitals' AND wait_event = 'SyncRep'"
+        try await waitUntil(timeout: .seconds(10), "the commit waiting for the standby") { try !admin.query(waiting).rows.isEmpty }
+        _ = try admin.query("SELECT pg_terminate_backend(pid) FROM (\(waiting)) AS committing")
+        try admin.execute("ALTER SYSTEM RESET synchronous_standby_names")
+        _ = try admin.query("SELECT pg_reload_conf()")
+
+        try await waitUntil(timeout: .seconds(20), "the batch retried and answered") { rig.source.statistics(port: path)?.observationsStored == 3 }
+        #expect(try rig.rows(device: "sync-spo2").count == 3)
+    }
+
     @Test func anUnpluggedPortIsReopenedWhenItsLinkPointsAtANewDevice() async throws {
         var first: PseudoTerminal? = try PseudoTerminal()
         let rig = try SerialRig { folder in

@@ -240,7 +240,9 @@ final class SerialPortReader: Sendable {
 
     /// Queues the batch in the port's spool and submits what it hands out; never waits.
     private func submit(_ batch: IngestBatch, conditions: [DeviceCondition]) {
-        let (next, dropped, waits) = spool.add(SerialSpool.Batch(observations: batch.observations, conditions: conditions))
+        // A device's serial stream names no message: each batch gets an id of its own.
+        let key = batch.observations.isEmpty ? nil : MessageKey(sendingApplication: "SERIAL", sendingFacility: configuration.device, controlID: UUID().uuidString)
+        let (next, dropped, waits) = spool.add(SerialSpool.Batch(key: key, observations: batch.observations, conditions: conditions))
         if waits { context.sink.evaluate(batch.observations, profileID: configuration.profile.id, conditions: conditions) }
         if dropped > 0 {
             if !overflowing.exchange(true, ordering: .relaxed) {
@@ -287,7 +289,7 @@ final class SerialPortReader: Sendable {
             }
         }
         // The rules see a batch once: on its first submission, unless it waited (seen then).
-        let stored = IngestBatch(observations: batch.observations)
+        let stored = IngestBatch(message: batch.key, observations: batch.observations)
         if attempt == 0 && !batch.evaluated {
             context.sink.submit(stored, profileID: configuration.profile.id, conditions: batch.conditions, completion: completion)
         } else {

@@ -14,6 +14,9 @@ import VitalSigns
 /// alert rules at once (`evaluated`): an alert must not wait for the database.
 final class SerialSpool: @unchecked Sendable {
     struct Batch: Sendable {
+        /// Made when the batch is read and sent with every attempt: a retry after a commit whose
+        /// outcome was lost (the connection dropped while committing) is then recognised.
+        var key: MessageKey? = nil
         var observations: [Observation]
         var conditions: [DeviceCondition]
         /// The rules have seen it: it only needs storing.
