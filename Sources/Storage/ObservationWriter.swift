@@ -116,10 +116,29 @@ public final class ObservationWriter: Sendable {
     /// Rows submitted and not yet taken into a commit.
     public var queuedRows: Int { queue.queuedRows }
 
+    /// How the writer stands, for the daemon's health check.
+    public var health: WriterHealth {
+        let state = queue.state
+        return WriterHealth(
+            connectedWriters: state.connectedWriters, queuedRows: state.queuedRows,
+            oldestWaiting: state.oldestSubmitted.map { ContinuousClock.now - $0 } ?? .zero
+        )
+    }
+
     /// Stops accepting submissions, commits what was submitted, closes the connection and
     /// returns when the writer thread has ended. Idempotent. Called from a completion (on the
     /// writer thread itself) it only stops intake and returns at once.
     public func shutdown() {
         queue.shutdown()
     }
+}
+
+/// The writer's condition as `GET /health` reports it.
+public struct WriterHealth: Sendable, Equatable {
+    /// Connections able to commit now; 0 while the database is unreachable.
+    public var connectedWriters: Int
+    public var queuedRows: Int
+    /// How long the oldest queued submission has waited: it grows while commits are stuck
+    /// (a lock held on a table, a commit waiting for a standby).
+    public var oldestWaiting: Duration
 }

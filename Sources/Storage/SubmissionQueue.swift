@@ -45,6 +45,13 @@ final class SubmissionQueue: @unchecked Sendable {
         maxBatchDelay = configuration.maxBatchDelay
     }
 
+    /// Writers connected, rows waiting, and since when the oldest waits: what the health check reports.
+    var state: (connectedWriters: Int, queuedRows: Int, oldestSubmitted: ContinuousClock.Instant?) {
+        condition.lock()
+        defer { condition.unlock() }
+        return (connectedWorkers, pendingRows, head < items.count ? items[head].submitted : nil)
+    }
+
     var queuedRows: Int {
         condition.lock()
         defer { condition.unlock() }

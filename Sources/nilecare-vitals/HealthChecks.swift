@@ -4,7 +4,21 @@ import Telemetry
 
 /// What `GET /health` reports about the daemon's sources and sinks.
 enum DaemonHealth {
+    /// A submission waiting longer than this means commits are not going through.
+    static let stalledCommits: Duration = .seconds(10)
+
     static func register(on endpoint: MetricsEndpoint, engine: VitalsEngine, mqtt: MQTTIngest?, serial: SerialIngest?) {
+        let writer = engine.writer
+        endpoint.addHealthCheck("storage") {
+            let health = writer.health
+            if health.connectedWriters == 0 {
+                return .degraded("no database connection: messages are not acknowledged until it is back")
+            }
+            if health.oldestWaiting > stalledCommits {
+                return .degraded("commits stalled: \(health.queuedRows) rows waiting, the oldest for \(health.oldestWaiting.components.seconds) s")
+            }
+            return .healthy("\(health.connectedWriters) connections, \(health.queuedRows) rows waiting")
+        }
         if let source = mqtt?.source {
             endpoint.addHealthCheck("mqtt") {
                 let health = source.health

@@ -94,6 +94,7 @@ struct EmbeddedPostgresTests {
         let writer = try ObservationWriter(url: url, configuration: configuration, logger: logger)
         defer { writer.shutdown() }
         #expect(try await writer.write(IngestBatch(message: key("R-1"), observations: [observation(seconds: 1)])) == .stored(observations: 1))
+        #expect(writer.health.connectedWriters == configuration.connections)
 
         try cluster.stop()
         let error = await #expect(throws: PostgresError.self) {
@@ -103,6 +104,11 @@ struct EmbeddedPostgresTests {
         // While it is down, every attempt fails (nothing is acknowledged).
         await #expect(throws: PostgresError.self) {
             _ = try await writer.write(IngestBatch(message: key("R-2"), observations: [observation(seconds: 2)]))
+        }
+        // The health check says so once every connection has been found gone.
+        try await waitUntil(timeout: .seconds(30), "no writer connected") {
+            _ = try? await writer.write(IngestBatch(message: key("R-2"), observations: [observation(seconds: 2)]))
+            return writer.health.connectedWriters == 0
         }
 
         try cluster.start()
@@ -117,6 +123,7 @@ struct EmbeddedPostgresTests {
             }
         }
         #expect(stored.load(ordering: .relaxed) == 1)
+        #expect(writer.health.connectedWriters >= 1)
         #expect(try await writer.write(IngestBatch(message: key("R-2"), observations: [observation(seconds: 2)])) == .duplicate)
         let reader = try PostgresConnection(url: url)
         defer { reader.close() }

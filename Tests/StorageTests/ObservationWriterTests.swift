@@ -38,6 +38,31 @@ struct ObservationWriterTests {
         #expect(try count(reader, "SELECT sum(sample_count) FROM vital_signs_1m") == 2)
     }
 
+    @Test("the health check sees commits stalled behind a lock: the oldest waiting submission ages until the lock is gone")
+    func stalledCommitsShowInTheHealth() async throws {
+        let url = try TestPostgres.migratedDatabase()
+        let writer = try ObservationWriter(url: url, logger: logger)
+        defer { writer.shutdown() }
+        #expect(writer.health.oldestWaiting == .zero)
+        let locker = try PostgresConnection(url: url)
+        defer { locker.close() }
+        try locker.execute("BEGIN; LOCK TABLE ingested_messages IN ACCESS EXCLUSIVE MODE")
+        let done = Atomic<Int>(0)
+        let waiters = "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'ingested_messages'::regclass"
+        // One commit waits for the lock on each connection; the third submission waits in the queue.
+        for index in 0..<3 {
+            writer.submit(IngestBatch(message: key("STALL-\(index)"), observations: [observation(seconds: Int64(index))])) { _ in
+                done.add(1, ordering: .relaxed)
+            }
+            if index < 2 { try await waitUntil(timeout: .seconds(30), "commit \(index) waiting") { try count(locker, waiters) == index + 1 } }
+        }
+        try await waitUntil(timeout: .seconds(30), "the queued submission ageing") { writer.health.oldestWaiting > .seconds(1) }
+        #expect(writer.health.queuedRows == 1)
+        try locker.execute("COMMIT")
+        try await waitUntil(timeout: .seconds(30), "all three committed") { done.load(ordering: .relaxed) == 3 }
+        #expect(writer.health.oldestWaiting == .zero)
+    }
+
     @Test("a retransmitted message stores nothing twice and reports .duplicate")
     func sequentialDuplicate() async throws {
         let url = try TestPostgres.migratedDatabase()
