@@ -40,8 +40,18 @@ public final class RejectedFrameRecorder: Sendable {
         }
     }
 
-    /// Queues `frame` for the table; never blocks.
+    /// Bytes of a frame kept for the engineer reading the table: its start shows what went
+    /// wrong, and a queue of 10,000 frames stays bounded in memory (an MQTT payload may be
+    /// hundreds of megabytes).
+    public static let keptBytes = 16_384
+
+    /// Queues `frame` for the table, its first `keptBytes` bytes; never blocks.
     public func record(_ frame: RejectedFrame) {
+        var frame = frame
+        if frame.raw.count > Self.keptBytes {
+            frame.detail += " (the first \(Self.keptBytes) of \(frame.raw.count) bytes kept)"
+            frame.raw = Array(frame.raw.prefix(Self.keptBytes))
+        }
         if !recorder.record(frame) { dropped.increment() }
     }
 

@@ -31,6 +31,35 @@ struct RejectedFrameRecorderTests {
         ])
     }
 
+    @Test("a huge frame keeps its first 16 KiB, and says how long it was")
+    func aHugeFrameKeepsItsStart() async throws {
+        let url = try TestPostgres.migratedDatabase()
+        let recorder = RejectedFrameRecorder(url: url, logger: TestPostgres.logger)
+        defer { recorder.shutdown() }
+        recorder.record(RejectedFrame(source: "mqtt", origin: "devices/x/vitals", device: "x", reason: "invalid_json", detail: "not JSON",
+                                      raw: [UInt8](repeating: 0x41, count: 1_000_000)))
+        let reader = try PostgresConnection(url: url)
+        defer { reader.close() }
+        try await waitUntil(timeout: .seconds(20), "the frame stored") { try reader.execute("SELECT count(*) FROM rejected_frames").scalar == "1" }
+        let row = try reader.execute("SELECT length(raw), detail FROM rejected_frames").rows.first
+        #expect(row == ["16384", "not JSON (the first 16384 of 1000000 bytes kept)"])
+    }
+
+    @Test("maintenance forgets rejected frames older than their retention")
+    func oldFramesArePruned() throws {
+        let url = try TestPostgres.migratedDatabase()
+        let connection = try PostgresConnection(url: url)
+        defer { connection.close() }
+        try connection.execute("""
+            INSERT INTO rejected_frames (received_at, source, origin, reason, detail, raw)
+            VALUES (now() - interval '31 days', 'serial', '/dev/ttyUSB0', 'bad_checksum', '-', '\\\\x00'),
+                   (now() - interval '29 days', 'serial', '/dev/ttyUSB0', 'bad_checksum', '-', '\\\\x00')
+            """)
+        let report = try StorageMaintenance(logger: TestPostgres.logger).run(on: connection)
+        #expect(report.rejectedFramesPruned == 1)
+        #expect(try connection.execute("SELECT count(*) FROM rejected_frames").scalar == "1")
+    }
+
     @Test("a frame the database refuses is dropped alone: the frames queued with it and after it are stored")
     func aRefusedFrameIsDroppedAlone() async throws {
         let url = try TestPostgres.migratedDatabase()
