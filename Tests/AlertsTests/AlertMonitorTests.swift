@@ -173,6 +173,45 @@ import VitalSigns
         #expect(after.openAlerts(in: scope).first { $0.id == escalated.id }?.state == .acknowledged)
     }
 
+    @Test("an open NEWS2 emergency survives a restart: the blood pressure and temperature measured before it still count")
+    func news2InputsMeasuredBeforeARestartStillCount() async throws {
+        let url = try TestPostgres.migratedDatabase()
+        let profiles = DeviceProfileCatalog(profiles: try DeviceProfileLoader.loadDirectory(RepositoryPaths.root + "/device-profiles"))
+        let scope = AlertScope(facility: "KTH")
+        let start = Timestamp(secondsSinceEpoch: Date().timeIntervalSince1970 - 600)
+        func at(_ seconds: Int64) -> Timestamp { Timestamp(microsecondsSinceEpoch: start.microsecondsSinceEpoch + seconds * 1_000_000) }
+        func reading(_ kind: VitalKind, _ value: Double, at seconds: Int64) -> Observation {
+            Observation(time: at(seconds), patient: PatientIdentifier(id: "NEWS-1", assigningAuthority: "KTH"), deviceID: "DEV-NEWS-1",
+                        location: "ICU^1^A", kind: kind, code: ObservationCode(code: "x", system: "MDC"), value: value, unit: kind.canonicalUnit)
+        }
+        // Systolic 88 (3), temperature 39.2 (2), heart rate 115 (2): NEWS2 7, an emergency.
+        let measured = [reading(.nibpSystolic, 88, at: 0), reading(.temperature, 39.2, at: 0), reading(.heartRate, 115, at: 0),
+                        reading(.spo2, 97, at: 0), reading(.respirationRate, 18, at: 0)]
+        let writer = try ObservationWriter(url: url, logger: TestPostgres.logger)
+        _ = try await writer.write(IngestBatch(observations: measured))
+        writer.shutdown()
+        let before = try AlertHub(url: url, configuration: .init(facility: "KTH"), logger: TestPostgres.logger)
+        let first = AlertMonitor(hub: before, profiles: profiles, settingsURL: nil, logger: TestPostgres.logger)
+        first.consume(observations: measured, profileID: "generic-pcd01", conditions: [], tick: nil)
+        try await waitUntil(timeout: .seconds(10), "the NEWS2 emergency") { before.openAlerts(in: scope).contains { $0.rule == "news2" } }
+        first.stop()
+        before.shutdown()
+
+        let after = try AlertHub(url: url, configuration: .init(facility: "KTH"), logger: TestPostgres.logger)
+        defer { after.shutdown() }
+        let second = AlertMonitor(hub: after, profiles: profiles, settingsURL: url, logger: TestPostgres.logger)
+        defer { second.stop() }
+        // After the restart only the continuous vitals arrive, for longer than NEWS2 takes to clear.
+        for step in Int64(1)...40 {
+            second.consume(observations: [reading(.heartRate, 115, at: 10 * step), reading(.spo2, 97, at: 10 * step), reading(.respirationRate, 18, at: 10 * step)],
+                           profileID: "generic-pcd01", conditions: [], tick: at(10 * step))
+        }
+        // Another patient's critical value: once its alert is open, every earlier decision is too.
+        second.consume(observations: [spo2(20, patient: "OTHER-2", at: at(401))], profileID: "generic-pcd01", conditions: [], tick: nil)
+        try await waitUntil(timeout: .seconds(10), "the other patient's alert") { after.openAlerts(in: scope).contains { $0.patient?.id == "OTHER-2" } }
+        #expect(after.openAlerts(in: scope).contains { $0.rule == "news2" && $0.patient?.id == "NEWS-1" })
+    }
+
     @Test("a threshold set while the monitor runs takes effect on a clock tick after the next background read")
     func overrideSetWhileRunning() async throws {
         let url = try TestPostgres.migratedDatabase()

@@ -34,16 +34,27 @@ public final class AlertMonitor: @unchecked Sendable {
         self.profiles = profiles
         self.logger = logger
         reader = url.map { PatientSettingsReader(url: $0, every: settingsRefresh, logger: logger) }
+        var news2Patients: [PatientIdentifier] = []
         for alert in hub.openAlerts(in: AlertScope(facility: hub.facility)) {
             guard let key = Self.ruleKey(of: alert) else {
                 logger.warning("an alert open since before the start cannot be cleared by the rules", metadata: ["alert_id": "\(alert.id)"])
                 continue
             }
+            if key.rule == .news2, case .patient(let patient) = key.subject { news2Patients.append(patient) }
             // At the rules' severity, not the escalation timer's: a real worsening of an alert the
             // timer escalated must still be announced. Alerts stored without it (earlier builds)
             // resume low when the timer escalated them: a repeated announcement beats a missed one.
             let ruleSeverity = alert.ruleSeverity ?? (alert.escalationCount > 0 ? .warning : alert.severity)
             evaluator.resume(key, severity: ruleSeverity >= .critical ? .critical : .warning)
+        }
+        if let url, !news2Patients.isEmpty {
+            do {
+                let readings = try StoredReadings(url: url).latest(of: news2Patients, kinds: AlertEvaluator.news2Inputs, within: rules.news2.maxReadingAge)
+                for reading in readings { evaluator.restoreNEWS2Reading(reading) }
+            } catch {
+                logger.warning("the NEWS2 inputs measured before the start could not be read; open NEWS2 alerts are scored on new readings only",
+                               metadata: ["error": "\(error.redactedDescription)"])
+            }
         }
         hub.onCommitted { [weak self] events in
             let keys = events.compactMap { event in

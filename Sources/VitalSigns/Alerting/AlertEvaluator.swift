@@ -136,6 +136,21 @@ public struct AlertEvaluator: Sendable {
         return evaluateNEWS2(subject, at: assessment.time)
     }
 
+    /// The vital kinds NEWS2 scores.
+    public static let news2Inputs = VitalKind.allCases.filter { NEWS2Readings.parameter(for: $0) != nil }
+
+    /// A NEWS2 input measured before a restart: recorded, not evaluated. The intermittent ones
+    /// (blood pressure, temperature) may be up to an hour old; without them the first scores
+    /// after a restart would be partial and clear an open NEWS2 alert.
+    public mutating func restoreNEWS2Reading(_ observation: Observation) {
+        guard let patient = observation.patient, NEWS2Readings.parameter(for: observation.kind) != nil else { return }
+        var readings = news2Readings[.patient(patient)] ?? NEWS2Readings()
+        readings.record(observation.kind, value: observation.value, at: observation.time)
+        readings.deviceID = readings.deviceID ?? observation.deviceID
+        readings.location = readings.location ?? observation.location
+        news2Readings[.patient(patient)] = readings
+    }
+
     /// Lets time pass: raises silence alarms, completes timed debounces of device conditions
     /// and re-scores NEWS2 as readings age. Signals come in a stable order.
     public mutating func tick(now: Timestamp) -> [AlertSignal] {
