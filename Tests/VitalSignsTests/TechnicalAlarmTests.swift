@@ -119,3 +119,36 @@ struct SilenceClockTests {
         #expect(evaluator.tick(now: at(41)).map(\.rule) == [.deviceSilent])
     }
 }
+
+@Suite("A clinician's resolve reaching the rules late")
+struct LateForgetTests {
+    let key = AlertKey(subject: .patient(patient), kind: .spo2, rule: .threshold)
+
+    func clears(_ evaluator: inout AlertEvaluator, from start: Double) -> Int {
+        var clears = 0
+        for step in 0..<30 {
+            clears += evaluator.observe(reading(.spo2, 97, at: start + Double(step) * 5), profile: profile)
+                .filter { $0.key == key && $0.action == .clear }.count
+        }
+        return clears
+    }
+
+    @Test("a tracker that raised a new alert after the resolved one is kept, and clears that alert")
+    func aNewerAlertsTrackerIsKept() {
+        var evaluator = AlertEvaluator()
+        #expect(evaluator.observe(reading(.spo2, 80, at: 0), profile: profile).contains { $0.key == key && $0.action == .raise })
+        #expect(clears(&evaluator, from: 1) == 1)
+        // Raised again while the clinician's resolve of the first alert was on its way.
+        #expect(evaluator.observe(reading(.spo2, 80, at: 200), profile: profile).contains { $0.key == key && $0.action == .raise })
+        evaluator.forget(key, resolvedAlertObservedAt: at(0))
+        #expect(clears(&evaluator, from: 201) == 1)
+    }
+
+    @Test("the tracker of the resolved alert itself is forgotten: a persisting condition raises anew")
+    func theResolvedAlertsTrackerIsForgotten() {
+        var evaluator = AlertEvaluator()
+        _ = evaluator.observe(reading(.spo2, 80, at: 0), profile: profile)
+        evaluator.forget(key, resolvedAlertObservedAt: at(0))
+        #expect(evaluator.observe(reading(.spo2, 80, at: 1), profile: profile).contains { $0.key == key && $0.action == .raise })
+    }
+}

@@ -21,7 +21,7 @@ public final class AlertMonitor: @unchecked Sendable {
     private let logger: Logger
     /// Keys of alerts clinicians resolved, from the hub's thread, forgotten by the rules at the
     /// stage's next entry.
-    private let resolvedByClinicians = Mutex<[AlertKey]>([])
+    private let resolvedByClinicians = Mutex<[(key: AlertKey, observedAt: Timestamp)]>([])
 
     /// `url` nil: no per-patient settings (tests, tools). With a URL the settings are read once
     /// here, before the first observation.
@@ -57,10 +57,11 @@ public final class AlertMonitor: @unchecked Sendable {
             }
         }
         hub.onCommitted { [weak self] events in
-            let keys = events.compactMap { event in
-                event.type == .resolved && event.alert.resolvedBy != Alert.resolvedBySystem ? Self.ruleKey(of: event.alert) : nil
+            let resolved = events.compactMap { event in
+                event.type == .resolved && event.alert.resolvedBy != Alert.resolvedBySystem
+                    ? Self.ruleKey(of: event.alert).map { (key: $0, observedAt: event.alert.observedAt) } : nil
             }
-            if !keys.isEmpty { self?.resolvedByClinicians.withLock { $0 += keys } }
+            if !resolved.isEmpty { self?.resolvedByClinicians.withLock { $0 += resolved } }
         }
         applyLatestSettings()
     }
@@ -83,8 +84,8 @@ public final class AlertMonitor: @unchecked Sendable {
 
     /// One pipeline entry: its observations, the device's reported conditions, or a clock tick.
     public func consume(observations: [Observation], profileID: String?, conditions: [DeviceCondition], tick: Timestamp?) {
-        for key in resolvedByClinicians.withLock({ keys in defer { keys.removeAll() }; return keys }) {
-            evaluator.forget(key)
+        for resolved in resolvedByClinicians.withLock({ keys in defer { keys.removeAll() }; return keys }) {
+            evaluator.forget(resolved.key, resolvedAlertObservedAt: resolved.observedAt)
         }
         var signals: [AlertSignal] = []
         if let tick {

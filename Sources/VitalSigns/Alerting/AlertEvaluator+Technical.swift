@@ -43,6 +43,7 @@ extension AlertEvaluator {
         for (key, entry) in alerts where Self.conditionRules.contains(key.rule) {
             var entry = entry
             guard let transition = entry.tracker.elapse(to: now, timing: conditionTiming) else { continue }
+            entry.lastSignalAt = now
             alerts[key] = entry.tracker.isIdle ? nil : entry
             signals.append(AlertSignal(transition, key: key, context: entry.context, time: now) { _ in rule.trigger.escalationAfter })
         }

@@ -124,8 +124,13 @@ public struct AlertEvaluator: Sendable {
     /// escalate or clear an alert that no longer exists). A silent device's alarm is the
     /// exception: resolving it means the silence is known (a monitor unplugged at discharge),
     /// and it is raised again only after the device was heard from and fell silent once more.
-    public mutating func forget(_ key: AlertKey) {
+    ///
+    /// `resolvedAlertObservedAt` is the resolved alert's latest signal: a tracker that signalled
+    /// after it (it raised a new alert, or worsened, while the resolve was on its way) stands for
+    /// a newer alert and is kept.
+    public mutating func forget(_ key: AlertKey, resolvedAlertObservedAt: Timestamp? = nil) {
         guard key.rule != .deviceSilent else { return }
+        if let resolvedAlertObservedAt, let signalled = alerts[key]?.lastSignalAt, signalled > resolvedAlertObservedAt { return }
         alerts[key] = nil
     }
 
@@ -238,6 +243,7 @@ public struct AlertEvaluator: Sendable {
         guard var entry = alerts[key] ?? (level == .normal ? nil : TrackedAlert(context: context)) else { return [] }
         let transition = entry.tracker.evaluate(at: time, level: level, clearing: clearing, timing: timing)
         entry.context = context
+        if transition != nil { entry.lastSignalAt = time }
         alerts[key] = entry.tracker.isIdle ? nil : entry
         return transition.map { [AlertSignal($0, key: key, context: context, time: time, escalationAfter: escalationAfter)] } ?? []
     }
@@ -247,6 +253,8 @@ public struct AlertEvaluator: Sendable {
 struct TrackedAlert: Sendable {
     var tracker = AlertTracker()
     var context: AlertContext
+    /// When the tracker last signalled: a forget for an alert older than that is stale.
+    var lastSignalAt: Timestamp?
 }
 
 /// Who and where an alert is about, and the value behind it.
