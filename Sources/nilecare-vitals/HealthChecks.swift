@@ -42,6 +42,7 @@ enum DaemonHealth {
         }
         if let forwarder = engine.forwarder {
             endpoint.addHealthCheck("kafka outbox") {
+                if forwarder.isCatchingUp { return .degraded("sending a backlog of undelivered events from the outbox") }
                 let pending = forwarder.pendingCount
                 return pending < 1_000 ? .healthy("\(pending) events pending") : .degraded("\(pending) events waiting for Kafka")
             }

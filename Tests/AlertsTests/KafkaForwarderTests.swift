@@ -147,6 +147,43 @@ import VitalSigns
         #expect(try reader.execute("SELECT id FROM alert_events WHERE delivered_at IS NULL").rows == [["1"]])
     }
 
+    @Test("a backlog of thousands of events is read from the outbox a page at a time and sent whole, each once, in id order")
+    func aLargeBacklogIsPaged() async throws {
+        let url = try TestPostgres.migratedDatabase()
+        let kafka = try KafkaFixture.start(topic: "vitals.critical")
+        let events = 2_500
+        do {
+            let hub = try AlertHub(url: url, configuration: AlertHub.Configuration(facility: "KTH"), logger: TestPostgres.logger)
+            // Committed while no forwarder ran (Kafka not configured, or away for a long time).
+            for chunk in stride(from: 0, to: events, by: 500) {
+                hub.submit((chunk..<chunk + 500).map { trigger(.raise(.critical), device: "BACKLOG-\($0)") })
+            }
+            try await waitUntil(timeout: .seconds(60)) { hub.latestEventID >= Int64(events) }
+            hub.shutdown()
+        }
+        let hub = try AlertHub(url: url, configuration: AlertHub.Configuration(facility: "KTH"), logger: TestPostgres.logger)
+        defer { hub.shutdown() }
+        let producer = try kafka.producer(KafkaForwarder.requiredProducerProperties)
+        var configuration = KafkaForwarder.Configuration()
+        configuration.topic = kafka.topic
+        configuration.pageSize = 100
+        configuration.maxInFlight = 50
+        let forwarder = try KafkaForwarder(producer: producer, hub: hub, url: url, configuration: configuration, logger: TestPostgres.logger)
+        // What the forwarder holds stays within two pages, what is in flight, and the "more to read" mark.
+        var mostHeld = 0
+        try await waitUntil(timeout: .seconds(120), pollEvery: .milliseconds(5), "the backlog delivered") {
+            mostHeld = max(mostHeld, forwarder.pendingCount)
+            return forwarder.pendingCount == 0
+        }
+        #expect(mostHeld <= 2 * 100 + 50 + 1, "held \(mostHeld)")
+        let records = try await kafka.readBack(events)
+        let ids = records.compactMap { payload($0)["eventId"] as? Int }
+        #expect(ids.count == events && Set(ids).count == events)
+        #expect(try kafka.storedCount() == Int64(events))
+        forwarder.shutdown()
+        await producer.shutdown()
+    }
+
     @Test("events committed while no forwarder ran are sent at its start; delivered ones are not sent again")
     func backlog() async throws {
         let url = try TestPostgres.migratedDatabase()

@@ -9,8 +9,10 @@ import Synchronization
 /// Forwards alert events to Kafka through the transactional outbox `alert_events`.
 ///
 /// Every event is in the database before it reaches the forwarder (the hub commits first), so
-/// the forwarder may lose nothing by crashing: at start it reads the undelivered events, then
-/// takes newly committed ones from the hub, and sends them in id order keyed by device. Kafka's
+/// the forwarder may lose nothing by crashing: at start it reads the undelivered events a page
+/// at a time, then takes newly committed ones from the hub, and sends them in id order keyed by
+/// device. A queue grown past two pages while Kafka is away goes back to paging, so memory stays
+/// bounded however long the outage. Kafka's
 /// confirmations are written back (`alert_events.delivered_at`, `critical_events.kafka_state`).
 ///
 /// Ordering and duplicates: the producer is idempotent with `acks=all` and never gives up on a
@@ -25,6 +27,9 @@ public final class KafkaForwarder: Sendable {
         public var topic: String = "vitals.critical"
         /// Records sent and not yet confirmed; the forwarder waits beyond this.
         public var maxInFlight: Int = 10_000
+        /// Events read from the outbox at a time: a backlog left by a long Kafka outage is sent a
+        /// page after another, never held in memory whole.
+        public var pageSize: Int = 10_000
 
         public init() {}
     }
@@ -42,17 +47,12 @@ public final class KafkaForwarder: Sendable {
 
     public init(producer: KafkaProducer, hub: AlertHub, url: String, configuration: Configuration = .init(), logger: Logger) throws(PostgresError) {
         self.producer = producer
-        state = ForwarderState()
+        state = ForwarderState(pageSize: max(1, configuration.pageSize))
         let state = state
-        // Subscribe before reading the backlog: an event committed in between is in both, and the
-        // id watermark drops the second copy.
+        // The outbox is read by the sending thread, a page at a time, until it is caught up;
+        // from then on the hub's newly committed events are queued as they come.
         hub.onCommitted { events in state.add(events.map(StoredAlertEvent.init)) }
         let store = try AlertStore(url: url, confirmationsOnly: true)
-        let backlog = try store.undeliveredEvents(after: 0, limit: Int.max, facility: hub.facility)
-        state.loadBacklog(backlog)
-        if !backlog.isEmpty {
-            logger.info("forwarding alert events left undelivered", metadata: ["events": "\(backlog.count)", "first_event_id": "\(backlog[0].id)"])
-        }
         // Two threads, so that sending never waits for the database: a confirmation's update can
         // queue behind row locks and WAL flushes for hundreds of milliseconds under load.
         let sender = OutboxSender(producer: producer, store: store, url: url, facility: hub.facility, state: state, configuration: configuration, logger: logger)
@@ -75,8 +75,13 @@ public final class KafkaForwarder: Sendable {
         state.addDeliveryObserver(handler)
     }
 
-    /// Events committed and not yet confirmed by Kafka (queued or in flight).
+    /// Events committed and not yet confirmed by Kafka (queued or in flight); while the
+    /// forwarder is still reading a backlog from the outbox, at least one more.
     public var pendingCount: Int { state.pendingCount }
+
+    /// Still reading events left undelivered in the outbox (at start, or after the queue
+    /// outgrew two pages during a Kafka outage).
+    public var isCatchingUp: Bool { state.isCatchingUp }
 
     /// Events handed to the producer and not yet confirmed.
     public var inFlightCount: Int { state.inFlightCount }
@@ -101,6 +106,13 @@ final class ForwarderState: @unchecked Sendable {
     private let condition = NSCondition()
     private var queue: [StoredAlertEvent] = []
     private var watermark: Int64 = 0
+    /// Reading the outbox page by page: the hub's announcements are left to the pages meanwhile
+    /// (every announced event is committed first), so memory holds at most two pages however
+    /// long Kafka was away.
+    private var catchingUp = true
+    /// The highest outbox id read while catching up.
+    private var cursor: Int64 = 0
+    private let pageSize: Int
     private var delivered: [Int64] = []
     /// Confirmed by Kafka, and not yet recorded in the outbox: still undelivered to a reload.
     private var unrecorded: Set<Int64> = []
@@ -113,6 +125,10 @@ final class ForwarderState: @unchecked Sendable {
     private var closed = false
     private var deliveryObservers: [@Sendable (StoredAlertEvent) -> Void] = []
 
+    init(pageSize: Int) {
+        self.pageSize = pageSize
+    }
+
     func addDeliveryObserver(_ observer: @escaping @Sendable (StoredAlertEvent) -> Void) {
         condition.withLock { deliveryObservers.append(observer) }
     }
@@ -121,22 +137,52 @@ final class ForwarderState: @unchecked Sendable {
         condition.withLock { deliveryObservers }
     }
 
-    func loadBacklog(_ events: [StoredAlertEvent]) {
+    /// Where the next page starts, when one is wanted: catching up, and less than a page queued.
+    func pageWanted() -> Int64? {
+        condition.withLock { catchingUp && queue.count < pageSize ? cursor : nil }
+    }
+
+    /// A page of the outbox, read after `pageWanted()`'s id. A short page means the outbox is
+    /// read to its end: from here the hub's announcements are queued. True when that happened,
+    /// and the caller reads once more after the returned id, for the events announced while
+    /// the page was read (`merge`).
+    func addPage(_ events: [StoredAlertEvent]) -> Int64? {
         condition.withLock {
-            let fresh = queue.filter { event in !events.contains { $0.id == event.id } }
-            queue = events + fresh
-            watermark = max(watermark, events.last?.id ?? 0)
+            let queued = Set(queue.map(\.id)).union(inFlight).union(unrecorded)
+            queue += events.filter { !queued.contains($0.id) }
+            cursor = max(cursor, events.last?.id ?? 0)
             condition.broadcast()
+            guard events.count < pageSize else { return nil }
+            catchingUp = false
+            watermark = max(watermark, cursor)
+            return cursor
         }
     }
 
+    /// Newly committed events: queued once the outbox is caught up. A queue grown past two
+    /// pages (Kafka away) keeps one and goes back to paging: the rest wait in the outbox.
     func add(_ events: [StoredAlertEvent]) {
         condition.withLock {
+            guard !catchingUp else { return }
             for event in events where event.id > watermark {
                 queue.append(event)
                 watermark = event.id
             }
+            if queue.count > 2 * pageSize {
+                queue.removeLast(queue.count - pageSize)
+                cursor = queue.last?.id ?? cursor
+                catchingUp = true
+            }
             condition.broadcast()
+        }
+    }
+
+    var isCatchingUp: Bool { condition.withLock { catchingUp } }
+
+    func resumePaging(after id: Int64) {
+        condition.withLock {
+            catchingUp = true
+            cursor = max(cursor, id)
         }
     }
 
@@ -207,10 +253,11 @@ final class ForwarderState: @unchecked Sendable {
             queue = (queue + missing).sorted { $0.id < $1.id }
             awaitingReload.subtract(events.map(\.id))
             watermark = max(watermark, events.last?.id ?? 0)
+            cursor = max(cursor, events.last?.id ?? 0)
         }
     }
 
-    var pendingCount: Int { condition.withLock { queue.count + inFlight.count + awaitingReload.count } }
+    var pendingCount: Int { condition.withLock { queue.count + inFlight.count + awaitingReload.count + (catchingUp ? 1 : 0) } }
 
     var inFlightCount: Int { condition.withLock { inFlight.count } }
 
@@ -266,9 +313,32 @@ private final class OutboxSender: @unchecked Sendable {
 
     func run() {
         learnTopic()
-        while let work = state.nextToSend(maxInFlight: configuration.maxInFlight, timeout: 0.2) {
+        while true {
+            if let after = state.pageWanted() { readPage(after: after) }
+            guard let work = state.nextToSend(maxInFlight: configuration.maxInFlight, timeout: 0.2) else { break }
             for event in work.send { send(event) }
             if work.failed { recoverAfterFailure() }
+        }
+    }
+
+    /// The next page of undelivered events; at the outbox's end, once more for the events the
+    /// hub committed while the page was read (their announcements were left to the pages).
+    private func readPage(after id: Int64) {
+        do throws(PostgresError) {
+            if !store.connection.isConnected { store = try AlertStore(url: url, confirmationsOnly: true) }
+            let page = try store.undeliveredEvents(after: id, limit: configuration.pageSize, facility: facility)
+            if id == 0, let first = page.first {
+                logger.info("forwarding alert events left undelivered", metadata: ["first_event_id": "\(first.id)", "first_page": "\(page.count)"])
+            }
+            if let end = state.addPage(page) {
+                let tail = try store.undeliveredEvents(after: end, limit: configuration.pageSize, facility: facility)
+                state.reload(tail)
+                // More than a page committed meanwhile: back to paging after it.
+                if tail.count == configuration.pageSize, let last = tail.last { state.resumePaging(after: last.id) }
+            }
+        } catch {
+            logger.warning("outbox not readable; retrying", metadata: ["error": "\(error.redactedDescription)"])
+            Thread.sleep(forTimeInterval: 1)
         }
     }
 
