@@ -12,7 +12,7 @@ deps:
 	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		echo "installing:" $$missing; \
-		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
 demo: deps
@@ -23,7 +23,8 @@ demo: deps
 # ThreadSanitizer.
 # The slow-commit MLLP test times a sender against an idle timeout: it runs alone after the rest
 # (in about 3 of 11 full runs its first commit did not reach the lock it waits on within 30 s;
-# the cause is not found, and its failure message prints the engine's log and the waits).
+# the likely cause, a connection idle before its first send while the test's task waited for a
+# thread, is fixed in the test; it stays alone until full runs show it).
 TIMED_ALONE := aSlowCommitDoesNotMakeTheSenderIdle
 
 test: deps

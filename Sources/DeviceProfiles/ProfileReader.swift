@@ -40,10 +40,11 @@ struct ProfileReader {
         }
         var interval: Duration?
         if let node = mapping["sampling_interval_seconds"] {
-            if let seconds = node.float, seconds > 0 {
+            // Bounded (a day) so that `.inf` or 1e20 is an error here, not a trap converting it.
+            if let seconds = node.float, seconds > 0, seconds <= 86_400 {
                 interval = .milliseconds(Int64(seconds * 1000))
             } else {
-                fail(node, "sampling_interval_seconds", "must be a positive number of seconds")
+                fail(node, "sampling_interval_seconds", "must be a positive number of seconds, at most 86400")
             }
         }
         var population = Population.adult

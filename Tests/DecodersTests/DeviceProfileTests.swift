@@ -4,6 +4,17 @@ import Testing
 import VitalSigns
 
 @Suite struct DeviceProfileTests {
+    @Test("a sampling interval of .inf, 1e20 or zero is a validation error with its line, not a trap", arguments: [".inf", "1e20", "0"])
+    func anUnboundedSamplingIntervalIsRefused(value: String) {
+        let yaml = """
+            id: odd-interval
+            protocol: hl7v2-pcd01
+            sampling_interval_seconds: \(value)
+            """
+        let error = #expect(throws: ProfileValidationErrors.self) { try DeviceProfileLoader.parse(yaml, file: "odd.yaml") }
+        #expect(error?.errors.first { $0.key == "sampling_interval_seconds" }?.line == 3)
+    }
+
     @Test func everyShippedProfileLoads() throws {
         let profiles = try DeviceProfileLoader.loadDirectory(profilesFolder)
         #expect(Set(profiles.map(\.id)).isSuperset(of: ["generic-pcd01", "philips-intellivue"]))
