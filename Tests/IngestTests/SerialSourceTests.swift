@@ -541,6 +541,23 @@ private func profile(_ id: String) throws -> DeviceProfile {
         #expect(!unreachable.waitForFirstLoad(timeout: .milliseconds(300)))
     }
 
+    @Test("a reading delivered hours late gets the patient of its own time, from an association that has ended since")
+    func lateReadingsGetThePatientOfTheirTime() throws {
+        let url = try TestPostgres.migratedDatabase()
+        let connection = try PostgresConnection(url: url)
+        defer { connection.close() }
+        let store = AssociationStore(connection: connection)
+        let discharged = PatientIdentifier(id: "DISCHARGED", assigningAuthority: "KTH")
+        try store.set(.bed("ICU^9^A"), patient: discharged, from: Date(timeIntervalSinceNow: -4 * 3600), by: "test")
+        _ = try store.end(.bed("ICU^9^A"), at: Date(timeIntervalSinceNow: -2 * 3600))
+        let cache = PatientAssociationCache(url: url, refreshInterval: .seconds(60), logger: TestPostgres.logger)
+        defer { cache.stop() }
+        #expect(cache.waitForFirstLoad(timeout: .seconds(10)))
+        let measured = Timestamp(secondsSinceEpoch: Date().timeIntervalSince1970 - 2.5 * 3600)
+        #expect(cache.patient(device: "GW-LATE", bed: "ICU^9^A", at: measured) == discharged)
+        #expect(cache.patient(device: "GW-LATE", bed: "ICU^9^A", at: Timestamp(secondsSinceEpoch: Date().timeIntervalSince1970)) == nil)
+    }
+
     @Test func settingClosesThePreviousAssociationAndEndCloses() throws {
         let connection = try PostgresConnection(url: try TestPostgres.migratedDatabase())
         defer { connection.close() }

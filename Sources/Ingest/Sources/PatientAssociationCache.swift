@@ -16,9 +16,11 @@ public final class PatientAssociationCache: Sendable {
     private let firstLoad = DispatchSemaphore(value: 0)
     private let loadedOnce = Atomic<Bool>(false)
 
-    /// Associations that ended more than this long ago are not loaded (late frames are rare:
-    /// serial observations are stamped on arrival, and gateways send as they measure).
-    static let history: TimeInterval = 3600
+    /// Associations that ended more than this long ago are not loaded. Late readings do come:
+    /// a broker keeps a gateway's messages through an engine or database outage and delivers
+    /// them hours later, each to be given the patient of its own time (a week of a hospital's
+    /// bed changes is a few thousand rows).
+    static let history: TimeInterval = 7 * 86_400
 
     public init(url: String, refreshInterval: Duration = .seconds(5), logger: Logger) {
         stopping = StopSignal()
