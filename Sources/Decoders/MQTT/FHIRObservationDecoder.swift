@@ -21,7 +21,7 @@ public struct FHIRObservationDecoder: FrameDecoder {
         let root = JSONValue.object(try JSONValue.object(parsing: frame))
         switch root["resourceType"] {
         case .string("Observation"):
-            var decoded = DecodedFrame(messageID: Self.messageID(ofObservation: root))
+            var decoded = DecodedFrame(messageID: Self.messageID(ofObservation: root, bytes: frame))
             try add(root, place: "Observation", resources: [:], context: context, to: &decoded)
             return decoded
         case .string("Bundle"):
@@ -278,12 +278,13 @@ public struct FHIRObservationDecoder: FrameDecoder {
     /// The resource's identifier, else its id, with its version: an update (`preliminary` then
     /// `final`, `amended`, `corrected`) keeps the identifier of the result it replaces and must
     /// not be taken for a redelivery of it. The version is `meta.versionId` when sent, else the
-    /// status (a `final` result keeps the bare id).
-    private static func messageID(ofObservation observation: JSONValue) -> String? {
+    /// status and the content (a second amendment is another message; a redelivery repeats the
+    /// bytes); a `final` result keeps the bare id.
+    private static func messageID(ofObservation observation: JSONValue, bytes: [UInt8]) -> String? {
         guard let id = identifier(of: observation) ?? observation["id"]?.identifierText else { return nil }
         if let version = observation["meta"]?["versionId"]?.identifierText { return id + "/_history/" + version }
         let status = observation["status"]?.string ?? "final"
-        return status == "final" ? id : id + "#" + status
+        return status == "final" ? id : id + "#" + status + "#" + DecodedFrame.contentID(bytes)
     }
 
     /// The first identifier's value, as `system|value` unless the value is a URI itself
