@@ -1,6 +1,8 @@
 import Foundation
 import Logging
+import Metrics
 import NamedThreads
+import Synchronization
 
 /// The group-commit writer of `vital_signs`.
 ///
@@ -55,6 +57,11 @@ public final class ObservationWriter: Sendable {
         /// benchmark machine two gave 10–20 % more messages/s; with the cores saturated by other
         /// work, one gave 14–19 % more.
         public var connections: Int = 2
+        /// Rows waiting for a commit beyond which submissions are refused at once (a failure
+        /// that is not the data's: MLLP senders are disconnected and resend later). Commits stuck
+        /// behind a lock, while senders time out and resend, would otherwise grow the queue until
+        /// memory ran out.
+        public var maxQueuedRows: Int = 1_000_000
 
         public init() {}
     }
@@ -62,6 +69,9 @@ public final class ObservationWriter: Sendable {
     private let queue: SubmissionQueue
     private let logger: Logger
     private let name: String
+    /// Set while submissions are refused for a full queue: logged once per episode.
+    private let queueFull = Mutex<Bool>(false)
+    private let refusedFull: Counter
 
     /// Connects (failing fast if the database cannot be reached) and starts the writer threads.
     public init(url: String, configuration: Configuration = .init(), logger: Logger) throws {
@@ -69,6 +79,7 @@ public final class ObservationWriter: Sendable {
         let connections = try (0..<count).map { _ in try PostgresConnection(url: url, logger: logger) }
         self.logger = logger
         name = configuration.name
+        refusedFull = Counter(label: "vitals_storage_refused_queue_full_total", dimensions: [("writer", configuration.name)])
         queue = SubmissionQueue(configuration: configuration, workers: count)
         for (index, connection) in connections.enumerated() {
             let worker = WriterWorker(url: url, connection: connection, configuration: configuration, logger: logger, queue: queue)
@@ -98,8 +109,19 @@ public final class ObservationWriter: Sendable {
             completion(.failure(problem))
             return
         }
-        let submission = Submission(batch: batch, completion: completion, submitted: .now)
-        if !queue.enqueue(submission) {
+        switch queue.enqueue(Submission(batch: batch, completion: completion, submitted: .now)) {
+        case .queued:
+            queueFull.withLock { $0 = false }
+        case .full(let rows):
+            refusedFull.increment()
+            if !queueFull.withLock({ full in defer { full = true }; return full }) {
+                logger.error("observation writer's queue is full: commits are not keeping up; refusing batches until it drains",
+                             metadata: ["writer": "\(name)", "queued_rows": "\(rows)"])
+            }
+            completion(.failure(PostgresError(
+                message: "the observation writer's queue is full (\(rows) rows wait for a commit); the batch was not stored",
+                context: "submit to ObservationWriter")))
+        case .shutDown:
             completion(.failure(PostgresError(
                 message: "the observation writer is shut down; the batch was not stored", context: "submit to ObservationWriter")))
         }

@@ -37,12 +37,14 @@ final class SubmissionQueue: @unchecked Sendable {
     private var stopping = false  // guarded by reconnectWait
     private let maxBatchRows: Int
     private let maxBatchDelay: Duration
+    private let maxQueuedRows: Int
 
     init(configuration: ObservationWriter.Configuration, workers: Int) {
         runningWorkers = workers
         connectedWorkers = workers
         maxBatchRows = max(1, configuration.maxBatchRows)
         maxBatchDelay = configuration.maxBatchDelay
+        maxQueuedRows = max(1, configuration.maxQueuedRows)
     }
 
     /// Writers connected, rows waiting, and since when the oldest waits: what the health check reports.
@@ -58,14 +60,19 @@ final class SubmissionQueue: @unchecked Sendable {
         return pendingRows
     }
 
-    func enqueue(_ submission: Submission) -> Bool {
+    enum Admission { case queued, full(rows: Int), shutDown }
+
+    /// Queues `submission` unless shut down, or unless it would take the rows waiting past
+    /// `maxQueuedRows` (commits stuck: the senders are told to come back later instead).
+    func enqueue(_ submission: Submission) -> Admission {
         condition.lock()
         defer { condition.unlock() }
-        guard accepting else { return false }
+        guard accepting else { return .shutDown }
+        guard pendingRows == 0 || pendingRows + submission.weight <= maxQueuedRows else { return .full(rows: pendingRows) }
         items.append(submission)
         pendingRows += submission.weight
         condition.signal()
-        return true
+        return .queued
     }
 
     /// The next group to commit; nil once shut down and drained. Blocks while the queue is empty.

@@ -63,6 +63,41 @@ struct ObservationWriterTests {
         #expect(writer.health.oldestWaiting == .zero)
     }
 
+    @Test("while commits are stuck, submissions past the queue's bound are refused at once, and accepted again once it drains")
+    func aFullQueueRefusesUntilItDrains() async throws {
+        let url = try TestPostgres.migratedDatabase()
+        var configuration = ObservationWriter.Configuration()
+        configuration.maxQueuedRows = 3
+        let writer = try ObservationWriter(url: url, configuration: configuration, logger: logger)
+        defer { writer.shutdown() }
+        let locker = try PostgresConnection(url: url)
+        defer { locker.close() }
+        try locker.execute("BEGIN; LOCK TABLE ingested_messages IN ACCESS EXCLUSIVE MODE")
+        let waiters = "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'ingested_messages'::regclass"
+        let stored = Atomic<Int>(0)
+        let refused = Mutex<[String]>([])
+        func submit(_ id: String) {
+            writer.submit(IngestBatch(message: key(id), observations: [observation(seconds: 0)])) { result in
+                switch result {
+                case .success: stored.add(1, ordering: .relaxed)
+                case .failure(let error): refused.withLock { $0.append(error.message) }
+                }
+            }
+        }
+        // One commit stuck on each connection, then three rows queued: the bound.
+        for index in 0..<2 {
+            submit("STUCK-\(index)")
+            try await waitUntil(timeout: .seconds(30), "commit \(index) waiting") { try count(locker, waiters) == index + 1 }
+        }
+        for index in 0..<3 { submit("QUEUED-\(index)") }
+        submit("REFUSED")
+        #expect(refused.withLock { $0.count } == 1)
+        #expect(refused.withLock { $0.first?.contains("queue is full") } == true)
+        try locker.execute("COMMIT")
+        try await waitUntil(timeout: .seconds(30), "the stuck and queued ones committed") { stored.load(ordering: .relaxed) == 5 }
+        #expect(try await writer.write(IngestBatch(message: key("AFTER"), observations: [observation(seconds: 1)])) == .stored(observations: 1))
+    }
+
     @Test("a retransmitted message stores nothing twice and reports .duplicate")
     func sequentialDuplicate() async throws {
         let url = try TestPostgres.migratedDatabase()
