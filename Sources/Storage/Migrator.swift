@@ -28,6 +28,7 @@ public enum MigrationError: Error, Sendable, CustomStringConvertible {
     case checksumMismatch(version: Int, name: String, recorded: String, current: String)
     case mixedModes([String])
     case timescaleUnavailable(reason: String)
+    case newerSchema(directory: String, unknown: [String])
     case failed(name: String, PostgresError)
 
     public var description: String {
@@ -46,6 +47,8 @@ public enum MigrationError: Error, Sendable, CustomStringConvertible {
             return "schema_migrations records more than one storage mode (\(modes.joined(separator: ", "))); the database needs manual repair"
         case let .timescaleUnavailable(reason):
             return "TimescaleDB mode was requested but is unavailable: \(reason)"
+        case let .newerSchema(directory, unknown):
+            return "the database has migrations that \(directory) does not (\(unknown.joined(separator: ", "))): this build, or the folder it was started with, is older than the schema"
         case let .failed(name, error):
             return "migration \(name) failed: \(error)"
         }
@@ -172,6 +175,12 @@ public struct Migrator: Sendable {
             guard let text = row[0], let version = Int(text) else { continue }
             recordedByVersion[version] = (row[1] ?? "", row[2] ?? "")
         }
+
+        // An older build (or one started from an old release's folder) would run with old
+        // alarm thresholds and decoders against a schema it does not know.
+        let known = Set(files.map(\.version))
+        let unknown = recordedByVersion.filter { !known.contains($0.key) }.sorted { $0.key < $1.key }.map(\.value.name)
+        guard unknown.isEmpty else { throw MigrationError.newerSchema(directory: directory, unknown: unknown) }
 
         var applied: [String] = []
         var alreadyApplied = 0

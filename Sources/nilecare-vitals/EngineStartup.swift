@@ -21,6 +21,7 @@ enum EngineStartup {
         logger.info("storage ready", metadata: [
             "mode": "\(report.mode.rawValue)",
             "migrations_applied": "\(report.applied.count)",
+            "migrations": "\(URL(fileURLWithPath: migrations).standardizedFileURL.path)",
         ])
 
         let profiles: [DeviceProfile]
@@ -29,7 +30,10 @@ enum EngineStartup {
         } catch {
             throw ValidationError("invalid device profiles, not starting:\n\(error)")
         }
-        logger.info("device profiles loaded", metadata: ["profiles": "\(profiles.map(\.id).joined(separator: ","))"])
+        logger.info("device profiles loaded", metadata: [
+            "profiles": "\(profiles.map(\.id).joined(separator: ","))",
+            "folder": "\(URL(fileURLWithPath: options.profiles).standardizedFileURL.path)",
+        ])
 
         var configuration = VitalsEngine.Configuration(
             databaseURL: databaseURL, profiles: DeviceProfileCatalog(profiles: profiles), facility: alerts.facility,

@@ -38,6 +38,20 @@ struct MigrationTests {
         #expect(recorded.rows.allSatisfy { ($0[3] ?? "").hasPrefix("fnv1a64:") && $0[4] == "t" })
     }
 
+    @Test("a database migrated by a newer build is refused by an older one, naming what it does not know")
+    func aNewerSchemaIsRefused() throws {
+        let url = try TestPostgres.migratedDatabase()
+        let connection = try PostgresConnection(url: url)
+        defer { connection.close() }
+        try connection.execute("INSERT INTO schema_migrations (version, name, storage_mode, checksum) SELECT 9999, '9999_from_the_future.sql', storage_mode, 'x' FROM schema_migrations LIMIT 1")
+        do {
+            _ = try Migrator(directory: RepositoryPaths.migrations, logger: logger).migrate(connection)
+            Issue.record("an older folder migrated a newer schema")
+        } catch {
+            #expect("\(error)".contains("9999_from_the_future.sql"))
+        }
+    }
+
     @Test("vital_signs has exactly the three specified indexes", arguments: availableModes)
     func indexes(mode: StorageMode) throws {
         let connection = try PostgresConnection(url: try TestPostgres.migratedDatabase(mode: mode))
