@@ -70,7 +70,7 @@ public final class ObservationWriter: Sendable {
     private let logger: Logger
     private let name: String
     /// Set while submissions are refused for a full queue: logged once per episode.
-    private let queueFull = Mutex<Bool>(false)
+    private let queueFull = Atomic<Bool>(false)
     private let refusedFull: Counter
 
     /// Connects (failing fast if the database cannot be reached) and starts the writer threads.
@@ -111,10 +111,10 @@ public final class ObservationWriter: Sendable {
         }
         switch queue.enqueue(Submission(batch: batch, completion: completion, submitted: .now)) {
         case .queued:
-            queueFull.withLock { $0 = false }
+            if queueFull.load(ordering: .relaxed) { queueFull.store(false, ordering: .relaxed) }
         case .full(let rows):
             refusedFull.increment()
-            if !queueFull.withLock({ full in defer { full = true }; return full }) {
+            if !queueFull.exchange(true, ordering: .relaxed) {
                 logger.error("observation writer's queue is full: commits are not keeping up; refusing batches until it drains",
                              metadata: ["writer": "\(name)", "queued_rows": "\(rows)"])
             }
