@@ -161,8 +161,9 @@ final class MLLPConnectionHandler: ChannelDuplexHandler {
             context.flush()
             lastReply = .now()
         }
-        // One frame at a time: the others wait for the next completions, each a task of its own.
-        if pending.count < maximumInFlight, let next = waiting.popFirst() {
+        // As many as the slots this completion freed: each hand-over's reply comes back in a
+        // task of its own, so a flood of tiny frames still shares the event loop.
+        while pending.count < maximumInFlight, let next = waiting.popFirst() {
             hand(next, context: context)
         }
         resumeReadingIfHeld(context: context)

@@ -75,15 +75,28 @@ final class SubmissionQueue: @unchecked Sendable {
         return .queued
     }
 
-    /// The next group to commit; nil once shut down and drained. Blocks while the queue is empty.
-    func nextGroup() -> (group: [Submission], stillQueued: Int)? {
+    enum Next {
+        case group([Submission], stillQueued: Int)
+        /// Nothing came before the deadline.
+        case idle
+        /// Shut down and drained.
+        case finished
+    }
+
+    /// The next group to commit. Waits while the queue is empty, until `deadline` if one is given
+    /// (a writer without a connection must try to reconnect then).
+    func nextGroup(until deadline: ContinuousClock.Instant? = nil) -> Next {
         condition.lock()
         defer { condition.unlock() }
         repeat {
             while head == items.count && accepting {
-                condition.wait()
+                guard let deadline else { condition.wait(); continue }
+                let remaining = ContinuousClock.now.duration(to: deadline)
+                if remaining <= .zero || !condition.wait(until: Date(timeIntervalSinceNow: remaining.seconds)) {
+                    if head == items.count && accepting { return .idle }
+                }
             }
-            if head == items.count { return nil }
+            if head == items.count { return .finished }
             if maxBatchDelay > .zero && accepting && pendingRows < maxBatchRows {
                 let deadline = Date(timeIntervalSinceNow: maxBatchDelay.seconds)
                 while accepting && pendingRows < maxBatchRows {
@@ -108,7 +121,22 @@ final class SubmissionQueue: @unchecked Sendable {
             items.removeFirst(head)
             head = 0
         }
-        return (group, pendingRows)
+        return .group(group, stillQueued: pendingRows)
+    }
+
+    /// Puts a group a writer could not commit back at the head of the queue, for another writer.
+    func putBack(_ group: [Submission]) {
+        condition.lock()
+        defer { condition.unlock() }
+        if head >= group.count {
+            head -= group.count
+            for (offset, submission) in group.enumerated() { items[head + offset] = submission }
+        } else {
+            items = group + items[head...]
+            head = 0
+        }
+        pendingRows += group.reduce(0) { $0 + $1.weight }
+        condition.signal()
     }
 
     /// Waits until `deadline` or until shutdown begins (whichever comes first).

@@ -48,11 +48,23 @@ final class WriterWorker: @unchecked Sendable {
     }
 
     func run() {
-        while true {
-            if connection == nil, !reconnectBeforeTakingWork() { continue }
-            guard let (group, stillQueued) = queue.nextGroup() else { break }
-            queuedRowsGauge.record(stillQueued)
-            process(group)
+        work: while true {
+            if connection == nil, !reconnectBeforeTakingWork() {
+                // The connected writer drains the queue at shutdown.
+                if queue.isShuttingDown { break }
+                continue
+            }
+            // Without a connection, wait for work only until the next reconnect is due, so the
+            // connection (and the health check) comes back without waiting for traffic.
+            switch queue.nextGroup(until: connection == nil ? nextReconnect : nil) {
+            case .group(let group, let stillQueued):
+                queuedRowsGauge.record(stillQueued)
+                process(group)
+            case .idle:
+                continue
+            case .finished:
+                break work
+            }
         }
         if connection != nil { forgetConnection() }
         logger.debug("observation writer stopped", metadata: ["writer": "\(configuration.name)"])
@@ -61,8 +73,13 @@ final class WriterWorker: @unchecked Sendable {
     // MARK: - One group
 
     private func process(_ group: [Submission]) {
-        // Without a connection here, the attempt just made failed: answer the group at once.
-        guard let connection = connection.flatMap({ $0.isConnected ? $0 : usableConnection() }) else {
+        guard let connection = connectionForWork() else {
+            // Another writer is connected: the group is its to commit.
+            if queue.anotherWriterConnected {
+                queue.putBack(group)
+                return
+            }
+            // No writer can reach the database: answer at once (MLLP senders resend later).
             let error = lastConnectError ?? PostgresError(message: "no database connection", context: "ObservationWriter")
             fail(group, with: error)
             return
@@ -397,8 +414,15 @@ final class WriterWorker: @unchecked Sendable {
         if let nextReconnect, ContinuousClock.now < nextReconnect {
             queue.waitForShutdown(until: nextReconnect)
         }
-        if queue.isShuttingDown { return true }
         return usableConnection() != nil || !queue.anotherWriterConnected
+    }
+
+    /// The connection to commit a group on: the one held, or a new one when the reconnect
+    /// delay has passed; nil when the database cannot be reached now.
+    private func connectionForWork() -> PostgresConnection? {
+        if let connection, connection.isConnected { return connection }
+        if connection == nil, let nextReconnect, ContinuousClock.now < nextReconnect { return nil }
+        return usableConnection()
     }
 
     private func usableConnection() -> PostgresConnection? {

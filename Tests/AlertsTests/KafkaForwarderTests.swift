@@ -156,7 +156,8 @@ import VitalSigns
             let hub = try AlertHub(url: url, configuration: AlertHub.Configuration(facility: "KTH"), logger: TestPostgres.logger)
             // Committed while no forwarder ran (Kafka not configured, or away for a long time).
             for chunk in stride(from: 0, to: events, by: 500) {
-                hub.submit((chunk..<chunk + 500).map { trigger(.raise(.critical), device: "BACKLOG-\($0)") })
+                // Ten devices, each alert raised and resolved in turn: every key has many events.
+                hub.submit((chunk..<chunk + 500).map { trigger($0 % 20 < 10 ? .raise(.critical) : .clear, device: "BACKLOG-\($0 % 10)") })
             }
             try await waitUntil(timeout: .seconds(60)) { hub.latestEventID >= Int64(events) }
             hub.shutdown()
@@ -179,6 +180,13 @@ import VitalSigns
         let records = try await kafka.readBack(events)
         let ids = records.compactMap { payload($0)["eventId"] as? Int }
         #expect(ids.count == events && Set(ids).count == events)
+        // Each key's events in id order (Kafka keeps order within a key's partition).
+        let byKey = Dictionary(grouping: records, by: { String(decoding: $0.key ?? [], as: UTF8.self) })
+        #expect(byKey.count == 10)
+        for (key, keyed) in byKey {
+            let keyIDs = keyed.compactMap { payload($0)["eventId"] as? Int }
+            #expect(keyIDs == keyIDs.sorted(), "key \(key)")
+        }
         #expect(try kafka.storedCount() == Int64(events))
         forwarder.shutdown()
         await producer.shutdown()

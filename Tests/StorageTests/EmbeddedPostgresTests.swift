@@ -112,6 +112,8 @@ struct EmbeddedPostgresTests {
         }
 
         try cluster.start()
+        // The writers reconnect by themselves, with no traffic to prompt them.
+        try await waitUntil(timeout: .seconds(30), "a writer connected again") { writer.health.connectedWriters >= 1 }
         let stored = Atomic<Int>(0)
         try await waitUntil(timeout: .seconds(60), "writer to store again after the restart") {
             do {

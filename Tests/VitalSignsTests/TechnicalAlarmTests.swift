@@ -109,6 +109,14 @@ struct SilenceClockTests {
         #expect(signals.filter { $0.rule == .deviceSilent }.count == 0)
     }
 
+    @Test("readings from before the first tick, stamped by a clock behind, do not make the first tick find the device silent")
+    func theFirstTickTakesEarlierReadingsAsHeardNow() {
+        var evaluator = AlertEvaluator()
+        _ = evaluator.observe(reading(.heartRate, 80, at: -3_600), profile: profile)
+        #expect(evaluator.tick(now: at(0)).filter { $0.rule == .deviceSilent }.count == 0)
+        #expect(evaluator.tick(now: at(31)).filter { $0.rule == .deviceSilent }.count == 1)
+    }
+
     @Test("a device whose readings are stamped a day ahead is still found silent when it stops")
     func aClockAheadStillFallsSilent() {
         var evaluator = AlertEvaluator()

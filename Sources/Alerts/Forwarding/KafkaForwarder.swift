@@ -149,7 +149,8 @@ final class ForwarderState: @unchecked Sendable {
     func addPage(_ events: [StoredAlertEvent]) -> Int64? {
         condition.withLock {
             let queued = Set(queue.map(\.id)).union(inFlight).union(unrecorded)
-            queue += events.filter { !queued.contains($0.id) }
+            // In id order: after a resumed paging, newer events may be queued already.
+            queue = (queue + events.filter { !queued.contains($0.id) }).sorted { $0.id < $1.id }
             cursor = max(cursor, events.last?.id ?? 0)
             condition.broadcast()
             guard events.count < pageSize else { return nil }
