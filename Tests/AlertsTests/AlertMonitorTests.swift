@@ -212,6 +212,24 @@ import VitalSigns
         #expect(after.openAlerts(in: scope).contains { $0.rule == "news2" && $0.patient?.id == "NEWS-1" })
     }
 
+    @Test("a device heard before the stage's first tick, its clock an hour behind, is not found silent at that tick")
+    func aDeviceHeardBeforeTheFirstTickIsNotSilent() async throws {
+        let url = try TestPostgres.migratedDatabase()
+        let hub = try AlertHub(url: url, configuration: .init(facility: "KTH"), logger: TestPostgres.logger)
+        defer { hub.shutdown() }
+        let profiles = DeviceProfileCatalog(profiles: try DeviceProfileLoader.loadDirectory(RepositoryPaths.root + "/device-profiles"))
+        let monitor = AlertMonitor(hub: hub, profiles: profiles, settingsURL: nil, logger: TestPostgres.logger)
+        defer { monitor.stop() }
+        let now = Date().timeIntervalSince1970
+        monitor.consume(observations: [spo2(97, patient: "LAGGING-1", at: Timestamp(secondsSinceEpoch: now - 3_600))],
+                        profileID: "generic-pcd01", conditions: [], tick: nil)
+        monitor.consume(observations: [], profileID: nil, conditions: [], tick: Timestamp(secondsSinceEpoch: now + 2))
+        monitor.consume(observations: [spo2(20, patient: "OTHER-3", at: Timestamp(secondsSinceEpoch: now + 2))], profileID: "generic-pcd01", conditions: [], tick: nil)
+        let scope = AlertScope(facility: "KTH")
+        try await waitUntil(timeout: .seconds(10), "the other patient's alert") { hub.openAlerts(in: scope).contains { $0.patient?.id == "OTHER-3" } }
+        #expect(!hub.openAlerts(in: scope).contains { $0.rule == "device.silent" })
+    }
+
     @Test("a threshold set while the monitor runs takes effect on a clock tick after the next background read")
     func overrideSetWhileRunning() async throws {
         let url = try TestPostgres.migratedDatabase()

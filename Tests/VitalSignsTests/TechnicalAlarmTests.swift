@@ -109,14 +109,6 @@ struct SilenceClockTests {
         #expect(signals.filter { $0.rule == .deviceSilent }.count == 0)
     }
 
-    @Test("readings from before the first tick, stamped by a clock behind, do not make the first tick find the device silent")
-    func theFirstTickTakesEarlierReadingsAsHeardNow() {
-        var evaluator = AlertEvaluator()
-        _ = evaluator.observe(reading(.heartRate, 80, at: -3_600), profile: profile)
-        #expect(evaluator.tick(now: at(0)).filter { $0.rule == .deviceSilent }.count == 0)
-        #expect(evaluator.tick(now: at(31)).filter { $0.rule == .deviceSilent }.count == 1)
-    }
-
     @Test("a device whose readings are stamped a day ahead is still found silent when it stops")
     func aClockAheadStillFallsSilent() {
         var evaluator = AlertEvaluator()
@@ -158,5 +150,25 @@ struct LateForgetTests {
         _ = evaluator.observe(reading(.spo2, 80, at: 0), profile: profile)
         evaluator.forget(key, resolvedAlertObservedAt: at(0))
         #expect(evaluator.observe(reading(.spo2, 80, at: 1), profile: profile).contains { $0.key == key && $0.action == .raise })
+    }
+}
+
+@Suite("Samples that arrive late")
+struct LateSampleTests {
+    @Test("a critical value measured by a patient's second device, delivered after the first device's newer normal one, still raises")
+    func aLateCriticalValueRaises() {
+        var evaluator = AlertEvaluator()
+        _ = evaluator.observe(reading(.spo2, 96, at: 10), profile: profile)
+        var late = reading(.spo2, 82, at: 9.5)
+        late.deviceID = "OXIMETER-2"
+        let signals = evaluator.observe(late, profile: profile).filter { $0.rule == .threshold }
+        #expect(signals.map(\.summary) == ["raise critical 82.0 @9.5"])
+    }
+
+    @Test("a late value that is not critical changes nothing")
+    func aLateWarningIsIgnored() {
+        var evaluator = AlertEvaluator()
+        _ = evaluator.observe(reading(.spo2, 96, at: 10), profile: profile)
+        #expect(evaluator.observe(reading(.spo2, 91, at: 9.5), profile: profile).filter { $0.rule == .threshold }.isEmpty)
     }
 }

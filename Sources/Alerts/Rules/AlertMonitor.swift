@@ -56,6 +56,10 @@ public final class AlertMonitor: @unchecked Sendable {
                                metadata: ["error": "\(error.redactedDescription)"])
             }
         }
+        // The stage's clock starts now: devices heard before the ticker's first tick are heard
+        // at this time, not at their own clocks' (one behind would be found silent at once).
+        let started = evaluator.tick(now: Timestamp(secondsSinceEpoch: Date().timeIntervalSince1970))
+        if !started.isEmpty { hub.submit(started.map(AlertTrigger.init)) }
         hub.onCommitted { [weak self] events in
             let resolved = events.compactMap { event in
                 event.type == .resolved && event.alert.resolvedBy != Alert.resolvedBySystem

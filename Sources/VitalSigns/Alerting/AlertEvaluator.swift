@@ -159,10 +159,6 @@ public struct AlertEvaluator: Sendable {
     /// Lets time pass: raises silence alarms, completes timed debounces of device conditions
     /// and re-scores NEWS2 as readings age. Signals come in a stable order.
     public mutating func tick(now: Timestamp) -> [AlertSignal] {
-        if clock == nil {
-            // Heard before the first tick, at their own clocks' times: heard now on the ticks'.
-            for (deviceID, device) in devices where !device.isSilent { devices[deviceID]?.lastHeard = now }
-        }
         clock = now
         var signals = silenceAlarms(at: now)
         signals += elapseConditions(to: now)

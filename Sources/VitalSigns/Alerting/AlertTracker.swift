@@ -47,14 +47,25 @@ struct AlertTracker: Sendable {
 
     /// One evaluation: `level` is how far out the input is now; `clearing` whether it is far
     /// enough back to count towards clearing (inside the band by the margin, say). Inputs
-    /// older than the last one are ignored: a late sample must not reorder a streak.
+    /// older than the last one do not count: a late sample must not reorder a streak.
     mutating func evaluate(at time: Timestamp, level: Severity, clearing: Bool, timing: Timing) -> Transition? {
-        if let lastTime, time < lastTime { return nil }
+        if let lastTime, time < lastTime { return lateCritical(level: level, timing: timing) }
         lastTime = time
         if level >= .warning { warningStreak.extend(at: time) } else { warningStreak.reset() }
         if level >= .critical { criticalStreak.extend(at: time) } else { criticalStreak.reset() }
         if open != nil && clearing && level == .normal { clearStreak.extend(at: time) } else { clearStreak.reset() }
         return decide(at: time, timing: timing)
+    }
+
+    /// A late input cannot join or break a streak, but a value that raises on its own (a
+    /// critical band whose debounce is immediate) is not lost for coming late: a patient's
+    /// second device, or a gateway's backlog, may deliver it after newer samples of another.
+    private mutating func lateCritical(level: Severity, timing: Timing) -> Transition? {
+        guard level >= .critical, timing.critical == .immediate, open.map({ $0 < .critical }) ?? true else { return nil }
+        let previous = open
+        open = .critical
+        clearStreak.reset()
+        return previous.map { .escalated(from: $0, to: .critical) } ?? .raised(.critical)
     }
 
     /// Lets time pass without a new input: for states a device reports once and that hold
