@@ -107,70 +107,59 @@ import VitalSigns
         try await waitUntil(timeout: .seconds(10), "both alerts resolved") { after.openAlerts(in: scope).isEmpty }
     }
 
-    @Test("after a restart, a real worsening of an acknowledged alert that the timer had escalated is announced again")
-    func aWorseningAfterARestartIsAnnouncedOverTheTimersSeverity() async throws {
+    /// An SpO2 alert raised at `value`, escalated `escalations` times by the timer (its rule's
+    /// time to acknowledge made 300 ms) and acknowledged; then hub and monitor restart. Returns
+    /// the new ones, the acknowledged alert, and a time after the raise.
+    func acknowledgedAfterEscalation(
+        value: Double, severity: Severity, escalations: Int, patient: String
+    ) async throws -> (hub: AlertHub, monitor: AlertMonitor, alert: Alert, later: Timestamp) {
         let url = try TestPostgres.migratedDatabase()
         let profiles = DeviceProfileCatalog(profiles: try DeviceProfileLoader.loadDirectory(RepositoryPaths.root + "/device-profiles"))
         let scope = AlertScope(facility: "KTH")
         var rules = AlertRuleSet.standard
         var spo2Rule = rules.threshold(for: .spo2)
-        spo2Rule.warning = Trigger(raiseAfter: .immediate, escalationAfter: .milliseconds(300))
+        let fast = Trigger(raiseAfter: .immediate, escalationAfter: .milliseconds(300))
+        if severity == .critical { spo2Rule.critical = fast } else { spo2Rule.warning = fast }
         rules.thresholds[.spo2] = spo2Rule
         let start = Timestamp(secondsSinceEpoch: Date().timeIntervalSince1970)
-        func at(_ seconds: Int64) -> Timestamp { Timestamp(microsecondsSinceEpoch: start.microsecondsSinceEpoch + seconds * 1_000_000) }
 
         let before = try AlertHub(url: url, configuration: .init(facility: "KTH"), logger: TestPostgres.logger)
         let first = AlertMonitor(hub: before, profiles: profiles, rules: rules, settingsURL: nil, logger: TestPostgres.logger)
-        first.consume(observations: [spo2(92, patient: "WORSE-1", at: at(0))], profileID: "generic-pcd01", conditions: [], tick: nil)
-        // The timer takes the warning up two steps, to critical; a nurse acknowledges it.
-        try await waitUntil(timeout: .seconds(20), "escalated twice by the timer") { before.openAlerts(in: scope).first?.escalationCount ?? 0 >= 2 }
+        first.consume(observations: [spo2(value, patient: patient, at: start)], profileID: "generic-pcd01", conditions: [], tick: nil)
+        try await waitUntil(timeout: .seconds(20), "escalated by the timer") { before.openAlerts(in: scope).first?.escalationCount ?? 0 >= escalations }
         let escalated = try #require(before.openAlerts(in: scope).first)
-        #expect(escalated.severity >= .critical)
-        _ = try await before.acknowledge(id: escalated.id, by: "nurse.amina", in: scope)
+        let acknowledged = try await before.acknowledge(id: escalated.id, by: "nurse.amina", in: scope)
         first.stop()
         before.shutdown()
 
         let after = try AlertHub(url: url, configuration: .init(facility: "KTH"), logger: TestPostgres.logger)
-        defer { after.shutdown() }
         let second = AlertMonitor(hub: after, profiles: profiles, rules: rules, settingsURL: nil, logger: TestPostgres.logger)
-        defer { second.stop() }
+        return (after, second, acknowledged, Timestamp(microsecondsSinceEpoch: start.microsecondsSinceEpoch + 1_000_000))
+    }
+
+    @Test("after a restart, a real worsening of an acknowledged alert that the timer had escalated is announced again")
+    func aWorseningAfterARestartIsAnnouncedOverTheTimersSeverity() async throws {
+        // A warning the timer took up two steps, to critical.
+        let (hub, monitor, alert, later) = try await acknowledgedAfterEscalation(value: 92, severity: .warning, escalations: 2, patient: "WORSE-1")
+        defer { hub.shutdown(); monitor.stop() }
+        #expect(alert.severity >= .critical)
         // The patient's SpO2 falls into the critical band: worse than what the nurse acknowledged.
-        second.consume(observations: [spo2(85, patient: "WORSE-1", at: at(1))], profileID: "generic-pcd01", conditions: [], tick: nil)
+        monitor.consume(observations: [spo2(85, patient: "WORSE-1", at: later)], profileID: "generic-pcd01", conditions: [], tick: nil)
         try await waitUntil(timeout: .seconds(10), "the worsening announced") {
-            after.openAlerts(in: scope).first.map { $0.state == .open && $0.value == 85 } ?? false
+            hub.openAlerts(in: AlertScope(facility: "KTH")).first.map { $0.state == .open && $0.value == 85 } ?? false
         }
     }
 
     @Test("after a restart, the same critical value of an acknowledged alert that the timer had escalated is not announced again")
     func anUnchangedConditionAfterARestartIsNotAnnouncedAgain() async throws {
-        let url = try TestPostgres.migratedDatabase()
-        let profiles = DeviceProfileCatalog(profiles: try DeviceProfileLoader.loadDirectory(RepositoryPaths.root + "/device-profiles"))
+        let (hub, monitor, alert, later) = try await acknowledgedAfterEscalation(value: 85, severity: .critical, escalations: 1, patient: "SAME-1")
+        defer { hub.shutdown(); monitor.stop() }
         let scope = AlertScope(facility: "KTH")
-        var rules = AlertRuleSet.standard
-        var spo2Rule = rules.threshold(for: .spo2)
-        spo2Rule.critical = Trigger(raiseAfter: .immediate, escalationAfter: .milliseconds(300))
-        rules.thresholds[.spo2] = spo2Rule
-        let start = Timestamp(secondsSinceEpoch: Date().timeIntervalSince1970)
-        func at(_ seconds: Int64) -> Timestamp { Timestamp(microsecondsSinceEpoch: start.microsecondsSinceEpoch + seconds * 1_000_000) }
-
-        let before = try AlertHub(url: url, configuration: .init(facility: "KTH"), logger: TestPostgres.logger)
-        let first = AlertMonitor(hub: before, profiles: profiles, rules: rules, settingsURL: nil, logger: TestPostgres.logger)
-        first.consume(observations: [spo2(85, patient: "SAME-1", at: at(0))], profileID: "generic-pcd01", conditions: [], tick: nil)
-        try await waitUntil(timeout: .seconds(20), "escalated by the timer") { before.openAlerts(in: scope).first?.escalationCount ?? 0 >= 1 }
-        let escalated = try #require(before.openAlerts(in: scope).first)
-        _ = try await before.acknowledge(id: escalated.id, by: "nurse.amina", in: scope)
-        first.stop()
-        before.shutdown()
-
-        let after = try AlertHub(url: url, configuration: .init(facility: "KTH"), logger: TestPostgres.logger)
-        defer { after.shutdown() }
-        let second = AlertMonitor(hub: after, profiles: profiles, rules: rules, settingsURL: nil, logger: TestPostgres.logger)
-        defer { second.stop() }
-        second.consume(observations: [spo2(85, patient: "SAME-1", at: at(1))], profileID: "generic-pcd01", conditions: [], tick: nil)
+        monitor.consume(observations: [spo2(85, patient: "SAME-1", at: later)], profileID: "generic-pcd01", conditions: [], tick: nil)
         // A value that does raise shows the monitor has taken both in, in order.
-        second.consume(observations: [spo2(20, patient: "OTHER-1", at: at(1))], profileID: "generic-pcd01", conditions: [], tick: nil)
-        try await waitUntil(timeout: .seconds(10), "the other patient's alert") { after.openAlerts(in: scope).count == 2 }
-        #expect(after.openAlerts(in: scope).first { $0.id == escalated.id }?.state == .acknowledged)
+        monitor.consume(observations: [spo2(20, patient: "OTHER-1", at: later)], profileID: "generic-pcd01", conditions: [], tick: nil)
+        try await waitUntil(timeout: .seconds(10), "the other patient's alert") { hub.openAlerts(in: scope).count == 2 }
+        #expect(hub.openAlerts(in: scope).first { $0.id == alert.id }?.state == .acknowledged)
     }
 
     @Test("an open NEWS2 emergency survives a restart: the blood pressure and temperature measured before it still count")
