@@ -175,10 +175,7 @@ import VitalSigns
         // The same payload again, as a redelivery would bring it: stored once.
         try publisher.publish(topic: "fhir/DEV-F/observation", payload: observation(72, second: 1))
         #expect(publisher.flush())
-        try await waitUntil(timeout: .seconds(30), pollEvery: .milliseconds(100), "three messages handled") {
-            let statistics = setup.daemon.source.statistics.current
-            return statistics.stored + statistics.duplicates == 3
-        }
+        try await setup.waitUntilHandled(3)
         #expect(try count(setup.database, "SELECT count(*) FROM vital_signs") == 2)
         #expect(try rows(setup.database, "SELECT value FROM vital_signs ORDER BY observation_time").map { $0[0] } == ["72", "75"])
         #expect(setup.daemon.source.statistics.current.duplicates == 1)
@@ -206,10 +203,7 @@ import VitalSigns
         // A redelivery is still one.
         try publisher.publish(topic: "fhir/HUB-1/observation", payload: observation(device: "MON-B", system: "urn:hub:b", value: 90))
         #expect(publisher.flush())
-        try await waitUntil(timeout: .seconds(30), pollEvery: .milliseconds(100), "four messages handled") {
-            let statistics = setup.daemon.source.statistics.current
-            return statistics.stored + statistics.duplicates == 4
-        }
+        try await setup.waitUntilHandled(4)
         #expect(try rows(setup.database, "SELECT value FROM vital_signs ORDER BY value").map { $0[0] } == ["70", "80", "90"])
         #expect(setup.daemon.source.statistics.current.duplicates == 1)
     }
@@ -230,10 +224,7 @@ import VitalSigns
             try publisher.publish(topic: "fhir/DEV-T/observation", payload: payload)
             #expect(publisher.flush())
             // One at a time, so that each has an arrival of its own.
-            try await waitUntil(timeout: .seconds(30), pollEvery: .milliseconds(20), "message \(sent) handled") {
-                let statistics = setup.daemon.source.statistics.current
-                return statistics.stored + statistics.duplicates == sent
-            }
+            try await setup.waitUntilHandled(sent, pollEvery: .milliseconds(20))
         }
         #expect(setup.daemon.source.statistics.current.duplicates == 0)
         #expect(try count(setup.database, "SELECT count(*) FROM vital_signs WHERE value = 97") == 3)

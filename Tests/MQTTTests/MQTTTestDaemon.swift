@@ -124,4 +124,12 @@ struct MQTTTestSetup {
         daemon.stop()
         broker.stop()
     }
+
+    /// Waits until the source has stored, or recognised as a duplicate, `count` messages.
+    func waitUntilHandled(_ count: Int, pollEvery interval: Duration = .milliseconds(100)) async throws {
+        try await waitUntil(timeout: .seconds(30), pollEvery: interval, "\(count) messages handled") {
+            let statistics = daemon.source.statistics.current
+            return statistics.stored + statistics.duplicates == count
+        }
+    }
 }
