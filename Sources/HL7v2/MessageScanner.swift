@@ -81,9 +81,9 @@ struct MessageScanner {
         // separator or two and nothing else that matters here.
         if let base = input.baseAddress {
             let raw = UnsafeRawPointer(base)
-            let structural = StructuralBytes(delimiters)
+            let finder = StructuralBytes(delimiters)
             chunks: while p + 16 <= n {
-                var hits = structural.positions(in: raw.loadUnaligned(fromByteOffset: p, as: SIMD16<UInt8>.self))
+                var hits = finder.positions(in: raw.loadUnaligned(fromByteOffset: p, as: SIMD16<UInt8>.self))
                 while hits != 0 {
                     let q = p + hits.trailingZeroBitCount
                     hits &= hits &- 1
