@@ -8,6 +8,8 @@ public struct StorageMaintenance: Sendable {
         public var partitionsDropped: Int
         public var messageKeysPruned: Int
         public var rejectedFramesPruned: Int = 0
+        /// TimescaleDB background jobs whose last run failed (`job 1003 policy_refresh_continuous_aggregate`).
+        public var failingJobs: [String] = []
     }
 
     public var retention: String = "7 years"
@@ -30,8 +32,13 @@ public struct StorageMaintenance: Sendable {
             partitionsCreated: Int(created ?? "") ?? 0,
             partitionsDropped: Int(dropped ?? "") ?? 0,
             messageKeysPruned: Int(pruned ?? "") ?? 0,
-            rejectedFramesPruned: frames.affectedRows
+            rejectedFramesPruned: frames.affectedRows,
+            failingJobs: try failingTimescaleJobs(on: connection)
         )
+        if !report.failingJobs.isEmpty {
+            logger.warning("TimescaleDB background jobs are failing: what they do (the rollup, compression, retention) is not done",
+                           metadata: ["jobs": "\(report.failingJobs.joined(separator: "; "))"])
+        }
         logger.info("storage maintenance done", metadata: [
             "partitions_created": "\(report.partitionsCreated)",
             "partitions_dropped": "\(report.partitionsDropped)",
@@ -39,5 +46,16 @@ public struct StorageMaintenance: Sendable {
             "rejected_frames_pruned": "\(report.rejectedFramesPruned)",
         ])
         return report
+    }
+
+    /// In TimescaleDB mode the rollup, compression and retention are TimescaleDB's own jobs:
+    /// nothing but this check would notice that they fail.
+    private func failingTimescaleJobs(on connection: PostgresConnection) throws(PostgresError) -> [String] {
+        guard try connection.query("SELECT to_regclass('timescaledb_information.job_stats') IS NOT NULL").scalar == "t" else { return [] }
+        return try connection.query("""
+            SELECT 'job ' || s.job_id || ' ' || j.proc_name || ' (' || s.total_failures || ' failed runs)'
+            FROM timescaledb_information.job_stats s JOIN timescaledb_information.jobs j USING (job_id)
+            WHERE s.last_run_status = 'Failed' ORDER BY s.job_id
+            """).rows.compactMap { $0.first ?? nil }
     }
 }
