@@ -60,23 +60,6 @@ struct RejectedFrameRecorderTests {
         #expect(try connection.execute("SELECT count(*) FROM rejected_frames").scalar == "1")
     }
 
-    @Test("TimescaleDB mode: maintenance reports a TimescaleDB background job whose last run failed",
-          .enabled(if: TestPostgres.timescaleInstalled, "TimescaleDB is not installed"))
-    func failingTimescaleJobsAreReported() async throws {
-        let url = try TestPostgres.migratedDatabase(mode: .timescaledb)
-        let connection = try PostgresConnection(url: url)
-        defer { connection.close() }
-        try connection.execute("""
-            CREATE PROCEDURE fail_always(job_id integer, config jsonb) LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'always'; END $$
-            """)
-        // Run by TimescaleDB's scheduler, as its policies are.
-        let job = try #require(try connection.query("SELECT add_job('fail_always', interval '1 hour', initial_start => now())").scalar)
-        let maintenance = StorageMaintenance(logger: TestPostgres.logger)
-        try await waitUntil(timeout: .seconds(60), "the failed run reported") {
-            try maintenance.run(on: connection).failingJobs.contains { $0.hasPrefix("job \(job) fail_always") }
-        }
-    }
-
     @Test("a frame the database refuses is dropped alone: the frames queued with it and after it are stored")
     func aRefusedFrameIsDroppedAlone() async throws {
         let url = try TestPostgres.migratedDatabase()
