@@ -1,4 +1,5 @@
 import DeviceSimulator
+import Synchronization
 import TestSupport
 import Testing
 
@@ -14,7 +15,15 @@ import Testing
         first.stop()
         // Senders now fail and keep their unacknowledged reports; a new daemon takes the same port.
         try await waitUntil(timeout: .seconds(30)) { ward.statistics.counts.reconnects >= 1 }
-        let second = try await TestEngine.start(databaseURL: first.databaseURL, port: first.port)
+        // Binding the port just freed can fail for a moment: until the old listener's close has
+        // completed, or while another test's socket holds it briefly.
+        let restarted = Mutex<TestEngine?>(nil)
+        try await waitUntil(timeout: .seconds(30), "the port bound again") {
+            guard let engine = try? await TestEngine.start(databaseURL: first.databaseURL, port: first.port) else { return false }
+            restarted.withLock { $0 = engine }
+            return true
+        }
+        let second = try #require(restarted.withLock { $0 })
         defer { second.stop() }
         try await sending.value
 

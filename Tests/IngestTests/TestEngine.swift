@@ -41,7 +41,14 @@ final class TestEngine: QueriesDatabase, Sendable {
         configuration.port = port
         configure(&configuration)
         let server = MLLPServer(configuration: configuration, ingestor: MessageIngestor(decoder: decoder, sink: pipeline, logger: logger), logger: logger)
-        let bound = try await server.start()
+        let bound: Int
+        do {
+            bound = try await server.start()
+        } catch {
+            pipeline.shutdown()
+            writer.shutdown()
+            throw error
+        }
         return TestEngine(databaseURL: url, writer: writer, pipeline: pipeline, server: server, port: bound, logs: logs)
     }
 
