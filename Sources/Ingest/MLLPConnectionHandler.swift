@@ -21,7 +21,7 @@ final class MLLPConnectionHandler: ChannelDuplexHandler {
     private var pending = CircularBuffer<[UInt8]?>()
     /// Frames read past `maximumInFlight`, not yet handed to the ingestor: one read can bring
     /// thousands of tiny frames, and parsing them all at once would hold up every other
-    /// connection of this event loop. Each completion hands over the next.
+    /// connection of this event loop. Each completion hands over as many as it freed slots.
     private var waiting = CircularBuffer<[UInt8]>()
     private var readHeld = false
     /// How many replies have been written (and their slots removed) so far.

@@ -12,8 +12,8 @@ import Synchronization
 /// the forwarder may lose nothing by crashing: at start it reads the undelivered events a page
 /// at a time, then takes newly committed ones from the hub, and sends them in id order keyed by
 /// device. A queue grown past two pages while Kafka is away goes back to paging, so memory stays
-/// bounded however long the outage. Kafka's
-/// confirmations are written back (`alert_events.delivered_at`, `critical_events.kafka_state`).
+/// bounded however long the outage. Kafka's confirmations are written back
+/// (`alert_events.delivered_at`, `critical_events.kafka_state`).
 ///
 /// Ordering and duplicates: the producer is idempotent with `acks=all` and never gives up on a
 /// record (`message.timeout.ms=0`), so a broker outage delays records without reordering or
@@ -143,9 +143,9 @@ final class ForwarderState: @unchecked Sendable {
     }
 
     /// A page of the outbox, read after `pageWanted()`'s id. A short page means the outbox is
-    /// read to its end: from here the hub's announcements are queued. True when that happened,
-    /// and the caller reads once more after the returned id, for the events announced while
-    /// the page was read (`merge`).
+    /// read to its end: from here the hub's announcements are queued, and the id returned is
+    /// where the caller reads once more, for the events announced while the page was read.
+    /// nil while there is more to page through.
     func addPage(_ events: [StoredAlertEvent]) -> Int64? {
         condition.withLock {
             let queued = Set(queue.map(\.id)).union(inFlight).union(unrecorded)

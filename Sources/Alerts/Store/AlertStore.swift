@@ -160,7 +160,7 @@ final class AlertStore {
             \(try literal(alert.ward)), \(try literal(alert.vital)), \(Self.number(alert.value)), \(try literal(alert.unit)),
             \(try literal(alert.rule)), '\(alert.severity.rawValue)', '\(alert.state.rawValue)', \(Self.time(alert.observedAt)),
             \(Self.time(alert.raisedAt)), \(Self.time(alert.escalatedAt)), \(alert.escalateAfter.map { String($0.microseconds / 1000) } ?? "NULL"),
-            \(alert.ruleSeverity.map { "'\($0.rawValue)'" } ?? "NULL"));
+            \(Self.severity(alert.ruleSeverity)));
 
         """
     }
@@ -173,7 +173,7 @@ final class AlertStore {
             escalation_count = \(alert.escalationCount), escalated_at = \(Self.time(alert.escalatedAt)),
             escalate_after_ms = \(alert.escalateAfter.map { String($0.microseconds / 1000) } ?? "NULL"),
             observed_at = \(Self.time(alert.observedAt)), location = \(try literal(alert.location)), ward = \(try literal(alert.ward)),
-            rule_severity = \(alert.ruleSeverity.map { "'\($0.rawValue)'" } ?? "NULL")
+            rule_severity = \(Self.severity(alert.ruleSeverity))
         WHERE id = \(alert.id);
 
         """
@@ -187,6 +187,10 @@ final class AlertStore {
     private static func number(_ value: Double?) -> String {
         guard let value, value.isFinite else { return "NULL" }
         return "\(value)"
+    }
+
+    private static func severity(_ severity: AlertSeverity?) -> String {
+        severity.map { "'\($0.rawValue)'" } ?? "NULL"
     }
 
     private static func time(_ time: Timestamp?) -> String {

@@ -70,7 +70,7 @@ extension AlertEvaluator {
     mutating func silenceAlarms(at now: Timestamp) -> [AlertSignal] {
         var signals: [AlertSignal] = []
         for (deviceID, device) in devices where !device.isSilent {
-            // Heard before the first tick, from a device whose clock is ahead of the ticks'.
+            // Heard before any tick from a device whose clock is ahead, or the clock stepped back.
             if device.lastHeard > now { devices[deviceID]?.lastHeard = now }
             guard let allowed = device.allowedSilence, now.duration(since: device.lastHeard) > allowed else { continue }
             devices[deviceID]?.isSilent = true
