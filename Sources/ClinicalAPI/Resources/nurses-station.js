@@ -88,24 +88,31 @@
 
   // ---- merging alerts -----------------------------------------------------------------------
 
-  // Events and responses can cross (an ack response overtakes an older escalation event), so the
-  // state does not move backwards, except when a worse condition reopened the alert after it was
-  // acknowledged; everything else comes from the newer message.
-  function reopenedSinceAcknowledged(known, incoming) {
-    return known.state === 'acknowledged' && incoming.state === 'open' && !!incoming.escalatedAt && !!known.acknowledgedAt
-      && Date.parse(incoming.escalatedAt) >= Date.parse(known.acknowledgedAt);
+  // Events and responses can cross (an ack response overtakes an older escalation event, or
+  // arrives after the alert was reopened or resolved), so the state does not move backwards;
+  // everything else comes from the newer message. Moving back to open is forward when a worse
+  // condition reopened the alert at or after its acknowledgement: an acknowledgement covers the
+  // condition as it was, so an older one never hides the reopened alert's button.
+  function reopenedSinceAcknowledged(open, acknowledged) {
+    return acknowledged.state === 'acknowledged' && open.state === 'open' && !!open.escalatedAt && !!acknowledged.acknowledgedAt
+      && Date.parse(open.escalatedAt) >= Date.parse(acknowledged.acknowledgedAt);
   }
 
+  const resolvedIDs = new Set();  // resolved is final: a late response does not bring one back
+
   function merge(incoming) {
-    if (!incoming || typeof incoming.id !== 'number') return;
+    if (!incoming || typeof incoming.id !== 'number' || resolvedIDs.has(incoming.id)) return;
     const known = alerts.get(incoming.id);
     let next = incoming;
-    if (known && STATE_RANK[known.state] > STATE_RANK[incoming.state] && !reopenedSinceAcknowledged(known, incoming)) {
+    if (known && reopenedSinceAcknowledged(known, incoming)) {
+      next = known;
+    } else if (known && STATE_RANK[known.state] > STATE_RANK[incoming.state] && !reopenedSinceAcknowledged(incoming, known)) {
       next = Object.assign({}, incoming, {
         state: known.state, acknowledgedAt: known.acknowledgedAt, acknowledgedBy: known.acknowledgedBy,
       });
     }
     if (next.state === 'resolved') {
+      resolvedIDs.add(next.id);
       alerts.delete(next.id);
       rowErrors.delete(next.id);
     } else {
