@@ -42,9 +42,9 @@ extension AlertEvaluator {
         var signals: [AlertSignal] = []
         for (key, entry) in alerts where Self.conditionRules.contains(key.rule) {
             var entry = entry
-            guard let transition = entry.tracker.elapse(to: now, timing: conditionTiming) else { continue }
+            guard let transition = entry.elapse(to: now, timing: conditionTiming) else { continue }
             entry.lastSignalAt = now
-            alerts[key] = entry.tracker.isIdle ? nil : entry
+            alerts[key] = entry.isIdle ? nil : entry
             signals.append(AlertSignal(transition, key: key, context: entry.context, time: now) { _ in rule.trigger.escalationAfter })
         }
         return signals

@@ -7,7 +7,8 @@
 ///
 /// One alert is open at most per `AlertKey`. Threshold alerts of one vital share a key, so a
 /// warning that enters the critical band escalates the open alert instead of opening another,
-/// and an open alert never steps down until it clears. A value type: its owner serialises
+/// and an open alert never steps down until it clears. Behind a key, each device measuring the
+/// patient has streaks of its own (`TrackedAlert`). A value type: its owner serialises
 /// access (one evaluator per pipeline consumer).
 public struct AlertEvaluator: Sendable {
     public var rules: AlertRuleSet
@@ -43,7 +44,7 @@ public struct AlertEvaluator: Sendable {
 
     /// Every open alert and its severity.
     public var openAlerts: [AlertKey: Severity] {
-        var open = alerts.compactMapValues { $0.tracker.open }
+        var open = alerts.compactMapValues(\.open)
         for (deviceID, device) in devices where device.isSilent {
             open[Self.silenceKey(deviceID)] = rules.silence.severity
         }
@@ -81,7 +82,7 @@ public struct AlertEvaluator: Sendable {
         let band = settings?.thresholds[observation.kind] ?? profile.bands.band(observation.kind, population: population)
         let rule = rules.threshold(for: observation.kind)
         signals += evaluate(
-            AlertKey(subject: subject, kind: observation.kind, rule: .threshold), at: observation.time,
+            AlertKey(subject: subject, kind: observation.kind, rule: .threshold), from: observation.deviceID, at: observation.time,
             level: band?.classify(observation.value) ?? .normal,
             clearing: band?.isInside(observation.value, byMargin: rule.clearMargin) ?? true,
             timing: .init(warning: rule.warning.raiseAfter, critical: rule.critical.raiseAfter, clear: rule.clearAfter),
@@ -113,10 +114,7 @@ public struct AlertEvaluator: Sendable {
             return
         }
         guard alerts[key] == nil else { return }
-        alerts[key] = TrackedAlert(
-            tracker: AlertTracker(resumingOpen: severity),
-            context: AlertContext(subject: key.subject, deviceID: nil, location: nil, value: nil)
-        )
+        alerts[key] = TrackedAlert(resumingOpen: severity, context: AlertContext(subject: key.subject, deviceID: nil, location: nil, value: nil))
     }
 
     /// Stops tracking `key`: a clinician resolved its alert. A condition that persists raises a
@@ -185,7 +183,7 @@ public struct AlertEvaluator: Sendable {
     private mutating func rateOfChange(_ observation: Observation, subject: AlertSubject, context: AlertContext) -> [AlertSignal] {
         let applicable = rules.rateOfChange.filter { $0.kind == observation.kind }
         guard let longest = applicable.map(\.window).max() else { return [] }
-        let windowKey = WindowKey(subject: subject, kind: observation.kind)
+        let windowKey = WindowKey(subject: subject, deviceID: observation.deviceID, kind: observation.kind)
         guard windows[windowKey, default: SampleWindow()].append(observation.value, at: observation.time, keeping: longest),
               let window = windows[windowKey]
         else { return [] }
@@ -193,7 +191,7 @@ public struct AlertEvaluator: Sendable {
         for rule in applicable {
             let moved = window.change(rule.direction, within: rule.window)
             signals += evaluate(
-                AlertKey(subject: subject, kind: rule.kind, rule: rule.id), at: observation.time,
+                AlertKey(subject: subject, kind: rule.kind, rule: rule.id), from: observation.deviceID, at: observation.time,
                 level: moved >= rule.change ? rule.severity : .normal, clearing: moved < rule.clearBelow,
                 timing: .init(raise: rule.trigger.raiseAfter, clear: rule.clearAfter),
                 context: context, escalationAfter: { _ in rule.trigger.escalationAfter }
@@ -234,27 +232,22 @@ public struct AlertEvaluator: Sendable {
 
     // MARK: Tracking
 
-    /// Feeds one evaluation to the key's tracker and turns its transition into a signal.
-    /// Keys with nothing open or pending are not kept.
+    /// Feeds one evaluation to the key's tracker for `source` (the device that measured it) and
+    /// turns the alert's transition into a signal. Keys with nothing open or pending are not kept.
     mutating func evaluate(
-        _ key: AlertKey, at time: Timestamp, level: Severity, clearing: Bool, timing: AlertTracker.Timing,
-        context: AlertContext, escalationAfter: (Severity) -> Duration
+        _ key: AlertKey, from source: String = TrackedAlert.anySource, at time: Timestamp, level: Severity, clearing: Bool,
+        timing: AlertTracker.Timing, context: AlertContext, escalationAfter: (Severity) -> Duration
     ) -> [AlertSignal] {
         guard var entry = alerts[key] ?? (level == .normal ? nil : TrackedAlert(context: context)) else { return [] }
-        let transition = entry.tracker.evaluate(at: time, level: level, clearing: clearing, timing: timing)
+        let transition = entry.evaluate(
+            from: source, at: time, level: level, clearing: clearing, timing: timing,
+            isGone: { devices[$0]?.isSilent == true }
+        )
         entry.context = context
         if transition != nil { entry.lastSignalAt = time }
-        alerts[key] = entry.tracker.isIdle ? nil : entry
+        alerts[key] = entry.isIdle ? nil : entry
         return transition.map { [AlertSignal($0, key: key, context: context, time: time, escalationAfter: escalationAfter)] } ?? []
     }
-}
-
-/// A key's tracker and what its latest signal should say about where the alert comes from.
-struct TrackedAlert: Sendable {
-    var tracker = AlertTracker()
-    var context: AlertContext
-    /// When the tracker last signalled: a forget for an alert older than that is stale.
-    var lastSignalAt: Timestamp?
 }
 
 /// Who and where an alert is about, and the value behind it.
@@ -285,8 +278,10 @@ struct AlertContext: Sendable {
     }
 }
 
+/// A trend is one device's: two devices' values side by side are not a change.
 struct WindowKey: Hashable, Sendable {
     var subject: AlertSubject
+    var deviceID: String
     var kind: VitalKind
 }
 

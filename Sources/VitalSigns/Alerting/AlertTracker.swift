@@ -33,17 +33,19 @@ struct AlertTracker: Sendable {
     private var warningStreak = Streak()
     private var criticalStreak = Streak()
     private var clearStreak = Streak()
-    private var lastTime: Timestamp?
+    /// The time of the newest input.
+    private(set) var lastTime: Timestamp?
 
     /// Nothing open and nothing pending: the tracker can be dropped.
     var isIdle: Bool { open == nil && warningStreak.isEmpty && criticalStreak.isEmpty }
 
-    /// An alert open since before a restart: what follows escalates or clears it as usual.
-    init(resumingOpen severity: Severity) {
-        open = severity
-    }
-
     init() {}
+
+    /// Takes over an alert held open elsewhere (since before a restart, or by a device that fell
+    /// silent): it stays open at that severity until this tracker's inputs escalate or clear it.
+    mutating func holdOpen(_ severity: Severity) {
+        if open.map({ severity > $0 }) ?? true { open = severity }
+    }
 
     /// One evaluation: `level` is how far out the input is now; `clearing` whether it is far
     /// enough back to count towards clearing (inside the band by the margin, say). Inputs
