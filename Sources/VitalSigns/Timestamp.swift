@@ -36,7 +36,7 @@ extension Timestamp {
 
 extension Duration {
     /// Whole microseconds, the resolution of `Timestamp`.
-    var wholeMicroseconds: Int64 {
+    public var wholeMicroseconds: Int64 {
         let (seconds, attoseconds) = components
         return seconds * 1_000_000 + attoseconds / 1_000_000_000_000
     }

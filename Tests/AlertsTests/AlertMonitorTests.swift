@@ -107,6 +107,46 @@ import VitalSigns
         try await waitUntil(timeout: .seconds(10), "both alerts resolved") { after.openAlerts(in: scope).isEmpty }
     }
 
+    @Test("a device watched before a restart and not heard after it is found silent once its allowed silence has passed since the start; one heard again is not")
+    func devicesWatchedBeforeARestartAreFoundSilent() async throws {
+        let url = try TestPostgres.migratedDatabase()
+        let connection = try PostgresConnection(url: url)
+        defer { connection.close() }
+        let profiles = DeviceProfileCatalog(profiles: try DeviceProfileLoader.loadDirectory(RepositoryPaths.root + "/device-profiles"))
+        let scope = AlertScope(facility: "KTH")
+        let now = Timestamp(secondsSinceEpoch: Date().timeIntervalSince1970)
+
+        let before = try AlertHub(url: url, configuration: .init(facility: "KTH"), logger: TestPostgres.logger)
+        let first = AlertMonitor(hub: before, profiles: profiles, settingsURL: url, logger: TestPostgres.logger)
+        first.consume(observations: [spo2(97, patient: "GONE", at: now), spo2(97, patient: "BACK", at: now)],
+                      profileID: "generic-pcd01", conditions: [], tick: nil)
+        first.stop()
+        before.shutdown()
+        try await waitUntil(timeout: .seconds(10), "the watched devices stored") {
+            try connection.query("SELECT count(*) FROM watched_devices WHERE facility = 'KTH' AND NOT is_silent").rows == [["2"]]
+        }
+        let allowed = try #require(try connection.query(
+            "SELECT EXTRACT(EPOCH FROM allowed_silence)::float8 FROM watched_devices WHERE device_identifier = 'DEV-GONE'"
+        ).rows.first?.first?.flatMap { Double($0) })
+
+        let after = try AlertHub(url: url, configuration: .init(facility: "KTH"), logger: TestPostgres.logger)
+        defer { after.shutdown() }
+        let second = AlertMonitor(hub: after, profiles: profiles, settingsURL: url, logger: TestPostgres.logger)
+        let started = Timestamp(secondsSinceEpoch: Date().timeIntervalSince1970)
+        func tick(_ seconds: Double) -> Timestamp { started.advanced(by: .microseconds(Int64(seconds * 1_000_000))) }
+        // Just inside the allowed silence, DEV-BACK is heard again; just past it, only DEV-GONE is silent.
+        second.consume(observations: [spo2(97, patient: "BACK", at: tick(allowed - 1))], profileID: "generic-pcd01", conditions: [], tick: tick(allowed - 1))
+        second.consume(observations: [], profileID: nil, conditions: [], tick: tick(allowed + 2))
+        try await waitUntil(timeout: .seconds(10), "the silence alarm of the device not heard since the restart") {
+            after.openAlerts(in: scope).contains { $0.rule == "device.silent" && $0.device == "DEV-GONE" && $0.patient?.id == "GONE" }
+        }
+        #expect(!after.openAlerts(in: scope).contains { $0.device == "DEV-BACK" })
+        second.stop()
+        try await waitUntil(timeout: .seconds(10), "the silence stored") {
+            try connection.query("SELECT device_identifier, is_silent FROM watched_devices ORDER BY 1").rows == [["DEV-BACK", "f"], ["DEV-GONE", "t"]]
+        }
+    }
+
     /// An SpO2 alert raised at `value`, escalated `escalations` times by the timer (its rule's
     /// time to acknowledge made 300 ms) and acknowledged; then hub and monitor restart. Returns
     /// the new ones, the acknowledged alert, and a time after the raise.

@@ -19,6 +19,27 @@ import VitalSigns
         #expect(evaluator.openAlerts[silenceKey] == nil)
     }
 
+    @Test("a device watched before a restart is found silent its allowed silence after the start; one silent before stays so without a new alarm")
+    func restoredWatchesCountFromTheStart() {
+        var evaluator = AlertEvaluator()
+        _ = evaluator.observe(reading(.heartRate, 80, at: 0), profile: profile)
+        _ = evaluator.observe(reading(.heartRate, 80, at: 0, device: "DEV-2"), profile: profile)
+        #expect(evaluator.tick(now: at(30.5)).count == 2)
+        _ = evaluator.observe(reading(.heartRate, 80, at: 31), profile: profile)  // DEV-1 back; DEV-2 stays silent
+        let watched = evaluator.watchedDevices.sorted { $0.deviceID < $1.deviceID }
+        #expect(watched.map(\.isSilent) == [false, true])
+        #expect(watched.first?.allowedSilence == .seconds(30) && watched.first?.patient == patient)
+
+        // The next run, started at 100 s.
+        var restarted = AlertEvaluator()
+        for device in watched { restarted.restoreWatch(device, from: at(100)) }
+        #expect(restarted.tick(now: at(100)).isEmpty)
+        #expect(restarted.tick(now: at(130)).isEmpty)
+        let raised = restarted.tick(now: at(130.5))
+        #expect(raised.map(\.summary) == ["raise warning - @130.5"])
+        #expect(raised.first?.key == silenceKey && raised.first?.patient == patient && raised.first?.location == "ICU^1^A")
+    }
+
     @Test("a silence alarm a clinician resolved stays resolved while the device is silent, unlike a vital's alert")
     func aResolvedSilenceAlarmIsNotRaisedAgainAtTheNextTick() {
         var evaluator = AlertEvaluator()

@@ -22,9 +22,21 @@ public final class AlertMonitor: @unchecked Sendable {
     /// Keys of alerts clinicians resolved, from the hub's thread, forgotten by the rules at the
     /// stage's next entry.
     private let resolvedByClinicians = Mutex<[(key: AlertKey, observedAt: Timestamp)]>([])
+    /// Keeps the devices the silence rule watches across restarts; nil without a database.
+    private let watchRecorder: WatchedDeviceRecorder?
+    /// The watched devices as last handed to `watchRecorder`, and when (on the ticks' clock).
+    private var recordedWatches: [String: WatchedDevice] = [:]
+    private var watchesRecordedAt: Timestamp?
 
-    /// `url` nil: no per-patient settings (tests, tools). With a URL the settings are read once
-    /// here, before the first observation.
+    /// How often the watched devices are written: a device that stops within this time of an
+    /// engine's crash is watched from its previous write.
+    static let watchRecordInterval: Duration = .seconds(10)
+    /// Devices not heard for longer are not watched again after a restart.
+    static let watchRestoreAge: Duration = .seconds(7 * 86_400)
+
+    /// `url` nil: no per-patient settings and no devices watched across restarts (tests, tools).
+    /// With a URL the settings are read once here, before the first observation, and so are the
+    /// devices the previous run watched.
     public init(
         hub: AlertHub, profiles: DeviceProfileCatalog, rules: AlertRuleSet = .standard, settingsURL url: String?,
         settingsRefresh: Duration = .seconds(10), logger: Logger
@@ -56,9 +68,21 @@ public final class AlertMonitor: @unchecked Sendable {
                                metadata: ["error": "\(error.redactedDescription)"])
             }
         }
+        let start = Timestamp(secondsSinceEpoch: Date().timeIntervalSince1970)
+        if let url {
+            do {
+                let watched = try WatchedDeviceRecorder.load(url: url, facility: hub.facility, heardWithin: Self.watchRestoreAge)
+                for device in watched { evaluator.restoreWatch(device, from: start) }
+                if !watched.isEmpty { logger.info("devices watched for silence since before the start", metadata: ["devices": "\(watched.count)"]) }
+            } catch {
+                logger.warning("the devices watched before the start could not be read; only devices heard from again are watched for silence",
+                               metadata: ["error": "\(error.redactedDescription)"])
+            }
+        }
+        watchRecorder = url.map { WatchedDeviceRecorder(url: $0, facility: hub.facility, logger: logger) }
         // The stage's clock starts now: devices heard before the ticker's first tick are heard
         // at this time, not at their own clocks' (one behind would be found silent at once).
-        let started = evaluator.tick(now: Timestamp(secondsSinceEpoch: Date().timeIntervalSince1970))
+        let started = evaluator.tick(now: start)
         if !started.isEmpty { hub.submit(started.map(AlertTrigger.init)) }
         hub.onCommitted { [weak self] events in
             let resolved = events.compactMap { event in
@@ -83,8 +107,13 @@ public final class AlertMonitor: @unchecked Sendable {
 
     deinit { stop() }
 
-    /// Stops reading patient settings (the rules keep the last ones). Idempotent.
-    public func stop() { reader?.stop() }
+    /// Stops reading patient settings (the rules keep the last ones) and writes the watched
+    /// devices a last time. Idempotent; call it from the stage's thread, or once it has stopped.
+    public func stop() {
+        reader?.stop()
+        recordWatches()
+        watchRecorder?.shutdown()
+    }
 
     /// One pipeline entry: its observations, the device's reported conditions, or a clock tick.
     public func consume(observations: [Observation], profileID: String?, conditions: [DeviceCondition], tick: Timestamp?) {
@@ -95,6 +124,10 @@ public final class AlertMonitor: @unchecked Sendable {
         if let tick {
             applyLatestSettings()
             signals += evaluator.tick(now: tick)
+            if watchesRecordedAt.map({ tick.duration(since: $0) >= Self.watchRecordInterval }) ?? true {
+                recordWatches()
+                watchesRecordedAt = tick
+            }
         }
         if !observations.isEmpty {
             let profile = profiles.profile(id: profileID)
@@ -107,6 +140,14 @@ public final class AlertMonitor: @unchecked Sendable {
         }
         if !signals.isEmpty {
             hub.submit(signals.map(AlertTrigger.init))
+        }
+    }
+
+    /// Hands the watched devices that changed since the last time to the recorder.
+    private func recordWatches() {
+        guard let watchRecorder else { return }
+        for device in evaluator.watchedDevices where recordedWatches[device.deviceID] != device {
+            if watchRecorder.record(device) { recordedWatches[device.deviceID] = device }
         }
     }
 

@@ -87,6 +87,31 @@ extension AlertEvaluator {
         )
     }
 
+    /// The devices the silence rule watches, to be kept across a restart: without them a device
+    /// that stops before a restart, or during one, would never be found silent.
+    public var watchedDevices: [WatchedDevice] {
+        devices.compactMap { deviceID, device in
+            device.allowedSilence.map {
+                WatchedDevice(deviceID: deviceID, lastHeard: device.lastHeard, allowedSilence: $0, patient: device.patient,
+                              location: device.location, isSilent: device.isSilent)
+            }
+        }
+    }
+
+    /// Watches a device the previous run watched. Its silence counts from `start`, not from when
+    /// it was last heard: senders resend what they could not deliver during the downtime, and
+    /// every device would otherwise be found silent at the first tick after a long restart. One
+    /// silent before stays silent, without a new alarm (its open alarm the hub reloads; one a
+    /// clinician resolved stays resolved). A device heard already in this run is left as it is.
+    public mutating func restoreWatch(_ watched: WatchedDevice, from start: Timestamp) {
+        var device = devices[watched.deviceID] ?? DeviceActivity(lastHeard: max(watched.lastHeard, start))
+        device.allowedSilence = device.allowedSilence ?? watched.allowedSilence
+        device.patient = device.patient ?? watched.patient
+        device.location = device.location ?? watched.location
+        if devices[watched.deviceID] == nil { device.isSilent = watched.isSilent }
+        devices[watched.deviceID] = device
+    }
+
     static func silenceKey(_ deviceID: String) -> AlertKey {
         AlertKey(subject: .device(deviceID), kind: nil, rule: .deviceSilent)
     }
@@ -121,4 +146,26 @@ struct DeviceActivity: Sendable {
     var isSilent = false
 
     init(lastHeard: Timestamp) { self.lastHeard = lastHeard }
+}
+
+/// A device the silence rule watches: when it was last heard (on the ticks' clock), how long it
+/// may be silent, whose and where it was, and whether it is silent now.
+public struct WatchedDevice: Sendable, Hashable {
+    public var deviceID: String
+    public var lastHeard: Timestamp
+    public var allowedSilence: Duration
+    public var patient: PatientIdentifier?
+    public var location: String?
+    public var isSilent: Bool
+
+    public init(
+        deviceID: String, lastHeard: Timestamp, allowedSilence: Duration, patient: PatientIdentifier?, location: String?, isSilent: Bool
+    ) {
+        self.deviceID = deviceID
+        self.lastHeard = lastHeard
+        self.allowedSilence = allowedSilence
+        self.patient = patient
+        self.location = location
+        self.isSilent = isSilent
+    }
 }
