@@ -8,6 +8,7 @@ public struct StorageMaintenance: Sendable {
         public var partitionsDropped: Int
         public var messageKeysPruned: Int
         public var rejectedFramesPruned: Int = 0
+        public var watchedDevicesPruned: Int = 0
         /// TimescaleDB background jobs whose last run failed (`job 1003 policy_refresh_continuous_aggregate`).
         public var failingJobs: [String] = []
     }
@@ -17,6 +18,9 @@ public struct StorageMaintenance: Sendable {
     /// Frames no source could decode are kept for diagnosis, not for ever: a port at the wrong
     /// speed rejects hundreds of thousands a day.
     public var rejectedFrameRetention: String = "30 days"
+    /// A device not heard for this long (retired, or moved to another facility) is no longer
+    /// kept for the silence rule; an engine watches again only those heard within 7 days.
+    public var watchedDeviceRetention: String = "30 days"
     private let logger: Logger
 
     public init(logger: Logger) {
@@ -28,11 +32,13 @@ public struct StorageMaintenance: Sendable {
         let dropped = try connection.query("SELECT vitals_drop_expired_partitions($1::interval)", [retention]).scalar
         let pruned = try connection.query("SELECT vitals_prune_ingested_messages($1::interval)", [messageKeyRetention]).scalar
         let frames = try connection.query("DELETE FROM rejected_frames WHERE received_at < now() - $1::interval", [rejectedFrameRetention])
+        let watched = try connection.query("DELETE FROM watched_devices WHERE last_heard < now() - $1::interval", [watchedDeviceRetention])
         let report = Report(
             partitionsCreated: Int(created ?? "") ?? 0,
             partitionsDropped: Int(dropped ?? "") ?? 0,
             messageKeysPruned: Int(pruned ?? "") ?? 0,
             rejectedFramesPruned: frames.affectedRows,
+            watchedDevicesPruned: watched.affectedRows,
             failingJobs: try failingTimescaleJobs(on: connection)
         )
         if !report.failingJobs.isEmpty {
@@ -44,6 +50,7 @@ public struct StorageMaintenance: Sendable {
             "partitions_dropped": "\(report.partitionsDropped)",
             "message_keys_pruned": "\(report.messageKeysPruned)",
             "rejected_frames_pruned": "\(report.rejectedFramesPruned)",
+            "watched_devices_pruned": "\(report.watchedDevicesPruned)",
         ])
         return report
     }
