@@ -35,6 +35,9 @@ public final class MosquittoClient: @unchecked Sendable {
     public var onMessage: (Message) -> Void = { _ in }
     /// The broker acknowledged our QoS 1 publish with message id `mid`.
     public var onPublish: (_ mid: Int32) -> Void = { _ in }
+    /// SUBACK for the subscription `mid`: the QoS granted to each filter, or a failure code
+    /// (0x80 and above: refused).
+    public var onSubscribe: (_ mid: Int32, _ granted: [Int32]) -> Void = { _, _ in }
 
     public let options: MQTTConnectionOptions
     private var handle: OpaquePointer?
@@ -109,6 +112,11 @@ public final class MosquittoClient: @unchecked Sendable {
         mosquitto_publish_callback_set(handle) { _, context, mid in
             guard let context else { return }
             Unmanaged<MosquittoClient>.fromOpaque(context).takeUnretainedValue().onPublish(mid)
+        }
+        mosquitto_subscribe_callback_set(handle) { _, context, mid, count, granted in
+            guard let context else { return }
+            let codes = granted.map { Array(UnsafeBufferPointer(start: $0, count: Int(max(count, 0)))) } ?? []
+            Unmanaged<MosquittoClient>.fromOpaque(context).takeUnretainedValue().onSubscribe(mid, codes)
         }
         mosquitto_message_callback_set(handle) { _, context, message in
             guard let context, let message else { return }
@@ -185,11 +193,18 @@ public final class MosquittoClient: @unchecked Sendable {
         guard code == Int32(MOSQ_ERR_SUCCESS.rawValue) else { throw MQTTError(.connection, "loop with \(options.broker)", code: code) }
     }
 
-    /// Queues a subscription at QoS 1.
-    public func subscribe(_ filter: MQTTTopicFilter) throws(MQTTError) {
-        guard let handle else { return }
-        let code = mosquitto_subscribe(handle, nil, filter.subscription, 1)
+    /// The QoS every subscription asks for: acknowledgements held until commit need QoS 1.
+    public static let subscriptionQoS: Int32 = 1
+
+    /// Queues a subscription at `subscriptionQoS`; returns its message id, which `onSubscribe`
+    /// reports the broker's answer under.
+    @discardableResult
+    public func subscribe(_ filter: MQTTTopicFilter) throws(MQTTError) -> Int32 {
+        guard let handle else { throw MQTTError(.client, "subscribe on a closed client") }
+        var mid: Int32 = 0
+        let code = mosquitto_subscribe(handle, &mid, filter.subscription, Self.subscriptionQoS)
         guard code == Int32(MOSQ_ERR_SUCCESS.rawValue) else { throw MQTTError(.client, "subscribe to \(filter)", code: code) }
+        return mid
     }
 
     /// Queues a publish; returns its message id (matched by `onPublish` for QoS 1).

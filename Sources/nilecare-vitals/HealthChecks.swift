@@ -23,6 +23,8 @@ enum DaemonHealth {
             endpoint.addHealthCheck("mqtt") {
                 let health = source.health
                 switch health.state {
+                case .connected where !health.subscriptionProblems.isEmpty:
+                    return .degraded("connected to \(health.broker), but " + health.subscriptionProblems.joined(separator: "; "))
                 case .connected: return .healthy("connected to \(health.broker)")
                 case .starting: return .degraded("connecting to \(health.broker)")
                 case .reconnecting: return .degraded("reconnecting to \(health.broker): \(health.lastError ?? "unknown error")")

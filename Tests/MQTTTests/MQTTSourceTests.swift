@@ -320,6 +320,45 @@ import VitalSigns
         #expect(conditions.withLock { $0 }.map { $0.patient?.id } == ["BY-DEVICE", "MRN-7"])
     }
 
+    @Test("a subscription the broker refuses (its ACL) is an error on the source's health, not a silent absence of data")
+    func aRefusedSubscriptionIsReported() async throws {
+        // mosquitto's dynamic-security plugin: anonymous clients may subscribe to status topics only.
+        let plugin = try #require(["x86_64-linux-gnu", "aarch64-linux-gnu"].map { "/usr/lib/\($0)/mosquitto_dynamic_security.so" }
+            .first { FileManager.default.fileExists(atPath: $0) }, "mosquitto's dynamic-security plugin is not installed")
+        let folder = try TestPostgres.makeTemporaryFolder()
+        try """
+            {"defaultACLAccess": {"publishClientSend": true, "publishClientReceive": true, "subscribe": false, "unsubscribe": true},
+             "clients": [], "groups": [{"groupname": "anonymous", "roles": [{"rolename": "status-only"}]}],
+             "roles": [{"rolename": "status-only", "acls": [{"acltype": "subscribePattern", "topic": "devices/+/status", "allow": true}]}],
+             "anonymousGroup": "anonymous"}
+            """.write(toFile: folder + "/dynamic-security.json", atomically: true, encoding: .utf8)
+        let broker = try TestMosquitto(listenerSettings: ["plugin \(plugin)", "plugin_opt_config_file \(folder)/dynamic-security.json"])
+        try await broker.start()
+        defer { broker.stop() }
+        let database = try TestPostgres.migratedDatabase()
+        let daemon = try MQTTTestDaemon(broker: broker, databaseURL: database)
+        defer { daemon.stop() }
+        try await waitUntil(timeout: .seconds(30), "the refusal reported") { !daemon.source.health.subscriptionProblems.isEmpty }
+        let health = daemon.source.health
+        #expect(health.state == .connected)
+        #expect(health.subscriptionProblems == [
+            "the broker refused the subscription to devices/+/vitals (code 0x80): nothing is received for it",
+        ])
+
+        // The same source against a broker without the ACL: no problem.
+        let unrestricted = try TestMosquitto()
+        try await unrestricted.start()
+        defer { unrestricted.stop() }
+        let other = try MQTTTestDaemon(broker: unrestricted, databaseURL: database, clientID: "nilecare-test-2")
+        defer { other.stop() }
+        try await waitUntil(timeout: .seconds(30), "connected") { other.source.health.state == .connected }
+        let ingested = try gateways(unrestricted, devices: 1, messagesPerDevice: 1)
+        defer { ingested.publisher.stop() }
+        try await ingested.run()
+        try await waitUntil(timeout: .seconds(30), "the message stored") { try count(database, "SELECT count(*) FROM ingested_messages") == 1 }
+        #expect(other.source.health.subscriptionProblems.isEmpty)
+    }
+
     @Test func brokerDownAtStartUpThenStartedConnectsAndIngests() async throws {
         let broker = try TestMosquitto()
         defer { broker.stop() }

@@ -100,7 +100,7 @@ public enum TestPostgres {
         }
     }
 
-    static func makeTemporaryFolder() throws -> String {
+    public static func makeTemporaryFolder() throws -> String {
         let base = NSTemporaryDirectory().hasSuffix("/") ? NSTemporaryDirectory() : NSTemporaryDirectory() + "/"
         let folder = base + folderPrefix + "\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         // 0755: when we run as root, the postgres user must be able to enter it.

@@ -53,6 +53,8 @@ public final class MQTTSource: Sendable {
         /// Why the last connection attempt or connection failed.
         public var lastError: String?
         public var broker: String
+        /// Subscriptions of the current connection the broker refused or granted below QoS 1.
+        public var subscriptionProblems: [String] = []
     }
 
     public let configuration: Configuration
@@ -116,6 +118,14 @@ final class SharedState: Sendable {
 
     init(broker: String) {
         health = Mutex(.init(state: .starting, lastError: nil, broker: broker))
+    }
+
+    func setSubscriptionProblems(_ problems: [String]) {
+        health.withLock { $0.subscriptionProblems = problems }
+    }
+
+    func addSubscriptionProblem(_ problem: String) {
+        health.withLock { $0.subscriptionProblems.append(problem) }
     }
 
     func set(_ state: MQTTSource.Health.State, error: String? = nil) {

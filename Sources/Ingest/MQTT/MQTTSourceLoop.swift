@@ -22,6 +22,8 @@ final class MQTTSourceLoop: @unchecked Sendable {
     private var everConnected = false
     /// The broker's reason when it refused our CONNECT: the real cause of the drop that follows.
     private var refusal: String?
+    /// Subscriptions sent on this connection and not answered yet, by message id.
+    private var pendingSubscriptions: [Int32: MQTTTopicFilter] = [:]
 
     init(
         configuration: MQTTSource.Configuration, shared: SharedState, statistics: MQTTSourceStatistics,
@@ -42,6 +44,7 @@ final class MQTTSourceLoop: @unchecked Sendable {
         client = try MosquittoClient(options: options)
         client.onConnect = { [unowned self] code, sessionPresent in connected(code: code, sessionPresent: sessionPresent) }
         client.onMessage = { [unowned self] message in received(message) }
+        client.onSubscribe = { [unowned self] mid, granted in subscribed(mid: mid, granted: granted) }
     }
 
     private var stopping: Bool { shared.stopping.load(ordering: .acquiring) }
@@ -171,9 +174,12 @@ final class MQTTSourceLoop: @unchecked Sendable {
             logger.error("MQTT broker refused the connection", metadata: ["broker": "\(broker)", "reason": "\(reason)"])
             return
         }
+        pendingSubscriptions = [:]
+        shared.setSubscriptionProblems([])
         do throws(MQTTError) {
-            for subscription in configuration.subscriptions { try client.subscribe(subscription.filter) }
-            if let status = configuration.statusFilter { try client.subscribe(status) }
+            for filter in configuration.subscriptions.map(\.filter) + [configuration.statusFilter].compactMap({ $0 }) {
+                pendingSubscriptions[try client.subscribe(filter)] = filter
+            }
             try client.publish(topic: configuration.daemonStatusTopic, payload: Array("online".utf8), retain: true)
         } catch {
             logger.error("MQTT subscribe failed", metadata: ["broker": "\(broker)", "error": "\(error.message)"])
@@ -185,6 +191,26 @@ final class MQTTSourceLoop: @unchecked Sendable {
         logger.info("MQTT connected", metadata: [
             "broker": "\(broker)", "client_id": "\(configuration.connection.clientID)", "session_resumed": "\(sessionPresent)",
         ])
+    }
+
+    /// The broker's answer to a subscription. A refusal (an ACL, say) means nothing arrives for
+    /// that filter; a grant below QoS 1 means the broker does not wait for our acknowledgement,
+    /// so what it delivered before a crash is lost. Either is an error an operator must see:
+    /// logged, and on the health endpoint until the next connection.
+    private func subscribed(mid: Int32, granted: [Int32]) {
+        guard let filter = pendingSubscriptions.removeValue(forKey: mid) else { return }
+        let code = granted.first ?? 0x80
+        let problem: String
+        if code >= 0x80 {
+            problem = "the broker refused the subscription to \(filter) (code 0x\(String(code, radix: 16))): nothing is received for it"
+        } else if code < MosquittoClient.subscriptionQoS {
+            problem = "the broker granted QoS \(code) for \(filter), not \(MosquittoClient.subscriptionQoS): "
+                + "its messages are not redelivered if the engine stops before storing them"
+        } else {
+            return
+        }
+        logger.error("MQTT subscription not as asked", metadata: ["broker": "\(broker)", "problem": "\(problem)"])
+        shared.addSubscriptionProblem(problem)
     }
 
     private func received(_ message: MosquittoClient.Message) {
