@@ -207,6 +207,30 @@ final class EventCollector: Sendable {
         #expect(otherWard.received.isEmpty)
     }
 
+    @Test("a resumed stream's replay is read beside the hub: it is answered while the hub waits on a commit, and misses nothing the hub commits meanwhile")
+    func replayDoesNotWaitForTheHub() async throws {
+        let url = try TestPostgres.migratedDatabase()
+        let hub = try hub(url)
+        defer { hub.shutdown() }
+        let first = EventCollector(try await hub.subscribe(scope: scope, after: nil))
+        hub.submit([trigger(.raise(.warning), device: "A")])
+        try await waitUntil(timeout: .seconds(10)) { first.received.count == 1 }
+
+        // Another session holds critical_events: the hub's next commit waits on it.
+        let blocker = try PostgresConnection(url: url)
+        defer { blocker.close() }
+        _ = try blocker.execute("BEGIN; LOCK TABLE critical_events IN SHARE MODE")
+        hub.submit([trigger(.raise(.warning), device: "B")])
+        try await waitUntil(timeout: .seconds(10), "the hub waiting on the lock") {
+            try blocker.execute("SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'critical_events'::regclass").scalar != "0"
+        }
+        let resumed = EventCollector(try await hub.subscribe(scope: scope, after: 0))
+        try await waitUntil(timeout: .seconds(5), "the replay answered") { resumed.received.count == 1 }
+        _ = try blocker.execute("COMMIT")
+        try await waitUntil(timeout: .seconds(10), "the waiting commit announced") { resumed.received.count == 2 && first.received.count == 2 }
+        #expect(resumed.received.map(\.id) == first.received.map(\.id))
+    }
+
     @Test("a restarted hub knows the unresolved alerts: a clear resolves the alert raised before the restart")
     func restart() async throws {
         let url = try TestPostgres.migratedDatabase()

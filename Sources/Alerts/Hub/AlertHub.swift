@@ -23,8 +23,7 @@ public final class AlertHub: Sendable {
         public var escalationCheckInterval: Duration = .seconds(1)
         /// Events buffered per live subscriber before it is disconnected (it resumes by id).
         public var subscriberBuffer: Int = 10_000
-        /// The most events a resumed stream replays; further behind, it reloads instead. The
-        /// replay is read on the hub's thread, where every alert decision waits meanwhile.
+        /// The most events a resumed stream replays; further behind, it reloads instead.
         public var replayLimit: Int = 1_000
         /// How long a clinician's action or a replay waits for the hub before it is answered
         /// `noAnswer` (HTTP 503): while the database is away the hub retries its commit.
@@ -37,6 +36,7 @@ public final class AlertHub: Sendable {
     private let replayLimit: Int
     private let actionTimeout: Duration
     private let inbox = AlertInbox()
+    private let replays: AlertReplayReader
     private let subscribers: AlertSubscribers
     private let snapshot = Mutex<[Int64: Alert]>([:])
     private let lastEventID = Atomic<Int64>(0)
@@ -49,6 +49,7 @@ public final class AlertHub: Sendable {
         replayLimit = configuration.replayLimit
         actionTimeout = configuration.actionTimeout
         subscribers = AlertSubscribers(buffer: configuration.subscriberBuffer)
+        replays = AlertReplayReader(url: url, facility: configuration.facility)
         let store = try AlertStore(url: url)
         let unresolved = try store.unresolvedAlerts(facility: facility)
         let last = try store.connection.execute("SELECT COALESCE(max(id), 0) FROM alert_events").scalar.flatMap { Int64($0) } ?? 0
@@ -100,7 +101,7 @@ public final class AlertHub: Sendable {
         var replayed: [StoredAlertEvent] = []
         if let lastEventID {
             do {
-                replayed = try await ask { [replayLimit] reply in .replay(after: lastEventID, limit: replayLimit, reply: reply) }.filter {
+                replayed = try await replays.events(after: lastEventID, limit: replayLimit, timeout: actionTimeout).filter {
                     scope.contains(facility: $0.facility, ward: $0.ward)
                 }
             } catch {
@@ -122,6 +123,7 @@ public final class AlertHub: Sendable {
         stopped.wait()
         stopped.signal()
         subscribers.finishAll()
+        replays.close()
     }
 
     private func ask<Value: Sendable>(
@@ -153,8 +155,8 @@ public final class AlertHub: Sendable {
 }
 
 /// The hub thread's loop: take commands, decide, commit, announce, reply.
-/// A continuation resumed by whichever comes first: the hub's answer or the timeout.
-private final class AnswerOnce<Value: Sendable>: Sendable {
+/// A continuation resumed by whichever comes first: the answer or the timeout.
+final class AnswerOnce<Value: Sendable>: Sendable {
     private let continuation: CheckedContinuation<Result<Value, AlertActionError>, Never>
     private let answered = Atomic<Bool>(false)
 
@@ -214,13 +216,6 @@ private final class HubWorker: @unchecked Sendable {
                         actions.append((changes.count, reply))
                         changes.append(lifecycle.resolve(alert, by: by))
                     case .failure(let error): replies.append { reply(.failure(error)) }
-                    }
-                case let .replay(after, limit, reply):
-                    do throws(PostgresError) {
-                        let events = try withConnection { store throws(PostgresError) in try store.events(after: after, limit: limit + 1, facility: lifecycle.facility) }
-                        replies.append { events.count > limit ? reply(.failure(.tooFarBehind(limit: limit))) : reply(.success(events)) }
-                    } catch {
-                        replies.append { reply(.failure(.storageUnavailable(error.redactedDescription))) }
                     }
                 }
             }

@@ -6,7 +6,6 @@ enum HubCommand: Sendable {
     case triggers([AlertTrigger])
     case acknowledge(id: Int64, by: String, scope: AlertScope, reply: @Sendable (Result<Alert, AlertActionError>) -> Void)
     case resolve(id: Int64, by: String, scope: AlertScope, reply: @Sendable (Result<Alert, AlertActionError>) -> Void)
-    case replay(after: Int64, limit: Int, reply: @Sendable (Result<[StoredAlertEvent], AlertActionError>) -> Void)
 }
 
 /// Why a clinician's action or a stream's replay did not happen.
