@@ -41,12 +41,12 @@ struct TrackedAlert: Sendable {
         from source: String, at time: Timestamp, level: Severity, clearing: Bool, timing: AlertTracker.Timing,
         isGone: (String) -> Bool
     ) -> AlertTracker.Transition? {
-        var tracker = trackers.removeValue(forKey: source) ?? AlertTracker()
-        for other in Array(trackers.keys) where other != Self.anySource && isGone(other) {
-            if let held = trackers.removeValue(forKey: other)?.open { tracker.holdOpen(held) }
+        if trackers.count > 1 || trackers[source] == nil {
+            for other in trackers.keys where other != source && other != Self.anySource && isGone(other) {
+                if let held = trackers.removeValue(forKey: other)?.open { trackers[source, default: AlertTracker()].holdOpen(held) }
+            }
         }
-        _ = tracker.evaluate(at: time, level: level, clearing: clearing, timing: timing)
-        trackers[source] = tracker
+        _ = trackers[source, default: AlertTracker()].evaluate(at: time, level: level, clearing: clearing, timing: timing)
         if source != Self.anySource, var resumed = trackers[Self.anySource] {
             _ = resumed.evaluate(at: time, level: level, clearing: clearing, timing: timing)
             trackers[Self.anySource] = resumed.open == nil ? nil : resumed
@@ -63,7 +63,8 @@ struct TrackedAlert: Sendable {
     /// The alert's transition to its trackers' state: raised when one opens, escalated when one
     /// opens higher than the alert, cleared when none is open.
     private mutating func settle() -> AlertTracker.Transition? {
-        let highest = trackers.values.compactMap(\.open).max()
+        var highest: Severity?
+        for tracker in trackers.values { if let open = tracker.open, highest.map({ open > $0 }) ?? true { highest = open } }
         switch (open, highest) {
         case (nil, let severity?):
             open = severity
