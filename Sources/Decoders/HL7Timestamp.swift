@@ -1,21 +1,28 @@
 import Foundation
 import VitalSigns
 
-/// HL7 v2 `TS`/`DTM` values: `YYYY[MM[DD[HH[MM[SS[.S[S[S[S]]]]]]]]][+/-ZZZZ]`.
+/// HL7 v2 `TS`/`DTM` values: `YYYY[MM[DD[HH[MM[SS[.S[S[S[S]]]]]]]]][+/-ZZZZ]` (up to six
+/// fraction digits are read, as some gateways send microseconds).
 ///
-/// Missing parts take their lowest value (HL7 precision semantics); a value without an offset
-/// is in the facility's zone. Parsed straight from the message bytes: it runs once per OBX.
+/// Missing parts take their lowest value (HL7 precision semantics). A value without an offset
+/// is in the sender's zone: the offset of the message's MSH-7 when it has one (`senderOffset`),
+/// else the facility's zone. Parsed straight from the message bytes: it runs once per OBX.
 enum HL7Timestamp {
     enum Problem: Error, Equatable {
         case malformed
         case outOfRange
     }
 
-    static func parse(_ text: String, facilityZone: TimeZone) throws(Problem) -> Timestamp {
-        try Array(text.utf8).withUnsafeBufferPointer { (bytes) throws(Problem) in try parse(bytes, facilityZone: facilityZone) }
+    static func parse(_ text: String, facilityZone: TimeZone, senderOffset: Int? = nil) throws(Problem) -> Timestamp {
+        try Array(text.utf8).withUnsafeBufferPointer { (bytes) throws(Problem) in
+            try parse(bytes, facilityZone: facilityZone, senderOffset: senderOffset).time
+        }
     }
 
-    static func parse(_ bytes: UnsafeBufferPointer<UInt8>, facilityZone: TimeZone) throws(Problem) -> Timestamp {
+    /// The instant, and the offset the value carried (nil without one).
+    static func parse(
+        _ bytes: UnsafeBufferPointer<UInt8>, facilityZone: TimeZone, senderOffset: Int? = nil
+    ) throws(Problem) -> (time: Timestamp, offset: Int?) {
         var end = bytes.endIndex
         var offsetSeconds: Int?
         if let sign = bytes.firstIndex(where: { $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "-") }) {
@@ -28,9 +35,9 @@ enum HL7Timestamp {
         var fractionMicros = 0
         if let dot = bytes[..<end].firstIndex(of: UInt8(ascii: ".")) {
             let digits = end - dot - 1
-            guard (1...4).contains(digits), let value = number(bytes, dot + 1, digits) else { throw .malformed }
-            // No array literals on this path: each would be allocated per call.
-            fractionMicros = value * (digits == 1 ? 100_000 : digits == 2 ? 10_000 : digits == 3 ? 1_000 : 100)
+            guard (1...6).contains(digits), let value = number(bytes, dot + 1, digits) else { throw .malformed }
+            fractionMicros = value
+            for _ in digits..<6 { fractionMicros *= 10 }
             end = dot
             guard end - bytes.startIndex == 14 else { throw .malformed }
         }
@@ -47,8 +54,8 @@ enum HL7Timestamp {
               hour < 24, minute < 60, second < 60, year >= 1900
         else { throw .outOfRange }
         let localSeconds = daysFromCivil(year: year, month: month, day: day) * 86_400 + hour * 3600 + minute * 60 + second
-        let offset = offsetSeconds ?? zoneOffset(facilityZone, localSeconds: localSeconds)
-        return Timestamp(microsecondsSinceEpoch: Int64(localSeconds - offset) * 1_000_000 + Int64(fractionMicros))
+        let offset = offsetSeconds ?? senderOffset ?? zoneOffset(facilityZone, localSeconds: localSeconds)
+        return (Timestamp(microsecondsSinceEpoch: Int64(localSeconds - offset) * 1_000_000 + Int64(fractionMicros)), offsetSeconds)
     }
 
     /// `width` ASCII digits from `start`, nothing else (no sign, no space).

@@ -49,7 +49,26 @@ import VitalSigns
         #expect(try HL7Timestamp.parse("20261101023000", facilityZone: newYork) == utc(2026, 11, 1, 7, 30, 0))
     }
 
-    @Test(arguments: ["", "20", "2026112", "20261129143005.", "20261129143005.12345", "2026-11-29", "20261129T1430",
+    @Test("a value without an offset is in the sender's zone (MSH-7's offset) when it is known, else the facility's; its own offset wins")
+    func theSendersOffset() throws {
+        #expect(try HL7Timestamp.parse("20261129143005", facilityZone: khartoum, senderOffset: 0) == utc(2026, 11, 29, 14, 30, 5))
+        #expect(try HL7Timestamp.parse("20261129143005", facilityZone: khartoum, senderOffset: -3 * 3600) == utc(2026, 11, 29, 17, 30, 5))
+        #expect(try HL7Timestamp.parse("20261129143005+0100", facilityZone: khartoum, senderOffset: 0) == utc(2026, 11, 29, 13, 30, 5))
+        let parsed = try Array("20261129143005-0330".utf8).withUnsafeBufferPointer { (bytes) throws(HL7Timestamp.Problem) in
+            try HL7Timestamp.parse(bytes, facilityZone: .gmt)
+        }
+        #expect(parsed.offset == -(3 * 3600 + 30 * 60))
+    }
+
+    @Test("up to six fraction digits (microseconds, as some gateways send) are read")
+    func microsecondFractions() throws {
+        #expect(try HL7Timestamp.parse("20261129143005.123456+0000", facilityZone: .gmt).microsecondsSinceEpoch
+            == utc(2026, 11, 29, 14, 30, 5).microsecondsSinceEpoch + 123_456)
+        #expect(try HL7Timestamp.parse("20261129143005.12345+0000", facilityZone: .gmt).microsecondsSinceEpoch
+            == utc(2026, 11, 29, 14, 30, 5).microsecondsSinceEpoch + 123_450)
+    }
+
+    @Test(arguments: ["", "20", "2026112", "20261129143005.", "20261129143005.1234567", "2026-11-29", "20261129T1430",
                       "20261129143005+02", "20261129143005+02x0", "2026112914300５"])
     func malformed(text: String) {
         #expect(throws: HL7Timestamp.Problem.malformed) { try HL7Timestamp.parse(text, facilityZone: .gmt) }

@@ -119,6 +119,19 @@ import VitalSigns
         #expect(criticalFlags(decoded.observations, profileID: decoded.profileID) == [false, true, false])
     }
 
+    @Test("OBR-7 and OBX-14 sent without an offset are in MSH-7's zone when it has one: a gateway on UTC in a facility on UTC+2")
+    func timesWithoutAnOffsetTakeTheSendersZone() throws {
+        let message = hl7(
+            "MSH|^~\\&|GATEWAY|ICU|||20261129143010+0000||ORU^R01|UTC-1|P|2.6",
+            "PID|||P-7^^^KTH^MR",
+            "OBR|1|||VITALS|||20261129143000",
+            "OBX|1|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC|1.1.1.1|97|262688^MDC_DIM_PERCENT^MDC|||||F|||20261129142959||||DEV-UTC",
+            "OBX|2|NM|149530^MDC_PULS_OXIM_PULS_RATE^MDC|1.1.1.2|72|264864^MDC_DIM_BEAT_PER_MIN^MDC|||||F"
+        )
+        let decoded = try decoder().decode(try parse(message))
+        #expect(decoded.observations.map(\.time) == [utc(2026, 11, 29, 14, 29, 59), utc(2026, 11, 29, 14, 30, 0)])
+    }
+
     @Test("codes and units found from the message's bytes mean what their Strings mean")
     func codeAndUnitSpellingsResolveAlike() throws {
         let message = hl7(

@@ -25,7 +25,7 @@ struct SimulatedMonitorTimeTests {
             let time = Timestamp(microsecondsSinceEpoch: millis * 1000)
             let bytes = SimulatedMonitor.hl7TimeBytes(time)
             #expect(String(decoding: bytes, as: UTF8.self) == SimulatedMonitor.hl7Time(time))
-            let parsed = bytes.withUnsafeBufferPointer { try? HL7Timestamp.parse($0, facilityZone: zone) }
+            let parsed = bytes.withUnsafeBufferPointer { try? HL7Timestamp.parse($0, facilityZone: zone).time }
             #expect(parsed == time, "\(String(decoding: bytes, as: UTF8.self))")
         }
     }
