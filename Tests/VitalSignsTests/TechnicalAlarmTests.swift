@@ -30,9 +30,12 @@ import VitalSigns
         #expect(watched.map(\.isSilent) == [false, true])
         #expect(watched.first?.allowedSilence == .seconds(30) && watched.first?.patient == patient)
 
-        // The next run, started at 100 s.
+        // The next run, started at 100 s; DEV-2's open silence alarm is resumed first, as the hub reloads it.
         var restarted = AlertEvaluator()
+        restarted.resume(AlertKey(subject: .device("DEV-2"), kind: nil, rule: .deviceSilent), severity: .warning)
         for device in watched { restarted.restoreWatch(device, from: at(100)) }
+        // The resumed device keeps when it was last heard, to be written back as it was.
+        #expect(restarted.watchedDevices.first { $0.deviceID == "DEV-2" }?.lastHeard == watched[1].lastHeard)
         #expect(restarted.tick(now: at(100)).isEmpty)
         #expect(restarted.tick(now: at(130)).isEmpty)
         let raised = restarted.tick(now: at(130.5))

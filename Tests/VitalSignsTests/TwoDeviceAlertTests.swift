@@ -50,6 +50,24 @@ import VitalSigns
         #expect(signals.map(\.summary) == ["raise warning 115.0 @0.0", "clear warning 80.0 @46.5"])
     }
 
+    @Test("a device that moved to another patient no longer holds the first patient's alert, nor hides their next episode")
+    func aDeviceThatMovedOnHandsTheAlertOver() {
+        var evaluator = AlertEvaluator(rules: rules(threshold: thresholdRule(clear: .after(.seconds(10)))))
+        let other = PatientIdentifier(id: "P-2", assigningAuthority: "KTH")
+        var signals: [AlertSignal] = []
+        for second in 0...70 {
+            let now = Double(second)
+            // DEV-A measures this patient for 5 s, then another patient (it is still heard).
+            let aPatient = second <= 5 ? patient : other
+            signals += evaluator.feed([reading(.heartRate, second <= 5 ? 115 : 80, at: now, patient: aPatient, device: "DEV-A")])
+                .filter { $0.patient == patient }
+            signals += evaluator.feed([reading(.heartRate, second >= 60 ? 118 : 80, at: now + 0.5, device: "DEV-B")])
+        }
+        // DEV-A's last value for this patient is older than its allowed silence (30 s) from 35.5 s:
+        // DEV-B's values clear the alert 10 s later, and DEV-B's own rise raises a new one.
+        #expect(signals.map(\.summary) == ["raise warning 115.0 @0.0", "clear warning 80.0 @45.5", "raise warning 118.0 @60.5"])
+    }
+
     @Test("two devices reading apart do not make a trend: each device's values are a series of their own")
     func twoDevicesAreNotATrend() {
         var evaluator = AlertEvaluator(rules: rules(threshold: thresholdRule(), rateOfChange: AlertRuleSet.standard.rateOfChange))

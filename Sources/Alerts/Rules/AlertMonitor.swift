@@ -124,7 +124,8 @@ public final class AlertMonitor: @unchecked Sendable {
         if let tick {
             applyLatestSettings()
             signals += evaluator.tick(now: tick)
-            if watchesRecordedAt.map({ tick.duration(since: $0) >= Self.watchRecordInterval }) ?? true {
+            // A clock stepped back counts as due too: the interval would otherwise not pass for as long.
+            if watchesRecordedAt.map({ tick.duration(since: $0) >= Self.watchRecordInterval || tick < $0 }) ?? true {
                 recordWatches()
                 watchesRecordedAt = tick
             }

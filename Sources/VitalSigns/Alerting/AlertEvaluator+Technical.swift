@@ -105,6 +105,8 @@ extension AlertEvaluator {
     /// clinician resolved stays resolved). A device heard already in this run is left as it is.
     public mutating func restoreWatch(_ watched: WatchedDevice, from start: Timestamp) {
         var device = devices[watched.deviceID] ?? DeviceActivity(lastHeard: max(watched.lastHeard, start))
+        // A device whose open silence alarm was resumed has no time of its own yet.
+        device.lastHeard = max(device.lastHeard, watched.lastHeard)
         device.allowedSilence = device.allowedSilence ?? watched.allowedSilence
         device.patient = device.patient ?? watched.patient
         device.location = device.location ?? watched.location

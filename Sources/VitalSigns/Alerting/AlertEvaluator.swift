@@ -239,9 +239,14 @@ public struct AlertEvaluator: Sendable {
         timing: AlertTracker.Timing, context: AlertContext, escalationAfter: (Severity) -> Duration
     ) -> [AlertSignal] {
         guard var entry = alerts[key] ?? (level == .normal ? nil : TrackedAlert(context: context)) else { return [] }
+        let now = clock ?? time
         let transition = entry.evaluate(
-            from: source, at: time, level: level, clearing: clearing, timing: timing,
-            isGone: { devices[$0]?.isSilent == true }
+            from: source, at: time, heardAt: now, level: level, clearing: clearing, timing: timing,
+            isGone: { source, heardAt in
+                guard let device = devices[source] else { return false }
+                let allowed = device.allowedSilence ?? rules.silence.minimumSilence
+                return device.isSilent || heardAt.map { now.duration(since: $0) > allowed } ?? false
+            }
         )
         entry.context = context
         if transition != nil { entry.lastSignalAt = time }
