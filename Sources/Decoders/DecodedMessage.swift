@@ -10,6 +10,8 @@ public struct MessageHeader: Sendable, Hashable {
     /// MSH-4 as sent (HD).
     public var sendingFacility: String
     public var controlID: String
+    /// MSH-7 as sent: with MSH-3/4 and MSH-10, the key of a retransmission.
+    public var messageTime: String = ""
     public var messageType: String
     public var triggerEvent: String
     /// MSH-3's namespace (HD.1), which device profiles match on.

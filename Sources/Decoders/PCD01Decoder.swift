@@ -27,6 +27,7 @@ public struct PCD01Decoder: Sendable {
             sendingApplication: msh[3].textAsSent,
             sendingFacility: msh[4].textAsSent,
             controlID: msh[10].value,
+            messageTime: msh[7].textAsSent,
             messageType: msh[9].component(1).value,
             triggerEvent: msh[9].component(2).value,
             applicationName: msh[3].component(1).value

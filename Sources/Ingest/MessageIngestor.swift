@@ -69,7 +69,10 @@ public final class MessageIngestor: Sendable {
             ])
         }
         let header = decoded.header
-        let key = MessageKey(sendingApplication: header.sendingApplication, sendingFacility: header.sendingFacility, controlID: header.controlID)
+        let key = MessageKey(
+            sendingApplication: header.sendingApplication, sendingFacility: header.sendingFacility, controlID: header.controlID,
+            messageTime: header.messageTime
+        )
         var warnings = decoded.skipped.prefix(Self.namedSkippedRows).map {
             HL7ErrorDetail(code: .dataTypeError, severity: .warning, segmentID: "OBX", segmentSequence: $0.segmentSequence, field: $0.field, text: $0.reason)
         }

@@ -1,16 +1,22 @@
 import VitalSigns
 
 /// Identifies one HL7 v2 message for duplicate detection: MSH-3 sending application, MSH-4
-/// sending facility, MSH-10 message control id. A retransmission carries the same key.
+/// sending facility, MSH-10 message control id and MSH-7, the time the message was created. A
+/// retransmission carries the same key. MSH-7 is part of it because senders reuse control ids:
+/// a gateway that counts MSH-10 from 1 again after a reboot sends new messages under the ids
+/// of old ones, and those must not be dropped as retransmissions.
 public struct MessageKey: Sendable, Hashable, CustomStringConvertible {
     public var sendingApplication: String
     public var sendingFacility: String
     public var controlID: String
+    /// MSH-7 as sent; empty for sources whose control id is unique on its own (MQTT, serial).
+    public var messageTime: String
 
-    public init(sendingApplication: String, sendingFacility: String, controlID: String) {
+    public init(sendingApplication: String, sendingFacility: String, controlID: String, messageTime: String = "") {
         self.sendingApplication = sendingApplication
         self.sendingFacility = sendingFacility
         self.controlID = controlID
+        self.messageTime = messageTime
     }
 
     /// `application|facility|control id`: no patient data, safe to log.
@@ -18,9 +24,10 @@ public struct MessageKey: Sendable, Hashable, CustomStringConvertible {
 }
 
 extension MessageKey: Comparable {
-    /// By application, facility, then control id: the order a commit writes its keys in.
+    /// By application, facility, control id, then time: the order a commit writes its keys in.
     public static func < (lhs: MessageKey, rhs: MessageKey) -> Bool {
-        (lhs.sendingApplication, lhs.sendingFacility, lhs.controlID) < (rhs.sendingApplication, rhs.sendingFacility, rhs.controlID)
+        (lhs.sendingApplication, lhs.sendingFacility, lhs.controlID, lhs.messageTime)
+            < (rhs.sendingApplication, rhs.sendingFacility, rhs.controlID, rhs.messageTime)
     }
 }
 

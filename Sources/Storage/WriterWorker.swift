@@ -195,24 +195,26 @@ final class WriterWorker: @unchecked Sendable {
             // of the others, which is usually nothing at all.
             let result = try connection.query("""
                 WITH input AS (
-                    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::integer[]) WITH ORDINALITY
-                        AS t (sending_application, sending_facility, control_id, observation_count, ordinal)
+                    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::integer[]) WITH ORDINALITY
+                        AS t (sending_application, sending_facility, control_id, message_time, observation_count, ordinal)
                 ), inserted AS (
-                    INSERT INTO ingested_messages (sending_application, sending_facility, control_id, observation_count)
-                    SELECT sending_application, sending_facility, control_id, observation_count FROM input
+                    INSERT INTO ingested_messages (sending_application, sending_facility, control_id, message_time, observation_count)
+                    SELECT sending_application, sending_facility, control_id, message_time, observation_count FROM input
                     ON CONFLICT DO NOTHING
-                    RETURNING sending_application, sending_facility, control_id
+                    RETURNING sending_application, sending_facility, control_id, message_time
                 )
                 SELECT i.ordinal FROM input i
                 WHERE NOT EXISTS (
                     SELECT 1 FROM inserted n
                     WHERE n.sending_application = i.sending_application
                       AND n.sending_facility = i.sending_facility
-                      AND n.control_id = i.control_id)
+                      AND n.control_id = i.control_id
+                      AND n.message_time = i.message_time)
                 """, [
                     PostgresArray.text(keys.distinct.map(\.sendingApplication)),
                     PostgresArray.text(keys.distinct.map(\.sendingFacility)),
                     PostgresArray.text(keys.distinct.map(\.controlID)),
+                    PostgresArray.text(keys.distinct.map(\.messageTime)),
                     PostgresArray.integers(keys.firstSubmission.map { group[$0].batch.observations.count }),
                 ], prepared: true)
             for row in result.rows {

@@ -108,4 +108,26 @@ import VitalSigns
         #expect(rows == [["0012A1FFFE000001", "80"], ["0012A1FFFE000002", "120"]])
         #expect(try engine.count("SELECT count(*) FROM ingested_messages") == 2)
     }
+
+    /// A gateway that counts MSH-10 from 1 again after a reboot sends new messages under old
+    /// control ids; MSH-7, the time each was created, tells them from retransmissions.
+    @Test("a control id reused with another MSH-7 (a gateway counting from 1 again after a reboot) is a new message, stored; a resend of either is not")
+    func aReusedControlIDWithAnotherTimeIsANewMessage() async throws {
+        let engine = try await TestEngine.start()
+        defer { engine.stop() }
+        func message(time: String, heartRate: Int) -> [UInt8] {
+            Array(("MSH|^~\\&|ACME^0012A1FFFE000009^EUI-64||||\(time)||ORU^R01|1|P|2.6\r"
+                + "PID|||77^^^H\rOBX|1|NM|147842^MDC_ECG_HEART_RATE^MDC|1.1.1.1|\(heartRate)|264864^MDC_DIM_BEAT_PER_MIN^MDC|||||R").utf8)
+        }
+        let client = try await MLLPClient.connect(host: "127.0.0.1", port: engine.port)
+        defer { Task { await client.close() } }
+        let beforeReboot = message(time: "20261129101500+0000", heartRate: 80)
+        let afterReboot = message(time: "20261129113000+0000", heartRate: 95)
+        for bytes in [beforeReboot, afterReboot, afterReboot, beforeReboot] {
+            let ack = try HL7Message(parsing: await client.send(bytes))
+            #expect(ack.firstSegment(named: "MSA")?[1].value == "AA")
+        }
+        #expect(try engine.query("SELECT value FROM vital_signs ORDER BY observation_time") == [["80"], ["95"]])
+        #expect(try engine.count("SELECT count(*) FROM ingested_messages") == 2)
+    }
 }
