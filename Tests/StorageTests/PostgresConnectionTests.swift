@@ -32,6 +32,18 @@ struct PostgresConnectionTests {
         #expect(error?.isDataError == true)
     }
 
+    @Test("over TCP the server's side of the connection has keepalives and a user timeout: a client that vanishes mid-transaction does not hold its locks for hours")
+    func serverSideKeepalives() throws {
+        let connection = try PostgresConnection(url: try TestPostgres.database())
+        defer { connection.close() }
+        #expect(try connection.execute("SELECT inet_client_addr() IS NOT NULL").scalar == "t", "the test database is reached over TCP")
+        let settings = try connection.execute("""
+            SELECT current_setting('tcp_keepalives_idle'), current_setting('tcp_keepalives_interval'),
+                   current_setting('tcp_keepalives_count'), current_setting('tcp_user_timeout')
+            """).rows
+        #expect(settings == [["30", "10", "3", "60000"]])
+    }
+
     @Test("parameterised queries pass NULLs and return them as nil")
     func parametersWithNulls() throws {
         let connection = try PostgresConnection(url: try TestPostgres.database())
