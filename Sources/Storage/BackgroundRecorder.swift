@@ -11,13 +11,20 @@ final class BackgroundRecorder<Item: Sendable>: Sendable {
     typealias Insert = @Sendable ([Item], PostgresConnection) throws(PostgresError) -> Void
 
     private let queue: ItemQueue<Item>
+    /// Signalled when the thread has ended (and again by each `shutdown` that waited for it).
+    private let finished = DispatchSemaphore(value: 0)
+
+    /// How long `shutdown` waits for what is queued to be written.
+    static var shutdownWait: Duration { .seconds(15) }
 
     /// `what` names the items in log lines; `insert` writes one group in one statement.
     init(url: String, capacity: Int, threadName: String, what: String, logger: Logger, insert: @escaping Insert) {
         queue = ItemQueue(capacity: capacity)
         let queue = queue
+        let finished = finished
         startThread(named: threadName) {
             Self.run(url: url, queue: queue, what: what, logger: logger, insert: insert)
+            finished.signal()
         }
     }
 
@@ -29,8 +36,13 @@ final class BackgroundRecorder<Item: Sendable>: Sendable {
     /// Items queued and not yet committed.
     var pending: Int { queue.count }
 
-    /// Writes what is queued (one attempt if the database is down), then stops the thread.
-    func shutdown() { queue.close() }
+    /// Writes what is queued (one attempt if the database is down), stops the thread, and
+    /// returns when it has (at most `shutdownWait`): a process that exits next keeps what was
+    /// queued. Idempotent.
+    func shutdown() {
+        queue.close()
+        if finished.wait(timeout: .now() + Self.shutdownWait.seconds) == .success { finished.signal() }
+    }
 
     private static func run(url: String, queue: ItemQueue<Item>, what: String, logger: Logger, insert: Insert) {
         var connection: PostgresConnection?

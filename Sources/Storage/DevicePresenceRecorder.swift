@@ -40,7 +40,7 @@ public final class DevicePresenceRecorder: Sendable {
     /// States queued and not yet committed.
     public var backlog: Int { recorder.pending }
 
-    /// Writes what is queued (one attempt if the database is down), then stops the thread.
+    /// Writes what is queued (one attempt if the database is down), stops the thread and returns when it has (at most 15 s).
     public func shutdown() { recorder.shutdown() }
 
     private static func upsert(_ states: [DevicePresence], into connection: PostgresConnection) throws(PostgresError) {

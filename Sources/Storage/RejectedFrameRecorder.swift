@@ -58,7 +58,7 @@ public final class RejectedFrameRecorder: Sendable {
     /// Frames queued and not yet committed.
     public var pending: Int { recorder.pending }
 
-    /// Writes what is queued (one attempt if the database is down), then stops the thread.
+    /// Writes what is queued (one attempt if the database is down), stops the thread and returns when it has (at most 15 s).
     public func shutdown() { recorder.shutdown() }
 
     private static func insert(_ frames: [RejectedFrame], into connection: PostgresConnection) throws(PostgresError) {

@@ -38,6 +38,18 @@ struct WatchedDeviceRecorderTests {
         #expect(loaded == [watched("DEV-A", heardSecondsAgo: 5, silent: true, patient: patient), watched("DEV-C", heardSecondsAgo: 1)])
     }
 
+    @Test("shutdown returns once what was queued is written: a process that exits next loses none of it")
+    func shutdownWritesWhatIsQueued() throws {
+        let url = try TestPostgres.migratedDatabase()
+        let recorder = WatchedDeviceRecorder(url: url, facility: "KTH", logger: TestPostgres.logger)
+        for index in 0..<20_000 { recorder.record(watched("DEV-\(index)", heardSecondsAgo: 1)) }
+        recorder.shutdown()
+        let connection = try PostgresConnection(url: url)
+        defer { connection.close() }
+        #expect(try connection.execute("SELECT count(*) FROM watched_devices").scalar == "20000")
+        recorder.shutdown()  // again: returns at once
+    }
+
     @Test("maintenance forgets devices not heard for 30 days")
     func maintenancePrunes() async throws {
         let url = try TestPostgres.migratedDatabase()
