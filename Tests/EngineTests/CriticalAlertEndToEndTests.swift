@@ -105,17 +105,43 @@ import VitalSigns
             #expect(try await browser.evaluate("document.querySelector('[data-alert-id][data-severity=emergency][data-state=open] [data-action=ack]:not([disabled])') !== null") == true)
             try await browser.screenshot(to: artifacts + "/reopened.png")
 
-            // Acknowledged again, and resolved by a clinician before that answer arrives: the row
-            // goes, and the late answer does not bring it back.
-            try await browser.click("[data-alert-id] [data-action=ack]")
-            try await waitUntil(timeout: .seconds(15), "second acknowledgement stored") {
-                try engine.query("SELECT state FROM critical_events") == [["acknowledged"]]
+            // Another alert, acknowledged here (answer held), reopened, and acknowledged by a second
+            // nurse before the first one's answer arrives: the older answer changes nothing.
+            let scope = AlertScope(facility: engine.hub.facility)
+            func raiseHeartRate(_ severity: AlertSeverity, value: Double) {
+                engine.hub.submit([AlertTrigger(
+                    action: .raise(severity), key: "DEV-Y|heart_rate|threshold.heart_rate", rule: "threshold.heart_rate", vital: "heart_rate",
+                    value: value, unit: "/min", patient: acknowledged.patient, device: "DEV-Y", location: acknowledged.location,
+                    observedAt: AlertingEngine.now(), escalateAfter: .seconds(60)
+                )])
             }
-            _ = try await engine.hub.resolve(id: acknowledged.id, by: "dr.osman", in: AlertScope(facility: engine.hub.facility))
-            try await browser.waitFor("document.querySelectorAll('[data-alert-id]').length === 0", timeout: .seconds(15))
+            raiseHeartRate(.warning, value: 125)
+            try await waitUntil(timeout: .seconds(15), "the second alert") { engine.hub.openAlerts(in: scope).contains { $0.device == "DEV-Y" } }
+            let second = try #require(engine.hub.openAlerts(in: scope).first { $0.device == "DEV-Y" })
+            let row = "[data-alert-id='\(second.id)']"
+            try await browser.waitFor("document.querySelector(\"\(row)[data-state=open]\") !== null", timeout: .seconds(15))
+            try await browser.click("\(row) [data-action=ack]")
+            try await browser.waitFor("document.querySelector(\"\(row)[data-state=acknowledged]\") !== null", timeout: .seconds(15))
+            raiseHeartRate(.urgent, value: 140)
+            try await browser.waitFor("document.querySelector(\"\(row)[data-severity=urgent][data-state=open]\") !== null", timeout: .seconds(15))
+            _ = try await engine.hub.acknowledge(id: second.id, by: "nurse.hala", in: scope)
+            try await browser.waitFor("document.querySelector(\"\(row)[data-state=acknowledged] .acked-by\")?.textContent === 'nurse.hala'", timeout: .seconds(15))
             _ = try await browser.evaluate("window.releaseAcknowledgementAnswers()")
             try await browser.waitFor("window.acknowledgementAnswersRead === 2", timeout: .seconds(15))
-            #expect(try await browser.evaluate("document.querySelectorAll('[data-alert-id]').length") == 0)
+            #expect(try await browser.evaluate("document.querySelector(\"\(row)[data-severity=urgent][data-state=acknowledged] .acked-by\")?.textContent") == "nurse.hala")
+
+            // The first alert acknowledged again, and resolved by a clinician before that answer
+            // arrives: the row goes, and the late answer does not bring it back.
+            let first = "[data-alert-id='\(acknowledged.id)']"
+            try await browser.click("\(first) [data-action=ack]")
+            try await waitUntil(timeout: .seconds(15), "the acknowledgement stored") {
+                try engine.query("SELECT state FROM critical_events WHERE id = \(acknowledged.id)") == [["acknowledged"]]
+            }
+            _ = try await engine.hub.resolve(id: acknowledged.id, by: "dr.osman", in: scope)
+            try await browser.waitFor("document.querySelector(\"\(first)\") === null", timeout: .seconds(15))
+            _ = try await browser.evaluate("window.releaseAcknowledgementAnswers()")
+            try await browser.waitFor("window.acknowledgementAnswersRead === 3", timeout: .seconds(15))
+            #expect(try await browser.evaluate("document.querySelectorAll('[data-alert-id]').length") == 1)
         } catch {
             _ = try? await browser.screenshot(to: artifacts + "/failure.png")
             await engine.stop()

@@ -10,7 +10,6 @@
 
 (() => {
   const SEVERITY_RANK = { warning: 1, urgent: 2, critical: 3, emergency: 4 };
-  const STATE_RANK = { open: 0, acknowledged: 1, resolved: 2 };
   const LOUD = new Set(['critical', 'emergency']);
   const TOKEN_KEY = 'nilecare.accessToken';
   const AGO_EVERY_MS = 5000;
@@ -88,35 +87,43 @@
 
   // ---- merging alerts -----------------------------------------------------------------------
 
-  // Events and responses can cross (an ack response overtakes an older escalation event, or
-  // arrives after the alert was reopened or resolved), so the state does not move backwards;
-  // everything else comes from the newer message. Moving back to open is forward when a worse
-  // condition reopened the alert at or after its acknowledgement: an acknowledgement covers the
-  // condition as it was, so an older one never hides the reopened alert's button.
+  // Events and responses can cross: an acknowledgement's answer can arrive after the stream's
+  // later events (the alert reopened by a worse condition, acknowledged by another nurse, or
+  // resolved). Every change stamps the alert with its time (raised, escalated, acknowledged,
+  // resolved), so an older message never overwrites a newer one. Within one instant (one
+  // commit), a reopening outranks the acknowledgement it follows: an acknowledgement covers the
+  // condition as it was, so it never hides the reopened alert's button.
+  function changedAt(alert) {
+    let latest = 0;
+    for (const time of [alert.raisedAt, alert.escalatedAt, alert.acknowledgedAt, alert.resolvedAt]) {
+      const ms = Date.parse(time);
+      if (ms > latest) latest = ms;   // an absent time (NaN) never is
+    }
+    return latest;
+  }
+
   function reopenedSinceAcknowledged(open, acknowledged) {
     return acknowledged.state === 'acknowledged' && open.state === 'open' && !!open.escalatedAt && !!acknowledged.acknowledgedAt
       && Date.parse(open.escalatedAt) >= Date.parse(acknowledged.acknowledgedAt);
   }
 
-  const resolvedIDs = new Set();  // resolved is final: a late response does not bring one back
+  // Resolved is final: a late message does not bring one back. Emptied with each full reload,
+  // after which only newer messages arrive.
+  const resolvedIDs = new Set();
 
   function merge(incoming) {
     if (!incoming || typeof incoming.id !== 'number' || resolvedIDs.has(incoming.id)) return;
     const known = alerts.get(incoming.id);
-    let next = incoming;
-    if (known && reopenedSinceAcknowledged(known, incoming)) {
-      next = known;
-    } else if (known && STATE_RANK[known.state] > STATE_RANK[incoming.state] && !reopenedSinceAcknowledged(incoming, known)) {
-      next = Object.assign({}, incoming, {
-        state: known.state, acknowledgedAt: known.acknowledgedAt, acknowledgedBy: known.acknowledgedBy,
-      });
+    if (known) {
+      const knownAt = changedAt(known), incomingAt = changedAt(incoming);
+      if (incomingAt < knownAt || (incomingAt === knownAt && reopenedSinceAcknowledged(known, incoming))) return;
     }
-    if (next.state === 'resolved') {
-      resolvedIDs.add(next.id);
-      alerts.delete(next.id);
-      rowErrors.delete(next.id);
+    if (incoming.state === 'resolved') {
+      resolvedIDs.add(incoming.id);
+      alerts.delete(incoming.id);
+      rowErrors.delete(incoming.id);
     } else {
-      alerts.set(next.id, next);
+      alerts.set(incoming.id, incoming);
     }
   }
 
@@ -152,6 +159,7 @@
       const before = new Set(alerts.keys());
       const list = Array.isArray(body.alerts) ? body.alerts : [];
       alerts.clear();
+      resolvedIDs.clear();
       for (const alert of list) merge(alert);
       for (const alert of mine) merge(alert);   // newer than the snapshot, or equal
       if (document.body.dataset.loaded === 'true') {
@@ -438,7 +446,9 @@
     rowErrors.delete(id);
     render();
     try {
-      merge(await api('POST', 'alerts/' + encodeURIComponent(id) + '/ack'));
+      const answer = await api('POST', 'alerts/' + encodeURIComponent(id) + '/ack');
+      // A row gone meanwhile was resolved, or left out of a reload: the server's later word.
+      if (alerts.has(id)) merge(answer);
     } catch (error) {
       if (error.status === 404 || error.status === 409) {
         // Resolved meanwhile, or no longer ours: the server's word wins.
