@@ -338,6 +338,16 @@ struct MigrationTests {
             """)
         try connection.execute("CALL run_job(\(job))")
         #expect(try connection.execute("SELECT sum(sample_count), max(max_value) FROM vital_signs_1m").rows == [["2", "90"]])
+
+        // A row from a monitor whose clock was reset to 2000 is kept by the retention policy,
+        // which counts from when chunks were created, as native mode counts from arrival.
+        try connection.execute("""
+            INSERT INTO vital_signs (observation_time, device_id, vital_kind, code, code_system, value, unit, status, is_critical)
+            VALUES ('2000-01-01 00:00:00+00', 1, 1, 'x', 'MDC', 70, '/min', 'F', false)
+            """)
+        let retention = try connection.execute("SELECT job_id FROM timescaledb_information.jobs WHERE proc_name = 'policy_retention'").scalar ?? ""
+        try connection.execute("CALL run_job(\(retention))")
+        #expect(try count(connection, "SELECT count(*) FROM vital_signs WHERE observation_time < '2001-01-01'") == 1)
     }
 }
 
