@@ -1,4 +1,5 @@
 import CLibPQ
+import Foundation
 import Logging
 
 #if canImport(Glibc)
@@ -56,7 +57,10 @@ public final class PostgresConnection {
     /// DateStyle ISO, so that timestamps as text read the same whatever the server's default,
     /// and the same keepalives on the server's side of the connection: a client that vanished in
     /// the middle of a transaction (a network cut during a commit) would otherwise hold its
-    /// locks, the message keys other writers wait on, for the server kernel's two hours. Notices
+    /// locks, the message keys other writers wait on, for the server kernel's two hours. A
+    /// server configured with `synchronous_commit = off` gets `on` for this session: the engine
+    /// acknowledges what it committed, which must then be on disk (stronger settings are kept).
+    /// Notices
     /// (e.g. "relation already exists, skipping") go to `logger` at debug level when one is
     /// given, and are dropped otherwise.
     public init(url: String, logger: Logger? = nil) throws(PostgresError) {
@@ -79,7 +83,8 @@ public final class PostgresConnection {
         }
         endpoint = Self.describe(connection)
         guard PQstatus(connection) == CONNECTION_OK else {
-            let message = Self.trimmed(PQerrorMessage(connection))
+            // libpq quotes a URL it cannot parse, password and all; the message reaches the logs.
+            let message = Self.withoutPasswords(Self.trimmed(PQerrorMessage(connection)), of: url)
             PQfinish(connection)
             throw PostgresError(message: message, context: "connect to \(endpoint)")
         }
@@ -87,12 +92,34 @@ public final class PostgresConnection {
         PQsetNoticeReceiver(connection, noticeReceiver, Unmanaged.passUnretained(noticeSink).toOpaque())
         try execute("""
             SET DateStyle = 'ISO, YMD'; SET tcp_keepalives_idle = 30; SET tcp_keepalives_interval = 10;
-            SET tcp_keepalives_count = 3; SET tcp_user_timeout = 60000
+            SET tcp_keepalives_count = 3; SET tcp_user_timeout = 60000;
+            SELECT set_config('synchronous_commit', 'on', false) WHERE current_setting('synchronous_commit') = 'off'
             """)
     }
 
     deinit {
         if let handle { PQfinish(handle) }
+    }
+
+    /// `text` with the password of `url` (a URL's `user:password@` or a conninfo's `password=`)
+    /// replaced by `***` wherever it appears.
+    static func withoutPasswords(_ text: String, of url: String) -> String {
+        var passwords: [Substring] = []
+        if let scheme = url.range(of: "://"), let at = url[scheme.upperBound...].firstIndex(of: "@") {
+            let credentials = url[scheme.upperBound..<at]
+            if let colon = credentials.firstIndex(of: ":") { passwords.append(credentials[credentials.index(after: colon)...]) }
+        }
+        if let key = url.range(of: "password=") {
+            let rest = url[key.upperBound...]
+            let quoted = rest.first == "'"
+            let value = quoted ? rest.dropFirst().prefix { $0 != "'" } : rest.prefix { $0 != " " && $0 != "&" }
+            passwords.append(value)
+        }
+        var redacted = text
+        for password in passwords where !password.isEmpty {
+            redacted = redacted.replacingOccurrences(of: password, with: "***")
+        }
+        return redacted
     }
 
     /// Closes the connection; later calls fail with a clear error. Calling it twice is harmless.
@@ -148,6 +175,12 @@ public final class PostgresConnection {
         // Errors only: the summary is not built for statements that succeed.
         func context() -> String { Self.summary(of: sql) }
         let connection = try open(context: context())
+        // A C string ends at NUL: the parameter would be cut short, and stored so, without a word.
+        if let position = parameters.firstIndex(where: { $0?.utf8.contains(0) == true }) {
+            throw PostgresError(
+                sqlState: "22021", message: "parameter $\(position + 1) holds a NUL byte, which PostgreSQL text cannot store", context: context()
+            )
+        }
         guard prepared else {
             let result: OpaquePointer? = withOptionalCStringArray(parameters) { values in
                 PQexecParams(connection, sql, Int32(parameters.count), nil, values, nil, nil, 0)

@@ -44,6 +44,43 @@ struct PostgresConnectionTests {
         #expect(settings == [["30", "10", "3", "60000"]])
     }
 
+    @Test("a parameter with a NUL byte is refused as a data error, not cut short and stored so")
+    func aNULInAParameterIsRefused() throws {
+        let connection = try PostgresConnection(url: try TestPostgres.database())
+        defer { connection.close() }
+        let error = #expect(throws: PostgresError.self) {
+            try connection.query("SELECT $1::text, $2::text", ["fine", "ICU\u{0}X"])
+        }
+        #expect(error?.sqlState == "22021" && error?.isDataError == true)
+        #expect(error?.message.contains("parameter $2") == true)
+        #expect(try connection.query("SELECT $1::text", ["ICU"]).scalar == "ICU")
+    }
+
+    @Test("a URL libpq cannot parse is quoted in the error without its password")
+    func connectErrorsHideThePassword() {
+        for url in ["postgresql://nilecare:S3cretPW@[fe80::1/vitals", "postgresql://nilecare:S3cret%40PW@[fe80::1/vitals",
+                    "host=127.0.0.1 port=1 password='S3cret PW' dbname=vitals connect_timeout=2"] {
+            let error = #expect(throws: PostgresError.self) { try PostgresConnection(url: url) }
+            #expect(error.map { !$0.description.contains("S3cret") } == true, "\(error?.description ?? "")")
+        }
+    }
+
+    @Test("a database set to synchronous_commit = off gets it on for the engine's sessions: what the engine acknowledges is on disk")
+    func synchronousCommitIsOn() throws {
+        let url = try TestPostgres.database()
+        let admin = try PostgresConnection(url: url)
+        defer { admin.close() }
+        let database = try admin.execute("SELECT current_database()").scalar ?? ""
+        try admin.execute("ALTER DATABASE \(try admin.quoteIdentifier(database)) SET synchronous_commit = off")
+        let connection = try PostgresConnection(url: url)
+        defer { connection.close() }
+        #expect(try connection.execute("SHOW synchronous_commit").scalar == "on")
+        try admin.execute("ALTER DATABASE \(try admin.quoteIdentifier(database)) SET synchronous_commit = remote_write")
+        let other = try PostgresConnection(url: url)
+        defer { other.close() }
+        #expect(try other.execute("SHOW synchronous_commit").scalar == "remote_write")
+    }
+
     @Test("parameterised queries pass NULLs and return them as nil")
     func parametersWithNulls() throws {
         let connection = try PostgresConnection(url: try TestPostgres.database())
