@@ -29,6 +29,7 @@ public enum MigrationError: Error, Sendable, CustomStringConvertible {
     case mixedModes([String])
     case timescaleUnavailable(reason: String)
     case newerSchema(directory: String, unknown: [String])
+    case notUTF8(encoding: String)
     case failed(name: String, PostgresError)
 
     public var description: String {
@@ -49,6 +50,9 @@ public enum MigrationError: Error, Sendable, CustomStringConvertible {
             return "TimescaleDB mode was requested but is unavailable: \(reason)"
         case let .newerSchema(directory, unknown):
             return "the database has migrations that \(directory) does not (\(unknown.joined(separator: ", "))): this build, or the folder it was started with, is older than the schema"
+        case let .notUTF8(encoding):
+            return "the database's encoding is \(encoding), not UTF8: text it cannot hold (Arabic names and locations in a LATIN1 database, say) "
+                + "would refuse whole messages; create the database with ENCODING 'UTF8'"
         case let .failed(name, error):
             return "migration \(name) failed: \(error)"
         }
@@ -153,6 +157,8 @@ public struct Migrator: Sendable {
     /// Brings the database up to date. See the type's documentation.
     public func migrate(_ connection: PostgresConnection) throws -> MigrationReport {
         let files = try migrations()
+        let encoding = try connection.execute("SHOW server_encoding").scalar ?? ""
+        guard encoding == "UTF8" else { throw MigrationError.notUTF8(encoding: encoding) }
         try connection.query("SELECT pg_advisory_lock($1)", [String(Self.advisoryLockKey)])
         defer { _ = try? connection.query("SELECT pg_advisory_unlock($1)", [String(Self.advisoryLockKey)]) }
 

@@ -52,6 +52,23 @@ struct MigrationTests {
         }
     }
 
+    @Test("a database whose encoding is not UTF8 is refused before anything is created, saying how to create it")
+    func aLatin1DatabaseIsRefused() throws {
+        let cluster = try TestPostgres.shared()
+        let name = TestPostgres.uniqueName("latin1")
+        let admin = try PostgresConnection(url: cluster.url)
+        defer { admin.close() }
+        try admin.execute("CREATE DATABASE \(name) ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0")
+        let connection = try PostgresConnection(url: cluster.url(database: name))
+        defer { connection.close() }
+        #expect {
+            _ = try Migrator(directory: RepositoryPaths.migrations, logger: logger).migrate(connection)
+        } throws: { error in
+            "\(error)".contains("encoding is LATIN1, not UTF8") && "\(error)".contains("ENCODING 'UTF8'")
+        }
+        #expect(try connection.execute("SELECT to_regclass('schema_migrations') IS NULL").scalar == "t")
+    }
+
     @Test("vital_signs has exactly the three specified indexes", arguments: availableModes)
     func indexes(mode: StorageMode) throws {
         let connection = try PostgresConnection(url: try TestPostgres.migratedDatabase(mode: mode))
