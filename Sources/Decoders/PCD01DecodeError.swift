@@ -12,11 +12,15 @@ public enum PCD01DecodeError: Error, Sendable, Hashable, CustomStringConvertible
     case requiredFieldMissing(segment: String, sequence: Int, field: Int, what: String)
     /// A field holds a value of the wrong form: `AE`, code 102.
     case invalidValue(segment: String, sequence: Int, field: Int, value: String, reason: String)
+    /// A second MSH: the frame holds more than one message (a batch sent as one, or a sender's
+    /// framing bug). `AE`, code 100: stored as one, the second message would be acknowledged
+    /// under the first one's id, and never on its own.
+    case moreThanOneMessage(segmentIndex: Int)
 
     public var acknowledgmentCode: HL7AcknowledgmentCode {
         switch self {
         case .unsupportedMessage, .unsupportedProcessingID: .AR
-        case .requiredFieldMissing, .invalidValue: .AE
+        case .requiredFieldMissing, .invalidValue, .moreThanOneMessage: .AE
         }
     }
 
@@ -31,6 +35,8 @@ public enum PCD01DecodeError: Error, Sendable, Hashable, CustomStringConvertible
             return HL7ErrorDetail(code: .requiredFieldMissing, segmentID: segment, segmentSequence: sequence, field: field, text: description)
         case let .invalidValue(segment, sequence, field, _, _):
             return HL7ErrorDetail(code: .dataTypeError, segmentID: segment, segmentSequence: sequence, field: field, text: description)
+        case .moreThanOneMessage:
+            return HL7ErrorDetail(code: .segmentSequenceError, segmentID: "MSH", segmentSequence: 2, text: description)
         }
     }
 
@@ -44,6 +50,8 @@ public enum PCD01DecodeError: Error, Sendable, Hashable, CustomStringConvertible
             "\(segment)-\(field) (\(what)) is required but empty in \(segment) #\(sequence)"
         case let .invalidValue(segment, sequence, field, value, reason):
             "\(segment)-\(field) in \(segment) #\(sequence) is invalid (\(reason)): '\(value.prefix(40))'"
+        case let .moreThanOneMessage(index):
+            "segment \(index + 1) is a second MSH: a frame carries one message; send each in a frame of its own"
         }
     }
 }

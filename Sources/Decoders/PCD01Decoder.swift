@@ -81,6 +81,8 @@ public struct PCD01Decoder: Sendable {
                 context.startPatient(Self.patient(from: segment[3]))
             } else if segment.hasID("PV1") {
                 context.row.location = Self.location(from: segment[3])
+            } else if segment.hasID("MSH"), index > 0 {
+                throw .moreThanOneMessage(segmentIndex: index)
             } else if segment.hasID("OBR") {
                 obrSequence += 1
                 context.orderTime = try timestamp(segment[7].component(1), senderOffset: context.senderOffset, segment: "OBR", sequence: obrSequence, field: 7)

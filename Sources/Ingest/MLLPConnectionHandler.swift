@@ -18,7 +18,7 @@ final class MLLPConnectionHandler: ChannelDuplexHandler {
     private let metrics = IngestMetrics()
     private var peer = "unknown"
     /// Replies in arrival order; nil until the message's outcome is known.
-    private var pending = CircularBuffer<[UInt8]?>()
+    private var pending = CircularBuffer<[[UInt8]]?>()
     /// Frames read past `maximumInFlight`, not yet handed to the ingestor: one read can bring
     /// thousands of tiny frames, and parsing them all at once would hold up every other
     /// connection of this event loop. Each completion hands over as many as it freed slots.
@@ -139,8 +139,8 @@ final class MLLPConnectionHandler: ChannelDuplexHandler {
         let index = slot - completedOffset
         guard index >= 0, index < pending.count else { return }  // connection already reset
         switch reply {
-        case .acknowledge(let bytes):
-            pending[pending.index(pending.startIndex, offsetBy: index)] = bytes
+        case .acknowledge(let frames):
+            pending[pending.index(pending.startIndex, offsetBy: index)] = frames
         case .retryLater(let reason):
             metrics.connectionErrors("storage_unavailable").increment()
             logOnce("storage_unavailable", "closing MLLP connection so the sender retries", ["reason": "\(reason)"])
@@ -151,11 +151,13 @@ final class MLLPConnectionHandler: ChannelDuplexHandler {
             return
         }
         var wrote = false
-        while let first = pending.first, let ack = first {
+        while let first = pending.first, let frames = first {
             pending.removeFirst()
             completedOffset += 1
-            context.write(wrapOutboundOut(context.channel.allocator.buffer(bytes: ack)), promise: nil)
-            wrote = true
+            for ack in frames {
+                context.write(wrapOutboundOut(context.channel.allocator.buffer(bytes: ack)), promise: nil)
+                wrote = true
+            }
         }
         if wrote {
             context.flush()

@@ -8,8 +8,9 @@ import VitalSigns
 
 /// What becomes of one received HL7 message.
 public enum IngestReply: Sendable {
-    /// An acknowledgement to send back (`AA` after commit, or `AE`/`AR`).
-    case acknowledge([UInt8])
+    /// The acknowledgement to send back, `AA` after commit, or `AE`/`AR`; none when the sender
+    /// asked for none (`AcknowledgmentRequest`), or the message was itself an acknowledgement.
+    case acknowledge([[UInt8]])
     /// The message could not be made durable: send nothing and drop the connection, so the
     /// sender keeps it and sends it again (an `AE` could make it give up for good).
     case retryLater(reason: String)
@@ -46,8 +47,14 @@ public final class MessageIngestor: Sendable {
         } catch {
             // The header alone may still parse, so the AE can name the message it answers.
             let header = try? HL7Message(parsingHeaderOf: bytes)
-            reject(header, code: .AE, detail: HL7ErrorDetail(error), reason: "unparseable", peer: peer, reply: reply)
+            reject(header, outcome: .error, detail: HL7ErrorDetail(error), reason: "unparseable", peer: peer, reply: reply)
             return
+        }
+        // An acknowledgement is never answered: two engines answering each other's would loop.
+        if message.messageType == "ACK" {
+            metrics.rejected("acknowledgement_received").increment()
+            logger.debug("an acknowledgement was sent to the listener; not answered", metadata: ["peer": "\(peer)", "control_id": "\(message.controlID)"])
+            return reply(.acknowledge([]))
         }
         let decoded: DecodedMessage
         do {
@@ -56,9 +63,9 @@ public final class MessageIngestor: Sendable {
             let reason = switch error {
             case .unsupportedMessage: "unsupported_message"
             case .unsupportedProcessingID: "unsupported_processing_id"
-            case .requiredFieldMissing, .invalidValue: "undecodable"
+            case .requiredFieldMissing, .invalidValue, .moreThanOneMessage: "undecodable"
             }
-            reject(message, code: error.acknowledgmentCode, detail: error.errorDetail, reason: reason, peer: peer, reply: reply)
+            reject(message, outcome: error.acknowledgmentCode == .AR ? .rejection : .error, detail: error.errorDetail, reason: reason, peer: peer, reply: reply)
             return
         }
         if !decoded.skipped.isEmpty {
@@ -81,7 +88,7 @@ public final class MessageIngestor: Sendable {
             warnings.append(HL7ErrorDetail(code: .dataTypeError, severity: .warning, segmentID: "OBX", text: "and \(others) more OBX rows skipped"))
         }
         // The AA is built here, on the connection's thread, so the writer's completions stay short.
-        let accepted = acknowledgment(for: message, code: .AA, details: warnings)
+        let accepted = acknowledgments(for: message, outcome: .success, details: warnings)
         let started = ContinuousClock.now
         sink.submit(IngestBatch(message: key, observations: decoded.observations), profileID: decoded.profileID, conditions: decoded.conditions) { [self] result in
             switch result {
@@ -106,7 +113,7 @@ public final class MessageIngestor: Sendable {
                 ])
                 let detail = HL7ErrorDetail(code: .applicationInternalError,
                                             text: "the database refused the message's data: \(error.message)")
-                reply(.acknowledge(acknowledgment(for: message, code: .AE, details: [detail])))
+                reply(.acknowledge(acknowledgments(for: message, outcome: .error, details: [detail])))
             case .failure(let error):
                 metrics.rejected("storage_unavailable").increment()
                 // One line per connection comes from the handler; this one per message is detail.
@@ -119,22 +126,24 @@ public final class MessageIngestor: Sendable {
     }
 
     private func reject(
-        _ message: HL7Message?, code: HL7AcknowledgmentCode, detail: HL7ErrorDetail, reason: String,
+        _ message: HL7Message?, outcome: AcknowledgmentRequest.Outcome, detail: HL7ErrorDetail, reason: String,
         peer: String, reply: @Sendable (IngestReply) -> Void
     ) {
         metrics.rejected(reason).increment()
         logger.warning("message rejected", metadata: [
-            "peer": "\(peer)", "ack": "\(code.rawValue)", "reason": "\(reason)",
+            "peer": "\(peer)", "ack": "\(outcome == .rejection ? "AR" : "AE")", "reason": "\(reason)",
             "control_id": "\(message?.controlID ?? "")", "error": "\(detail.text)",
         ])
-        reply(.acknowledge(acknowledgment(for: message, code: code, details: [detail])))
+        reply(.acknowledge(acknowledgments(for: message, outcome: outcome, details: [detail])))
     }
 
-    private func acknowledgment(for message: HL7Message?, code: HL7AcknowledgmentCode, details: [HL7ErrorDetail]) -> [UInt8] {
+    /// The acknowledgement of `outcome`, or none when the sender asked for none.
+    private func acknowledgments(for message: HL7Message?, outcome: AcknowledgmentRequest.Outcome, details: [HL7ErrorDetail]) -> [[UInt8]] {
+        guard AcknowledgmentRequest(message).wantsAcknowledgment(of: outcome) else { return [] }
         let sequence = ackCounter.add(1, ordering: .relaxed).newValue
-        return HL7Acknowledgment.build(
-            for: message, code: code, errors: details,
+        return [HL7Acknowledgment.build(
+            for: message, code: outcome.code, errors: details,
             controlID: "\(applicationName)\(sequence)", timestamp: HL7Clock.now()
-        )
+        )]
     }
 }

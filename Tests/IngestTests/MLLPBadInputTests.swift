@@ -360,4 +360,58 @@ import VitalSigns
         #expect(try engine.count("SELECT count(*) FROM vital_signs") == 1)
         #expect(engine.logs.all.contains { $0.metadata["reason"] == "unsupported_processing_id" && $0.metadata["control_id"] == "G-MODE-T" })
     }
+
+    /// `message` in an MLLP frame, for `sendRaw`: sent without waiting for an answer.
+    static func framed(_ message: [UInt8]) -> [UInt8] {
+        [MLLPFraming.startBlock] + message + [MLLPFraming.endBlock, MLLPFraming.carriageReturn]
+    }
+
+    /// `goodMessage` with MSH-15 and MSH-16 set.
+    static func asking(_ id: String, accept: String, application: String, time: String = "20261129101500+0000") -> [UInt8] {
+        Array(goodMessage.replacingOccurrences(of: "%@|P|2.6", with: "\(id)|P|2.6|||\(accept)|\(application)")
+            .replacingOccurrences(of: "20261129101500+0000", with: time).utf8)
+    }
+
+    @Test("a sender asking for no acknowledgement (MSH-15 and MSH-16 NE), or for one on error only, gets none for a stored message, and AE for a bad one; PCD-01's NE/AL and AL/NE get AA")
+    func acknowledgementsAsTheSenderAskedForThem() async throws {
+        let engine = try await TestEngine.start()
+        defer { engine.stop() }
+        let client = try await MLLPClient.connect(host: "127.0.0.1", port: engine.port)
+        defer { Task { await client.close() } }
+        // Sent without waiting: an answer to either would be taken as the next message's.
+        try await client.sendRaw(Self.framed(Self.asking("NE-NE", accept: "NE", application: "NE")))
+        try await client.sendRaw(Self.framed(Self.asking("ER-OK", accept: "ER", application: "ER")))
+        var answer = try Self.msa(await client.send(Self.asking("ER-BAD", accept: "NE", application: "ER", time: "2026-11-29")))
+        #expect(answer.code == "AE" && answer.controlID == "G-ER-BAD")
+        for (accept, application) in [("NE", "AL"), ("AL", "NE"), ("SU", "NE")] {
+            answer = try Self.msa(await client.send(Self.asking("\(accept)-\(application)", accept: accept, application: application)))
+            #expect(answer.code == "AA" && answer.controlID == "G-\(accept)-\(application)")
+        }
+        #expect(try engine.count("SELECT count(*) FROM ingested_messages") == 5)
+    }
+
+    @Test("an acknowledgement sent to the listener is not answered (two engines would answer each other for ever)")
+    func anAcknowledgementIsNotAnswered() async throws {
+        let engine = try await TestEngine.start()
+        defer { engine.stop() }
+        let client = try await MLLPClient.connect(host: "127.0.0.1", port: engine.port)
+        defer { Task { await client.close() } }
+        try await client.sendRaw(Self.framed(Array("MSH|^~\\&|OTHER|HOSP|||20261129101500||ACK^R01^ACK|A-1|P|2.6\rMSA|AA|G-1".utf8)))
+        #expect(try Self.msa(await client.send(Self.good("AFTER-ACK"))).controlID == "G-AFTER-ACK")
+    }
+
+    @Test("a frame holding two messages gets AE naming the second MSH, and stores neither")
+    func twoMessagesInOneFrameAreRefused() async throws {
+        let engine = try await TestEngine.start()
+        defer { engine.stop() }
+        let client = try await MLLPClient.connect(host: "127.0.0.1", port: engine.port)
+        defer { Task { await client.close() } }
+        let two = Self.good("FIRST") + [0x0D] + Self.good("SECOND")
+        let (code, controlID, error) = try Self.msa(await client.send(two))
+        #expect(code == "AE" && controlID == "G-FIRST")
+        let err = try #require(error)
+        #expect(err[3].component(1).value == "100")
+        #expect(err[8].value.contains("segment 4 is a second MSH"))
+        #expect(try engine.count("SELECT count(*) FROM vital_signs") == 0)
+    }
 }
