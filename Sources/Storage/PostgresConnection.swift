@@ -198,8 +198,17 @@ public final class PostgresConnection {
         let result: OpaquePointer? = withOptionalCStringArray(parameters) { values in
             PQexecPrepared(connection, name, Int32(parameters.count), values, nil, nil, 0)
         }
-        return try consume(result, connection: connection, context: context())
+        do {
+            return try consume(result, connection: connection, context: context())
+        } catch where error.sqlState == Self.unknownPreparedStatement {
+            // Deallocated behind our back (`DISCARD ALL`, a pooler handing us another server
+            // session): prepared again on the next call, or every later call would fail alike.
+            preparedNames[sql] = nil
+            throw error
+        }
     }
+
+    private static let unknownPreparedStatement = "26000"
 
     /// Runs a `COPY ... FROM STDIN` statement (text, CSV or binary format) and streams `data` to
     /// the server in chunks. Returns the number of rows the server copied.

@@ -152,6 +152,17 @@ struct PostgresConnectionTests {
 }
 
 @Suite struct PreparedStatementTests {
+    @Test("a prepared statement deallocated behind the connection's back (DISCARD ALL, a pooler) fails once, then is prepared again")
+    func aDeallocatedPreparedStatementIsPreparedAgain() throws {
+        let connection = try PostgresConnection(url: try TestPostgres.database())
+        defer { connection.close() }
+        #expect(try connection.query("SELECT $1::int + 1", ["1"], prepared: true).scalar == "2")
+        try connection.execute("DEALLOCATE ALL")
+        let error = #expect(throws: PostgresError.self) { try connection.query("SELECT $1::int + 1", ["2"], prepared: true) }
+        #expect(error?.sqlState == "26000")
+        #expect(try connection.query("SELECT $1::int + 1", ["3"], prepared: true).scalar == "4")
+    }
+
     @Test func aPreparedQueryIsPlannedOnceAndSurvivesErrors() throws {
         let connection = try PostgresConnection(url: try TestPostgres.database())
         defer { connection.close() }
