@@ -326,7 +326,12 @@ public final class EmbeddedPostgres: Sendable {
             for byte in dataDirectory.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
             directory = "/tmp/nilecare-pg-\(String(hash, radix: 16))"
         }
-        if !FileManager.default.fileExists(atPath: directory) {
+        var info = stat()
+        if lstat(directory, &info) == 0 {
+            // Under /tmp the name is predictable: whoever made it first could have made it a link
+            // (chown follows links) or a folder of theirs with a socket of theirs in it.
+            try Self.checkPrivateFolder(directory, info)
+        } else {
             do {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
                                                         attributes: [.posixPermissions: 0o700])
@@ -336,6 +341,18 @@ public final class EmbeddedPostgres: Sendable {
         }
         try chownToServerUser(directory, recursive: false)
         return directory
+    }
+
+    /// A folder of ours, or of the server's user: a real folder (not a link), owned by either,
+    /// writable by no one else.
+    static func checkPrivateFolder(_ path: String, _ info: stat) throws {
+        let owners = [getuid()] + (runningAsRoot ? postgresUser.map { [$0.uid] } ?? [] : [])
+        guard info.st_mode & S_IFMT == S_IFDIR, owners.contains(info.st_uid), info.st_mode & 0o022 == 0 else {
+            throw EmbeddedPostgresError(
+                step: "socket folder",
+                output: "\(path) exists but is not a private folder of this user's (a symbolic link, another user's, or writable by others): remove it"
+            )
+        }
     }
 
     private func writeConfiguration(port: Int, socketDirectory: String) throws {

@@ -10,6 +10,31 @@ import VitalSigns
 struct EmbeddedPostgresTests {
     let logger = TestPostgres.logger
 
+    @Test("a socket folder under /tmp (a data folder too deep for a socket path) that someone replaced by a link is refused, not followed")
+    func aSocketFolderReplacedByALinkIsRefused() throws {
+        let deep = try TestPostgres.makeTemporaryFolder() + "/" + String(repeating: "deep-folder-", count: 6)
+        let cluster = EmbeddedPostgres(dataDirectory: deep, settings: TestPostgres.fastSettings, logger: logger)
+        _ = try cluster.start(database: "postgres")
+        let socketURL = try #require(cluster.unixSocketURL())
+        try cluster.stop()
+        let socketFolder = try #require(socketURL.components(separatedBy: "host=").last?.components(separatedBy: "&").first?.removingPercentEncoding)
+        #expect(socketFolder.hasPrefix("/tmp/nilecare-pg-"))
+
+        // Another user's trick: the folder becomes a link to a file of theirs.
+        let target = try TestPostgres.makeTemporaryFolder() + "/victim"
+        try "x".write(toFile: target, atomically: true, encoding: .utf8)
+        try FileManager.default.removeItem(atPath: socketFolder)
+        try FileManager.default.createSymbolicLink(atPath: socketFolder, withDestinationPath: target)
+        defer { try? FileManager.default.removeItem(atPath: socketFolder) }
+        #expect {
+            _ = try cluster.start(database: "postgres")
+        } throws: { error in
+            "\(error)".contains("is not a private folder") && "\(error)".contains(socketFolder)
+        }
+        let owner = try FileManager.default.attributesOfItem(atPath: target)[.ownerAccountID] as? Int
+        #expect(owner == Int(getuid()))
+    }
+
     @Test("a second start reuses the data folder, also after a crash left a stale postmaster.pid")
     func reuseAndStalePid() throws {
         let cluster = try TestPostgres.privateCluster()
