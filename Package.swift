@@ -217,6 +217,7 @@ let package = Package(
             dependencies: [
                 "Ingest", "MLLP", "Storage", "DeviceProfiles", "DeviceSimulator", "TestSupport", "Telemetry",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -12,6 +12,7 @@ final class MLLPConnectionHandler: ChannelDuplexHandler {
     typealias OutboundOut = ByteBuffer
 
     private let ingestor: MessageIngestor
+    private let maximumFrameBytes: Int
     private let maximumInFlight: Int
     private let idleTimeout: TimeAmount
     private let logger: Logger
@@ -22,7 +23,14 @@ final class MLLPConnectionHandler: ChannelDuplexHandler {
     /// Frames read past `maximumInFlight`, not yet handed to the ingestor: one read can bring
     /// thousands of tiny frames, and parsing them all at once would hold up every other
     /// connection of this event loop. Each completion hands over as many as it freed slots.
-    private var waiting = CircularBuffer<[UInt8]>()
+    private var waiting = CircularBuffer<Received>()
+
+    /// What is handed to the ingestor.
+    private enum Received {
+        case frame([UInt8])
+        /// A frame past the limit: its start, for the header the refusal names, and its length.
+        case oversized(start: [UInt8], contentBytes: Int)
+    }
     private var readHeld = false
     /// How many replies have been written (and their slots removed) so far.
     private var completedOffset = 0
@@ -32,8 +40,9 @@ final class MLLPConnectionHandler: ChannelDuplexHandler {
     /// When the last reply went out: a sender reading its ACK after a slow commit is not idle.
     private var lastReply = NIODeadline.now()
 
-    init(ingestor: MessageIngestor, maximumInFlight: Int, idleTimeout: TimeAmount, logger: Logger) {
+    init(ingestor: MessageIngestor, maximumFrameBytes: Int, maximumInFlight: Int, idleTimeout: TimeAmount, logger: Logger) {
         self.ingestor = ingestor
+        self.maximumFrameBytes = maximumFrameBytes
         self.maximumInFlight = maximumInFlight
         self.idleTimeout = idleTimeout
         self.logger = logger
@@ -58,27 +67,41 @@ final class MLLPConnectionHandler: ChannelDuplexHandler {
             metrics.discardedBytes(reason.rawValue).increment(by: count)
             logOnce(reason.rawValue, "bytes outside an MLLP frame skipped", ["bytes": "\(count)"])
         case .frame(var frame):
-            guard !closing else { return }
-            let bytes = frame.readBytes(length: frame.readableBytes) ?? []
-            if pending.count < maximumInFlight, waiting.isEmpty {
-                hand(bytes, context: context)
-            } else {
-                waiting.append(bytes)
-            }
+            receive(.frame(frame.readBytes(length: frame.readableBytes) ?? []), context: context)
+        case .oversized(var start, let contentBytes):
+            metrics.connectionErrors("frame_too_large").increment()
+            logOnce("frame_too_large", "MLLP frame over the limit refused with AE; the connection goes on",
+                    ["bytes": "\(contentBytes)", "limit": "\(maximumFrameBytes)"])
+            receive(.oversized(start: start.readBytes(length: start.readableBytes) ?? [], contentBytes: contentBytes), context: context)
+        }
+    }
+
+    private func receive(_ received: Received, context: ChannelHandlerContext) {
+        guard !closing else { return }
+        if pending.count < maximumInFlight, waiting.isEmpty {
+            hand(received, context: context)
+        } else {
+            waiting.append(received)
         }
     }
 
     /// Gives a frame to the ingestor; its reply comes back in a task of this event loop.
-    private func hand(_ bytes: [UInt8], context: ChannelHandlerContext) {
+    private func hand(_ received: Received, context: ChannelHandlerContext) {
         let slot = completedOffset + pending.count  // absolute arrival number
         pending.append(nil)
         let loop = context.eventLoop
         let bound = NIOLoopBound((self, context), eventLoop: loop)
-        ingestor.ingest(bytes, peer: peer) { reply in
+        let reply: @Sendable (IngestReply) -> Void = { reply in
             loop.execute {
                 let (handler, context) = bound.value
                 handler.complete(slot: slot, reply: reply, context: context)
             }
+        }
+        switch received {
+        case .frame(let bytes):
+            ingestor.ingest(bytes, peer: peer, reply: reply)
+        case .oversized(let start, let contentBytes):
+            ingestor.refuseOversized(start: start, contentBytes: contentBytes, limit: maximumFrameBytes, peer: peer, reply: reply)
         }
     }
 
@@ -122,7 +145,6 @@ final class MLLPConnectionHandler: ChannelDuplexHandler {
         if closing, case MLLPError.truncatedFrame = error { return }
         let reason: String
         switch error {
-        case MLLPError.frameTooLarge: reason = "frame_too_large"
         case MLLPError.truncatedFrame: reason = "truncated_frame"
         case is IOError: reason = "io_error"
         default: reason = "protocol_error"

@@ -61,7 +61,8 @@ public final class MLLPServer: Service, Sendable {
                         ByteToMessageHandler(MLLPFrameDecoder(maximumFrameBytes: configuration.maximumFrameBytes)),
                         MessageToByteHandler(MLLPFrameEncoder()),
                         MLLPConnectionHandler(
-                            ingestor: ingestor, maximumInFlight: configuration.maximumInFlightPerConnection,
+                            ingestor: ingestor, maximumFrameBytes: configuration.maximumFrameBytes,
+                            maximumInFlight: configuration.maximumInFlightPerConnection,
                             idleTimeout: configuration.idleTimeout, logger: logger
                         ),
                     ])

@@ -125,6 +125,19 @@ public final class MessageIngestor: Sendable {
         }
     }
 
+    /// Refuses a frame longer than the limit with `AE`, naming the message when its start holds
+    /// the header: the sender moves on to its next message instead of resending this one for
+    /// ever, and nothing of it is stored.
+    public func refuseOversized(start: [UInt8], contentBytes: Int, limit: Int, peer: String, reply: @escaping @Sendable (IngestReply) -> Void) {
+        metrics.messagesReceived.increment()
+        let header = try? HL7Message(parsingHeaderOf: start)
+        let detail = HL7ErrorDetail(
+            code: .applicationInternalError,
+            text: "the message is \(contentBytes) bytes, over this receiver's limit of \(limit); nothing of it is stored"
+        )
+        reject(header, outcome: .error, detail: detail, reason: "frame_too_large", peer: peer, reply: reply)
+    }
+
     private func reject(
         _ message: HL7Message?, outcome: AcknowledgmentRequest.Outcome, detail: HL7ErrorDetail, reason: String,
         peer: String, reply: @Sendable (IngestReply) -> Void

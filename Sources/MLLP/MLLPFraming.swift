@@ -17,6 +17,10 @@ public enum MLLPFraming {
 /// What the decoder hands on: a whole frame's content, or bytes it had to throw away.
 public enum MLLPInbound: Sendable {
     case frame(ByteBuffer)
+    /// A frame longer than the limit: its first bytes (`start`, enough for its header, so that
+    /// it can be answered by name) and its content's length. The rest was dropped as it arrived,
+    /// never held in memory.
+    case oversized(start: ByteBuffer, contentBytes: Int)
     /// Bytes outside any frame (noise before a start block) or an abandoned partial frame.
     case discarded(byteCount: Int, reason: MLLPDiscardReason)
 }
@@ -31,32 +35,38 @@ public enum MLLPDiscardReason: String, Sendable {
 }
 
 public enum MLLPError: Error, Sendable, Hashable, CustomStringConvertible {
-    /// A frame grew past the configured limit before it ended.
-    case frameTooLarge(limit: Int)
     /// The connection closed in the middle of a frame.
     case truncatedFrame(receivedBytes: Int)
 
     public var description: String {
         switch self {
-        case .frameTooLarge(let limit): "MLLP frame larger than the limit of \(limit) bytes"
         case .truncatedFrame(let bytes): "connection closed inside an MLLP frame after \(bytes) bytes"
         }
     }
 }
 
-/// Splits a byte stream into MLLP frames, skipping (and reporting) anything outside them.
+/// Splits a byte stream into MLLP frames, skipping (and reporting) anything outside them. A
+/// frame past `maximumFrameBytes` is dropped as it arrives, its start kept, and reported whole
+/// when it ends (`MLLPInbound.oversized`), so that it can be refused and the connection go on.
 public struct MLLPFrameDecoder: ByteToMessageDecoder {
     public typealias InboundOut = MLLPInbound
 
     public let maximumFrameBytes: Int
     /// How far into the current frame the end block has already been searched for.
     private var scannedBytes = 0
+    /// The frame over the limit being dropped: its start and its length so far.
+    private var oversized: (start: ByteBuffer, contentBytes: Int)?
+
+    /// The start of an oversized frame that is kept (or the limit, when smaller): far more than
+    /// any MSH segment.
+    static let keptStartBytes = 4_096
 
     public init(maximumFrameBytes: Int) {
         self.maximumFrameBytes = maximumFrameBytes
     }
 
     public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        if oversized != nil { return dropOversized(context: context, buffer: &buffer) }
         guard let first = buffer.readableBytesView.first else { return .needMoreData }
         if first != MLLPFraming.startBlock {
             let view = buffer.readableBytesView
@@ -77,8 +87,8 @@ public struct MLLPFrameDecoder: ByteToMessageDecoder {
             return end.map { ($0, MLLPFraming.endBlock) }
         }
         guard let found else {
+            if buffer.readableBytes - 1 > maximumFrameBytes { return startDroppingOversized(upTo: buffer.readableBytes, buffer: &buffer) }
             scannedBytes = buffer.readableBytes - 1
-            try checkSize(contentBytes: buffer.readableBytes - 1)
             return .needMoreData
         }
         if found.byte == MLLPFraming.startBlock {
@@ -89,8 +99,9 @@ public struct MLLPFrameDecoder: ByteToMessageDecoder {
             return .continue
         }
         let length = found.offset - 1
-        // Whether the frame ends in this read or not: the limit is on its content.
-        try checkSize(contentBytes: length)
+        // Whether the frame ends in this read or not: the limit is on its content. Its end block
+        // is left for `dropOversized` to find.
+        if length > maximumFrameBytes { return startDroppingOversized(upTo: found.offset, buffer: &buffer) }
         guard found.offset + 1 < buffer.readableBytes else {
             scannedBytes = found.offset - 1  // look at this end block again when its CR arrives
             return .needMoreData
@@ -111,6 +122,11 @@ public struct MLLPFrameDecoder: ByteToMessageDecoder {
 
     public mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
         while try decode(context: context, buffer: &buffer) == .continue {}
+        if let cut = oversized {
+            oversized = nil
+            buffer.moveReaderIndex(forwardBy: buffer.readableBytes)
+            throw MLLPError.truncatedFrame(receivedBytes: cut.contentBytes + 1)
+        }
         if buffer.readableBytes > 0 {
             let received = buffer.readableBytes
             buffer.moveReaderIndex(forwardBy: received)
@@ -119,11 +135,49 @@ public struct MLLPFrameDecoder: ByteToMessageDecoder {
         return .needMoreData
     }
 
-    /// `maximumFrameBytes` bounds a frame's content, without its start block, end block and CR.
-    private func checkSize(contentBytes: Int) throws {
-        if contentBytes > maximumFrameBytes {
-            throw MLLPError.frameTooLarge(limit: maximumFrameBytes)
+    /// Keeps the start of the frame at the reader index (`maximumFrameBytes` bounds its content,
+    /// without start block, end block and CR) and drops the bytes before `end`.
+    private mutating func startDroppingOversized(upTo end: Int, buffer: inout ByteBuffer) -> DecodingState {
+        let start = buffer.getSlice(at: buffer.readerIndex + 1, length: min(maximumFrameBytes, Self.keptStartBytes)) ?? ByteBuffer()
+        oversized = (ByteBuffer(buffer: start), end - 1)  // a copy: the buffer's storage is reused
+        buffer.moveReaderIndex(forwardBy: end)
+        scannedBytes = 0
+        return .continue
+    }
+
+    /// Drops an oversized frame's bytes up to its end block, then reports it; a start block
+    /// before that means the sender abandoned it.
+    private mutating func dropOversized(context: ChannelHandlerContext, buffer: inout ByteBuffer) -> DecodingState {
+        guard var current = oversized else { return .continue }
+        let view = buffer.readableBytesView
+        guard let index = view.firstIndex(where: { $0 == MLLPFraming.endBlock || $0 == MLLPFraming.startBlock }) else {
+            current.contentBytes += view.count
+            buffer.moveReaderIndex(forwardBy: view.count)
+            oversized = current
+            return .needMoreData
         }
+        let offset = index - view.startIndex
+        current.contentBytes += offset
+        buffer.moveReaderIndex(forwardBy: offset)
+        if view[index] == MLLPFraming.startBlock {
+            oversized = nil
+            context.fireChannelRead(wrapInboundOut(.discarded(byteCount: current.contentBytes + 1, reason: .unterminatedFrame)))
+            return .continue
+        }
+        guard buffer.readableBytes >= 2 else {
+            oversized = current
+            return .needMoreData  // the end block stays until its CR arrives
+        }
+        oversized = nil
+        guard buffer.getInteger(at: buffer.readerIndex + 1, as: UInt8.self) == MLLPFraming.carriageReturn else {
+            // As for a frame within the limit: up to and including the end block is dropped.
+            buffer.moveReaderIndex(forwardBy: 1)
+            context.fireChannelRead(wrapInboundOut(.discarded(byteCount: current.contentBytes + 2, reason: .badEndBlock)))
+            return .continue
+        }
+        buffer.moveReaderIndex(forwardBy: 2)
+        context.fireChannelRead(wrapInboundOut(.oversized(start: current.start, contentBytes: current.contentBytes)))
+        return .continue
     }
 }
 

@@ -73,16 +73,23 @@ import VitalSigns
         #expect(try engine.count("SELECT count(*) FROM ingested_messages") == 21)
     }
 
-    @Test func anOversizedFrameClosesOnlyThatConnection() async throws {
+    @Test("a frame over the limit, arriving over many reads, is refused with AE by its control id and the connection goes on; one the sender abandons is dropped; other connections never notice")
+    func anOversizedFrameIsRefusedAndTheConnectionGoesOn() async throws {
         let engine = try await TestEngine.start { $0.maximumFrameBytes = 4096 }
         defer { engine.stop() }
         async let steady = Self.steadySender(port: engine.port, count: 200, prefix: "S")
         let client = try await MLLPClient.connect(host: "127.0.0.1", port: engine.port)
-        try await client.sendRaw([0x0B] + Array(repeating: UInt8(ascii: "A"), count: 10_000))
-        try await client.closed.get()
+        defer { Task { await client.close() } }
+        let big = Self.good("BIG") + Array("\rNTE|1||".utf8) + Array(repeating: UInt8(ascii: "A"), count: 100_000)
+        let (code, controlID, error) = try Self.msa(await client.send(big))
+        #expect(code == "AE" && controlID == "G-BIG")
+        #expect(error?[8].value.contains("over this receiver's limit of 4096") == true)
+        // A frame abandoned by a new start block is dropped, and the next message answered.
+        try await client.sendRaw([MLLPFraming.startBlock] + Array(repeating: UInt8(ascii: "B"), count: 10_000))
+        #expect(try Self.msa(await client.send(Self.good("AFTER-BIG"))).code == "AA")
         #expect(try await steady == 200)
-        try await waitUntil(timeout: .seconds(10)) { !engine.logs.entries(withReason: "frame_too_large").isEmpty }
         #expect(engine.logs.entries(withReason: "frame_too_large").first?.metadata["peer"] != nil)
+        #expect(try engine.query("SELECT control_id FROM ingested_messages WHERE control_id IN ('G-BIG', 'G-AFTER-BIG')") == [["G-AFTER-BIG"]])
     }
 
     @Test("the frame limit holds for a frame that arrives whole in one read, and a frame of exactly the limit is accepted")
@@ -95,10 +102,10 @@ import VitalSigns
             return message + Array(repeating: UInt8(ascii: "x"), count: size - message.count)
         }
         let client = try await MLLPClient.connect(host: "127.0.0.1", port: engine.port)
+        defer { Task { await client.close() } }
         #expect(try Self.msa(await client.send(padded("AT-LIMIT", to: limit))).code == "AA")
-        try await client.sendRaw([MLLPFraming.startBlock] + padded("OVER-LIMIT", to: limit + 1) + [MLLPFraming.endBlock, MLLPFraming.carriageReturn])
-        try await client.closed.get()
-        try await waitUntil(timeout: .seconds(10)) { !engine.logs.entries(withReason: "frame_too_large").isEmpty }
+        let refused = try Self.msa(await client.send(padded("OVER-LIMIT", to: limit + 1)))
+        #expect(refused.code == "AE" && refused.controlID == "G-OVER-LIMIT")
         #expect(try engine.count("SELECT count(*) FROM ingested_messages WHERE control_id = 'G-OVER-LIMIT'") == 0)
         #expect(try engine.count("SELECT count(*) FROM ingested_messages WHERE control_id = 'G-AT-LIMIT'") == 1)
     }
