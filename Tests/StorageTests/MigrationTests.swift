@@ -184,6 +184,29 @@ struct MigrationTests {
         #expect(placement == [["0", "t"], ["0.5", "t"], ["18", "t"], ["18.5", "t"]])
     }
 
+    @Test("native mode: partition maintenance locks the parent table, not every partition; the default partition has an index on time")
+    func nativeMaintenanceLocksTheParentAlone() throws {
+        let url = try TestPostgres.migratedDatabase(mode: .nativePartitioning)
+        let connection = try PostgresConnection(url: url)
+        defer { connection.close() }
+        try connection.execute("""
+            DO $$ BEGIN
+                EXECUTE format('DROP TABLE %I', 'vital_signs_p' || to_char((now() AT TIME ZONE 'UTC')::date + 14, 'YYYYMMDD'));
+            END $$
+            """)
+        try connection.execute("BEGIN")
+        #expect(try connection.execute("SELECT vitals_ensure_partitions()").scalar == "1")
+        // Locks are held until the transaction ends: the new partition's and the default's (whose
+        // range shrinks) are the only ones; before, every partition was locked.
+        let locked = try connection.execute("""
+            SELECT count(*) FROM pg_locks l JOIN pg_inherits i ON i.inhrelid = l.relation
+            WHERE l.pid = pg_backend_pid() AND l.mode = 'AccessExclusiveLock' AND i.inhparent = 'vital_signs'::regclass
+            """).scalar
+        try connection.execute("COMMIT")
+        #expect(locked == "2")
+        #expect(try connection.execute("SELECT count(*) FROM pg_indexes WHERE tablename = 'vital_signs_default' AND indexdef LIKE '%(observation_time)%'").scalar == "1")
+    }
+
     @Test("native mode: partition maintenance does not queue behind a long read of vital_signs; what was busy is done next run")
     func nativeMaintenanceSkipsABusyTable() throws {
         let url = try TestPostgres.migratedDatabase(mode: .nativePartitioning)
