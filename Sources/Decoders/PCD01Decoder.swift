@@ -269,7 +269,14 @@ public struct PCD01Decoder: Sendable {
         // A value near Double's limit can overflow in the conversion.
         guard value.isFinite else { return skip(5, "value out of range after conversion to \(unit.ucum)") }
 
-        let time = try rowTime(obx[14], sequence: sequence, context: &context)
+        let time: Timestamp
+        do {
+            time = try rowTime(obx[14], sequence: sequence, context: &context)
+        } catch {
+            // One row's unreadable time costs that row, not the message's other rows.
+            guard case let .invalidValue(_, _, _, value, reason) = error else { throw error }
+            return skip(14, "OBX-14 '\(value.prefix(26))' is not a usable time (\(reason))")
+        }
         let device = try rowDevice(mdsBytes: mdsBytes, sequence: sequence, context: &context)
         context.row.time = time
         context.row.deviceID = device

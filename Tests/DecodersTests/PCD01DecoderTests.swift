@@ -277,16 +277,25 @@ import VitalSigns
         #expect(throws: PCD01DecodeError.requiredFieldMissing(segment: "MSH", sequence: 1, field: 10, what: "message control id")) {
             try decoder().decode(try parse(noControlID))
         }
+        // One row's unreadable OBX-14 costs that row only: the others are stored, the AA names it.
         let badTime = hl7(
             "MSH|^~\\&|MON|ICU|||20261129101500||ORU^R01|B-1|P|2.6",
-            "OBX|1|NM|147842^MDC_ECG_HEART_RATE^MDC|1.1.1.1|80|264864^MDC_DIM_BEAT_PER_MIN^MDC|||||R|||20261332101500"
+            "OBX|1|NM|147842^MDC_ECG_HEART_RATE^MDC|1.1.1.1|80|264864^MDC_DIM_BEAT_PER_MIN^MDC|||||R|||20261332101500",
+            "OBX|2|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC|1.1.1.2|97|262688^MDC_DIM_PERCENT^MDC|||||R|||20261129101455"
         )
-        let error = try #require(throws: PCD01DecodeError.self) { try decoder().decode(try parse(badTime)) }
-        #expect(error == .invalidValue(segment: "OBX", sequence: 1, field: 14, value: "20261332101500", reason: "date or time out of range"))
+        let decoded = try decoder().decode(try parse(badTime))
+        #expect(decoded.observations.map(\.value) == [97])
+        #expect(decoded.skipped == [SkippedObservation(segmentSequence: 1, field: 14, reason: "OBX-14 '20261332101500' is not a usable time (date or time out of range)")])
+        let badMessageTime = hl7(
+            "MSH|^~\\&|MON|ICU|||2026-11-29||ORU^R01|B-3|P|2.6",
+            "OBX|1|NM|147842^MDC_ECG_HEART_RATE^MDC|1.1.1.1|80|264864^MDC_DIM_BEAT_PER_MIN^MDC|||||R|||20261129101455"
+        )
+        let error = try #require(throws: PCD01DecodeError.self) { try decoder().decode(try parse(badMessageTime)) }
+        #expect(error == .invalidValue(segment: "MSH", sequence: 1, field: 7, value: "2026-11-29", reason: "not an HL7 timestamp YYYYMMDDHHMMSS[.SSSS][+/-ZZZZ]"))
         #expect(error.acknowledgmentCode == .AE)
         #expect(error.errorDetail.code == .dataTypeError)
-        #expect(error.errorDetail.field == 14)
-        #expect(error.errorDetail.segmentID == "OBX")
+        #expect(error.errorDetail.field == 7)
+        #expect(error.errorDetail.segmentID == "MSH")
 
         let noTimeAnywhere = hl7(
             "MSH|^~\\&|MON|ICU|||||ORU^R01|B-2|P|2.6",
