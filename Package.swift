@@ -120,7 +120,7 @@ let package = Package(
         .target(
             name: "Engine",
             dependencies: [
-                "Alerts", "ClinicalAPI", "Decoders", "Ingest", "Kafka", "Storage", "VitalSigns",
+                "Alerts", "ClinicalAPI", "Decoders", "HL7v2", "Ingest", "Kafka", "Storage", "VitalSigns",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -149,7 +149,7 @@ let package = Package(
         .executableTarget(
             name: "nilecare-vitals",
             dependencies: [
-                "VitalSigns", "DeviceProfiles", "Storage", "Ingest", "MQTT", "DeviceSimulator", "Telemetry", "Alerts", "ClinicalAPI", "Kafka", "Engine",
+                "VitalSigns", "DeviceProfiles", "HL7v2", "Storage", "Ingest", "MQTT", "DeviceSimulator", "Telemetry", "Alerts", "ClinicalAPI", "Kafka", "Engine",
                 "NamedThreads",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

@@ -2,6 +2,7 @@ import Alerts
 import ClinicalAPI
 import Decoders
 import Foundation
+import HL7v2
 import Hummingbird
 import Ingest
 import Kafka
@@ -27,6 +28,8 @@ public final class VitalsEngine: Sendable {
         public var facilityZone: TimeZone
         /// MSH-11 processing ids whose messages are stored (`PCD01Decoder.acceptedProcessingIDs`).
         public var acceptedProcessingIDs: Set<String> = ["P"]
+        /// The charset of HL7 messages whose MSH-18 is empty.
+        public var hl7DefaultCharset: HL7Charset = .utf8
         public var writer = ObservationWriter.Configuration()
         public var pipeline = IngestPipeline.Configuration()
         public var mllp = MLLPServer.Configuration()
@@ -113,7 +116,7 @@ public final class VitalsEngine: Sendable {
 
         var decoder = PCD01Decoder(profiles: configuration.profiles, facilityZone: configuration.facilityZone)
         decoder.acceptedProcessingIDs = configuration.acceptedProcessingIDs
-        server = MLLPServer(configuration: configuration.mllp, ingestor: MessageIngestor(decoder: decoder, sink: pipeline, logger: logger), logger: logger)
+        server = MLLPServer(configuration: configuration.mllp, ingestor: MessageIngestor(decoder: decoder, sink: pipeline, defaultCharset: configuration.hl7DefaultCharset, logger: logger), logger: logger)
         mllpPort = try await server.start()
     }
 

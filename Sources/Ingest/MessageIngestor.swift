@@ -29,11 +29,16 @@ public final class MessageIngestor: Sendable {
     private let metrics = IngestMetrics()
     private let ackCounter = Atomic<UInt64>(0)
     private let applicationName: String
+    private let defaultCharset: HL7Charset
 
     /// `sink`: the ingest pipeline in the daemon; the writer itself where no rules apply.
-    public init(decoder: PCD01Decoder, sink: any ObservationSink, applicationName: String = "NILECARE", logger: Logger) {
+    /// `defaultCharset`: of messages whose MSH-18 is empty (older devices send Latin-1).
+    public init(
+        decoder: PCD01Decoder, sink: any ObservationSink, applicationName: String = "NILECARE", defaultCharset: HL7Charset = .utf8, logger: Logger
+    ) {
         self.decoder = decoder
         self.sink = sink
+        self.defaultCharset = defaultCharset
         self.applicationName = applicationName
         self.logger = logger
     }
@@ -43,10 +48,10 @@ public final class MessageIngestor: Sendable {
         metrics.messagesReceived.increment()
         let message: HL7Message
         do {
-            message = try HL7Message(parsing: bytes)
+            message = try HL7Message(parsing: bytes, defaultCharset: defaultCharset)
         } catch {
             // The header alone may still parse, so the AE can name the message it answers.
-            let header = try? HL7Message(parsingHeaderOf: bytes)
+            let header = try? HL7Message(parsingHeaderOf: bytes, defaultCharset: defaultCharset)
             reject(header, outcome: .error, detail: HL7ErrorDetail(error), reason: "unparseable", peer: peer, reply: reply)
             return
         }
@@ -130,7 +135,7 @@ public final class MessageIngestor: Sendable {
     /// ever, and nothing of it is stored.
     public func refuseOversized(start: [UInt8], contentBytes: Int, limit: Int, peer: String, reply: @escaping @Sendable (IngestReply) -> Void) {
         metrics.messagesReceived.increment()
-        let header = try? HL7Message(parsingHeaderOf: start)
+        let header = try? HL7Message(parsingHeaderOf: start, defaultCharset: defaultCharset)
         let detail = HL7ErrorDetail(
             code: .applicationInternalError,
             text: "the message is \(contentBytes) bytes, over this receiver's limit of \(limit); nothing of it is stored"

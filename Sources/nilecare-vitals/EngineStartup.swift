@@ -40,6 +40,7 @@ enum EngineStartup {
             facilityZone: TimeZone(identifier: options.facilityTimeZone) ?? .gmt
         )
         configuration.acceptedProcessingIDs = options.processingIDs
+        configuration.hl7DefaultCharset = options.defaultCharset
         if configuration.acceptedProcessingIDs != ["P"] {
             logger.notice("HL7 messages of these processing ids (MSH-11) are stored", metadata: ["processing_ids": "\(configuration.acceptedProcessingIDs.sorted().joined(separator: ","))"])
         }

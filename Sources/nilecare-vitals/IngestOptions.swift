@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HL7v2
 import Storage
 
 /// How the daemon ingests: where it listens, how it decodes, how it batches.
@@ -28,6 +29,12 @@ struct IngestOptions: ParsableArguments {
     /// Production always, and what a test system adds.
     var processingIDs: Set<String> { Set(["P"] + acceptedProcessingIDs) }
 
+    @Option(help: "Character set of HL7 messages whose MSH-18 is empty: UNICODE UTF-8, 8859/1 (older devices' Latin-1) or ASCII.")
+    var hl7DefaultCharset: String = HL7Charset.utf8.hl7Name
+
+    /// The charset `hl7DefaultCharset` names; checked in `validate()`.
+    var defaultCharset: HL7Charset { HL7Charset(hl7Name: hl7DefaultCharset) ?? .utf8 }
+
     @Option(help: "Most observation rows in one database commit.")
     var maxBatchRows: Int = ObservationWriter.Configuration().maxBatchRows
 
@@ -39,6 +46,9 @@ struct IngestOptions: ParsableArguments {
             throw ValidationError("unknown time zone '\(facilityTimeZone)' (use an IANA name such as Africa/Khartoum)")
         }
         guard maxFrameBytes >= 1024 else { throw ValidationError("--max-frame-bytes must be at least 1024") }
+        guard HL7Charset(hl7Name: hl7DefaultCharset) != nil else {
+            throw ValidationError("--hl7-default-charset '\(hl7DefaultCharset)' is not one this engine reads: UNICODE UTF-8, 8859/1 or ASCII")
+        }
         guard idleTimeoutSeconds > 0 else { throw ValidationError("--idle-timeout-seconds must be positive") }
         guard acceptedProcessingIDs.allSatisfy({ !$0.isEmpty }) else {
             throw ValidationError("--accept-processing-id must name a processing id such as P")

@@ -13,6 +13,13 @@ struct OptionTests {
         #expect(try IngestOptions.parse([]).processingIDs == ["P"])
         #expect(try IngestOptions.parse(["--accept-processing-id", "T"]).processingIDs == ["P", "T"])
     }
+
+    @Test("--hl7-default-charset takes HL7's names (as devices spell them) and refuses others")
+    func defaultCharset() throws {
+        #expect(try IngestOptions.parse([]).defaultCharset == .utf8)
+        #expect(try IngestOptions.parse(["--hl7-default-charset", "8859/1"]).defaultCharset == .iso8859_1)
+        #expect(throws: (any Error).self) { try IngestOptions.parse(["--hl7-default-charset", "8859/6"]) }
+    }
 }
 
 @Suite("thresholds set")

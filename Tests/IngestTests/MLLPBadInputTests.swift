@@ -421,4 +421,26 @@ import VitalSigns
         #expect(err[8].value.contains("segment 4 is a second MSH"))
         #expect(try engine.count("SELECT count(*) FROM vital_signs") == 0)
     }
+
+    @Test("a device that sends Latin-1 without MSH-18 is read as Latin-1 when the engine is told so; otherwise its message gets AE")
+    func aDefaultCharsetForOlderDevices() async throws {
+        // "Salle B" with an é (0xE9 in Latin-1, not valid UTF-8) in PV1-3.
+        let message = Array("MSH|^~\\&|MON|ICU|||20261129101500+0000||ORU^R01|L1-1|P|2.3\rPID|||77^^^H\rPV1||I|Salle ".utf8) + [0xE9]
+            + Array("^1^A\rOBX|1|NM|147842^MDC_ECG_HEART_RATE^MDC|1.1.1.1|80|264864^MDC_DIM_BEAT_PER_MIN^MDC|||||R|||||||DEV-LATIN1".utf8)
+        let strict = try await TestEngine.start()
+        let refused = try await {
+            let client = try await MLLPClient.connect(host: "127.0.0.1", port: strict.port)
+            defer { Task { await client.close() } }
+            return try Self.msa(await client.send(message)).code
+        }()
+        strict.stop()
+        #expect(refused == "AE")
+
+        let latin1 = try await TestEngine.start(defaultCharset: .iso8859_1)
+        defer { latin1.stop() }
+        let client = try await MLLPClient.connect(host: "127.0.0.1", port: latin1.port)
+        defer { Task { await client.close() } }
+        #expect(try Self.msa(await client.send(message)).code == "AA")
+        #expect(try latin1.query("SELECT DISTINCT location FROM vital_signs") == [["Salle \u{E9}^1^A"]])
+    }
 }

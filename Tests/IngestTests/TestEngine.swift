@@ -2,6 +2,7 @@ import Decoders
 import DeviceSimulator
 import DeviceProfiles
 import Foundation
+import HL7v2
 import Ingest
 import Logging
 import NIOCore
@@ -25,7 +26,9 @@ final class TestEngine: QueriesDatabase, Sendable {
     let logs: LogRecorder
 
     /// `port` 0 picks a free one; pass an earlier engine's port to restart "the same daemon".
-    static func start(databaseURL: String? = nil, port: Int = 0, configure: (inout MLLPServer.Configuration) -> Void = { _ in }) async throws -> TestEngine {
+    static func start(
+        databaseURL: String? = nil, port: Int = 0, defaultCharset: HL7Charset = .utf8, configure: (inout MLLPServer.Configuration) -> Void = { _ in }
+    ) async throws -> TestEngine {
         let url = try databaseURL ?? TestPostgres.database()
         let logs = LogRecorder()
         let logger = Logger(label: "test.ingest") { _ in logs.handler() }
@@ -40,7 +43,7 @@ final class TestEngine: QueriesDatabase, Sendable {
         var configuration = MLLPServer.Configuration()
         configuration.port = port
         configure(&configuration)
-        let server = MLLPServer(configuration: configuration, ingestor: MessageIngestor(decoder: decoder, sink: pipeline, logger: logger), logger: logger)
+        let server = MLLPServer(configuration: configuration, ingestor: MessageIngestor(decoder: decoder, sink: pipeline, defaultCharset: defaultCharset, logger: logger), logger: logger)
         let bound: Int
         do {
             bound = try await server.start()
