@@ -87,13 +87,16 @@ public enum HL7Acknowledgment {
     /// With `original == nil` (nothing could be parsed) the copied MSH fields and MSA-2 stay empty.
     /// MSH-3/4 of the ACK are MSH-5/6 of the original and vice versa; MSH-9 is `ACK^<trigger>^ACK`;
     /// MSH-11, MSH-12 and MSH-18 are copied, and MSA-2 is MSH-10: all as the sender wrote them,
-    /// byte for byte (escapes, components and trailing separators included).
-    /// One `ERR` segment follows `MSA` for each entry of `errors` (errors, warnings, notes).
+    /// byte for byte (escapes, components and trailing separators included). When the sender
+    /// left MSH-5 empty, MSH-3 is `receiver`, so that the ACK says who sent it.
+    /// One `ERR` segment follows `MSA` for each entry of `errors` (errors, warnings, notes), in
+    /// the v2.5 layout; to a sender of an earlier version (MSH-12 2.1 to 2.4), which reads neither
+    /// ERR-2 nor ERR-3, ERR-1 says the same and MSA-3 carries the first error's text.
     public static func build(
         for original: HL7Message?, code: HL7AcknowledgmentCode, errors: [HL7ErrorDetail] = [],
-        controlID: String, timestamp: String
+        controlID: String, timestamp: String, receiver: String = ""
     ) -> [UInt8] {
-        let reply = Reply(code: code, errors: errors, controlID: controlID, timestamp: timestamp)
+        let reply = Reply(code: code, errors: errors, controlID: controlID, timestamp: timestamp, receiver: receiver)
         guard let original else { return reply.bytes(header: nil, encoder: HL7Encoder(delimiters: .standard, charset: .utf8)) }
         let encoder = HL7Encoder(delimiters: original.delimiters, charset: original.charset)
         // The header is read through the borrowed view: an ACK is sent for every message.
@@ -106,6 +109,7 @@ public enum HL7Acknowledgment {
         var errors: [HL7ErrorDetail]
         var controlID: String
         var timestamp: String
+        var receiver: String
 
         /// Built straight into bytes: going through segment values cost as much as decoding the
         /// message. Copied fields go back as the sender wrote them, already in these delimiters
@@ -132,7 +136,8 @@ public enum HL7Acknowledgment {
             bytes.append(delimiters.field)
             bytes += delimiters.encodingCharacters
             segmentEnd = bytes.count
-            copy(5); copy(6); copy(3); copy(4)
+            if let header, !header[5].isEmpty { copy(5) } else { text(receiver) }
+            copy(6); copy(3); copy(4)
             text(timestamp)
             field { _ in }
             field {
@@ -157,19 +162,30 @@ public enum HL7Acknowledgment {
             }
             endSegment()
 
+            let version = header?[12].component(1).value ?? ""
+            let beforeV25 = ["2.1", "2.2", "2.3", "2.4"].contains { version == $0 || version.hasPrefix($0 + ".") }
+
             bytes += "MSA".utf8
             segmentEnd = bytes.count
             text(code.rawValue)
             copy(10)
+            if beforeV25, let first = errors.first(where: { $0.severity == .error }) { text(String(first.text.prefix(80))) }
             endSegment()
 
-            if !errors.isEmpty { bytes += encoder.encode(errors.map(HL7Acknowledgment.errorSegment)) }
+            if !errors.isEmpty { bytes += encoder.encode(errors.map { HL7Acknowledgment.errorSegment($0, withERR1: beforeV25) }) }
             return bytes
         }
     }
 
-    fileprivate static func errorSegment(_ error: HL7ErrorDetail) -> HL7SegmentValue {
+    /// `withERR1`: ERR-1 (ELD: segment, sequence, field, code) as well, for senders before v2.5.
+    fileprivate static func errorSegment(_ error: HL7ErrorDetail, withERR1: Bool) -> HL7SegmentValue {
         var segment = HL7SegmentValue(id: "ERR", fields: [])
+        if withERR1 {
+            segment[field: 1] = HL7FieldValue(repetitions: [[
+                [error.segmentID ?? ""], [error.segmentSequence.map(String.init) ?? ""], [error.field.map(String.init) ?? ""],
+                [String(error.code.rawValue), error.code.text, "HL70357"],
+            ]])
+        }
         segment[field: 2] = HL7FieldValue(components: [
             error.segmentID ?? "", error.segmentSequence.map(String.init) ?? "", error.field.map(String.init) ?? "",
         ])

@@ -161,7 +161,7 @@ public final class MessageIngestor: Sendable {
         let sequence = ackCounter.add(1, ordering: .relaxed).newValue
         return [HL7Acknowledgment.build(
             for: message, code: outcome.code, errors: details,
-            controlID: "\(applicationName)\(sequence)", timestamp: HL7Clock.now()
+            controlID: "\(applicationName)\(sequence)", timestamp: HL7Clock.now(), receiver: applicationName
         )]
     }
 }

@@ -85,6 +85,30 @@ struct AcknowledgmentTests {
         #expect(err.fieldCount == 8)
     }
 
+    @Test("a sender before v2.5 reads ERR-1 and MSA-3, not ERR-2 and ERR-3: its AE says why there too")
+    func olderVersionsGetERR1AndMSA3() throws {
+        let detail = HL7ErrorDetail(code: .dataTypeError, segmentID: "OBX", segmentSequence: 2, field: 14, text: "OBX-14 is not a timestamp")
+        for (version, legacy) in [("2.3.1", true), ("2.4", true), ("2.5", false), ("2.6", false)] {
+            let message = try parse([#"MSH|^~\&|MON|WARD|VITALS|NILECARE|20261129101500||ORU^R01|OLD-1|P|"# + version])
+            let ack = try HL7Message(parsing: HL7Acknowledgment.build(for: message, code: .AE, errors: [detail], controlID: "A", timestamp: "20261129101501"))
+            let msa = try #require(ack.firstSegment(named: "MSA"))
+            let err = try #require(ack.firstSegment(named: "ERR"))
+            #expect(msa[3].value == (legacy ? "OBX-14 is not a timestamp" : ""), "\(version)")
+            #expect(err[1].component(1).value == (legacy ? "OBX" : ""), "\(version)")
+            #expect(err[1].component(3).value == (legacy ? "14" : ""), "\(version)")
+            #expect(err[1].component(4).subcomponent(1) == (legacy ? "102" : ""), "\(version)")
+            #expect(err[3].component(1).value == "102")
+        }
+    }
+
+    @Test("MSH-3 of the ACK names the receiver when the sender left MSH-5 empty")
+    func anEmptyReceivingApplicationIsFilledIn() throws {
+        let message = try parse([#"MSH|^~\&|MON|WARD|||20261129101500||ORU^R01|E-1|P|2.6"#])
+        let ack = try HL7Message(parsing: HL7Acknowledgment.build(for: message, code: .AA, controlID: "A", timestamp: "20261129101501", receiver: "NILECARE"))
+        #expect(ack.header[3].value == "NILECARE")
+        #expect(ack.header[5].value == "MON")
+    }
+
     @Test("control bytes in a reply's text, such as MLLP's frame bytes decoded from a sender's \\X1C\\, go as hex escapes")
     func controlBytesAreEscaped() throws {
         let message = try parse(original)
