@@ -1,3 +1,4 @@
+import Foundation
 import Storage
 import VitalSigns
 
@@ -21,11 +22,13 @@ struct StoredReadings {
             JOIN patients p ON p.identifier = wanted.identifier AND p.assigning_authority = wanted.authority
             JOIN vital_signs v ON v.patient_id = p.id
             JOIN devices d ON d.id = v.device_id
-            WHERE v.vital_kind = ANY ($3::smallint[]) AND v.observation_time > now() - $4::interval
+            WHERE v.vital_kind = ANY ($3::smallint[]) AND v.observation_time > to_timestamp($4::double precision)
             ORDER BY v.patient_id, v.vital_kind, v.observation_time DESC
             """, [
                 PostgresArray.text(patients.map(\.id)), PostgresArray.text(patients.map(\.assigningAuthority)),
-                PostgresArray.integers(kinds.map(\.rawValue)), "\(age.components.seconds) seconds",
+                // A bound the planner knows: it reads only the partitions after it (`now() - interval`
+                // is known only when the statement runs, so every day's partition was opened).
+                PostgresArray.integers(kinds.map(\.rawValue)), "\(Date().timeIntervalSince1970 - Double(age.components.seconds))",
             ]).rows
         return rows.compactMap { row in
             guard row.count == 7, let id = row[0], let authority = row[1], let kind = row[2].flatMap({ Int16($0) }).flatMap(VitalKind.init(rawValue:)),
