@@ -87,20 +87,22 @@ import VitalSigns
         #expect(try engine.count("SELECT count(*) FROM ingested_messages") == 1)
     }
 
+    /// A gateway's ORU^R01 with control id 1 and one heart-rate row that names no device.
+    static func gatewayMessage(gateway: String, time: String = "20261129101500+0000", heartRate: Int) -> [UInt8] {
+        Array(("MSH|^~\\&|ACME^\(gateway)^EUI-64||||\(time)||ORU^R01|1|P|2.6\r"
+            + "PID|||77^^^H\rOBX|1|NM|147842^MDC_ECG_HEART_RATE^MDC|1.1.1.1|\(heartRate)|264864^MDC_DIM_BEAT_PER_MIN^MDC|||||R").utf8)
+    }
+
     /// PCD-01 gateways of one model share MSH-3's namespace and tell themselves apart by its
     /// universal id (their EUI-64); each counts its own MSH-10 from 1. Two of them sending the
     /// same control id are two messages, not a retransmission.
     @Test func gatewaysOfOneModelWithTheSameControlIDAreTwoMessages() async throws {
         let engine = try await TestEngine.start()
         defer { engine.stop() }
-        func message(gateway: String, heartRate: Int) -> [UInt8] {
-            Array(("MSH|^~\\&|ACME^\(gateway)^EUI-64||||20261129101500+0000||ORU^R01|1|P|2.6\r"
-                + "PID|||77^^^H\rOBX|1|NM|147842^MDC_ECG_HEART_RATE^MDC|1.1.1.1|\(heartRate)|264864^MDC_DIM_BEAT_PER_MIN^MDC|||||R").utf8)
-        }
         let client = try await MLLPClient.connect(host: "127.0.0.1", port: engine.port)
         defer { Task { await client.close() } }
         for (gateway, heartRate) in [("0012A1FFFE000001", 80), ("0012A1FFFE000002", 120)] {
-            let ack = try HL7Message(parsing: await client.send(message(gateway: gateway, heartRate: heartRate)))
+            let ack = try HL7Message(parsing: await client.send(Self.gatewayMessage(gateway: gateway, heartRate: heartRate)))
             #expect(ack.firstSegment(named: "MSA")?[1].value == "AA")
         }
         // Rows that name no device in OBX-18 are the gateway's own.
@@ -115,14 +117,10 @@ import VitalSigns
     func aReusedControlIDWithAnotherTimeIsANewMessage() async throws {
         let engine = try await TestEngine.start()
         defer { engine.stop() }
-        func message(time: String, heartRate: Int) -> [UInt8] {
-            Array(("MSH|^~\\&|ACME^0012A1FFFE000009^EUI-64||||\(time)||ORU^R01|1|P|2.6\r"
-                + "PID|||77^^^H\rOBX|1|NM|147842^MDC_ECG_HEART_RATE^MDC|1.1.1.1|\(heartRate)|264864^MDC_DIM_BEAT_PER_MIN^MDC|||||R").utf8)
-        }
         let client = try await MLLPClient.connect(host: "127.0.0.1", port: engine.port)
         defer { Task { await client.close() } }
-        let beforeReboot = message(time: "20261129101500+0000", heartRate: 80)
-        let afterReboot = message(time: "20261129113000+0000", heartRate: 95)
+        let beforeReboot = Self.gatewayMessage(gateway: "0012A1FFFE000009", time: "20261129101500+0000", heartRate: 80)
+        let afterReboot = Self.gatewayMessage(gateway: "0012A1FFFE000009", time: "20261129113000+0000", heartRate: 95)
         for bytes in [beforeReboot, afterReboot, afterReboot, beforeReboot] {
             let ack = try HL7Message(parsing: await client.send(bytes))
             #expect(ack.firstSegment(named: "MSA")?[1].value == "AA")

@@ -189,11 +189,7 @@ struct MigrationTests {
         let url = try TestPostgres.migratedDatabase(mode: .nativePartitioning)
         let connection = try PostgresConnection(url: url)
         defer { connection.close() }
-        try connection.execute("""
-            DO $$ BEGIN
-                EXECUTE format('DROP TABLE %I', 'vital_signs_p' || to_char((now() AT TIME ZONE 'UTC')::date + 14, 'YYYYMMDD'));
-            END $$
-            """)
+        try dropFarthestPartition(connection)
         try connection.execute("BEGIN")
         #expect(try connection.execute("SELECT vitals_ensure_partitions()").scalar == "1")
         // Locks are held until the transaction ends: the new partition's and the default's (whose
@@ -212,12 +208,7 @@ struct MigrationTests {
         let url = try TestPostgres.migratedDatabase(mode: .nativePartitioning)
         let admin = try PostgresConnection(url: url)
         defer { admin.close() }
-        // The farthest partition ahead, so that the next run has one to create.
-        try admin.execute("""
-            DO $$ BEGIN
-                EXECUTE format('DROP TABLE %I', 'vital_signs_p' || to_char((now() AT TIME ZONE 'UTC')::date + 14, 'YYYYMMDD'));
-            END $$
-            """)
+        try dropFarthestPartition(admin)
         let reader = try PostgresConnection(url: url)
         defer { reader.close() }
         try reader.execute("BEGIN; SELECT count(*) FROM vital_signs")  // holds its lock until COMMIT
@@ -389,6 +380,15 @@ struct MigrationTests {
         try connection.execute("CALL run_job(\(retention))")
         #expect(try count(connection, "SELECT count(*) FROM vital_signs WHERE observation_time < '2001-01-01'") == 1)
     }
+}
+
+/// Drops the farthest partition ahead (native mode), so that the next maintenance run has one to create.
+func dropFarthestPartition(_ connection: PostgresConnection) throws {
+    try connection.execute("""
+        DO $$ BEGIN
+            EXECUTE format('DROP TABLE %I', 'vital_signs_p' || to_char((now() AT TIME ZONE 'UTC')::date + 14, 'YYYYMMDD'));
+        END $$
+        """)
 }
 
 /// A temporary copy of the repository's migrations that a test may edit.
