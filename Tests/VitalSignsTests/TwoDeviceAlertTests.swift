@@ -63,9 +63,26 @@ import VitalSigns
                 .filter { $0.patient == patient }
             signals += evaluator.feed([reading(.heartRate, second >= 60 ? 118 : 80, at: now + 0.5, device: "DEV-B")])
         }
-        // DEV-A's last value for this patient is older than its allowed silence (30 s) from 35.5 s:
-        // DEV-B's values clear the alert 10 s later, and DEV-B's own rise raises a new one.
-        #expect(signals.map(\.summary) == ["raise warning 115.0 @0.0", "clear warning 80.0 @45.5", "raise warning 118.0 @60.5"])
+        // DEV-A measures the other patient from 6 s: from DEV-B's next value (6.5 s) the alert is
+        // DEV-B's to clear, 10 s later; DEV-B's own rise raises a new one.
+        #expect(signals.map(\.summary) == ["raise warning 115.0 @0.0", "clear warning 80.0 @16.5", "raise warning 118.0 @60.5"])
+    }
+
+    @Test("a device between two readings of a vital keeps the alert its last reading holds: another device's normal reading does not clear it")
+    func anIntermittentReadingIsNotHandedOver() {
+        var evaluator = AlertEvaluator(rules: rules(threshold: thresholdRule(clear: .samples(1))))
+        var signals: [AlertSignal] = []
+        // DEV-A is heard every 10 s (SpO2) and measures the heart rate every 15 minutes, high each
+        // time, as a cuff measures blood pressure; DEV-B's heart rate every 5 minutes is normal.
+        for step in 0...270 {
+            let now = Double(step * 10)
+            signals += evaluator.tick(now: at(now)).filter { $0.rule == .threshold }
+            var rows = [reading(.spo2, 97, at: now, device: "DEV-A")]
+            if step % 90 == 0 { rows.append(reading(.heartRate, 115, at: now, device: "DEV-A")) }
+            if step % 30 == 0 { rows.append(reading(.heartRate, 80, at: now + 1, device: "DEV-B")) }
+            signals += evaluator.feed(rows)
+        }
+        #expect(signals.map(\.summary) == ["raise warning 115.0 @0.0"])
     }
 
     @Test("two devices reading apart do not make a trend: each device's values are a series of their own")

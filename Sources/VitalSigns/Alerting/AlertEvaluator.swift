@@ -238,14 +238,14 @@ public struct AlertEvaluator: Sendable {
         _ key: AlertKey, from source: String = TrackedAlert.anySource, at time: Timestamp, level: Severity, clearing: Bool,
         timing: AlertTracker.Timing, context: AlertContext, escalationAfter: (Severity) -> Duration
     ) -> [AlertSignal] {
-        guard var entry = alerts[key] ?? (level == .normal ? nil : TrackedAlert(context: context)) else { return [] }
-        let now = clock ?? time
+        // Taken out while it changes, so that its trackers are changed in place, not copied.
+        guard var entry = alerts.removeValue(forKey: key) ?? (level == .normal ? nil : TrackedAlert(context: context)) else { return [] }
+        let devices = devices
         let transition = entry.evaluate(
-            from: source, at: time, heardAt: now, level: level, clearing: clearing, timing: timing,
-            isGone: { source, heardAt in
+            from: source, at: time, level: level, clearing: clearing, timing: timing,
+            isGone: { source in
                 guard let device = devices[source] else { return false }
-                let allowed = device.allowedSilence ?? rules.silence.minimumSilence
-                return device.isSilent || heardAt.map { now.duration(since: $0) > allowed } ?? false
+                return device.isSilent || device.patient.map { $0 != context.patient } ?? false
             }
         )
         entry.context = context

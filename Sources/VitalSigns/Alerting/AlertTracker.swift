@@ -33,8 +33,7 @@ struct AlertTracker: Sendable {
     private var warningStreak = Streak()
     private var criticalStreak = Streak()
     private var clearStreak = Streak()
-    /// The time of the newest input.
-    private(set) var lastTime: Timestamp?
+    private var lastTime: Timestamp?
 
     /// Nothing open and nothing pending: the tracker can be dropped.
     var isIdle: Bool { open == nil && warningStreak.isEmpty && criticalStreak.isEmpty }

@@ -8,13 +8,7 @@ struct TrackedAlert: Sendable {
     /// an alert resumed after a restart.
     static let anySource = ""
 
-    /// A source's tracker, and when its latest input arrived on the ticks' clock.
-    struct Source: Sendable {
-        var tracker = AlertTracker()
-        var heardAt: Timestamp?
-    }
-
-    private(set) var sources: [String: Source] = [:]
+    private var trackers: [String: AlertTracker] = [:]
     /// The alert's severity as announced; nil while none is open.
     private(set) var open: Severity?
     /// Who and where the latest input was about: what the next signal says.
@@ -29,44 +23,43 @@ struct TrackedAlert: Sendable {
     /// An alert a previous run left open, held under `anySource`.
     init(resumingOpen severity: Severity, context: AlertContext) {
         self.context = context
-        var resumed = Source()
-        resumed.tracker.holdOpen(severity)
-        sources[Self.anySource] = resumed
+        var resumed = AlertTracker()
+        resumed.holdOpen(severity)
+        trackers[Self.anySource] = resumed
         open = severity
     }
 
     /// Nothing open and nothing pending: the entry can be dropped.
-    var isIdle: Bool { open == nil && sources.values.allSatisfy(\.tracker.isIdle) }
+    var isIdle: Bool { open == nil && trackers.values.allSatisfy(\.isIdle) }
 
-    /// One input from `source`, heard at `heardAt` on the ticks' clock, and the alert's
-    /// transition if it changed. Another source that is `gone` (a device that fell silent, or
-    /// that has sent nothing for this key for a while: moved to another patient, or its probe
-    /// moved) is dropped, and what it held open is handed to this one: its last values no longer
-    /// hold the alert open, nor hide a new episode, and this source's values clear it after the
-    /// usual debounce. An alert resumed after a restart is no one device's: every source's
-    /// inputs escalate or clear it, as they did before the restart, until it clears.
+    /// One input from `source`, and the alert's transition if it changed. Another source that is
+    /// `gone` (a device that fell silent, or that now measures another patient) is dropped, and
+    /// what it held open is handed to this one: its last values no longer hold the alert open,
+    /// nor hide a new episode, and this source's values clear it after the usual debounce. A
+    /// device merely between two readings (a cuff every 15 minutes) keeps what it holds. An
+    /// alert resumed after a restart is no one device's: every source's inputs escalate or clear
+    /// it, as they did before the restart, until it clears.
     mutating func evaluate(
-        from source: String, at time: Timestamp, heardAt: Timestamp, level: Severity, clearing: Bool, timing: AlertTracker.Timing,
-        isGone: (_ source: String, _ heardAt: Timestamp?) -> Bool
+        from source: String, at time: Timestamp, level: Severity, clearing: Bool, timing: AlertTracker.Timing,
+        isGone: (_ source: String) -> Bool
     ) -> AlertTracker.Transition? {
-        if sources.count > 1 || sources[source] == nil {
-            for (other, state) in sources where other != source && other != Self.anySource && isGone(other, state.heardAt) {
-                sources[other] = nil
-                if let held = state.tracker.open { sources[source, default: Source()].tracker.holdOpen(held) }
+        if trackers.count > 1 || trackers[source] == nil {
+            for (other, tracker) in trackers where other != source && other != Self.anySource && isGone(other) {
+                trackers[other] = nil
+                if let held = tracker.open { trackers[source, default: AlertTracker()].holdOpen(held) }
             }
         }
-        sources[source, default: Source()].heardAt = heardAt
-        _ = sources[source, default: Source()].tracker.evaluate(at: time, level: level, clearing: clearing, timing: timing)
-        if source != Self.anySource, var resumed = sources[Self.anySource] {
-            _ = resumed.tracker.evaluate(at: time, level: level, clearing: clearing, timing: timing)
-            sources[Self.anySource] = resumed.tracker.open == nil ? nil : resumed
+        _ = trackers[source, default: AlertTracker()].evaluate(at: time, level: level, clearing: clearing, timing: timing)
+        if source != Self.anySource, var resumed = trackers[Self.anySource] {
+            _ = resumed.evaluate(at: time, level: level, clearing: clearing, timing: timing)
+            trackers[Self.anySource] = resumed.open == nil ? nil : resumed
         }
         return settle()
     }
 
     /// Lets time pass for every source (timed debounces of states a device reported once).
     mutating func elapse(to now: Timestamp, timing: AlertTracker.Timing) -> AlertTracker.Transition? {
-        for source in Array(sources.keys) { _ = sources[source]?.tracker.elapse(to: now, timing: timing) }
+        for source in Array(trackers.keys) { _ = trackers[source]?.elapse(to: now, timing: timing) }
         return settle()
     }
 
@@ -74,7 +67,7 @@ struct TrackedAlert: Sendable {
     /// opens higher than the alert, cleared when none is open.
     private mutating func settle() -> AlertTracker.Transition? {
         var highest: Severity?
-        for source in sources.values { if let open = source.tracker.open, highest.map({ open > $0 }) ?? true { highest = open } }
+        for tracker in trackers.values { if let open = tracker.open, highest.map({ open > $0 }) ?? true { highest = open } }
         switch (open, highest) {
         case (nil, let severity?):
             open = severity
