@@ -18,8 +18,9 @@ final class MLLPConnectionHandler: ChannelDuplexHandler {
     private let logger: Logger
     private let metrics = IngestMetrics()
     private var peer = "unknown"
-    /// Replies in arrival order; nil until the message's outcome is known.
-    private var pending = CircularBuffer<[[UInt8]]?>()
+    /// Replies in arrival order; nil until the message's outcome is known, empty when nothing
+    /// goes back.
+    private var pending = CircularBuffer<[UInt8]?>()
     /// Frames read past `maximumInFlight`, not yet handed to the ingestor: one read can bring
     /// thousands of tiny frames, and parsing them all at once would hold up every other
     /// connection of this event loop. Each completion hands over as many as it freed slots.
@@ -161,8 +162,10 @@ final class MLLPConnectionHandler: ChannelDuplexHandler {
         let index = slot - completedOffset
         guard index >= 0, index < pending.count else { return }  // connection already reset
         switch reply {
-        case .acknowledge(let frames):
-            pending[pending.index(pending.startIndex, offsetBy: index)] = frames
+        case .acknowledge(let bytes):
+            pending[pending.index(pending.startIndex, offsetBy: index)] = bytes
+        case .noAcknowledgment:
+            pending[pending.index(pending.startIndex, offsetBy: index)] = []
         case .retryLater(let reason):
             metrics.connectionErrors("storage_unavailable").increment()
             logOnce("storage_unavailable", "closing MLLP connection so the sender retries", ["reason": "\(reason)"])
@@ -173,13 +176,12 @@ final class MLLPConnectionHandler: ChannelDuplexHandler {
             return
         }
         var wrote = false
-        while let first = pending.first, let frames = first {
+        while let first = pending.first, let ack = first {
             pending.removeFirst()
             completedOffset += 1
-            for ack in frames {
-                context.write(wrapOutboundOut(context.channel.allocator.buffer(bytes: ack)), promise: nil)
-                wrote = true
-            }
+            guard !ack.isEmpty else { continue }
+            context.write(wrapOutboundOut(context.channel.allocator.buffer(bytes: ack)), promise: nil)
+            wrote = true
         }
         if wrote {
             context.flush()

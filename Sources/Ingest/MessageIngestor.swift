@@ -8,9 +8,11 @@ import VitalSigns
 
 /// What becomes of one received HL7 message.
 public enum IngestReply: Sendable {
-    /// The acknowledgement to send back, `AA` after commit, or `AE`/`AR`; none when the sender
-    /// asked for none (`AcknowledgmentRequest`), or the message was itself an acknowledgement.
-    case acknowledge([[UInt8]])
+    /// The acknowledgement to send back: `AA` after commit, or `AE`/`AR`.
+    case acknowledge([UInt8])
+    /// Nothing to send: the sender asked for no acknowledgement (`AcknowledgmentRequest`), or
+    /// the message was itself one.
+    case noAcknowledgment
     /// The message could not be made durable: send nothing and drop the connection, so the
     /// sender keeps it and sends it again (an `AE` could make it give up for good).
     case retryLater(reason: String)
@@ -59,7 +61,7 @@ public final class MessageIngestor: Sendable {
         if message.messageType == "ACK" {
             metrics.rejected("acknowledgement_received").increment()
             logger.debug("an acknowledgement was sent to the listener; not answered", metadata: ["peer": "\(peer)", "control_id": "\(message.controlID)"])
-            return reply(.acknowledge([]))
+            return reply(.noAcknowledgment)
         }
         let decoded: DecodedMessage
         do {
@@ -70,7 +72,7 @@ public final class MessageIngestor: Sendable {
             case .unsupportedProcessingID: "unsupported_processing_id"
             case .requiredFieldMissing, .invalidValue, .moreThanOneMessage: "undecodable"
             }
-            reject(message, outcome: error.acknowledgmentCode == .AR ? .rejection : .error, detail: error.errorDetail, reason: reason, peer: peer, reply: reply)
+            reject(message, outcome: AcknowledgmentRequest.Outcome(error.acknowledgmentCode), detail: error.errorDetail, reason: reason, peer: peer, reply: reply)
             return
         }
         if !decoded.skipped.isEmpty {
@@ -93,7 +95,7 @@ public final class MessageIngestor: Sendable {
             warnings.append(HL7ErrorDetail(code: .dataTypeError, severity: .warning, segmentID: "OBX", text: "and \(others) more OBX rows skipped"))
         }
         // The AA is built here, on the connection's thread, so the writer's completions stay short.
-        let accepted = acknowledgments(for: message, outcome: .success, details: warnings)
+        let accepted = acknowledgment(for: message, outcome: .success, details: warnings)
         let started = ContinuousClock.now
         sink.submit(IngestBatch(message: key, observations: decoded.observations), profileID: decoded.profileID, conditions: decoded.conditions) { [self] result in
             switch result {
@@ -107,7 +109,7 @@ public final class MessageIngestor: Sendable {
                     ])
                 }
                 metrics.ackLatency.recordSeconds((ContinuousClock.now - started) / .seconds(1))
-                reply(.acknowledge(accepted))
+                reply(accepted)
             case .failure(let error) where error.isDataError:
                 // The database refuses this message's data and would refuse every resend: an AE
                 // stops the sender from retrying it forever and holding up what follows it.
@@ -118,7 +120,7 @@ public final class MessageIngestor: Sendable {
                 ])
                 let detail = HL7ErrorDetail(code: .applicationInternalError,
                                             text: "the database refused the message's data: \(error.message)")
-                reply(.acknowledge(acknowledgments(for: message, outcome: .error, details: [detail])))
+                reply(acknowledgment(for: message, outcome: .error, details: [detail]))
             case .failure(let error):
                 metrics.rejected("storage_unavailable").increment()
                 // One line per connection comes from the handler; this one per message is detail.
@@ -149,19 +151,20 @@ public final class MessageIngestor: Sendable {
     ) {
         metrics.rejected(reason).increment()
         logger.warning("message rejected", metadata: [
-            "peer": "\(peer)", "ack": "\(outcome == .rejection ? "AR" : "AE")", "reason": "\(reason)",
+            "peer": "\(peer)", "ack": "\(outcome.code.rawValue)", "reason": "\(reason)",
             "control_id": "\(message?.controlID ?? "")", "error": "\(detail.text)",
         ])
-        reply(.acknowledge(acknowledgments(for: message, outcome: outcome, details: [detail])))
+        reply(acknowledgment(for: message, outcome: outcome, details: [detail]))
     }
 
     /// The acknowledgement of `outcome`, or none when the sender asked for none.
-    private func acknowledgments(for message: HL7Message?, outcome: AcknowledgmentRequest.Outcome, details: [HL7ErrorDetail]) -> [[UInt8]] {
-        guard AcknowledgmentRequest(message).wantsAcknowledgment(of: outcome) else { return [] }
+    private func acknowledgment(for message: HL7Message?, outcome: AcknowledgmentRequest.Outcome, details: [HL7ErrorDetail]) -> IngestReply {
+        guard AcknowledgmentRequest(message).wantsAcknowledgment(of: outcome) else { return .noAcknowledgment }
         let sequence = ackCounter.add(1, ordering: .relaxed).newValue
-        return [HL7Acknowledgment.build(
+        return .acknowledge(HL7Acknowledgment.build(
             for: message, code: outcome.code, errors: details,
             controlID: "\(applicationName)\(sequence)", timestamp: HL7Clock.now(), receiver: applicationName
-        )]
+        ))
     }
+
 }

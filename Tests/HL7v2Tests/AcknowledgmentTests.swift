@@ -101,6 +101,24 @@ struct AcknowledgmentTests {
         }
     }
 
+    @Test("an acknowledgement is sent unless both MSH-15 and MSH-16 rule it out for the outcome; an empty field alone asks for it")
+    func acknowledgmentRequests() throws {
+        func wants(_ accept: String, _ application: String) throws -> [Bool] {
+            let message = try parse(["MSH|^~\\&|MON|WARD|||20261129101500||ORU^R01|R-1|P|2.6|||\(accept)|\(application)"])
+            let request = AcknowledgmentRequest(message)
+            return [AcknowledgmentRequest.Outcome.success, .error, .rejection].map(request.wantsAcknowledgment(of:))
+        }
+        #expect(try wants("", "") == [true, true, true])        // original mode
+        #expect(try wants("NE", "AL") == [true, true, true])    // PCD-01
+        #expect(try wants("AL", "NE") == [true, true, true])
+        #expect(try wants("NE", "") == [true, true, true])      // the empty field asks
+        #expect(try wants("NE", "NE") == [false, false, false])
+        #expect(try wants("NE", "ER") == [false, true, true])
+        #expect(try wants("SU", "NE") == [true, false, false])
+        #expect(try wants("ER", "SU") == [true, true, true])
+        #expect(AcknowledgmentRequest(nil).wantsAcknowledgment(of: .error))
+    }
+
     @Test("MSH-3 of the ACK names the receiver when the sender left MSH-5 empty")
     func anEmptyReceivingApplicationIsFilledIn() throws {
         let message = try parse([#"MSH|^~\&|MON|WARD|||20261129101500||ORU^R01|E-1|P|2.6"#])
