@@ -1,9 +1,11 @@
 -- Partition maintenance locks the parent table alone (0005 locked it with every partition: one
 -- lock per day kept, some 2,500 after seven years, against a lock table sized for far fewer).
 -- Writers route rows through the parent, so its lock alone keeps them out while the default's
--- rows for a new day are moved. The default partition gets an index on observation_time: the
--- check for such rows, and retention's delete there, no longer read the whole default partition
--- (rows from devices with wrong clocks stay there for years).
+-- rows for a new day are moved. The default partition gets an index on observation_time, which
+-- the check for such rows and retention's delete there use. Creating or attaching a partition
+-- still reads the default partition whole (PostgreSQL checks that none of its rows belongs to the
+-- new range), under the lock: rows from devices with wrong clocks, kept there for years, make
+-- that read longer.
 
 CREATE OR REPLACE FUNCTION vitals_ensure_partitions(days_ahead integer DEFAULT 14, days_back integer DEFAULT 7)
 RETURNS integer

@@ -415,7 +415,7 @@ public struct PCD01Decoder: Sendable {
             let (time, offset) = try HL7Timestamp.parse(field.bytes, facilityZone: facilityZone, senderOffset: senderOffset)
             return (time, offset)
         } catch {
-            let reason = error == .outOfRange ? "date or time out of range" : "not an HL7 timestamp YYYYMMDDHHMMSS[.SSSS][+/-ZZZZ]"
+            let reason = error == .outOfRange ? "date or time out of range" : "not an HL7 timestamp YYYYMMDDHHMMSS[.S to .SSSSSS][+/-ZZZZ]"
             throw .invalidValue(segment: segment, sequence: sequence, field: number, value: field.value, reason: reason)
         }
     }

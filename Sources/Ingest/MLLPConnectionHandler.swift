@@ -70,9 +70,7 @@ final class MLLPConnectionHandler: ChannelDuplexHandler {
         case .frame(var frame):
             receive(.frame(frame.readBytes(length: frame.readableBytes) ?? []), context: context)
         case .oversized(var start, let contentBytes):
-            metrics.connectionErrors("frame_too_large").increment()
-            logOnce("frame_too_large", "MLLP frame over the limit refused with AE; the connection goes on",
-                    ["bytes": "\(contentBytes)", "limit": "\(maximumFrameBytes)"])
+            // Counted and logged by the ingestor with the message it refuses.
             receive(.oversized(start: start.readBytes(length: start.readableBytes) ?? [], contentBytes: contentBytes), context: context)
         }
     }

@@ -14,7 +14,8 @@ public enum MLLPFraming {
     public static let carriageReturn: UInt8 = 0x0D
 }
 
-/// What the decoder hands on: a whole frame's content, or bytes it had to throw away.
+/// What the decoder hands on: a whole frame's content, the start of a frame over the limit, or
+/// bytes it had to throw away.
 public enum MLLPInbound: Sendable {
     case frame(ByteBuffer)
     /// A frame longer than the limit: its first bytes (`start`, enough for its header, so that

@@ -326,18 +326,16 @@ public final class EmbeddedPostgres: Sendable {
             for byte in dataDirectory.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
             directory = "/tmp/nilecare-pg-\(String(hash, radix: 16))"
         }
-        var info = stat()
-        if lstat(directory, &info) == 0 {
-            // Under /tmp the name is predictable: whoever made it first could have made it a link
-            // (chown follows links) or a folder of theirs with a socket of theirs in it.
-            try Self.checkPrivateFolder(directory, info)
-        } else {
-            do {
-                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
-                                                        attributes: [.posixPermissions: 0o700])
-            } catch {
-                throw EmbeddedPostgresError(step: "create socket folder", output: "\(directory): \(error)")
+        // Made with mkdir(2), which never follows a link: under /tmp the name is predictable, and
+        // whoever made it first could have made it a link (chown follows links) or a folder of
+        // theirs with a socket of theirs in it. One that exists must be a private folder of ours.
+        if mkdir(directory, 0o700) != 0 {
+            let failure = errno
+            var info = stat()
+            guard failure == EEXIST, lstat(directory, &info) == 0 else {
+                throw EmbeddedPostgresError(step: "create socket folder", output: "\(directory): \(String(cString: strerror(failure)))")
             }
+            try Self.checkPrivateFolder(directory, info)
         }
         try chownToServerUser(directory, recursive: false)
         return directory

@@ -202,8 +202,9 @@ public final class PostgresConnection {
             return try consume(result, connection: connection, context: context())
         } catch where error.sqlState == Self.unknownPreparedStatement {
             // Deallocated behind our back (`DISCARD ALL`, a pooler handing us another server
-            // session): prepared again on the next call, or every later call would fail alike.
-            preparedNames[sql] = nil
+            // session): all of them, so each is prepared again on its next call rather than
+            // failing once more (every later call would fail alike if nothing were forgotten).
+            preparedNames.removeAll()
             throw error
         }
     }

@@ -17,9 +17,6 @@ public final class WatchedDeviceRecorder: Sendable {
     @discardableResult
     public func record(_ device: WatchedDevice) -> Bool { recorder.record(device) }
 
-    /// States queued and not yet committed.
-    public var backlog: Int { recorder.pending }
-
     /// Writes what is queued (one attempt if the database is down), stops the thread and returns when it has (at most 15 s).
     public func shutdown() { recorder.shutdown() }
 

@@ -520,7 +520,8 @@ final class WriterWorker: @unchecked Sendable {
         func bad(_ what: String) -> PostgresError {
             PostgresError(sqlState: "22000", message: what, context: "validate batch \(batch.message?.description ?? "(keyless)")")
         }
-        if let key = batch.message, hasNUL(key.sendingApplication) || hasNUL(key.sendingFacility) || hasNUL(key.controlID) {
+        if let key = batch.message,
+           hasNUL(key.sendingApplication) || hasNUL(key.sendingFacility) || hasNUL(key.controlID) || hasNUL(key.messageTime) {
             return bad("message key contains a NUL character")
         }
         let observations = batch.observations

@@ -224,7 +224,7 @@ import VitalSigns
         let error = try #require(throws: PCD01DecodeError.self) { try pcd01.decode(try parse(hl7(lines))) }
         // The second OBR is named as the second, not the first.
         #expect(error == .invalidValue(segment: "OBR", sequence: 2, field: 7, value: "2026113",
-                                       reason: "not an HL7 timestamp YYYYMMDDHHMMSS[.SSSS][+/-ZZZZ]"))
+                                       reason: "not an HL7 timestamp YYYYMMDDHHMMSS[.S to .SSSSSS][+/-ZZZZ]"))
 
         let decoded = try pcd01.decode(try parse(hl7(Array(lines.dropLast()))))
         #expect(decoded.observations.map(\.patient?.id) == ["P-1", "P-2"])
@@ -291,7 +291,7 @@ import VitalSigns
             "OBX|1|NM|147842^MDC_ECG_HEART_RATE^MDC|1.1.1.1|80|264864^MDC_DIM_BEAT_PER_MIN^MDC|||||R|||20261129101455"
         )
         let error = try #require(throws: PCD01DecodeError.self) { try decoder().decode(try parse(badMessageTime)) }
-        #expect(error == .invalidValue(segment: "MSH", sequence: 1, field: 7, value: "2026-11-29", reason: "not an HL7 timestamp YYYYMMDDHHMMSS[.SSSS][+/-ZZZZ]"))
+        #expect(error == .invalidValue(segment: "MSH", sequence: 1, field: 7, value: "2026-11-29", reason: "not an HL7 timestamp YYYYMMDDHHMMSS[.S to .SSSSSS][+/-ZZZZ]"))
         #expect(error.acknowledgmentCode == .AE)
         #expect(error.errorDetail.code == .dataTypeError)
         #expect(error.errorDetail.field == 7)

@@ -191,15 +191,17 @@ struct MigrationTests {
         defer { connection.close() }
         try dropFarthestPartition(connection)
         try connection.execute("BEGIN")
-        #expect(try connection.execute("SELECT vitals_ensure_partitions()").scalar == "1")
-        // Locks are held until the transaction ends: the new partition's and the default's (whose
+        // One, or two when UTC midnight passed since the drop.
+        let created = try #require(try connection.execute("SELECT vitals_ensure_partitions()").scalar.flatMap { Int($0) })
+        #expect(created >= 1)
+        // Locks are held until the transaction ends: the new partitions' and the default's (whose
         // range shrinks) are the only ones; before, every partition was locked.
         let locked = try connection.execute("""
             SELECT count(*) FROM pg_locks l JOIN pg_inherits i ON i.inhrelid = l.relation
             WHERE l.pid = pg_backend_pid() AND l.mode = 'AccessExclusiveLock' AND i.inhparent = 'vital_signs'::regclass
             """).scalar
         try connection.execute("COMMIT")
-        #expect(locked == "2")
+        #expect(locked == String(created + 1))
         #expect(try connection.execute("SELECT count(*) FROM pg_indexes WHERE tablename = 'vital_signs_default' AND indexdef LIKE '%(observation_time)%'").scalar == "1")
     }
 

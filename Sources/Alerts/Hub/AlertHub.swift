@@ -129,13 +129,9 @@ public final class AlertHub: Sendable {
     private func ask<Value: Sendable>(
         _ command: (@escaping @Sendable (Result<Value, AlertActionError>) -> Void) -> HubCommand
     ) async throws(AlertActionError) -> Value {
-        let timeout = actionTimeout
-        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<Value, AlertActionError>, Never>) in
-            let answer = AnswerOnce(continuation)
-            guard inbox.post(command({ answer.resume($0) })) else { return answer.resume(.failure(.shutDown)) }
-            DispatchQueue.global().asyncAfter(deadline: .now() + timeout.seconds) { answer.resume(.failure(.noAnswer(within: timeout))) }
+        try await AnswerOnce.awaiting(within: actionTimeout) { answer in
+            if !inbox.post(command({ answer.resume($0) })) { answer.resume(.failure(.shutDown)) }
         }
-        return try result.get()
     }
 
     private func announce(_ events: [AlertEvent]) {
@@ -155,18 +151,6 @@ public final class AlertHub: Sendable {
 }
 
 /// The hub thread's loop: take commands, decide, commit, announce, reply.
-/// A continuation resumed by whichever comes first: the answer or the timeout.
-final class AnswerOnce<Value: Sendable>: Sendable {
-    private let continuation: CheckedContinuation<Result<Value, AlertActionError>, Never>
-    private let answered = Atomic<Bool>(false)
-
-    init(_ continuation: CheckedContinuation<Result<Value, AlertActionError>, Never>) { self.continuation = continuation }
-
-    func resume(_ result: Result<Value, AlertActionError>) {
-        if !answered.exchange(true, ordering: .acquiringAndReleasing) { continuation.resume(returning: result) }
-    }
-}
-
 private final class HubWorker: @unchecked Sendable {
     // Thread-confined to the hub thread after init.
     private var store: AlertStore

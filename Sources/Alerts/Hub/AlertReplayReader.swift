@@ -23,12 +23,14 @@ final class AlertReplayReader: @unchecked Sendable {
 
     /// The facility's events after `id`, oldest first; `tooFarBehind` past `limit` of them.
     func events(after id: Int64, limit: Int, timeout: Duration) async throws(AlertActionError) -> [StoredAlertEvent] {
-        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<[StoredAlertEvent], AlertActionError>, Never>) in
-            let answer = AnswerOnce(continuation)
-            queue.async { answer.resume(self.read(after: id, limit: limit)) }
-            DispatchQueue.global().asyncAfter(deadline: .now() + timeout.seconds) { answer.resume(.failure(.noAnswer(within: timeout))) }
+        try await AnswerOnce.awaiting(within: timeout) { answer in
+            queue.async {
+                // A caller that gave up (the database slow or away) is not read for: the reads of
+                // a wave of reconnecting stations would otherwise hold up the next ones for minutes.
+                guard !answer.isAnswered else { return }
+                answer.resume(self.read(after: id, limit: limit))
+            }
         }
-        return try result.get()
     }
 
     /// Closes the connection once the replays queued before have run; returns at once.

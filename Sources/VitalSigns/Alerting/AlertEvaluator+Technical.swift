@@ -102,7 +102,8 @@ extension AlertEvaluator {
     /// it was last heard: senders resend what they could not deliver during the downtime, and
     /// every device would otherwise be found silent at the first tick after a long restart. One
     /// silent before stays silent, without a new alarm (its open alarm the hub reloads; one a
-    /// clinician resolved stays resolved). A device heard already in this run is left as it is.
+    /// clinician resolved stays resolved). A device heard already in this run keeps what it has,
+    /// and takes from the watch only what it lacks (its allowed silence, patient, location).
     public mutating func restoreWatch(_ watched: WatchedDevice, from start: Timestamp) {
         var device = devices[watched.deviceID] ?? DeviceActivity(lastHeard: max(watched.lastHeard, start))
         // A device whose open silence alarm was resumed has no time of its own yet.
