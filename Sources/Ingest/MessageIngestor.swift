@@ -106,6 +106,7 @@ public final class MessageIngestor: Sendable {
                     metrics.duplicates.increment()
                     logger.info("retransmitted message acknowledged again, nothing stored twice", metadata: [
                         "peer": "\(peer)", "control_id": "\(header.controlID)", "sending_application": "\(header.sendingApplication)",
+                        "message_time": "\(header.messageTime)",
                     ])
                 }
                 metrics.ackLatency.recordSeconds((ContinuousClock.now - started) / .seconds(1))

@@ -19,8 +19,11 @@ public struct MessageKey: Sendable, Hashable, CustomStringConvertible {
         self.messageTime = messageTime
     }
 
-    /// `application|facility|control id`: no patient data, safe to log.
-    public var description: String { "\(sendingApplication)|\(sendingFacility)|\(controlID)" }
+    /// `application|facility|control id`, then `@` and MSH-7 when the key has one: no patient
+    /// data, safe to log; tells a resend from a control id reused after a reboot.
+    public var description: String {
+        "\(sendingApplication)|\(sendingFacility)|\(controlID)" + (messageTime.isEmpty ? "" : "@\(messageTime)")
+    }
 }
 
 extension MessageKey: Comparable {

@@ -127,5 +127,9 @@ import VitalSigns
         }
         #expect(try engine.query("SELECT value FROM vital_signs ORDER BY observation_time") == [["80"], ["95"]])
         #expect(try engine.count("SELECT count(*) FROM ingested_messages") == 2)
+        // The log of a resend names the time that tells it from a new message under the same id.
+        let resends = engine.logs.all.filter { $0.metadata["control_id"] == "1" && $0.metadata["message_time"] != nil }
+        #expect(Set(resends.compactMap { $0.metadata["message_time"] }) == ["20261129101500+0000", "20261129113000+0000"])
+        #expect(MessageKey(sendingApplication: "A", sendingFacility: "F", controlID: "1", messageTime: "20261129").description == "A|F|1@20261129")
     }
 }
