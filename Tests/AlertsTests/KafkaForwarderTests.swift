@@ -79,7 +79,15 @@ import VitalSigns
         #expect(forwarder.pendingCount > 0)
         for broker in 1...3 { try kafka.cluster.setBrokerUp(Int32(broker)) }
 
-        let records = try await kafka.readBack(24)
+        let records: [KafkaConsumerRecord]
+        do {
+            records = try await kafka.readBack(24)
+        } catch {
+            // Failed once in nine full runs: say whether the brokers hold the records (the
+            // consumer missed them) or the forwarder still does (they were never delivered).
+            Issue.record("\(error); brokers hold \((try? kafka.storedCount()).map(String.init) ?? "?"), forwarder pending \(forwarder.pendingCount), in flight \(forwarder.inFlightCount)")
+            throw error
+        }
         try await waitUntil(timeout: .seconds(30)) { forwarder.pendingCount == 0 }
         #expect(try kafka.storedCount() == 24)
         let ids = records.compactMap { payload($0)["eventId"] as? Int }
