@@ -7,6 +7,16 @@ import Testing
 import VitalSigns
 
 @Suite(.timeLimit(.minutes(2))) struct AlertMonitorTests {
+    /// The repository's device profiles, as the daemon loads them.
+    static func repositoryProfiles() throws -> DeviceProfileCatalog {
+        DeviceProfileCatalog(profiles: try DeviceProfileLoader.loadDirectory(RepositoryPaths.root + "/device-profiles"))
+    }
+
+    /// A hub of facility KTH on the database at `url`.
+    static func hub(_ url: String) throws -> AlertHub {
+        try AlertHub(url: url, configuration: .init(facility: "KTH"), logger: TestPostgres.logger)
+    }
+
     func spo2(_ value: Double, patient: String, at time: Timestamp) -> Observation {
         Observation(
             time: time, patient: PatientIdentifier(id: patient, assigningAuthority: "KTH"), deviceID: "DEV-\(patient)", location: "ICU^1^A",
@@ -27,9 +37,9 @@ import VitalSigns
                 ThresholdBand(criticalLow: 90, warningLow: 85), vital: .spo2, patient: PatientIdentifier(id: "X", assigningAuthority: ""), by: "dr.test")
         }
 
-        let hub = try AlertHub(url: url, configuration: .init(facility: "KTH"), logger: TestPostgres.logger)
+        let hub = try Self.hub(url)
         defer { hub.shutdown() }
-        let profiles = DeviceProfileCatalog(profiles: try DeviceProfileLoader.loadDirectory(RepositoryPaths.root + "/device-profiles"))
+        let profiles = try Self.repositoryProfiles()
         let monitor = AlertMonitor(hub: hub, profiles: profiles, settingsURL: url, logger: TestPostgres.logger)
         let now = Timestamp(secondsSinceEpoch: Date().timeIntervalSince1970)
         monitor.consume(observations: [], profileID: nil, conditions: [], tick: now)
@@ -49,9 +59,9 @@ import VitalSigns
     @Test("a condition that persists after a clinician resolved its alert raises a new one")
     func aResolvedAlertWhoseConditionPersistsIsRaisedAgain() async throws {
         let url = try TestPostgres.migratedDatabase()
-        let hub = try AlertHub(url: url, configuration: .init(facility: "KTH"), logger: TestPostgres.logger)
+        let hub = try Self.hub(url)
         defer { hub.shutdown() }
-        let profiles = DeviceProfileCatalog(profiles: try DeviceProfileLoader.loadDirectory(RepositoryPaths.root + "/device-profiles"))
+        let profiles = try Self.repositoryProfiles()
         let monitor = AlertMonitor(hub: hub, profiles: profiles, settingsURL: nil, logger: TestPostgres.logger)
         defer { monitor.stop() }
         let scope = AlertScope(facility: "KTH")
@@ -73,12 +83,12 @@ import VitalSigns
     @Test("an alert left open by a previous run is cleared when the values come back to normal, and a silent device's alarm when it is heard")
     func alertsOpenBeforeARestartClear() async throws {
         let url = try TestPostgres.migratedDatabase()
-        let profiles = DeviceProfileCatalog(profiles: try DeviceProfileLoader.loadDirectory(RepositoryPaths.root + "/device-profiles"))
+        let profiles = try Self.repositoryProfiles()
         let scope = AlertScope(facility: "KTH")
         let start = Timestamp(secondsSinceEpoch: Date().timeIntervalSince1970)
         func at(_ seconds: Int64) -> Timestamp { Timestamp(microsecondsSinceEpoch: start.microsecondsSinceEpoch + seconds * 1_000_000) }
 
-        let before = try AlertHub(url: url, configuration: .init(facility: "KTH"), logger: TestPostgres.logger)
+        let before = try Self.hub(url)
         let first = AlertMonitor(hub: before, profiles: profiles, settingsURL: nil, logger: TestPostgres.logger)
         first.consume(observations: [spo2(80, patient: "RESTART-1", at: at(0))], profileID: "generic-pcd01", conditions: [], tick: nil)
         try await waitUntil(timeout: .seconds(10), "the alert before the restart") { before.openAlerts(in: scope).first?.id ?? 0 != 0 }
@@ -93,7 +103,7 @@ import VitalSigns
         first.stop()
         before.shutdown()
 
-        let after = try AlertHub(url: url, configuration: .init(facility: "KTH"), logger: TestPostgres.logger)
+        let after = try Self.hub(url)
         defer { after.shutdown() }
         let second = AlertMonitor(hub: after, profiles: profiles, settingsURL: nil, logger: TestPostgres.logger)
         defer { second.stop() }
@@ -112,11 +122,11 @@ import VitalSigns
         let url = try TestPostgres.migratedDatabase()
         let connection = try PostgresConnection(url: url)
         defer { connection.close() }
-        let profiles = DeviceProfileCatalog(profiles: try DeviceProfileLoader.loadDirectory(RepositoryPaths.root + "/device-profiles"))
+        let profiles = try Self.repositoryProfiles()
         let scope = AlertScope(facility: "KTH")
         let now = Timestamp(secondsSinceEpoch: Date().timeIntervalSince1970)
 
-        let before = try AlertHub(url: url, configuration: .init(facility: "KTH"), logger: TestPostgres.logger)
+        let before = try Self.hub(url)
         let first = AlertMonitor(hub: before, profiles: profiles, settingsURL: url, logger: TestPostgres.logger)
         first.consume(observations: [spo2(97, patient: "GONE", at: now), spo2(97, patient: "BACK", at: now)],
                       profileID: "generic-pcd01", conditions: [], tick: nil)
@@ -129,7 +139,7 @@ import VitalSigns
             "SELECT EXTRACT(EPOCH FROM allowed_silence)::float8 FROM watched_devices WHERE device_identifier = 'DEV-GONE'"
         ).rows.first?.first?.flatMap { Double($0) })
 
-        let after = try AlertHub(url: url, configuration: .init(facility: "KTH"), logger: TestPostgres.logger)
+        let after = try Self.hub(url)
         defer { after.shutdown() }
         let second = AlertMonitor(hub: after, profiles: profiles, settingsURL: url, logger: TestPostgres.logger)
         let started = Timestamp(secondsSinceEpoch: Date().timeIntervalSince1970)
@@ -154,7 +164,7 @@ import VitalSigns
         value: Double, severity: Severity, escalations: Int, patient: String
     ) async throws -> (hub: AlertHub, monitor: AlertMonitor, alert: Alert, later: Timestamp) {
         let url = try TestPostgres.migratedDatabase()
-        let profiles = DeviceProfileCatalog(profiles: try DeviceProfileLoader.loadDirectory(RepositoryPaths.root + "/device-profiles"))
+        let profiles = try Self.repositoryProfiles()
         let scope = AlertScope(facility: "KTH")
         var rules = AlertRuleSet.standard
         var spo2Rule = rules.threshold(for: .spo2)
@@ -163,7 +173,7 @@ import VitalSigns
         rules.thresholds[.spo2] = spo2Rule
         let start = Timestamp(secondsSinceEpoch: Date().timeIntervalSince1970)
 
-        let before = try AlertHub(url: url, configuration: .init(facility: "KTH"), logger: TestPostgres.logger)
+        let before = try Self.hub(url)
         let first = AlertMonitor(hub: before, profiles: profiles, rules: rules, settingsURL: nil, logger: TestPostgres.logger)
         first.consume(observations: [spo2(value, patient: patient, at: start)], profileID: "generic-pcd01", conditions: [], tick: nil)
         try await waitUntil(timeout: .seconds(20), "escalated by the timer") { before.openAlerts(in: scope).first?.escalationCount ?? 0 >= escalations }
@@ -172,7 +182,7 @@ import VitalSigns
         first.stop()
         before.shutdown()
 
-        let after = try AlertHub(url: url, configuration: .init(facility: "KTH"), logger: TestPostgres.logger)
+        let after = try Self.hub(url)
         let second = AlertMonitor(hub: after, profiles: profiles, rules: rules, settingsURL: nil, logger: TestPostgres.logger)
         return (after, second, acknowledged, Timestamp(microsecondsSinceEpoch: start.microsecondsSinceEpoch + 1_000_000))
     }
@@ -205,7 +215,7 @@ import VitalSigns
     @Test("an open NEWS2 emergency survives a restart: the blood pressure and temperature measured before it still count")
     func news2InputsMeasuredBeforeARestartStillCount() async throws {
         let url = try TestPostgres.migratedDatabase()
-        let profiles = DeviceProfileCatalog(profiles: try DeviceProfileLoader.loadDirectory(RepositoryPaths.root + "/device-profiles"))
+        let profiles = try Self.repositoryProfiles()
         let scope = AlertScope(facility: "KTH")
         let start = Timestamp(secondsSinceEpoch: Date().timeIntervalSince1970 - 600)
         func at(_ seconds: Int64) -> Timestamp { Timestamp(microsecondsSinceEpoch: start.microsecondsSinceEpoch + seconds * 1_000_000) }
@@ -219,14 +229,14 @@ import VitalSigns
         let writer = try ObservationWriter(url: url, logger: TestPostgres.logger)
         _ = try await writer.write(IngestBatch(observations: measured))
         writer.shutdown()
-        let before = try AlertHub(url: url, configuration: .init(facility: "KTH"), logger: TestPostgres.logger)
+        let before = try Self.hub(url)
         let first = AlertMonitor(hub: before, profiles: profiles, settingsURL: nil, logger: TestPostgres.logger)
         first.consume(observations: measured, profileID: "generic-pcd01", conditions: [], tick: nil)
         try await waitUntil(timeout: .seconds(10), "the NEWS2 emergency") { before.openAlerts(in: scope).contains { $0.rule == "news2" } }
         first.stop()
         before.shutdown()
 
-        let after = try AlertHub(url: url, configuration: .init(facility: "KTH"), logger: TestPostgres.logger)
+        let after = try Self.hub(url)
         defer { after.shutdown() }
         let second = AlertMonitor(hub: after, profiles: profiles, settingsURL: url, logger: TestPostgres.logger)
         defer { second.stop() }
@@ -244,9 +254,9 @@ import VitalSigns
     @Test("a device heard before the stage's first tick, its clock an hour behind, is not found silent at that tick")
     func aDeviceHeardBeforeTheFirstTickIsNotSilent() async throws {
         let url = try TestPostgres.migratedDatabase()
-        let hub = try AlertHub(url: url, configuration: .init(facility: "KTH"), logger: TestPostgres.logger)
+        let hub = try Self.hub(url)
         defer { hub.shutdown() }
-        let profiles = DeviceProfileCatalog(profiles: try DeviceProfileLoader.loadDirectory(RepositoryPaths.root + "/device-profiles"))
+        let profiles = try Self.repositoryProfiles()
         let monitor = AlertMonitor(hub: hub, profiles: profiles, settingsURL: nil, logger: TestPostgres.logger)
         defer { monitor.stop() }
         let now = Date().timeIntervalSince1970
@@ -262,9 +272,9 @@ import VitalSigns
     @Test("a threshold set while the monitor runs takes effect on a clock tick after the next background read")
     func overrideSetWhileRunning() async throws {
         let url = try TestPostgres.migratedDatabase()
-        let hub = try AlertHub(url: url, configuration: .init(facility: "KTH"), logger: TestPostgres.logger)
+        let hub = try Self.hub(url)
         defer { hub.shutdown() }
-        let profiles = DeviceProfileCatalog(profiles: try DeviceProfileLoader.loadDirectory(RepositoryPaths.root + "/device-profiles"))
+        let profiles = try Self.repositoryProfiles()
         let monitor = AlertMonitor(hub: hub, profiles: profiles, settingsURL: url, settingsRefresh: .milliseconds(50), logger: TestPostgres.logger)
         let start = Timestamp(secondsSinceEpoch: Date().timeIntervalSince1970)
         var second: Int64 = 0
