@@ -3,7 +3,6 @@ import Foundation
 import HL7v2
 import Logging
 import Storage
-import Synchronization
 import VitalSigns
 
 /// What becomes of one received HL7 message.
@@ -29,7 +28,6 @@ public final class MessageIngestor: Sendable {
     private let sink: any ObservationSink
     private let logger: Logger
     private let metrics = IngestMetrics()
-    private let ackCounter = Atomic<UInt64>(0)
     private let applicationName: String
     private let defaultCharset: HL7Charset
 
@@ -161,10 +159,9 @@ public final class MessageIngestor: Sendable {
     /// The acknowledgement of `outcome`, or none when the sender asked for none.
     private func acknowledgment(for message: HL7Message?, outcome: AcknowledgmentRequest.Outcome, details: [HL7ErrorDetail]) -> IngestReply {
         guard AcknowledgmentRequest(message).wantsAcknowledgment(of: outcome) else { return .noAcknowledgment }
-        let sequence = ackCounter.add(1, ordering: .relaxed).newValue
         return .acknowledge(HL7Acknowledgment.build(
             for: message, code: outcome.code, errors: details,
-            controlID: "\(applicationName)\(sequence)", timestamp: HL7Clock.now(), receiver: applicationName
+            controlID: AcknowledgmentControlID.next(), timestamp: HL7Clock.now(), receiver: applicationName
         ))
     }
 

@@ -1,4 +1,5 @@
 import DeviceSimulator
+import Foundation
 import HL7v2
 import NIOCore
 import Storage
@@ -85,6 +86,16 @@ import VitalSigns
         }
         #expect(try engine.count("SELECT count(*) FROM vital_signs") == 12)
         #expect(try engine.count("SELECT count(*) FROM ingested_messages") == 1)
+        // Each ACK has its own MSH-10, which names the second this run started: the next run's
+        // ACKs do not repeat this one's.
+        let ackIDs = acks.map { $0.controlID }
+        #expect(Set(ackIDs).count == 3)
+        for id in ackIDs {
+            let parts = id.split(separator: "-")
+            let started = parts.first.flatMap { Int($0, radix: 36) }.map { Date(timeIntervalSince1970: Double($0)) }
+            #expect(parts.count == 2 && UInt64(parts[1]) != nil && id.count <= 20, "ACK control id \(id)")
+            #expect(started.map { $0 <= Date() && $0 > Date(timeIntervalSinceNow: -3_600) } == true, "ACK control id \(id)")
+        }
     }
 
     /// A gateway's ORU^R01 with control id 1 and one heart-rate row that names no device.
