@@ -122,7 +122,7 @@ struct MigrationTests {
                    (now() + interval '30 days', 1, 1, '147842', 'MDC', 83, '/min', 'F', false)
             """)
         let placement = try connection.execute("SELECT value, tableoid::regclass::text FROM vital_signs ORDER BY value").rows
-        #expect(placement == [["80", today], ["81", "vital_signs_default"], ["82", "vital_signs_default"], ["83", "vital_signs_default"]])
+        #expect(placement == [["80", today], ["81", "vital_signs_default_past"], ["82", "vital_signs_default_rest"], ["83", "vital_signs_default_rest"]])
 
         // Extending the window moves the +30 days row out of the default partition.
         let created = try Int(connection.execute("SELECT vitals_ensure_partitions(40)").scalar ?? "") ?? 0
@@ -203,6 +203,75 @@ struct MigrationTests {
         try connection.execute("COMMIT")
         #expect(locked == String(created + 1))
         #expect(try connection.execute("SELECT count(*) FROM pg_indexes WHERE tablename = 'vital_signs_default' AND indexdef LIKE '%(observation_time)%'").scalar == "1")
+    }
+
+    /// PostgreSQL checks, under the lock that holds writers up, that no row of the default
+    /// partition belongs to a new day. A monitor whose clock was reset to 1970 for a month puts
+    /// some 30 million rows there; reading them all each day stalled every writer for seconds.
+    @Test("native mode: creating a day's partition does not read the default partition's rows from before the days maintenance makes")
+    func nativeMaintenanceDoesNotReadThePastRowsOfTheDefault() async throws {
+        let connection = try PostgresConnection(url: try TestPostgres.migratedDatabase(mode: .nativePartitioning))
+        defer { connection.close() }
+        try connection.execute("""
+            INSERT INTO devices (identifier) VALUES ('dev');
+            INSERT INTO vital_signs (observation_time, device_id, vital_kind, code, code_system, value, unit, status, is_critical)
+            SELECT timestamptz '1970-01-01 00:00:00+00' + i * interval '1 second', 1, 1, '147842', 'MDC', 80, '/min', 'F', false
+            FROM generate_series(1, 1000) i
+            UNION ALL
+            SELECT now() + interval '400 days' + i * interval '1 second', 1, 1, '147842', 'MDC', 81, '/min', 'F', false
+            FROM generate_series(1, 10) i
+            """)
+        #expect(try connection.execute("SELECT tableoid::regclass::text, count(*) FROM vital_signs GROUP BY 1 ORDER BY 1").rows
+            == [["vital_signs_default_past", "1000"], ["vital_signs_default_rest", "10"]])
+        /// Rows each part of the default partition has had read by scans so far.
+        func rowsRead() throws -> (past: Int, rest: Int) {
+            try connection.execute("SELECT pg_stat_force_next_flush()")
+            let rows = try connection.execute("""
+                SELECT relname, seq_tup_read FROM pg_stat_user_tables
+                WHERE relname IN ('vital_signs_default_past', 'vital_signs_default_rest') ORDER BY relname
+                """).rows
+            return (Int(rows.first?[1] ?? "") ?? -1, Int(rows.last?[1] ?? "") ?? -1)
+        }
+        let before = try rowsRead()
+
+        try dropFarthestPartition(connection)
+        let created = try #require(try connection.execute("SELECT vitals_ensure_partitions()").scalar.flatMap { Int($0) })
+        #expect(created >= 1)
+        // The check did read the rest (statistics arrive once flushed), and not the past.
+        try await waitUntil(timeout: .seconds(10), "the default's rest read by the check") { try rowsRead().rest > before.rest }
+        #expect(try rowsRead().past == before.past)
+        #expect(try connection.execute("SELECT count(*) FROM vital_signs").scalar == "1010")
+    }
+
+    @Test("native mode: upgrading to the split default partition keeps the old default's rows, each in its part")
+    func nativeDefaultSplitKeepsTheOldDefaultsRows() throws {
+        let folder = try copyOfMigrations()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        // 0012 comes in two variants; both wait while the database is made as the build before made it.
+        let split = ["0012_default_partition_split.native.sql", "0012_default_partition_split.timescaledb.sql"]
+        for file in split { try FileManager.default.moveItem(atPath: folder + "/" + file, toPath: folder + "/" + file + ".later") }
+        let connection = try PostgresConnection(url: try TestPostgres.database())
+        defer { connection.close() }
+        let migrator = Migrator(directory: folder, logger: logger, requestedMode: .nativePartitioning)
+        _ = try migrator.migrate(connection)
+        try connection.execute("""
+            INSERT INTO devices (identifier) VALUES ('dev');
+            INSERT INTO vital_signs (observation_time, device_id, vital_kind, code, code_system, value, unit, status, is_critical)
+            VALUES ('1970-01-01 00:00:10+00', 1, 1, '147842', 'MDC', 80, '/min', 'F', false),
+                   (now(), 1, 1, '147842', 'MDC', 81, '/min', 'F', false),
+                   (now() + interval '400 days', 1, 1, '147842', 'MDC', 82, '/min', 'F', true)
+            """)
+        #expect(try connection.execute("SELECT tableoid::regclass::text FROM vital_signs WHERE value = 80").scalar == "vital_signs_default")
+
+        for file in split { try FileManager.default.moveItem(atPath: folder + "/" + file + ".later", toPath: folder + "/" + file) }
+        #expect(try migrator.migrate(connection).applied == [split[0]])
+        let placement = try connection.execute("SELECT value, tableoid::regclass::text FROM vital_signs ORDER BY value").rows
+        let today = try connection.execute("SELECT 'vital_signs_p' || to_char(now() AT TIME ZONE 'UTC', 'YYYYMMDD')").scalar ?? ""
+        #expect(placement == [["80", "vital_signs_default_past"], ["81", today], ["82", "vital_signs_default_rest"]])
+        // The three indexes of vital_signs, and the default's own on time, cover both parts.
+        for part in ["vital_signs_default_past", "vital_signs_default_rest"] {
+            #expect(try connection.query("SELECT count(*) FROM pg_indexes WHERE tablename = $1", [part]).scalar == "4", "\(part)")
+        }
     }
 
     @Test("native mode: partition maintenance does not queue behind a long read of vital_signs; what was busy is done next run")
