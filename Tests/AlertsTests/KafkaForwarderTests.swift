@@ -80,7 +80,8 @@ import VitalSigns
         // Sent after it, a partition's records could go out as two requests; librdkafka's mock
         // broker, unlike Kafka, accepts the second while the first got an injected error and
         // does not check the idempotent sequence, so the first was confirmed without being
-        // stored (found with a C reproduction against librdkafka 2.0.2: 13 of 96 runs).
+        // stored (found with a C reproduction against librdkafka 2.0.2: 13 of 96 runs). Records
+        // produced once the brokers are up are the other tests' case.
         try await waitUntil(timeout: .seconds(20), "all 24 in flight while the brokers are down") { forwarder.inFlightCount == 24 }
         for broker in 1...3 { try kafka.cluster.setBrokerUp(Int32(broker)) }
 
