@@ -12,6 +12,9 @@ public enum ClinicalAPIServer {
         public var port: Int = 8080
         /// Comment lines on a quiet alert stream, so proxies do not close it.
         public var keepAliveInterval: Duration = .seconds(15)
+        /// A connection that sends no request, or sends one too slowly, for this long is closed
+        /// (an open alert stream is not: the server is the one writing).
+        public var idleTimeout: Duration = .seconds(60)
 
         public init() {}
     }
@@ -25,8 +28,10 @@ public enum ClinicalAPIServer {
         let router = Router()
         AlertRoutes(hub: hub, tokens: tokens, keepAliveInterval: configuration.keepAliveInterval, logger: logger).register(on: router)
         try NursesStationPage().register(on: router)
+        let idleTimeout = TimeAmount.nanoseconds(Int64(configuration.idleTimeout / .nanoseconds(1)))
         return Application(
             router: router,
+            server: .http1(configuration: .init(idleTimeout: idleTimeout)),
             configuration: ApplicationConfiguration(address: .hostname(configuration.host, port: configuration.port), serverName: "nilecare-vitals"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? configuration.port) },
             logger: logger

@@ -25,7 +25,10 @@ final class APIHarness: Sendable {
         self.server = server
     }
 
-    static func start(keepAlive: Duration = .seconds(15), replayLimit: Int = 1_000) async throws -> APIHarness {
+    /// `log`: where the API's own log goes (nowhere by default).
+    static func start(
+        keepAlive: Duration = .seconds(15), replayLimit: Int = 1_000, idleTimeout: Duration = .seconds(60), log: LogRecorder? = nil
+    ) async throws -> APIHarness {
         let url = try TestPostgres.migratedDatabase()
         var hubConfiguration = AlertHub.Configuration(facility: "KTH")
         hubConfiguration.replayLimit = replayLimit
@@ -39,9 +42,11 @@ final class APIHarness: Sendable {
         var configuration = ClinicalAPIServer.Configuration()
         configuration.port = 0
         configuration.keepAliveInterval = keepAlive
+        configuration.idleTimeout = idleTimeout
         let bound = Mutex<Int?>(nil)
+        let logger = log.map { log in Logger(label: "test.api") { _ in log.handler() } } ?? Logger(label: "test.api")
         let application = try ClinicalAPIServer.application(
-            hub: hub, tokens: tokens, configuration: configuration, logger: Logger(label: "test.api")
+            hub: hub, tokens: tokens, configuration: configuration, logger: logger
         ) { port in bound.withLock { $0 = port } }
         let group = ServiceGroup(services: [application], logger: Logger(label: "test.api"))
         let server = Task { try await group.run() }
@@ -68,6 +73,13 @@ final class APIHarness: Sendable {
 
     func post(_ path: String, token: String? = nurseToken) async throws -> HTTPTestResponse {
         try await HTTPTestClient.request("POST", port: port, path: path, headers: token.map { ["Authorization": "Bearer \($0)"] } ?? [:])
+    }
+
+    /// Raises a critical SpO2 alert on device A in ICU and returns its id once it is open.
+    func raiseOne() async throws -> Int64 {
+        raise("spo2", device: "A", location: "ICU^1^A")
+        try await waitUntil(timeout: .seconds(10), "the alert open") { !hub.openAlerts(in: AlertScope(facility: "KTH")).isEmpty }
+        return hub.openAlerts(in: AlertScope(facility: "KTH"))[0].id
     }
 
     func raise(_ vital: String, device: String, location: String, severity: AlertSeverity = .critical) {
@@ -109,9 +121,7 @@ final class APIHarness: Sendable {
     func acknowledge() async throws {
         let api = try await APIHarness.start()
         defer { api.stop() }
-        api.raise("spo2", device: "A", location: "ICU^1^A")
-        try await waitUntil(timeout: .seconds(10)) { !api.hub.openAlerts(in: AlertScope(facility: "KTH")).isEmpty }
-        let id = api.hub.openAlerts(in: AlertScope(facility: "KTH"))[0].id
+        let id = try await api.raiseOne()
 
         #expect(try await api.post("/alerts/\(id)/ack", token: APIHarness.otherWardToken).status == 404)
         #expect(try await api.post("/alerts/abc/ack").status == 400)
@@ -203,6 +213,96 @@ final class APIHarness: Sendable {
         #expect(page.body.contains("nurses-station.js"))
         #expect(try await api.get("/nurses-station.js", token: nil).status == 200)
         #expect(try await api.get("/nurses-station.css", token: nil).status == 200)
+    }
+
+    @Test("the page forbids other origins' scripts and framing; the page, the list and the stream are never stored by a cache")
+    func browserHardening() async throws {
+        let api = try await APIHarness.start()
+        defer { api.stop() }
+        for path in ["/", "/nurses-station.js", "/nurses-station.css"] {
+            let asset = try await api.get(path, token: nil)
+            #expect(asset.headers["content-security-policy"]?.contains("default-src 'self'") == true, "\(path)")
+            #expect(asset.headers["content-security-policy"]?.contains("frame-ancestors 'none'") == true, "\(path)")
+            #expect(asset.headers["x-content-type-options"] == "nosniff", "\(path)")
+        }
+        #expect(try await api.get("/alerts").headers["cache-control"] == "no-store")
+        let stream = try await SSETestClient.connect(port: api.port, path: "/alerts/stream", headers: ["Authorization": "Bearer \(APIHarness.nurseToken)"])
+        defer { stream.close() }
+        #expect(stream.status == 200)
+        #expect(stream.headers["cache-control"] == "no-store")
+    }
+
+    /// A token in a URL ends up in proxies' and browsers' logs: only the stream, which a
+    /// browser's EventSource opens without headers, takes one there.
+    @Test("a token in the query string is refused on every route but the stream")
+    func queryTokenOnlyForTheStream() async throws {
+        let api = try await APIHarness.start()
+        defer { api.stop() }
+        let id = try await api.raiseOne()
+        let query = "access_token=\(APIHarness.nurseToken)"
+        #expect(try await api.get("/alerts?\(query)", token: nil).status == 401)
+        #expect(try await api.post("/alerts/\(id)/ack?\(query)", token: nil).status == 401)
+        #expect(try await api.post("/alerts/\(id)/resolve?\(query)", token: nil).status == 401)
+        #expect(api.hub.openAlerts(in: AlertScope(facility: "KTH")).first?.acknowledgedBy == nil)
+        let stream = try await SSETestClient.connect(port: api.port, path: "/alerts/stream?\(query)")
+        defer { stream.close() }
+        #expect(stream.status == 200)
+    }
+
+    @Test("each request is on record with its user and action, refusals with their reason; no token or patient in the log")
+    func accessRecord() async throws {
+        let log = LogRecorder()
+        let api = try await APIHarness.start(log: log)
+        defer { api.stop() }
+        api.hub.submit([AlertTrigger(
+            action: .raise(.critical), key: "d:A|spo2|threshold", rule: "threshold.spo2", vital: "spo2", value: 81, unit: "%",
+            patient: PatientIdentifier(id: "MRN-555123", assigningAuthority: "KTH"), device: "A", location: "ICU^1^A",
+            observedAt: Timestamp(microsecondsSinceEpoch: 1_790_000_000_000_000)
+        )])
+        try await waitUntil(timeout: .seconds(10)) { !api.hub.openAlerts(in: AlertScope(facility: "KTH")).isEmpty }
+        let id = api.hub.openAlerts(in: AlertScope(facility: "KTH"))[0].id
+        #expect(try await api.get("/alerts").body.contains("MRN-555123"))
+        #expect(try await api.post("/alerts/\(id)/ack").status == 200)
+        #expect(try await api.get("/alerts", token: "not-a-token-of-this-ward").status == 401)
+        let stream = try await SSETestClient.connect(port: api.port, path: "/alerts/stream", headers: ["Authorization": "Bearer \(APIHarness.nurseToken)"])
+        defer { stream.close() }
+        try await waitUntil(timeout: .seconds(10), "the stream on record") { log.all.contains { $0.metadata["action"] == "stream" } }
+
+        let record = log.all.filter { $0.message == "alert API request" }
+        #expect(record.map { $0.metadata["action"] } == ["list", "acknowledge", "stream"])
+        #expect(record.allSatisfy { $0.level == .info && $0.metadata["user"] == "nurse.amina" })
+        #expect(record.first { $0.metadata["action"] == "acknowledge" }?.metadata["alert"] == String(id))
+        #expect(log.all.contains { $0.level == .warning && $0.metadata["reason"] == "unknown token" && $0.metadata["path"] == "/alerts" })
+        for entry in log.all {
+            let text = entry.message + entry.metadata.values.joined(separator: " ")
+            #expect(!text.contains("MRN-555123") && !text.contains("not-a-token") && !text.contains(APIHarness.nurseToken), "\(entry.message)")
+        }
+    }
+
+    @Test("a connection that sends no request, or half of one, is closed after the idle timeout; an open stream is not")
+    func idleConnectionsAreClosed() async throws {
+        let api = try await APIHarness.start(idleTimeout: .seconds(1))
+        defer { api.stop() }
+        let stream = try await SSETestClient.connect(port: api.port, path: "/alerts/stream", headers: ["Authorization": "Bearer \(APIHarness.nurseToken)"])
+        defer { stream.close() }
+        let silent = try loopbackSocket(port: api.port)
+        let halfSent = try loopbackSocket(port: api.port)
+        defer { close(silent); close(halfSent) }
+        let head = Array("GET /alerts HTTP/1.1\r\nHost: 127.0.0.1\r\n".utf8)
+        #expect(send(halfSent, head, head.count, 0) == head.count)
+        try await waitUntil(timeout: .seconds(10), "both idle connections closed by the server") {
+            Self.closedByPeer(silent) && Self.closedByPeer(halfSent)
+        }
+        // The stream, quiet as long (no keep-alive within the timeout), still delivers.
+        api.raise("spo2", device: "A", location: "ICU^1^A")
+        try await waitUntil(timeout: .seconds(10), "the alert on the stream") { stream.events.count == 1 }
+        #expect(!stream.isEnded)
+    }
+
+    /// Whether the peer has closed `socket` (a read would return end of file), without blocking.
+    static func closedByPeer(_ socket: Int32) -> Bool {
+        var byte: UInt8 = 0
+        return recv(socket, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT)) == 0
     }
 
     @Test("a tokens file written on Windows (CRLF) gives every token, after a comment line too")

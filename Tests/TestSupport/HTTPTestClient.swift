@@ -53,23 +53,26 @@ public struct ServerSentEvent: Sendable, Hashable {
 /// Reads a `text/event-stream` on its own thread and keeps every event it parsed.
 public final class SSETestClient: Sendable {
     public let status: Int
+    /// The response's header fields, names in lower case.
+    public let headers: [String: String]
     private let connection: HTTPConnection
     private let received = Mutex<[(event: ServerSentEvent, arrived: ContinuousClock.Instant)]>([])
     private let ended = Atomic<Bool>(false)
 
-    private init(connection: HTTPConnection, status: Int) {
+    private init(connection: HTTPConnection, status: Int, headers: [String: String]) {
         self.connection = connection
         self.status = status
+        self.headers = headers
     }
 
     /// Connects, sends the request and reads the response head; events are then read in the background.
     public static func connect(port: Int, path: String, headers: [String: String] = [:]) async throws -> SSETestClient {
-        let (connection, status) = try await onOwnThread {
+        let (connection, head) = try await onOwnThread {
             let connection = try HTTPConnection(port: port)
             try connection.send(method: "GET", path: path, headers: headers.merging(["Accept": "text/event-stream"]) { a, _ in a }, body: nil)
-            return (connection, try connection.readHead().0)
+            return (connection, try connection.readHead())
         }
-        let client = SSETestClient(connection: connection, status: status)
+        let client = SSETestClient(connection: connection, status: head.0, headers: head.1)
         let thread = Thread { client.readEvents() }
         thread.name = "sse-test-client"
         thread.start()

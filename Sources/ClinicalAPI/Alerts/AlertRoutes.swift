@@ -15,32 +15,38 @@ struct AlertRoutes: Sendable {
 
     func register(on router: Router<BasicRequestContext>) {
         router.get("alerts") { request, _ in
-            await asCaller(request) { caller in jsonResponse(.ok, Alert.json(hub.openAlerts(in: caller.scope))) }
+            await asCaller(request) { caller in
+                let alerts = hub.openAlerts(in: caller.scope)
+                audit(caller, "list", ["alerts": "\(alerts.count)"])
+                return jsonResponse(.ok, Alert.json(alerts))
+            }
         }
         router.post("alerts/:id/ack") { request, context in
-            await act(request, context) { (id, caller) async throws(AlertActionError) -> Alert in
+            await act("acknowledge", request, context) { (id, caller) async throws(AlertActionError) -> Alert in
                 try await hub.acknowledge(id: id, by: caller.user, in: caller.scope)
             }
         }
         router.post("alerts/:id/resolve") { request, context in
-            await act(request, context) { (id, caller) async throws(AlertActionError) -> Alert in
+            await act("resolve", request, context) { (id, caller) async throws(AlertActionError) -> Alert in
                 try await hub.resolve(id: id, by: caller.user, in: caller.scope)
             }
         }
+        // A browser's EventSource cannot send headers: the stream alone takes its token from
+        // the query, where the other routes would put it into proxies' access logs.
         router.get("alerts/stream") { request, _ in
-            await asCaller(request) { caller in await stream(request, caller) }
+            await asCaller(request, acceptingQueryToken: true) { caller in await stream(request, caller) }
         }
     }
 
     private func act(
-        _ request: Request, _ context: BasicRequestContext,
+        _ name: String, _ request: Request, _ context: BasicRequestContext,
         _ action: (Int64, Caller) async throws(AlertActionError) -> Alert
     ) async -> Response {
-        await asCaller(request) { caller in await act(context, caller, action) }
+        await asCaller(request) { caller in await act(name, context, caller, action) }
     }
 
     private func act(
-        _ context: BasicRequestContext, _ caller: Caller,
+        _ name: String, _ context: BasicRequestContext, _ caller: Caller,
         _ action: (Int64, Caller) async throws(AlertActionError) -> Alert
     ) async -> Response {
         guard let id = context.parameters.get("id", as: Int64.self) else {
@@ -48,6 +54,7 @@ struct AlertRoutes: Sendable {
         }
         do {
             let alert = try await action(id, caller)
+            audit(caller, name, ["alert": "\(id)"])
             return jsonResponse(.ok, alert.json)
         } catch {
             switch error {
@@ -79,6 +86,7 @@ struct AlertRoutes: Sendable {
         let subscription: AlertSubscription
         do {
             subscription = try await hub.subscribe(scope: caller.scope, after: lastEventID)
+            audit(caller, "stream", ["after_event": "\(lastEventID.map(String.init) ?? "-")"])
         } catch {
             // Browsers give up on a stream answered with an error; the page then reloads and reconnects.
             if case .tooFarBehind = error { return errorResponse(.gone, error.description) }
@@ -87,7 +95,7 @@ struct AlertRoutes: Sendable {
         let lines = Self.lines(of: subscription, keepAliveEvery: keepAliveInterval)
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream; charset=utf-8"
-        headers[.cacheControl] = "no-cache"
+        headers[.cacheControl] = "no-store"
         headers[HTTPField.Name("X-Accel-Buffering")!] = "no"
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
             defer { subscription.cancel() }
@@ -137,20 +145,36 @@ struct AlertRoutes: Sendable {
         }
     }
 
-    /// Runs `body` for the request's caller, or answers 401.
-    private func asCaller(_ request: Request, _ body: (Caller) async -> Response) async -> Response {
-        var token = request.uri.queryParameters.get("access_token").map { String($0) }
+    /// Runs `body` for the request's caller, or answers 401 (logged, without the token).
+    private func asCaller(
+        _ request: Request, acceptingQueryToken: Bool = false, _ body: (Caller) async -> Response
+    ) async -> Response {
+        var token = acceptingQueryToken ? request.uri.queryParameters.get("access_token").map { String($0) } : nil
         if let header = request.headers[.authorization] {
             let parts = header.split(separator: " ", maxSplits: 1)
             if parts.count == 2, parts[0].lowercased() == "bearer" { token = String(parts[1]) }
         }
         guard let token, !token.isEmpty else {
-            return errorResponse(.unauthorized, "a bearer token is required (Authorization: Bearer … or ?access_token=…)")
+            refused(request, "no bearer token")
+            return errorResponse(.unauthorized, acceptingQueryToken
+                ? "a bearer token is required (Authorization: Bearer … or ?access_token=…)"
+                : "a bearer token is required (Authorization: Bearer …)")
         }
         guard let caller = tokens.caller(forToken: token) else {
+            refused(request, "unknown token")
             return errorResponse(.unauthorized, "unknown token")
         }
         return await body(caller)
+    }
+
+    /// Who did what through the API, for the facility's access audit: the token's user and the
+    /// alert ids or counts, never a patient's identifier.
+    private func audit(_ caller: Caller, _ action: String, _ details: Logger.Metadata) {
+        logger.info("alert API request", metadata: details.merging(["user": "\(caller.user)", "action": "\(action)"]) { $1 })
+    }
+
+    private func refused(_ request: Request, _ reason: String) {
+        logger.warning("alert API request refused", metadata: ["path": "\(request.uri.path)", "reason": "\(reason)"])
     }
 }
 
