@@ -193,7 +193,7 @@ let package = Package(
         .testTarget(
             name: "ClinicalAPITests",
             dependencies: [
-                "ClinicalAPI", "Alerts", "TestSupport", .product(name: "Logging", package: "swift-log"),
+                "ClinicalAPI", "Alerts", "Storage", "TestSupport", .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),

@@ -3,6 +3,7 @@ import ClinicalAPI
 import Foundation
 import Logging
 import ServiceLifecycle
+import Storage
 import Synchronization
 import TestSupport
 import Testing
@@ -12,15 +13,18 @@ import VitalSigns
 final class APIHarness: Sendable {
     let hub: AlertHub
     let port: Int
+    /// The hub's database.
+    let url: String
     private let group: ServiceGroup
     private let server: Task<Void, any Error>
     static let nurseToken = "nurse-token-icu-0123456789"
     static let otherWardToken = "nurse-token-ccu-0123456789"
     static let facilityToken = "charge-nurse-token-0123456789"
 
-    private init(hub: AlertHub, port: Int, group: ServiceGroup, server: Task<Void, any Error>) {
+    private init(hub: AlertHub, port: Int, url: String, group: ServiceGroup, server: Task<Void, any Error>) {
         self.hub = hub
         self.port = port
+        self.url = url
         self.group = group
         self.server = server
     }
@@ -51,7 +55,7 @@ final class APIHarness: Sendable {
         let group = ServiceGroup(services: [application], logger: Logger(label: "test.api"))
         let server = Task { try await group.run() }
         try await waitUntil(timeout: .seconds(30), "API listening") { bound.withLock { $0 } != nil }
-        return APIHarness(hub: hub, port: bound.withLock { $0 } ?? 0, group: group, server: server)
+        return APIHarness(hub: hub, port: bound.withLock { $0 } ?? 0, url: url, group: group, server: server)
     }
 
     func stop() {
@@ -133,6 +137,28 @@ final class APIHarness: Sendable {
         #expect(try await api.post("/alerts/\(id)/resolve", token: APIHarness.facilityToken).status == 200)
         #expect(try await api.post("/alerts/\(id)/ack").status == 409)
         #expect(try await api.post("/alerts/\(id + 1000)/ack").status == 404)
+    }
+
+    /// The hub holds open alerts; an id it does not hold (resolved, stale, made up) is looked up
+    /// in the database, which the hub's own thread did before, holding up alert decisions.
+    @Test("an action on an alert the hub does not hold is looked up beside the hub: the hub answers others while that read waits")
+    func unknownIDsDoNotHoldUpTheHub() async throws {
+        let api = try await APIHarness.start()
+        defer { api.stop() }
+        let id = try await api.raiseOne()
+        #expect(try await api.post("/alerts/\(id)/ack").status == 200)
+        // Another session holds the table the lookup reads, so the lookup waits.
+        let blocker = try PostgresConnection(url: api.url)
+        defer { blocker.close() }
+        try blocker.execute("BEGIN; LOCK TABLE critical_events IN ACCESS EXCLUSIVE MODE")
+        let unknown = Task { try await api.post("/alerts/\(id + 1000)/ack").status }
+        try await waitUntil(timeout: .seconds(10), "the lookup waiting on the lock") {
+            try blocker.execute("SELECT count(*) FROM pg_locks WHERE relation = 'critical_events'::regclass AND NOT granted").scalar == "1"
+        }
+        // The hub answers an action it needs no database for (acknowledged already).
+        #expect(try await api.post("/alerts/\(id)/ack").status == 200)
+        try blocker.execute("COMMIT")
+        #expect(try await unknown.value == 404)
     }
 
     @Test("the stream delivers each event once; Last-Event-ID resumes without gaps or repeats")

@@ -36,7 +36,7 @@ public final class AlertHub: Sendable {
     private let replayLimit: Int
     private let actionTimeout: Duration
     private let inbox = AlertInbox()
-    private let replays: AlertReplayReader
+    private let history: AlertHistoryReader
     private let subscribers: AlertSubscribers
     private let snapshot = Mutex<[Int64: Alert]>([:])
     private let lastEventID = Atomic<Int64>(0)
@@ -49,7 +49,7 @@ public final class AlertHub: Sendable {
         replayLimit = configuration.replayLimit
         actionTimeout = configuration.actionTimeout
         subscribers = AlertSubscribers(buffer: configuration.subscriberBuffer)
-        replays = AlertReplayReader(url: url, facility: configuration.facility)
+        history = AlertHistoryReader(url: url, facility: configuration.facility)
         let store = try AlertStore(url: url)
         let unresolved = try store.unresolvedAlerts(facility: facility)
         let last = try store.connection.execute("SELECT COALESCE(max(id), 0) FROM alert_events").scalar.flatMap { Int64($0) } ?? 0
@@ -87,11 +87,32 @@ public final class AlertHub: Sendable {
     }
 
     public func acknowledge(id: Int64, by clinician: String, in scope: AlertScope) async throws(AlertActionError) -> Alert {
-        try await ask { reply in .acknowledge(id: id, by: clinician, scope: scope, reply: reply) }
+        try await telling(id, scope) { () async throws(AlertActionError) -> Alert in
+            try await ask { reply in .acknowledge(id: id, by: clinician, scope: scope, reply: reply) }
+        }
     }
 
     public func resolve(id: Int64, by clinician: String, in scope: AlertScope) async throws(AlertActionError) -> Alert {
-        try await ask { reply in .resolve(id: id, by: clinician, scope: scope, reply: reply) }
+        try await telling(id, scope) { () async throws(AlertActionError) -> Alert in
+            try await ask { reply in .resolve(id: id, by: clinician, scope: scope, reply: reply) }
+        }
+    }
+
+    /// The hub holds open alerts only, and answers `notFound` for any other id at once; whether
+    /// such an alert was resolved (`alreadyResolved`) is read beside it, so that requests for old
+    /// or made-up ids never hold up alert decisions.
+    private func telling(
+        _ id: Int64, _ scope: AlertScope, _ action: () async throws(AlertActionError) -> Alert
+    ) async throws(AlertActionError) -> Alert {
+        do {
+            return try await action()
+        } catch {
+            guard case .notFound = error else { throw error }
+            if let stored = try await history.alert(id: id, timeout: actionTimeout), scope.contains(stored) {
+                throw .alreadyResolved(id: id)
+            }
+            throw error
+        }
     }
 
     /// Every event in `scope` after `lastEventID` (none when nil), then live ones as they are
@@ -101,7 +122,7 @@ public final class AlertHub: Sendable {
         var replayed: [StoredAlertEvent] = []
         if let lastEventID {
             do {
-                replayed = try await replays.events(after: lastEventID, limit: replayLimit, timeout: actionTimeout).filter {
+                replayed = try await history.events(after: lastEventID, limit: replayLimit, timeout: actionTimeout).filter {
                     scope.contains(facility: $0.facility, ward: $0.ward)
                 }
             } catch {
@@ -123,7 +144,7 @@ public final class AlertHub: Sendable {
         stopped.wait()
         stopped.signal()
         subscribers.finishAll()
-        replays.close()
+        history.close()
     }
 
     private func ask<Value: Sendable>(
@@ -225,19 +246,10 @@ private final class HubWorker: @unchecked Sendable {
         }
     }
 
-    /// The unresolved alert `id` in `scope`, or why not.
+    /// The unresolved alert `id` in `scope`; `notFound` for any other (`telling` reads which).
     private func target(_ id: Int64, _ scope: AlertScope) -> Result<Alert, AlertActionError> {
-        if let alert = lifecycle.alert(id: id) {
-            return scope.contains(alert) ? .success(alert) : .failure(.notFound(id: id))
-        }
-        do throws(PostgresError) {
-            guard let stored = try withConnection({ store throws(PostgresError) in try store.alert(id: id) }), scope.contains(stored) else {
-                return .failure(.notFound(id: id))
-            }
-            return .failure(.alreadyResolved(id: id))
-        } catch {
-            return .failure(.storageUnavailable(error.redactedDescription))
-        }
+        guard let alert = lifecycle.alert(id: id), scope.contains(alert) else { return .failure(.notFound(id: id)) }
+        return .success(alert)
     }
 
     /// Commits, retrying with backoff while the database is away; nil if shut down meanwhile.
