@@ -49,7 +49,7 @@ final class AlertHistoryReader: @unchecked Sendable {
         }
     }
 
-    /// Closes the connection once the replays queued before have run; returns at once.
+    /// Closes the connection once the reads queued before have run; returns at once.
     func close() {
         queue.async { self.store = nil }
     }
