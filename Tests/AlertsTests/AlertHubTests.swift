@@ -207,6 +207,31 @@ final class EventCollector: Sendable {
         #expect(otherWard.received.isEmpty)
     }
 
+    @Test("live streams are limited per user and in all; a stream that ends frees its place")
+    func streamLimits() async throws {
+        let url = try TestPostgres.migratedDatabase()
+        var configuration = AlertHub.Configuration(facility: "KTH")
+        configuration.streamLimits = StreamLimits(total: 3, perUser: 2)
+        let hub = try AlertHub(url: url, configuration: configuration, logger: TestPostgres.logger)
+        defer { hub.shutdown() }
+        let first = try await hub.subscribe(scope: scope, after: nil, user: "nurse.amina")
+        let second = try await hub.subscribe(scope: scope, after: nil, user: "nurse.amina")
+        await #expect(throws: AlertActionError.tooManyStreams(limit: 2, perUser: true)) {
+            try await hub.subscribe(scope: scope, after: nil, user: "nurse.amina")
+        }
+        let other = try await hub.subscribe(scope: scope, after: nil, user: "nurse.omar")
+        await #expect(throws: AlertActionError.tooManyStreams(limit: 3, perUser: false)) {
+            try await hub.subscribe(scope: scope, after: nil, user: "charge.huda")
+        }
+        // The refused ones took no place: once a stream ends, the next one is served.
+        first.cancel()
+        let again = try await hub.subscribe(scope: scope, after: nil, user: "charge.huda")
+        // The streams still open all receive.
+        let collectors = [second, other, again].map { EventCollector($0) }
+        hub.submit([trigger(.raise(.critical), device: "A", vital: "spo2")])
+        try await waitUntil(timeout: .seconds(10), "the event on each open stream") { collectors.allSatisfy { $0.received.count == 1 } }
+    }
+
     @Test("a resumed stream's replay is read beside the hub: it is answered while the hub waits on a commit, and misses nothing the hub commits meanwhile")
     func replayDoesNotWaitForTheHub() async throws {
         let url = try TestPostgres.migratedDatabase()

@@ -31,11 +31,13 @@ final class APIHarness: Sendable {
 
     /// `log`: where the API's own log goes (nowhere by default).
     static func start(
-        keepAlive: Duration = .seconds(15), replayLimit: Int = 1_000, idleTimeout: Duration = .seconds(60), log: LogRecorder? = nil
+        keepAlive: Duration = .seconds(15), replayLimit: Int = 1_000, idleTimeout: Duration = .seconds(60),
+        streamLimits: StreamLimits = StreamLimits(total: 500, perUser: 20), log: LogRecorder? = nil
     ) async throws -> APIHarness {
         let url = try TestPostgres.migratedDatabase()
         var hubConfiguration = AlertHub.Configuration(facility: "KTH")
         hubConfiguration.replayLimit = replayLimit
+        hubConfiguration.streamLimits = streamLimits
         let hub = try AlertHub(url: url, configuration: hubConfiguration, logger: TestPostgres.logger)
         let tokens = try APITokens(parsing: """
             # token user facility [ward]
@@ -303,6 +305,25 @@ final class APIHarness: Sendable {
             let text = entry.message + entry.metadata.values.joined(separator: " ")
             #expect(!text.contains("MRN-555123") && !text.contains("not-a-token") && !text.contains(APIHarness.nurseToken), "\(entry.message)")
         }
+    }
+
+    @Test("a stream over the user's limit is answered 429, over the engine's 503, and the refusal is logged with the user")
+    func streamLimits() async throws {
+        let log = LogRecorder()
+        let api = try await APIHarness.start(streamLimits: StreamLimits(total: 2, perUser: 1), log: log)
+        defer { api.stop() }
+        func open(_ token: String) async throws -> SSETestClient {
+            try await SSETestClient.connect(port: api.port, path: "/alerts/stream", headers: ["Authorization": "Bearer \(token)"])
+        }
+        // Streams, refused or not, are opened as a browser does, so that a stream wrongly served
+        // fails the status check rather than waiting for a body that never ends.
+        let first = try await open(APIHarness.nurseToken)
+        let overUser = try await open(APIHarness.nurseToken)
+        let other = try await open(APIHarness.otherWardToken)
+        let overEngine = try await open(APIHarness.facilityToken)
+        defer { for stream in [first, overUser, other, overEngine] { stream.close() } }
+        #expect([first.status, overUser.status, other.status, overEngine.status] == [Int]([200, 429, 200, 503]))
+        #expect(log.all.contains { $0.level == .warning && $0.metadata["reason"] == "stream limit of the user" && $0.metadata["user"] == "nurse.amina" })
     }
 
     @Test("a connection that sends no request, or half of one, is closed after the idle timeout; an open stream is not")

@@ -25,6 +25,10 @@ public final class AlertHub: Sendable {
         public var subscriberBuffer: Int = 10_000
         /// The most events a resumed stream replays; further behind, it reloads instead.
         public var replayLimit: Int = 1_000
+        /// Live streams at once, and per user: every event is offered to each stream on the hub's
+        /// thread, so a client that opens streams without end (a page reloading in a loop) must
+        /// not slow alert decisions, nor take the places of the ward's other screens.
+        public var streamLimits = StreamLimits(total: 500, perUser: 20)
         /// How long a clinician's action or a replay waits for the hub before it is answered
         /// `noAnswer` (HTTP 503): while the database is away the hub retries its commit.
         public var actionTimeout: Duration = .seconds(10)
@@ -48,7 +52,7 @@ public final class AlertHub: Sendable {
         facility = configuration.facility
         replayLimit = configuration.replayLimit
         actionTimeout = configuration.actionTimeout
-        subscribers = AlertSubscribers(buffer: configuration.subscriberBuffer)
+        subscribers = AlertSubscribers(buffer: configuration.subscriberBuffer, limits: configuration.streamLimits)
         history = AlertHistoryReader(url: url, facility: configuration.facility)
         let store = try AlertStore(url: url)
         let unresolved = try store.unresolvedAlerts(facility: facility)
@@ -116,9 +120,9 @@ public final class AlertHub: Sendable {
     }
 
     /// Every event in `scope` after `lastEventID` (none when nil), then live ones as they are
-    /// committed: nothing missed, nothing repeated.
-    public func subscribe(scope: AlertScope, after lastEventID: Int64?) async throws(AlertActionError) -> AlertSubscription {
-        let live = subscribers.add(scope: scope)
+    /// committed: nothing missed, nothing repeated. `user` counts against its own stream limit.
+    public func subscribe(scope: AlertScope, after lastEventID: Int64?, user: String = "") async throws(AlertActionError) -> AlertSubscription {
+        let live = try subscribers.add(scope: scope, user: user)
         var replayed: [StoredAlertEvent] = []
         if let lastEventID {
             do {

@@ -1,25 +1,50 @@
 import Synchronization
 
-/// The live subscribers of the hub (the nurses' streams), each with its scope.
+/// How many live streams the hub serves at once, in all and per user.
+public struct StreamLimits: Sendable, Equatable {
+    public var total: Int
+    public var perUser: Int
+
+    public init(total: Int, perUser: Int) {
+        self.total = total
+        self.perUser = perUser
+    }
+}
+
+/// The live subscribers of the hub (the nurses' streams), each with its scope and user.
 final class AlertSubscribers: Sendable {
     private struct Entry {
         var scope: AlertScope
+        var user: String
         var continuation: AsyncStream<StoredAlertEvent>.Continuation
     }
 
     private let entries = Mutex<[Int: Entry]>([:])
     private let nextID = Atomic<Int>(0)
     private let buffer: Int
+    private let limits: StreamLimits
 
-    init(buffer: Int) { self.buffer = buffer }
+    init(buffer: Int, limits: StreamLimits) {
+        self.buffer = buffer
+        self.limits = limits
+    }
 
-    func add(scope: AlertScope) -> LiveAlerts {
+    /// A new live subscriber; `tooManyStreams` when the hub or `user` has its limit open already.
+    func add(scope: AlertScope, user: String) throws(AlertActionError) -> LiveAlerts {
         let id = nextID.add(1, ordering: .relaxed).newValue
         let (stream, continuation) = AsyncStream.makeStream(of: StoredAlertEvent.self, bufferingPolicy: .bufferingOldest(buffer))
+        let refusal = entries.withLock { entries -> AlertActionError? in
+            if entries.count >= limits.total { return .tooManyStreams(limit: limits.total, perUser: false) }
+            if entries.values.lazy.filter({ $0.user == user }).count >= limits.perUser {
+                return .tooManyStreams(limit: limits.perUser, perUser: true)
+            }
+            entries[id] = Entry(scope: scope, user: user, continuation: continuation)
+            return nil
+        }
+        if let refusal { throw refusal }
         continuation.onTermination = { [weak self] _ in
             _ = self?.entries.withLock { $0.removeValue(forKey: id) }
         }
-        entries.withLock { $0[id] = Entry(scope: scope, continuation: continuation) }
         return LiveAlerts(stream: stream, continuation: continuation)
     }
 

@@ -60,7 +60,7 @@ struct AlertRoutes: Sendable {
             switch error {
             case .notFound: return errorResponse(.notFound, error.description)
             case .alreadyResolved: return errorResponse(.conflict, error.description)
-            case .storageUnavailable, .shutDown, .tooFarBehind, .noAnswer: return unavailable(error)
+            case .storageUnavailable, .shutDown, .tooFarBehind, .noAnswer, .tooManyStreams: return unavailable(error)
             }
         }
     }
@@ -85,12 +85,17 @@ struct AlertRoutes: Sendable {
         }
         let subscription: AlertSubscription
         do {
-            subscription = try await hub.subscribe(scope: caller.scope, after: lastEventID)
+            subscription = try await hub.subscribe(scope: caller.scope, after: lastEventID, user: caller.user)
             audit(caller, "stream", ["after_event": "\(lastEventID.map(String.init) ?? "-")"])
         } catch {
             // Browsers give up on a stream answered with an error; the page then reloads and reconnects.
-            if case .tooFarBehind = error { return errorResponse(.gone, error.description) }
-            return unavailable(error)
+            switch error {
+            case .tooFarBehind: return errorResponse(.gone, error.description)
+            case .tooManyStreams(_, let perUser):
+                refused(request, perUser ? "stream limit of the user" : "stream limit of the engine", user: caller.user)
+                return errorResponse(perUser ? .tooManyRequests : .serviceUnavailable, error.description)
+            default: return unavailable(error)
+            }
         }
         let lines = Self.lines(of: subscription, keepAliveEvery: keepAliveInterval)
         var headers = HTTPFields()
@@ -173,8 +178,10 @@ struct AlertRoutes: Sendable {
         logger.info("alert API request", metadata: details.merging(["user": "\(caller.user)", "action": "\(action)"]) { $1 })
     }
 
-    private func refused(_ request: Request, _ reason: String) {
-        logger.warning("alert API request refused", metadata: ["path": "\(request.uri.path)", "reason": "\(reason)"])
+    private func refused(_ request: Request, _ reason: String, user: String? = nil) {
+        var metadata: Logger.Metadata = ["path": "\(request.uri.path)", "reason": "\(reason)"]
+        if let user { metadata["user"] = "\(user)" }
+        logger.warning("alert API request refused", metadata: metadata)
     }
 }
 
