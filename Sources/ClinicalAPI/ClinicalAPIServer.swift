@@ -28,10 +28,9 @@ public enum ClinicalAPIServer {
         let router = Router()
         AlertRoutes(hub: hub, tokens: tokens, keepAliveInterval: configuration.keepAliveInterval, logger: logger).register(on: router)
         try NursesStationPage().register(on: router)
-        let idleTimeout = TimeAmount.nanoseconds(Int64(configuration.idleTimeout / .nanoseconds(1)))
         return Application(
             router: router,
-            server: .http1(configuration: .init(idleTimeout: idleTimeout)),
+            server: .http1(configuration: .init(idleTimeout: TimeAmount(configuration.idleTimeout))),
             configuration: ApplicationConfiguration(address: .hostname(configuration.host, port: configuration.port), serverName: "nilecare-vitals"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? configuration.port) },
             logger: logger
