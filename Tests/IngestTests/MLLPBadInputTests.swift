@@ -191,7 +191,10 @@ import VitalSigns
     }
 
     @Test func aStalledSocketIsClosedAfterTheIdleTimeout() async throws {
-        let engine = try await TestEngine.start { $0.idleTimeout = .seconds(4) }
+        // 8 s, not 4: on two slow cores running the whole suite (this test took 95 s in one CI
+        // run), the steady sender's event loop was once held 4 s between an ACK and its next
+        // message, and its connection was rightly closed as idle.
+        let engine = try await TestEngine.start { $0.idleTimeout = .seconds(8) }
         defer { engine.stop() }
         let stalled = try await MLLPClient.connect(host: "127.0.0.1", port: engine.port)
         // Half a frame that never completes; on a slow machine the server may already have
