@@ -17,6 +17,9 @@ enum EngineStartup {
     static func start(databaseURL: String, migrations: String, options: IngestOptions, alerts: AlertOptions, logger: Logger) async throws -> Started {
         let connection = try PostgresConnection(url: databaseURL)
         let report = try Migrator(directory: migrations, logger: logger).migrate(connection)
+        if connection.serverIsOnThisHost, let writeback = KernelWriteback.current(), writeback.letsCommitsStall {
+            logger.warning("commits may stall behind the kernel's writeback", metadata: ["advice": "\(writeback.advice)"])
+        }
         connection.close()
         logger.info("storage ready", metadata: [
             "mode": "\(report.mode.rawValue)",

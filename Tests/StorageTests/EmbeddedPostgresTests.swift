@@ -44,6 +44,7 @@ struct EmbeddedPostgresTests {
         #expect(cluster.isRunning)
         let connection = try PostgresConnection(url: url)
         try connection.execute("CREATE TABLE survivor (v text); INSERT INTO survivor VALUES ('still here')")
+        #expect(try connection.execute("SHOW wal_init_zero").scalar == "off")  // the cluster's default
         connection.close()
         let versionFile = cluster.dataDirectory + "/PG_VERSION"
         let created = try FileManager.default.attributesOfItem(atPath: versionFile)[.modificationDate] as? Date
@@ -57,12 +58,15 @@ struct EmbeddedPostgresTests {
         try "\(deadPID)\n\(cluster.dataDirectory)\n1700000000\n5432\n/tmp\n127.0.0.1\n  5432001         0\nready   \n".write(
             toFile: pidFile, atomically: true, encoding: .utf8)
 
-        let again = EmbeddedPostgres(dataDirectory: cluster.dataDirectory, settings: TestPostgres.fastSettings, logger: logger)
+        // Settings given win over the defaults, and are written again at each start.
+        let again = EmbeddedPostgres(
+            dataDirectory: cluster.dataDirectory, settings: TestPostgres.fastSettings.merging(["wal_init_zero": "on"]) { $1 }, logger: logger)
         let secondURL = try again.start(database: "keep")
         defer { try? again.stop() }
         let reopened = try PostgresConnection(url: secondURL)
         defer { reopened.close() }
         #expect(try reopened.execute("SELECT v FROM survivor").scalar == "still here")
+        #expect(try reopened.execute("SHOW wal_init_zero").scalar == "on")
         #expect(try FileManager.default.attributesOfItem(atPath: versionFile)[.modificationDate] as? Date == created)
         #expect(again.unixSocketURL() != nil)
         let viaSocket = try PostgresConnection(url: again.unixSocketURL(database: "keep") ?? "")

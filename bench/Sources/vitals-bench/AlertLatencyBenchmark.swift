@@ -43,6 +43,7 @@ struct AlertLatencyBenchmark {
         defer { kafka.shutdown() }
         try kafka.createTopic("vitals.critical", partitions: 6, replicationFactor: 3)
         say("storage \(migration.mode.rawValue); Kafka: librdkafka mock cluster, 3 brokers, \(kafka.bootstrapServers)")
+        say(BenchCluster.writebackLine)
 
         var configuration = VitalsEngine.Configuration(
             databaseURL: url, profiles: DeviceProfileCatalog(profiles: try DeviceProfileLoader.loadDirectory(repository.deviceProfiles)),
@@ -78,6 +79,7 @@ struct AlertLatencyBenchmark {
         say("phase 2: background \(rate.rounded0) messages/s (half the peak) for \(seconds) s; \(probes) critical probes, one every \(format(ms: BenchTime.seconds(interval) * 1000))")
         let backgroundLoad = LoadGenerator(port: engine.mllpPort, senders: senders, firstMonitor: senders)
         async let background = backgroundLoad.run(.openLoop(rate: rate), for: duration)
+        let phaseStart = ContinuousClock.now
         let sent = try await sendProbes(port: engine.mllpPort, count: probes, interval: interval)
         let load = try await background
         say("  background: \(load.messages.grouped) messages ACKed (\(load.negativeAcknowledgements) negative), \((Double(load.messages) / load.elapsed).rounded0)/s")
@@ -94,6 +96,7 @@ struct AlertLatencyBenchmark {
         report("nurses' stream (SSE)", sse, sent: sent.count, target: Self.targetSSEp99)
         report("Kafka delivered (broker acknowledged, acks=all)", kafkaDelivered, sent: sent.count, target: Self.targetKafkaP99)
         report("Kafka record read back by a consumer", kafkaRead, sent: sent.count, target: nil)
+        reportSlowest(sent: sent, arrived: arrivals(stream), phaseStart: phaseStart)
         await api.triggerGracefulShutdown()
         try? await serving.value
         await engine.stop()
@@ -136,6 +139,17 @@ struct AlertLatencyBenchmark {
             samples.append(UInt64(max(0, BenchTime.seconds(start.duration(to: end))) * 1e9))
         }
         return (LatencySummary(nanoseconds: samples), sent.count - samples.count)
+    }
+
+    /// The three slowest probes on the nurses' stream, with when they were sent: stalls that hit
+    /// every commit at once (the database's, the disk's) show up together with the background
+    /// load's, and can be looked up in PostgreSQL's log at that time.
+    private func reportSlowest(sent: [String: ContinuousClock.Instant], arrived: [String: ContinuousClock.Instant], phaseStart: ContinuousClock.Instant) {
+        let slowest = sent.compactMap { device, start in arrived[device].map { (start: start, latency: start.duration(to: $0)) } }
+            .sorted { $0.latency > $1.latency }
+            .prefix(3)
+        let described = slowest.map { "\(format(ms: BenchTime.seconds($0.latency) * 1000)) at +\(String(format: "%.1f", BenchTime.seconds(phaseStart.duration(to: $0.start)))) s" }
+        say("  slowest on the nurses' stream: \(described.joined(separator: ", ")) into the phase")
     }
 
     private func report(_ path: String, _ result: (summary: LatencySummary, lost: Int), sent: Int, target: Double?) {

@@ -31,6 +31,15 @@ final class BenchCluster {
         try postgres.start()
     }
 
+    /// When this host's kernel writes dirty pages back: with a high threshold, commits stall for
+    /// hundreds of milliseconds behind its bursts, which shows in every latency figure's tail.
+    static var writebackLine: String {
+        guard let writeback = KernelWriteback.current() else { return "kernel writeback: unknown (no /proc)" }
+        return writeback.letsCommitsStall
+            ? "kernel writeback: WARNING \(writeback.advice)"
+            : "kernel writeback: from \(writeback.backgroundThreshold >> 20) MiB (small, steady writeback: no bursts for commits to wait behind)"
+    }
+
     func stop() {
         do { try postgres.stop() } catch { say("could not stop the benchmark's PostgreSQL: \(error)") }
         try? FileManager.default.removeItem(atPath: folder)

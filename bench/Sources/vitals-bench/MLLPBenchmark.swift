@@ -38,6 +38,7 @@ struct MLLPBenchmark {
             modeLine += " \(extensionVersion)"
         }
         say("storage mode: \(modeLine) (\(migration.modeReason))")
+        say(BenchCluster.writebackLine)
         summary.add(SummaryRow(figure: "storage mode", measured: modeLine, comparedWith: durable ? "durable commits" : "fsync off"))
 
         let profiles = try DeviceProfileLoader.loadDirectory(repository.deviceProfiles)
