@@ -1,6 +1,7 @@
 import DeviceSimulator
 import Foundation
 import Ingest
+import Logging
 import MQTT
 import Storage
 import Synchronization
@@ -357,6 +358,71 @@ import VitalSigns
         try await ingested.run()
         try await waitUntil(timeout: .seconds(30), "the message stored") { try count(database, "SELECT count(*) FROM ingested_messages") == 1 }
         #expect(other.source.health.subscriptionProblems.isEmpty)
+    }
+
+    @Test("a refused subscription is asked for again on the same connection, an error logged once; once the broker's ACL allows it, data flows and the problem leaves the health")
+    func aRefusedSubscriptionIsAskedAgain() async throws {
+        // mosquitto's dynamic-security plugin, changed while running by its admin, as an operator
+        // fixes an ACL. Anonymous clients may publish anything but subscribe to status topics only.
+        let plugin = try #require(["x86_64-linux-gnu", "aarch64-linux-gnu"].map { "/usr/lib/\($0)/mosquitto_dynamic_security.so" }
+            .first { FileManager.default.fileExists(atPath: $0) }, "mosquitto's dynamic-security plugin is not installed")
+        let folder = try TestPostgres.makeTemporaryFolder()
+        let configuration = folder + "/dynamic-security.json"
+        try mosquittoControl(["dynsec", "init", configuration, "admin", "admin-password-0123"])
+        var settings = try #require(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: configuration))) as? [String: Any])
+        settings["defaultACLAccess"] = ["publishClientSend": true, "publishClientReceive": true, "subscribe": false, "unsubscribe": true]
+        settings["groups"] = [["groupname": "anonymous", "roles": [["rolename": "status-only"]]]]
+        settings["anonymousGroup"] = "anonymous"
+        settings["roles"] = (settings["roles"] as? [Any] ?? []) + [
+            ["rolename": "status-only", "acls": [["acltype": "subscribePattern", "topic": "devices/+/status", "allow": true]]],
+        ]
+        try JSONSerialization.data(withJSONObject: settings).write(to: URL(fileURLWithPath: configuration))
+        let broker = try TestMosquitto(listenerSettings: ["plugin \(plugin)", "plugin_opt_config_file \(configuration)"])
+        try await broker.start()
+        defer { broker.stop() }
+        let database = try TestPostgres.migratedDatabase()
+        let log = LogRecorder()
+        let daemon = try MQTTTestDaemon(broker: broker, databaseURL: database, logger: Logger(label: "test") { _ in log.handler() })
+        defer { daemon.stop() }
+        try await waitUntil(timeout: .seconds(30), "the refusal reported") { !daemon.source.health.subscriptionProblems.isEmpty }
+        #expect(daemon.source.health.subscriptionProblems == [
+            "the broker refused the subscription to devices/+/vitals (code 0x80): nothing is received for it",
+        ])
+        let reconnectsBefore = daemon.source.statistics.current.reconnects
+
+        // Refused again and again on the same connection (asked every 200 ms here), it is an error once.
+        try await waitUntil(timeout: .seconds(30), "refused three times") {
+            log.all.filter { $0.message == "MQTT subscription refused again" }.count >= 2
+        }
+        #expect(daemon.source.statistics.current.reconnects == reconnectsBefore)
+        #expect(log.all.filter { $0.message == "MQTT subscription not as asked" }.count == 1)
+
+        // mosquitto disconnects the clients of a role whose ACL changes, so here the grant comes
+        // with the reconnect; a broker that does not (most others) grants the next ask.
+        try mosquittoControl([
+            "-p", "\(broker.port)", "-u", "admin", "-P", "admin-password-0123",
+            "dynsec", "addRoleACL", "status-only", "subscribePattern", "devices/+/vitals", "allow",
+        ])
+        try await waitUntil(timeout: .seconds(30), "the subscription granted") { daemon.source.health.subscriptionProblems.isEmpty }
+
+        let ingested = try gateways(broker, devices: 1, messagesPerDevice: 1)
+        defer { ingested.publisher.stop() }
+        try await ingested.run()
+        try await waitUntil(timeout: .seconds(30), "the message stored") { try count(database, "SELECT count(*) FROM ingested_messages") == 1 }
+    }
+
+    /// Runs mosquitto's own administration tool, `mosquitto_ctrl` (mosquitto-clients).
+    private func mosquittoControl(_ arguments: [String]) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/mosquitto_ctrl")
+        process.arguments = arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw TestSupportError("mosquitto_ctrl \(arguments.suffix(5).joined(separator: " ")): \(text)") }
     }
 
     @Test func brokerDownAtStartUpThenStartedConnectsAndIngests() async throws {

@@ -35,9 +35,8 @@ final class MQTTTestDaemon: Sendable {
          filter: String = "devices/+/vitals", profile: DeviceProfile = gatewayProfile,
          protocolVersion: MQTTConnectionOptions.ProtocolVersion = .v311,
          configure: (inout MQTTConnectionOptions) throws -> Void = { _ in },
-         alertStage: (@Sendable (borrowing IngestEntry) -> Void)? = nil) throws {
+         alertStage: (@Sendable (borrowing IngestEntry) -> Void)? = nil, logger: Logger = TestPostgres.logger) throws {
         self.databaseURL = databaseURL
-        let logger = TestPostgres.logger
         let writer = try ObservationWriter(url: databaseURL, logger: logger)
         self.writer = writer
         pipeline = alertStage.map { IngestPipeline(profiles: DeviceProfileCatalog(profiles: [profile]), writer: writer, alertStage: $0) }
@@ -53,6 +52,7 @@ final class MQTTTestDaemon: Sendable {
         )
         configuration.reconnectDelay = .milliseconds(50)
         configuration.maxReconnectDelay = .milliseconds(500)
+        configuration.resubscribeInterval = .milliseconds(200)
         source = MQTTSource(
             configuration: configuration, sink: pipeline ?? writer,
             rejections: RejectionReporter(recorder: recorder, logger: logger), presence: presence, associations: associations, logger: logger

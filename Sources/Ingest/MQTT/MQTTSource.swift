@@ -34,6 +34,8 @@ public final class MQTTSource: Sendable {
         public var maxBurst = 2_000
         public var reconnectDelay: Duration = .milliseconds(250)
         public var maxReconnectDelay: Duration = .seconds(30)
+        /// How often a subscription the broker refused is asked for again on the same connection.
+        public var resubscribeInterval: Duration = .seconds(30)
 
         public init(connection: MQTTConnectionOptions, subscriptions: [MQTTSubscription]) {
             var connection = connection
@@ -53,7 +55,8 @@ public final class MQTTSource: Sendable {
         /// Why the last connection attempt or connection failed.
         public var lastError: String?
         public var broker: String
-        /// Subscriptions of the current connection the broker refused or granted below QoS 1.
+        /// Subscriptions of the current connection the broker refused (until it grants them) or
+        /// granted below QoS 1.
         public var subscriptionProblems: [String] = []
     }
 
@@ -122,10 +125,6 @@ final class SharedState: Sendable {
 
     func setSubscriptionProblems(_ problems: [String]) {
         health.withLock { $0.subscriptionProblems = problems }
-    }
-
-    func addSubscriptionProblem(_ problem: String) {
-        health.withLock { $0.subscriptionProblems.append(problem) }
     }
 
     func set(_ state: MQTTSource.Health.State, error: String? = nil) {

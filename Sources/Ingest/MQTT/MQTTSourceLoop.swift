@@ -24,6 +24,12 @@ final class MQTTSourceLoop: @unchecked Sendable {
     private var refusal: String?
     /// Subscriptions sent on this connection and not answered yet, by message id.
     private var pendingSubscriptions: [Int32: MQTTTopicFilter] = [:]
+    /// Subscriptions the broker refused on this connection, and when to ask for each again.
+    private var refusedSubscriptions: [MQTTTopicFilter: ContinuousClock.Instant] = [:]
+    /// What is wrong with this connection's subscriptions, as the health endpoint shows it.
+    private var subscriptionProblems: [MQTTTopicFilter: String] = [:] {
+        didSet { shared.setSubscriptionProblems(subscriptionProblems.values.sorted()) }
+    }
 
     init(
         configuration: MQTTSource.Configuration, shared: SharedState, statistics: MQTTSourceStatistics,
@@ -79,10 +85,21 @@ final class MQTTSourceLoop: @unchecked Sendable {
                 } while commits.count < configuration.maxBurst && client.waitForTraffic(timeout: .zero, writing: false)
             }
             guard settle() else { return false }
+            try askAgainForRefusedSubscriptions()
             try client.writePending()
             try client.maintain()
         }
         return true
+    }
+
+    /// An ACL fixed on the broker takes effect without a reconnect: a refused subscription is
+    /// asked for again every `resubscribeInterval` while the connection lasts.
+    private func askAgainForRefusedSubscriptions() throws(MQTTError) {
+        let now = ContinuousClock.now
+        for (filter, due) in refusedSubscriptions where due <= now {
+            refusedSubscriptions[filter] = nil
+            pendingSubscriptions[try client.subscribe(filter)] = filter
+        }
     }
 
     /// Waits until every submitted batch is committed, submitting failed ones again with
@@ -175,7 +192,8 @@ final class MQTTSourceLoop: @unchecked Sendable {
             return
         }
         pendingSubscriptions = [:]
-        shared.setSubscriptionProblems([])
+        refusedSubscriptions = [:]
+        subscriptionProblems = [:]
         do throws(MQTTError) {
             for filter in configuration.subscriptions.map(\.filter) + [configuration.statusFilter].compactMap({ $0 }) {
                 pendingSubscriptions[try client.subscribe(filter)] = filter
@@ -196,21 +214,34 @@ final class MQTTSourceLoop: @unchecked Sendable {
     /// The broker's answer to a subscription. A refusal (an ACL, say) means nothing arrives for
     /// that filter; a grant below QoS 1 means the broker does not wait for our acknowledgement,
     /// so what it delivered before a crash is lost. Either is an error an operator must see:
-    /// logged, and on the health endpoint until the next connection.
+    /// logged once, and on the health endpoint until a grant or the next connection. A refusal
+    /// is asked again (`askAgainForRefusedSubscriptions`); a lower QoS is the broker's own cap
+    /// (`max_qos`), which asking again does not change.
     private func subscribed(mid: Int32, granted: [Int32]) {
         guard let filter = pendingSubscriptions.removeValue(forKey: mid) else { return }
         let code = granted.first ?? 0x80
         let problem: String
         if code >= 0x80 {
             problem = "the broker refused the subscription to \(filter) (code 0x\(String(code, radix: 16))): nothing is received for it"
+            refusedSubscriptions[filter] = .now + configuration.resubscribeInterval
         } else if code < MosquittoClient.subscriptionQoS {
             problem = "the broker granted QoS \(code) for \(filter), not \(MosquittoClient.subscriptionQoS): "
                 + "its messages are not redelivered if the engine stops before storing them"
         } else {
+            if subscriptionProblems.removeValue(forKey: filter) != nil {
+                logger.notice("MQTT subscription granted", metadata: ["broker": "\(broker)", "filter": "\(filter)"])
+            }
             return
         }
-        logger.error("MQTT subscription not as asked", metadata: ["broker": "\(broker)", "problem": "\(problem)"])
-        shared.addSubscriptionProblem(problem)
+        guard subscriptionProblems[filter] != problem else {
+            logger.debug("MQTT subscription refused again", metadata: ["broker": "\(broker)", "filter": "\(filter)"])
+            return
+        }
+        logger.error("MQTT subscription not as asked", metadata: [
+            "broker": "\(broker)", "problem": "\(problem)",
+            "asked_again_every": "\(code >= 0x80 ? "\(configuration.resubscribeInterval)" : "never")",
+        ])
+        subscriptionProblems[filter] = problem
     }
 
     private func received(_ message: MosquittoClient.Message) {
