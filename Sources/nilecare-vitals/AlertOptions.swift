@@ -16,7 +16,7 @@ struct AlertOptions: ParsableArguments {
     @Option(help: "Port of the HTTP API (0 picks a free one).")
     var apiPort: Int = 8080
 
-    @Option(help: "File of API tokens, one `token user facility [ward]` per line. Without it the API refuses every request.")
+    @Option(help: "File of API tokens, one `token user facility [ward] [can=view,acknowledge,resolve]` per line. Without it the API refuses every request.")
     var apiTokensFile: String?
 
     @Option(help: "Kafka bootstrap servers for critical events (e.g. broker1:9092,broker2:9092). Without it events wait in the outbox.")

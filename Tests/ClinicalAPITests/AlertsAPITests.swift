@@ -20,6 +20,8 @@ final class APIHarness: Sendable {
     static let nurseToken = "nurse-token-icu-0123456789"
     static let otherWardToken = "nurse-token-ccu-0123456789"
     static let facilityToken = "charge-nurse-token-0123456789"
+    static let corridorToken = "corridor-display-token-0123456789"
+    static let studentToken = "student-nurse-token-0123456789"
 
     private init(hub: AlertHub, port: Int, url: String, group: ServiceGroup, server: Task<Void, any Error>) {
         self.hub = hub
@@ -44,6 +46,8 @@ final class APIHarness: Sendable {
             \(nurseToken) nurse.amina KTH ICU
             \(otherWardToken) nurse.omar KTH CCU
             \(facilityToken) charge.huda KTH
+            \(corridorToken) icu.corridor KTH ICU can=view
+            \(studentToken) student.sara KTH ICU can=view,acknowledge
             """)
         var configuration = ClinicalAPIServer.Configuration()
         configuration.port = 0
@@ -277,6 +281,33 @@ final class APIHarness: Sendable {
         #expect(stream.status == 200)
     }
 
+    @Test("a view-only token sees and streams but may neither acknowledge nor resolve (403, logged); can=view,acknowledge may acknowledge only")
+    func permissions() async throws {
+        let log = LogRecorder()
+        let api = try await APIHarness.start(log: log)
+        defer { api.stop() }
+        let id = try await api.raiseOne()
+        let corridor = APIHarness.corridorToken
+        #expect(try await api.get("/alerts", token: corridor).body.contains("\"id\":\(id)"))
+        let stream = try await SSETestClient.connect(port: api.port, path: "/alerts/stream", headers: ["Authorization": "Bearer \(corridor)"])
+        defer { stream.close() }
+        #expect(stream.status == 200)
+
+        let refusedAck = try await api.post("/alerts/\(id)/ack", token: corridor)
+        #expect(refusedAck.status == 403)
+        #expect(refusedAck.body.contains("this token may not acknowledge alerts"))
+        #expect(try await api.post("/alerts/\(id)/resolve", token: corridor).status == 403)
+        #expect(try await api.post("/alerts/\(id)/resolve", token: APIHarness.studentToken).status == 403)
+        #expect(api.hub.openAlerts(in: AlertScope(facility: "KTH")).first?.acknowledgedBy == nil, "nothing was done")
+        #expect(log.all.contains {
+            $0.level == .warning && $0.metadata["reason"] == "token may not acknowledge" && $0.metadata["user"] == "icu.corridor"
+        })
+
+        #expect(try await api.post("/alerts/\(id)/ack", token: APIHarness.studentToken).status == 200)
+        #expect(api.hub.openAlerts(in: AlertScope(facility: "KTH")).first?.acknowledgedBy == "student.sara")
+        #expect(try await api.post("/alerts/\(id)/resolve").status == 200, "a token without can= may do everything")
+    }
+
     @Test("each request is on record with its user and action, refusals with their reason; no token or patient in the log")
     func accessRecord() async throws {
         let log = LogRecorder()
@@ -374,6 +405,25 @@ final class APIHarness: Sendable {
             Issue.record("a line without a facility was accepted")
         } catch {
             #expect(error.line == 1)
+        }
+        // Permissions: `can=` last, known words only, not empty.
+        #expect(try APITokens(parsing: "abcdefghijklmnopqrstu wall KTH ICU can=view").caller(forToken: "abcdefghijklmnopqrstu")?.permissions == [])
+        #expect(try APITokens(parsing: "abcdefghijklmnopqrstu nurse KTH can=acknowledge,view")
+            .caller(forToken: "abcdefghijklmnopqrstu")?.permissions == .acknowledge)
+        #expect(try APITokens(parsing: "abcdefghijklmnopqrstu nurse KTH").caller(forToken: "abcdefghijklmnopqrstu")?.permissions == .all)
+        for (line, message) in [
+            ("abcdefghijklmnopqrstu wall KTH ICU can=view,delete", "tokens:1: unknown permission `delete` in `can=`; known: view, acknowledge, resolve"),
+            ("abcdefghijklmnopqrstu wall KTH can=", "tokens:1: `can=` names nothing; list some of view, acknowledge, resolve"),
+            ("abcdefghijklmnopqrstu wall KTH can=view,,resolve", "tokens:1: unknown permission `` in `can=`; known: view, acknowledge, resolve"),
+            ("abcdefghijklmnopqrstu wall KTH can=view, acknowledge", "tokens:1: `can=…` must be the line's last word, with no spaces in its list"),
+            ("abcdefghijklmnopqrstu wall can=view", "tokens:1: expected `token user facility [ward] [can=…]`, found 2 words before `can=`"),
+        ] {
+            do {
+                _ = try APITokens(parsing: line)
+                Issue.record("accepted: \(line)")
+            } catch {
+                #expect(error.description == message)
+            }
         }
         // Users scoped to a facility the engine does not serve are named, so it can refuse to start.
         let tokens = try APITokens(parsing: "abcdefghijklmnopqrstu nurse.a KTH ICU\nbcdefghijklmnopqrstuv nurse.b OMD\ncdefghijklmnopqrstuvw dr.c KTH")

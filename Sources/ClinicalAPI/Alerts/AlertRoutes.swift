@@ -22,12 +22,12 @@ struct AlertRoutes: Sendable {
             }
         }
         router.post("alerts/:id/ack") { request, context in
-            await act("acknowledge", request, context) { (id, caller) async throws(AlertActionError) -> Alert in
+            await act("acknowledge", needing: .acknowledge, request, context) { (id, caller) async throws(AlertActionError) -> Alert in
                 try await hub.acknowledge(id: id, by: caller.user, in: caller.scope)
             }
         }
         router.post("alerts/:id/resolve") { request, context in
-            await act("resolve", request, context) { (id, caller) async throws(AlertActionError) -> Alert in
+            await act("resolve", needing: .resolve, request, context) { (id, caller) async throws(AlertActionError) -> Alert in
                 try await hub.resolve(id: id, by: caller.user, in: caller.scope)
             }
         }
@@ -39,10 +39,16 @@ struct AlertRoutes: Sendable {
     }
 
     private func act(
-        _ name: String, _ request: Request, _ context: BasicRequestContext,
+        _ name: String, needing permission: AlertPermissions, _ request: Request, _ context: BasicRequestContext,
         _ action: (Int64, Caller) async throws(AlertActionError) -> Alert
     ) async -> Response {
-        await asCaller(request) { caller in await act(name, context, caller, action) }
+        await asCaller(request) { caller in
+            guard caller.permissions.contains(permission) else {
+                refused(request, "token may not \(name)", user: caller.user)
+                return errorResponse(.forbidden, "this token may not \(name) alerts")
+            }
+            return await act(name, context, caller, action)
+        }
     }
 
     private func act(
