@@ -68,9 +68,9 @@ public final class EmbeddedPostgres: Sendable {
     ///
     /// `wal_init_zero`: a young cluster has no used WAL files to recycle, so each new 16 MB file
     /// is filled with zeroes and flushed while the backend holds the WAL write lock, and every
-    /// commit waits: 40–70 ms every few seconds under ingest load (bench/README.md, thirteenth
-    /// session). Unzeroed files are just as durable on ext4 and xfs (each flush writes the block
-    /// allocations too); recycled files are never zeroed anyway.
+    /// commit waits: 40–70 ms every few seconds under ingest load. Off, the file is sparse and its
+    /// first flushes also commit block allocations, which cost less here; recycled files are never
+    /// zeroed anyway (docs/operations/database-host.md).
     static let defaultSettings = ["wal_init_zero": "off"]
     static let logFileName = "embedded-postgres.log"
 

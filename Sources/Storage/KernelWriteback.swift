@@ -3,12 +3,12 @@ import Foundation
 /// When Linux starts writing dirty page cache to disk, as it bears on a PostgreSQL server on this
 /// host.
 ///
-/// PostgreSQL extends its tables and indexes by writing pages into the page cache, and leaves them
-/// there until a checkpoint. With the kernel's defaults (background writeback only beyond 10 % of
-/// available memory, otherwise whatever is 30 s old, looked for every 5 s) those pages go to disk in
-/// bursts, and a commit's WAL flush queued behind a burst waits for it, and so does every commit
-/// behind that one: ACKs and critical alerts 150–480 ms late every 5 s under ingest load, against a
-/// 51 ms worst case with writeback started at 16 MB (bench/README.md, thirteenth session).
+/// PostgreSQL grows its tables and indexes by writing empty pages through the page cache, and
+/// nothing asks the kernel to write them soon. With the kernel's defaults (background writeback
+/// only beyond 10 % of available memory, otherwise whatever is 30 s old, looked for every 5 s)
+/// they go to disk in bursts, and a commit's WAL flush queued behind a burst waits for it, and so
+/// does every commit behind that one: under ingest load the latest critical alert of a run was
+/// 165–480 ms late, against 45–72 ms with writeback from 16 MiB (docs/operations/database-host.md).
 public struct KernelWriteback: Sendable, Equatable {
     /// `vm.dirty_background_bytes`; 0 when the ratio applies instead.
     public var backgroundBytes: UInt64

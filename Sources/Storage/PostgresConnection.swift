@@ -148,12 +148,13 @@ public final class PostgresConnection {
         return Int(PQserverVersion(handle))
     }
 
-    /// Whether the server is reached through a unix socket or a loopback address, so runs on this
-    /// host; false when closed.
+    /// Whether the server is reached through a unix socket (a folder, or `@name` in the abstract
+    /// namespace) or a loopback address, so runs on this host; false when closed.
     public var serverIsOnThisHost: Bool {
         guard let handle, let pointer = PQhost(handle) else { return false }
         let host = String(cString: pointer)
-        return host.hasPrefix("/") || host == "localhost" || host.hasPrefix("127.") || host == "::1"
+        return host.hasPrefix("/") || host.hasPrefix("@") || host == "localhost"
+            || host.hasPrefix("127.") || host.hasPrefix("::ffff:127.") || host == "::1"
     }
 
     /// The backend process id serving this connection; 0 when closed.
