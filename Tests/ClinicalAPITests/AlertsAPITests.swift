@@ -288,7 +288,10 @@ final class APIHarness: Sendable {
         defer { api.stop() }
         let id = try await api.raiseOne()
         let corridor = APIHarness.corridorToken
-        #expect(try await api.get("/alerts", token: corridor).body.contains("\"id\":\(id)"))
+        let corridorList = try await api.get("/alerts", token: corridor).body
+        #expect(corridorList.contains("\"id\":\(id)") && corridorList.contains(#""permissions":["view"]"#))
+        #expect(try await api.get("/alerts", token: APIHarness.studentToken).body.contains(#""permissions":["view","acknowledge"]"#))
+        #expect(try await api.get("/alerts").body.contains(#""permissions":["view","acknowledge","resolve"]"#))
         let stream = try await SSETestClient.connect(port: api.port, path: "/alerts/stream", headers: ["Authorization": "Bearer \(corridor)"])
         defer { stream.close() }
         #expect(stream.status == 200)
@@ -415,6 +418,7 @@ final class APIHarness: Sendable {
             ("abcdefghijklmnopqrstu wall KTH ICU can=view,delete", "tokens:1: unknown permission `delete` in `can=`; known: view, acknowledge, resolve"),
             ("abcdefghijklmnopqrstu wall KTH can=", "tokens:1: `can=` names nothing; list some of view, acknowledge, resolve"),
             ("abcdefghijklmnopqrstu wall KTH can=view,,resolve", "tokens:1: unknown permission `` in `can=`; known: view, acknowledge, resolve"),
+            ("abcdefghijklmnopqrstu wall KTH can=view,resolve", "tokens:1: `resolve` needs `acknowledge` in the same `can=` list"),
             ("abcdefghijklmnopqrstu wall KTH can=view, acknowledge", "tokens:1: `can=…` must be the line's last word, with no spaces in its list"),
             ("abcdefghijklmnopqrstu wall can=view", "tokens:1: expected `token user facility [ward] [can=…]`, found 2 words before `can=`"),
         ] {

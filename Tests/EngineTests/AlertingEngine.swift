@@ -18,6 +18,8 @@ import VitalSigns
 final class AlertingEngine: Sendable {
     static let facility = "KTH"
     static let nurseToken = "icu-nurse-token-0123456789abcdef"
+    /// May only view: a corridor display.
+    static let corridorToken = "icu-corridor-token-0123456789abcdef"
 
     let databaseURL: String
     let engine: VitalsEngine
@@ -38,7 +40,10 @@ final class AlertingEngine: Sendable {
         )
         configuration.mllp.port = 0
         configuration.api.port = 0
-        configuration.tokens = try APITokens(parsing: "\(nurseToken) nurse.amina \(facility) ICU1")
+        configuration.tokens = try APITokens(parsing: """
+            \(nurseToken) nurse.amina \(facility) ICU1
+            \(corridorToken) icu.corridor \(facility) ICU1 can=view
+            """)
         configuration.escalationCheckInterval = .milliseconds(200)
         configuration.kafka = VitalsEngine.KafkaSettings(bootstrapServers: kafka.cluster.bootstrapServers, topic: kafka.topic)
         let engine = try await VitalsEngine(configuration: configuration, logger: TestPostgres.logger)

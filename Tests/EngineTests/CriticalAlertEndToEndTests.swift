@@ -63,6 +63,25 @@ import VitalSigns
         await engine.stop()
     }
 
+    @Test("on a screen whose token may only view, the nurses' page shows the alert without an Acknowledge button")
+    func viewOnlyPage() async throws {
+        let engine = try await AlertingEngine.start()
+        let browser = try await HeadlessChromium.launch(width: 1280, height: 800)
+        defer { browser.close() }
+        do {
+            try await browser.open("http://127.0.0.1:\(engine.apiPort)/?access_token=\(AlertingEngine.corridorToken)")
+            try await browser.waitFor("document.body.dataset.loaded === 'true' && document.querySelector('[data-connection=live]') !== null")
+            _ = try await engine.sendReports(monitor: 6, critical: .spo2, reports: 6, startingAt: AlertingEngine.now())
+            try await browser.waitFor("document.querySelector('[data-alert-id][data-severity=critical][data-state=open]') !== null", timeout: .seconds(30))
+            #expect(try await browser.evaluate("document.querySelectorAll('[data-action=ack]').length") == 0)
+            try await browser.screenshot(to: RepositoryPaths.root + "/.build/artifacts/nurses-station/view-only.png")
+        } catch {
+            await engine.stop()
+            throw error
+        }
+        await engine.stop()
+    }
+
     @Test("the nurses' page shows a critical value sent over MLLP, acknowledging it there records the nurse in the database, and a worse condition reopens it there, even when the acknowledgement's answer arrives after the reopening")
     func nursesPage() async throws {
         let engine = try await AlertingEngine.start()

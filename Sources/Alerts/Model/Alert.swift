@@ -45,8 +45,9 @@ public struct Alert: Sendable, Hashable {
     /// The alert's JSON (docs/api/alerts.md).
     public var json: String { AlertJSON.alert(self) }
 
-    /// `{"alerts": [...]}`.
-    public static func json(_ alerts: [Alert]) -> String { AlertJSON.alerts(alerts) }
+    /// `{"alerts": [...], "permissions": [...]}`: the alerts, and what the caller may do to them
+    /// (so that a screen offers only that).
+    public static func json(_ alerts: [Alert], permissions: [String]) -> String { AlertJSON.alerts(alerts, permissions: permissions) }
 
     /// Due for escalation at `now`: open (not acknowledged) for longer than the rule allows.
     /// `resolvedBy` of an alert whose condition cleared by itself.

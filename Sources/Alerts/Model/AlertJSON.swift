@@ -21,8 +21,13 @@ enum AlertJSON {
         encode(AlertBody(alert))
     }
 
-    static func alerts(_ alerts: [Alert]) -> String {
-        encode(["alerts": alerts.map(AlertBody.init)])
+    static func alerts(_ alerts: [Alert], permissions: [String]) -> String {
+        encode(ListBody(alerts: alerts.map(AlertBody.init), permissions: permissions))
+    }
+
+    private struct ListBody: Encodable {
+        var alerts: [AlertBody]
+        var permissions: [String]
     }
 
     private static func encode(_ value: some Encodable) -> String {

@@ -18,7 +18,7 @@ struct AlertRoutes: Sendable {
             await asCaller(request) { caller in
                 let alerts = hub.openAlerts(in: caller.scope)
                 audit(caller, "list", ["alerts": "\(alerts.count)"])
-                return jsonResponse(.ok, Alert.json(alerts))
+                return jsonResponse(.ok, Alert.json(alerts, permissions: caller.permissions.names))
             }
         }
         router.post("alerts/:id/ack") { request, context in

@@ -12,6 +12,9 @@ public struct AlertPermissions: OptionSet, Sendable, Hashable {
 
     /// The words of a tokens file's `can=` list; `view` adds nothing, every token can view.
     static let words: [(word: String, permissions: AlertPermissions)] = [("view", []), ("acknowledge", .acknowledge), ("resolve", .resolve)]
+
+    /// As the tokens file writes them: `["view", "acknowledge"]`.
+    public var names: [String] { Self.words.filter { isSuperset(of: $0.permissions) }.map(\.word) }
 }
 
 /// Who is calling: a user with a scope of alerts, and what it may do to them.
@@ -94,6 +97,11 @@ public struct APITokens: Sendable {
                 throw APITokensError(path: path, line: line, message: "unknown permission `\(word)` in `can=`; known: \(known)")
             }
             permissions.formUnion(granted)
+        }
+        // Resolving ends an alert, acknowledged or not: a token that may resolve could do
+        // what acknowledging does and more, so it must be allowed both, as written.
+        guard !permissions.contains(.resolve) || permissions.contains(.acknowledge) else {
+            throw APITokensError(path: path, line: line, message: "`resolve` needs `acknowledge` in the same `can=` list")
         }
         return permissions
     }

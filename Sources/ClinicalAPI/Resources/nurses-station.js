@@ -40,6 +40,7 @@
   let retryTimer = null;
   let refreshing = null;          // events received while GET /alerts is in flight
   let authFailed = false;
+  let mayAcknowledge = true;      // what GET /alerts says this token may do
 
   // ---- token --------------------------------------------------------------------------------
 
@@ -158,6 +159,8 @@
       const body = await api('GET', 'alerts');
       const before = new Set(alerts.keys());
       const list = Array.isArray(body.alerts) ? body.alerts : [];
+      // A screen whose token may only view (a corridor display) offers no button.
+      if (Array.isArray(body.permissions)) mayAcknowledge = body.permissions.includes('acknowledge');
       alerts.clear();
       resolvedIDs.clear();
       for (const alert of list) merge(alert);
@@ -378,20 +381,24 @@
       if (alert.acknowledgedAt) status.append(timeNode('acked-at', alert.acknowledgedAt, now));
     } else {
       status.append(node('span', 'state-label', 'Open'));
-      const pending = acking.has(alert.id);
-      const button = node('button', 'ack', pending ? 'Acknowledging…' : 'Acknowledge');
-      button.type = 'button';
-      button.disabled = pending;
-      button.dataset.action = 'ack';
-      button.setAttribute('aria-label', 'Acknowledge ' + alert.severity + ' ' + vitalLabel(alert.vital)
-        + ' alert, ' + locationLabel(alert.location));
-      button.addEventListener('click', () => acknowledge(alert.id));
-      status.append(button);
+      if (mayAcknowledge) status.append(acknowledgeButton(alert));
     }
     const problem = rowErrors.get(alert.id);
     if (problem) status.append(node('span', 'row-error', problem));
     row.append(status);
     return row;
+  }
+
+  function acknowledgeButton(alert) {
+    const pending = acking.has(alert.id);
+    const button = node('button', 'ack', pending ? 'Acknowledging…' : 'Acknowledge');
+    button.type = 'button';
+    button.disabled = pending;
+    button.dataset.action = 'ack';
+    button.setAttribute('aria-label', 'Acknowledge ' + alert.severity + ' ' + vitalLabel(alert.vital)
+      + ' alert, ' + locationLabel(alert.location));
+    button.addEventListener('click', () => acknowledge(alert.id));
+    return button;
   }
 
   function render() {
