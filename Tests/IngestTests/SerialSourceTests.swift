@@ -44,6 +44,7 @@ private final class SerialRig: QueriesDatabase, Sendable {
         var options = SerialSource.Options()
         options.reopenDelay = .milliseconds(50)
         options.maxReopenDelay = .milliseconds(400)
+        options.workingOpenDuration = .milliseconds(400)
         options.pollInterval = .milliseconds(50)
         configure(&options)
         let configurations = try ports(folder)
@@ -253,10 +254,12 @@ private func profile(_ id: String) throws -> DeviceProfile {
     @Test("a port that fails as soon as it opens is reopened with growing backoff, not at every first delay")
     func aPortFailingRightAfterOpeningBacksOff() async throws {
         var terminal = try PseudoTerminal()
-        let rig = try SerialRig { folder in
+        // Each open counts as failing at once however long this test takes to close it: a loaded
+        // machine once held the test past 400 ms, and the source rightly started over.
+        let rig = try SerialRig(ports: { folder in
             try terminal.link(folder + "/flaky")
             return [SerialPortConfiguration(path: folder + "/flaky", profile: try profile("masimo-radical7"), deviceID: "port-flaky")]
-        }
+        }, configure: { $0.workingOpenDuration = .seconds(60) })
         defer { rig.stop() }
         let path = rig.folder + "/flaky"
         rig.source.start()

@@ -115,7 +115,7 @@ final class SerialPortReader: Sendable {
             // A port that worked for a while is reopened after the first delay; one that fails as
             // soon as it opens (a device resetting in a loop, a driver error) backs off like one
             // that cannot be opened, instead of being reopened, logged and reported every 250 ms.
-            if ContinuousClock.now - opened >= options.maxReopenDelay { delay = options.reopenDelay }
+            if ContinuousClock.now - opened >= options.workingOpenDuration { delay = options.reopenDelay }
             counters.update { $0.isOpen = false }
             metrics.up.record(0)
             context.presence?.record(DevicePresence(device: configuration.device, status: .offline, source: configuration.path))

@@ -34,6 +34,9 @@ public final class SerialSource: Sendable {
         /// First wait before reopening a port that failed or went away; doubles up to the maximum.
         public var reopenDelay: Duration = .milliseconds(250)
         public var maxReopenDelay: Duration = .seconds(10)
+        /// How long a port must stay open to count as working: one lost sooner (a device resetting
+        /// in a loop) is reopened with the growing delay, one lost later after the first delay.
+        public var workingOpenDuration: Duration = .seconds(10)
         /// Batches of one port submitted and not yet durable; later ones wait in its spool.
         public var maxBatchesInFlight = 4
         /// Observations of one port that may wait in its spool while the database is slow or away
