@@ -221,9 +221,11 @@ final class MQTTSourceLoop: @unchecked Sendable {
         guard let filter = pendingSubscriptions.removeValue(forKey: mid) else { return }
         let code = granted.first ?? 0x80
         let problem: String
+        var askedAgainEvery = "never"
         if code >= 0x80 {
             problem = "the broker refused the subscription to \(filter) (code 0x\(String(code, radix: 16))): nothing is received for it"
             refusedSubscriptions[filter] = .now + configuration.resubscribeInterval
+            askedAgainEvery = "\(configuration.resubscribeInterval)"
         } else if code < MosquittoClient.subscriptionQoS {
             problem = "the broker granted QoS \(code) for \(filter), not \(MosquittoClient.subscriptionQoS): "
                 + "its messages are not redelivered if the engine stops before storing them"
@@ -239,7 +241,7 @@ final class MQTTSourceLoop: @unchecked Sendable {
         }
         logger.error("MQTT subscription not as asked", metadata: [
             "broker": "\(broker)", "problem": "\(problem)",
-            "asked_again_every": "\(code >= 0x80 ? "\(configuration.resubscribeInterval)" : "never")",
+            "asked_again_every": "\(askedAgainEvery)",
         ])
         subscriptionProblems[filter] = problem
     }

@@ -90,13 +90,14 @@ struct AlertLatencyBenchmark {
             if arrivals(stream).count >= sent.count && consumer.arrivals.count >= sent.count && delivered.times.count >= sent.count { break }
             try await Task.sleep(for: .milliseconds(50))
         }
-        let sse = latencies(sent: sent, arrived: arrivals(stream))
+        let streamArrivals = arrivals(stream)
+        let sse = latencies(sent: sent, arrived: streamArrivals)
         let kafkaDelivered = latencies(sent: sent, arrived: delivered.times)
         let kafkaRead = latencies(sent: sent, arrived: consumer.arrivals)
         report("nurses' stream (SSE)", sse, sent: sent.count, target: Self.targetSSEp99)
         report("Kafka delivered (broker acknowledged, acks=all)", kafkaDelivered, sent: sent.count, target: Self.targetKafkaP99)
         report("Kafka record read back by a consumer", kafkaRead, sent: sent.count, target: nil)
-        reportSlowest(sent: sent, arrived: arrivals(stream), phaseStart: phaseStart)
+        reportSlowest(sent: sent, arrived: streamArrivals, phaseStart: phaseStart)
         await api.triggerGracefulShutdown()
         try? await serving.value
         await engine.stop()
