@@ -58,7 +58,9 @@ public final class HeadlessChromium: Sendable {
 
         let spawned: (pid: pid_t, toChild: Int32, fromChild: Int32)
         do {
-            spawned = try spawnWithPipe(arguments, stderrPath: stderrPath)
+            // Its singleton socket and lock go under the profile folder too, so that killing it
+            // leaves nothing behind in the system's temporary folder.
+            spawned = try spawnWithPipe(arguments, stderrPath: stderrPath, temporaryFolder: profile)
         } catch {
             try? FileManager.default.removeItem(atPath: profile)
             throw error

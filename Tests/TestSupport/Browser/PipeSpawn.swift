@@ -17,9 +17,11 @@ import Darwin
 /// group (so the caller can kill it with everything it forked) and starts with default signal
 /// handling (our process ignores SIGPIPE; the child must not inherit that).
 ///
+/// The child gets our environment with `TMPDIR` set to `temporaryFolder`.
+///
 /// Returns the child's pid and our ends: `toChild` (write) and `fromChild` (read), both
 /// close-on-exec so no other child inherits them.
-func spawnWithPipe(_ arguments: [String], stderrPath: String) throws -> (pid: pid_t, toChild: Int32, fromChild: Int32) {
+func spawnWithPipe(_ arguments: [String], stderrPath: String, temporaryFolder: String) throws -> (pid: pid_t, toChild: Int32, fromChild: Int32) {
     // Writing to a browser that died must be an EPIPE error, not a signal that kills the tests.
     signal(SIGPIPE, SIG_IGN)
 
@@ -64,8 +66,12 @@ func spawnWithPipe(_ arguments: [String], stderrPath: String) throws -> (pid: pi
 
     var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
     defer { argv.forEach { free($0) } }
+    var environment = ProcessInfo.processInfo.environment
+    environment["TMPDIR"] = temporaryFolder
+    var envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+    defer { envp.forEach { free($0) } }
     var pid: pid_t = 0
-    let spawned = posix_spawn(&pid, arguments[0], &actions, &attributes, &argv, environ)
+    let spawned = posix_spawn(&pid, arguments[0], &actions, &attributes, &argv, &envp)
     // The child has its copies (or there is no child): close ours of its ends.
     _ = close(commands.read)
     _ = close(responses.write)
