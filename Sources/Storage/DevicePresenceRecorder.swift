@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import VitalSigns
 
 /// What a device last said about itself (`online`/`offline`), as `device_presence` keeps it.
 public struct DevicePresence: Sendable, Equatable {
@@ -45,8 +46,11 @@ public final class DevicePresenceRecorder: Sendable {
 
     private static func upsert(_ states: [DevicePresence], into connection: PostgresConnection) throws(PostgresError) {
         // One row per device and statement (ON CONFLICT may touch a row once): the latest state.
-        var latest: [String: DevicePresence] = [:]
-        for state in states where latest[state.device].map({ $0.changedAt <= state.changedAt }) ?? true { latest[state.device] = state }
+        // Devices by their bytes, as the key compares them.
+        var latest: [ExactText: DevicePresence] = [:]
+        for state in states where latest[ExactText(state.device)].map({ $0.changedAt <= state.changedAt }) ?? true {
+            latest[ExactText(state.device)] = state
+        }
         let rows = Array(latest.values)
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]

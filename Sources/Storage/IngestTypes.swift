@@ -4,7 +4,9 @@ import VitalSigns
 /// sending facility, MSH-10 message control id and MSH-7, the time the message was created. A
 /// retransmission carries the same key. MSH-7 is part of it because senders reuse control ids:
 /// a gateway that counts MSH-10 from 1 again after a reboot sends new messages under the ids
-/// of old ones, and those must not be dropped as retransmissions.
+/// of old ones, and those must not be dropped as retransmissions. Its fields compare as bytes
+/// (`ExactText`), as the database's primary key does: keys Swift's `String ==` would call equal
+/// are two messages there.
 public struct MessageKey: Sendable, Hashable, CustomStringConvertible {
     public var sendingApplication: String
     public var sendingFacility: String
@@ -27,10 +29,22 @@ public struct MessageKey: Sendable, Hashable, CustomStringConvertible {
 }
 
 extension MessageKey: Comparable {
+    /// The fields as `ExactText`, in the key's order.
+    private var exact: (ExactText, ExactText, ExactText, ExactText) {
+        (ExactText(sendingApplication), ExactText(sendingFacility), ExactText(controlID), ExactText(messageTime))
+    }
+
+    public static func == (lhs: MessageKey, rhs: MessageKey) -> Bool { lhs.exact == rhs.exact }
+
     /// By application, facility, control id, then time: the order a commit writes its keys in.
-    public static func < (lhs: MessageKey, rhs: MessageKey) -> Bool {
-        (lhs.sendingApplication, lhs.sendingFacility, lhs.controlID, lhs.messageTime)
-            < (rhs.sendingApplication, rhs.sendingFacility, rhs.controlID, rhs.messageTime)
+    public static func < (lhs: MessageKey, rhs: MessageKey) -> Bool { lhs.exact < rhs.exact }
+
+    public func hash(into hasher: inout Hasher) {
+        let (application, facility, controlID, time) = exact
+        hasher.combine(application)
+        hasher.combine(facility)
+        hasher.combine(controlID)
+        hasher.combine(time)
     }
 }
 

@@ -30,10 +30,17 @@ import Synchronization
 /// for later submissions. When the server refuses the data itself (SQLSTATE class 22/23), the
 /// group is retried one submission per transaction so that one bad message does not fail the
 /// others. Observations that PostgreSQL would refuse (text with NUL characters, timestamps before
-/// 4713 BC) are rejected up front with a clear error for their own submission only.
+/// 4713 BC, identifiers too long for an index row) are rejected up front with a clear error for
+/// their own submission only.
 ///
 /// Completions run on the writer thread: keep them short and never block in them.
 public final class ObservationWriter: Sendable {
+    /// The longest identifier stored, in UTF-8 bytes. The message key's four texts and a
+    /// patient's two must fit one B-tree index row (about 2,700 bytes): past that PostgreSQL
+    /// refuses the whole commit (SQLSTATE 54000), and every message of the group would have to
+    /// be committed again alone. HL7 allows 199 characters for MSH-10 and 250 for a CX.
+    public static let maximumIdentifierBytes = 512
+
     public struct Configuration: Sendable {
         /// Upper bound of rows per commit (a single larger batch is still committed whole).
         /// Modest, because every other durable commit (an alert's above all) waits for the WAL

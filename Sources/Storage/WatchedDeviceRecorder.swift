@@ -43,9 +43,10 @@ public final class WatchedDeviceRecorder: Sendable {
 
     private static func upsert(_ devices: [WatchedDevice], facility: String, into connection: PostgresConnection) throws(PostgresError) {
         // One row per device and statement (ON CONFLICT may touch a row once): the latest state.
-        var latest: [String: WatchedDevice] = [:]
-        for device in devices { latest[device.deviceID] = device }
-        let rows = latest.values.sorted { $0.deviceID < $1.deviceID }
+        // Devices by their bytes, as the key compares them.
+        var latest: [ExactText: WatchedDevice] = [:]
+        for device in devices { latest[ExactText(device.deviceID)] = device }
+        let rows = latest.values.sorted { ExactText($0.deviceID) < ExactText($1.deviceID) }
         _ = try connection.query("""
             INSERT INTO watched_devices
                 (facility, device_identifier, last_heard, allowed_silence, patient_identifier, assigning_authority, location, is_silent)

@@ -15,7 +15,8 @@ final class WriterWorker: @unchecked Sendable {
     private let queue: SubmissionQueue
 
     private var patientIDs: [PatientIdentifier: Int64] = [:]
-    private var deviceIDs: [String: Int32] = [:]
+    /// By their bytes, as the database's unique keys compare them (see `ExactText`).
+    private var deviceIDs: [ExactText: Int32] = [:]
     private var nextReconnect: ContinuousClock.Instant?
     private var reconnectDelay: Duration
     private var lastConnectError: PostgresError?
@@ -294,7 +295,7 @@ final class WriterWorker: @unchecked Sendable {
         /// The bytes of each submission's rows within `stream`.
         var ranges: [Range<Int>]
         var missingPatients: Set<PatientIdentifier>
-        var missingDevices: Set<String>
+        var missingDevices: Set<ExactText>
     }
 
     /// Binary COPY rows of every observation of `group`, with ids from the caches (placeholders
@@ -305,14 +306,14 @@ final class WriterWorker: @unchecked Sendable {
         var ranges: [Range<Int>] = []
         ranges.reserveCapacity(group.count)
         var missingPatients = Set<PatientIdentifier>()
-        var missingDevices = Set<String>()
+        var missingDevices = Set<ExactText>()
         for submission in group {
             let start = writer.byteCount
             let observations = submission.batch.observations
             // The rows of one message share patient and device: look each up once per change.
             var lastPatient: PatientIdentifier?
             var patientID: Int64?
-            var lastDevice: String?
+            var lastDevice: ExactText?
             var deviceID: Int32?
             // Rows are read in place (`observations[index]`), not copied out as a `for in` loop
             // would, which retained and released each row's Strings.
@@ -322,10 +323,11 @@ final class WriterWorker: @unchecked Sendable {
                     patientID = lastPatient.flatMap { patientIDs[$0] }
                     if let patient = lastPatient, patientID == nil { missingPatients.insert(patient) }
                 }
-                if observations[index].deviceID != lastDevice {
-                    lastDevice = observations[index].deviceID
-                    deviceID = deviceIDs[observations[index].deviceID]
-                    if deviceID == nil { missingDevices.insert(observations[index].deviceID) }
+                let device = ExactText(observations[index].deviceID)
+                if device != lastDevice {
+                    lastDevice = device
+                    deviceID = deviceIDs[device]
+                    if deviceID == nil { missingDevices.insert(device) }
                 }
                 // Placeholders for ids not cached yet; the group is encoded again once resolved.
                 VitalSignsRow.append(observations[index], patientID: patientID, deviceID: deviceID ?? 0, to: &writer)
@@ -339,10 +341,10 @@ final class WriterWorker: @unchecked Sendable {
 
     /// Resolves identifiers missing from the caches to ids (creating rows for new ones), in
     /// autocommit mode: committed before, and independent of, the batch transaction.
-    private func resolve(patients: Set<PatientIdentifier>, devices: Set<String>, on connection: PostgresConnection) throws(PostgresError) {
+    private func resolve(patients: Set<PatientIdentifier>, devices: Set<ExactText>, on connection: PostgresConnection) throws(PostgresError) {
         if !patients.isEmpty {
             // Sorted, so that concurrent writers lock new rows in the same order.
-            try resolvePatients(patients.sorted { ($0.id, $0.assigningAuthority) < ($1.id, $1.assigningAuthority) }, on: connection)
+            try resolvePatients(patients.sorted(), on: connection)
         }
         if !devices.isEmpty {
             try resolveDevices(devices.sorted(), on: connection)
@@ -379,7 +381,7 @@ final class WriterWorker: @unchecked Sendable {
         }
     }
 
-    private func resolveDevices(_ devices: [String], on connection: PostgresConnection) throws(PostgresError) {
+    private func resolveDevices(_ devices: [ExactText], on connection: PostgresConnection) throws(PostgresError) {
         var remaining = devices
         for _ in 0..<5 where !remaining.isEmpty {
             let result = try connection.query("""
@@ -394,10 +396,10 @@ final class WriterWorker: @unchecked Sendable {
                 SELECT id, identifier FROM inserted
                 UNION ALL
                 SELECT d.id, d.identifier FROM devices d JOIN input i USING (identifier)
-                """, [PostgresArray.text(remaining)])
+                """, [PostgresArray.text(remaining.map(\.text))])
             for row in result.rows {
                 guard let id = row[0].flatMap({ Int32($0) }) else { continue }
-                deviceIDs[row[1] ?? ""] = id
+                deviceIDs[ExactText(row[1] ?? "")] = id
             }
             remaining = remaining.filter { deviceIDs[$0] == nil }
         }
@@ -520,15 +522,26 @@ final class WriterWorker: @unchecked Sendable {
         func bad(_ what: String) -> PostgresError {
             PostgresError(sqlState: "22000", message: what, context: "validate batch \(batch.message?.description ?? "(keyless)")")
         }
-        if let key = batch.message,
-           hasNUL(key.sendingApplication) || hasNUL(key.sendingFacility) || hasNUL(key.controlID) || hasNUL(key.messageTime) {
-            return bad("message key contains a NUL character")
+        if let key = batch.message {
+            let fields = [("MSH-3 sending application", key.sendingApplication), ("MSH-4 sending facility", key.sendingFacility),
+                          ("MSH-10 message control id", key.controlID), ("MSH-7 message time", key.messageTime)]
+            for (name, text) in fields {
+                if hasNUL(text) { return bad("message key contains a NUL character (\(name))") }
+                if let problem = tooLong(name, text) { return bad(problem) }
+            }
         }
         let observations = batch.observations
         for index in observations.indices {
             if let problem = problem(with: observations[index]) { return bad("observation \(index + 1): \(problem)") }
         }
         return nil
+    }
+
+    /// The length alone, never the text: an identifier may name a patient.
+    private static func tooLong(_ name: String, _ text: String) -> String? {
+        let bytes = text.utf8.count
+        let limit = ObservationWriter.maximumIdentifierBytes
+        return bytes > limit ? "\(name) is \(bytes) bytes, longer than the \(limit) an identifier may have" : nil
     }
 
     /// Borrowed, not copied out of the array: this runs for every row.
@@ -543,6 +556,10 @@ final class WriterWorker: @unchecked Sendable {
             || observation.hierarchy.map(hasNUL) == true
             || observation.patient.map({ hasNUL($0.id) || hasNUL($0.assigningAuthority) }) == true {
             return "a text field contains a NUL character"
+        }
+        if let problem = tooLong("the device identifier", observation.deviceID)
+            ?? observation.patient.flatMap({ tooLong("the patient identifier", $0.id) ?? tooLong("the patient's assigning authority", $0.assigningAuthority) }) {
+            return problem
         }
         return nil
     }

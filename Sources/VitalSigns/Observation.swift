@@ -33,14 +33,28 @@ public struct ObservationCode: Sendable, Hashable, Codable {
     }
 }
 
-/// Who a patient is: the identifier and the authority that assigned it (HL7 CX, PID-3).
-public struct PatientIdentifier: Sendable, Hashable, Codable {
+/// Who a patient is: the identifier and the authority that assigned it (HL7 CX, PID-3). Equal,
+/// ordered and hashed by their bytes (`ExactText`), as the database's key compares them.
+public struct PatientIdentifier: Sendable, Hashable, Comparable, Codable {
     public var id: String
     public var assigningAuthority: String
 
     public init(id: String, assigningAuthority: String = "") {
         self.id = id
         self.assigningAuthority = assigningAuthority
+    }
+
+    public static func == (lhs: PatientIdentifier, rhs: PatientIdentifier) -> Bool {
+        ExactText(lhs.id) == ExactText(rhs.id) && ExactText(lhs.assigningAuthority) == ExactText(rhs.assigningAuthority)
+    }
+
+    public static func < (lhs: PatientIdentifier, rhs: PatientIdentifier) -> Bool {
+        (ExactText(lhs.id), ExactText(lhs.assigningAuthority)) < (ExactText(rhs.id), ExactText(rhs.assigningAuthority))
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(ExactText(id))
+        hasher.combine(ExactText(assigningAuthority))
     }
 }
 

@@ -323,8 +323,8 @@ struct ObservationWriterTests {
             """) == 12)
     }
 
-    @Test("a value too large for an index (SQLSTATE 54000) fails its own batch only")
-    func programLimitIsADataError() async throws {
+    @Test("identifiers too long for an index row are refused up front, each for its own batch only, without their text")
+    func overlongIdentifiersAreRefused() async throws {
         let url = try TestPostgres.migratedDatabase()
         let writer = try ObservationWriter(url: url, logger: logger)
         defer { writer.shutdown() }
@@ -332,21 +332,81 @@ struct ObservationWriterTests {
         defer { reader.close() }
         let held = try await HeldCommit(writer, url: url, reader: reader, blocker: IngestBatch(message: key("L-0"), observations: [observation()]))
         defer { held.close() }
-        held.submit("good", IngestBatch(message: key("L-1"), observations: [observation(seconds: 1)]))
-        // Random text does not compress below the B-tree's limit of about 2.7 kB a row.
+        let limit = ObservationWriter.maximumIdentifierBytes
+        // Random text does not compress below the B-tree's limit of about 2.7 kB a row: before the
+        // check, PostgreSQL refused the whole commit with SQLSTATE 54000.
         var generator = SystemRandomNumberGenerator()
         let huge = String((0..<8_000).map { _ in Character(UnicodeScalar(UInt8.random(in: 33...126, using: &generator))) })
-        held.submit("huge", IngestBatch(message: key("L-2"), observations: [observation(device: huge, seconds: 2)]))
+        let atLimit = String(repeating: "é", count: limit / 2)  // two bytes each: exactly the limit
+        held.submit("good", IngestBatch(message: key("L-1"), observations: [observation(seconds: 1)]))
+        held.submit("device", IngestBatch(message: key("L-2"), observations: [observation(seconds: 2), observation(device: huge, seconds: 3)]))
+        held.submit("patient", IngestBatch(message: key("L-3"), observations: [observation(patient: PatientIdentifier(id: atLimit + "x"), seconds: 4)]))
+        held.submit("authority", IngestBatch(message: key("L-4"), observations: [
+            observation(patient: PatientIdentifier(id: "MRN-9", assigningAuthority: huge), seconds: 5),
+        ]))
+        held.submit("control id", IngestBatch(message: key(huge), observations: [observation(seconds: 6)]))
+        held.submit("facility", IngestBatch(message: key("L-6", facility: huge), observations: [observation(seconds: 7)]))
+        held.submit("at the limit", IngestBatch(message: key(atLimit), observations: [
+            observation(device: atLimit, patient: PatientIdentifier(id: atLimit, assigningAuthority: atLimit), seconds: 8),
+        ]))
+        try held.release()
+        let final = try await held.results(count: 8)
+        #expect((try? final["good"]?.get()) == .stored(observations: 1))
+        #expect((try? final["at the limit"]?.get()) == .stored(observations: 1))
+        let expected = ["device": "observation 2: the device identifier is 8000 bytes", "patient": "observation 1: the patient identifier is \(limit + 1) bytes",
+                        "authority": "assigning authority is 8000 bytes", "control id": "MSH-10 message control id is 8000 bytes",
+                        "facility": "MSH-4 sending facility is 8000 bytes"]
+        for (name, text) in expected {
+            guard case .failure(let error)? = final[name] else {
+                Issue.record("the over-long \(name) was not refused: \(String(describing: final[name]))")
+                continue
+            }
+            #expect(error.isDataError && !error.isConnectionFailure)
+            #expect(error.message.contains(text), "\(name): \(error.message)")
+            #expect(error.message.contains("longer than the \(limit)"))
+            #expect(!error.message.contains(String(huge.prefix(40))) && !error.message.contains(atLimit))
+        }
+        #expect(try count(reader, "SELECT count(*) FROM vital_signs") == 3)
+        #expect(try count(reader, "SELECT count(*) FROM patients WHERE octet_length(identifier) = $1", ["\(limit)"]) == 1)
+    }
+
+    @Test("identifiers Swift calls equal but whose bytes differ (é composed and decomposed) are two patients, two devices and two messages")
+    func identifiersAreComparedAsBytes() async throws {
+        let url = try TestPostgres.migratedDatabase()
+        let writer = try ObservationWriter(url: url, logger: logger)
+        defer { writer.shutdown() }
+        let reader = try PostgresConnection(url: url)
+        defer { reader.close() }
+        let composed = "JOS\u{00C9}-1", decomposed = "JOSE\u{0301}-1"
+        #expect(composed == decomposed)  // what the writer must not rely on
+        let held = try await HeldCommit(writer, url: url, reader: reader, blocker: IngestBatch(message: key("N-0"), observations: [observation()]))
+        defer { held.close() }
+        // One group: the caches, the group's sets and the key check all meet both spellings at once.
+        held.submit("composed", IngestBatch(message: key(composed), observations: [
+            observation(device: "DEV-" + composed, patient: PatientIdentifier(id: composed, assigningAuthority: "KTH"), seconds: 1),
+        ]))
+        held.submit("decomposed", IngestBatch(message: key(decomposed), observations: [
+            observation(device: "DEV-" + decomposed, patient: PatientIdentifier(id: decomposed, assigningAuthority: "KTH"), seconds: 2),
+        ]))
         try held.release()
         let final = try await held.results(count: 3)
-        #expect((try? final["good"]?.get()) == .stored(observations: 1))
-        guard case .failure(let error)? = final["huge"] else {
-            Issue.record("expected the oversized identifier to fail, got \(String(describing: final["huge"]))")
-            return
+        #expect((try? final["composed"]?.get()) == .stored(observations: 1))
+        #expect((try? final["decomposed"]?.get()) == .stored(observations: 1))
+        // Each row under its own patient and device, as the database tells them apart.
+        for spelling in [composed, decomposed] {
+            #expect(try count(reader, """
+                SELECT count(*) FROM vital_signs v JOIN patients p ON p.id = v.patient_id JOIN devices d ON d.id = v.device_id
+                WHERE p.identifier = $1 AND d.identifier = 'DEV-' || $1
+                """, [spelling]) == 1, "\(spelling.unicodeScalars.map { String($0.value, radix: 16) })")
         }
-        #expect(error.sqlState == "54000")
-        #expect(error.isDataError && !error.isConnectionFailure)
-        #expect(try count(reader, "SELECT count(*) FROM vital_signs") == 2)
+        #expect(try count(reader, "SELECT count(*) FROM ingested_messages WHERE control_id IN ($1, $2)", [composed, decomposed]) == 2)
+        // And a later batch finds each in the cache under its own bytes.
+        #expect(try await writer.write(IngestBatch(observations: [
+            observation(device: "DEV-" + decomposed, patient: PatientIdentifier(id: decomposed, assigningAuthority: "KTH"), seconds: 3),
+        ])) == .stored(observations: 1))
+        #expect(try count(reader, """
+            SELECT count(*) FROM vital_signs v JOIN patients p ON p.id = v.patient_id WHERE p.identifier = $1
+            """, [decomposed]) == 2)
     }
 
     @Test("many concurrent submitters: every row stored once, commits carry several batches")
