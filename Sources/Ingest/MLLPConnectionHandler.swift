@@ -77,7 +77,7 @@ final class MLLPConnectionHandler: ChannelDuplexHandler {
 
     private func receive(_ received: Received, context: ChannelHandlerContext) {
         guard !closing else { return }
-        if pending.count < maximumInFlight, waiting.isEmpty {
+        if pending.count < maximumInFlight, waiting.isEmpty, context.channel.isWritable {
             hand(received, context: context)
         } else {
             waiting.append(received)
@@ -108,19 +108,21 @@ final class MLLPConnectionHandler: ChannelDuplexHandler {
     /// its replies pile up unsent because the sender is not reading them (they would otherwise
     /// grow without bound in memory).
     func read(context: ChannelHandlerContext) {
-        if pending.count >= maximumInFlight || !waiting.isEmpty {
+        if pending.count >= maximumInFlight || !waiting.isEmpty || !context.channel.isWritable {
             readHeld = true
-        } else if !context.channel.isWritable {
-            readHeld = true
-            metrics.connectionErrors("not_reading_replies").increment()
-            logOnce("not_reading_replies", "MLLP sender is not reading its acknowledgements; reading paused until it does", [:])
         } else {
             context.read()
         }
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        resumeReadingIfHeld(context: context)
+        if context.channel.isWritable {
+            handWaiting(context: context)
+            resumeReadingIfHeld(context: context)
+        } else {
+            metrics.connectionErrors("not_reading_replies").increment()
+            logOnce("not_reading_replies", "MLLP sender is not reading its acknowledgements; its messages wait until it does", [:])
+        }
         context.fireChannelWritabilityChanged()
     }
 
@@ -185,12 +187,18 @@ final class MLLPConnectionHandler: ChannelDuplexHandler {
             context.flush()
             lastReply = .now()
         }
-        // As many as the slots this completion freed: each hand-over's reply comes back in a
-        // task of its own, so a flood of tiny frames still shares the event loop.
-        while pending.count < maximumInFlight, let next = waiting.popFirst() {
+        handWaiting(context: context)
+        resumeReadingIfHeld(context: context)
+    }
+
+    /// As many waiting frames as there are free slots: each hand-over's reply comes back in a
+    /// task of its own, so a flood of tiny frames still shares the event loop. None while the
+    /// sender is not reading its replies: each frame would add a reply to memory (a 3-byte empty
+    /// frame, a 150-byte `AE`), so they wait, bounded by the one read that brought them.
+    private func handWaiting(context: ChannelHandlerContext) {
+        while pending.count < maximumInFlight, context.channel.isWritable, let next = waiting.popFirst() {
             hand(next, context: context)
         }
-        resumeReadingIfHeld(context: context)
     }
 
     private func resumeReadingIfHeld(context: ChannelHandlerContext) {

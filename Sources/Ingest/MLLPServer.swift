@@ -19,6 +19,9 @@ public final class MLLPServer: Service, Sendable {
         public var idleTimeout: TimeAmount = .minutes(5)
         /// Messages a connection may have waiting for storage before we stop reading it.
         public var maximumInFlightPerConnection: Int = 64
+        /// Connections open at once; one more is closed as soon as it is accepted. Each may hold
+        /// a frame of up to `maximumFrameBytes` while it arrives, so this bounds that memory too.
+        public var maximumConnections: Int = 1_000
 
         public init() {}
     }
@@ -53,8 +56,20 @@ public final class MLLPServer: Service, Sendable {
             .childChannelOption(.autoRead, value: true)
             .childChannelInitializer { channel in
                 let id = ObjectIdentifier(channel)
-                connections.add(channel, id: id)
-                channel.closeFuture.whenComplete { _ in connections.remove(id) }
+                switch connections.add(channel, id: id, limit: configuration.maximumConnections) {
+                case .added:
+                    channel.closeFuture.whenComplete { _ in connections.remove(id) }
+                case .refused(let firstSinceBelowLimit):
+                    IngestMetrics().connectionErrors("too_many_connections").increment()
+                    // Once per episode at the limit, not once per refused connection.
+                    if firstSinceBelowLimit {
+                        logger.warning("MLLP connection refused: the listener is at its connection limit", metadata: [
+                            "peer": "\(channel.remoteAddress.map { "\($0)" } ?? "unknown")", "reason": "too_many_connections",
+                            "limit": "\(configuration.maximumConnections)",
+                        ])
+                    }
+                    return channel.close()
+                }
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandlers([
                         IdleStateHandler(readTimeout: configuration.idleTimeout),
@@ -105,9 +120,36 @@ public final class MLLPServer: Service, Sendable {
 
 /// The open connections of a listener.
 private final class ConnectionRegistry: Sendable {
-    private let channels = Mutex<[ObjectIdentifier: Channel]>([:])
+    private struct State {
+        var channels: [ObjectIdentifier: Channel] = [:]
+        /// Whether a connection was refused since the count was last below the limit.
+        var refusing = false
+    }
+    private let state = Mutex(State())
 
-    func add(_ channel: Channel, id: ObjectIdentifier) { channels.withLock { $0[id] = channel } }
-    func remove(_ id: ObjectIdentifier) { _ = channels.withLock { $0.removeValue(forKey: id) } }
-    var all: [Channel] { channels.withLock { Array($0.values) } }
+    enum Admission {
+        case added
+        /// `firstSinceBelowLimit`: the first refusal since there was room, the one to log.
+        case refused(firstSinceBelowLimit: Bool)
+    }
+
+    func add(_ channel: Channel, id: ObjectIdentifier, limit: Int) -> Admission {
+        state.withLock { state in
+            guard state.channels.count < limit else {
+                defer { state.refusing = true }
+                return .refused(firstSinceBelowLimit: !state.refusing)
+            }
+            state.channels[id] = channel
+            return .added
+        }
+    }
+
+    func remove(_ id: ObjectIdentifier) {
+        state.withLock { state in
+            state.channels.removeValue(forKey: id)
+            state.refusing = false
+        }
+    }
+
+    var all: [Channel] { state.withLock { Array($0.channels.values) } }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HL7v2
+import Ingest
 import Storage
 
 /// How the daemon ingests: where it listens, how it decodes, how it batches.
@@ -16,6 +17,9 @@ struct IngestOptions: ParsableArguments {
 
     @Option(help: "Close an MLLP connection silent for this many seconds (and answered as long ago); it closes within twice that.")
     var idleTimeoutSeconds: Int = 300
+
+    @Option(help: "Most MLLP connections open at once; one more is closed as soon as it is accepted (logged once per episode, counted in mllp_connection_errors_total{reason=\"too_many_connections\"}).")
+    var maxConnections: Int = MLLPServer.Configuration().maximumConnections
 
     @Option(help: "Folder of device profiles (*.yaml).")
     var profiles: String = RepositoryPaths.locate("device-profiles")
@@ -50,6 +54,7 @@ struct IngestOptions: ParsableArguments {
             throw ValidationError("--hl7-default-charset '\(hl7DefaultCharset)' is not one this engine reads: UNICODE UTF-8, 8859/1 or ASCII")
         }
         guard idleTimeoutSeconds > 0 else { throw ValidationError("--idle-timeout-seconds must be positive") }
+        guard maxConnections > 0 else { throw ValidationError("--max-connections must be positive") }
         guard acceptedProcessingIDs.allSatisfy({ !$0.isEmpty }) else {
             throw ValidationError("--accept-processing-id must name a processing id such as P")
         }

@@ -177,6 +177,83 @@ import VitalSigns
         #expect(try engine.count("SELECT count(*) FROM ingested_messages WHERE control_id LIKE 'NR-%'") == sent)
     }
 
+    @Test("a flood of empty frames from a sender that reads nothing is answered only as far as its socket takes the answers")
+    func aFloodOfTinyFramesIsNotAnsweredIntoMemory() async throws {
+        let engine = try await TestEngine.start()
+        defer { engine.stop() }
+        // 100,000 empty frames are 300 kB that one read cycle takes in; each is answered with an
+        // AE of about 150 bytes. Answered regardless of the sender, they were 15 MB in memory.
+        let frames = 100_000
+        var unsent = Array(repeating: [MLLPFraming.startBlock, MLLPFraming.endBlock, MLLPFraming.carriageReturn], count: frames).flatMap { $0 }
+        let socket = try RawTCPClient(port: engine.port, receiveBuffer: 4096)
+        defer { socket.close() }
+        func answered() -> Int { engine.logs.entries(withReason: "unparseable").count }
+        try await waitUntil(timeout: .seconds(60), "the server pausing the connection") {
+            while socket.sendSome(&unsent) {}
+            return !engine.logs.entries(withReason: "not_reading_replies").isEmpty
+        }
+        // Quiescence: the count of frames answered holds still for a second.
+        var last = (count: answered(), since: ContinuousClock.now)
+        try await waitUntil(timeout: .seconds(60), pollEvery: .milliseconds(50), "the answered count holding still") {
+            while socket.sendSome(&unsent) {}
+            let now = answered()
+            if now != last.count { last = (now, .now) }
+            return ContinuousClock.now - last.since >= .seconds(1)
+        }
+        // What the sockets hold (a few MB on loopback) and no more: far from all of them.
+        #expect(last.count < frames / 2, "answered \(last.count) of \(frames) frames without the sender reading")
+        #expect(try await Self.steadySender(port: engine.port, count: 20, prefix: "S") == 20)
+        // The sender reads at last, and the waiting frames are answered again (the test above
+        // reads every answer; here the first 5,000 past those held back are enough).
+        var first: [UInt8] = []
+        var answers = 0
+        var previous: UInt8 = 0
+        let enough = last.count + 5_000
+        // Polled often: the 4 kB receive buffer holds about 25 answers at a time.
+        try await waitUntil(timeout: .seconds(120), pollEvery: .milliseconds(1), "\(enough) answers") {
+            while socket.sendSome(&unsent) {}
+            let chunk = socket.receiveAvailable()
+            if first.count < 400 { first += chunk.prefix(400) }
+            for byte in chunk {
+                if previous == MLLPFraming.endBlock && byte == MLLPFraming.carriageReturn { answers += 1 }
+                previous = byte
+            }
+            return answers >= enough
+        }
+        #expect(answered() >= enough)
+        #expect(String(decoding: first, as: UTF8.self).contains("MSA|AE"))
+    }
+
+    @Test("past the connection limit a new connection is closed as it is accepted, logged once; with room again it is served")
+    func connectionsPastTheLimitAreClosed() async throws {
+        let engine = try await TestEngine.start { $0.maximumConnections = 2 }
+        defer { engine.stop() }
+        var open: [MLLPClient] = []
+        for number in 1...2 {
+            let client = try await MLLPClient.connect(host: "127.0.0.1", port: engine.port)
+            #expect(try Self.msa(await client.send(Self.good("LIMIT-\(number)"))).code == "AA")
+            open.append(client)
+        }
+        for _ in 1...2 {
+            let refused = try await MLLPClient.connect(host: "127.0.0.1", port: engine.port)
+            try await refused.closed.get()
+        }
+        #expect(engine.logs.entries(withReason: "too_many_connections").count == 1)
+        // The open ones are served as before.
+        #expect(try Self.msa(await open[1].send(Self.good("LIMIT-3"))).code == "AA")
+        await open[0].close()
+        // Room again once the server has seen the close.
+        var served = false
+        try await waitUntil(timeout: .seconds(20), "a connection served after one closed") {
+            let client = try await MLLPClient.connect(host: "127.0.0.1", port: engine.port)
+            defer { Task { await client.close() } }
+            served = (try? Self.msa(await client.send(Self.good("LIMIT-4"), timeout: .seconds(5))).code) == "AA"
+            return served
+        }
+        #expect(served)
+        await open[1].close()
+    }
+
     @Test func aTruncatedFrameIsReportedAndStoresNothing() async throws {
         let engine = try await TestEngine.start()
         defer { engine.stop() }
