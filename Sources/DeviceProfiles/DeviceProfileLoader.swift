@@ -17,25 +17,25 @@ public enum DeviceProfileLoader {
                 ProfileLoadError(file: path, line: nil, key: "", reason: "cannot read folder: \(error.localizedDescription)")
             ])
         }
-        var profiles: [DeviceProfile] = []
+        var loaded: [(profile: DeviceProfile, file: String)] = []
         var problems: [ProfileLoadError] = []
         for file in files {
             let fullPath = (path as NSString).appendingPathComponent(file)
             do throws(ProfileValidationErrors) {
-                profiles.append(try loadFile(fullPath))
+                loaded.append((try loadFile(fullPath), file))
             } catch {
                 problems += error.errors
             }
         }
         var seen: [String: String] = [:]
-        for (profile, file) in zip(profiles, files) {
+        for (profile, file) in loaded {
             if let first = seen[profile.id] {
                 problems.append(ProfileLoadError(file: file, line: nil, key: "id", reason: "duplicate profile id '\(profile.id)', also in \(first)"))
             }
             seen[profile.id] = file
         }
         guard problems.isEmpty else { throw ProfileValidationErrors(errors: problems) }
-        return profiles
+        return loaded.map(\.profile)
     }
 
     public static func loadFile(_ path: String) throws(ProfileValidationErrors) -> DeviceProfile {

@@ -105,6 +105,12 @@ struct ProfileReader {
                 }
                 return CodeTables.units[text] ?? UCUMUnit(ucum: text)
             }
+            // Each row in this unit would be converted to the kind's canonical unit, or, when it
+            // cannot be, stored as an unknown code: no vital and no alert. Refused here instead.
+            if let kind, let unit, UnitConversion.convert(1, from: unit, to: kind.canonicalUnit) == nil {
+                fail(entry["unit"], path + ".unit", "'\(unit.ucum)' is not a unit of \(kind.name) (stored in \(kind.canonicalUnit.ucum))")
+                continue
+            }
             if let system, let code, let kind {
                 result.append(CodeMapping(system: system, code: code, kind: kind, defaultUnit: unit))
             }

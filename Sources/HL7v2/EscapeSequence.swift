@@ -5,7 +5,8 @@
 /// - `\Xhh…\` becomes those bytes, decoded in the message charset together with the text around them.
 /// - `\.br\` and `\.sp\` (with or without a count) become a single "\n".
 /// - Other formatting commands (`\H\ \N\ \.fi\ \.nf\ \.in±n\ \.ti±n\ \.sk n\ \.ce\`) are dropped:
-///   they are presentation hints with no meaning for a stored value.
+///   they are presentation hints with no meaning for a stored value. Other text after a dot is
+///   not a command and is kept, as below.
 /// - Anything else (`\Zxx\` locally defined, `\Cxxyy\` and `\Mxxyyzz\` character-set switches,
 ///   unknown sequences) is kept verbatim, escape characters included, so no sender data is lost.
 ///
@@ -38,13 +39,27 @@ enum EscapeSequence {
         if content.first == UInt8(ascii: "X"), let bytes = hexBytes(UnsafeBufferPointer(rebasing: content.dropFirst())) {
             return output.append(contentsOf: bytes)
         }
-        if content.first == UInt8(ascii: ".") {
-            if content.starts(with: ".br".utf8) || content.starts(with: ".sp".utf8) { output.append(0x0A) }
+        if let command = formattingCommand(content) {
+            if command == "br" || command == "sp" { output.append(0x0A) }
             return
         }
         output.append(delimiters.escape)
         output.append(contentsOf: content)
         output.append(delimiters.escape)
+    }
+
+    /// The name of a formatting command (chapter 2.7.6: `.br .sp .fi .nf .in .ti .sk .ce`), with
+    /// its argument if any (`.sp 2`, `.in +4`, `.ti-2`); nil for anything else that starts with a
+    /// dot, which is kept as sent (`\.config\` in a path is data, not a command).
+    private static func formattingCommand(_ content: UnsafeBufferPointer<UInt8>) -> String? {
+        guard content.count >= 3, content[0] == UInt8(ascii: ".") else { return nil }
+        let name = String(decoding: UnsafeBufferPointer(rebasing: content[1..<3]), as: UTF8.self)
+        guard ["br", "sp", "fi", "nf", "in", "ti", "sk", "ce"].contains(name) else { return nil }
+        let argument = content[3...]
+        guard argument.allSatisfy({ $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "-") || ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) }) else {
+            return nil
+        }
+        return name
     }
 
     /// Pairs of hex digits; nil when empty, odd or not hex.

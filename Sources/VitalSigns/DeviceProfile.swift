@@ -217,7 +217,7 @@ private struct CodeKey: Hashable {
     }
 
     static func normalizedSystem(_ system: String) -> String {
-        let upper = system.utf8.contains(where: { $0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z") }) ? system.uppercased() : system
+        let upper = system.uppercasedIfNeeded
         switch upper {
         case "LOINC", "HTTP://LOINC.ORG": return "LN"
         case "URN:ISO:STD:ISO:11073:10101": return "MDC"

@@ -11,7 +11,7 @@ public struct DeviceProfileCatalog: Sendable {
         self.fallback = profiles.first { $0.id == fallbackID } ?? profiles.first ?? DeviceProfile(id: fallbackID)
         var index: [String: Int] = [:]
         for (position, profile) in profiles.enumerated() {
-            for application in profile.sendingApplications { index[application.uppercased()] = position }
+            for application in profile.sendingApplications { index[application.uppercasedIfNeeded] = position }
         }
         self.bySendingApplication = index
     }
@@ -31,10 +31,18 @@ public struct DeviceProfileCatalog: Sendable {
     public func withProfile<R, E: Error>(
         forSendingApplication application: String, _ body: (borrowing DeviceProfile) throws(E) -> R
     ) throws(E) -> R {
-        let hasLowercase = application.utf8.contains { $0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z") }
-        guard let position = bySendingApplication[hasLowercase ? application.uppercased() : application] else {
+        guard let position = bySendingApplication[application.uppercasedIfNeeded] else {
             return try body(fallback)
         }
         return try body(profiles[position])
+    }
+}
+
+extension String {
+    /// `uppercased()`, without building a new String for text that has nothing to uppercase
+    /// (the common case on the per-message path): only ASCII letters a–z and non-ASCII text can.
+    var uppercasedIfNeeded: String {
+        let needs = utf8.contains { ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z")) || $0 >= 0x80 }
+        return needs ? uppercased() : self
     }
 }

@@ -129,15 +129,53 @@ import VitalSigns
         #expect(error?.errors.first?.reason.hasPrefix("invalid YAML") == true)
     }
 
-    @Test func aDuplicateIdAcrossFilesIsAnError() throws {
+    @Test("a duplicate id names the two files that hold it, also after a file that failed to load")
+    func aDuplicateIdAcrossFilesIsAnError() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("profiles-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
-        for name in ["a.yaml", "b.yaml"] {
+        try "id: broken\nprotocol: no-such-protocol\n".write(to: folder.appendingPathComponent("a.yaml"), atomically: true, encoding: .utf8)
+        for name in ["b.yaml", "c.yaml"] {
             try "id: same\nprotocol: pcd-01\n".write(to: folder.appendingPathComponent(name), atomically: true, encoding: .utf8)
         }
         let error = #expect(throws: ProfileValidationErrors.self) { try DeviceProfileLoader.loadDirectory(folder.path) }
-        #expect(error?.errors.map(\.key) == ["id"])
-        #expect(error?.errors.first?.reason.contains("duplicate profile id 'same'") == true)
+        let duplicate = error?.errors.first { $0.key == "id" }
+        #expect(duplicate?.file == "c.yaml")
+        #expect(duplicate?.reason == "duplicate profile id 'same', also in b.yaml")
+        #expect(error?.errors.contains { $0.key == "protocol" && $0.file.hasSuffix("a.yaml") } == true)
+    }
+
+    @Test("a code's unit must be one its vital kind can be converted from")
+    func aCodeUnitOfAnotherQuantityIsRefused() {
+        let yaml = """
+            id: acme
+            protocol: pcd-01
+            codes:
+              - { system: ACME, code: T, kind: temperature, unit: C }
+              - { system: ACME, code: TF, kind: temperature, unit: "[degF]" }
+            """
+        let error = #expect(throws: ProfileValidationErrors.self) { try DeviceProfileLoader.parse(yaml, file: "acme.yaml") }
+        #expect(error?.errors.count == 1)
+        #expect(error?.errors.first?.key == "codes[0].unit")
+        #expect(error?.errors.first?.line == 4)
+        #expect(error?.errors.first?.reason == "'C' is not a unit of temperature (stored in Cel)")
+    }
+
+    @Test("a sender's profile is found whatever the case of its MSH-3, non-ASCII letters included")
+    func sendingApplicationsMatchWithoutRegardToCase() throws {
+        let profile = try DeviceProfileLoader.parse("""
+            id: ecg-e
+            protocol: pcd-01
+            match:
+              sending_application: [MONITOR-é]
+            codes:
+              - { system: vendor, code: HR, kind: heart_rate }
+            """, file: "ecg.yaml")
+        let catalog = DeviceProfileCatalog(profiles: [DeviceProfile(id: "generic-pcd01"), profile])
+        for application in ["MONITOR-é", "monitor-é", "MONITOR-É", "Monitor-É"] {
+            #expect(catalog.profile(forSendingApplication: application).id == "ecg-e", "\(application)")
+        }
+        #expect(catalog.profile(forSendingApplication: "MONITOR-e").id != "ecg-e")
+        #expect(profile.vitalKind(for: ObservationCode(code: "HR", system: "VENDOR")) == .heartRate)
     }
 }

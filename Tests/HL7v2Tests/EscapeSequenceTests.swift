@@ -67,13 +67,17 @@ struct EscapeSequenceTests {
         #expect(try observationValue(raw).value == decoded)
     }
 
-    @Test(arguments: [#"\H\alarm\N\ high"#, #"\.in+4\alarm\.ti-2\ high"#, #"\.fi\alarm\.nf\ \.ce\high"#, #"alarm\.sk2\ high"#])
+    @Test(arguments: [#"\H\alarm\N\ high"#, #"\.in+4\alarm\.ti-2\ high"#, #"\.fi\alarm\.nf\ \.ce\high"#, #"alarm\.sk2\ high"#,
+                      #"\.in -4\alarm\.sk 1\ high"#])
     func formattingCommandsAreDropped(raw: String) throws {
         let value = try observationValue(raw).value
         #expect(value == "alarm high")
     }
 
-    @Test(arguments: [#"\Zlocal\"#, #"\C2842\"#, #"\M2442\"#, #"\Q\"#, #"\xC3A9\"#, #"\P\"#])
+    @Test(arguments: [#"\Zlocal\"#, #"\C2842\"#, #"\M2442\"#, #"\Q\"#, #"\xC3A9\"#, #"\P\"#,
+                      // A dot that starts no formatting command is data: a path, a dose, a command's
+                      // name followed by text.
+                      #"\.config\"#, #"\.5mg\"#, #"\.brx\"#, #"\.sp two\"#, #"\.\"#])
     func otherSequencesPassThroughVerbatim(raw: String) throws {
         #expect(try observationValue("<" + raw + ">").value == "<" + raw + ">")
     }
