@@ -74,3 +74,11 @@ struct TelemetryOptions: ParsableArguments {
     @Option(help: "Port of the metrics endpoint (0 picks a free one).")
     var metricsPort: Int = 9464
 }
+
+/// A duration option given in seconds: finite and at most a day, so that `inf` or `1e20` is a
+/// validation error rather than a trap when it is turned into a `Duration`.
+func validateSeconds(_ value: Double, _ option: String, mayBeZero: Bool = false) throws {
+    let lowest = mayBeZero ? "not be negative" : "be positive"
+    guard value.isFinite, mayBeZero ? value >= 0 : value > 0 else { throw ValidationError("--\(option) must \(lowest)") }
+    guard value <= 86_400 else { throw ValidationError("--\(option) must be at most 86400 (a day)") }
+}

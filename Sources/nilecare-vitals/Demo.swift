@@ -30,6 +30,11 @@ struct Demo: AsyncParsableCommand {
     @OptionGroup var telemetry: TelemetryOptions
     @OptionGroup var logging: LoggingOptions
 
+    func validate() throws {
+        guard monitors > 0 else { throw ValidationError("--monitors must be positive") }
+        try validateSeconds(intervalSeconds, "interval-seconds", mayBeZero: true)
+    }
+
     func run() async throws {
         let logger = logging.bootstrap()
         MetricsEndpoint.bootstrapMetrics()

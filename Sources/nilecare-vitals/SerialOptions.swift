@@ -61,7 +61,7 @@ struct SerialOptions: ParsableArguments {
     var associationRefreshSeconds: Double = 5
 
     func validate() throws {
-        guard associationRefreshSeconds > 0 else { throw ValidationError("--association-refresh-seconds must be positive") }
+        try validateSeconds(associationRefreshSeconds, "association-refresh-seconds")
         let paths = ports.map(\.path)
         if Set(paths).count != paths.count { throw ValidationError("a --serial port is given twice") }
     }

@@ -43,9 +43,9 @@ struct Simulate: AsyncParsableCommand {
 
     func validate() throws {
         guard devices > 0 else { throw ValidationError("--devices must be positive") }
-        guard rate >= 0 else { throw ValidationError("--rate must not be negative") }
+        guard rate.isFinite, rate >= 0 else { throw ValidationError("--rate must be a finite number, not negative") }
         guard monitors > 0 else { throw ValidationError("--monitors must be positive") }
-        guard intervalSeconds >= 0 else { throw ValidationError("--interval-seconds must not be negative") }
+        try validateSeconds(intervalSeconds, "interval-seconds", mayBeZero: true)
     }
 
     func run() async throws {

@@ -332,14 +332,24 @@ final class EventCollector: Sendable {
 }
 
 @Suite(.timeLimit(.minutes(2))) struct AlertHubSharedDatabaseTests {
+    let scope = AlertScope(facility: "KTH")
+
+    /// The hubs of two engines of one facility on one database; the caller shuts them down.
+    func twoHubs() throws -> (url: String, first: AlertHub, second: AlertHub) {
+        let url = try TestPostgres.migratedDatabase()
+        let first = try AlertHub(url: url, configuration: .init(facility: "KTH"), logger: TestPostgres.logger)
+        do {
+            return (url, first, try AlertHub(url: url, configuration: .init(facility: "KTH"), logger: TestPostgres.logger))
+        } catch {
+            first.shutdown()
+            throw error
+        }
+    }
+
     @Test("two engines on one database: the second raise of an open key is refused and logged, and the hub goes on")
     func twoHubsOneKey() async throws {
-        let url = try TestPostgres.migratedDatabase()
-        let scope = AlertScope(facility: "KTH")
-        let first = try AlertHub(url: url, configuration: .init(facility: "KTH"), logger: TestPostgres.logger)
-        defer { first.shutdown() }
-        let second = try AlertHub(url: url, configuration: .init(facility: "KTH"), logger: TestPostgres.logger)
-        defer { second.shutdown() }
+        let (url, first, second) = try twoHubs()
+        defer { first.shutdown(); second.shutdown() }
 
         first.submit([trigger(.raise(.critical), device: "A", vital: "spo2")])
         try await waitUntil(timeout: .seconds(10)) { first.openAlerts(in: scope).count == 1 }
@@ -352,6 +362,30 @@ final class EventCollector: Sendable {
         let reader = try PostgresConnection(url: url)
         defer { reader.close() }
         #expect(try reader.execute("SELECT count(*) FROM critical_events WHERE state = 'open'").scalar == "3")
+    }
+
+    @Test("a batch committed one by one after a refused change: a worsening of an alert raised in the same batch names that alert and is stored")
+    func oneByOneKeepsTheIDsOfTheBatch() async throws {
+        let (url, first, second) = try twoHubs()
+        defer { first.shutdown(); second.shutdown() }
+        let events = EventCollector(try await second.subscribe(scope: scope, after: nil))
+        first.submit([trigger(.raise(.critical), device: "A", vital: "spo2")])
+        try await waitUntil(timeout: .seconds(10)) { first.openAlerts(in: scope).count == 1 }
+        // One batch: A is refused (the first hub holds it open), B is raised and worsens.
+        second.submit([
+            trigger(.raise(.critical), device: "A", vital: "spo2"),
+            trigger(.raise(.warning), device: "B", vital: "heart_rate", value: 125),
+            trigger(.raise(.critical), device: "B", vital: "heart_rate", value: 150),
+        ])
+        try await waitUntil(timeout: .seconds(10), "B raised and escalated") { events.received.count == 2 }
+        #expect(events.types == ["raised", "escalated"])
+        #expect(second.openAlerts(in: scope).map(\.severity) == [.critical])
+        let reader = try PostgresConnection(url: url)
+        defer { reader.close() }
+        #expect(try reader.execute("""
+            SELECT severity, value, (SELECT count(*) FROM alert_events e WHERE e.alert_id = c.id)
+            FROM critical_events c WHERE device_identifier = 'B'
+            """).rows == [["critical", "150", "2"]])
     }
 
     @Test("engines of two facilities on one database: the same key alerts in each, and each loads, replays and escalates only its own")

@@ -392,6 +392,10 @@ final class APIHarness: Sendable {
         #expect(tokens.caller(forToken: "abcdefghijklmnopqrstu")?.user == "nurse.amina")
         #expect(tokens.caller(forToken: "abcdefghijklmnopqrstu")?.scope == AlertScope(facility: "KTH", ward: "ICU1"))
         #expect(tokens.caller(forToken: "zyxwvutsrqponmlkjihg")?.user == "dr.omer")
+        // Only the whole token: not a prefix, an extension, one byte changed, or a NUL-padded copy.
+        for guess in ["abcdefghijklmnopqrst", "abcdefghijklmnopqrstuv", "abcdefghijklmnopqrstU", "", "abcdefghijklmnopqrstu\0"] {
+            #expect(tokens.caller(forToken: guess) == nil, "\(guess)")
+        }
     }
 
     @Test("a tokens file with a short, repeated or malformed token is refused with its line")

@@ -14,6 +14,27 @@ struct OptionTests {
         #expect(try IngestOptions.parse(["--accept-processing-id", "T"]).processingIDs == ["P", "T"])
     }
 
+    @Test("a duration in seconds of inf, nan, 1e20 or below zero is a validation error, not a trap at start", arguments: ["inf", "nan", "1e20", "-1"])
+    func secondsAreBounded(value: String) throws {
+        #expect(throws: (any Error).self) { try SerialOptions.parse(["--association-refresh-seconds=\(value)"]) }
+        #expect(throws: (any Error).self) { try Demo.parse(["--interval-seconds=\(value)"]) }
+        #expect(throws: (any Error).self) { try Simulate.parse(["--interval-seconds=\(value)"]) }
+        #expect(throws: (any Error).self) { try Simulate.parse(["--rate=\(value == "1e20" ? "inf" : value)"]) }
+        // The message names the option and what it takes.
+        let error = #expect(throws: (any Error).self) { try SerialOptions.parse(["--association-refresh-seconds=\(value)"]) }
+        let message = error.map { SerialOptions.message(for: $0) } ?? ""
+        #expect(message.contains("--association-refresh-seconds must be"), "\(message)")
+        #expect(try SerialOptions.parse(["--association-refresh-seconds=0.5"]).associationRefreshSeconds == 0.5)
+        #expect(try Demo.parse(["--interval-seconds=0"]).intervalSeconds == 0)
+    }
+
+    @Test("--max-connections must be positive")
+    func maxConnections() throws {
+        #expect(try IngestOptions.parse([]).maxConnections == 1_000)
+        #expect(try IngestOptions.parse(["--max-connections", "20"]).maxConnections == 20)
+        #expect(throws: (any Error).self) { try IngestOptions.parse(["--max-connections", "0"]) }
+    }
+
     @Test("--hl7-default-charset takes HL7's names (as devices spell them) and refuses others")
     func defaultCharset() throws {
         #expect(try IngestOptions.parse([]).defaultCharset == .utf8)

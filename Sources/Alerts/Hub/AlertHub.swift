@@ -257,44 +257,81 @@ private final class HubWorker: @unchecked Sendable {
     }
 
     /// Commits, retrying with backoff while the database is away; nil if shut down meanwhile.
-    /// Returns each change's event by its index. A change the database refuses as such (an
-    /// data or integrity error, typically another engine on the same database holding that alert key
+    /// Returns each change's event by its index. A change the database refuses as such (a data or
+    /// integrity error, typically another engine on the same database holding that alert key
     /// open) is left out and logged, and the others are committed one by one without it.
     private func commitUntilStored(_ changes: [AlertChange], giveUpWhen stopping: () -> Bool) -> [Int: AlertEvent]? {
+        // The events (their ids) are made once: every attempt stores the same ones.
+        // Reserving ids meets no data error: only the connection's, which are retried.
+        guard let events = try? retrying({ () throws(PostgresError) in
+            try withConnection { store throws(PostgresError) in try store.events(for: changes, at: Self.now()) }
+        }, giveUpWhen: stopping) else { return nil }
+        switch storeUntilStored(events, giveUpWhen: stopping) {
+        case nil: return nil
+        case true?: return Dictionary(uniqueKeysWithValues: events.enumerated().map { ($0.offset, $0.element) })
+        case false?:
+            guard events.count > 1 else { return [:] }
+            // One by one, each with the ids made for the batch: a change to an alert raised
+            // earlier in it still names that alert.
+            var stored: [Int: AlertEvent] = [:]
+            for (index, event) in events.enumerated() {
+                guard let outcome = storeUntilStored([event], giveUpWhen: stopping) else { return nil }
+                if outcome { stored[index] = event }
+            }
+            return stored
+        }
+    }
+
+    /// Stores `events` in one transaction, retrying with backoff while the database is away:
+    /// true once stored, false when the database refuses them for their data (logged when it is
+    /// a single event), nil if shut down meanwhile.
+    private func storeUntilStored(_ events: [AlertEvent], giveUpWhen stopping: () -> Bool) -> Bool? {
+        var attempted = false
+        let started = ContinuousClock.now
+        do throws(PostgresError) {
+            let stored: Void? = try retrying({ () throws(PostgresError) in
+                try withConnection { store throws(PostgresError) in
+                    // A failed attempt may have lost only the answer to its COMMIT.
+                    if attempted, let first = events.first, try store.isStored(first) { return }
+                    attempted = true
+                    try store.store(events)
+                }
+            }, giveUpWhen: stopping, dataErrors: true)
+            guard stored != nil else { return nil }
+            commitTimer.recordMicroseconds((ContinuousClock.now - started).microseconds)
+            return true
+        } catch {
+            if events.count == 1, let event = events.first {
+                logger.warning("alert change refused by the database, not announced", metadata: [
+                    "alert_key_rule": "\(event.alert.rule)", "event": "\(event.type.rawValue)", "device": "\(event.alert.device)",
+                ])
+                Counter(label: "alert_changes_refused_total").increment()
+            }
+            return false
+        }
+    }
+
+    /// Runs `body` until it succeeds, waiting with backoff after each failure of the connection
+    /// or the server; nil if shut down meanwhile. A data error is thrown when `dataErrors` (the
+    /// same data would be refused every time), and retried otherwise.
+    private func retrying<Value>(
+        _ body: () throws(PostgresError) -> Value, giveUpWhen stopping: () -> Bool, dataErrors: Bool = false
+    ) throws(PostgresError) -> Value? {
         var delay = Duration.milliseconds(50)
         while true {
-            let started = ContinuousClock.now
             do throws(PostgresError) {
-                let events = try withConnection { store throws(PostgresError) in try store.commit(changes, at: Self.now()) }
-                commitTimer.recordMicroseconds((ContinuousClock.now - started).microseconds)
-                return Dictionary(uniqueKeysWithValues: events.enumerated().map { ($0.offset, $0.element) })
-            } catch where error.isDataError {
-                return commitOneByOne(changes, giveUpWhen: stopping)
+                return try body()
+            } catch where dataErrors && error.isDataError {
+                throw error
             } catch {
                 logger.error("alerts not stored yet, retrying; nothing is announced before it is stored", metadata: [
-                    "error": "\(error.redactedDescription)", "changes": "\(changes.count)",
+                    "error": "\(error.redactedDescription)",
                 ])
                 if stopping() { return nil }
                 Thread.sleep(forTimeInterval: Double(delay.microseconds) / 1e6)
                 delay = min(delay * 2, .seconds(2))
             }
         }
-    }
-
-    private func commitOneByOne(_ changes: [AlertChange], giveUpWhen stopping: () -> Bool) -> [Int: AlertEvent]? {
-        var stored: [Int: AlertEvent] = [:]
-        for (index, change) in changes.enumerated() {
-            guard changes.count > 1 else {
-                logger.warning("alert change refused by the database, not announced", metadata: [
-                    "alert_key_rule": "\(change.alert.rule)", "event": "\(change.event.rawValue)", "device": "\(change.alert.device)",
-                ])
-                Counter(label: "alert_changes_refused_total").increment()
-                return [:]
-            }
-            guard let one = commitUntilStored([change], giveUpWhen: stopping) else { return nil }
-            if let event = one[0] { stored[index] = event }
-        }
-        return stored
     }
 
     /// Runs `body` on the store, reconnecting first if the last connection failed.

@@ -59,14 +59,12 @@ final class AlertStore {
         try connection.query("SELECT \(Self.columns) FROM critical_events WHERE id = $1", [String(id)]).rows.first.flatMap(Self.alert)
     }
 
-    /// Makes `changes` durable in one transaction and returns the events announcing them, in order.
-    ///
-    /// The transaction goes to the server as one string (one round trip, then the WAL flush):
-    /// alert and event ids come from ranges reserved beforehand, so nothing in it needs an answer
-    /// from the server. Under load every round trip of the alert path waits for a busy CPU.
-    func commit(_ changes: [AlertChange], at now: Timestamp) throws(PostgresError) -> [AlertEvent] {
-        guard !changes.isEmpty else { return [] }
-        var alerts: [Alert] = []
+    /// The events announcing `changes`, in order, with their alert and event ids assigned. Made
+    /// once, before the first attempt to store them: a retry then stores the same events, a
+    /// change to an alert raised earlier in the batch keeps that alert's id when the changes are
+    /// stored one by one, and an attempt whose answer was lost can be recognised (`isStored`).
+    func events(for changes: [AlertChange], at now: Timestamp) throws(PostgresError) -> [AlertEvent] {
+        var events: [AlertEvent] = []
         var insertedIDs: [String: Int64] = [:]
         for change in changes {
             var alert = change.alert
@@ -85,20 +83,25 @@ final class AlertStore {
                 alert.id = inserted
                 alert.raisedAt = now
             }
-            alerts.append(alert)
-        }
-        var events: [AlertEvent] = []
-        for (change, alert) in zip(changes, alerts) {
             events.append(AlertEvent(id: try eventIDs.next(connection), type: change.event, occurredAt: now, alert: alert))
         }
+        return events
+    }
 
+    /// Makes `events` durable in one transaction.
+    ///
+    /// The transaction goes to the server as one string (one round trip, then the WAL flush):
+    /// alert and event ids come from ranges reserved beforehand, so nothing in it needs an answer
+    /// from the server. Under load every round trip of the alert path waits for a busy CPU.
+    func store(_ events: [AlertEvent]) throws(PostgresError) {
+        guard !events.isEmpty else { return }
         var sql = "BEGIN;\n"
         for event in events {
             sql += event.type == .raised ? try insertStatement(event.alert) : try updateStatement(event.alert)
         }
         sql += "INSERT INTO alert_events (id, alert_id, type, occurred_at, facility, ward, kafka_key, payload) VALUES\n"
         sql += try events.map { event throws(PostgresError) in
-            "(\(event.id), \(event.alert.id), '\(event.type.rawValue)', \(Self.time(now)), \(try literal(event.alert.facility)), "
+            "(\(event.id), \(event.alert.id), '\(event.type.rawValue)', \(Self.time(event.occurredAt)), \(try literal(event.alert.facility)), "
                 + "\(try literal(event.alert.ward)), \(try literal(event.alert.device)), \(try literal(event.json)))"
         }.joined(separator: ",\n") + ";\n"
         var lastEvent: [Int64: Int64] = [:]
@@ -113,7 +116,12 @@ final class AlertStore {
             _ = try? connection.execute("ROLLBACK")
             throw error
         }
-        return events
+    }
+
+    /// Whether `event` is stored: after a connection lost with a `COMMIT` in flight, whether that
+    /// transaction (all of whose events commit together) went through.
+    func isStored(_ event: AlertEvent) throws(PostgresError) -> Bool {
+        try connection.query("SELECT 1 FROM alert_events WHERE id = $1", [String(event.id)]).rows.isEmpty == false
     }
 
     private var alertIDs = IDRange(sequence: "critical_events_id_seq")

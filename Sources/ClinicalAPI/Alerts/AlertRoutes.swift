@@ -104,12 +104,15 @@ struct AlertRoutes: Sendable {
             }
         }
         let lines = Self.lines(of: subscription, keepAliveEvery: keepAliveInterval)
+        // The body below may never run (the client gone before the response head is written);
+        // then its release ends the subscription, whose tasks would otherwise hold its slot.
+        let release = SubscriptionRelease(subscription)
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream; charset=utf-8"
         headers[.cacheControl] = "no-store"
         headers[HTTPField.Name("X-Accel-Buffering")!] = "no"
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-            defer { subscription.cancel() }
+            defer { withExtendedLifetime(release) { subscription.cancel() } }
             try await writer.write(ByteBuffer(string: ServerSentEvents.retry(milliseconds: 2_000)))
             // A stopping daemon ends the stream rather than waiting on it; the screen reconnects
             // (to the next daemon) with its Last-Event-ID and misses nothing.
@@ -206,4 +209,13 @@ func errorResponse(_ status: HTTPResponse.Status, _ message: String) -> Response
 func errorBody(_ message: String) -> String {
     let encoded = try? JSONEncoder().encode(["error": message])
     return encoded.map { String(decoding: $0, as: UTF8.self) } ?? #"{"error":"unexpected error"}"#
+}
+
+/// Ends a subscription when the last reference to it goes.
+private final class SubscriptionRelease: Sendable {
+    let subscription: AlertSubscription
+
+    init(_ subscription: AlertSubscription) { self.subscription = subscription }
+
+    deinit { subscription.cancel() }
 }

@@ -106,7 +106,24 @@ public struct APITokens: Sendable {
         return permissions
     }
 
-    public func caller(forToken token: String) -> Caller? { callers[token] }
+    /// The caller a token names. Every known token is compared, each in time that depends on its
+    /// own length only: a dictionary lookup ends in a `String ==` that stops at the first byte that
+    /// differs, which tells a guesser by its timing how much of a guess was right.
+    public func caller(forToken token: String) -> Caller? {
+        var found: Caller?
+        for (known, caller) in callers where Self.constantTimeEquals(Array(token.utf8), known) {
+            found = caller
+        }
+        return found
+    }
+
+    private static func constantTimeEquals(_ candidate: [UInt8], _ known: String) -> Bool {
+        var difference = UInt(bitPattern: candidate.count ^ known.utf8.count)
+        for (index, byte) in known.utf8.enumerated() {
+            difference |= UInt(byte ^ (index < candidate.count ? candidate[index] : 0))
+        }
+        return difference == 0
+    }
 
     /// The users whose tokens name another facility than `facility`, sorted: on an engine serving
     /// `facility` their screens would show no alerts at all, which must not pass unnoticed.

@@ -18,6 +18,10 @@ final class MQTTSourceLoop: @unchecked Sendable {
     private let client: MosquittoClient
     private let commits = CommitTracker()
     private var failedAttempts = 0
+    /// Messages read since the current burst began: stored, rejected and status messages alike
+    /// (counting only submissions, a stream of rejected ones never ended the burst, and the loop
+    /// sent neither PUBACKs nor PINGREQs until the broker dropped it).
+    private var readInBurst = 0
     private var onlineDevices: Set<String> = []
     private var everConnected = false
     /// The broker's reason when it refused our CONNECT: the real cause of the drop that follows.
@@ -80,9 +84,10 @@ final class MQTTSourceLoop: @unchecked Sendable {
         try client.writePending()  // CONNECT
         while !stopping {
             if client.waitForTraffic(timeout: .milliseconds(100), writing: client.wantsToWrite) {
+                readInBurst = 0
                 repeat {
                     try client.readPacket()
-                } while commits.count < configuration.maxBurst && client.waitForTraffic(timeout: .zero, writing: false)
+                } while readInBurst < configuration.maxBurst && client.waitForTraffic(timeout: .zero, writing: false)
             }
             guard settle() else { return false }
             try askAgainForRefusedSubscriptions()
@@ -248,6 +253,7 @@ final class MQTTSourceLoop: @unchecked Sendable {
 
     private func received(_ message: MosquittoClient.Message) {
         statistics.received()
+        readInBurst += 1
         let receivedAt = ContinuousClock.now
         if let status = configuration.statusFilter, let captures = status.match(message.topic) {
             return updatePresence(message, device: status.device(from: captures))

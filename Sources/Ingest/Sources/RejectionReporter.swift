@@ -7,6 +7,9 @@ import Synchronization
 /// How the MQTT and serial sources answer a frame they cannot decode: counted per device and
 /// reason, logged once per device per minute (with the topic or port, never the payload), and
 /// kept whole in `rejected_frames`. The source itself goes on with the next frame.
+///
+/// The decoder's detail can quote the frame (a monitor left in HL7 mode sends PID lines with a
+/// patient's name), so it goes to the debug level only; the warning says which frame and why.
 public final class RejectionReporter: Sendable {
     private let recorder: RejectedFrameRecorder?
     private let logger: Logger
@@ -32,11 +35,11 @@ public final class RejectionReporter: Sendable {
             last[key] = now
             return true
         }
-        if due {
-            logger.warning("frame rejected", metadata: [
-                "source": "\(frame.source)", "origin": "\(frame.origin)", "device": "\(frame.device ?? "unknown")",
-                "reason": "\(frame.reason)", "detail": "\(frame.detail)",
-            ])
-        }
+        guard due else { return }
+        let metadata: Logger.Metadata = [
+            "source": "\(frame.source)", "origin": "\(frame.origin)", "device": "\(frame.device ?? "unknown")", "reason": "\(frame.reason)",
+        ]
+        logger.warning("frame rejected", metadata: metadata)
+        logger.debug("frame rejected: detail", metadata: metadata.merging(["detail": "\(frame.detail)"]) { $1 })
     }
 }
