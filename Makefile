@@ -21,7 +21,13 @@ demo: deps
 
 # The pipelines' concurrency tests (PipelineTests, IngestPipelineTests) run a second time under
 # ThreadSanitizer.
-#
+# Two MLLP tests run after the rest, one after the other. The slow-commit test times a sender
+# against an idle timeout: with the suite around it, two cores can starve its connection for as
+# long (it failed so in one of four full runs). The flood test keeps one of the event loops that
+# all test engines share busy for seconds (20,000 empty frames answered in a debug build): other
+# tests' connects timed out beside it, and the slow-commit test's connection was closed as idle.
+RUN_ALONE := aSlowCommitDoesNotMakeTheSenderIdle|aFloodOfTinyFramesIsNotAnsweredIntoMemory
+
 # At most this many tests run at once. Unbounded, every test starts together: on two cores some
 # 35 engines (400 threads) ran at once, the shared event loops answered seconds late, and tests
 # of real-time behaviour failed (a 10 s connect timeout on loopback, an ACK not within 10 s).
@@ -32,7 +38,8 @@ export SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH := $(TEST_PARALLELISM)
 
 test: deps
 	swift build --build-tests
-	swift test --skip-build $(SWIFT_TEST_FLAGS)
+	swift test --skip-build $(SWIFT_TEST_FLAGS) --skip '$(RUN_ALONE)'
+	SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH=1 swift test --skip-build --filter '$(RUN_ALONE)'
 	swift build --build-tests --sanitize=thread --scratch-path .build-tsan
 	swift test --skip-build --sanitize=thread --scratch-path .build-tsan --filter PipelineTests
 

@@ -53,8 +53,10 @@ struct Demo: AsyncParsableCommand {
         var alerts = alerts
         if alerts.apiPort == 8080 { alerts.apiPort = 0 }
         alerts.kafkaBootstrapServers = alerts.kafkaBootstrapServers ?? kafka.cluster.bootstrapServers
-        let token = try KafkaDemo.demoToken(dataDir: dataDir, facility: alerts.facility)
-        if alerts.apiTokensFile == nil { alerts.apiTokensFile = token.file }
+        // A tokens file of the caller's own replaces the demo's token: the page's address then
+        // names no token (one of that file's opens it).
+        let token = alerts.apiTokensFile == nil ? try KafkaDemo.demoToken(dataDir: dataDir, facility: alerts.facility) : nil
+        if let token { alerts.apiTokensFile = token.file }
         let mosquitto = try EmbeddedMosquitto(folder: (dataDir as NSString).appendingPathComponent("mosquitto"), port: EmbeddedPostgres.freeTCPPort())
         var mqtt = try MQTTOptions.parse([])
         mqtt.mqttURL = mosquitto.url
@@ -108,7 +110,7 @@ struct Demo: AsyncParsableCommand {
                 .init(service: engine.api),
                 .init(service: metrics),
                 .init(service: kafka.tail),
-                .init(service: NursesPageAnnouncer(host: alerts.apiHost, engine: engine, token: token.value)),
+                .init(service: NursesPageAnnouncer(host: alerts.apiHost, engine: engine, token: token?.value, tokensFile: alerts.apiTokensFile ?? "")),
                 .init(service: SimulatorService(ward: WardSimulator(configuration: ward))),
                 .init(service: GatewaySimulatorService(simulator: gatewaySimulator)),
                 .init(service: RowCountReporter(databaseURL: databaseURL)),

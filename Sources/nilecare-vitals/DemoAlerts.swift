@@ -87,14 +87,20 @@ struct KafkaTail: Service {
 struct NursesPageAnnouncer: Service {
     let host: String
     let engine: VitalsEngine
-    let token: String
+    /// The demo's own token, nil when the caller gave a tokens file.
+    let token: String?
+    let tokensFile: String
 
     func run() async throws {
         while engine.apiPort == nil && !Task.isShuttingDownGracefully {
             try? await Task.sleep(for: .milliseconds(50))
         }
         if let value = engine.apiPort {
-            say("  nurses:    http://\(host):\(value)/?access_token=\(token)")
+            if let token {
+                say("  nurses:    http://\(host):\(value)/?access_token=\(token)")
+            } else {
+                say("  nurses:    http://\(host):\(value)/?access_token=<a token of \(tokensFile)>")
+            }
         }
         try? await gracefulShutdown()
     }

@@ -187,10 +187,10 @@ import VitalSigns
         var unsent = Array(repeating: [MLLPFraming.startBlock, MLLPFraming.endBlock, MLLPFraming.carriageReturn], count: frames).flatMap { $0 }
         let socket = try RawTCPClient(port: engine.port, receiveBuffer: 4096)
         defer { socket.close() }
-        func answered() -> Int { engine.logs.entries(withReason: "unparseable").count }
+        func answered() -> Int { engine.logs.count(withReason: "unparseable") }
         try await waitUntil(timeout: .seconds(60), "the server pausing the connection") {
             while socket.sendSome(&unsent) {}
-            return !engine.logs.entries(withReason: "not_reading_replies").isEmpty
+            return engine.logs.count(withReason: "not_reading_replies") > 0
         }
         // Quiescence: the count of frames answered holds still for a second.
         var last = (count: answered(), since: ContinuousClock.now)

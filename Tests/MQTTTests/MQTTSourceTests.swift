@@ -146,6 +146,16 @@ import VitalSigns
         #expect(try count(database, "SELECT count(*) FROM vital_signs") == 20)
         #expect(daemon.source.statistics.current.rejected == 5)
 
+        // A payload over the source's limit is not decoded; its start is kept.
+        let limit = MQTTSource.Configuration(connection: MQTTConnectionOptions(broker: try MQTTBrokerURL(parsing: broker.url), clientID: "x"),
+                                             subscriptions: []).maximumPayloadBytes
+        try publisher.publish(topic: "devices/BIG1/vitals", payload: Array(repeating: UInt8(ascii: " "), count: limit + 1))
+        #expect(publisher.flush())
+        try await waitUntil(timeout: .seconds(30), pollEvery: .milliseconds(100), "the oversized payload recorded") {
+            try count(database, "SELECT count(*) FROM rejected_frames WHERE reason = 'payload_too_large'") == 1
+        }
+        #expect(try rows(database, "SELECT origin, length(raw) FROM rejected_frames WHERE reason = 'payload_too_large'").first == ["devices/BIG1/vitals", "4096"])
+
         // A payload that decodes but that the database refuses (a NUL in the patient id) is
         // kept whole in rejected_frames for a person to look at.
         let refused = #"{"time":"2026-11-29T09:00:00Z","patient":{"id":"P\u0000X"},"observations":[{"code":"150456","system":"MDC","value":97,"unit":"%"}]}"#

@@ -19,6 +19,12 @@ public final class LogRecorder: Sendable {
         all.filter { $0.metadata["reason"] == reason }
     }
 
+    /// How many entries have `reason`, counted in place: cheap enough to poll while thousands
+    /// are logged.
+    public func count(withReason reason: String) -> Int {
+        entries.withLock { $0.count { $0.metadata["reason"] == reason } }
+    }
+
     public func handler() -> some LogHandler { Handler(recorder: self) }
 
     fileprivate func append(_ entry: Entry) { entries.withLock { $0.append(entry) } }

@@ -134,7 +134,7 @@ public final class AlertHub: Sendable {
                 throw error
             }
         }
-        return AlertSubscription(replayed: replayed, live: live)
+        return AlertSubscription(replayed: replayed, live: live, after: lastEventID)
     }
 
     /// The newest event id announced so far.

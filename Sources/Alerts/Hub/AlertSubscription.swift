@@ -82,9 +82,12 @@ public struct AlertSubscription: AsyncSequence, Sendable {
 
     let replayed: [StoredAlertEvent]
     let live: LiveAlerts
+    /// The client's Last-Event-ID: a live event up to it (committed while the replay was read,
+    /// which found nothing after it) is one the client has.
+    let after: Int64?
 
     public func makeAsyncIterator() -> Iterator {
-        Iterator(replayed: replayed[...], live: live.stream.makeAsyncIterator(), lastID: replayed.last?.id ?? .min)
+        Iterator(replayed: replayed[...], live: live.stream.makeAsyncIterator(), lastID: replayed.last?.id ?? after ?? .min)
     }
 
     /// Ends the subscription (the client went away).

@@ -32,6 +32,10 @@ public final class MQTTSource: Sendable {
         public var daemonStatusTopic: String
         /// Messages read before the loop waits for their commit.
         public var maxBurst = 2_000
+        /// A larger payload is rejected (`payload_too_large`, its first 4 KiB kept) without being
+        /// decoded. A device report is a few kilobytes; the broker's own limit (mosquitto's
+        /// `message_size_limit`, 256 MB by default) is what keeps larger ones off the wire.
+        public var maximumPayloadBytes = 1 << 20
         public var reconnectDelay: Duration = .milliseconds(250)
         public var maxReconnectDelay: Duration = .seconds(30)
         /// How often a subscription the broker refused is asked for again on the same connection.

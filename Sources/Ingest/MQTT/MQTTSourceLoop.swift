@@ -258,6 +258,11 @@ final class MQTTSourceLoop: @unchecked Sendable {
         if let status = configuration.statusFilter, let captures = status.match(message.topic) {
             return updatePresence(message, device: status.device(from: captures))
         }
+        guard message.payload.count <= configuration.maximumPayloadBytes else {
+            return reject(message, device: nil, FrameDecodeError(
+                reason: "payload_too_large",
+                detail: "the payload is \(message.payload.count) bytes, over this source's limit of \(configuration.maximumPayloadBytes); not decoded"))
+        }
         guard let (subscription, captures) = configuration.subscriptions.lazy.compactMap({ subscription in
             subscription.filter.match(message.topic).map { (subscription, $0) }
         }).first else {
@@ -354,8 +359,8 @@ final class MQTTSourceLoop: @unchecked Sendable {
 
     private func reject(_ message: MosquittoClient.Message, device: String?, _ error: FrameDecodeError) {
         statistics.rejected()
-        rejections.reject(RejectedFrame(
-            source: "mqtt", origin: message.topic, device: device, reason: error.reason, detail: error.detail, raw: message.payload
-        ))
+        // An oversized payload is kept in part, as an oversized MLLP frame is.
+        let raw = message.payload.count > configuration.maximumPayloadBytes ? Array(message.payload.prefix(4_096)) : message.payload
+        rejections.reject(RejectedFrame(source: "mqtt", origin: message.topic, device: device, reason: error.reason, detail: error.detail, raw: raw))
     }
 }

@@ -17,6 +17,8 @@ public final class RejectionReporter: Sendable {
     private let lastLogged = Mutex<[String: ContinuousClock.Instant]>([:])
 
     /// `recorder` nil keeps counting and logging but stores nothing (e.g. no database in a tool).
+    private static let rememberedLimit = 10_000
+
     public init(recorder: RejectedFrameRecorder?, logger: Logger, logInterval: Duration = .seconds(60)) {
         self.recorder = recorder
         self.logger = logger
@@ -32,6 +34,9 @@ public final class RejectionReporter: Sendable {
         let now = ContinuousClock.now
         let due = lastLogged.withLock { last in
             if let previous = last[key], previous.duration(to: now) < logInterval { return false }
+            // Device names come from topics any allowed publisher can make up: forget the ones
+            // whose interval is over rather than keep one entry per name for ever.
+            if last.count >= Self.rememberedLimit { last = last.filter { $0.value.duration(to: now) < logInterval } }
             last[key] = now
             return true
         }
