@@ -110,8 +110,9 @@ public struct APITokens: Sendable {
     /// own length only: a dictionary lookup ends in a `String ==` that stops at the first byte that
     /// differs, which tells a guesser by its timing how much of a guess was right.
     public func caller(forToken token: String) -> Caller? {
+        let candidate = Array(token.utf8)
         var found: Caller?
-        for (known, caller) in callers where Self.constantTimeEquals(Array(token.utf8), known) {
+        for (known, caller) in callers where Self.constantTimeEquals(candidate, known) {
             found = caller
         }
         return found
