@@ -259,9 +259,11 @@ final class MQTTSourceLoop: @unchecked Sendable {
             return updatePresence(message, device: status.device(from: captures))
         }
         guard message.payload.count <= configuration.maximumPayloadBytes else {
+            // Its start is kept, as an oversized MLLP frame's is.
             return reject(message, device: nil, FrameDecodeError(
                 reason: "payload_too_large",
-                detail: "the payload is \(message.payload.count) bytes, over this source's limit of \(configuration.maximumPayloadBytes); not decoded"))
+                detail: "the payload is \(message.payload.count) bytes, over this source's limit of \(configuration.maximumPayloadBytes); not decoded"),
+                raw: Array(message.payload.prefix(4_096)))
         }
         guard let (subscription, captures) = configuration.subscriptions.lazy.compactMap({ subscription in
             subscription.filter.match(message.topic).map { (subscription, $0) }
@@ -357,10 +359,11 @@ final class MQTTSourceLoop: @unchecked Sendable {
         statistics.devicesOnline.record(onlineDevices.count)
     }
 
-    private func reject(_ message: MosquittoClient.Message, device: String?, _ error: FrameDecodeError) {
+    /// `raw` is what `rejected_frames` keeps of the message: all of it unless said otherwise.
+    private func reject(_ message: MosquittoClient.Message, device: String?, _ error: FrameDecodeError, raw: [UInt8]? = nil) {
         statistics.rejected()
-        // An oversized payload is kept in part, as an oversized MLLP frame is.
-        let raw = message.payload.count > configuration.maximumPayloadBytes ? Array(message.payload.prefix(4_096)) : message.payload
-        rejections.reject(RejectedFrame(source: "mqtt", origin: message.topic, device: device, reason: error.reason, detail: error.detail, raw: raw))
+        rejections.reject(RejectedFrame(
+            source: "mqtt", origin: message.topic, device: device, reason: error.reason, detail: error.detail, raw: raw ?? message.payload
+        ))
     }
 }

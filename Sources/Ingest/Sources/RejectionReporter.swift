@@ -16,9 +16,9 @@ public final class RejectionReporter: Sendable {
     private let logInterval: Duration
     private let lastLogged = Mutex<[String: ContinuousClock.Instant]>([:])
 
-    /// `recorder` nil keeps counting and logging but stores nothing (e.g. no database in a tool).
     private static let rememberedLimit = 10_000
 
+    /// `recorder` nil keeps counting and logging but stores nothing (e.g. no database in a tool).
     public init(recorder: RejectedFrameRecorder?, logger: Logger, logInterval: Duration = .seconds(60)) {
         self.recorder = recorder
         self.logger = logger
