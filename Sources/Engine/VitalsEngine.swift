@@ -87,8 +87,9 @@ public final class VitalsEngine: Sendable {
         hub = try AlertHub(url: url, configuration: hubConfiguration, logger: logger)
         let monitor = AlertMonitor(hub: hub, profiles: configuration.profiles, settingsURL: url, logger: logger)
         self.monitor = monitor
-        pipeline = IngestPipeline(configuration: configuration.pipeline, profiles: configuration.profiles, writer: writer) { entry in
-            monitor.consume(observations: entry.batch.observations, profileID: entry.profileID, conditions: entry.conditions, tick: entry.tick)
+        pipeline = IngestPipeline(configuration: configuration.pipeline, profiles: configuration.profiles, writer: writer) { entry, alertsStored in
+            monitor.consume(observations: entry.batch.observations, profileID: entry.profileID, conditions: entry.conditions, tick: entry.tick,
+                            whenStored: alertsStored)
         }
 
         if let kafka = configuration.kafka {

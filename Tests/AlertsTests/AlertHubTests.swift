@@ -329,6 +329,45 @@ final class EventCollector: Sendable {
             hub.openAlerts(in: scope).first { $0.id == alert.id }?.acknowledgedBy == "nurse.a"
         }
     }
+
+    /// What the source waiting on the triggers learns, and whether the alert was in the database
+    /// (read over a separate connection) when it learnt it.
+    @Test("the source is told once the alert its triggers raised is stored, at once when they change nothing, and false when the hub stops first")
+    func theSourceIsToldOnceTheAlertIsStored() async throws {
+        let cluster = try TestPostgres.privateCluster(port: freeTCPPort())
+        let url = try cluster.start(database: "vitals")
+        defer { try? cluster.stop() }
+        try TestPostgres.migrate(url)
+        let hub = try hub(url)
+        defer { hub.shutdown() }
+        let told = Mutex<[String: (stored: Bool, openInDatabase: String?)]>([:])
+        func tell(_ label: String) -> @Sendable (Bool) -> Void {
+            { stored in
+                let reader = try? PostgresConnection(url: url)
+                defer { reader?.close() }
+                let open = try? reader?.execute("SELECT count(*) FROM critical_events WHERE state = 'open'").scalar
+                told.withLock { $0[label] = (stored, open) }
+            }
+        }
+
+        hub.submit([], whenStored: tell("no triggers"))
+        #expect(told.withLock { $0["no triggers"]?.stored } == true, "told at once")
+        hub.submit([trigger(.raise(.critical))], whenStored: tell("raise"))
+        try await waitUntil(timeout: .seconds(10), "told about the raise") { told.withLock { $0["raise"] } != nil }
+        #expect(told.withLock { $0["raise"]?.stored } == true)
+        #expect(told.withLock { $0["raise"]?.openInDatabase } == "1", "told before the alert was stored")
+        // The same raise again changes nothing: nothing to wait for.
+        hub.submit([trigger(.raise(.critical))], whenStored: tell("repeat"))
+        try await waitUntil(timeout: .seconds(10), "told about the repeat") { told.withLock { $0["repeat"] } != nil }
+        #expect(told.withLock { $0["repeat"]?.stored } == true)
+
+        try cluster.stop()
+        hub.submit([trigger(.raise(.critical), device: "B", vital: "heart_rate")], whenStored: tell("outage"))
+        hub.shutdown()
+        #expect(told.withLock { $0["outage"]?.stored } == false, "the hub stopped without storing the alert")
+        hub.submit([trigger(.raise(.critical), device: "C")], whenStored: tell("after shutdown"))
+        #expect(told.withLock { $0["after shutdown"]?.stored } == false)
+    }
 }
 
 @Suite(.timeLimit(.minutes(2))) struct AlertHubSharedDatabaseTests {

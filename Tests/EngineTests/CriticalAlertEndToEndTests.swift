@@ -2,6 +2,8 @@ import Alerts
 import DeviceSimulator
 import Foundation
 import Kafka
+import Storage
+import Synchronization
 import TestSupport
 import Testing
 import VitalSigns
@@ -36,6 +38,61 @@ import VitalSigns
             try engine.query("SELECT kafka_state FROM critical_events").first?.first == "delivered"
         }
         await engine.stop()
+    }
+
+    /// The hub's insert into `critical_events` waits behind a lock the test holds; the
+    /// observations' commit does not. Reports with a critical SpO2 are sent one at a time until
+    /// one is not answered because the hub waits to store the alert it raised.
+    @Test("a message whose value raises an alert is acknowledged only once the alert is stored, so that a crash between the two commits cannot lose the alert")
+    func theAcknowledgementWaitsForTheAlert() async throws {
+        let engine = try await AlertingEngine.start()
+        let locker = try PostgresConnection(url: engine.databaseURL)
+        defer { locker.close() }
+        try locker.execute("BEGIN; LOCK TABLE critical_events IN SHARE MODE")
+        let client = try await MLLPClient.connect(host: "127.0.0.1", port: engine.mllpPort)
+        var monitor = SimulatedMonitor(index: 7)
+        let start = AlertingEngine.now()
+        var held: (report: Int, answer: Task<[UInt8], any Error>, answered: Answered)?
+        for report in 0..<6 {
+            let time = Timestamp(microsecondsSinceEpoch: start.microsecondsSinceEpoch + Int64(report) * 1_000_000)
+            let bytes = monitor.nextReport(at: time, criticalKind: .spo2).bytes
+            let answered = Answered()
+            let answer = Task {
+                defer { answered.mark() }
+                return try await client.send(bytes)
+            }
+            try await waitUntil(timeout: .seconds(30), "report \(report) answered, or the hub waiting to store an alert") {
+                try answered.isMarked
+                    || locker.execute("SELECT count(*) FROM pg_locks WHERE relation = 'critical_events'::regclass AND NOT granted").scalar != "0"
+            }
+            if !answered.isMarked {
+                held = (report, answer, answered)
+                break
+            }
+            #expect(String(decoding: try await answer.value, as: UTF8.self).contains("MSA|AA|"))
+        }
+        let (report, answer, answered) = try #require(held, "every report was acknowledged while no alert could be stored")
+        try await waitUntil(timeout: .seconds(30), "the held report's observations committed") {
+            try engine.query("SELECT count(*) FROM vital_signs WHERE vital_kind = 3").first?.first == "\(report + 1)"
+        }
+        // A message sent after that commit, raising nothing, is answered after its own commit:
+        // by then an answer given for the commit alone would have come too.
+        try await engine.sendReports(monitor: 8, critical: nil, reports: 1, startingAt: start)
+        #expect(!answered.isMarked, "acknowledged before its alert was stored")
+        #expect(try engine.query("SELECT count(*) FROM critical_events").first?.first == "0")
+
+        try locker.execute("COMMIT")
+        #expect(String(decoding: try await answer.value, as: UTF8.self).contains("MSA|AA|"))
+        #expect(try engine.query("SELECT count(*) FROM critical_events WHERE state = 'open'").first?.first == "1")
+        await client.close()
+        await engine.stop()
+    }
+
+    /// Set once an answer has come (or the wait for it failed).
+    private final class Answered: Sendable {
+        private let flag = Mutex(false)
+        func mark() { flag.withLock { $0 = true } }
+        var isMarked: Bool { flag.withLock { $0 } }
     }
 
     @Test("a value the monitor could not obtain (OBX-11 X), sent over MLLP for longer than the debounce, raises the no-value technical alarm")

@@ -24,7 +24,8 @@ struct IngestPipelineTests {
         let seen = Mutex<[Int]>([])
         var configuration = IngestPipeline.Configuration()
         configuration.capacity = 2
-        let pipeline = IngestPipeline(configuration: configuration, profiles: DeviceProfileCatalog(profiles: []), writer: writer) { entry in
+        let pipeline = IngestPipeline(configuration: configuration, profiles: DeviceProfileCatalog(profiles: []), writer: writer) { entry, alertsStored in
+            defer { alertsStored(true) }
             guard entry.tick == nil, let first = entry.batch.observations.first else { return }
             seen.withLock { $0.append(Int(first.value)) }
         }
@@ -55,5 +56,62 @@ struct IngestPipelineTests {
         let firstOvertaken = zip(order, order.dropFirst()).first(where: { $0.0 > $0.1 })
         #expect(order.count == count)
         #expect(firstOvertaken == nil, "entry \(firstOvertaken.map { "\($0.1)" } ?? "") reached the alert stage after \(firstOvertaken.map { "\($0.0)" } ?? "")")
+    }
+
+    /// The alert stage holds the answer for values of 100 and more, as the hub does until it has
+    /// stored the alert they raise. One writer connection commits in submission order, so when
+    /// the later message's completion has come, the held message's rows are committed too.
+    @Test("a message whose values raise an alert completes only once the alert is stored, and fails when it will not be")
+    func completionWaitsForTheAlert() async throws {
+        let url = try TestPostgres.migratedDatabase()
+        var writing = ObservationWriter.Configuration()
+        writing.connections = 1
+        let writer = try ObservationWriter(url: url, configuration: writing, logger: TestPostgres.logger)
+        defer { writer.shutdown() }
+        let held = Mutex<[Double: @Sendable (Bool) -> Void]>([:])
+        let pipeline = IngestPipeline(profiles: DeviceProfileCatalog(profiles: []), writer: writer) { entry, alertsStored in
+            guard let value = entry.batch.observations.first?.value, value >= 100 else { return alertsStored(true) }
+            held.withLock { $0[value] = alertsStored }
+        }
+        defer { pipeline.shutdown() }
+        let results = Mutex<[Double: Result<WriteOutcome, PostgresError>]>([:])
+        func submit(_ value: Double) {
+            let row = Observation(
+                time: Timestamp(microsecondsSinceEpoch: 1_772_352_000_000_000 + Int64(value) * 1_000_000),
+                patient: PatientIdentifier(id: "MRN-HELD", assigningAuthority: "KTH"), deviceID: "0012A1FFFE00HELD",
+                kind: .heartRate, code: ObservationCode(code: "147842", system: "MDC"), value: value, unit: .beatsPerMinute
+            )
+            let key = MessageKey(sendingApplication: "MON", sendingFacility: "ICU", controlID: "HELD-\(Int(value))")
+            pipeline.submit(IngestBatch(message: key, observations: [row])) { result in results.withLock { $0[value] = result } }
+        }
+        let reader = try PostgresConnection(url: url)
+        defer { reader.close() }
+        func storedRows() throws -> String? { try reader.execute("SELECT count(*) FROM vital_signs").scalar }
+
+        submit(100)
+        submit(1)
+        try await waitUntil(timeout: .seconds(30), "the message behind it completed") { results.withLock { $0[1] } != nil }
+        #expect(try storedRows() == "2")
+        #expect(results.withLock { $0[100] } == nil, "acknowledged before its alert was stored")
+        let settle100 = try #require(held.withLock { $0[100] })
+        settle100(true)
+        try await waitUntil(timeout: .seconds(10), "completed once its alert is stored") { results.withLock { $0[100] } != nil }
+        #expect(try results.withLock { $0[100] }?.get() == .stored(observations: 1))
+
+        // The hub stopped before storing the alert: the rows are durable, but the sender must
+        // resend, so that the rules judge the values again.
+        submit(101)
+        submit(2)
+        try await waitUntil(timeout: .seconds(30), "the message behind it completed") { results.withLock { $0[2] } != nil }
+        let settle101 = try #require(held.withLock { $0[101] })
+        settle101(false)
+        try await waitUntil(timeout: .seconds(10), "completed once the hub gave up") { results.withLock { $0[101] } != nil }
+        guard case .failure(let error)? = results.withLock({ $0[101] }) else {
+            Issue.record("acknowledged although its alert was not stored")
+            return
+        }
+        #expect(error.message.contains("alert hub stopped before storing"))
+        #expect(!error.isDataError, "a data error would tell the sender not to resend")
+        #expect(try storedRows() == "4")
     }
 }

@@ -29,7 +29,7 @@ private final class SerialRig: QueriesDatabase, Sendable {
     init(
         ports: (String) throws -> [SerialPortConfiguration], databaseURL: String? = nil,
         configure: (inout SerialSource.Options) -> Void = { _ in },
-        alertStage: (@Sendable (borrowing IngestEntry) -> Void)? = nil
+        alertStage: IngestPipeline.AlertStage? = nil
     ) throws {
         let url = try databaseURL ?? TestPostgres.migratedDatabase()
         let logger = TestPostgres.logger
@@ -390,7 +390,7 @@ private func profile(_ id: String) throws -> DeviceProfile {
 @Suite(.timeLimit(.minutes(3))) struct SerialDatabaseOutageTests {
     /// A private cluster with a Masimo port whose first line is stored, and the cluster stopped.
     private func rigInOutage(
-        device: String, configure: (inout SerialSource.Options) -> Void = { _ in }, alertStage: (@Sendable (borrowing IngestEntry) -> Void)? = nil
+        device: String, configure: (inout SerialSource.Options) -> Void = { _ in }, alertStage: IngestPipeline.AlertStage? = nil
     )
         async throws -> (cluster: EmbeddedPostgres, rig: SerialRig, masimo: PseudoTerminal, path: String) {
         let cluster = try TestPostgres.privateCluster(port: freeTCPPort())
@@ -473,9 +473,10 @@ private func profile(_ id: String) throws -> DeviceProfile {
     @Test("during an outage the alert rules see every reading as it is read, and each only once")
     func theRulesSeeReadingsDuringAnOutageOnce() async throws {
         let seen = Mutex<[Double]>([])
-        let (cluster, rig, masimo, path) = try await rigInOutage(device: "outage-3", alertStage: { entry in
+        let (cluster, rig, masimo, path) = try await rigInOutage(device: "outage-3", alertStage: { entry, alertsStored in
             let pulseRates = entry.batch.observations.filter { $0.kind == .pulseRate }.map(\.value)
             seen.withLock { $0 += pulseRates }
+            alertsStored(true)
         })
         defer { try? cluster.stop() }
         defer { rig.stop() }

@@ -58,8 +58,9 @@ import Testing
         try await broker.start()
         defer { broker.stop() }
         let seen = Atomic<Int>(0)
-        let daemon = try MQTTTestDaemon(broker: broker, databaseURL: url, alertStage: { entry in
+        let daemon = try MQTTTestDaemon(broker: broker, databaseURL: url, alertStage: { entry, alertsStored in
             seen.add(entry.batch.observations.count, ordering: .relaxed)
+            alertsStored(true)
         })
         defer { daemon.stop() }
         try await waitUntil(timeout: .seconds(30), "source connected") { daemon.source.health.state == .connected }

@@ -315,7 +315,10 @@ import VitalSigns
             .device("HUB-9"), patient: PatientIdentifier(id: "BY-DEVICE", assigningAuthority: "KTH"), from: Date(timeIntervalSince1970: 1_796_000_000), by: "test")
         let conditions = Mutex<[DeviceCondition]>([])
         let daemon = try MQTTTestDaemon(broker: broker, databaseURL: database, filter: "hubs/+/json", profile: repositoryProfile("example-vendor-gateway", else: .mappedJSON),
-                                        alertStage: { entry in conditions.withLock { $0 += entry.conditions } })
+                                        alertStage: { entry, alertsStored in
+                                            conditions.withLock { $0 += entry.conditions }
+                                            alertsStored(true)
+                                        })
         defer { daemon.stop() }
         try await waitUntil(timeout: .seconds(30), "source connected") { daemon.source.health.state == .connected }
         try await waitUntil(timeout: .seconds(10), "association loaded") {

@@ -35,7 +35,7 @@ final class MQTTTestDaemon: Sendable {
          filter: String = "devices/+/vitals", profile: DeviceProfile = gatewayProfile,
          protocolVersion: MQTTConnectionOptions.ProtocolVersion = .v311,
          configure: (inout MQTTConnectionOptions) throws -> Void = { _ in },
-         alertStage: (@Sendable (borrowing IngestEntry) -> Void)? = nil, logger: Logger = TestPostgres.logger) throws {
+         alertStage: IngestPipeline.AlertStage? = nil, logger: Logger = TestPostgres.logger) throws {
         self.databaseURL = databaseURL
         let writer = try ObservationWriter(url: databaseURL, logger: logger)
         self.writer = writer

@@ -72,10 +72,16 @@ public final class AlertHub: Sendable {
 
     deinit { inbox.close() }
 
-    /// Hands the rules' decisions to the hub; returns at once.
-    public func submit(_ triggers: [AlertTrigger]) {
-        guard !triggers.isEmpty else { return }
-        _ = inbox.post(.triggers(triggers))
+    /// Hands the rules' decisions to the hub; returns at once. `whenStored` is called once, on
+    /// the hub thread (keep it short): true when what they changed is stored (at once for no
+    /// triggers), false when the hub stopped first. A source acknowledges a value that raised an
+    /// alert only then, so that a crash between the two commits cannot lose the alert.
+    public func submit(_ triggers: [AlertTrigger], whenStored: (@Sendable (Bool) -> Void)? = nil) {
+        guard !triggers.isEmpty else {
+            whenStored?(true)
+            return
+        }
+        if !inbox.post(.triggers(triggers, whenStored: whenStored)) { whenStored?(false) }
     }
 
     /// Calls `handler` on the hub thread with every batch of committed events, in order. Keep it short.
@@ -199,13 +205,16 @@ private final class HubWorker: @unchecked Sendable {
             var replies: [() -> Void] = []
             // Clinicians' actions answered after the commit: the index of their change and the reply.
             var actions: [(change: Int, reply: (Result<Alert, AlertActionError>) -> Void)] = []
+            // Told whether the triggers' changes were stored, once the batch's commit is over.
+            var storedReplies: [@Sendable (Bool) -> Void] = []
             let now = Self.now()
             for command in commands {
                 switch command {
-                case .triggers(let triggers):
+                case let .triggers(triggers, whenStored):
                     for trigger in triggers {
                         changes += lifecycle.handle(trigger, at: now)
                     }
+                    if let whenStored { storedReplies.append(whenStored) }
                 case let .acknowledge(id, by, scope, reply):
                     switch target(id, scope) {
                     case .success(let alert):
@@ -229,6 +238,7 @@ private final class HubWorker: @unchecked Sendable {
                 }
             }
             changes += lifecycle.escalate(at: now)
+            var allStored = true
             if !changes.isEmpty {
                 if let stored = commitUntilStored(changes, giveUpWhen: { inbox.isClosed }) {
                     for index in changes.indices where stored[index] == nil { lifecycle.discard(changes[index]) }
@@ -243,10 +253,14 @@ private final class HubWorker: @unchecked Sendable {
                         }
                     }
                 } else {
+                    allStored = false
                     for action in actions { action.reply(.failure(.shutDown)) }
                 }
             }
             for reply in replies { reply() }
+            // A change the database refused for its data counts as settled: it would be refused
+            // again, and holding the source's acknowledgement for it would only stall the device.
+            for reply in storedReplies { reply(allStored) }
         }
     }
 

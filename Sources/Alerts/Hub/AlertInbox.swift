@@ -3,7 +3,9 @@ import Storage
 
 /// What the hub thread is asked to do.
 enum HubCommand: Sendable {
-    case triggers([AlertTrigger])
+    /// `whenStored`: told true once the changes they led to are stored (or there were none, or
+    /// the database refused one for its data), false if the hub stopped before storing them.
+    case triggers([AlertTrigger], whenStored: (@Sendable (Bool) -> Void)?)
     case acknowledge(id: Int64, by: String, scope: AlertScope, reply: @Sendable (Result<Alert, AlertActionError>) -> Void)
     case resolve(id: Int64, by: String, scope: AlertScope, reply: @Sendable (Result<Alert, AlertActionError>) -> Void)
 }

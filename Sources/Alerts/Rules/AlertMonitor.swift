@@ -116,7 +116,12 @@ public final class AlertMonitor: @unchecked Sendable {
     }
 
     /// One pipeline entry: its observations, the device's reported conditions, or a clock tick.
-    public func consume(observations: [Observation], profileID: String?, conditions: [DeviceCondition], tick: Timestamp?) {
+    /// `whenStored` is told once the alert changes they led to are stored (`AlertHub.submit`),
+    /// at once when they led to none.
+    public func consume(
+        observations: [Observation], profileID: String?, conditions: [DeviceCondition], tick: Timestamp?,
+        whenStored: (@Sendable (Bool) -> Void)? = nil
+    ) {
         for resolved in resolvedByClinicians.withLock({ keys in defer { keys.removeAll() }; return keys }) {
             evaluator.forget(resolved.key, resolvedAlertObservedAt: resolved.observedAt)
         }
@@ -139,9 +144,7 @@ public final class AlertMonitor: @unchecked Sendable {
         for condition in conditions {
             signals += evaluator.report(condition)
         }
-        if !signals.isEmpty {
-            hub.submit(signals.map(AlertTrigger.init))
-        }
+        hub.submit(signals.map(AlertTrigger.init), whenStored: whenStored)
     }
 
     /// Hands the watched devices that changed since the last time to the recorder.

@@ -17,13 +17,17 @@ public struct IngestEntry: Sendable {
     public var tick: Timestamp?
     /// The rules saw these observations in an earlier entry: the alert stage skips this one.
     public var evaluated = false
-    var completion: (@Sendable (Result<WriteOutcome, PostgresError>) -> Void)?
+    var settlement: Settlement?
 }
 
 /// The engine's pipeline: sources publish into a bounded ring; the flagger marks critical values;
-/// behind it, in parallel, the writer stage hands batches to the group-commit writer (whose
-/// commit completes the source's acknowledgement) and the alert stage evaluates the rules. The
-/// alert stage never waits for the batch to be flushed.
+/// behind it, in parallel, the writer stage hands batches to the group-commit writer and the
+/// alert stage evaluates the rules. The alert stage never waits for the batch to be flushed.
+///
+/// A source's completion comes once both are settled: the rows committed and the alert changes
+/// they led to stored by the hub (`Settlement`). Most entries change no alert and wait for the
+/// writer alone; one that raises an alert is acknowledged after the alert is durable too, so a
+/// crash between the two commits cannot leave an acknowledged value without its alert.
 ///
 /// Backpressure: `submit` never blocks (MLLP calls it on an event loop). When the ring is full
 /// the entry waits in a backlog, and the source's own bound on unacknowledged messages stops it
@@ -31,6 +35,11 @@ public struct IngestEntry: Sendable {
 /// and nothing overtakes: entries enter the ring in the order they were submitted, so the alert
 /// rules see each device's values in the order it sent them.
 public final class IngestPipeline: ObservationSink, Sendable {
+    /// Runs on the alert stage's own thread, once per entry, in ring order. It calls
+    /// `alertsStored` exactly once: when the alert changes the entry led to are stored (true), or
+    /// will not be (false); at once when it led to none.
+    public typealias AlertStage = @Sendable (_ entry: borrowing IngestEntry, _ alertsStored: @escaping @Sendable (Bool) -> Void) -> Void
+
     public struct Configuration: Sendable {
         /// Entries (messages, not observations) in the ring; a power of two.
         public var capacity: Int = 4_096
@@ -45,24 +54,27 @@ public final class IngestPipeline: ObservationSink, Sendable {
     /// The backlog's length, read without the lock: while it is 0, `submit` publishes directly.
     private let backlogCount = Atomic<Int>(0)
     private let ticker: Ticker
+    private let hasAlertStage: Bool
 
-    /// `alertStage` runs on the alert stage's own thread, once per entry, in ring order.
     public init(
         configuration: Configuration = .init(), profiles: DeviceProfileCatalog, writer: ObservationWriter,
-        alertStage: (@Sendable (borrowing IngestEntry) -> Void)? = nil
+        alertStage: AlertStage? = nil
     ) {
+        hasAlertStage = alertStage != nil
         ring = Pipeline(name: "ingest", capacity: configuration.capacity)
         let flagger = CriticalValueFlagger(profiles: profiles)
         let flagged = ring.stage(name: "flagger", mutating: { entry, _, _ in
             flagger.flag(&entry.batch.observations, profileID: entry.profileID)
         })
         ring.stage(name: "writer", after: [flagged]) { entry, _, _ in
-            guard entry.tick == nil, let completion = entry.completion else { return }
-            writer.submit(entry.batch, completion: completion)
+            guard entry.tick == nil, let settlement = entry.settlement else { return }
+            writer.submit(entry.batch) { settlement.rowsSettled($0) }
         }
         if let alertStage {
             ring.stage(name: "alerts", after: [flagged]) { entry, _, _ in
-                if !entry.evaluated { alertStage(entry) }
+                guard !entry.evaluated else { return }
+                let settlement = entry.settlement
+                alertStage(entry) { stored in settlement?.alertsSettled(stored) }
             }
         }
         ring.start()
@@ -78,7 +90,8 @@ public final class IngestPipeline: ObservationSink, Sendable {
         _ batch: IngestBatch, profileID: String?, conditions: [DeviceCondition],
         completion: @escaping @Sendable (Result<WriteOutcome, PostgresError>) -> Void
     ) {
-        publish(IngestEntry(batch: batch, profileID: profileID, conditions: conditions, tick: nil, completion: completion))
+        let settlement = Settlement(awaitingAlerts: hasAlertStage, completion: completion)
+        publish(IngestEntry(batch: batch, profileID: profileID, conditions: conditions, tick: nil, settlement: settlement))
     }
 
     /// Rules only: an entry without a completion, which the writer stage passes over.
@@ -88,7 +101,8 @@ public final class IngestPipeline: ObservationSink, Sendable {
 
     /// Storage only: the alert stage passes over it.
     public func store(_ batch: IngestBatch, profileID: String?, completion: @escaping @Sendable (Result<WriteOutcome, PostgresError>) -> Void) {
-        publish(IngestEntry(batch: batch, profileID: profileID, conditions: [], tick: nil, evaluated: true, completion: completion))
+        let settlement = Settlement(awaitingAlerts: false, completion: completion)
+        publish(IngestEntry(batch: batch, profileID: profileID, conditions: [], tick: nil, evaluated: true, settlement: settlement))
     }
 
     private func publish(_ entry: IngestEntry) {
@@ -141,7 +155,7 @@ public final class IngestPipeline: ObservationSink, Sendable {
 
     private static func refuse(_ entries: [IngestEntry]) {
         for entry in entries {
-            entry.completion?(.failure(PostgresError(message: "the pipeline is shut down; the batch was not stored", context: "publish to the ingest pipeline")))
+            entry.settlement?.refuse(PostgresError(message: "the pipeline is shut down; the batch was not stored", context: "publish to the ingest pipeline"))
         }
     }
 
@@ -177,7 +191,7 @@ private final class Ticker: Sendable {
             while running.load(ordering: .relaxed) {
                 Thread.sleep(forTimeInterval: interval.seconds)
                 let now = Timestamp(secondsSinceEpoch: Date().timeIntervalSince1970)
-                let tick = IngestEntry(batch: IngestBatch(observations: []), profileID: nil, conditions: [], tick: now, completion: nil)
+                let tick = IngestEntry(batch: IngestBatch(observations: []), profileID: nil, conditions: [], tick: now)
                 // A full ring delays the tick rather than blocking this thread forever at shutdown.
                 if (try? ring.tryPublish(tick)) == nil { break }
             }

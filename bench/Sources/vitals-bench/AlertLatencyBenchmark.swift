@@ -80,7 +80,7 @@ struct AlertLatencyBenchmark {
         let backgroundLoad = LoadGenerator(port: engine.mllpPort, senders: senders, firstMonitor: senders)
         async let background = backgroundLoad.run(.openLoop(rate: rate), for: duration)
         let phaseStart = ContinuousClock.now
-        let sent = try await sendProbes(port: engine.mllpPort, count: probes, interval: interval)
+        let (sent, acknowledged) = try await sendProbes(port: engine.mllpPort, count: probes, interval: interval)
         let load = try await background
         say("  background: \(load.messages.grouped) messages ACKed (\(load.negativeAcknowledgements) negative), \((Double(load.messages) / load.elapsed).rounded0)/s")
 
@@ -94,6 +94,7 @@ struct AlertLatencyBenchmark {
         let sse = latencies(sent: sent, arrived: streamArrivals)
         let kafkaDelivered = latencies(sent: sent, arrived: delivered.times)
         let kafkaRead = latencies(sent: sent, arrived: consumer.arrivals)
+        report("probe's AA (its rows and its alert stored)", latencies(sent: sent, arrived: acknowledged), sent: sent.count, target: nil)
         report("nurses' stream (SSE)", sse, sent: sent.count, target: Self.targetSSEp99)
         report("Kafka delivered (broker acknowledged, acks=all)", kafkaDelivered, sent: sent.count, target: Self.targetKafkaP99)
         report("Kafka record read back by a consumer", kafkaRead, sent: sent.count, target: nil)
@@ -103,11 +104,15 @@ struct AlertLatencyBenchmark {
         await engine.stop()
     }
 
-    /// Sends one critical report per fresh monitor; returns each probe's device and send time.
-    private func sendProbes(port: Int, count: Int, interval: Duration) async throws -> [String: ContinuousClock.Instant] {
+    /// Sends one critical report per fresh monitor; returns each probe's device with its send
+    /// time, and with the time its acknowledgement came.
+    private func sendProbes(
+        port: Int, count: Int, interval: Duration
+    ) async throws -> (sent: [String: ContinuousClock.Instant], acknowledged: [String: ContinuousClock.Instant]) {
         let client = try await MLLPClient.connect(host: "127.0.0.1", port: port)
         defer { Task { await client.close() } }
         var sent: [String: ContinuousClock.Instant] = [:]
+        var acknowledged: [String: ContinuousClock.Instant] = [:]
         let clock = ContinuousClock()
         let start = clock.now
         for index in 0..<count {
@@ -117,8 +122,9 @@ struct AlertLatencyBenchmark {
             let report = monitor.nextReport(at: now, criticalKind: .spo2)
             sent[monitor.deviceID] = clock.now
             _ = try await client.send(report.bytes)
+            acknowledged[monitor.deviceID] = clock.now
         }
-        return sent
+        return (sent, acknowledged)
     }
 
     /// First `raised` event per device on the stream, with when it arrived.
