@@ -216,6 +216,7 @@ let package = Package(
             name: "IngestTests",
             dependencies: [
                 "Ingest", "MLLP", "Storage", "Decoders", "DeviceProfiles", "DeviceSimulator", "TestSupport", "Telemetry",
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

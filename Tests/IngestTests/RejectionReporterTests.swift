@@ -3,6 +3,7 @@ import DeviceProfiles
 import Foundation
 import Ingest
 import Logging
+import MetricsTestKit
 import Storage
 import TestSupport
 import Testing
@@ -31,5 +32,27 @@ import VitalSigns
             #expect(!text.contains("DOE") && !text.contains("MRN-4471"), "\(entry)")
         }
         #expect(logs.all.contains { $0.level == .debug && $0.metadata["detail"] == detail })
+    }
+
+    @Test("rejected frames are counted per device for the first names only: names made up without end cannot grow the metrics without end")
+    func deviceSeriesAreBounded() throws {
+        let metrics = TestMetrics()
+        let reporter = RejectionReporter(recorder: nil, logger: Logger(label: "test.rejections") { _ in SwiftLogNoOpLogHandler() },
+                                         metricsFactory: metrics)
+        let limit = RejectionReporter.countedDevicesLimit
+        func reject(_ device: String?) {
+            reporter.reject(RejectedFrame(source: "mqtt", origin: "vitals/\(device ?? "")", device: device, reason: "invalid_json", detail: "", raw: []))
+        }
+        for number in 0..<(limit + 50) { reject("made-up-\(number)") }
+        reject("made-up-0")
+        reject(nil)
+
+        let series = metrics.counters.filter { $0.label == "mqtt_frames_rejected_total" }
+        #expect(series.count == limit + 2, "one per counted device, one for the others, one for frames without a device")
+        let counted = { (device: String) in try metrics.expectCounter("mqtt_frames_rejected_total", [("device", device), ("reason", "invalid_json")]).totalValue }
+        #expect(try counted("made-up-0") == 2, "a counted device keeps its own series")
+        #expect(try counted("made-up-\(limit - 1)") == 1)
+        #expect(try counted("other") == 50)
+        #expect(try counted("unknown") == 1)
     }
 }

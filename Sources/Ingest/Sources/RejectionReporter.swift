@@ -8,6 +8,10 @@ import Synchronization
 /// reason, logged once per device per minute (with the topic or port, never the payload), and
 /// kept whole in `rejected_frames`. The source itself goes on with the next frame.
 ///
+/// Device names come from topics any allowed publisher can make up, so only the first
+/// `countedDevicesLimit` of them get counter series of their own; the rest are counted as
+/// `other`, and the metrics endpoint stays bounded however many names a client invents.
+///
 /// The decoder's detail can quote the frame (a monitor left in HL7 mode sends PID lines with a
 /// patient's name), so it goes to the debug level only; the warning says which frame and why.
 public final class RejectionReporter: Sendable {
@@ -15,20 +19,27 @@ public final class RejectionReporter: Sendable {
     private let logger: Logger
     private let logInterval: Duration
     private let lastLogged = Mutex<[String: ContinuousClock.Instant]>([:])
+    private let countedDevices = Mutex<Set<String>>([])
+    private let metricsFactory: any MetricsFactory
 
     private static let rememberedLimit = 10_000
+    public static let countedDevicesLimit = 1_000
 
     /// `recorder` nil keeps counting and logging but stores nothing (e.g. no database in a tool).
-    public init(recorder: RejectedFrameRecorder?, logger: Logger, logInterval: Duration = .seconds(60)) {
+    public init(
+        recorder: RejectedFrameRecorder?, logger: Logger, logInterval: Duration = .seconds(60),
+        metricsFactory: any MetricsFactory = MetricsSystem.factory
+    ) {
         self.recorder = recorder
         self.logger = logger
         self.logInterval = logInterval
+        self.metricsFactory = metricsFactory
     }
 
     public func reject(_ frame: RejectedFrame) {
         Counter(label: "\(frame.source)_frames_rejected_total", dimensions: [
-            ("device", frame.device ?? "unknown"), ("reason", frame.reason),
-        ]).increment()
+            ("device", counterLabel(device: frame.device)), ("reason", frame.reason),
+        ], factory: metricsFactory).increment()
         recorder?.record(frame)
         let key = "\(frame.source)|\(frame.device ?? frame.origin)"
         let now = ContinuousClock.now
@@ -46,5 +57,16 @@ public final class RejectionReporter: Sendable {
         ]
         logger.warning("frame rejected", metadata: metadata)
         logger.debug("frame rejected: detail", metadata: metadata.merging(["detail": "\(frame.detail)"]) { $1 })
+    }
+
+    /// The device's own name while fewer than `countedDevicesLimit` names have been counted.
+    private func counterLabel(device: String?) -> String {
+        guard let device else { return "unknown" }
+        return countedDevices.withLock { counted in
+            if counted.contains(device) { return device }
+            guard counted.count < Self.countedDevicesLimit else { return "other" }
+            counted.insert(device)
+            return device
+        }
     }
 }
