@@ -68,7 +68,6 @@ public final class VitalsEngine: Sendable {
     /// The HTTP API, to run in the caller's service group.
     public let api: any Service
     public let mllpPort: Int
-    private let producer: KafkaProducer?
     private let monitor: AlertMonitor
     private let boundAPIPort = BoundPort()
 
@@ -96,16 +95,15 @@ public final class VitalsEngine: Sendable {
             let properties = KafkaForwarder.latencyProducerDefaults
                 .merging(kafka.properties) { _, chosen in chosen }
                 .merging(KafkaForwarder.requiredProducerProperties) { _, required in required }
-            let producer = try KafkaProducer(
-                configuration: KafkaProducerConfiguration(bootstrapServers: kafka.bootstrapServers, properties: properties), logger: logger
-            )
+            let producerConfiguration = KafkaProducerConfiguration(bootstrapServers: kafka.bootstrapServers, properties: properties)
             var forwarding = KafkaForwarder.Configuration()
             forwarding.topic = kafka.topic
-            self.producer = producer
-            forwarder = try KafkaForwarder(producer: producer, hub: hub, url: url, configuration: forwarding, logger: logger)
+            forwarder = try KafkaForwarder(
+                makeProducer: { () throws(KafkaError) in try KafkaProducer(configuration: producerConfiguration, logger: logger) },
+                hub: hub, url: url, configuration: forwarding, logger: logger
+            )
             logger.info("forwarding alert events to Kafka", metadata: ["topic": "\(kafka.topic)"])
         } else {
-            producer = nil
             forwarder = nil
             logger.warning("no Kafka configured: alert events wait in the outbox (alert_events) until it is")
         }
@@ -129,8 +127,7 @@ public final class VitalsEngine: Sendable {
         monitor.stop()
         writer.shutdown()
         hub.shutdown()
-        forwarder?.shutdown()
-        await producer?.shutdown()
+        await forwarder?.shutdown()
     }
 }
 

@@ -2,6 +2,7 @@ import Alerts
 import Foundation
 import Kafka
 import Storage
+import Synchronization
 import TestSupport
 import Testing
 import VitalSigns
@@ -10,15 +11,15 @@ import VitalSigns
 @Suite(.timeLimit(.minutes(3))) struct KafkaForwarderTests {
     let scope = AlertScope(facility: "KTH")
 
-    func start(_ url: String, _ kafka: KafkaFixture) throws -> (AlertHub, KafkaForwarder, KafkaProducer) {
+    func start(_ url: String, _ kafka: KafkaFixture, producers: ProducersMade = ProducersMade()) throws -> (AlertHub, KafkaForwarder) {
         var hubConfiguration = AlertHub.Configuration(facility: "KTH")
         hubConfiguration.escalationCheckInterval = .milliseconds(50)
         let hub = try AlertHub(url: url, configuration: hubConfiguration, logger: TestPostgres.logger)
-        let producer = try kafka.producer(KafkaForwarder.requiredProducerProperties)
         var configuration = KafkaForwarder.Configuration()
         configuration.topic = kafka.topic
-        let forwarder = try KafkaForwarder(producer: producer, hub: hub, url: url, configuration: configuration, logger: TestPostgres.logger)
-        return (hub, forwarder, producer)
+        let forwarder = try KafkaForwarder(makeProducer: producers.maker(kafka), hub: hub, url: url, configuration: configuration,
+                                           logger: TestPostgres.logger)
+        return (hub, forwarder)
     }
 
     func payload(_ record: KafkaConsumerRecord) -> [String: Any] {
@@ -29,7 +30,7 @@ import VitalSigns
     func delivery() async throws {
         let url = try TestPostgres.migratedDatabase()
         let kafka = try KafkaFixture.start(topic: "vitals.critical")
-        let (hub, forwarder, producer) = try start(url, kafka)
+        let (hub, forwarder) = try start(url, kafka)
         hub.submit([trigger(.raise(.critical), device: "0012A1FFFE000001", vital: "spo2")])
         hub.submit([trigger(.raise(.warning), device: "0012A1FFFE000002", vital: "heart_rate")])
         hub.submit([trigger(.clear, device: "0012A1FFFE000001", vital: "spo2")])
@@ -54,9 +55,8 @@ import VitalSigns
             try reader.execute("SELECT count(*) FROM alert_events WHERE delivered_at IS NULL").scalar == "0"
                 && reader.execute("SELECT count(*) FROM critical_events WHERE kafka_state <> 'delivered'").scalar == "0"
         }
-        forwarder.shutdown()
+        await forwarder.shutdown()
         hub.shutdown()
-        await producer.shutdown()
     }
 
     @Test("with brokers down and produce errors injected no event is lost or duplicated, and per-key order holds")
@@ -64,7 +64,7 @@ import VitalSigns
         let url = try TestPostgres.migratedDatabase()
         let kafka = try KafkaFixture.start(topic: "vitals.critical", partitions: 3)
         for partition in 0..<3 { try kafka.cluster.setPartitionLeader(topic: kafka.topic, partition: Int32(partition), brokerID: Int32(partition + 1)) }
-        let (hub, forwarder, producer) = try start(url, kafka)
+        let (hub, forwarder) = try start(url, kafka)
 
         for broker in 1...3 { try kafka.cluster.setBrokerDown(Int32(broker)) }
         try kafka.cluster.pushRequestErrors(apiKey: .produce, [.notLeaderForPartition, .requestTimedOut, .notLeaderForPartition])
@@ -102,16 +102,15 @@ import VitalSigns
             let types = records.filter { $0.keyText == device }.map { (payload($0)["alert"] as? [String: Any])?["severity"] as? String }
             #expect(types == ["warning", "critical", "emergency"])
         }
-        forwarder.shutdown()
+        await forwarder.shutdown()
         hub.shutdown()
-        await producer.shutdown()
     }
 
     @Test("a shutdown with an event in flight waits for Kafka's confirmation and records it, so the next start does not send it again")
     func shutdownRecordsWhatIsInFlight() async throws {
         let url = try TestPostgres.migratedDatabase()
         let kafka = try KafkaFixture.start(topic: "vitals.critical")
-        let (hub, forwarder, producer) = try start(url, kafka)
+        let (hub, forwarder) = try start(url, kafka)
         hub.submit([trigger(.raise(.critical), device: "A", vital: "spo2")])
         _ = try await kafka.readBack(1)
         try await waitUntil(timeout: .seconds(20)) { forwarder.pendingCount == 0 }
@@ -120,9 +119,8 @@ import VitalSigns
         hub.submit([trigger(.raise(.critical), device: "B", vital: "spo2")])
         try await waitUntil(timeout: .seconds(20), "the event in flight") { forwarder.inFlightCount == 1 }
         for broker in 1...3 { try kafka.cluster.setBrokerUp(Int32(broker)) }
-        forwarder.shutdown()
+        await forwarder.shutdown()
         hub.shutdown()
-        await producer.shutdown()
         let reader = try PostgresConnection(url: url)
         defer { reader.close() }
         #expect(try reader.execute("SELECT count(*) FROM alert_events WHERE delivered_at IS NULL").scalar == "0")
@@ -137,7 +135,7 @@ import VitalSigns
         defer { hub.shutdown() }
         // Records over 1,000 bytes are refused by the producer itself; a small window makes the
         // outbox's reload after the failure see only part of what is queued.
-        let producer = try kafka.producer(KafkaForwarder.requiredProducerProperties.merging(["message.max.bytes": "1000"]) { $1 })
+        let producers = ProducersMade(["message.max.bytes": "1000"])
         var configuration = KafkaForwarder.Configuration()
         configuration.topic = kafka.topic
         configuration.maxInFlight = 2
@@ -145,7 +143,8 @@ import VitalSigns
         for index in 0..<8 { hub.submit([trigger(.raise(.critical), device: "D\(index)")]) }
         try await waitUntil(timeout: .seconds(20), "nine events committed") { hub.latestEventID == 9 }
         // Started with all nine committed: they come from the outbox's backlog, queued at once.
-        let forwarder = try KafkaForwarder(producer: producer, hub: hub, url: url, configuration: configuration, logger: TestPostgres.logger)
+        let forwarder = try KafkaForwarder(makeProducer: producers.maker(kafka), hub: hub, url: url, configuration: configuration,
+                                           logger: TestPostgres.logger)
         let records = try await kafka.readBack(8)
         let ids = records.compactMap { payload($0)["eventId"] as? Int }
         #expect(ids.sorted() == Array(2...9))
@@ -155,8 +154,7 @@ import VitalSigns
             try reader.execute("SELECT count(*) FROM alert_events WHERE delivered_at IS NOT NULL").scalar == "8"
         }
         #expect(forwarder.pendingCount == 1)
-        forwarder.shutdown()
-        await producer.shutdown()
+        await forwarder.shutdown()
         #expect(try kafka.storedCount() == 8)
         #expect(try reader.execute("SELECT id FROM alert_events WHERE delivered_at IS NULL").rows == [["1"]])
     }
@@ -178,12 +176,12 @@ import VitalSigns
         }
         let hub = try AlertHub(url: url, configuration: AlertHub.Configuration(facility: "KTH"), logger: TestPostgres.logger)
         defer { hub.shutdown() }
-        let producer = try kafka.producer(KafkaForwarder.requiredProducerProperties)
         var configuration = KafkaForwarder.Configuration()
         configuration.topic = kafka.topic
         configuration.pageSize = 100
         configuration.maxInFlight = 50
-        let forwarder = try KafkaForwarder(producer: producer, hub: hub, url: url, configuration: configuration, logger: TestPostgres.logger)
+        let forwarder = try KafkaForwarder(makeProducer: ProducersMade().maker(kafka), hub: hub, url: url, configuration: configuration,
+                                           logger: TestPostgres.logger)
         // What the forwarder holds stays within two pages, what is in flight, and the "more to read" mark.
         var mostHeld = 0
         try await waitUntil(timeout: .seconds(120), pollEvery: .milliseconds(5), "the backlog delivered") {
@@ -202,8 +200,7 @@ import VitalSigns
             #expect(keyIDs == keyIDs.sorted(), "key \(key)")
         }
         #expect(try kafka.storedCount() == Int64(events))
-        forwarder.shutdown()
-        await producer.shutdown()
+        await forwarder.shutdown()
     }
 
     @Test("events committed while no forwarder ran are sent at its start; delivered ones are not sent again")
@@ -211,25 +208,72 @@ import VitalSigns
         let url = try TestPostgres.migratedDatabase()
         let kafka = try KafkaFixture.start(topic: "vitals.critical")
         do {
-            let (hub, forwarder, producer) = try start(url, kafka)
+            let (hub, forwarder) = try start(url, kafka)
             hub.submit([trigger(.raise(.critical), device: "A", vital: "spo2")])
             _ = try await kafka.readBack(1)
             try await waitUntil(timeout: .seconds(20)) { forwarder.pendingCount == 0 }
-            forwarder.shutdown()
+            await forwarder.shutdown()
             // The hub goes on without a forwarder: these wait in the outbox.
             hub.submit([trigger(.raise(.critical), device: "B", vital: "spo2")])
             hub.submit([trigger(.clear, device: "A", vital: "spo2")])
             try await waitUntil(timeout: .seconds(20)) { hub.latestEventID >= 3 }
             hub.shutdown()
-            await producer.shutdown()
         }
-        let (hub, forwarder, producer) = try start(url, kafka)
+        let (hub, forwarder) = try start(url, kafka)
         let records = try await kafka.readBack(3)
         try await waitUntil(timeout: .seconds(20)) { forwarder.pendingCount == 0 }
         #expect(try kafka.storedCount() == 3)
         #expect(records.map { payload($0)["eventId"] as? Int }.compactMap { $0 }.sorted() == [1, 2, 3])
-        forwarder.shutdown()
+        await forwarder.shutdown()
         hub.shutdown()
-        await producer.shutdown()
+    }
+
+    @Test("a producer that hits a fatal error is replaced: the events it had not delivered and every later one arrive, each once")
+    func aFatalProducerErrorIsRecovered() async throws {
+        let url = try TestPostgres.migratedDatabase()
+        let kafka = try KafkaFixture.start(topic: "vitals.critical")
+        let producers = ProducersMade()
+        let (hub, forwarder) = try start(url, kafka, producers: producers)
+        hub.submit([trigger(.raise(.critical), device: "BEFORE")])
+        _ = try await kafka.readBack(1)
+        try await waitUntil(timeout: .seconds(20), "the first delivery recorded") { forwarder.pendingCount == 0 }
+
+        // As a broker that lost acknowledged records would: the producer can send nothing more.
+        let first = try #require(producers.all.first)
+        try first.simulateFatalError(KafkaErrorCode(rawValue: 45), reason: "out of order sequence number (simulated)")
+        #expect(first.fatalError != nil)
+        for device in ["AFTER-1", "AFTER-2", "AFTER-3"] { hub.submit([trigger(.raise(.critical), device: device)]) }
+
+        let records = try await kafka.readBack(4)
+        try await waitUntil(timeout: .seconds(20), "every delivery recorded") { forwarder.pendingCount == 0 }
+        #expect(records.map(\.keyText).sorted() == ["AFTER-1", "AFTER-2", "AFTER-3", "BEFORE"])
+        #expect(try kafka.storedCount() == 4)
+        #expect(producers.all.count == 2 && forwarder.producerReplacements == 1)
+        let reader = try PostgresConnection(url: url)
+        defer { reader.close() }
+        #expect(try reader.execute("SELECT count(*) FROM alert_events WHERE delivered_at IS NULL").scalar == "0")
+        await forwarder.shutdown()
+        hub.shutdown()
+    }
+}
+
+/// Makes the forwarder's producers against a fixture's cluster, and keeps them for the test.
+final class ProducersMade: Sendable {
+    private let properties: [String: String]
+    private let made = Mutex<[KafkaProducer]>([])
+
+    init(_ properties: [String: String] = [:]) {
+        self.properties = KafkaForwarder.requiredProducerProperties.merging(properties) { $1 }
+    }
+
+    var all: [KafkaProducer] { made.withLock { $0 } }
+
+    func maker(_ kafka: KafkaFixture) -> @Sendable () throws(KafkaError) -> KafkaProducer {
+        { [self] () throws(KafkaError) in
+            let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(bootstrapServers: kafka.cluster.bootstrapServers,
+                                                                                       properties: properties), logger: kafka.logger)
+            made.withLock { $0.append(producer) }
+            return producer
+        }
     }
 }

@@ -22,6 +22,10 @@ import Synchronization
 /// refuses for good (too large, not authorised) is sent again after the outbox is reloaded, so
 /// it arrives behind its key's records that were already in flight: each event carries its whole
 /// alert, and consumers keep the one with the highest `eventId` per alert (the schema says so).
+///
+/// The forwarder owns its producer, made by `makeProducer`. A producer that hits a fatal error
+/// (the idempotent producer can no longer keep its guarantees) sends nothing more: it is shut
+/// down and replaced by a new one, and what it had not delivered goes again from the outbox.
 public final class KafkaForwarder: Sendable {
     public struct Configuration: Sendable {
         public var topic: String = "vitals.critical"
@@ -41,12 +45,17 @@ public final class KafkaForwarder: Sendable {
     /// the sockets, and no linger (librdkafka waits 5 ms by default to batch). The caller's settings win.
     public static let latencyProducerDefaults: [String: String] = ["socket.nagle.disable": "true", "linger.ms": "0"]
 
-    private let producer: KafkaProducer
     private let state: ForwarderState
+    private let sender: OutboxSender
     private let threads = DispatchGroup()
 
-    public init(producer: KafkaProducer, hub: AlertHub, url: String, configuration: Configuration = .init(), logger: Logger) throws(PostgresError) {
-        self.producer = producer
+    /// Makes the first producer at once (and fails if it cannot), and a new one whenever the
+    /// current one hits a fatal error.
+    public init(
+        makeProducer: @escaping @Sendable () throws(KafkaError) -> KafkaProducer, hub: AlertHub, url: String,
+        configuration: Configuration = .init(), logger: Logger
+    ) throws {
+        let producer = try makeProducer()
         state = ForwarderState(pageSize: max(1, configuration.pageSize))
         let state = state
         // The outbox is read by the sending thread, a page at a time, until it is caught up;
@@ -55,7 +64,11 @@ public final class KafkaForwarder: Sendable {
         let store = try AlertStore(url: url, confirmationsOnly: true)
         // Two threads, so that sending never waits for the database: a confirmation's update can
         // queue behind row locks and WAL flushes for hundreds of milliseconds under load.
-        let sender = OutboxSender(producer: producer, store: store, url: url, facility: hub.facility, state: state, configuration: configuration, logger: logger)
+        let sender = OutboxSender(
+            producer: producer, makeProducer: makeProducer, store: store, url: url, facility: hub.facility, state: state,
+            configuration: configuration, logger: logger
+        )
+        self.sender = sender
         let recorder = try ConfirmationRecorder(url: url, state: state, logger: logger)
         start("nc-kafka-outbox", sender.run)
         start("nc-kafka-confirm", recorder.run)
@@ -87,16 +100,19 @@ public final class KafkaForwarder: Sendable {
     public var inFlightCount: Int { state.inFlightCount }
 
     /// Stops sending, waits up to `drainTimeout` for Kafka to confirm what is in flight, records
-    /// the confirmations, and returns when both outbox threads have ended. Call it before the
-    /// producer's shutdown: that delivers what is in flight too, but too late for the
-    /// confirmations to be recorded, and the events would go out again at the next start.
+    /// the confirmations, and when both outbox threads have ended shuts the producer down.
     /// Undelivered events stay in the outbox for the next start. Idempotent.
-    public func shutdown(drainTimeout: Duration = .seconds(10)) {
+    public func shutdown(drainTimeout: Duration = .seconds(10)) async {
         state.stopSending()
         state.waitUntilNothingInFlight(timeout: drainTimeout.seconds)
         state.close()
         threads.wait()
+        // The sending thread has ended: its producer is no longer replaced.
+        await sender.producer.shutdown()
     }
+
+    /// Producers made after the first because one hit a fatal error.
+    public var producerReplacements: Int { state.producerReplacements }
 }
 
 /// What the hub, Kafka's delivery callbacks and the outbox thread share.
@@ -123,6 +139,7 @@ final class ForwarderState: @unchecked Sendable {
     /// Cleared when shutting down: what is in flight is still confirmed, nothing more is sent.
     private var sending = true
     private var closed = false
+    private var replacements = 0
     private var deliveryObservers: [@Sendable (StoredAlertEvent) -> Void] = []
 
     init(pageSize: Int) {
@@ -262,6 +279,18 @@ final class ForwarderState: @unchecked Sendable {
 
     var inFlightCount: Int { condition.withLock { inFlight.count } }
 
+    var producerReplacements: Int { condition.withLock { replacements } }
+
+    /// A new producer replaced one that failed for good, after every report of the old one's
+    /// records came in: the reload that follows covers what it failed, so nothing waits for
+    /// another failure's pause.
+    func replacedProducer() {
+        condition.withLock {
+            replacements += 1
+            failed = false
+        }
+    }
+
     func stopSending() {
         condition.withLock {
             sending = false
@@ -287,9 +316,10 @@ final class ForwarderState: @unchecked Sendable {
 /// The outbox's sending thread: hands committed events to the producer in id order, and after
 /// a failed send reloads the undelivered part of the outbox.
 private final class OutboxSender: @unchecked Sendable {
-    // Thread-confined to the sending thread.
+    // Thread-confined to the sending thread (`producer` read by `shutdown` once it has ended).
     private var store: AlertStore
-    private let producer: KafkaProducer
+    private(set) var producer: KafkaProducer
+    private let makeProducer: @Sendable () throws(KafkaError) -> KafkaProducer
     private let url: String
     private let facility: String
     private let state: ForwarderState
@@ -298,12 +328,14 @@ private final class OutboxSender: @unchecked Sendable {
     private let sent = Counter(label: "kafka_alert_events_sent_total")
     private let confirmed = Counter(label: "kafka_alert_events_delivered_total")
     private let failures = Counter(label: "kafka_alert_events_failed_total")
+    private let replacements = Counter(label: "kafka_producer_replacements_total")
 
     init(
-        producer: KafkaProducer, store: AlertStore, url: String, facility: String, state: ForwarderState,
-        configuration: KafkaForwarder.Configuration, logger: Logger
+        producer: KafkaProducer, makeProducer: @escaping @Sendable () throws(KafkaError) -> KafkaProducer, store: AlertStore, url: String,
+        facility: String, state: ForwarderState, configuration: KafkaForwarder.Configuration, logger: Logger
     ) {
         self.producer = producer
+        self.makeProducer = makeProducer
         self.store = store
         self.url = url
         self.facility = facility
@@ -389,16 +421,45 @@ private final class OutboxSender: @unchecked Sendable {
         }
     }
 
-    /// A record failed for good (the producer gave up or refused it): after a pause, resend the
-    /// undelivered part of the outbox from the database, in id order.
+    /// A record failed for good (the producer gave up or refused it): after a pause (none when
+    /// the producer was replaced), resend the undelivered part of the outbox from the database,
+    /// in id order.
     private func recoverAfterFailure() {
-        Thread.sleep(forTimeInterval: 1)
+        if let fatal = producer.fatalError {
+            replaceProducer(after: fatal)
+        } else {
+            Thread.sleep(forTimeInterval: 1)
+        }
         do throws(PostgresError) {
             if !store.connection.isConnected { store = try AlertStore(url: url, confirmationsOnly: true) }
             state.reload(try store.undeliveredEvents(after: 0, limit: configuration.maxInFlight, facility: facility))
         } catch {
             logger.warning("outbox not readable; retrying", metadata: ["error": "\(error.redactedDescription)"])
             state.fail(nil)
+        }
+    }
+
+    /// Shuts the failed producer down first, so that every report of its records (failures, which
+    /// the outbox sends again) has come before a new producer sends any of them. A producer that
+    /// cannot be made is tried again at the next failure, a second later.
+    private func replaceProducer(after fatal: KafkaError) {
+        logger.error("Kafka producer failed for good; replacing it, and sending what it had not delivered again from the outbox",
+                     metadata: ["error": "\(fatal)"])
+        let failed = producer
+        let stopped = DispatchSemaphore(value: 0)
+        Task {
+            await failed.shutdown(timeout: .zero)
+            stopped.signal()
+        }
+        stopped.wait()
+        do throws(KafkaError) {
+            producer = try makeProducer()
+            state.replacedProducer()
+            replacements.increment()
+            learnTopic()
+        } catch {
+            logger.error("a new Kafka producer could not be made; trying again", metadata: ["error": "\(error)"])
+            Thread.sleep(forTimeInterval: 1)
         }
     }
 }

@@ -81,4 +81,15 @@ public final class KafkaProducer: Sendable {
     /// Records accepted by `send` whose delivery report has not been handled yet; 0 after
     /// shutdown.
     public var outstandingCount: Int { core.outstandingCount }
+
+    /// Set once the idempotent producer has hit a fatal error (the broker lost records it had
+    /// acknowledged, a sequence went out of order): it sends nothing more, and only a new
+    /// producer can go on.
+    public var fatalError: KafkaError? { core.fatalError }
+
+    /// librdkafka's own fault injection (`rd_kafka_test_fatal_error`): raises a fatal error as a
+    /// broker would, so that tests can check what an application does then. Not for production.
+    public func simulateFatalError(_ code: KafkaErrorCode, reason: String) throws(KafkaError) {
+        try core.simulateFatalError(code, reason: reason)
+    }
 }

@@ -92,6 +92,27 @@ final class ProducerCore: Sendable {
 
     var outstandingCount: Int { outstanding.load(ordering: .relaxed) }
 
+    /// The error that made the producer unusable (`rd_kafka_fatal_error`), if one did; nil after
+    /// shutdown.
+    var fatalError: KafkaError? {
+        state.withLock { state in
+            guard case .running = state.phase else { return nil }
+            var buffer = [CChar](repeating: 0, count: 512)
+            let code = KafkaErrorCode(rd_kafka_fatal_error(handle.pointer, &buffer, buffer.count))
+            guard code != .noError else { return nil }
+            return KafkaError(code: code, message: text(of: buffer),
+                              context: "produce (fatal producer error)")
+        }
+    }
+
+    func simulateFatalError(_ code: KafkaErrorCode, reason: String) throws(KafkaError) {
+        try state.withLock { (state: inout State) throws(KafkaError) in
+            guard case .running = state.phase else { throw KafkaError.shutDown("producer", context: "simulate a fatal error") }
+            let result = KafkaErrorCode(rd_kafka_test_fatal_error(handle.pointer, code.cValue, reason))
+            guard result == .noError else { throw KafkaError(code: result, context: "simulate a fatal error") }
+        }
+    }
+
     /// Blocks the producer's callers for up to `timeout`: meant for start-up, before records flow.
     func partitionCount(of topic: String, timeout: Duration) throws(KafkaError) -> Int {
         let context = "read metadata of topic \(topic)"
