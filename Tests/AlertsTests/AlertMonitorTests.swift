@@ -56,6 +56,40 @@ import VitalSigns
         #expect(alerts.first { $0.patient?.id == "COPD-1" }?.value == 79)
     }
 
+    /// "é" as one scalar and as "e" with a combining accent: Swift's `==` calls them equal, the
+    /// database's keys (and the devices) do not.
+    @Test("two devices whose ids differ only in how an accent is encoded each get their own alert, and clear only their own")
+    func devicesAreToldApartByTheirBytes() async throws {
+        let url = try TestPostgres.migratedDatabase()
+        let hub = try Self.hub(url)
+        defer { hub.shutdown() }
+        let monitor = AlertMonitor(hub: hub, profiles: try Self.repositoryProfiles(), settingsURL: nil, logger: TestPostgres.logger)
+        let composed = "monitor-\u{E9}", decomposed = "monitor-e\u{301}"
+        #expect(composed == decomposed && Array(composed.utf8) != Array(decomposed.utf8), "the test needs two spellings Swift calls equal")
+        let now = Timestamp(secondsSinceEpoch: Date().timeIntervalSince1970)
+        func spo2(_ value: Double, device: String, after seconds: Int64) -> Observation {
+            Observation(
+                time: Timestamp(microsecondsSinceEpoch: now.microsecondsSinceEpoch + seconds * 1_000_000), patient: nil, deviceID: device,
+                location: "ICU^1^A", kind: .spo2, code: ObservationCode(code: "150456", system: "MDC"), value: value, unit: .percent
+            )
+        }
+        monitor.consume(observations: [spo2(80, device: composed, after: 0)], profileID: "generic-pcd01", conditions: [], tick: nil)
+        monitor.consume(observations: [spo2(80, device: decomposed, after: 1)], profileID: "generic-pcd01", conditions: [], tick: nil)
+        let scope = AlertScope(facility: "KTH")
+        try await waitUntil(timeout: .seconds(10), "an alert for each device") { hub.openAlerts(in: scope).count == 2 }
+        #expect(Set(hub.openAlerts(in: scope).map { Array($0.device.utf8) }) == [Array(composed.utf8), Array(decomposed.utf8)])
+
+        // Back in range on one device for long enough to clear: only that device's alert goes.
+        for second in Int64(2)...Int64(40) {
+            monitor.consume(observations: [spo2(97, device: decomposed, after: second)], profileID: "generic-pcd01", conditions: [], tick: nil)
+        }
+        try await waitUntil(timeout: .seconds(10), "the cleared device's alert resolved") { hub.openAlerts(in: scope).count == 1 }
+        #expect(hub.openAlerts(in: scope).map { Array($0.device.utf8) } == [Array(composed.utf8)])
+        let reader = try PostgresConnection(url: url)
+        defer { reader.close() }
+        #expect(try reader.execute("SELECT count(*) FROM critical_events").scalar == "2")
+    }
+
     @Test("a condition that persists after a clinician resolved its alert raises a new one")
     func aResolvedAlertWhoseConditionPersistsIsRaisedAgain() async throws {
         let url = try TestPostgres.migratedDatabase()

@@ -9,11 +9,13 @@ import VitalSigns
 /// (with their ids and times).
 struct AlertLifecycle {
     let facility: String
-    private(set) var unresolved: [String: Alert] = [:]
+    /// By key as its bytes (`ExactText`): the database's unique key compares them so, and two
+    /// devices whose ids differ only in how an accent is encoded must not share an alert.
+    private var unresolved: [ExactText: Alert] = [:]
 
     init(facility: String, unresolved: [Alert]) {
         self.facility = facility
-        for alert in unresolved { self.unresolved[alert.key] = alert }
+        for alert in unresolved { self.unresolved[ExactText(alert.key)] = alert }
     }
 
     func alert(id: Int64) -> Alert? {
@@ -29,7 +31,7 @@ struct AlertLifecycle {
     }
 
     private func decide(_ trigger: AlertTrigger, at now: Timestamp) -> [AlertChange] {
-        let existing = unresolved[trigger.key]
+        let existing = unresolved[ExactText(trigger.key)]
         switch trigger.action {
         case .raise(let severity):
             guard var alert = existing else { return [AlertChange(alert: newAlert(trigger, severity: severity), event: .raised)] }
@@ -116,12 +118,13 @@ struct AlertLifecycle {
     }
 
     private mutating func record(_ change: AlertChange) {
-        unresolved[change.alert.key] = change.alert.state == .resolved ? nil : change.alert
+        unresolved[ExactText(change.alert.key)] = change.alert.state == .resolved ? nil : change.alert
     }
 
     /// Forgets a raise the database refused (the key is open in another engine's hands).
     mutating func discard(_ change: AlertChange) {
-        if change.event == .raised, unresolved[change.alert.key]?.id == 0 { unresolved[change.alert.key] = nil }
+        let key = ExactText(change.alert.key)
+        if change.event == .raised, unresolved[key]?.id == 0 { unresolved[key] = nil }
     }
 
     /// Takes in committed events: their alerts (with ids and times) are the new truth.

@@ -25,7 +25,7 @@ public final class AlertMonitor: @unchecked Sendable {
     /// Keeps the devices the silence rule watches across restarts; nil without a database.
     private let watchRecorder: WatchedDeviceRecorder?
     /// The watched devices as last handed to `watchRecorder`, and when (on the ticks' clock).
-    private var recordedWatches: [String: WatchedDevice] = [:]
+    private var recordedWatches: [ExactText: WatchedDevice] = [:]
     private var watchesRecordedAt: Timestamp?
 
     /// How often the watched devices are written: a device that stops within this time of an
@@ -150,8 +150,8 @@ public final class AlertMonitor: @unchecked Sendable {
     /// Hands the watched devices that changed since the last time to the recorder.
     private func recordWatches() {
         guard let watchRecorder else { return }
-        for device in evaluator.watchedDevices where recordedWatches[device.deviceID] != device {
-            if watchRecorder.record(device) { recordedWatches[device.deviceID] = device }
+        for device in evaluator.watchedDevices where recordedWatches[ExactText(device.deviceID)] != device {
+            if watchRecorder.record(device) { recordedWatches[ExactText(device.deviceID)] = device }
         }
     }
 

@@ -65,7 +65,7 @@ final class AlertStore {
     /// stored one by one, and an attempt whose answer was lost can be recognised (`isStored`).
     func events(for changes: [AlertChange], at now: Timestamp) throws(PostgresError) -> [AlertEvent] {
         var events: [AlertEvent] = []
-        var insertedIDs: [String: Int64] = [:]
+        var insertedIDs: [ExactText: Int64] = [:]
         for change in changes {
             var alert = change.alert
             switch change.event {
@@ -73,13 +73,13 @@ final class AlertStore {
                 alert.id = try alertIDs.next(connection)
                 alert.raisedAt = now
                 alert.escalatedAt = now
-                insertedIDs[alert.key] = alert.id
+                insertedIDs[ExactText(alert.key)] = alert.id
             case .acknowledged: alert.acknowledgedAt = now
             case .resolved: alert.resolvedAt = now
             case .escalated: alert.escalatedAt = now
             }
             // A change to an alert raised earlier in the same batch.
-            if alert.id == 0, let inserted = insertedIDs[alert.key] {
+            if alert.id == 0, let inserted = insertedIDs[ExactText(alert.key)] {
                 alert.id = inserted
                 alert.raisedAt = now
             }

@@ -55,14 +55,14 @@ extension AlertEvaluator {
     /// Heard at the latest tick (before the first one, at the reading's own time).
     mutating func heard(_ deviceID: String, at time: Timestamp, context: AlertContext, samplingInterval: Duration?) -> [AlertSignal] {
         let heardAt = clock ?? time
-        var device = devices[deviceID] ?? DeviceActivity(lastHeard: heardAt)
+        var device = devices[ExactText(deviceID)] ?? DeviceActivity(lastHeard: heardAt)
         if heardAt > device.lastHeard { device.lastHeard = heardAt }
         if let samplingInterval { device.allowedSilence = rules.silence.allowedSilence(samplingInterval: samplingInterval) }
         device.patient = context.patient ?? device.patient
         device.location = context.location ?? device.location
         let wasSilent = device.isSilent
         device.isSilent = false
-        devices[deviceID] = device
+        devices[ExactText(deviceID)] = device
         guard wasSilent else { return [] }
         return [silenceSignal(.clear, deviceID: deviceID, device: device, at: time)]
     }
@@ -74,7 +74,7 @@ extension AlertEvaluator {
             if device.lastHeard > now { devices[deviceID]?.lastHeard = now }
             guard let allowed = device.allowedSilence, now.duration(since: device.lastHeard) > allowed else { continue }
             devices[deviceID]?.isSilent = true
-            signals.append(silenceSignal(.raise, deviceID: deviceID, device: device, at: now))
+            signals.append(silenceSignal(.raise, deviceID: deviceID.text, device: device, at: now))
         }
         return signals
     }
@@ -92,7 +92,7 @@ extension AlertEvaluator {
     public var watchedDevices: [WatchedDevice] {
         devices.compactMap { deviceID, device in
             device.allowedSilence.map {
-                WatchedDevice(deviceID: deviceID, lastHeard: device.lastHeard, allowedSilence: $0, patient: device.patient,
+                WatchedDevice(deviceID: deviceID.text, lastHeard: device.lastHeard, allowedSilence: $0, patient: device.patient,
                               location: device.location, isSilent: device.isSilent)
             }
         }
@@ -105,14 +105,15 @@ extension AlertEvaluator {
     /// clinician resolved stays resolved). A device heard already in this run keeps what it has,
     /// and takes from the watch only what it lacks (its allowed silence, patient, location).
     public mutating func restoreWatch(_ watched: WatchedDevice, from start: Timestamp) {
-        var device = devices[watched.deviceID] ?? DeviceActivity(lastHeard: max(watched.lastHeard, start))
+        let deviceID = ExactText(watched.deviceID)
+        var device = devices[deviceID] ?? DeviceActivity(lastHeard: max(watched.lastHeard, start))
         // A device whose open silence alarm was resumed has no time of its own yet.
         device.lastHeard = max(device.lastHeard, watched.lastHeard)
         device.allowedSilence = device.allowedSilence ?? watched.allowedSilence
         device.patient = device.patient ?? watched.patient
         device.location = device.location ?? watched.location
-        if devices[watched.deviceID] == nil { device.isSilent = watched.isSilent }
-        devices[watched.deviceID] = device
+        if devices[deviceID] == nil { device.isSilent = watched.isSilent }
+        devices[deviceID] = device
     }
 
     static func silenceKey(_ deviceID: String) -> AlertKey {

@@ -15,7 +15,8 @@ public struct AlertEvaluator: Sendable {
     var patientSettings: [PatientIdentifier: PatientAlertSettings] = [:]
     var alerts: [AlertKey: TrackedAlert] = [:]
     var windows: [WindowKey: SampleWindow] = [:]
-    var devices: [String: DeviceActivity] = [:]
+    /// By device id as its bytes (`ExactText`), as everything that stores it compares it.
+    var devices: [ExactText: DeviceActivity] = [:]
     var news2Readings: [AlertSubject: NEWS2Readings] = [:]
     /// The latest tick's `now`: when a device is heard from, on the clock silence is judged by.
     var clock: Timestamp?
@@ -46,7 +47,7 @@ public struct AlertEvaluator: Sendable {
     public var openAlerts: [AlertKey: Severity] {
         var open = alerts.compactMapValues(\.open)
         for (deviceID, device) in devices where device.isSilent {
-            open[Self.silenceKey(deviceID)] = rules.silence.severity
+            open[Self.silenceKey(deviceID.text)] = rules.silence.severity
         }
         return open
     }
@@ -82,7 +83,7 @@ public struct AlertEvaluator: Sendable {
         let band = settings?.thresholds[observation.kind] ?? profile.bands.band(observation.kind, population: population)
         let rule = rules.threshold(for: observation.kind)
         signals += evaluate(
-            AlertKey(subject: subject, kind: observation.kind, rule: .threshold), from: observation.deviceID, at: observation.time,
+            AlertKey(subject: subject, kind: observation.kind, rule: .threshold), from: ExactText(observation.deviceID), at: observation.time,
             level: band?.classify(observation.value) ?? .normal,
             clearing: band?.isInside(observation.value, byMargin: rule.clearMargin) ?? true,
             timing: .init(warning: rule.warning.raiseAfter, critical: rule.critical.raiseAfter, clear: rule.clearAfter),
@@ -108,9 +109,9 @@ public struct AlertEvaluator: Sendable {
     /// until the device is heard from.
     public mutating func resume(_ key: AlertKey, severity: Severity) {
         if key.rule == .deviceSilent, case .device(let deviceID) = key.subject {
-            var device = devices[deviceID] ?? DeviceActivity(lastHeard: Timestamp(microsecondsSinceEpoch: 0))
+            var device = devices[ExactText(deviceID)] ?? DeviceActivity(lastHeard: Timestamp(microsecondsSinceEpoch: 0))
             device.isSilent = true
-            devices[deviceID] = device
+            devices[ExactText(deviceID)] = device
             return
         }
         guard alerts[key] == nil else { return }
@@ -183,7 +184,7 @@ public struct AlertEvaluator: Sendable {
     private mutating func rateOfChange(_ observation: Observation, subject: AlertSubject, context: AlertContext) -> [AlertSignal] {
         let applicable = rules.rateOfChange.filter { $0.kind == observation.kind }
         guard let longest = applicable.map(\.window).max() else { return [] }
-        let windowKey = WindowKey(subject: subject, deviceID: observation.deviceID, kind: observation.kind)
+        let windowKey = WindowKey(subject: subject, deviceID: ExactText(observation.deviceID), kind: observation.kind)
         guard windows[windowKey, default: SampleWindow()].append(observation.value, at: observation.time, keeping: longest),
               let window = windows[windowKey]
         else { return [] }
@@ -191,7 +192,7 @@ public struct AlertEvaluator: Sendable {
         for rule in applicable {
             let moved = window.change(rule.direction, within: rule.window)
             signals += evaluate(
-                AlertKey(subject: subject, kind: rule.kind, rule: rule.id), from: observation.deviceID, at: observation.time,
+                AlertKey(subject: subject, kind: rule.kind, rule: rule.id), from: ExactText(observation.deviceID), at: observation.time,
                 level: moved >= rule.change ? rule.severity : .normal, clearing: moved < rule.clearBelow,
                 timing: .init(raise: rule.trigger.raiseAfter, clear: rule.clearAfter),
                 context: context, escalationAfter: { _ in rule.trigger.escalationAfter }
@@ -235,7 +236,7 @@ public struct AlertEvaluator: Sendable {
     /// Feeds one evaluation to the key's tracker for `source` (the device that measured it) and
     /// turns the alert's transition into a signal. Keys with nothing open or pending are not kept.
     mutating func evaluate(
-        _ key: AlertKey, from source: String = TrackedAlert.anySource, at time: Timestamp, level: Severity, clearing: Bool,
+        _ key: AlertKey, from source: ExactText = TrackedAlert.anySource, at time: Timestamp, level: Severity, clearing: Bool,
         timing: AlertTracker.Timing, context: AlertContext, escalationAfter: (Severity) -> Duration
     ) -> [AlertSignal] {
         // Taken out while it changes, so that its trackers are changed in place, not copied.
@@ -286,7 +287,7 @@ struct AlertContext: Sendable {
 /// A trend is one device's: two devices' values side by side are not a change.
 struct WindowKey: Hashable, Sendable {
     var subject: AlertSubject
-    var deviceID: String
+    var deviceID: ExactText
     var kind: VitalKind
 }
 

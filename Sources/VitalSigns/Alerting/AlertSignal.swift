@@ -1,11 +1,31 @@
 /// Whom an alert is about: the patient, or the device while the patient is unknown.
-/// Technical alarms (silence, sensor off) are always about the device.
+/// Technical alarms (silence, sensor off) are always about the device. Equal and hashed by the
+/// identifiers' bytes (`ExactText`), as the database's alert keys compare them.
 public enum AlertSubject: Sendable, Hashable, Codable {
     case patient(PatientIdentifier)
     case device(String)
 
     public init(patient: PatientIdentifier?, deviceID: String) {
         self = patient.map(AlertSubject.patient) ?? .device(deviceID)
+    }
+
+    public static func == (lhs: AlertSubject, rhs: AlertSubject) -> Bool {
+        switch (lhs, rhs) {
+        case let (.patient(a), .patient(b)): a == b
+        case let (.device(a), .device(b)): ExactText(a) == ExactText(b)
+        default: false
+        }
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        switch self {
+        case .patient(let patient):
+            hasher.combine(0)
+            hasher.combine(patient)
+        case .device(let deviceID):
+            hasher.combine(1)
+            hasher.combine(ExactText(deviceID))
+        }
     }
 }
 

@@ -6,9 +6,10 @@
 struct TrackedAlert: Sendable {
     /// The source of inputs with no device to tell apart (NEWS2, a device's own alarms), and of
     /// an alert resumed after a restart.
-    static let anySource = ""
+    static let anySource = ExactText("")
 
-    private var trackers: [String: AlertTracker] = [:]
+    /// By device id as its bytes, as everything that stores it compares it.
+    private var trackers: [ExactText: AlertTracker] = [:]
     /// The alert's severity as announced; nil while none is open.
     private(set) var open: Severity?
     /// Who and where the latest input was about: what the next signal says.
@@ -40,8 +41,8 @@ struct TrackedAlert: Sendable {
     /// alert resumed after a restart is no one device's: every source's inputs escalate or clear
     /// it, as they did before the restart, until it clears.
     mutating func evaluate(
-        from source: String, at time: Timestamp, level: Severity, clearing: Bool, timing: AlertTracker.Timing,
-        isGone: (_ source: String) -> Bool
+        from source: ExactText, at time: Timestamp, level: Severity, clearing: Bool, timing: AlertTracker.Timing,
+        isGone: (_ source: ExactText) -> Bool
     ) -> AlertTracker.Transition? {
         if trackers.count > 1 || trackers[source] == nil {
             for (other, tracker) in trackers where other != source && other != Self.anySource && isGone(other) {
