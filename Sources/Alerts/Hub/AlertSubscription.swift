@@ -52,9 +52,13 @@ final class AlertSubscribers: Sendable {
     /// reconnects and resumes from its last event id.
     func publish(_ events: [AlertEvent]) {
         let current = entries.withLock { Array($0.values) }
+        // Each event is encoded once, when a stream first wants it, however many streams do.
+        var encoded = [StoredAlertEvent?](repeating: nil, count: events.count)
         for entry in current {
-            for event in events where entry.scope.contains(event.alert) {
-                if case .dropped = entry.continuation.yield(StoredAlertEvent(event)) {
+            for (index, event) in events.enumerated() where entry.scope.contains(event.alert) {
+                let stored = encoded[index] ?? StoredAlertEvent(event)
+                encoded[index] = stored
+                if case .dropped = entry.continuation.yield(stored) {
                     entry.continuation.finish()
                     break
                 }
