@@ -37,7 +37,10 @@ public struct EmbeddedPostgresError: Error, Sendable, CustomStringConvertible {
 /// use and reused afterwards, started and stopped with `pg_ctl`.
 ///
 /// - Listens on 127.0.0.1 only, on a free port (or the given one), with its unix socket in a
-///   private directory inside the data folder; local connections are trusted.
+///   private directory inside the data folder. Connections over that socket are trusted (only
+///   this user and the server's can reach it); TCP asks for a password, made at the first start
+///   and kept in `nilecare-password` in the data folder (readable by this user only), which
+///   `url` carries. Another user of the host cannot read or change the data.
 /// - Loads TimescaleDB (`shared_preload_libraries`) whenever `timescaledb.so` exists in
 ///   `pg_config --pkglibdir`.
 /// - Settings are written to `nilecare.conf` in the data folder at each start (included from
@@ -56,6 +59,7 @@ public final class EmbeddedPostgres: Sendable {
     private struct State {
         var port: Int?
         var socketDirectory: String?
+        var password = ""
         var binDirectory: String?
         var packageLibraryDirectory: String??
     }
@@ -64,6 +68,7 @@ public final class EmbeddedPostgres: Sendable {
     private let lifecycle = Mutex(())
 
     static let configFileName = "nilecare.conf"
+    public static let passwordFileName = "nilecare-password"
     /// What the cluster runs with unless `settings` says otherwise.
     ///
     /// `wal_init_zero`: a young cluster has no used WAL files to recycle, so each new 16 MB file
@@ -89,7 +94,7 @@ public final class EmbeddedPostgres: Sendable {
     public var url: String {
         state.withLock { state in
             guard let port = state.port else { return "" }
-            return Self.url(port: port, database: "postgres")
+            return Self.url(port: port, password: state.password, database: "postgres")
         }
     }
 
@@ -108,7 +113,7 @@ public final class EmbeddedPostgres: Sendable {
     public func url(database: String) -> String {
         state.withLock { state in
             guard let port = state.port else { return "" }
-            return Self.url(port: port, database: database)
+            return Self.url(port: port, password: state.password, database: database)
         }
     }
 
@@ -233,6 +238,7 @@ public final class EmbeddedPostgres: Sendable {
             if let requestedPort, requestedPort != running.port {
                 logger.warning("running server listens on port \(running.port), not the requested \(requestedPort)")
             }
+            try setPassword()
             return
         }
 
@@ -252,6 +258,7 @@ public final class EmbeddedPostgres: Sendable {
                     $0.port = port
                     $0.socketDirectory = socketDirectory
                 }
+                try setPassword()
                 logger.info("embedded PostgreSQL started", metadata: [
                     "port": "\(port)", "data_directory": "\(dataDirectory)",
                     "timescaledb": "\(timescaleAvailable ? "preloaded" : "not installed")",
@@ -383,6 +390,59 @@ public final class EmbeddedPostgres: Sendable {
             throw EmbeddedPostgresError(step: "write \(Self.configFileName)", output: "\(path): \(error)")
         }
         try chownToServerUser(path, recursive: false)
+        try writeAccessRules()
+    }
+
+    /// `pg_hba.conf`, rewritten at each start, so that a cluster made by an earlier build (which
+    /// trusted TCP too) asks for the password from then on.
+    private func writeAccessRules() throws {
+        let rules = """
+            # Written by NileCare's EmbeddedPostgres at each start: changes here are overwritten.
+            # The unix socket's folder is private to this user and the server's.
+            local all all trust
+            # TCP asks for the password kept in \(Self.passwordFileName).
+            host all all 127.0.0.1/32 scram-sha-256
+
+            """
+        let path = (dataDirectory as NSString).appendingPathComponent("pg_hba.conf")
+        do {
+            try rules.write(toFile: path, atomically: true, encoding: .utf8)
+        } catch {
+            throw EmbeddedPostgresError(step: "write pg_hba.conf", output: "\(path): \(error)")
+        }
+        try chownToServerUser(path, recursive: false)
+        _ = chmod(path, 0o600)
+    }
+
+    /// Reads the TCP password from the data folder (making it at the first start) and sets it on
+    /// the server over the trusted unix socket: the file is the truth, whatever the server held.
+    private func setPassword() throws {
+        let path = (dataDirectory as NSString).appendingPathComponent(Self.passwordFileName)
+        var password = (FileManager.default.contents(atPath: path).map { String(decoding: $0, as: UTF8.self) } ?? "")
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        if password.isEmpty {
+            var generator = SystemRandomNumberGenerator()
+            let digits = Array("0123456789abcdef")
+            password = String((0..<32).map { _ in digits[Int.random(in: 0..<16, using: &generator)] })
+            guard FileManager.default.createFile(atPath: path, contents: Data((password + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
+                throw EmbeddedPostgresError(step: "write \(Self.passwordFileName)", output: "\(path): \(String(cString: strerror(errno)))")
+            }
+        }
+        // Written into the statement below: letters and digits only.
+        guard password.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) }) else {
+            throw EmbeddedPostgresError(step: "read \(Self.passwordFileName)", output: "\(path) holds characters other than letters and digits: remove it to make a new one")
+        }
+        guard let socketURL = unixSocketURL() else {
+            throw EmbeddedPostgresError(step: "set the password", output: "the server's unix socket is not known")
+        }
+        do {
+            let connection = try PostgresConnection(url: socketURL)
+            defer { connection.close() }
+            try connection.execute("ALTER ROLE postgres PASSWORD '\(password)'")
+        } catch {
+            throw EmbeddedPostgresError(step: "set the password", output: error.redactedDescription)
+        }
+        state.withLock { $0.password = password }
     }
 
     // MARK: - Running server detection
@@ -628,8 +688,8 @@ public final class EmbeddedPostgres: Sendable {
 
     // MARK: - Formatting
 
-    static func url(port: Int, database: String) -> String {
-        "postgresql://postgres@127.0.0.1:\(port)/\(percentEncoded(database))"
+    static func url(port: Int, password: String, database: String) -> String {
+        "postgresql://postgres:\(percentEncoded(password))@127.0.0.1:\(port)/\(percentEncoded(database))"
     }
 
     static func percentEncoded(_ text: String) -> String {

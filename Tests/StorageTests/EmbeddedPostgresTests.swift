@@ -39,7 +39,7 @@ struct EmbeddedPostgresTests {
     func reuseAndStalePid() throws {
         let cluster = try TestPostgres.privateCluster()
         let url = try cluster.start(database: "keep")
-        #expect(url.hasPrefix("postgresql://postgres@127.0.0.1:"))
+        #expect(url.hasPrefix("postgresql://postgres:") && url.contains("@127.0.0.1:"))
         #expect(url.hasSuffix("/keep"))
         #expect(cluster.isRunning)
         let connection = try PostgresConnection(url: url)
@@ -76,6 +76,44 @@ struct EmbeddedPostgresTests {
         // A third instance adopts the running server instead of starting another.
         let adopter = EmbeddedPostgres(dataDirectory: cluster.dataDirectory, logger: logger)
         #expect(try adopter.start() == again.url)
+    }
+
+    @Test("TCP asks for the password kept in the data folder (readable by its owner only); a cluster that trusted TCP asks for it after its next start")
+    func tcpAsksForThePassword() throws {
+        let cluster = try TestPostgres.privateCluster()
+        let url = try cluster.start()
+        defer { try? cluster.stop() }
+        let port = try #require(cluster.port)
+        let passwordFile = cluster.dataDirectory + "/" + EmbeddedPostgres.passwordFileName
+        let password = try String(contentsOfFile: passwordFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(password.count == 32)
+        #expect(try FileManager.default.attributesOfItem(atPath: passwordFile)[.posixPermissions] as? Int == 0o600)
+        #expect(url.contains(":\(password)@"))
+        let withPassword = try PostgresConnection(url: url)
+        #expect(try withPassword.execute("SELECT 1").scalar == "1")
+        withPassword.close()
+        func refusal(_ url: String) -> String {
+            do {
+                try PostgresConnection(url: url).close()
+                return "connected"
+            } catch {
+                return error.message
+            }
+        }
+        #expect(refusal("postgresql://postgres@127.0.0.1:\(port)/postgres").contains("password"))
+        let wrong = refusal("postgresql://postgres:not-it@127.0.0.1:\(port)/postgres")
+        #expect(wrong.contains("password authentication failed"))
+        #expect(!wrong.contains("not-it"), "the password stays out of the message")
+
+        // A data folder of an earlier build: TCP trusted, no password made yet.
+        try cluster.stop()
+        try "local all all trust\nhost all all 127.0.0.1/32 trust\n".write(toFile: cluster.dataDirectory + "/pg_hba.conf", atomically: true, encoding: .utf8)
+        try FileManager.default.removeItem(atPath: passwordFile)
+        let restarted = try cluster.start()
+        let newPassword = try String(contentsOfFile: passwordFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(newPassword != password && restarted.contains(":\(newPassword)@"))
+        #expect(refusal("postgresql://postgres@127.0.0.1:\(try #require(cluster.port))/postgres").contains("password"))
+        #expect(refusal(restarted) == "connected")
     }
 
     @Test("freeTCPPort never hands out a port twice in one process, though the kernel offers some again")
