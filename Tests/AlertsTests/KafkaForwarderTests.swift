@@ -228,11 +228,12 @@ import VitalSigns
         hub.shutdown()
     }
 
-    @Test("a producer that hits a fatal error is replaced: the events it had not delivered and every later one arrive, each once")
+    @Test("a producer that hits a fatal error is replaced (again, when making the new one fails): the events it had not delivered and every later one arrive, each once")
     func aFatalProducerErrorIsRecovered() async throws {
         let url = try TestPostgres.migratedDatabase()
         let kafka = try KafkaFixture.start(topic: "vitals.critical")
-        let producers = ProducersMade()
+        // The first replacement fails to be made, as with a broker address that does not resolve for a moment.
+        let producers = ProducersMade(failingAttempts: [2])
         let (hub, forwarder) = try start(url, kafka, producers: producers)
         hub.submit([trigger(.raise(.critical), device: "BEFORE")])
         _ = try await kafka.readBack(1)
@@ -248,7 +249,7 @@ import VitalSigns
         try await waitUntil(timeout: .seconds(20), "every delivery recorded") { forwarder.pendingCount == 0 }
         #expect(records.map(\.keyText).sorted() == ["AFTER-1", "AFTER-2", "AFTER-3", "BEFORE"])
         #expect(try kafka.storedCount() == 4)
-        #expect(producers.all.count == 2 && forwarder.producerReplacements == 1)
+        #expect(producers.attempts == 3 && producers.all.count == 2 && forwarder.producerReplacements == 1)
         let reader = try PostgresConnection(url: url)
         defer { reader.close() }
         #expect(try reader.execute("SELECT count(*) FROM alert_events WHERE delivered_at IS NULL").scalar == "0")
@@ -258,21 +259,30 @@ import VitalSigns
 }
 
 /// Makes the forwarder's producers against a fixture's cluster, and keeps them for the test.
+/// The attempts numbered in `failingAttempts` (from 1) fail as librdkafka does with a bad setting.
 final class ProducersMade: Sendable {
     private let properties: [String: String]
-    private let made = Mutex<[KafkaProducer]>([])
+    private let failingAttempts: Set<Int>
+    private let made = Mutex<(attempts: Int, producers: [KafkaProducer])>((0, []))
 
-    init(_ properties: [String: String] = [:]) {
+    init(_ properties: [String: String] = [:], failingAttempts: Set<Int> = []) {
         self.properties = KafkaForwarder.requiredProducerProperties.merging(properties) { $1 }
+        self.failingAttempts = failingAttempts
     }
 
-    var all: [KafkaProducer] { made.withLock { $0 } }
+    var all: [KafkaProducer] { made.withLock { $0.producers } }
+    var attempts: Int { made.withLock { $0.attempts } }
 
     func maker(_ kafka: KafkaFixture) -> @Sendable () throws(KafkaError) -> KafkaProducer {
         { [self] () throws(KafkaError) in
+            let attempt = made.withLock { made in
+                made.attempts += 1
+                return made.attempts
+            }
+            let settings = failingAttempts.contains(attempt) ? properties.merging(["acks": "not-a-number"]) { $1 } : properties
             let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(bootstrapServers: kafka.cluster.bootstrapServers,
-                                                                                       properties: properties), logger: kafka.logger)
-            made.withLock { $0.append(producer) }
+                                                                                       properties: settings), logger: kafka.logger)
+            made.withLock { $0.producers.append(producer) }
             return producer
         }
     }

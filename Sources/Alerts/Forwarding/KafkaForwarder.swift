@@ -320,6 +320,8 @@ private final class OutboxSender: @unchecked Sendable {
     private var store: AlertStore
     private(set) var producer: KafkaProducer
     private let makeProducer: @Sendable () throws(KafkaError) -> KafkaProducer
+    /// Why `producer` (shut down) still waits for its replacement: making one failed.
+    private var unreplaced: KafkaError?
     private let url: String
     private let facility: String
     private let state: ForwarderState
@@ -425,7 +427,7 @@ private final class OutboxSender: @unchecked Sendable {
     /// the producer was replaced), resend the undelivered part of the outbox from the database,
     /// in id order.
     private func recoverAfterFailure() {
-        if let fatal = producer.fatalError {
+        if let fatal = unreplaced ?? producer.fatalError {
             replaceProducer(after: fatal)
         } else {
             Thread.sleep(forTimeInterval: 1)
@@ -454,11 +456,13 @@ private final class OutboxSender: @unchecked Sendable {
         stopped.wait()
         do throws(KafkaError) {
             producer = try makeProducer()
+            unreplaced = nil
             state.replacedProducer()
             replacements.increment()
             learnTopic()
         } catch {
             logger.error("a new Kafka producer could not be made; trying again", metadata: ["error": "\(error)"])
+            unreplaced = fatal
             Thread.sleep(forTimeInterval: 1)
         }
     }

@@ -100,8 +100,7 @@ final class ProducerCore: Sendable {
             var buffer = [CChar](repeating: 0, count: 512)
             let code = KafkaErrorCode(rd_kafka_fatal_error(handle.pointer, &buffer, buffer.count))
             guard code != .noError else { return nil }
-            return KafkaError(code: code, message: text(of: buffer),
-                              context: "produce (fatal producer error)")
+            return KafkaError(code: code, message: text(of: buffer), context: "produce (fatal producer error)")
         }
     }
 
