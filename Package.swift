@@ -215,7 +215,7 @@ let package = Package(
         .testTarget(
             name: "IngestTests",
             dependencies: [
-                "Ingest", "MLLP", "Storage", "Decoders", "DeviceProfiles", "DeviceSimulator", "TestSupport", "Telemetry",
+                "Ingest", "MLLP", "Pipeline", "Storage", "Decoders", "DeviceProfiles", "DeviceSimulator", "TestSupport", "Telemetry",
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),

@@ -1,6 +1,7 @@
 import Foundation
 import Ingest
 import Storage
+import Pipeline
 import Synchronization
 import Testing
 import TestSupport
@@ -21,7 +22,7 @@ struct IngestPipelineTests {
         let writer = try ObservationWriter(url: url, logger: TestPostgres.logger)
         defer { writer.shutdown() }
 
-        let seen = Mutex<[Int]>([])
+        let seen = Locked<[Int]>([])
         var configuration = IngestPipeline.Configuration()
         configuration.capacity = 2
         let pipeline = IngestPipeline(configuration: configuration, profiles: DeviceProfileCatalog(profiles: []), writer: writer) { entry, alertsStored in
@@ -33,7 +34,7 @@ struct IngestPipelineTests {
 
         let count = 3_000
         let stored = Atomic<Int>(0)
-        let failures = Mutex<[String]>([])
+        let failures = Locked<[String]>([])
         for number in 0..<count {
             let row = Observation(
                 time: Timestamp(microsecondsSinceEpoch: 1_772_352_000_000_000 + Int64(number) * 1_000_000),
@@ -68,13 +69,13 @@ struct IngestPipelineTests {
         writing.connections = 1
         let writer = try ObservationWriter(url: url, configuration: writing, logger: TestPostgres.logger)
         defer { writer.shutdown() }
-        let held = Mutex<[Double: @Sendable (Bool) -> Void]>([:])
+        let held = Locked<[Double: @Sendable (Bool) -> Void]>([:])
         let pipeline = IngestPipeline(profiles: DeviceProfileCatalog(profiles: []), writer: writer) { entry, alertsStored in
             guard let value = entry.batch.observations.first?.value, value >= 100 else { return alertsStored(true) }
             held.withLock { $0[value] = alertsStored }
         }
         defer { pipeline.shutdown() }
-        let results = Mutex<[Double: Result<WriteOutcome, PostgresError>]>([:])
+        let results = Locked<[Double: Result<WriteOutcome, PostgresError>]>([:])
         func submit(_ value: Double) {
             let row = Observation(
                 time: Timestamp(microsecondsSinceEpoch: 1_772_352_000_000_000 + Int64(value) * 1_000_000),

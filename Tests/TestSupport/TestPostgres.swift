@@ -17,7 +17,10 @@ import Darwin
 ///
 /// Leftovers of crashed test processes (their clusters and folders) are cleaned up at start.
 public enum TestPostgres {
-    private static let sharedCluster = Mutex<Result<EmbeddedPostgres, TestSupportError>?>(nil)
+    /// Behind a pthread mutex (`NSLock`), not `Synchronization.Mutex`: ThreadSanitizer does not
+    /// see the latter's futex, and the race-checked pipeline tests start this cluster too.
+    private static let sharedLock = NSLock()
+    nonisolated(unsafe) private static var sharedCluster: Result<EmbeddedPostgres, TestSupportError>?
 
     /// Quiet by default; set `NILECARE_TEST_LOG=debug` (or another level) to see more.
     public static let logger: Logger = {
@@ -47,10 +50,10 @@ public enum TestPostgres {
 
     /// The shared cluster itself (start it if needed). Do not stop it: other tests use it.
     public static func shared() throws -> EmbeddedPostgres {
-        let result: Result<EmbeddedPostgres, TestSupportError> = sharedCluster.withLock { state in
-            if let state { return state }
+        let result: Result<EmbeddedPostgres, TestSupportError> = sharedLock.withLock {
+            if let known = sharedCluster { return known }
             let started = startShared()
-            state = started
+            sharedCluster = started
             return started
         }
         return try result.get()

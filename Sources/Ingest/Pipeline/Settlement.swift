@@ -1,13 +1,16 @@
+import Pipeline
 import Storage
-import Synchronization
 
 /// Whom to tell about one entry, and when: once the writer has committed its rows (or failed to)
 /// and, when `awaitingAlerts`, the alert hub has stored the alert changes its values led to. The
 /// source's completion gets the writer's result, or a failure when the hub stopped before storing
 /// the alerts: the sender resends, and the rules judge the values again.
+///
+/// Its lock is a pthread mutex (`Locked`), as on the pipeline's other paths, so that the race
+/// checks under ThreadSanitizer see it.
 final class Settlement: Sendable {
     private let completion: @Sendable (Result<WriteOutcome, PostgresError>) -> Void
-    private let state: Mutex<State>
+    private let state: Locked<State>
 
     private struct State {
         var rows: Result<WriteOutcome, PostgresError>?
@@ -31,7 +34,7 @@ final class Settlement: Sendable {
 
     init(awaitingAlerts: Bool, completion: @escaping @Sendable (Result<WriteOutcome, PostgresError>) -> Void) {
         self.completion = completion
-        state = Mutex(State(alertsPending: awaitingAlerts))
+        state = Locked(State(alertsPending: awaitingAlerts))
     }
 
     /// The writer's answer.
