@@ -368,6 +368,68 @@ final class EventCollector: Sendable {
         hub.submit([trigger(.raise(.critical), device: "C")], whenStored: tell("after shutdown"))
         #expect(told.withLock { $0["after shutdown"]?.stored } == false)
     }
+
+    /// The rules count an alert as raised once they decide it, so a resend of the message that
+    /// raised it brings no triggers: its source must still wait for the alert's commit.
+    @Test("a submission that changes nothing is answered behind its devices' one not stored yet (other devices' at once): true once that is stored, false when the hub stops first")
+    func nothingChangedWaitsForWhatIsOnItsWay() async throws {
+        let cluster = try TestPostgres.privateCluster(port: freeTCPPort())
+        let url = try cluster.start(database: "vitals")
+        defer { try? cluster.stop() }
+        try TestPostgres.migrate(url)
+        let hub = try hub(url)
+        defer { hub.shutdown() }
+        let told = Mutex<[(label: String, stored: Bool)]>([])
+        func tell(_ label: String) -> @Sendable (Bool) -> Void {
+            { stored in told.withLock { $0.append((label, stored)) } }
+        }
+        func answered(_ label: String) -> Bool? { told.withLock { $0.first { $0.label == label }?.stored } }
+
+        // The hub's commit waits behind this lock.
+        let blocker = try PostgresConnection(url: url)
+        defer { blocker.close() }
+        _ = try blocker.execute("BEGIN; LOCK TABLE critical_events IN SHARE MODE")
+        hub.submit([trigger(.raise(.critical))], from: ["DEV-1"], whenStored: tell("raise"))
+        hub.submit([], from: ["DEV-1"], whenStored: tell("resend"))
+        #expect(answered("resend") == nil, "answered before the raise was stored")
+        hub.submit([], from: ["DEV-2"], whenStored: tell("another device"))
+        #expect(answered("another device") == true, "waited for another device's alert")
+        try await waitUntil(timeout: .seconds(10), "the hub's commit waiting for the lock") {
+            try blocker.execute("SELECT count(*) FROM pg_locks WHERE relation = 'critical_events'::regclass AND NOT granted").scalar != "0"
+        }
+        #expect(told.withLock { $0.count } == 1)
+        _ = try blocker.execute("COMMIT")
+        try await waitUntil(timeout: .seconds(10), "both answered") { told.withLock { $0.count } == 3 }
+        #expect(told.withLock { $0.map(\.label) } == ["another device", "raise", "resend"])
+        #expect(answered("resend") == true)
+        // With nothing on its way, at once.
+        hub.submit([], from: ["DEV-1"], whenStored: tell("idle"))
+        #expect(answered("idle") == true)
+
+        // The hub stops while its commit waits, and its connection goes: the raise is given up,
+        // and the resend behind it, in a batch of its own with nothing to store, is not stored either.
+        _ = try blocker.execute("BEGIN; LOCK TABLE critical_events IN SHARE MODE")
+        hub.submit([trigger(.raise(.critical), device: "B", vital: "heart_rate")], from: ["B"], whenStored: tell("given up"))
+        try await waitUntil(timeout: .seconds(10), "the hub's commit waiting for the lock") {
+            try blocker.execute("SELECT count(*) FROM pg_locks WHERE relation = 'critical_events'::regclass AND NOT granted").scalar != "0"
+        }
+        hub.submit([], from: ["B"], whenStored: tell("resend behind it"))
+        #expect(answered("resend behind it") == nil)
+        let stopped = Mutex(false)
+        let stopping = Task.detached {
+            hub.shutdown()
+            stopped.withLock { $0 = true }
+        }
+        // Until the hub has stopped: it retries on a new connection while it is not stopping yet.
+        try await waitUntil(timeout: .seconds(30), "the hub stopping") {
+            _ = try blocker.execute("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE relation = 'critical_events'::regclass AND NOT granted")
+            return stopped.withLock { $0 }
+        }
+        await stopping.value
+        _ = try blocker.execute("ROLLBACK")
+        #expect(answered("given up") == false)
+        #expect(answered("resend behind it") == false, "told stored although the alert it waited for was given up")
+    }
 }
 
 @Suite(.timeLimit(.minutes(2))) struct AlertHubSharedDatabaseTests {

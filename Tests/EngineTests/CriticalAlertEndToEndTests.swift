@@ -52,7 +52,7 @@ import VitalSigns
         let client = try await MLLPClient.connect(host: "127.0.0.1", port: engine.mllpPort)
         var monitor = SimulatedMonitor(index: 7)
         let start = AlertingEngine.now()
-        var held: (report: Int, answer: Task<[UInt8], any Error>, answered: Answered)?
+        var held: (report: Int, bytes: [UInt8], answer: Task<[UInt8], any Error>, answered: Answered)?
         for report in 0..<6 {
             let time = Timestamp(microsecondsSinceEpoch: start.microsecondsSinceEpoch + Int64(report) * 1_000_000)
             let bytes = monitor.nextReport(at: time, criticalKind: .spo2).bytes
@@ -66,12 +66,12 @@ import VitalSigns
                     || locker.execute("SELECT count(*) FROM pg_locks WHERE relation = 'critical_events'::regclass AND NOT granted").scalar != "0"
             }
             if !answered.isMarked {
-                held = (report, answer, answered)
+                held = (report, bytes, answer, answered)
                 break
             }
             #expect(String(decoding: try await answer.value, as: UTF8.self).contains("MSA|AA|"))
         }
-        let (report, answer, answered) = try #require(held, "every report was acknowledged while no alert could be stored")
+        let (report, bytes, answer, answered) = try #require(held, "every report was acknowledged while no alert could be stored")
         try await waitUntil(timeout: .seconds(30), "the held report's observations committed") {
             try engine.query("SELECT count(*) FROM vital_signs WHERE vital_kind = 3").first?.first == "\(report + 1)"
         }
@@ -79,10 +79,22 @@ import VitalSigns
         // by then an answer given for the commit alone would have come too.
         try await engine.sendReports(monitor: 8, critical: nil, reports: 1, startingAt: start)
         #expect(!answered.isMarked, "acknowledged before its alert was stored")
+        // The monitor resends the held report on a new connection, as after its ACK timeout: the
+        // rules hold the alert open already, so the resend changes nothing, and waits all the same.
+        let resender = try await MLLPClient.connect(host: "127.0.0.1", port: engine.mllpPort)
+        let resent = Answered()
+        let resendAnswer = Task {
+            defer { resent.mark() }
+            return try await resender.send(bytes)
+        }
+        try await engine.sendReports(monitor: 9, critical: nil, reports: 1, startingAt: start)
+        #expect(!resent.isMarked, "the resend was acknowledged before the alert was stored")
         #expect(try engine.query("SELECT count(*) FROM critical_events").first?.first == "0")
 
         try locker.execute("COMMIT")
         #expect(String(decoding: try await answer.value, as: UTF8.self).contains("MSA|AA|"))
+        #expect(String(decoding: try await resendAnswer.value, as: UTF8.self).contains("MSA|AA|"))
+        await resender.close()
         #expect(try engine.query("SELECT count(*) FROM critical_events WHERE state = 'open'").first?.first == "1")
         await client.close()
         await engine.stop()

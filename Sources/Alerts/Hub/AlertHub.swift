@@ -44,6 +44,8 @@ public final class AlertHub: Sendable {
     private let subscribers: AlertSubscribers
     private let snapshot = Mutex<[Int64: Alert]>([:])
     private let lastEventID = Atomic<Int64>(0)
+    /// Submissions posted to the hub thread and not yet answered, by the devices they came from.
+    private let unsettled = Mutex<[ExactText: Int]>([:])
     private let stopped = DispatchSemaphore(value: 0)
     private let committedHandlers = Mutex<[@Sendable ([AlertEvent]) -> Void]>([])
 
@@ -76,12 +78,32 @@ public final class AlertHub: Sendable {
     /// the hub thread (keep it short): true when what they changed is stored (at once for no
     /// triggers), false when the hub stopped first. A source acknowledges a value that raised an
     /// alert only then, so that a crash between the two commits cannot lose the alert.
-    public func submit(_ triggers: [AlertTrigger], whenStored: (@Sendable (Bool) -> Void)? = nil) {
-        guard !triggers.isEmpty else {
-            whenStored?(true)
-            return
+    ///
+    /// `devices` are those whose values the rules judged. Triggers that change nothing are
+    /// answered behind those of the same devices that are not stored yet: the rules count an
+    /// alert as raised once they decide it, so a resend of the message that raised it changes
+    /// nothing, and must not be acknowledged before the alert is stored either. Other devices'
+    /// messages do not wait for it.
+    public func submit(_ triggers: [AlertTrigger], from devices: [String] = [], whenStored: (@Sendable (Bool) -> Void)? = nil) {
+        let devices = devices.map(ExactText.init)
+        if triggers.isEmpty {
+            guard let whenStored else { return }
+            let behindOthers = unsettled.withLock { counts in devices.contains { counts[$0] != nil } }
+            guard behindOthers else { return whenStored(true) }
         }
-        if !inbox.post(.triggers(triggers, whenStored: whenStored)) { whenStored?(false) }
+        unsettled.withLock { counts in
+            for device in devices { counts[device, default: 0] += 1 }
+        }
+        let settled: @Sendable (Bool) -> Void = { [weak self] stored in
+            self?.unsettled.withLock { counts in
+                for device in devices {
+                    counts[device, default: 1] -= 1
+                    if counts[device] == 0 { counts[device] = nil }
+                }
+            }
+            whenStored?(stored)
+        }
+        if !inbox.post(.triggers(triggers, whenStored: settled)) { settled(false) }
     }
 
     /// Calls `handler` on the hub thread with every batch of committed events, in order. Keep it short.
@@ -190,6 +212,8 @@ private final class HubWorker: @unchecked Sendable {
     private let interval: Duration
     private let logger: Logger
     private let commitTimer = Timer(label: "alert_commit_seconds")
+    /// A batch's changes were given up because the hub is stopping.
+    private var gaveUp = false
 
     init(store: AlertStore, url: String, lifecycle: AlertLifecycle, interval: Duration, logger: Logger) {
         self.store = store
@@ -258,9 +282,12 @@ private final class HubWorker: @unchecked Sendable {
                 }
             }
             for reply in replies { reply() }
+            // Once a batch was given up (the hub is stopping), no later one counts as stored:
+            // it may answer a resend of a value whose alert was in the batch given up.
+            if !allStored { gaveUp = true }
             // A change the database refused for its data counts as settled: it would be refused
             // again, and holding the source's acknowledgement for it would only stall the device.
-            for reply in storedReplies { reply(allStored) }
+            for reply in storedReplies { reply(!gaveUp) }
         }
     }
 

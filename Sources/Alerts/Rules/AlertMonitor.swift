@@ -117,7 +117,7 @@ public final class AlertMonitor: @unchecked Sendable {
 
     /// One pipeline entry: its observations, the device's reported conditions, or a clock tick.
     /// `whenStored` is told once the alert changes they led to are stored (`AlertHub.submit`),
-    /// at once when they led to none.
+    /// at once when they led to none and none of their devices' changes is still on its way.
     public func consume(
         observations: [Observation], profileID: String?, conditions: [DeviceCondition], tick: Timestamp?,
         whenStored: (@Sendable (Bool) -> Void)? = nil
@@ -144,7 +144,17 @@ public final class AlertMonitor: @unchecked Sendable {
         for condition in conditions {
             signals += evaluator.report(condition)
         }
-        hub.submit(signals.map(AlertTrigger.init), whenStored: whenStored)
+        hub.submit(signals.map(AlertTrigger.init), from: Self.devices(observations, conditions), whenStored: whenStored)
+    }
+
+    /// The devices an entry's values came from, each once (an entry usually has one).
+    private static func devices(_ observations: [Observation], _ conditions: [DeviceCondition]) -> [String] {
+        var devices: [String] = []
+        for device in observations.lazy.map(\.deviceID) + conditions.lazy.map(\.deviceID)
+        where !devices.contains(where: { ExactText($0) == ExactText(device) }) {
+            devices.append(device)
+        }
+        return devices
     }
 
     /// Hands the watched devices that changed since the last time to the recorder.
