@@ -459,9 +459,14 @@ final class WriterWorker: @unchecked Sendable {
         reconnectDelay = min(reconnectDelay * 2, configuration.maxReconnectDelay)
     }
 
+    /// The identifier caches go with the connection: the next one may reach another server (a
+    /// failover that lost the last commits, a restored backup), where a cached id may not exist,
+    /// or belong to another patient.
     private func forgetConnection() {
         connection?.close()
         connection = nil
+        patientIDs.removeAll()
+        deviceIDs.removeAll()
         queue.writerConnected(false)
     }
 

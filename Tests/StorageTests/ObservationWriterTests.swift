@@ -296,6 +296,32 @@ struct ObservationWriterTests {
         #expect(try count(reader, "SELECT count(*) FROM devices") == 2)
     }
 
+    @Test("after its connection is lost the writer resolves identifiers again: a database restored to before a patient existed never gets that patient's rows under an id it gave someone else")
+    func identifiersAreResolvedAgainOnANewConnection() async throws {
+        let url = try TestPostgres.migratedDatabase()
+        let writer = try observationWriter(url, connections: 1)
+        defer { writer.shutdown() }
+        let alice = PatientIdentifier(id: "MRN-ALICE", assigningAuthority: "KTH")
+        #expect(try await writer.write(IngestBatch(observations: [observation(device: "dev-a", patient: alice, seconds: 0)])) == .stored(observations: 1))
+        let reader = try PostgresConnection(url: url)
+        defer { reader.close() }
+        // A restore to before Alice and her monitor existed (or a failover that lost their rows):
+        // the ids the writer has cached go to Bob and another monitor, and every connection is cut.
+        try reader.execute("TRUNCATE vital_signs, ingested_messages; TRUNCATE patients, devices RESTART IDENTITY CASCADE")
+        try reader.execute("INSERT INTO patients (identifier, assigning_authority) VALUES ('MRN-BOB', 'KTH'); INSERT INTO devices (identifier) VALUES ('dev-b')")
+        try reader.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+
+        // The first write after the cut fails (its sender resends it), and the writer reconnects.
+        let later = IngestBatch(observations: [observation(device: "dev-a", patient: alice, seconds: 1)])
+        try await waitUntil(timeout: .seconds(20), pollEvery: .milliseconds(50), "the batch stored on a new connection") {
+            try await writer.write(later) == .stored(observations: 1)
+        }
+        let stored = try reader.execute("""
+            SELECT p.identifier, d.identifier FROM vital_signs v JOIN patients p ON p.id = v.patient_id JOIN devices d ON d.id = v.device_id
+            """).rows
+        #expect(stored == [["MRN-ALICE", "dev-a"]])
+    }
+
     @Test("a full identifier cache starts again between groups, never inside one: every row keeps its ids")
     func identifierCacheLimit() async throws {
         let url = try TestPostgres.migratedDatabase()
