@@ -7,10 +7,11 @@ public enum CodeTables {
         "149514": .pulseRate,          // MDC_PULS_RATE
         "149530": .pulseRate,          // MDC_PULS_OXIM_PULS_RATE
         "150456": .spo2,               // MDC_PULS_OXIM_SAT_O2
-        "150488": .perfusionIndex,     // MDC_PULS_OXIM_PERF_REL
+        "150448": .perfusionIndex,     // MDC_PULS_OXIM_PERF_REL
         "151562": .respirationRate,    // MDC_RESP_RATE
         "151578": .respirationRate,    // MDC_TTHOR_RESP_RATE (impedance)
-        "151594": .respirationRate,    // MDC_AWAY_RESP_RATE (airway)
+        "151570": .respirationRate,    // MDC_AWAY_RESP_RATE (airway)
+        "151594": .respirationRate,    // MDC_CO2_RESP_RATE (capnography)
         "150021": .nibpSystolic,       // MDC_PRESS_BLD_NONINV_SYS
         "150022": .nibpDiastolic,      // MDC_PRESS_BLD_NONINV_DIA
         "150023": .nibpMean,           // MDC_PRESS_BLD_NONINV_MEAN
@@ -35,6 +36,7 @@ public enum CodeTables {
         "MDC_RESP_RATE": .respirationRate,
         "MDC_TTHOR_RESP_RATE": .respirationRate,
         "MDC_AWAY_RESP_RATE": .respirationRate,
+        "MDC_CO2_RESP_RATE": .respirationRate,
         "MDC_PRESS_BLD_NONINV_SYS": .nibpSystolic,
         "MDC_PRESS_BLD_NONINV_DIA": .nibpDiastolic,
         "MDC_PRESS_BLD_NONINV_MEAN": .nibpMean,

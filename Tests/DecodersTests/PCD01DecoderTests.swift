@@ -207,6 +207,20 @@ import VitalSigns
         #expect(observations[2].value == 97)
     }
 
+    @Test("MDC codes sent without their reference id: perfusion index is 150448 (term 19376), airway and capnography respiration rates 151570 and 151594")
+    func mdcCodesByNumberAlone() throws {
+        let message = hl7(
+            "MSH|^~\\&|MON|ICU|||20261129101500+0000||ORU^R01|MDC-1|P|2.6",
+            "OBX|1|NM|150448^^MDC|1.1.1.1|2.3|262688^MDC_DIM_PERCENT^MDC|||||F|||||||DEV",
+            "OBX|2|NM|151570^^MDC|1.2.1.1|16|264928^MDC_DIM_RESP_PER_MIN^MDC|||||F|||||||DEV",
+            "OBX|3|NM|151594^^MDC|1.2.1.2|15|264928^MDC_DIM_RESP_PER_MIN^MDC|||||F|||||||DEV",
+            "OBX|4|NM|150488^^MDC|1.1.1.2|5|262688^MDC_DIM_PERCENT^MDC|||||F|||||||DEV",
+            "OBX|5|NM|^MDC_CO2_RESP_RATE^MDC|1.2.1.3|14|264928^MDC_DIM_RESP_PER_MIN^MDC|||||F|||||||DEV"
+        )
+        let observations = try decoder().decode(try parse(message)).observations
+        #expect(observations.map(\.kind) == [.perfusionIndex, .respirationRate, .respirationRate, .unknown, .respirationRate])
+    }
+
     @Test("each patient's rows keep that patient's location, order time and devices")
     func patientGroupsDoNotShareContext() throws {
         let lines = [
