@@ -428,7 +428,7 @@ public final class EmbeddedPostgres: Sendable {
                 throw EmbeddedPostgresError(step: "write \(Self.passwordFileName)", output: "\(path): \(String(cString: strerror(errno)))")
             }
         }
-        // Written into the statement below: letters and digits only.
+        // Ours are hex; one an operator put there must be as plain, to be quoted nowhere wrongly.
         guard password.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) }) else {
             throw EmbeddedPostgresError(step: "read \(Self.passwordFileName)", output: "\(path) holds characters other than letters and digits: remove it to make a new one")
         }
@@ -438,7 +438,9 @@ public final class EmbeddedPostgres: Sendable {
         do {
             let connection = try PostgresConnection(url: socketURL)
             defer { connection.close() }
-            try connection.execute("ALTER ROLE postgres PASSWORD '\(password)'")
+            // Hashed here: a failed statement is quoted in the server's log and in the error.
+            let hashed = try connection.quoteLiteral(try connection.encryptedPassword(password, role: "postgres"))
+            try connection.execute("ALTER ROLE postgres PASSWORD \(hashed)")
         } catch {
             throw EmbeddedPostgresError(step: "set the password", output: error.redactedDescription)
         }

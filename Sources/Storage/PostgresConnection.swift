@@ -332,6 +332,18 @@ public final class PostgresConnection {
         return String(cString: quoted)
     }
 
+    /// `password` hashed for `role` as the server stores it (SCRAM-SHA-256 unless the server's
+    /// `password_encryption` says otherwise), for `ALTER ROLE ... PASSWORD`: the password itself
+    /// then never travels in a statement, which the server may log and an error may quote.
+    public func encryptedPassword(_ password: String, role: String) throws(PostgresError) -> String {
+        let connection = try open(context: "hash a password")
+        guard let hashed = PQencryptPasswordConn(connection, password, role, nil) else {
+            throw connectionError(connection, context: "hash a password")
+        }
+        defer { PQfreemem(hashed) }
+        return String(cString: hashed)
+    }
+
     // MARK: - Internals
 
     private func open(context: @autoclosure () -> String) throws(PostgresError) -> OpaquePointer {

@@ -80,13 +80,17 @@ struct EmbeddedPostgresTests {
 
     @Test("TCP asks for the password kept in the data folder (readable by its owner only); a cluster that trusted TCP asks for it after its next start")
     func tcpAsksForThePassword() throws {
-        let cluster = try TestPostgres.privateCluster()
+        // Every statement logged: the password is set hashed, so the log never holds it.
+        let cluster = try TestPostgres.privateCluster(settings: TestPostgres.fastSettings.merging(["log_statement": "all"]) { $1 })
         let url = try cluster.start()
         defer { try? cluster.stop() }
         let port = try #require(cluster.port)
         let passwordFile = cluster.dataDirectory + "/" + EmbeddedPostgres.passwordFileName
         let password = try String(contentsOfFile: passwordFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(password.count == 32)
+        let serverLog = try String(contentsOfFile: cluster.dataDirectory + "/embedded-postgres.log", encoding: .utf8)
+        #expect(serverLog.contains("ALTER ROLE postgres PASSWORD 'SCRAM-SHA-256$"), "the statement setting the password was not logged")
+        #expect(!serverLog.contains(password), "the server's log holds the password")
         #expect(try FileManager.default.attributesOfItem(atPath: passwordFile)[.posixPermissions] as? Int == 0o600)
         #expect(url.contains(":\(password)@"))
         let withPassword = try PostgresConnection(url: url)
