@@ -26,7 +26,9 @@ public struct PCD01Decoder: Sendable {
         MessageHeader(
             sendingApplication: msh[3].textAsSent,
             sendingFacility: msh[4].textAsSent,
-            controlID: msh[10].value,
+            // As sent, like MSH-3/4/7: `value` would end at a component separator and unescape,
+            // and two control ids that differ only there would be one message to the key.
+            controlID: msh[10].textAsSent,
             messageTime: msh[7].textAsSent,
             messageType: msh[9].component(1).value,
             triggerEvent: msh[9].component(2).value,

@@ -34,6 +34,17 @@ import VitalSigns
         #expect(try header(0xC8).sendingApplication == "SALLE-È")
     }
 
+    @Test("MSH-10, in the retransmission key, is kept as sent: control ids differing after a component separator or in an escape are two messages")
+    func controlIDIsKeptAsSent() throws {
+        func controlID(_ sent: String) throws -> String {
+            try decoder().decode(try parse(hl7("MSH|^~\\&|MON|ICU|||20261129101500+0000||ORU^R01|\(sent)|P|2.6"))).header.controlID
+        }
+        #expect(try controlID("17^A") == "17^A")
+        #expect(try controlID("17^B") == "17^B")
+        #expect(try controlID("A\\T\\B") == "A\\T\\B")
+        #expect(try controlID("MSG-1") == "MSG-1")
+    }
+
     @Test func decodesThePCD01ExampleWithInheritedDeviceAndTimes() throws {
         let decoded = try decoder().decode(try parse(Self.pcd01Example))
         #expect(decoded.header.controlID == "MSGID1234")
