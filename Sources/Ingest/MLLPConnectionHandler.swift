@@ -127,6 +127,11 @@ final class MLLPConnectionHandler: ChannelDuplexHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is MLLPListenerStopping {
+            closing = true
+            context.close(promise: nil)
+            return
+        }
         if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
             // Quiet because we are busy storing, or because the sender has only just been answered
             // (a commit that took longer than the timeout), is not idle.
@@ -216,3 +221,7 @@ final class MLLPConnectionHandler: ChannelDuplexHandler {
         logger.warning(message, metadata: metadata)
     }
 }
+
+/// Sent to every connection when the listener stops: each closes itself, and a frame its sender
+/// had not finished is not logged or counted as the sender's fault.
+struct MLLPListenerStopping: Sendable {}

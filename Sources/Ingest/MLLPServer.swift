@@ -112,7 +112,8 @@ public final class MLLPServer: Service, Sendable {
         guard let channel = channel.withLock({ current in defer { current = nil }; return current }) else { return }
         channel.close(promise: nil)
         for connection in connections.all {
-            connection.close(promise: nil)
+            // Through the handler: a frame cut by our own close is not the sender's fault.
+            connection.pipeline.fireUserInboundEventTriggered(MLLPListenerStopping())
         }
         logger.info("MLLP listener stopped")
     }

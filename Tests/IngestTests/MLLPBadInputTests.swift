@@ -122,6 +122,25 @@ import VitalSigns
         #expect(engine.logs.entries(withReason: "outside_frame").isEmpty)
     }
 
+    @Test("stopping the listener while a frame is half received closes the connection without blaming its sender: no truncated frame logged or counted")
+    func stoppingWithAHalfFrameIsNotTheSendersFault() async throws {
+        let engine = try await TestEngine.start()
+        defer { engine.stop() }
+        let socket = try RawTCPClient(port: engine.port, receiveBuffer: 4096)
+        defer { socket.close() }
+        // The noise before the frame is logged when it is read, and shows the half frame was read too.
+        var unsent = Array("noise".utf8) + [MLLPFraming.startBlock] + Array("MSH|^~\\&|HALF".utf8)
+        try await waitUntil(timeout: .seconds(10), "the bytes read") {
+            while socket.sendSome(&unsent) {}
+            return engine.logs.count(withReason: "outside_frame") == 1
+        }
+        engine.stop()
+        try await waitUntil(timeout: .seconds(10), "the connection closed") {
+            engine.logs.all.contains { $0.message == "MLLP connection closed" }
+        }
+        #expect(engine.logs.entries(withReason: "truncated_frame").isEmpty)
+    }
+
     @Test("a message the database refuses for its data gets AE 207, and the connection goes on")
     func aMessageTheDatabaseRefusesGetsAE() async throws {
         let engine = try await TestEngine.start()
