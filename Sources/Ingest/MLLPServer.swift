@@ -22,6 +22,9 @@ public final class MLLPServer: Service, Sendable {
         /// Connections open at once; one more is closed as soon as it is accepted. Each may hold
         /// a frame of up to `maximumFrameBytes` while it arrives, so this bounds that memory too.
         public var maximumConnections: Int = 1_000
+        /// Connections open at once from one address (a gateway that leaks a connection per
+        /// message fills its own share, not the listener's: the other devices stay connected).
+        public var maximumConnectionsPerPeer: Int = 256
 
         public init() {}
     }
@@ -56,16 +59,20 @@ public final class MLLPServer: Service, Sendable {
             .childChannelOption(.autoRead, value: true)
             .childChannelInitializer { channel in
                 let id = ObjectIdentifier(channel)
-                switch connections.add(channel, id: id, limit: configuration.maximumConnections) {
+                let limits = ConnectionRegistry.Limits(total: configuration.maximumConnections, perPeer: configuration.maximumConnectionsPerPeer)
+                switch connections.add(channel, id: id, limits: limits) {
                 case .added:
                     channel.closeFuture.whenComplete { _ in connections.remove(id) }
-                case .refused(let firstSinceBelowLimit):
-                    IngestMetrics().connectionErrors("too_many_connections").increment()
+                case .refused(let limit, let firstSinceBelowLimit):
+                    let (reason, what, count) = switch limit {
+                    case .total: ("too_many_connections", "the listener is at its connection limit", limits.total)
+                    case .perPeer: ("too_many_connections_from_peer", "its address has as many connections open as one may", limits.perPeer)
+                    }
+                    IngestMetrics().connectionErrors(reason).increment()
                     // Once per episode at the limit, not once per refused connection.
                     if firstSinceBelowLimit {
-                        logger.warning("MLLP connection refused: the listener is at its connection limit", metadata: [
-                            "peer": "\(channel.remoteAddress.map { "\($0)" } ?? "unknown")", "reason": "too_many_connections",
-                            "limit": "\(configuration.maximumConnections)",
+                        logger.warning("MLLP connection refused: \(what)", metadata: [
+                            "peer": "\(channel.remoteAddress.map { "\($0)" } ?? "unknown")", "reason": "\(reason)", "limit": "\(count)",
                         ])
                     }
                     return channel.close()
@@ -119,38 +126,59 @@ public final class MLLPServer: Service, Sendable {
     }
 }
 
-/// The open connections of a listener.
+/// The open connections of a listener, and how many each address has open.
 private final class ConnectionRegistry: Sendable {
+    struct Limits {
+        var total: Int
+        var perPeer: Int
+    }
+
+    enum Limit {
+        case total, perPeer
+    }
+
     private struct State {
-        var channels: [ObjectIdentifier: Channel] = [:]
+        var channels: [ObjectIdentifier: (channel: Channel, peer: String)] = [:]
+        var openByPeer: [String: Int] = [:]
         /// Whether a connection was refused since the count was last below the limit.
         var refusing = false
+        /// The addresses refused since their count was last below the per-peer limit.
+        var refusingPeers: Set<String> = []
     }
     private let state = Mutex(State())
 
     enum Admission {
         case added
         /// `firstSinceBelowLimit`: the first refusal since there was room, the one to log.
-        case refused(firstSinceBelowLimit: Bool)
+        case refused(Limit, firstSinceBelowLimit: Bool)
     }
 
-    func add(_ channel: Channel, id: ObjectIdentifier, limit: Int) -> Admission {
-        state.withLock { state in
-            guard state.channels.count < limit else {
+    func add(_ channel: Channel, id: ObjectIdentifier, limits: Limits) -> Admission {
+        // The address without the port: a gateway's connections come from many ports.
+        let peer = channel.remoteAddress?.ipAddress ?? "unknown"
+        return state.withLock { state in
+            guard state.channels.count < limits.total else {
                 defer { state.refusing = true }
-                return .refused(firstSinceBelowLimit: !state.refusing)
+                return .refused(.total, firstSinceBelowLimit: !state.refusing)
             }
-            state.channels[id] = channel
+            guard state.openByPeer[peer, default: 0] < limits.perPeer else {
+                return .refused(.perPeer, firstSinceBelowLimit: state.refusingPeers.insert(peer).inserted)
+            }
+            state.channels[id] = (channel, peer)
+            state.openByPeer[peer, default: 0] += 1
             return .added
         }
     }
 
     func remove(_ id: ObjectIdentifier) {
         state.withLock { state in
-            state.channels.removeValue(forKey: id)
+            guard let (_, peer) = state.channels.removeValue(forKey: id) else { return }
             state.refusing = false
+            state.refusingPeers.remove(peer)
+            state.openByPeer[peer, default: 1] -= 1
+            if state.openByPeer[peer] == 0 { state.openByPeer[peer] = nil }
         }
     }
 
-    var all: [Channel] { state.withLock { Array($0.channels.values) } }
+    var all: [Channel] { state.withLock { $0.channels.values.map(\.channel) } }
 }

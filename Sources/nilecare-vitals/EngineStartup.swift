@@ -54,6 +54,7 @@ enum EngineStartup {
         configuration.mllp.maximumFrameBytes = options.maxFrameBytes
         configuration.mllp.idleTimeout = .seconds(Int64(options.idleTimeoutSeconds))
         configuration.mllp.maximumConnections = options.maxConnections
+        configuration.mllp.maximumConnectionsPerPeer = options.maxConnectionsPerPeer
         configuration.api.host = alerts.apiHost
         configuration.api.port = alerts.apiPort
         configuration.tokens = try alerts.tokens(logger: logger)

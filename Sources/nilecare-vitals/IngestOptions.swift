@@ -21,6 +21,9 @@ struct IngestOptions: ParsableArguments {
     @Option(help: "Most MLLP connections open at once; one more is closed as soon as it is accepted (logged once per episode, counted in mllp_connection_errors_total{reason=\"too_many_connections\"}).")
     var maxConnections: Int = MLLPServer.Configuration().maximumConnections
 
+    @Option(help: "Most MLLP connections open at once from one address, so that a gateway leaking connections cannot take every place (counted as reason \"too_many_connections_from_peer\").")
+    var maxConnectionsPerPeer: Int = MLLPServer.Configuration().maximumConnectionsPerPeer
+
     @Option(help: "Folder of device profiles (*.yaml).")
     var profiles: String = RepositoryPaths.locate("device-profiles")
 
@@ -55,6 +58,7 @@ struct IngestOptions: ParsableArguments {
         }
         guard idleTimeoutSeconds > 0 else { throw ValidationError("--idle-timeout-seconds must be positive") }
         guard maxConnections > 0 else { throw ValidationError("--max-connections must be positive") }
+        guard maxConnectionsPerPeer > 0 else { throw ValidationError("--max-connections-per-peer must be positive") }
         guard acceptedProcessingIDs.allSatisfy({ !$0.isEmpty }) else {
             throw ValidationError("--accept-processing-id must name a processing id such as P")
         }

@@ -33,6 +33,9 @@ struct OptionTests {
         #expect(try IngestOptions.parse([]).maxConnections == 1_000)
         #expect(try IngestOptions.parse(["--max-connections", "20"]).maxConnections == 20)
         #expect(throws: (any Error).self) { try IngestOptions.parse(["--max-connections", "0"]) }
+        #expect(try IngestOptions.parse([]).maxConnectionsPerPeer == 256)
+        #expect(try IngestOptions.parse(["--max-connections-per-peer", "8"]).maxConnectionsPerPeer == 8)
+        #expect(throws: (any Error).self) { try IngestOptions.parse(["--max-connections-per-peer", "0"]) }
     }
 
     @Test("--hl7-default-charset takes HL7's names (as devices spell them) and refuses others")

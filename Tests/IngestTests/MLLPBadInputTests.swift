@@ -273,6 +273,57 @@ import VitalSigns
         await open[1].close()
     }
 
+    @Test("past its own limit an address's new connection is closed as it is accepted, logged once; another address is still served, and the first is again once it has room")
+    func connectionsPastTheLimitOfOneAddressAreClosed() async throws {
+        let engine = try await TestEngine.start {
+            $0.maximumConnections = 6
+            $0.maximumConnectionsPerPeer = 2
+        }
+        defer { engine.stop() }
+        /// A connection from `source` that sent a message and has its answer: accepted.
+        func answered(from source: String, _ id: String) async throws -> RawTCPClient {
+            let socket = try RawTCPClient(port: engine.port, from: source)
+            var unsent = Self.framed(Self.good(id))
+            var reply: [UInt8] = []
+            try await waitUntil(timeout: .seconds(20), "\(id) answered") {
+                while socket.sendSome(&unsent) {}
+                reply += socket.receiveAvailable()
+                return reply.last == MLLPFraming.carriageReturn
+            }
+            #expect(String(decoding: reply, as: UTF8.self).contains("MSA|AA|G-\(id)"))
+            return socket
+        }
+        let gateway = [try await answered(from: "127.0.0.2", "PEER-1"), try await answered(from: "127.0.0.2", "PEER-2")]
+        defer { gateway.forEach { $0.close() } }
+        for _ in 1...2 {
+            let refused = try RawTCPClient(port: engine.port, from: "127.0.0.2")
+            defer { refused.close() }
+            try await waitUntil(timeout: .seconds(20), "the third connection from 127.0.0.2 closed") { refused.isClosedByServer }
+        }
+        let logged = engine.logs.entries(withReason: "too_many_connections_from_peer")
+        #expect(logged.count == 1)
+        #expect(logged.first?.metadata["peer"]?.contains("127.0.0.2") == true)
+        // Another address is served, well below the listener's own limit.
+        let monitor = try await MLLPClient.connect(host: "127.0.0.1", port: engine.port)
+        #expect(try Self.msa(await monitor.send(Self.good("OTHER-PEER"))).code == "AA")
+        await monitor.close()
+        // Room for the gateway again once the server has seen one of its connections close.
+        gateway[0].close()
+        try await waitUntil(timeout: .seconds(20), "a connection from 127.0.0.2 served again") {
+            let socket = try RawTCPClient(port: engine.port, from: "127.0.0.2")
+            defer { socket.close() }
+            var unsent = Self.framed(Self.good("PEER-3"))
+            var reply: [UInt8] = []
+            try await waitUntil(timeout: .seconds(5), "answered or closed") {
+                while socket.sendSome(&unsent) {}
+                reply += socket.receiveAvailable()
+                return reply.last == MLLPFraming.carriageReturn || socket.isClosedByServer
+            }
+            return String(decoding: reply, as: UTF8.self).contains("MSA|AA|G-PEER-3")
+        }
+        #expect(engine.logs.entries(withReason: "too_many_connections").isEmpty)
+    }
+
     @Test func aTruncatedFrameIsReportedAndStoresNothing() async throws {
         let engine = try await TestEngine.start()
         defer { engine.stop() }

@@ -10,13 +10,26 @@ import Glibc
 final class RawTCPClient {
     private let descriptor: Int32
 
-    init(port: Int, receiveBuffer: Int32) throws {
+    /// From `source`, another loopback address (127.0.0.2) for a second peer.
+    init(port: Int, receiveBuffer: Int32 = 65_536, from source: String = "127.0.0.1") throws {
         // The buffer is set before connecting, so that the window the server sees is small from the start.
         descriptor = try loopbackSocket(port: port) { descriptor in
             var size = receiveBuffer
             setsockopt(descriptor, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr(source)
+            _ = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
         }
         _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK)
+    }
+
+    /// Whether the server has closed the connection (and everything it sent before was read).
+    var isClosedByServer: Bool {
+        var byte: UInt8 = 0
+        return recv(descriptor, &byte, 1, Int32(MSG_PEEK)) == 0
     }
 
     /// Sends what the socket takes now from the front of `bytes`, removing it; false when it
