@@ -1,4 +1,4 @@
-import Alerts
+@testable import Alerts
 import Foundation
 import Kafka
 import Storage
@@ -157,6 +157,65 @@ import VitalSigns
         await forwarder.shutdown()
         #expect(try kafka.storedCount() == 8)
         #expect(try reader.execute("SELECT id FROM alert_events WHERE delivered_at IS NULL").rows == [["1"]])
+    }
+
+    @Test("a record Kafka refuses waits for its own pause, and every event after it goes on meanwhile")
+    func aRefusedRecordDoesNotHoldUpTheOthers() async throws {
+        let url = try TestPostgres.migratedDatabase()
+        let kafka = try KafkaFixture.start(topic: "vitals.critical")
+        let hub = try AlertHub(url: url, configuration: .init(facility: "KTH"), logger: TestPostgres.logger)
+        defer { hub.shutdown() }
+        // Records over 1,000 bytes are refused by the producer itself; the refused one's pause
+        // outlasts the test.
+        let producers = ProducersMade(["message.max.bytes": "1000"])
+        var configuration = KafkaForwarder.Configuration()
+        configuration.topic = kafka.topic
+        configuration.retryDelay = .seconds(600)
+        configuration.maximumRetryDelay = .seconds(600)
+        let forwarder = try KafkaForwarder(makeProducer: producers.maker(kafka), hub: hub, url: url, configuration: configuration,
+                                           logger: TestPostgres.logger)
+        try await waitUntil(timeout: .seconds(20), "the forwarder caught up") { !forwarder.isCatchingUp }
+        hub.submit([trigger(.raise(.critical), device: "HUGE", location: "ICU^" + String(repeating: "x", count: 1_200))])
+        try await waitUntil(timeout: .seconds(20), "the large record refused") { forwarder.waitingToRetryCount == 1 }
+        for index in 0..<5 { hub.submit([trigger(.raise(.critical), device: "D\(index)")]) }
+        let ids = try await kafka.readBack(5).compactMap { payload($0)["eventId"] as? Int }
+        #expect(ids.sorted() == Array(2...6))
+        #expect(forwarder.waitingToRetryCount == 1)
+        #expect(forwarder.pendingCount == 1)
+        await forwarder.shutdown()
+    }
+
+    @Test("a refused event is sent again from the outbox once its pause is over, the pause doubling at each refusal up to its limit; one delivered meanwhile is not")
+    func refusedEventsAreRetriedAfterTheirPause() async throws {
+        #expect((1...8).map { ForwarderState.pause(afterFailures: $0, first: .seconds(1), maximum: .seconds(60)) }
+            == [.seconds(1), .seconds(2), .seconds(4), .seconds(8), .seconds(16), .seconds(32), .seconds(60), .seconds(60)])
+        func event(_ id: Int64) -> StoredAlertEvent {
+            StoredAlertEvent(id: id, type: .raised, facility: "KTH", ward: nil, kafkaKey: "D\(id)", payload: "{}")
+        }
+        let state = ForwarderState(pageSize: 10, retryDelay: .milliseconds(100), maximumRetryDelay: .seconds(10))
+        _ = state.addPage([event(1), event(2), event(3)])
+        #expect(try #require(state.nextToSend(maxInFlight: 10, timeout: 0)).send.map(\.id) == [1, 2, 3])
+        state.fail(1)
+        state.fail(3)
+        state.confirm(2)
+        // Not due yet: nothing to send again, and both still pending.
+        let early = try #require(state.nextToSend(maxInFlight: 10, timeout: 0))
+        #expect(early.send.isEmpty && early.retry.isEmpty)
+        #expect(state.pendingCount == 2 && state.waitingToRetryCount == 2)
+        var due: [Int64] = []
+        try await waitUntil(timeout: .seconds(10), "both due") {
+            due += try #require(state.nextToSend(maxInFlight: 10, timeout: 0.05)).retry
+            return due.count == 2
+        }
+        #expect(due.sorted() == [1, 3])
+        #expect(state.pendingCount == 2, "taken for a resend and still pending")
+        // Event 3 was delivered meanwhile (by a producer's late confirmation): the outbox no
+        // longer has it, and it is not sent again.
+        state.requeue([event(1)], of: [1, 3])
+        #expect(state.pendingCount == 1)
+        #expect(try #require(state.nextToSend(maxInFlight: 10, timeout: 0)).send.map(\.id) == [1])
+        state.confirm(1)
+        #expect(state.pendingCount == 0 && state.waitingToRetryCount == 0)
     }
 
     @Test("a backlog of thousands of events is read from the outbox a page at a time and sent whole, each once, in id order")

@@ -19,9 +19,10 @@ import Synchronization
 /// record (`message.timeout.ms=0`), so a broker outage delays records without reordering or
 /// duplicating them. Only a crash between Kafka's confirmation and its record in the database
 /// sends an event again after a restart; consumers deduplicate on `eventId`. A record Kafka
-/// refuses for good (too large, not authorised) is sent again after the outbox is reloaded, so
-/// it arrives behind its key's records that were already in flight: each event carries its whole
-/// alert, and consumers keep the one with the highest `eventId` per alert (the schema says so).
+/// refuses for good (too large, not authorised) is read from the outbox and sent again after a
+/// pause that doubles with each refusal (`retryDelay` up to `maximumRetryDelay`), while the
+/// other events go on: it arrives behind its key's later records, and each event carries its
+/// whole alert, so consumers keep the one with the highest `eventId` per alert (the schema says so).
 ///
 /// The forwarder owns its producer, made by `makeProducer`. A producer that hits a fatal error
 /// (the idempotent producer can no longer keep its guarantees) sends nothing more: it is shut
@@ -34,6 +35,10 @@ public final class KafkaForwarder: Sendable {
         /// Events read from the outbox at a time: a backlog left by a long Kafka outage is sent a
         /// page after another, never held in memory whole.
         public var pageSize: Int = 10_000
+        /// The pause before a record Kafka refused is sent again, doubled at each refusal of the
+        /// same event up to `maximumRetryDelay`. Other events are not held by it.
+        public var retryDelay: Duration = .seconds(1)
+        public var maximumRetryDelay: Duration = .seconds(60)
 
         public init() {}
     }
@@ -56,7 +61,8 @@ public final class KafkaForwarder: Sendable {
         configuration: Configuration = .init(), logger: Logger
     ) throws {
         let producer = try makeProducer()
-        state = ForwarderState(pageSize: max(1, configuration.pageSize))
+        state = ForwarderState(pageSize: max(1, configuration.pageSize), retryDelay: configuration.retryDelay,
+                               maximumRetryDelay: configuration.maximumRetryDelay)
         let state = state
         // The outbox is read by the sending thread, a page at a time, until it is caught up;
         // from then on the hub's newly committed events are queued as they come.
@@ -113,6 +119,9 @@ public final class KafkaForwarder: Sendable {
 
     /// Producers made after the first because one hit a fatal error.
     public var producerReplacements: Int { state.producerReplacements }
+
+    /// Events Kafka refused, waiting for their pause before they are sent again.
+    public var waitingToRetryCount: Int { state.waitingToRetryCount }
 }
 
 /// What the hub, Kafka's delivery callbacks and the outbox thread share.
@@ -132,18 +141,38 @@ final class ForwarderState: @unchecked Sendable {
     private var delivered: [Int64] = []
     /// Confirmed by Kafka, and not yet recorded in the outbox: still undelivered to a reload.
     private var unrecorded: Set<Int64> = []
-    private var failed = false
-    /// Failed sends, until the reload queues them again: still pending.
-    private var awaitingReload: Set<Int64> = []
+    /// Sends that failed, by event: how often, and when the event is read from the outbox and
+    /// sent again (nil once it is on its way again). Still pending.
+    private var retries: [Int64: Retry] = [:]
+    /// Failed events taken for a resend and not queued yet: still pending.
+    private var takenForRetry = 0
+    private let retryDelay: Duration
+    private let maximumRetryDelay: Duration
     private var inFlight: Set<Int64> = []
     /// Cleared when shutting down: what is in flight is still confirmed, nothing more is sent.
     private var sending = true
     private var closed = false
     private var replacements = 0
+    /// A send failed since the sending thread last looked: it checks for a fatal error.
+    private var failureSeen = false
     private var deliveryObservers: [@Sendable (StoredAlertEvent) -> Void] = []
 
-    init(pageSize: Int) {
+    struct Retry {
+        var failures: Int
+        var due: ContinuousClock.Instant?
+    }
+
+    init(pageSize: Int, retryDelay: Duration, maximumRetryDelay: Duration) {
         self.pageSize = pageSize
+        self.retryDelay = retryDelay
+        self.maximumRetryDelay = maximumRetryDelay
+    }
+
+    /// The pause after an event's `failures`-th refusal: `first`, doubled each time, at most `maximum`.
+    static func pause(afterFailures failures: Int, first: Duration, maximum: Duration) -> Duration {
+        var pause = first
+        for _ in 1..<max(1, failures) where pause < maximum { pause *= 2 }
+        return min(pause, maximum)
     }
 
     func addDeliveryObserver(_ observer: @escaping @Sendable (StoredAlertEvent) -> Void) {
@@ -204,21 +233,27 @@ final class ForwarderState: @unchecked Sendable {
         }
     }
 
-    /// The next events to send (up to the in-flight bound), and whether a send failed; waits up
-    /// to `timeout` for something to do. nil once closed.
-    func nextToSend(maxInFlight: Int, timeout: TimeInterval) -> (send: [StoredAlertEvent], failed: Bool)? {
+    /// The next events to send (up to the in-flight bound), and the failed ones whose pause is
+    /// over, to read from the outbox again; waits up to `timeout` for something to do, and wakes
+    /// at a failure. nil once closed.
+    func nextToSend(maxInFlight: Int, timeout: TimeInterval) -> (send: [StoredAlertEvent], retry: [Int64])? {
         condition.withLock {
-            if (queue.isEmpty || inFlight.count >= maxInFlight) && !failed && !closed {
-                _ = condition.wait(until: Date(timeIntervalSinceNow: timeout))
+            let now = ContinuousClock.now
+            let nextDue = retries.values.compactMap(\.due).min()
+            if (queue.isEmpty || inFlight.count >= maxInFlight) && nextDue.map({ $0 > now }) ?? true && !failureSeen && !closed {
+                let wait = min(timeout, nextDue.map { now.duration(to: $0).seconds } ?? timeout)
+                _ = condition.wait(until: Date(timeIntervalSinceNow: max(0, wait)))
             }
+            failureSeen = false
             if closed || !sending { return nil }
-            // After a failure nothing new goes out until the outbox is reloaded.
-            let room = failed ? 0 : max(0, maxInFlight - inFlight.count)
-            let send = Array(queue.prefix(room))
+            let send = Array(queue.prefix(max(0, maxInFlight - inFlight.count)))
             queue.removeFirst(send.count)
             inFlight.formUnion(send.map(\.id))
-            defer { failed = false }
-            return (send, failed)
+            let due = ContinuousClock.now
+            let retry = retries.filter { $0.value.due.map { $0 <= due } ?? false }.keys.sorted()
+            for id in retry { retries[id]?.due = nil }
+            takenForRetry += retry.count
+            return (send, retry)
         }
     }
 
@@ -239,6 +274,7 @@ final class ForwarderState: @unchecked Sendable {
             delivered.append(id)
             unrecorded.insert(id)
             inFlight.remove(id)
+            retries[id] = nil
             condition.broadcast()
         }
     }
@@ -248,46 +284,73 @@ final class ForwarderState: @unchecked Sendable {
         condition.withLock { unrecorded.subtract(ids) }
     }
 
-    /// `id` (if any) was not delivered; the worker recovers from the outbox.
-    func fail(_ id: Int64?) {
+    /// `id` was not delivered: it is sent again from the outbox after its pause.
+    func fail(_ id: Int64) {
         condition.withLock {
-            if let id {
-                inFlight.remove(id)
-                awaitingReload.insert(id)
-            }
-            failed = true
+            inFlight.remove(id)
+            let failures = (retries[id]?.failures ?? 0) + 1
+            let pause = Self.pause(afterFailures: failures, first: retryDelay, maximum: maximumRetryDelay)
+            retries[id] = Retry(failures: failures, due: .now + pause)
+            failureSeen = true
             condition.broadcast()
         }
     }
 
-    /// After a failure: `events`, the oldest undelivered ones in the outbox (the failed ones
-    /// among them), join what is queued already, in id order. Replacing the queue would lose what
-    /// was queued past the outbox's window and what the hub added since it was read; events in
-    /// flight, or confirmed and not yet recorded, are not queued again.
+    /// Failed events taken for a resend and found in the outbox still undelivered (`events`; the
+    /// others were delivered meanwhile) join the queue, in id order.
+    func requeue(_ events: [StoredAlertEvent], of ids: [Int64]) {
+        condition.withLock {
+            let queued = Set(queue.map(\.id)).union(inFlight).union(unrecorded)
+            queue = (queue + events.filter { !queued.contains($0.id) }).sorted { $0.id < $1.id }
+            let found = Set(events.map(\.id))
+            for id in ids where !found.contains(id) { retries[id] = nil }
+            takenForRetry -= ids.count
+        }
+    }
+
+    /// Failed events taken for a resend that could not be read: tried again after `delay`.
+    func retryLater(_ ids: [Int64], after delay: Duration) {
+        condition.withLock {
+            for id in ids { retries[id]?.due = .now + delay }
+            takenForRetry -= ids.count
+        }
+    }
+
+    /// Events read from the outbox join what is queued already, in id order. Replacing the queue
+    /// would lose what the hub added since it was read; events in flight, confirmed and not yet
+    /// recorded, or waiting to be sent again after a failure, are not queued again.
     func reload(_ events: [StoredAlertEvent]) {
         condition.withLock {
             let queued = Set(queue.map(\.id))
-            let missing = events.filter { !queued.contains($0.id) && !inFlight.contains($0.id) && !unrecorded.contains($0.id) }
+            let missing = events.filter {
+                !queued.contains($0.id) && !inFlight.contains($0.id) && !unrecorded.contains($0.id) && retries[$0.id] == nil
+            }
             queue = (queue + missing).sorted { $0.id < $1.id }
-            awaitingReload.subtract(events.map(\.id))
             watermark = max(watermark, events.last?.id ?? 0)
             cursor = max(cursor, events.last?.id ?? 0)
         }
     }
 
-    var pendingCount: Int { condition.withLock { queue.count + inFlight.count + awaitingReload.count + (catchingUp ? 1 : 0) } }
+    var pendingCount: Int {
+        condition.withLock { queue.count + inFlight.count + retries.values.count { $0.due != nil } + takenForRetry + (catchingUp ? 1 : 0) }
+    }
+
+    /// Events waiting for their pause after a failed send.
+    var waitingToRetryCount: Int { condition.withLock { retries.values.count { $0.due != nil } } }
 
     var inFlightCount: Int { condition.withLock { inFlight.count } }
 
     var producerReplacements: Int { condition.withLock { replacements } }
 
-    /// A new producer replaced one that failed for good, after every report of the old one's
-    /// records came in: the reload that follows covers what it failed, so nothing waits for
-    /// another failure's pause.
+    /// A new producer replaced one that failed for good, once the old one was shut down: what
+    /// it failed was not refused for itself, and goes again at once, and so does what it left
+    /// unreported (nothing of the new one's is in flight yet).
     func replacedProducer() {
         condition.withLock {
             replacements += 1
-            failed = false
+            for id in retries.keys where retries[id]?.due != nil { retries[id] = Retry(failures: 0, due: .now) }
+            for id in inFlight { retries[id] = Retry(failures: 0, due: .now) }
+            inFlight.removeAll()
         }
     }
 
@@ -313,8 +376,8 @@ final class ForwarderState: @unchecked Sendable {
     }
 }
 
-/// The outbox's sending thread: hands committed events to the producer in id order, and after
-/// a failed send reloads the undelivered part of the outbox.
+/// The outbox's sending thread: hands committed events to the producer in id order, sends the
+/// failed ones again from the outbox after their pause, and replaces a producer that failed for good.
 private final class OutboxSender: @unchecked Sendable {
     // Thread-confined to the sending thread (`producer` read by `shutdown` once it has ended).
     private var store: AlertStore
@@ -350,9 +413,12 @@ private final class OutboxSender: @unchecked Sendable {
         learnTopic()
         while true {
             if let after = state.pageWanted() { readPage(after: after) }
-            guard let work = state.nextToSend(maxInFlight: configuration.maxInFlight, timeout: 0.2) else { break }
+            if let fatal = unreplaced ?? producer.fatalError { replaceProducer(after: fatal) }
+            // Nothing goes to a producer that failed for good and could not be replaced yet.
+            let room = unreplaced == nil ? configuration.maxInFlight : 0
+            guard let work = state.nextToSend(maxInFlight: room, timeout: 0.2) else { break }
             for event in work.send { send(event) }
-            if work.failed { recoverAfterFailure() }
+            if !work.retry.isEmpty { requeue(work.retry) }
         }
     }
 
@@ -423,27 +489,21 @@ private final class OutboxSender: @unchecked Sendable {
         }
     }
 
-    /// A record failed for good (the producer gave up or refused it): after a pause (none when
-    /// the producer was replaced), resend the undelivered part of the outbox from the database,
-    /// in id order.
-    private func recoverAfterFailure() {
-        if let fatal = unreplaced ?? producer.fatalError {
-            replaceProducer(after: fatal)
-        } else {
-            Thread.sleep(forTimeInterval: 1)
-        }
+    /// Failed events whose pause is over, read again from the outbox (so that one delivered
+    /// meanwhile is not sent twice) and queued.
+    private func requeue(_ ids: [Int64]) {
         do throws(PostgresError) {
             if !store.connection.isConnected { store = try AlertStore(url: url, confirmationsOnly: true) }
-            state.reload(try store.undeliveredEvents(after: 0, limit: configuration.maxInFlight, facility: facility))
+            state.requeue(try store.undeliveredEvents(ids: ids), of: ids)
         } catch {
             logger.warning("outbox not readable; retrying", metadata: ["error": "\(error.redactedDescription)"])
-            state.fail(nil)
+            state.retryLater(ids, after: configuration.retryDelay)
         }
     }
 
     /// Shuts the failed producer down first, so that every report of its records (failures, which
     /// the outbox sends again) has come before a new producer sends any of them. A producer that
-    /// cannot be made is tried again at the next failure, a second later.
+    /// cannot be made is tried again a second later.
     private func replaceProducer(after fatal: KafkaError) {
         logger.error("Kafka producer failed for good; replacing it, and sending what it had not delivered again from the outbox",
                      metadata: ["error": "\(fatal)"])

@@ -144,6 +144,15 @@ final class AlertStore {
         ).rows.compactMap(Self.storedEvent)
     }
 
+    /// Those of `ids` not delivered yet, in id order.
+    func undeliveredEvents(ids: [Int64]) throws(PostgresError) -> [StoredAlertEvent] {
+        try connection.query("""
+            SELECT id, type, facility, ward, kafka_key, payload FROM alert_events
+            WHERE delivered_at IS NULL AND id = ANY($1::bigint[]) ORDER BY id
+            """, [PostgresArray.integers(ids)]
+        ).rows.compactMap(Self.storedEvent)
+    }
+
     /// Records Kafka's confirmation of `ids` on the events and on their alerts.
     func markDelivered(_ ids: [Int64]) throws(PostgresError) {
         guard !ids.isEmpty else { return }
