@@ -13,7 +13,9 @@ public struct StorageMaintenance: Sendable {
         public var failingJobs: [String] = []
     }
 
-    public var retention: String = "7 years"
+    /// How long observations are kept, counted from when each arrived (a PostgreSQL interval).
+    public var retention: String = Self.defaultRetention
+    public static let defaultRetention = "7 years"
     public var messageKeyRetention: String = "90 days"
     /// Frames no source could decode are kept for diagnosis, not for ever: a port at the wrong
     /// speed rejects hundreds of thousands a day.
@@ -25,6 +27,14 @@ public struct StorageMaintenance: Sendable {
 
     public init(logger: Logger) {
         self.logger = logger
+    }
+
+    /// Whether `text` is a retention this engine takes: a positive whole number of years, months,
+    /// weeks or days, as PostgreSQL reads an interval (`7 years`, `400 days`).
+    public static func isRetention(_ text: String) -> Bool {
+        let parts = text.split(separator: " ", omittingEmptySubsequences: true)
+        guard parts.count == 2, let count = Int(parts[0]), count > 0 else { return false }
+        return ["year", "years", "month", "months", "week", "weeks", "day", "days"].contains(parts[1].lowercased())
     }
 
     public func run(on connection: PostgresConnection) throws(PostgresError) -> Report {

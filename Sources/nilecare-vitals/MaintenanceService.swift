@@ -7,10 +7,12 @@ import Storage
 struct MaintenanceService: Service {
     let databaseURL: String
     let interval: Duration
+    var retention = StorageMaintenance.defaultRetention
     let logger: Logger
 
     func run() async throws {
-        let maintenance = StorageMaintenance(logger: logger)
+        var maintenance = StorageMaintenance(logger: logger)
+        maintenance.retention = retention
         while !Task.isShuttingDownGracefully {
             do {
                 let connection = try PostgresConnection(url: databaseURL)

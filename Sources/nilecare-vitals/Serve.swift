@@ -2,6 +2,7 @@ import ArgumentParser
 import DeviceProfiles
 import Logging
 import ServiceLifecycle
+import Storage
 import Telemetry
 
 struct Serve: AsyncParsableCommand {
@@ -14,6 +15,15 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup(title: "MQTT") var mqtt: MQTTOptions
     @OptionGroup var telemetry: TelemetryOptions
     @OptionGroup var logging: LoggingOptions
+
+    @Option(help: "How long observations are kept, counted from when each arrived: years, months, weeks or days (\"7 years\", \"10 years\", \"400 days\").")
+    var retention: String = "7 years"
+
+    func validate() throws {
+        guard StorageMaintenance.isRetention(retention) else {
+            throw ValidationError("--retention '\(retention)' is not a number of years, months, weeks or days (such as \"7 years\")")
+        }
+    }
 
     func run() async throws {
         let logger = logging.bootstrap()
@@ -40,7 +50,7 @@ struct Serve: AsyncParsableCommand {
                     .init(service: engine.server),
                     .init(service: engine.api),
                     .init(service: metrics),
-                    .init(service: MaintenanceService(databaseURL: databaseURL, interval: .seconds(3600), logger: logger)),
+                    .init(service: MaintenanceService(databaseURL: databaseURL, interval: .seconds(3600), retention: retention, logger: logger)),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger

@@ -28,6 +28,16 @@ struct OptionTests {
         #expect(try Demo.parse(["--interval-seconds=0"]).intervalSeconds == 0)
     }
 
+    @Test("--retention is a positive number of years, months, weeks or days")
+    func retention() throws {
+        #expect(try Serve.parse([]).retention == "7 years")
+        #expect(try Serve.parse(["--retention", "10 years"]).retention == "10 years")
+        #expect(try Serve.parse(["--retention", "400 days"]).retention == "400 days")
+        for refused in ["", "7", "years", "0 days", "-1 years", "7 years; DROP TABLE vital_signs", "1 fortnight", "1.5 years"] {
+            #expect(throws: (any Error).self, "\(refused)") { try Serve.parse(["--retention", refused]) }
+        }
+    }
+
     @Test("--max-connections must be positive")
     func maxConnections() throws {
         #expect(try IngestOptions.parse([]).maxConnections == 1_000)

@@ -135,15 +135,22 @@ struct MigrationTests {
         #expect(try connection.execute("SELECT vitals_ensure_partitions(40)").scalar == "0")
         #expect(try count(connection, "SELECT sum(sample_count) FROM vital_signs_1m") == 4)
 
-        // Retention drops whole expired partitions and the default partition's rows that are old by
-        // their time and their arrival; a wrong-clock row that arrived today is kept.
+        // Retention counts from each row's arrival. Expired partitions go whole, and the default
+        // partition's rows that are old by their time and their arrival; a wrong-clock row that
+        // arrived today is kept, in the default partition or in an expired day's own (5 days
+        // back), where the rows that arrived before the cutoff go and the partition stays.
         try connection.execute("""
             INSERT INTO vital_signs (observation_time, device_id, vital_kind, code, code_system, value, unit, status, is_critical, received_at)
-            VALUES ('1999-12-30 10:00:00+00', 1, 1, '147842', 'MDC', 84, '/min', 'F', false, '2000-01-01 00:00:00+00')
+            VALUES ('1999-12-30 10:00:00+00', 1, 1, '147842', 'MDC', 84, '/min', 'F', false, '2000-01-01 00:00:00+00'),
+                   (now() - interval '5 days', 1, 1, '147842', 'MDC', 85, '/min', 'F', false, now() - interval '5 days'),
+                   (now() - interval '5 days', 1, 1, '147842', 'MDC', 86, '/min', 'F', false, now())
             """)
-        #expect(try connection.execute("SELECT vitals_drop_expired_partitions(interval '1 day')").scalar == "6")
-        #expect(try count(connection, "SELECT count(*) FROM vital_signs WHERE value = 84") == 0)
+        let kept = try connection.execute("SELECT tableoid::regclass::text FROM vital_signs WHERE value = 86").scalar ?? ""
+        #expect(kept.hasPrefix("vital_signs_p"))
+        #expect(try connection.execute("SELECT vitals_drop_expired_partitions(interval '1 day')").scalar == "5")
+        #expect(try count(connection, "SELECT count(*) FROM vital_signs WHERE value IN (84, 85)") == 0)
         #expect(try count(connection, "SELECT count(*) FROM vital_signs WHERE value = 81") == 1)
+        #expect(try connection.execute("SELECT tableoid::regclass::text FROM vital_signs WHERE value = 86").scalar == kept)
     }
 
     @Test("native mode: partitions are UTC days whatever DateStyle and TimeZone the server or a session uses")
@@ -427,7 +434,7 @@ struct MigrationTests {
             SELECT proc_name FROM timescaledb_information.jobs ORDER BY 1
             """).rows.compactMap { $0[0] }
         #expect(jobs.contains("policy_compression"))
-        #expect(jobs.contains("policy_retention"))
+        #expect(!jobs.contains("policy_retention"), "retention is the daemon's, by each row's arrival")
         #expect(jobs.contains("policy_refresh_continuous_aggregate"))
         #expect(try count(connection, "SELECT count(*) FROM timescaledb_information.continuous_aggregates WHERE view_name = 'vital_signs_1m'") == 1)
         #expect(try connection.execute("SELECT vitals_ensure_partitions()").scalar == "0")
@@ -450,15 +457,22 @@ struct MigrationTests {
         try await runJob(job, on: connection)
         #expect(try connection.execute("SELECT sum(sample_count), max(max_value) FROM vital_signs_1m").rows == [["2", "90"]])
 
-        // A row from a monitor whose clock was reset to 2000 is kept by the retention policy,
-        // which counts from when chunks were created, as native mode counts from arrival.
+        // Retention counts from each row's arrival, as in native mode. Every chunk is older than a
+        // retention of a millisecond: those holding only rows that arrived before the cutoff are
+        // dropped; the one also holding a row from a monitor whose clock was reset to 2000 that
+        // arrives after it keeps that row and loses the other.
         try connection.execute("""
-            INSERT INTO vital_signs (observation_time, device_id, vital_kind, code, code_system, value, unit, status, is_critical)
-            VALUES ('2000-01-01 00:00:00+00', 1, 1, 'x', 'MDC', 70, '/min', 'F', false)
+            INSERT INTO vital_signs (observation_time, device_id, vital_kind, code, code_system, value, unit, status, is_critical, received_at)
+            VALUES ('2000-01-01 00:00:00+00', 1, 1, 'x', 'MDC', 70, '/min', 'F', false, now() - interval '1 day'),
+                   ('2000-01-01 00:00:01+00', 1, 1, 'x', 'MDC', 71, '/min', 'F', false, now() + interval '1 hour'),
+                   (now() - interval '2 days', 1, 1, 'x', 'MDC', 72, '/min', 'F', false, now() - interval '1 day')
             """)
-        let retention = try connection.execute("SELECT job_id FROM timescaledb_information.jobs WHERE proc_name = 'policy_retention'").scalar ?? ""
-        try await runJob(retention, on: connection)
-        #expect(try count(connection, "SELECT count(*) FROM vital_signs WHERE observation_time < '2001-01-01'") == 1)
+        let chunks = "SELECT count(*) FROM show_chunks('vital_signs')"
+        let before = try count(connection, chunks)
+        let dropped = try connection.execute("SELECT vitals_drop_expired_partitions(interval '1 millisecond')").scalar
+        #expect(try count(connection, chunks) == 1)
+        #expect(dropped == "\(before - 1)")
+        #expect(try connection.execute("SELECT array_agg(value ORDER BY value)::text FROM vital_signs").scalar == "{71}")
     }
 
     /// Runs a TimescaleDB job now. The extension's scheduler may be running the same job in the
