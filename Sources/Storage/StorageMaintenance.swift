@@ -52,7 +52,7 @@ public struct StorageMaintenance: Sendable {
             failingJobs: try failingTimescaleJobs(on: connection)
         )
         if !report.failingJobs.isEmpty {
-            logger.warning("TimescaleDB background jobs are failing: what they do (the rollup, compression, retention) is not done",
+            logger.warning("TimescaleDB background jobs are failing: what they do (the rollup, compression) is not done",
                            metadata: ["jobs": "\(report.failingJobs.joined(separator: "; "))"])
         }
         logger.info("storage maintenance done", metadata: [
@@ -65,7 +65,7 @@ public struct StorageMaintenance: Sendable {
         return report
     }
 
-    /// In TimescaleDB mode the rollup, compression and retention are TimescaleDB's own jobs:
+    /// In TimescaleDB mode the rollup and compression are TimescaleDB's own jobs:
     /// nothing but this check would notice that they fail.
     private func failingTimescaleJobs(on connection: PostgresConnection) throws(PostgresError) -> [String] {
         guard try connection.query("SELECT to_regclass('timescaledb_information.job_stats') IS NOT NULL").scalar == "t" else { return [] }

@@ -17,7 +17,7 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     @Option(help: "How long observations are kept, counted from when each arrived: years, months, weeks or days (\"7 years\", \"10 years\", \"400 days\").")
-    var retention: String = "7 years"
+    var retention: String = StorageMaintenance.defaultRetention
 
     func validate() throws {
         guard StorageMaintenance.isRetention(retention) else {
