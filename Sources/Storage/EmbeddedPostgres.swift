@@ -700,8 +700,10 @@ public final class EmbeddedPostgres: Sendable {
         return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text
     }
 
+    /// A `postgresql.conf` string: its quotes doubled and backslashes escaped (the file reads
+    /// `\n`, `\t` and the like inside quotes).
     static func quoted(_ value: String) -> String {
-        "'" + value.replacingOccurrences(of: "'", with: "''") + "'"
+        "'" + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "''") + "'"
     }
 }
 

@@ -120,6 +120,17 @@ struct EmbeddedPostgresTests {
         #expect(refusal(restarted) == "connected")
     }
 
+    @Test("settings reach the server as written, quotes and backslashes included")
+    func settingsAreQuoted() throws {
+        let name = #"ward\north's\tbeds"#
+        let cluster = try TestPostgres.privateCluster(settings: TestPostgres.fastSettings.merging(["cluster_name": name]) { $1 })
+        let url = try cluster.start()
+        defer { try? cluster.stop() }
+        let connection = try PostgresConnection(url: url)
+        defer { connection.close() }
+        #expect(try connection.execute("SHOW cluster_name").scalar == name)
+    }
+
     @Test("freeTCPPort never hands out a port twice in one process, though the kernel offers some again")
     func freePortsAreDistinct() {
         // 1,000 binds to port 0 here gave 974 distinct ports: a repeat is all but certain.
