@@ -52,6 +52,12 @@ public struct HL7Message: Sendable {
 
     /// The MSH segment (the parser guarantees it comes first).
     public var header: HL7Segment { segment(at: 0) }
+
+    /// The MSH segment alone, as a message of its own: enough to acknowledge this one later
+    /// without keeping its body in memory.
+    public var headerAlone: HL7Message {
+        (try? HL7Message(parsingHeaderOf: Array(header.rawBytes), defaultCharset: charset)) ?? self
+    }
 }
 
 /// The segments of a message as a random-access collection.

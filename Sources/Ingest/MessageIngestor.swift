@@ -23,6 +23,9 @@ public final class MessageIngestor: Sendable {
     /// Skipped rows an `AA` names in ERR segments; one more ERR counts the others, so that a
     /// message of thousands of unreadable rows does not get an ACK ten times its own size.
     static let namedSkippedRows = 20
+    /// Past this size, a message waiting for its commit keeps its header alone for the `AE` it
+    /// may need: up to 64 messages per connection may wait, each up to the frame limit.
+    static let keptWholeBytes = 16 * 1024
 
     private let decoder: PCD01Decoder
     private let sink: any ObservationSink
@@ -94,6 +97,7 @@ public final class MessageIngestor: Sendable {
         }
         // The AA is built here, on the connection's thread, so the writer's completions stay short.
         let accepted = acknowledgment(for: message, outcome: .success, details: warnings)
+        let answerable = message.bytes.count > Self.keptWholeBytes ? message.headerAlone : message
         let started = ContinuousClock.now
         sink.submit(IngestBatch(message: key, observations: decoded.observations), profileID: decoded.profileID, conditions: decoded.conditions) { [self] result in
             switch result {
@@ -119,7 +123,7 @@ public final class MessageIngestor: Sendable {
                 ])
                 let detail = HL7ErrorDetail(code: .applicationInternalError,
                                             text: "the database refused the message's data: \(error.message)")
-                reply(acknowledgment(for: message, outcome: .error, details: [detail]))
+                reply(acknowledgment(for: answerable, outcome: .error, details: [detail]))
             case .failure(let error):
                 metrics.rejected("storage_unavailable").increment()
                 // One line per connection comes from the handler; this one per message is detail.

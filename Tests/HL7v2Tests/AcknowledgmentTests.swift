@@ -14,6 +14,20 @@ struct AcknowledgmentTests {
         #expect(String(decoding: ack, as: UTF8.self) == #"MSH|^~\&|VITALS|NILECARE|MON|WARD|20261129101501||ACK^R01^ACK|ACK-1|P|2.6"# + "\rMSA|AA|CTRL-1\r")
     }
 
+    @Test("the header alone, kept instead of a large message, acknowledges it byte for byte as the whole message does")
+    func headerAloneAcknowledgesAsTheMessage() throws {
+        let latin1 = [#"MSH|^~\&|MON\T\1|WARD|VITALS|NILECARE|20261129101500||ORU^R01|C-1|P|2.3|||NE|AL||8859/1"#,
+                      "NTE|1||" + String(repeating: "x", count: 20_000)]
+        for lines in [original, latin1] {
+            let message = try parse(lines)
+            let header = message.headerAlone
+            #expect(header.bytes == Array(lines[0].utf8))
+            let detail = HL7ErrorDetail(code: .applicationInternalError, text: "refused")
+            #expect(HL7Acknowledgment.build(for: header, code: .AE, errors: [detail], controlID: "A-1", timestamp: "20261129101501")
+                == HL7Acknowledgment.build(for: message, code: .AE, errors: [detail], controlID: "A-1", timestamp: "20261129101501"))
+        }
+    }
+
     @Test("copied header fields go back byte for byte as the sender wrote them, escapes included")
     func copiesFieldsAsSent() throws {
         let message = try parse([#"MSH|^~\&|MON\T\1^EUI|WARD\S\3|VITALS|NILECARE|20261129101500||ORU^R01|C\F\1|P|2.6"#])

@@ -157,6 +157,13 @@ import VitalSigns
         #expect(try Self.msa(await client.send(Self.good("AFTER-NUL"))).code == "AA")
         #expect(engine.logs.entries(withReason: "refused_by_storage").count == 1)
         #expect(try engine.count("SELECT count(*) FROM ingested_messages WHERE control_id = 'G-NUL'") == 0)
+        // A large one keeps its header alone while it waits for the database: answered the same.
+        let large = Array(Self.goodMessage.replacingOccurrences(of: "%@", with: "NUL-LARGE")
+            .replacingOccurrences(of: "PID|||77^^^H", with: "PID|||77^^^H\rNTE|1||\(String(repeating: "x", count: 20_000))\rPV1||I|ICU\\X00\\^1^A").utf8)
+        let (largeCode, largeControlID, largeError) = try Self.msa(await client.send(large))
+        #expect(largeCode == "AE")
+        #expect(largeControlID == "G-NUL-LARGE")
+        #expect(try #require(largeError)[3].component(1).value == "207")
     }
 
     @Test("a sender that never reads its ACKs is paused, not buffered without bound; it gets them all once it reads")
