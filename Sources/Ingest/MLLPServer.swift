@@ -119,8 +119,10 @@ public final class MLLPServer: Service, Sendable {
         guard let channel = channel.withLock({ current in defer { current = nil }; return current }) else { return }
         channel.close(promise: nil)
         for connection in connections.all {
-            // Through the handler: a frame cut by our own close is not the sender's fault.
+            // Through the handler first, so that a frame our close cuts is not counted as the
+            // sender's fault; then directly, for a connection accepted but not set up yet.
             connection.pipeline.fireUserInboundEventTriggered(MLLPListenerStopping())
+            connection.close(promise: nil)
         }
         logger.info("MLLP listener stopped")
     }
