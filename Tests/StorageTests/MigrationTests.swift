@@ -135,10 +135,11 @@ struct MigrationTests {
         #expect(try connection.execute("SELECT vitals_ensure_partitions(40)").scalar == "0")
         #expect(try count(connection, "SELECT sum(sample_count) FROM vital_signs_1m") == 4)
 
-        // Retention counts from each row's arrival. Expired partitions go whole, and the default
-        // partition's rows that are old by their time and their arrival; a wrong-clock row that
-        // arrived today is kept, in the default partition or in an expired day's own (5 days
-        // back), where the rows that arrived before the cutoff go and the partition stays.
+        // Retention counts from each row's arrival. Partitions whose day ended two days before the
+        // cutoff go whole (days -7 to -4 for a day's retention), and the default partition's rows
+        // that are old by their time and their arrival; a wrong-clock row that arrived today is
+        // kept, in the default partition or in such a day's own (5 days back), where the rows that
+        // arrived before the cutoff go and the partition stays.
         try connection.execute("""
             INSERT INTO vital_signs (observation_time, device_id, vital_kind, code, code_system, value, unit, status, is_critical, received_at)
             VALUES ('1999-12-30 10:00:00+00', 1, 1, '147842', 'MDC', 84, '/min', 'F', false, '2000-01-01 00:00:00+00'),
@@ -147,7 +148,7 @@ struct MigrationTests {
             """)
         let kept = try connection.execute("SELECT tableoid::regclass::text FROM vital_signs WHERE value = 86").scalar ?? ""
         #expect(kept.hasPrefix("vital_signs_p"))
-        #expect(try connection.execute("SELECT vitals_drop_expired_partitions(interval '1 day')").scalar == "5")
+        #expect(try connection.execute("SELECT vitals_drop_expired_partitions(interval '1 day')").scalar == "3")
         #expect(try count(connection, "SELECT count(*) FROM vital_signs WHERE value IN (84, 85)") == 0)
         #expect(try count(connection, "SELECT count(*) FROM vital_signs WHERE value = 81") == 1)
         #expect(try connection.execute("SELECT tableoid::regclass::text FROM vital_signs WHERE value = 86").scalar == kept)
@@ -309,7 +310,7 @@ struct MigrationTests {
 
         try reader.execute("COMMIT")
         #expect(try maintenance.execute("SELECT vitals_ensure_partitions()").scalar == "1")
-        #expect(try maintenance.execute("SELECT vitals_drop_expired_partitions(interval '1 day')").scalar == "6")
+        #expect(try maintenance.execute("SELECT vitals_drop_expired_partitions(interval '1 day')").scalar == "4")
     }
 
     @Test("native mode: a day whose partition would overlap one with other bounds (an earlier version's) is left to the default")
@@ -457,22 +458,38 @@ struct MigrationTests {
         try await runJob(job, on: connection)
         #expect(try connection.execute("SELECT sum(sample_count), max(max_value) FROM vital_signs_1m").rows == [["2", "90"]])
 
-        // Retention counts from each row's arrival, as in native mode. Every chunk is older than a
-        // retention of a millisecond: those holding only rows that arrived before the cutoff are
-        // dropped; the one also holding a row from a monitor whose clock was reset to 2000 that
-        // arrives after it keeps that row and loses the other.
+        // Retention counts from each row's arrival, as in native mode, for chunks created two days
+        // before the cutoff: these chunks are made ten days old, and the retention is five days.
+        // Those holding only rows that arrived before the cutoff are dropped. The one holding a
+        // reset clock's rows for 2000-01-01, compressed, keeps the one that arrived after the
+        // cutoff and loses the others.
         try connection.execute("""
+            UPDATE vital_signs SET received_at = now() - interval '6 days';
             INSERT INTO vital_signs (observation_time, device_id, vital_kind, code, code_system, value, unit, status, is_critical, received_at)
-            VALUES ('2000-01-01 00:00:00+00', 1, 1, 'x', 'MDC', 70, '/min', 'F', false, now() - interval '1 day'),
-                   ('2000-01-01 00:00:01+00', 1, 1, 'x', 'MDC', 71, '/min', 'F', false, now() + interval '1 hour'),
-                   (now() - interval '2 days', 1, 1, 'x', 'MDC', 72, '/min', 'F', false, now() - interval '1 day')
+            SELECT '2000-01-01 00:00:00+00'::timestamptz + n * interval '1 millisecond', 1, 1, 'x', 'MDC', 70, '/min', 'F', false,
+                   now() - interval '6 days'
+            FROM generate_series(1, 3) AS n;
+            INSERT INTO vital_signs (observation_time, device_id, vital_kind, code, code_system, value, unit, status, is_critical, received_at)
+            VALUES ('2000-01-01 01:00:00+00', 1, 1, 'x', 'MDC', 71, '/min', 'F', false, now()),
+                   (now() - interval '2 days', 1, 1, 'x', 'MDC', 72, '/min', 'F', false, now() - interval '6 days');
+            UPDATE _timescaledb_catalog.chunk SET creation_time = now() - interval '10 days';
+            SELECT compress_chunk(c) FROM show_chunks('vital_signs', older_than => '2000-01-02'::timestamptz) c;
             """)
+        #expect(try count(connection, "SELECT count(*) FROM timescaledb_information.chunks WHERE is_compressed") == 1)
         let chunks = "SELECT count(*) FROM show_chunks('vital_signs')"
         let before = try count(connection, chunks)
-        let dropped = try connection.execute("SELECT vitals_drop_expired_partitions(interval '1 millisecond')").scalar
+        let dropped = try connection.execute("SELECT vitals_drop_expired_partitions(interval '5 days')").scalar
         #expect(try count(connection, chunks) == 1)
         #expect(dropped == "\(before - 1)")
         #expect(try connection.execute("SELECT array_agg(value ORDER BY value)::text FROM vital_signs").scalar == "{71}")
+        // A chunk created within two days of the cutoff is not read yet, though its rows are
+        // past a millisecond's retention; the ten-day-old one goes now, late row and all.
+        try connection.execute("""
+            INSERT INTO vital_signs (observation_time, device_id, vital_kind, code, code_system, value, unit, status, is_critical, received_at)
+            VALUES (now() - interval '30 days', 1, 1, 'x', 'MDC', 73, '/min', 'F', false, now() - interval '1 day')
+            """)
+        #expect(try connection.execute("SELECT vitals_drop_expired_partitions(interval '1 millisecond')").scalar == "1")
+        #expect(try connection.execute("SELECT array_agg(value ORDER BY value)::text FROM vital_signs").scalar == "{73}")
     }
 
     /// Runs a TimescaleDB job now. The extension's scheduler may be running the same job in the
