@@ -22,6 +22,10 @@ import VitalSigns
         return (hub, forwarder)
     }
 
+    /// Producers that refuse records over 1,000 bytes themselves, and a raise whose event is larger.
+    func refusingLargeRecords() -> ProducersMade { ProducersMade(["message.max.bytes": "1000"]) }
+    let oversizedRaise = trigger(.raise(.critical), device: "HUGE", location: "ICU^" + String(repeating: "x", count: 1_200))
+
     func payload(_ record: KafkaConsumerRecord) -> [String: Any] {
         (try? JSONSerialization.jsonObject(with: Data(record.value)) as? [String: Any]) ?? [:]
     }
@@ -133,13 +137,12 @@ import VitalSigns
         let kafka = try KafkaFixture.start(topic: "vitals.critical")
         let hub = try AlertHub(url: url, configuration: .init(facility: "KTH"), logger: TestPostgres.logger)
         defer { hub.shutdown() }
-        // Records over 1,000 bytes are refused by the producer itself; a small window makes the
-        // outbox's reload after the failure see only part of what is queued.
-        let producers = ProducersMade(["message.max.bytes": "1000"])
+        // A small window makes the outbox's reload after the failure see only part of what is queued.
+        let producers = refusingLargeRecords()
         var configuration = KafkaForwarder.Configuration()
         configuration.topic = kafka.topic
         configuration.maxInFlight = 2
-        hub.submit([trigger(.raise(.critical), device: "HUGE", location: "ICU^" + String(repeating: "x", count: 1_200))])
+        hub.submit([oversizedRaise])
         for index in 0..<8 { hub.submit([trigger(.raise(.critical), device: "D\(index)")]) }
         try await waitUntil(timeout: .seconds(20), "nine events committed") { hub.latestEventID == 9 }
         // Started with all nine committed: they come from the outbox's backlog, queued at once.
@@ -165,9 +168,8 @@ import VitalSigns
         let kafka = try KafkaFixture.start(topic: "vitals.critical")
         let hub = try AlertHub(url: url, configuration: .init(facility: "KTH"), logger: TestPostgres.logger)
         defer { hub.shutdown() }
-        // Records over 1,000 bytes are refused by the producer itself; the refused one's pause
-        // outlasts the test.
-        let producers = ProducersMade(["message.max.bytes": "1000"])
+        // The refused one's pause outlasts the test.
+        let producers = refusingLargeRecords()
         var configuration = KafkaForwarder.Configuration()
         configuration.topic = kafka.topic
         configuration.retryDelay = .seconds(600)
@@ -175,7 +177,7 @@ import VitalSigns
         let forwarder = try KafkaForwarder(makeProducer: producers.maker(kafka), hub: hub, url: url, configuration: configuration,
                                            logger: TestPostgres.logger)
         try await waitUntil(timeout: .seconds(20), "the forwarder caught up") { !forwarder.isCatchingUp }
-        hub.submit([trigger(.raise(.critical), device: "HUGE", location: "ICU^" + String(repeating: "x", count: 1_200))])
+        hub.submit([oversizedRaise])
         try await waitUntil(timeout: .seconds(20), "the large record refused") { forwarder.waitingToRetryCount == 1 }
         for index in 0..<5 { hub.submit([trigger(.raise(.critical), device: "D\(index)")]) }
         let ids = try await kafka.readBack(5).compactMap { payload($0)["eventId"] as? Int }
