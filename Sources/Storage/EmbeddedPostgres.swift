@@ -428,7 +428,7 @@ public final class EmbeddedPostgres: Sendable {
                 throw EmbeddedPostgresError(step: "write \(Self.passwordFileName)", output: "\(path): \(String(cString: strerror(errno)))")
             }
         }
-        // Ours are hex; one an operator put there must be as plain, to be quoted nowhere wrongly.
+        // Ours are hex; an operator's own is held to letters and digits too, which no quoting gets wrong.
         guard password.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) }) else {
             throw EmbeddedPostgresError(step: "read \(Self.passwordFileName)", output: "\(path) holds characters other than letters and digits: remove it to make a new one")
         }
