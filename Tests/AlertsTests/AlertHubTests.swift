@@ -250,7 +250,7 @@ final class EventCollector: Sendable {
         _ = try blocker.execute("BEGIN; LOCK TABLE critical_events IN SHARE MODE")
         hub.submit([trigger(.raise(.warning), device: "B")])
         try await waitUntil(timeout: .seconds(10), "the hub waiting on the lock") {
-            try blocker.execute("SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'critical_events'::regclass").scalar != "0"
+            try blocker.lockWaiters(on: "critical_events") > 0
         }
         let resumed = EventCollector(try await hub.subscribe(scope: scope, after: 0))
         try await waitUntil(timeout: .seconds(5), "the replay answered") { resumed.received.count == 1 }
@@ -373,10 +373,7 @@ final class EventCollector: Sendable {
     /// raised it brings no triggers: its source must still wait for the alert's commit.
     @Test("a submission that changes nothing is answered behind its devices' one not stored yet (other devices' at once): true once that is stored, false when the hub stops first")
     func nothingChangedWaitsForWhatIsOnItsWay() async throws {
-        let cluster = try TestPostgres.privateCluster(port: freeTCPPort())
-        let url = try cluster.start(database: "vitals")
-        defer { try? cluster.stop() }
-        try TestPostgres.migrate(url)
+        let url = try TestPostgres.migratedDatabase()
         let hub = try hub(url)
         defer { hub.shutdown() }
         let told = Mutex<[(label: String, stored: Bool)]>([])
@@ -395,7 +392,7 @@ final class EventCollector: Sendable {
         hub.submit([], from: ["DEV-2"], whenStored: tell("another device"))
         #expect(answered("another device") == true, "waited for another device's alert")
         try await waitUntil(timeout: .seconds(10), "the hub's commit waiting for the lock") {
-            try blocker.execute("SELECT count(*) FROM pg_locks WHERE relation = 'critical_events'::regclass AND NOT granted").scalar != "0"
+            try blocker.lockWaiters(on: "critical_events") > 0
         }
         #expect(told.withLock { $0.count } == 1)
         _ = try blocker.execute("COMMIT")
@@ -411,7 +408,7 @@ final class EventCollector: Sendable {
         _ = try blocker.execute("BEGIN; LOCK TABLE critical_events IN SHARE MODE")
         hub.submit([trigger(.raise(.critical), device: "B", vital: "heart_rate")], from: ["B"], whenStored: tell("given up"))
         try await waitUntil(timeout: .seconds(10), "the hub's commit waiting for the lock") {
-            try blocker.execute("SELECT count(*) FROM pg_locks WHERE relation = 'critical_events'::regclass AND NOT granted").scalar != "0"
+            try blocker.lockWaiters(on: "critical_events") > 0
         }
         hub.submit([], from: ["B"], whenStored: tell("resend behind it"))
         #expect(answered("resend behind it") == nil)

@@ -11,12 +11,16 @@ import VitalSigns
 @Suite(.timeLimit(.minutes(3))) struct KafkaForwarderTests {
     let scope = AlertScope(facility: "KTH")
 
-    func start(_ url: String, _ kafka: KafkaFixture, producers: ProducersMade = ProducersMade()) throws -> (AlertHub, KafkaForwarder) {
+    func start(
+        _ url: String, _ kafka: KafkaFixture, producers: ProducersMade = ProducersMade(),
+        configure: (inout KafkaForwarder.Configuration) -> Void = { _ in }
+    ) throws -> (AlertHub, KafkaForwarder) {
         var hubConfiguration = AlertHub.Configuration(facility: "KTH")
         hubConfiguration.escalationCheckInterval = .milliseconds(50)
         let hub = try AlertHub(url: url, configuration: hubConfiguration, logger: TestPostgres.logger)
         var configuration = KafkaForwarder.Configuration()
         configuration.topic = kafka.topic
+        configure(&configuration)
         let forwarder = try KafkaForwarder(makeProducer: producers.maker(kafka), hub: hub, url: url, configuration: configuration,
                                            logger: TestPostgres.logger)
         return (hub, forwarder)
@@ -166,16 +170,12 @@ import VitalSigns
     func aRefusedRecordDoesNotHoldUpTheOthers() async throws {
         let url = try TestPostgres.migratedDatabase()
         let kafka = try KafkaFixture.start(topic: "vitals.critical")
-        let hub = try AlertHub(url: url, configuration: .init(facility: "KTH"), logger: TestPostgres.logger)
-        defer { hub.shutdown() }
         // The refused one's pause outlasts the test.
-        let producers = refusingLargeRecords()
-        var configuration = KafkaForwarder.Configuration()
-        configuration.topic = kafka.topic
-        configuration.retryDelay = .seconds(600)
-        configuration.maximumRetryDelay = .seconds(600)
-        let forwarder = try KafkaForwarder(makeProducer: producers.maker(kafka), hub: hub, url: url, configuration: configuration,
-                                           logger: TestPostgres.logger)
+        let (hub, forwarder) = try start(url, kafka, producers: refusingLargeRecords()) {
+            $0.retryDelay = .seconds(600)
+            $0.maximumRetryDelay = .seconds(600)
+        }
+        defer { hub.shutdown() }
         try await waitUntil(timeout: .seconds(20), "the forwarder caught up") { !forwarder.isCatchingUp }
         hub.submit([oversizedRaise])
         try await waitUntil(timeout: .seconds(20), "the large record refused") { forwarder.waitingToRetryCount == 1 }

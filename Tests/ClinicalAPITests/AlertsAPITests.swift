@@ -159,7 +159,7 @@ final class APIHarness: Sendable {
         try blocker.execute("BEGIN; LOCK TABLE critical_events IN ACCESS EXCLUSIVE MODE")
         let unknown = Task { try await api.post("/alerts/\(id + 1000)/ack").status }
         try await waitUntil(timeout: .seconds(10), "the lookup waiting on the lock") {
-            try blocker.execute("SELECT count(*) FROM pg_locks WHERE relation = 'critical_events'::regclass AND NOT granted").scalar == "1"
+            try blocker.lockWaiters(on: "critical_events") == 1
         }
         // The hub answers an action it needs no database for (acknowledged already).
         #expect(try await api.post("/alerts/\(id)/ack").status == 200)

@@ -63,7 +63,7 @@ import VitalSigns
             }
             try await waitUntil(timeout: .seconds(30), "report \(report) answered, or the hub waiting to store an alert") {
                 try answered.isMarked
-                    || locker.execute("SELECT count(*) FROM pg_locks WHERE relation = 'critical_events'::regclass AND NOT granted").scalar != "0"
+                    || locker.lockWaiters(on: "critical_events") > 0
             }
             if !answered.isMarked {
                 held = (report, bytes, answer, answered)

@@ -48,13 +48,12 @@ struct ObservationWriterTests {
         defer { locker.close() }
         try locker.execute("BEGIN; LOCK TABLE ingested_messages IN ACCESS EXCLUSIVE MODE")
         let done = Atomic<Int>(0)
-        let waiters = "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'ingested_messages'::regclass"
         // One commit waits for the lock on each connection; the third submission waits in the queue.
         for index in 0..<3 {
             writer.submit(IngestBatch(message: key("STALL-\(index)"), observations: [observation(seconds: Int64(index))])) { _ in
                 done.add(1, ordering: .relaxed)
             }
-            if index < 2 { try await waitUntil(timeout: .seconds(30), "commit \(index) waiting") { try count(locker, waiters) == index + 1 } }
+            if index < 2 { try await waitUntil(timeout: .seconds(30), "commit \(index) waiting") { try locker.lockWaiters(on: "ingested_messages") == index + 1 } }
         }
         try await waitUntil(timeout: .seconds(30), "the queued submission ageing") { writer.health.oldestWaiting > .seconds(1) }
         #expect(writer.health.queuedRows == 1)
@@ -73,7 +72,6 @@ struct ObservationWriterTests {
         let locker = try PostgresConnection(url: url)
         defer { locker.close() }
         try locker.execute("BEGIN; LOCK TABLE ingested_messages IN ACCESS EXCLUSIVE MODE")
-        let waiters = "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'ingested_messages'::regclass"
         let stored = Atomic<Int>(0)
         let refused = Mutex<[String]>([])
         func submit(_ id: String) {
@@ -87,7 +85,7 @@ struct ObservationWriterTests {
         // One commit stuck on each connection, then three rows queued: the bound.
         for index in 0..<2 {
             submit("STUCK-\(index)")
-            try await waitUntil(timeout: .seconds(30), "commit \(index) waiting") { try count(locker, waiters) == index + 1 }
+            try await waitUntil(timeout: .seconds(30), "commit \(index) waiting") { try locker.lockWaiters(on: "ingested_messages") == index + 1 }
         }
         for index in 0..<3 { submit("QUEUED-\(index)") }
         submit("REFUSED")
