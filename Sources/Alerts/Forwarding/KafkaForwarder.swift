@@ -332,11 +332,14 @@ final class ForwarderState: @unchecked Sendable {
     }
 
     var pendingCount: Int {
-        condition.withLock { queue.count + inFlight.count + retries.values.count { $0.due != nil } + takenForRetry + (catchingUp ? 1 : 0) }
+        condition.withLock { queue.count + inFlight.count + waitingToRetry + takenForRetry + (catchingUp ? 1 : 0) }
     }
 
     /// Events waiting for their pause after a failed send.
-    var waitingToRetryCount: Int { condition.withLock { retries.values.count { $0.due != nil } } }
+    var waitingToRetryCount: Int { condition.withLock { waitingToRetry } }
+
+    /// Read while holding `condition`'s lock.
+    private var waitingToRetry: Int { retries.values.count { $0.due != nil } }
 
     var inFlightCount: Int { condition.withLock { inFlight.count } }
 
