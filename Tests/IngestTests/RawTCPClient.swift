@@ -8,7 +8,9 @@ import Glibc
 /// A plain non-blocking TCP socket for senders that misbehave at the socket level (one that
 /// stops reading, with a small receive buffer so that its unread data backs up quickly).
 final class RawTCPClient {
-    private let descriptor: Int32
+    /// -1 once closed: a descriptor closed twice could close one the process has opened since
+    /// (an event loop's socket, which then fails with EBADF).
+    private var descriptor: Int32
 
     /// From `source`, another loopback address (127.0.0.2) for a second peer.
     init(port: Int, receiveBuffer: Int32 = 65_536, from source: String = "127.0.0.1") throws {
@@ -53,7 +55,10 @@ final class RawTCPClient {
         }
     }
 
+    /// Closes the socket; later calls do nothing.
     func close() {
+        guard descriptor >= 0 else { return }
         Glibc.close(descriptor)
+        descriptor = -1
     }
 }
