@@ -95,7 +95,7 @@ public final class ObservationWriter: Sendable {
             startThread(named: "nc-writer-\(index)") {
                 queue.markWriterThread()
                 worker.run()
-                queue.markFinished()
+                worker.answerUncommitted(queue.markFinished())
             }
         }
         logger.debug("observation writer started", metadata: ["writer": "\(configuration.name)", "connections": "\(count)"])

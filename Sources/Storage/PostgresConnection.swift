@@ -44,6 +44,10 @@ public final class PostgresConnection {
     private let noticeSink: NoticeSink
     /// Server-side prepared statements of this session, by their SQL text.
     private var preparedNames: [String: String] = [:]
+    /// Statements this object has prepared, never reset: a name is never given twice, so one the
+    /// server still holds after `preparedNames` was emptied (one statement deallocated, a pooler's
+    /// other session) cannot collide with a new statement and fail it with 42P05 forever.
+    private var statementsPrepared = 0
     /// `host:port/database` of the server, without user or password, for messages.
     public let endpoint: String
 
@@ -200,7 +204,8 @@ public final class PostgresConnection {
         if let known = preparedNames[sql] {
             name = known
         } else {
-            name = "nc_stmt_\(preparedNames.count + 1)"
+            statementsPrepared += 1
+            name = "nc_stmt_\(statementsPrepared)"
             _ = try consume(PQprepare(connection, name, sql, Int32(parameters.count), nil), connection: connection, context: "prepare " + context())
             preparedNames[sql] = name
         }

@@ -60,7 +60,7 @@ final class SubmissionQueue: @unchecked Sendable {
         return pendingRows
     }
 
-    enum Admission { case queued, full(rows: Int), shutDown }
+    enum Admission: Equatable { case queued, full(rows: Int), shutDown }
 
     /// Queues `submission` unless shut down, or unless it would take the rows waiting past
     /// `maxQueuedRows` (commits stuck: the senders are told to come back later instead).
@@ -176,11 +176,20 @@ final class SubmissionQueue: @unchecked Sendable {
         condition.unlock()
     }
 
-    func markFinished() {
+    /// A writer thread ended. The last one takes whatever is still queued, to answer it: a writer
+    /// without a connection can put a group back just after the connected one found the queue
+    /// drained and left, and no submission may stay unanswered.
+    func markFinished() -> [Submission] {
         condition.lock()
+        defer { condition.unlock() }
         runningWorkers -= 1
         condition.broadcast()
-        condition.unlock()
+        guard runningWorkers == 0, head < items.count else { return [] }
+        let leftovers = Array(items[head...])
+        items.removeAll()
+        head = 0
+        pendingRows = 0
+        return leftovers
     }
 
     func shutdown() {

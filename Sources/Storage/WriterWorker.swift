@@ -495,6 +495,14 @@ final class WriterWorker: @unchecked Sendable {
         }
     }
 
+    /// Submissions left in the queue when the last writer stopped: failed, so that their senders
+    /// are answered (and resend to the next engine) rather than left waiting.
+    func answerUncommitted(_ leftovers: [Submission]) {
+        guard !leftovers.isEmpty else { return }
+        fail(leftovers, with: PostgresError(
+            message: "the observation writer stopped before committing the batch; it was not stored", context: "ObservationWriter shutdown"))
+    }
+
     private func fail(_ group: [Submission], with error: PostgresError) {
         failures.increment()
         logger.error("commit failed; \(group.count) batches not stored", metadata: [

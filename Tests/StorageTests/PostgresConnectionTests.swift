@@ -163,6 +163,21 @@ struct PostgresConnectionTests {
         #expect(try connection.query("SELECT $1::int + 1", ["3"], prepared: true).scalar == "4")
     }
 
+    @Test("after one statement was deallocated, preparing it again never reuses a name the session still holds")
+    func aStatementPreparedAgainGetsANewName() throws {
+        let connection = try PostgresConnection(url: try TestPostgres.database())
+        defer { connection.close() }
+        #expect(try connection.query("SELECT $1::int + 1", ["1"], prepared: true).scalar == "2")
+        #expect(try connection.query("SELECT $1::int * 10", ["1"], prepared: true).scalar == "10")
+        // Only the second goes: the first still holds its name on the server.
+        let second = try #require(try connection.query("SELECT name FROM pg_prepared_statements WHERE statement LIKE '%* 10'").scalar)
+        try connection.execute("DEALLOCATE \(try connection.quoteIdentifier(second))")
+        let error = #expect(throws: PostgresError.self) { try connection.query("SELECT $1::int * 10", ["2"], prepared: true) }
+        #expect(error?.sqlState == "26000")
+        #expect(try connection.query("SELECT $1::int * 10", ["3"], prepared: true).scalar == "30")
+        #expect(try connection.query("SELECT $1::int + 1", ["4"], prepared: true).scalar == "5")
+    }
+
     @Test func aPreparedQueryIsPlannedOnceAndSurvivesErrors() throws {
         let connection = try PostgresConnection(url: try TestPostgres.database())
         defer { connection.close() }
