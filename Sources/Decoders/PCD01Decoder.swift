@@ -259,7 +259,7 @@ public struct PCD01Decoder: Sendable {
         var unit = sentUnit ?? kind.canonicalUnit
         var value = number
         if kind != .unknown, unit != kind.canonicalUnit {
-            if let converted = UnitConversion.convert(number, from: unit, to: kind.canonicalUnit) {
+            if let converted = UnitConversion.toCanonical(number, from: unit, of: kind) {
                 value = converted
                 unit = kind.canonicalUnit
             } else {
@@ -366,15 +366,18 @@ public struct PCD01Decoder: Sendable {
         return (code, resolution)
     }
 
-    /// OBX-6 when it is not a numeric MDC dimension: UCUM, a vendor alias or text; `default` (the
-    /// code's) when OBX-6 is empty.
+    /// OBX-6 when it is not a numeric MDC dimension: UCUM, a vendor code or alias, or text in
+    /// CE.2; `default` (the code's) only when OBX-6 names no unit at all. A unit sent that no
+    /// table knows is kept as sent, so the row is stored as it came rather than in the vital's
+    /// own unit (`^°X` read as Cel would store 98.6 °F as a fever of 98.6 °C).
     @inline(never)
     private static func otherUnit(_ field: HL7BorrowedText, profile: DeviceProfile, default defaultUnit: UCUMUnit?) -> UCUMUnit? {
         if let bytes = field.component(1).plainASCII, let unit = profile.unit(forCodeBytes: bytes) { return unit }
         let unitCode = field.component(1).value
-        return profile.unit(forCode: unitCode)
-            ?? (field.component(2).isEmpty ? nil : profile.unit(forCode: field.component(2).value))
-            ?? (unitCode.isEmpty ? defaultUnit : UCUMUnit(ucum: unitCode))
+        let unitText = field.component(2).value
+        if let unit = profile.unit(forCode: unitCode) ?? (unitText.isEmpty ? nil : profile.unit(forCode: unitText)) { return unit }
+        if unitCode.isEmpty && unitText.isEmpty { return defaultUnit }
+        return UCUMUnit(ucum: unitCode.isEmpty ? unitText : unitCode)
     }
 
     // MARK: Fields

@@ -76,12 +76,14 @@ public enum CodeTables {
         "264928": .breathsPerMinute, "MDC_DIM_RESP_PER_MIN": .breathsPerMinute,
         "/min": .beatsPerMinute, "{beats}/min": .beatsPerMinute, "{beat}/min": .beatsPerMinute,
         "{breaths}/min": .breathsPerMinute, "{breath}/min": .breathsPerMinute, "bpm": .beatsPerMinute,
-        "1/min": .beatsPerMinute,
+        "1/min": .beatsPerMinute, "beats/min": .beatsPerMinute,
+        "rpm": .breathsPerMinute, "breaths/min": .breathsPerMinute, "br/min": .breathsPerMinute,
         "266016": .millimetreOfMercury, "MDC_DIM_MMHG": .millimetreOfMercury,
-        "mm[Hg]": .millimetreOfMercury, "mmHg": .millimetreOfMercury,
+        "mm[Hg]": .millimetreOfMercury, "mmHg": .millimetreOfMercury, "mm Hg": .millimetreOfMercury,
         "265987": .kilopascal, "MDC_DIM_KILO_PASCAL": .kilopascal, "kPa": .kilopascal,
-        "268192": .degreeCelsius, "MDC_DIM_DEGC": .degreeCelsius, "Cel": .degreeCelsius, "degC": .degreeCelsius,
+        "268192": .degreeCelsius, "MDC_DIM_DEGC": .degreeCelsius, "Cel": .degreeCelsius, "degC": .degreeCelsius, "°C": .degreeCelsius,
         "266560": .degreeFahrenheit, "MDC_DIM_FAHR": .degreeFahrenheit, "[degF]": .degreeFahrenheit, "degF": .degreeFahrenheit,
+        "°F": .degreeFahrenheit,
         "262656": .unitless, "MDC_DIM_DIMLESS": .unitless, "1": .unitless,
     ]
 

@@ -69,6 +69,8 @@ public struct DeviceProfile: Sendable {
     public var lineProtocol: LineProtocolSpec?
     private let codeIndex: [CodeKey: CodeResolution]
     private let unitIndex: [String: UCUMUnit]
+    /// `unitIndex` by lower-cased code.
+    private let caseFoldedUnitIndex: [String: UCUMUnit]
     /// The same, for numeric MDC codes: integer keys, no hashing of Strings.
     private let mdcCodeIndex: IntCodeTable<KnownCode>
     private let mdcUnitIndex: IntCodeTable<UCUMUnit>
@@ -110,6 +112,7 @@ public struct DeviceProfile: Sendable {
         }
         self.codeIndex = index
         self.unitIndex = CodeTables.units.merging(unitAliases) { _, alias in alias }
+        self.caseFoldedUnitIndex = Dictionary(unitIndex.map { ($0.key.lowercased(), $0.value) }) { first, _ in first }
         self.mdcCodeIndex = IntCodeTable(Dictionary(uniqueKeysWithValues: index.compactMap { key, resolution in
             key.system == "MDC" ? Self.numericCode(key.code).map { ($0, KnownCode(code: key.code, resolution: resolution)) } : nil
         }))
@@ -169,9 +172,13 @@ public struct DeviceProfile: Sendable {
         mdcUnitIndex[mdcCode]
     }
 
-    /// A unit code from OBX-6 (MDC dimension, UCUM or a vendor alias).
+    /// A unit code from OBX-6 (MDC dimension, UCUM or a vendor alias); a Philips MDIL unit
+    /// (`0004-0AE0`) read as the MDC dimension it writes in hex, as `resolve(_:)` reads MDIL
+    /// codes; else the code in another case (`MMHG`, `BPM`): no two known units differ by case.
     public func unit(forCode code: String) -> UCUMUnit? {
-        unitIndex[code]
+        if let unit = unitIndex[code] { return unit }
+        if let mdc = CodeTables.mdcCode(fromMDIL: code), let unit = unitIndex[mdc] { return unit }
+        return caseFoldedUnitIndex[code.lowercased()]
     }
 
     /// Which band a value falls in for a population (the profile's default when nil).

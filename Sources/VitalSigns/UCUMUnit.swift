@@ -34,4 +34,14 @@ public enum UnitConversion {
         default: return nil
         }
     }
+
+    /// `value` of `kind`, sent in `unit`, in the kind's canonical unit; nil when `unit` does not
+    /// measure the kind. A dimensionless value of a percentage (SpO2, perfusion index) is read as
+    /// a fraction only up to 1: above it, it can only be the percentage itself, as gateways that
+    /// send no proper unit write it (97 for 97 %). Read as a fraction, an SpO2 of 85 would be
+    /// stored as 8,500 % and its desaturation never alarm.
+    public static func toCanonical(_ value: Double, from unit: UCUMUnit, of kind: VitalKind) -> Double? {
+        if unit == .unitless, kind.canonicalUnit == .percent, value > 1 { return value }
+        return convert(value, from: unit, to: kind.canonicalUnit)
+    }
 }

@@ -166,6 +166,56 @@ import VitalSigns
         #expect(observations.map(\.value) == [48, 49, 50, 51, 97, 3, 52])
     }
 
+    @Test("OBX-6 with only CE.2's text: a known spelling is converted, an unknown one kept as sent, never read as the vital's own unit")
+    func aUnitSentOnlyAsTextIsNotTakenForTheCanonicalUnit() throws {
+        let message = hl7(
+            "MSH|^~\\&|MON|ICU|||20261129101500+0000||ORU^R01|U-1|P|2.6",
+            "OBX|1|NM|150364^MDC_TEMP_BODY^MDC|1.1.1.1|98.6|^°F|||||F|||||||DEV-U",
+            "OBX|2|NM|151708^MDC_AWAY_CO2_ET^MDC|1.1.1.2|5.2|^KPA|||||F",
+            "OBX|3|NM|150364^MDC_TEMP_BODY^MDC|1.1.1.3|98.6|^degrees Fahrenheit|||||F",
+            "OBX|4|NM|150364^MDC_TEMP_BODY^MDC|1.1.1.4|37.1||||||F"
+        )
+        let observations = try decoder().decode(try parse(message)).observations
+        #expect(observations.map(\.kind) == [.temperature, .etco2, .unknown, .temperature])
+        #expect(abs(observations[0].value - 37.0) < 1e-9)
+        #expect(abs(observations[1].value - 39.003) < 0.001)
+        // Not converted, not a known vital: stored as it came, so nothing alarms on 98.6 °C.
+        #expect(observations[2].value == 98.6)
+        #expect(observations[2].unit == UCUMUnit(ucum: "degrees Fahrenheit"))
+        // An empty OBX-6 is the code's unit.
+        #expect(observations[3].unit == .degreeCelsius && observations[3].value == 37.1)
+    }
+
+    @Test("Philips MDIL units are MDC dimensions in hex, spellings in any case are known units")
+    func vendorAndCaseSpellingsOfUnitsAreKnown() throws {
+        let message = hl7(
+            "MSH|^~\\&|PHILIPS|WARD7|||20261129101500+0000||ORU^R01|U-2|P|2.5",
+            "OBX|1|NM|0002-500A^RR^MDIL|0|16|0004-0AE0^rpm^MDIL|||||F|||||||DEV-P",
+            "OBX|2|NM|0002-4B5C^Temp^MDIL|0|101.3|0004-1140^°F^MDIL|||||F",
+            "OBX|3|NM|150021^MDC_PRESS_BLD_NONINV_SYS^MDC|1.1.1.1|120|MMHG|||||F",
+            "OBX|4|NM|147842^MDC_ECG_HEART_RATE^MDC|1.1.1.2|80|BPM|||||F",
+            "OBX|5|NM|151562^MDC_RESP_RATE^MDC|1.1.1.3|18|breaths/min|||||F"
+        )
+        let observations = try decoder().decode(try parse(message)).observations
+        #expect(observations.map(\.kind) == [.respirationRate, .temperature, .nibpSystolic, .heartRate, .respirationRate])
+        #expect(observations.map(\.unit) == [.breathsPerMinute, .degreeCelsius, .millimetreOfMercury, .beatsPerMinute, .breathsPerMinute])
+        #expect(abs(observations[1].value - 38.5) < 1e-9)
+    }
+
+    @Test("a dimensionless SpO2 above 1 is the percentage itself; at most 1 it is a fraction")
+    func aDimensionlessPercentageIsReadByItsSize() throws {
+        let message = hl7(
+            "MSH|^~\\&|MON|ICU|||20261129101500+0000||ORU^R01|U-3|P|2.6",
+            "OBX|1|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC|1.1.1.1|85|262656^MDC_DIM_DIMLESS^MDC|||||F|||||||DEV-D",
+            "OBX|2|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC|1.1.1.1|0.97|1^^UCUM|||||F"
+        )
+        let decoded = try decoder().decode(try parse(message))
+        #expect(decoded.observations.map(\.value) == [85, 97])
+        #expect(decoded.observations.map(\.unit) == [.percent, .percent])
+        // 85 % is below the profile's critical band: the desaturation alarms.
+        #expect(criticalFlags(decoded.observations, profileID: decoded.profileID) == [true, false])
+    }
+
     @Test func skipsRowsWithoutAStorableValueAndSaysWhy() throws {
         let message = hl7(
             "MSH|^~\\&|MON|ICU|||20261129101500+0000||ORU^R01|S-1|P|2.6",

@@ -20,7 +20,7 @@ struct Reading: Sendable, Hashable {
             (self.value, self.unit) = (value, unit)
             return
         }
-        guard let converted = UnitConversion.convert(value, from: unit, to: kind.canonicalUnit) else {
+        guard let converted = UnitConversion.toCanonical(value, from: unit, of: kind) else {
             throw FrameDecodeError(
                 reason: "unknown_unit",
                 detail: "\(place): unit '\(unit.ucum)' is not a unit of \(kind.name) (stored in \(kind.canonicalUnit.ucum))"

@@ -19,7 +19,7 @@ struct SerialReadings {
 
     /// Adds a reading of `kind` sent in `unit`, converted to the kind's canonical unit.
     mutating func add(_ kind: VitalKind, code: String, value: Double, unit: UCUMUnit) {
-        guard kind != .unknown, let canonical = UnitConversion.convert(value, from: unit, to: kind.canonicalUnit) else { return }
+        guard kind != .unknown, let canonical = UnitConversion.toCanonical(value, from: unit, of: kind) else { return }
         observations.append(Observation(
             time: context.receivedAt, patient: nil, deviceID: deviceID, location: context.location, kind: kind,
             code: ObservationCode(code: code, text: kind.name, system: system), value: canonical, unit: kind.canonicalUnit
