@@ -178,7 +178,14 @@ let package = Package(
             path: "Tests/TestSupport"
         ),
         .testTarget(name: "VitalSignsTests", dependencies: ["VitalSigns"]),
-        .testTarget(name: "CommandLineTests", dependencies: ["nilecare-vitals", "VitalSigns", "Storage", "TestSupport"]),
+        .testTarget(
+            name: "CommandLineTests",
+            dependencies: [
+                "nilecare-vitals", "VitalSigns", "Storage", "TestSupport",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(name: "HL7v2Tests", dependencies: ["HL7v2"]),
         .testTarget(name: "DecodersTests", dependencies: ["Decoders", "DeviceProfiles", "DeviceSimulator", "Pipeline"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"]),

@@ -54,7 +54,7 @@ public enum MigrationError: Error, Sendable, CustomStringConvertible {
             return "the database's encoding is \(encoding), not UTF8: text it cannot hold (Arabic names and locations in a LATIN1 database, say) "
                 + "would refuse whole messages; create the database with ENCODING 'UTF8'"
         case let .failed(name, error):
-            return "migration \(name) failed: \(error)"
+            return "migration \(name) failed: \(error.redactedDescription)"
         }
     }
 }

@@ -56,3 +56,12 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible, Equatable
         return sqlState.hasPrefix("22") || sqlState.hasPrefix("23") || sqlState.hasPrefix("54")
     }
 }
+
+extension Error {
+    /// The error as a log line above debug level may show it: a `PostgresError` (alone or in a
+    /// `MigrationError`) without its `detail`, any other error as it describes itself.
+    public var redactedDescription: String {
+        if let error = self as? PostgresError { return error.redactedDescription }
+        return "\(self)"
+    }
+}

@@ -122,7 +122,7 @@ struct Demo: AsyncParsableCommand {
         do {
             try await group.run()
         } catch {
-            logger.error("demo stopped on an error", metadata: ["error": "\(error)"])
+            logger.error("demo stopped on an error", metadata: ["error": "\(error.redactedDescription)"])
         }
         gatewaySimulator.publisher.stop()
         serial.ingest.stop()
@@ -162,7 +162,7 @@ struct RowCountReporter: Service {
     func run() async throws {
         let connection = try PostgresConnection(url: databaseURL)
         defer { connection.close() }
-        while !Task.isShuttingDownGracefully {
+        while !Task.serviceIsStopping {
             let result = try connection.query("SELECT count(*), count(*) FILTER (WHERE is_critical) FROM vital_signs", [])
             let row = result.rows.first
             say("rows so far: \(row?[0] ?? "0") observations, \(row?[1] ?? "0") critical")

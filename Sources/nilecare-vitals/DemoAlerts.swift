@@ -92,7 +92,7 @@ struct NursesPageAnnouncer: Service {
     let tokensFile: String
 
     func run() async throws {
-        while engine.apiPort == nil && !Task.isShuttingDownGracefully {
+        while engine.apiPort == nil && !Task.serviceIsStopping {
             try? await Task.sleep(for: .milliseconds(50))
         }
         if let value = engine.apiPort {

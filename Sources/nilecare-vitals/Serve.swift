@@ -57,7 +57,7 @@ struct Serve: AsyncParsableCommand {
             ))
             try await group.run()
         } catch {
-            logger.error("stopping on an error; draining what was accepted", metadata: ["error": "\(error)"])
+            logger.error("stopping on an error; draining what was accepted", metadata: ["error": "\(error.redactedDescription)"])
             failure = error
         }
         serialIngest?.stop()

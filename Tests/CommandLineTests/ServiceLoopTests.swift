@@ -1,0 +1,48 @@
+import Logging
+import ServiceLifecycle
+import Synchronization
+import Testing
+import TestSupport
+@testable import nilecare_vitals
+
+/// When one service of the daemon's group fails (its API port taken, say), ServiceGroup cancels
+/// the others: each loop must end then, so that the daemon drains and reports the failure.
+@Suite struct ServiceLoopTests {
+    struct PortTaken: Error, Equatable {}
+
+    final class Ended: Sendable {
+        let flag = Mutex(false)
+    }
+
+    /// Fails once the maintenance loop has had its first round.
+    struct FailingService: Service {
+        func run() async throws {
+            try await Task.sleep(for: .milliseconds(200))
+            throw PortTaken()
+        }
+    }
+
+    @Test("a failing service ends the group: the maintenance loop stops on cancellation, not only on a graceful shutdown")
+    func aFailingServiceEndsTheGroup() async throws {
+        let logger = Logger(label: "service-loop-test")
+        let group = ServiceGroup(configuration: .init(
+            services: [
+                .init(service: MaintenanceService(databaseURL: try TestPostgres.database(), interval: .seconds(3600), logger: logger)),
+                .init(service: FailingService()),
+            ],
+            logger: logger
+        ))
+        let run = Task { try await group.run() }
+        // A loop that ignored the cancellation would keep the group running: say so, then end
+        // it through a graceful shutdown, which such a loop does see.
+        let ended = Ended()
+        Task { _ = await run.result; ended.flag.withLock { $0 = true } }
+        do {
+            try await waitUntil(timeout: .seconds(30), "the group ends after a service failed") { ended.flag.withLock { $0 } }
+        } catch {
+            await group.triggerGracefulShutdown()
+            throw error
+        }
+        await #expect(throws: PortTaken.self) { try await run.value }
+    }
+}
