@@ -19,6 +19,24 @@ enum EscapeSequence {
         return hexBytes(UnsafeBufferPointer(rebasing: content.dropFirst())) != nil
     }
 
+    /// Whether every escape character in `text` (a field, its delimiters included) opens a
+    /// sequence the scanner accepts: closed before any other delimiter, and well formed.
+    static func allWellFormed(in text: UnsafeBufferPointer<UInt8>, delimiters: HL7Delimiters) -> Bool {
+        guard text.contains(delimiters.escape) else { return true }
+        let flags = ByteFlags.table(for: delimiters)
+        var p = 0
+        while p < text.count {
+            guard text[p] == delimiters.escape else { p += 1; continue }
+            var close = p + 1
+            while close < text.count, flags[Int(text[close])] == 0 { close += 1 }
+            guard close < text.count, text[close] == delimiters.escape,
+                  isWellFormed(UnsafeBufferPointer(rebasing: text[(p + 1)..<close]))
+            else { return false }
+            p = close + 1
+        }
+        return true
+    }
+
     /// Appends what the sequence stands for (`content` is between the escape characters).
     static func appendExpansion(
         of content: UnsafeBufferPointer<UInt8>, delimiters: HL7Delimiters, to output: inout [UInt8]

@@ -125,11 +125,25 @@ public enum HL7Acknowledgment {
                 write(&bytes)
                 if bytes.count > start { segmentEnd = bytes.count }  // trailing empty fields are cut
             }
-            func copy(_ number: Int) { field { if let header { $0.append(contentsOf: header[number].bytes) } } }
+            func copy(_ number: Int) { field { if let header { appendAsSent(header[number].bytes, to: &$0) } } }
             func text(_ value: String) { field { encoder.appendEscaped(value, to: &$0) } }
             func endSegment() {
                 bytes.removeSubrange(segmentEnd...)
                 bytes.append(encoder.segmentTerminator)
+            }
+
+            /// A field as sent, unless an escape character in it opens no sequence (a header read
+            /// only to answer a message refused for it, `WARD\3`): then each is written `\E\`,
+            /// so that the answer parses and reads back as the text that was sent.
+            func appendAsSent(_ field: UnsafeBufferPointer<UInt8>, to output: inout [UInt8]) {
+                guard !EscapeSequence.allWellFormed(in: field, delimiters: delimiters) else { return output.append(contentsOf: field) }
+                for byte in field {
+                    if byte == delimiters.escape {
+                        output += [delimiters.escape, UInt8(ascii: "E"), delimiters.escape]
+                    } else {
+                        output.append(byte)
+                    }
+                }
             }
 
             bytes += "MSH".utf8
@@ -172,19 +186,26 @@ public enum HL7Acknowledgment {
             if beforeV25, let first = errors.first(where: { $0.severity == .error }) { text(String(first.text.prefix(80))) }
             endSegment()
 
-            if !errors.isEmpty { bytes += encoder.encode(errors.map { HL7Acknowledgment.errorSegment($0, withERR1: beforeV25) }) }
+            if let first = errors.first {
+                // Before v2.5 an ACK has one ERR at most, its ERR-1 repeating for each error.
+                let segments = beforeV25
+                    ? [HL7Acknowledgment.errorSegment(first, withERR1: errors)]
+                    : errors.map { HL7Acknowledgment.errorSegment($0, withERR1: []) }
+                bytes += encoder.encode(segments)
+            }
             return bytes
         }
     }
 
-    /// `withERR1`: ERR-1 (ELD: segment, sequence, field, code) as well, for senders before v2.5.
-    fileprivate static func errorSegment(_ error: HL7ErrorDetail, withERR1: Bool) -> HL7SegmentValue {
+    /// ERR-2 to ERR-8 for `error`; for senders before v2.5, ERR-1 (ELD: segment, sequence,
+    /// field, code) repeated for each of `withERR1` as well.
+    fileprivate static func errorSegment(_ error: HL7ErrorDetail, withERR1 legacy: [HL7ErrorDetail]) -> HL7SegmentValue {
         var segment = HL7SegmentValue(id: "ERR", fields: [])
-        if withERR1 {
-            segment[field: 1] = HL7FieldValue(repetitions: [[
+        if !legacy.isEmpty {
+            segment[field: 1] = HL7FieldValue(repetitions: legacy.map { error in [
                 [error.segmentID ?? ""], [error.segmentSequence.map(String.init) ?? ""], [error.field.map(String.init) ?? ""],
                 [String(error.code.rawValue), error.code.text, "HL70357"],
-            ]])
+            ] })
         }
         segment[field: 2] = HL7FieldValue(components: [
             error.segmentID ?? "", error.segmentSequence.map(String.init) ?? "", error.field.map(String.init) ?? "",

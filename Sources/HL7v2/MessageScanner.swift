@@ -8,6 +8,8 @@ struct MessageScanner {
     private(set) var charset: HL7Charset
     private var charsetIsKnown = false
     private let hasHighBytes: Bool
+    /// Off only to answer a message whose full parse failed: its fields are copied as sent.
+    private var checksEscapes = true
     private(set) var fieldStarts: IndexWriter
     private(set) var segmentBases: IndexWriter
 
@@ -46,9 +48,12 @@ struct MessageScanner {
     }
 
     /// MSH alone, to answer a message whose full parse failed, perhaps on MSH-18 (a charset not
-    /// supported) or on bytes its charset does not allow. The answer must still name the message
-    /// (MSA-2), so neither is checked here: an unsupported charset leaves the parser's default.
+    /// supported), on bytes its charset does not allow or on a stray escape character (a
+    /// `DOMAIN\HOST` in MSH-4). The answer must still name the message (MSA-2), so none is
+    /// checked here: an unsupported charset leaves the parser's default, and an escape character
+    /// is an ordinary byte (the answer copies the fields as sent; reading one as text is total).
     private mutating func scanHeaderToAnswer(from start: Int) throws(HL7ParseError) {
+        checksEscapes = false
         _ = try scanSegment(at: start)
         segmentBases.append(fieldStarts.count)
         do { try readCharset() } catch { /* an unsupported MSH-18: the default stands */ }
@@ -91,6 +96,7 @@ struct MessageScanner {
                     if byteFlags == ByteFlags.fieldSeparator {
                         fieldStarts.append(q + 1)
                     } else if byteFlags == ByteFlags.escape {
+                        guard checksEscapes else { continue }
                         p = try endOfEscape(at: q)
                         continue chunks
                     } else {
@@ -111,7 +117,7 @@ struct MessageScanner {
                 p += 1
                 fieldStarts.append(p)
             } else if byteFlags == ByteFlags.escape {
-                p = try endOfEscape(at: p)
+                p = checksEscapes ? try endOfEscape(at: p) : p + 1
             } else {
                 break
             }

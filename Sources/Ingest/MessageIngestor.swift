@@ -55,15 +55,11 @@ public final class MessageIngestor: Sendable {
         } catch {
             // The header alone may still parse, so the AE can name the message it answers.
             let header = try? HL7Message(parsingHeaderOf: bytes, defaultCharset: defaultCharset)
+            if let header, header.messageType == "ACK" { return ignoreAcknowledgment(header, peer: peer, reply: reply) }
             reject(header, outcome: .error, detail: HL7ErrorDetail(error), reason: "unparseable", peer: peer, reply: reply)
             return
         }
-        // An acknowledgement is never answered: two engines answering each other's would loop.
-        if message.messageType == "ACK" {
-            metrics.rejected("acknowledgement_received").increment()
-            logger.debug("an acknowledgement was sent to the listener; not answered", metadata: ["peer": "\(peer)", "control_id": "\(message.controlID)"])
-            return reply(.noAcknowledgment)
-        }
+        if message.messageType == "ACK" { return ignoreAcknowledgment(message, peer: peer, reply: reply) }
         let decoded: DecodedMessage
         do {
             decoded = try decoder.decode(message)
@@ -146,6 +142,14 @@ public final class MessageIngestor: Sendable {
             text: "the message is \(contentBytes) bytes, over this receiver's limit of \(limit); nothing of it is stored"
         )
         reject(header, outcome: .error, detail: detail, reason: "frame_too_large", peer: peer, reply: reply)
+    }
+
+    /// An acknowledgement, even a malformed one, is never answered: two engines answering each
+    /// other's would loop.
+    private func ignoreAcknowledgment(_ message: HL7Message, peer: String, reply: @Sendable (IngestReply) -> Void) {
+        metrics.rejected("acknowledgement_received").increment()
+        logger.debug("an acknowledgement was sent to the listener; not answered", metadata: ["peer": "\(peer)", "control_id": "\(message.controlID)"])
+        reply(.noAcknowledgment)
     }
 
     private func reject(

@@ -115,6 +115,23 @@ struct AcknowledgmentTests {
         }
     }
 
+    @Test("before v2.5 an ACK has one ERR at most: several errors are ERR-1's repetitions; from v2.5 one ERR each")
+    func olderVersionsGetOneERR() throws {
+        let errors = [14, 5, 6].enumerated().map { index, field in
+            HL7ErrorDetail(code: .dataTypeError, severity: .warning, segmentID: "OBX", segmentSequence: index + 1, field: field, text: "row \(index + 1)")
+        }
+        for (version, segments) in [("2.4", 1), ("2.5", 3)] {
+            let message = try parse([#"MSH|^~\&|MON|WARD|VITALS|NILECARE|20261129101500||ORU^R01|OLD-2|P|"# + version])
+            let ack = try HL7Message(parsing: HL7Acknowledgment.build(for: message, code: .AA, errors: errors, controlID: "A", timestamp: "20261129101501"))
+            let err = ack.segments.filter { $0.id == "ERR" }
+            #expect(err.count == segments, "\(version)")
+            if version == "2.4" {
+                #expect(err[0][1].repetitionCount == 3)
+                #expect((0..<3).map { err[0][1].repetition($0).component(3).value } == ["14", "5", "6"])
+            }
+        }
+    }
+
     @Test("an acknowledgement is sent unless both MSH-15 and MSH-16 rule it out for the outcome; an empty field alone asks for it")
     func acknowledgmentRequests() throws {
         func wants(_ accept: String, _ application: String) throws -> [Bool] {

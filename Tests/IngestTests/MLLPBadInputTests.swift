@@ -561,7 +561,27 @@ import VitalSigns
         let client = try await MLLPClient.connect(host: "127.0.0.1", port: engine.port)
         defer { Task { await client.close() } }
         try await client.sendRaw(Self.framed(Array("MSH|^~\\&|OTHER|HOSP|||20261129101500||ACK^R01^ACK|A-1|P|2.6\rMSA|AA|G-1".utf8)))
+        // Nor one that does not parse (an odd-length hex escape in ERR-8): its AE would be answered in turn.
+        try await client.sendRaw(Self.framed(Array("MSH|^~\\&|OTHER|HOSP|||20261129101500||ACK^R01^ACK|A-2|P|2.6\rMSA|AE|G-2\rERR|||207|E||||bad \\X1\\".utf8)))
         #expect(try Self.msa(await client.send(Self.good("AFTER-ACK"))).controlID == "G-AFTER-ACK")
+    }
+
+    @Test("a stray escape character in MSH (a DOMAIN\\HOST in MSH-4) gets an AE that still names the message and its sender")
+    func aStrayEscapeInTheHeaderIsAnsweredByName() async throws {
+        let engine = try await TestEngine.start()
+        defer { engine.stop() }
+        let client = try await MLLPClient.connect(host: "127.0.0.1", port: engine.port)
+        defer { Task { await client.close() } }
+        let message = Array("MSH|^~\\&|MON|WARD\\3|NC|HOSP|20261129101500+0000||ORU^R01|STRAY-1|P|2.6".utf8)
+        let answer = try await client.send(message)
+        let (code, controlID, error) = try Self.msa(answer)
+        #expect(code == "AE" && controlID == "STRAY-1")
+        #expect(try #require(error)[8].value.contains("escape"))
+        let header = try HL7Message(parsing: answer).segment(at: 0)
+        #expect(header[5].value == "MON" && header[11].value == "P" && header[12].value == "2.6")
+        // Copied so that it parses, and reads back as the sender wrote it.
+        #expect(String(decoding: header[6].rawBytes, as: UTF8.self) == "WARD\\E\\3" && header[6].value == "WARD\\3")
+        #expect(try engine.count("SELECT count(*) FROM ingested_messages") == 0)
     }
 
     @Test("a frame holding two messages gets AE naming the second MSH, and stores neither")
