@@ -4,6 +4,8 @@
 
 DEBIAN_PACKAGES := libpq-dev librdkafka-dev libmosquitto-dev libssl-dev postgresql mosquitto mosquitto-clients openssl pkg-config chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# Swift's toolchain, for shells that did not read /etc/profile.d (ssh host 'make demo', cron).
+export PATH := /opt/swift/usr/bin:$(PATH)
 SWIFT_TEST_FLAGS ?=
 
 .PHONY: demo test deps bench

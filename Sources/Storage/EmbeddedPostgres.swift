@@ -251,6 +251,8 @@ public final class EmbeddedPostgres: Sendable {
             }
             let socketDirectory = try prepareSocketDirectory(port: port)
             try writeConfiguration(port: port, socketDirectory: socketDirectory)
+            // The log is appended to across starts: only this attempt's lines say why it failed.
+            let logStart = (try? FileManager.default.attributesOfItem(atPath: logPath)[.size] as? Int) ?? 0
             let result = try run(step: "pg_ctl start", (bin as NSString).appendingPathComponent("pg_ctl"),
                                  ["start", "-D", dataDirectory, "-l", logPath, "-w", "-t", "120", "-s"])
             if result.status == 0 {
@@ -265,7 +267,7 @@ public final class EmbeddedPostgres: Sendable {
                 ])
                 return
             }
-            let tail = logTail()
+            let tail = logTail(from: logStart)
             let portTaken = tail.contains("could not bind") || tail.contains("Address already in use")
             if portTaken && requestedPort == nil && attempt < 3 {
                 logger.notice("port \(port) was taken before the server could bind it; trying another")
@@ -284,6 +286,7 @@ public final class EmbeddedPostgres: Sendable {
         let versionFile = (dataDirectory as NSString).appendingPathComponent("PG_VERSION")
         if fileManager.fileExists(atPath: versionFile) {
             try ensureOwnership(recursive: true)
+            try ensureSettingsIncluded()
             logger.debug("reusing PostgreSQL data folder", metadata: ["data_directory": "\(dataDirectory)"])
             return
         }
@@ -322,13 +325,23 @@ public final class EmbeddedPostgres: Sendable {
                 step: "initdb", command: result.command, exitStatus: result.status, output: result.output,
                 hint: Self.runningAsRoot ? "the postgres user must be able to enter every folder above \(dataDirectory)" : nil)
         }
-        // Our settings live in a file of their own, rewritten at each start.
+        try ensureSettingsIncluded()
+    }
+
+    /// Our settings live in a file of their own, rewritten at each start, that `postgresql.conf`
+    /// includes. Checked at every start, not only after `initdb`: a first run stopped between the
+    /// two would otherwise leave a cluster that starts on PostgreSQL's defaults (port 5432, the
+    /// system's socket folder) for good.
+    private func ensureSettingsIncluded() throws {
         let configPath = (dataDirectory as NSString).appendingPathComponent("postgresql.conf")
+        let include = "include_if_exists = '\(Self.configFileName)'"
         do {
+            let current = try String(contentsOfFile: configPath, encoding: .utf8)
+            if current.split(separator: "\n").contains(where: { $0.trimmingCharacters(in: .whitespaces) == include }) { return }
             let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: configPath))
             defer { try? handle.close() }
             try handle.seekToEnd()
-            try handle.write(contentsOf: Data("\n# Added by NileCare's EmbeddedPostgres.\ninclude_if_exists = '\(Self.configFileName)'\n".utf8))
+            try handle.write(contentsOf: Data("\n# Added by NileCare's EmbeddedPostgres.\n\(include)\n".utf8))
         } catch {
             throw EmbeddedPostgresError(step: "edit postgresql.conf", output: "\(configPath): \(error)")
         }
@@ -635,7 +648,12 @@ public final class EmbeddedPostgres: Sendable {
         let spawned: Int32 = withCStringArray(argv) { argumentPointers in
             var mutableArguments = argumentPointers.map { $0.map { UnsafeMutablePointer(mutating: $0) } }
             return mutableArguments.withUnsafeMutableBufferPointer { buffer in
-                posix_spawn(&pid, executable, &actions, &attributes, buffer.baseAddress!, environ)
+                withCStringArray(serverEnvironment) { environment in
+                    var mutableEnvironment = environment.map { $0.map { UnsafeMutablePointer(mutating: $0) } }
+                    return mutableEnvironment.withUnsafeMutableBufferPointer {
+                        posix_spawn(&pid, executable, &actions, &attributes, buffer.baseAddress!, $0.baseAddress!)
+                    }
+                }
             }
         }
         guard spawned == 0 else {
@@ -655,6 +673,15 @@ public final class EmbeddedPostgres: Sendable {
         }
         let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
         return (exitStatus, text)
+    }
+
+    /// What the tools and the server they start see of our environment: only PATH and TZ. The
+    /// server runs as another user, who can read its environment in /proc: the engine's secrets
+    /// (a database URL, broker credentials) must not be there, and stray `PG*` variables would
+    /// change what initdb and pg_ctl do.
+    static var serverEnvironment: [String] {
+        let inherited = ProcessInfo.processInfo.environment
+        return ["PATH=" + (inherited["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin")] + (inherited["TZ"].map { ["TZ=" + $0] } ?? [])
     }
 
     private func ensureOwnership(recursive: Bool) throws {
@@ -682,9 +709,12 @@ public final class EmbeddedPostgres: Sendable {
         return (entry.pointee.pw_uid, entry.pointee.pw_gid)
     }
 
-    private func logTail(lines count: Int = 30) -> String {
-        guard let text = try? String(contentsOfFile: logPath, encoding: .utf8) else { return "" }
-        let lines = text.split(separator: "\n").suffix(count)
+    /// The last lines the server logged from byte `offset` of its log on.
+    private func logTail(from offset: Int = 0, lines count: Int = 30) -> String {
+        guard let handle = FileHandle(forReadingAtPath: logPath) else { return "" }
+        defer { try? handle.close() }
+        guard (try? handle.seek(toOffset: UInt64(offset))) != nil, let data = try? handle.readToEnd() else { return "" }
+        let lines = String(decoding: data, as: UTF8.self).split(separator: "\n").suffix(count)
         return lines.isEmpty ? "" : "\n--- \(logPath) (last \(lines.count) lines) ---\n" + lines.joined(separator: "\n")
     }
 

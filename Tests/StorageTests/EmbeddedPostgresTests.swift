@@ -78,6 +78,42 @@ struct EmbeddedPostgresTests {
         #expect(try adopter.start() == again.url)
     }
 
+    @Test("a data folder whose postgresql.conf lost the include of our settings (a first run stopped after initdb) gets it back at the next start")
+    func theSettingsIncludeIsRestored() throws {
+        let cluster = try TestPostgres.privateCluster()
+        _ = try cluster.start()
+        try cluster.stop()
+        let configPath = cluster.dataDirectory + "/postgresql.conf"
+        let config = try String(contentsOfFile: configPath, encoding: .utf8)
+        try config.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.hasPrefix("include_if_exists") }
+            .joined(separator: "\n").write(toFile: configPath, atomically: true, encoding: .utf8)
+
+        let again = EmbeddedPostgres(dataDirectory: cluster.dataDirectory, settings: TestPostgres.fastSettings, logger: logger)
+        let url = try again.start()
+        defer { try? again.stop() }
+        let connection = try PostgresConnection(url: url)
+        defer { connection.close() }
+        // On PostgreSQL's defaults it would listen on 5432, not on the port it was given.
+        #expect(try connection.execute("SHOW port").scalar == again.port.map(String.init))
+        let restored = try String(contentsOfFile: configPath, encoding: .utf8)
+        #expect(restored.components(separatedBy: "include_if_exists = 'nilecare.conf'").count == 2)
+    }
+
+    @Test("the server does not inherit the engine's environment: its secrets would be readable as the postgres user in /proc")
+    func theServerGetsAMinimalEnvironment() throws {
+        setenv("NILECARE_TEST_SECRET_FOR_THE_SERVER", "do-not-leak", 1)
+        defer { unsetenv("NILECARE_TEST_SECRET_FOR_THE_SERVER") }
+        let cluster = try TestPostgres.privateCluster()
+        _ = try cluster.start()
+        defer { try? cluster.stop() }
+        let pidLine = try String(contentsOfFile: cluster.dataDirectory + "/postmaster.pid", encoding: .utf8).split(separator: "\n").first
+        let pid = try #require(pidLine.flatMap { Int32($0) })
+        let environment = try #require(FileManager.default.contents(atPath: "/proc/\(pid)/environ"))
+        let variables = environment.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+        #expect(variables.contains { $0.hasPrefix("PATH=") })
+        #expect(!variables.contains { $0.hasPrefix("NILECARE_") })
+    }
+
     @Test("TCP asks for the password kept in the data folder (readable by its owner only); a cluster that trusted TCP asks for it after its next start")
     func tcpAsksForThePassword() throws {
         // Every statement logged: the password is set hashed, so the log never holds it.
