@@ -40,6 +40,9 @@ final class MLLPConnectionHandler: ChannelDuplexHandler {
     private var loggedReasons: Set<String> = []
     /// When the last reply went out: a sender reading its ACK after a slow commit is not idle.
     private var lastReply = NIODeadline.now()
+    /// Since when the sender has not been reading its replies (the channel unwritable); nil
+    /// while it reads them.
+    private var unreadSince: NIODeadline?
 
     init(ingestor: MessageIngestor, maximumFrameBytes: Int, maximumInFlight: Int, idleTimeout: TimeAmount, logger: Logger) {
         self.ingestor = ingestor
@@ -117,9 +120,11 @@ final class MLLPConnectionHandler: ChannelDuplexHandler {
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         if context.channel.isWritable {
+            unreadSince = nil
             handWaiting(context: context)
             resumeReadingIfHeld(context: context)
         } else {
+            if unreadSince == nil { unreadSince = .now() }
             metrics.connectionErrors("not_reading_replies").increment()
             logOnce("not_reading_replies", "MLLP sender is not reading its acknowledgements; its messages wait until it does", [:])
         }
@@ -133,14 +138,15 @@ final class MLLPConnectionHandler: ChannelDuplexHandler {
             return
         }
         if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
+            // Reads are held while the sender does not read its replies: a sender that stays so
+            // for the idle timeout is hung, and would hold its frames and its place for ever.
+            if let unreadSince, NIODeadline.now() - unreadSince >= idleTimeout {
+                return close(context, reason: "replies_unread_timeout", "closing MLLP connection: its sender has not read its acknowledgements for the idle timeout")
+            }
             // Quiet because we are busy storing, or because the sender has only just been answered
             // (a commit that took longer than the timeout), is not idle.
             guard pending.isEmpty, waiting.isEmpty, NIODeadline.now() - lastReply >= idleTimeout else { return }
-            metrics.connectionErrors("idle_timeout").increment()
-            logOnce("idle_timeout", "closing idle MLLP connection", [:])
-            closing = true
-            context.close(promise: nil)
-            return
+            return close(context, reason: "idle_timeout", "closing idle MLLP connection")
         }
         context.fireUserInboundEventTriggered(event)
     }
@@ -211,6 +217,13 @@ final class MLLPConnectionHandler: ChannelDuplexHandler {
             readHeld = false
             context.read()
         }
+    }
+
+    private func close(_ context: ChannelHandlerContext, reason: String, _ message: Logger.Message) {
+        metrics.connectionErrors(reason).increment()
+        logOnce(reason, message, [:])
+        closing = true
+        context.close(promise: nil)
     }
 
     private func logOnce(_ reason: String, _ message: Logger.Message, _ metadata: Logger.Metadata) {

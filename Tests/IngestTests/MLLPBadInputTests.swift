@@ -203,6 +203,34 @@ import VitalSigns
         #expect(try engine.count("SELECT count(*) FROM ingested_messages WHERE control_id LIKE 'NR-%'") == sent)
     }
 
+    @Test("a sender that reads none of its acknowledgements for the idle timeout is closed: it would hold its frames and its place for ever")
+    func aSenderThatNeverReadsIsClosedAfterTheIdleTimeout() async throws {
+        let engine = try await TestEngine.start { $0.idleTimeout = .seconds(3) }
+        defer { engine.stop() }
+        // Answers of about 30 kB each (300 warnings) fill the 4 kB receive buffer at once.
+        var rows = ["OBX|1|NM|147842^MDC_ECG_HEART_RATE^MDC|1.1.1.1|80|264864^MDC_DIM_BEAT_PER_MIN^MDC|||||R|||||||DEV-HUNG"]
+        for row in 2...301 { rows.append("OBX|\(row)|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC|1.1.1.2|n/a|262688^MDC_DIM_PERCENT^MDC|||||R") }
+        func frame(_ number: Int) -> [UInt8] {
+            let header = "MSH|^~\\&|MON|ICU|||20261129101500+0000||ORU^R01|HUNG-\(number)|P|2.6"
+            return [MLLPFraming.startBlock] + Array(([header] + rows).joined(separator: "\r").utf8) + [MLLPFraming.endBlock, MLLPFraming.carriageReturn]
+        }
+        let socket = try RawTCPClient(port: engine.port, receiveBuffer: 4096)
+        defer { socket.close() }
+        var sent = 0
+        var pendingBytes = frame(0)
+        try await waitUntil(timeout: .seconds(60), "the server pausing the connection") {
+            while socket.sendSome(&pendingBytes) {
+                if pendingBytes.isEmpty { sent += 1; pendingBytes = frame(sent) }
+            }
+            return !engine.logs.entries(withReason: "not_reading_replies").isEmpty
+        }
+        try await waitUntil(timeout: .seconds(30), "the hung sender closed") {
+            !engine.logs.entries(withReason: "replies_unread_timeout").isEmpty
+        }
+        #expect(engine.logs.entries(withReason: "idle_timeout").isEmpty)
+        #expect(try await Self.steadySender(port: engine.port, count: 10, prefix: "S") == 10)
+    }
+
     @Test("a flood of empty frames from a sender that reads nothing is answered only as far as its socket takes the answers")
     func aFloodOfTinyFramesIsNotAnsweredIntoMemory() async throws {
         let engine = try await TestEngine.start()
