@@ -6,7 +6,9 @@ import Logging
 import MQTT
 import ServiceLifecycle
 import Storage
+import Synchronization
 import Telemetry
+import UnixSignals
 
 struct Demo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -37,11 +39,33 @@ struct Demo: AsyncParsableCommand {
 
     func run() async throws {
         let logger = logging.bootstrap()
+        // Trapped before anything starts: start-up takes seconds (initdb, migrations, the broker),
+        // and a signal's default action there would leave PostgreSQL and mosquitto running.
+        let stop = await StopSignals.trap()
+        let processes = DemoProcesses()
+        var failure: (any Error)?
+        do {
+            try await startAndRun(processes, stop: stop, logger: logger)
+        } catch is StopSignals.Interrupted {
+            say("interrupted during start-up; stopping what was started")
+        } catch {
+            failure = error
+        }
+        try await processes.stop()
+        if let failure { throw failure }
+        say("stopped; data kept in \(dataDir) for the next run")
+    }
+
+    /// Starts everything into `processes` (which the caller stops, whatever happens here), then
+    /// runs the services until a signal or a failure.
+    private func startAndRun(_ processes: DemoProcesses, stop: StopSignals, logger: Logger) async throws {
         MetricsEndpoint.bootstrapMetrics()
         let metrics = MetricsEndpoint(host: telemetry.metricsHost, port: telemetry.metricsPort == 9464 ? 0 : telemetry.metricsPort, logger: logger)
         let metricsPort = try await metrics.start()
         let postgres = EmbeddedPostgres(dataDirectory: (dataDir as NSString).appendingPathComponent("postgres"), logger: logger)
+        processes.postgres = postgres
         _ = try postgres.start()
+        try stop.checkStartup()
         let tcpURL = try postgres.createDatabase("nilecare")
         // The engine runs beside its private cluster: the unix socket spares every row the
         // loopback TCP stack.
@@ -50,6 +74,7 @@ struct Demo: AsyncParsableCommand {
         if ingest.mllpPort == 2575 { ingest.mllpPort = 0 }  // never collide with a real listener
         // Kafka is librdkafka's mock cluster, in this process; the page gets a token of its own.
         let kafka = try KafkaDemo.start(topic: alerts.kafkaTopic, logger: logger)
+        processes.kafka = kafka
         var alerts = alerts
         if alerts.apiPort == 8080 { alerts.apiPort = 0 }
         alerts.kafkaBootstrapServers = alerts.kafkaBootstrapServers ?? kafka.cluster.bootstrapServers
@@ -58,28 +83,24 @@ struct Demo: AsyncParsableCommand {
         let token = alerts.apiTokensFile == nil ? try KafkaDemo.demoToken(dataDir: dataDir, facility: alerts.facility) : nil
         if let token { alerts.apiTokensFile = token.file }
         let mosquitto = try EmbeddedMosquitto(folder: (dataDir as NSString).appendingPathComponent("mosquitto"), port: EmbeddedPostgres.freeTCPPort())
+        processes.mosquitto = mosquitto
         var mqtt = try MQTTOptions.parse([])
         mqtt.mqttURL = mosquitto.url
         mqtt.mqttClientID = "nilecare-demo"
 
-        let engine: VitalsEngine
-        let storageMode: StorageMode
-        let mqttIngest: MQTTIngest?
-        let serial: SerialDemo
-        do {
-            try mosquitto.start()
-            let started = try await EngineStartup.start(databaseURL: databaseURL, migrations: migrations, options: ingest, alerts: alerts, logger: logger)
-            engine = started.engine
-            storageMode = started.storageMode
-            mqttIngest = try mqtt.configuration(profiles: started.profiles).map { configuration in
-                try MQTTIngest.start(configuration, databaseURL: databaseURL, sink: engine.sink, logger: logger)
-            }
-            serial = try SerialDemo.start(dataDir: dataDir, profilesFolder: ingest.profiles, databaseURL: databaseURL, sink: engine.sink, logger: logger)
-        } catch {
-            mosquitto.stop()
-            try? postgres.stop()
-            throw error
+        try mosquitto.start()
+        try stop.checkStartup()
+        let started = try await EngineStartup.start(databaseURL: databaseURL, migrations: migrations, options: ingest, alerts: alerts, logger: logger)
+        let engine = started.engine
+        processes.engine = engine
+        try stop.checkStartup()
+        let mqttIngest = try mqtt.configuration(profiles: started.profiles).map { configuration in
+            try MQTTIngest.start(configuration, databaseURL: databaseURL, sink: engine.sink, logger: logger)
         }
+        processes.mqttIngest = mqttIngest
+        let serial = try SerialDemo.start(dataDir: dataDir, profilesFolder: ingest.profiles, databaseURL: databaseURL, sink: engine.sink, logger: logger)
+        processes.serial = serial
+
         var ward = WardSimulator.Configuration()
         ward.port = engine.mllpPort
         ward.monitors = monitors
@@ -91,10 +112,11 @@ struct Demo: AsyncParsableCommand {
         var gatewayConnection = MQTTConnectionOptions(broker: try MQTTBrokerURL(parsing: mosquitto.url), clientID: "nilecare-demo-gateways")
         gatewayConnection.cleanSession = true
         let gatewaySimulator = try MQTTGatewaySimulator(configuration: gateways, options: gatewayConnection)
+        processes.gatewaySimulator = gatewaySimulator
 
         say("""
             NileCare Vitals demo
-              storage:   PostgreSQL in \(dataDir)/postgres, \(storageMode.rawValue) mode
+              storage:   PostgreSQL in \(dataDir)/postgres, \(started.storageMode.rawValue) mode
               MLLP:      127.0.0.1:\(engine.mllpPort), \(monitors) simulated monitors (a critical value every 15 reports)
               MQTT:      \(mosquitto.url) (mosquitto in \(dataDir)/mosquitto), \(monitors) simulated gateway devices on devices/+/vitals
               serial:    \(serial.summary)
@@ -116,22 +138,74 @@ struct Demo: AsyncParsableCommand {
                 .init(service: RowCountReporter(databaseURL: databaseURL)),
                 .init(service: MaintenanceService(databaseURL: databaseURL, interval: .seconds(3600), logger: logger)),
             ] + serial.services,
-            gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         ))
+        await stop.shutDown(group)
         do {
             try await group.run()
         } catch {
             logger.error("demo stopped on an error", metadata: ["error": "\(error.redactedDescription)"])
         }
-        gatewaySimulator.publisher.stop()
-        serial.ingest.stop()
+    }
+}
+
+/// What the demo has started, stopped in the reverse order whatever ends it: an error or a
+/// signal at any step of start-up must not leave the private PostgreSQL or mosquitto running.
+final class DemoProcesses {
+    var postgres: EmbeddedPostgres?
+    var kafka: KafkaDemo?
+    var mosquitto: EmbeddedMosquitto?
+    var engine: VitalsEngine?
+    var mqttIngest: MQTTIngest?
+    var serial: SerialDemo?
+    var gatewaySimulator: MQTTGatewaySimulator?
+
+    func stop() async throws {
+        gatewaySimulator?.publisher.stop()
+        serial?.ingest.stop()
         mqttIngest?.stop()
-        await engine.stop()
-        kafka.cluster.shutdown()
-        mosquitto.stop()
-        try postgres.stop()
-        say("stopped; data kept in \(dataDir) for the next run")
+        await engine?.stop()
+        kafka?.cluster.shutdown()
+        mosquitto?.stop()
+        try postgres?.stop()
+    }
+}
+
+/// Ctrl-C, SIGTERM or SIGHUP, from the moment they are trapped: a signal during start-up is
+/// remembered, so that start-up stops at its next step, and once the services run it shuts
+/// them down gracefully.
+final class StopSignals: Sendable {
+    struct Interrupted: Error {}
+
+    private let state = Mutex<(requested: Bool, group: ServiceGroup?)>((false, nil))
+
+    static func trap() async -> StopSignals {
+        let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm, .sighup)
+        let stop = StopSignals()
+        Task { for await _ in signals { await stop.received() } }
+        return stop
+    }
+
+    /// Throws `Interrupted` when a signal came during start-up.
+    func checkStartup() throws {
+        if state.withLock({ $0.requested }) { throw Interrupted() }
+    }
+
+    /// From now on a signal shuts `group` down; one that came already does so as it starts.
+    func shutDown(_ group: ServiceGroup) async {
+        let requested = state.withLock { state in
+            state.group = group
+            return state.requested
+        }
+        if requested { await group.triggerGracefulShutdown() }
+    }
+
+    private func received() async {
+        let group = state.withLock { state in
+            state.requested = true
+            return state.group
+        }
+        await group?.triggerGracefulShutdown()
     }
 }
 

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -44,5 +45,43 @@ import TestSupport
             throw error
         }
         await #expect(throws: PortTaken.self) { try await run.value }
+    }
+}
+
+/// The demo traps its stop signals before it starts anything: start-up takes seconds, and a
+/// signal's default action there left the private PostgreSQL and mosquitto running.
+@Suite struct StopSignalTests {
+    struct WaitsForShutdown: Service {
+        func run() async throws { try await gracefulShutdown() }
+    }
+
+    final class Ended: Sendable {
+        let flag = Mutex(false)
+    }
+
+    @Test("a signal during start-up is remembered: start-up stops at its next step, and the services shut down as they start")
+    func aSignalDuringStartupIsRemembered() async throws {
+        let stop = await StopSignals.trap()
+        #expect(throws: Never.self) { try stop.checkStartup() }
+        // SIGHUP's default action would end this test process: trapped, it is only remembered.
+        kill(getpid(), SIGHUP)
+        try await waitUntil(timeout: .seconds(10), "the signal noticed") {
+            do { try stop.checkStartup(); return false } catch { return error is StopSignals.Interrupted }
+        }
+        let logger = Logger(label: "stop-signal-test")
+        let group = ServiceGroup(configuration: .init(services: [.init(service: WaitsForShutdown())], logger: logger))
+        await stop.shutDown(group)
+        let ended = Ended()
+        let run = Task {
+            try await group.run()
+            ended.flag.withLock { $0 = true }
+        }
+        do {
+            try await waitUntil(timeout: .seconds(30), "the group shut down by the earlier signal") { ended.flag.withLock { $0 } }
+        } catch {
+            await group.triggerGracefulShutdown()
+            throw error
+        }
+        try await run.value
     }
 }
