@@ -5,23 +5,29 @@ import VitalSigns
 /// fraction digits are read, as some gateways send microseconds).
 ///
 /// Missing parts take their lowest value (HL7 precision semantics). A value without an offset
-/// is in the sender's zone: the offset of the message's MSH-7 when it has one (`senderOffset`),
-/// else the facility's zone. Parsed straight from the message bytes: it runs once per OBX.
+/// is in the sender's zone (see `offsetOfTimeWithout`). Parsed straight from the message bytes:
+/// it runs once per OBX.
 enum HL7Timestamp {
     enum Problem: Error, Equatable {
         case malformed
         case outOfRange
     }
 
-    static func parse(_ text: String, facilityZone: TimeZone, senderOffset: Int? = nil) throws(Problem) -> Timestamp {
+    /// What a message's MSH-7 says of its sender's clock: the offset it was at, at that time.
+    struct SenderClock: Equatable {
+        var offset: Int
+        var time: Timestamp
+    }
+
+    static func parse(_ text: String, facilityZone: TimeZone, sender: SenderClock? = nil) throws(Problem) -> Timestamp {
         try Array(text.utf8).withUnsafeBufferPointer { (bytes) throws(Problem) in
-            try parse(bytes, facilityZone: facilityZone, senderOffset: senderOffset).time
+            try parse(bytes, facilityZone: facilityZone, sender: sender).time
         }
     }
 
     /// The instant, and the offset the value carried (nil without one).
     static func parse(
-        _ bytes: UnsafeBufferPointer<UInt8>, facilityZone: TimeZone, senderOffset: Int? = nil
+        _ bytes: UnsafeBufferPointer<UInt8>, facilityZone: TimeZone, sender: SenderClock? = nil
     ) throws(Problem) -> (time: Timestamp, offset: Int?) {
         var end = bytes.endIndex
         var offsetSeconds: Int?
@@ -54,7 +60,7 @@ enum HL7Timestamp {
               hour < 24, minute < 60, second < 60, year >= 1900
         else { throw .outOfRange }
         let localSeconds = daysFromCivil(year: year, month: month, day: day) * 86_400 + hour * 3600 + minute * 60 + second
-        let offset = offsetSeconds ?? senderOffset ?? zoneOffset(facilityZone, localSeconds: localSeconds)
+        let offset = offsetSeconds ?? offsetOfTimeWithout(localSeconds: localSeconds, facilityZone: facilityZone, sender: sender)
         return (Timestamp(microsecondsSinceEpoch: Int64(localSeconds - offset) * 1_000_000 + Int64(fractionMicros)), offsetSeconds)
     }
 
@@ -68,6 +74,19 @@ enum HL7Timestamp {
             value = value * 10 + Int(digit)
         }
         return value
+    }
+
+    /// A time sent without an offset is in the sender's zone, which MSH-7's offset shows at one
+    /// instant only. When that is the facility's offset then, the sender keeps the facility's
+    /// clock, and the time is read in the facility's zone, summer time included (a row measured
+    /// before the clocks went back, sent after). Otherwise its clock runs on another zone (a
+    /// gateway on UTC), whose offset is taken as fixed. Without MSH-7's offset: the facility's.
+    private static func offsetOfTimeWithout(localSeconds: Int, facilityZone: TimeZone, sender: SenderClock?) -> Int {
+        if let sender {
+            let facilityOffset = facilityZone.secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(sender.time.microsecondsSinceEpoch / 1_000_000)))
+            if sender.offset != facilityOffset { return sender.offset }
+        }
+        return zoneOffset(facilityZone, localSeconds: localSeconds)
     }
 
     /// The zone's offset at a local wall-clock time, the same way east and west of Greenwich: a

@@ -55,17 +55,18 @@ public struct PCD01Decoder: Sendable {
             throw .requiredFieldMissing(segment: "MSH", sequence: 1, field: 10, what: "message control id")
         }
         // MSH-7's offset is the sender's zone: the other times it sends without one are in it.
-        let (messageTime, senderOffset) = try timestampAndOffset(msh[7].component(1), senderOffset: nil, segment: "MSH", sequence: 1, field: 7)
+        let (messageTime, mshOffset) = try timestampAndOffset(msh[7].component(1), sender: nil, segment: "MSH", sequence: 1, field: 7)
+        let sender = messageTime.flatMap { time in mshOffset.map { HL7Timestamp.SenderClock(offset: $0, time: time) } }
         return try profiles.withProfile(forSendingApplication: header.applicationName) { (profile) throws(PCD01DecodeError) in
-            try decodeRows(message, header: header, messageTime: messageTime, senderOffset: senderOffset, profile: profile)
+            try decodeRows(message, header: header, messageTime: messageTime, sender: sender, profile: profile)
         }
     }
 
     /// PID, PV1, OBR and OBX segments in order, with the header read.
     private func decodeRows(
-        _ message: HL7BorrowedMessage, header: MessageHeader, messageTime: Timestamp?, senderOffset: Int?, profile: borrowing DeviceProfile
+        _ message: HL7BorrowedMessage, header: MessageHeader, messageTime: Timestamp?, sender: HL7Timestamp.SenderClock?, profile: borrowing DeviceProfile
     ) throws(PCD01DecodeError) -> DecodedMessage {
-        var context = Context(header: header, messageTime: messageTime, senderOffset: senderOffset, application: message.segment(at: 0)[3])
+        var context = Context(header: header, messageTime: messageTime, sender: sender, application: message.segment(at: 0)[3])
         var observations: [Observation] = []
         observations.reserveCapacity(message.segmentCount)
         var skipped: [SkippedObservation] = []
@@ -87,7 +88,7 @@ public struct PCD01Decoder: Sendable {
                 throw .moreThanOneMessage(segmentIndex: index)
             } else if segment.hasID("OBR") {
                 obrSequence += 1
-                context.orderTime = try timestamp(segment[7].component(1), senderOffset: context.senderOffset, segment: "OBR", sequence: obrSequence, field: 7)
+                context.orderTime = try timestamp(segment[7].component(1), sender: context.sender, segment: "OBR", sequence: obrSequence, field: 7)
             }
         }
         return DecodedMessage(header: header, observations: observations, skipped: skipped, conditions: conditions, profileID: profile.id)
@@ -98,8 +99,8 @@ public struct PCD01Decoder: Sendable {
     private struct Context {
         var header: MessageHeader
         var messageTime: Timestamp?
-        /// MSH-7's UTC offset in seconds, when it has one: the zone of times sent without one.
-        let senderOffset: Int?
+        /// MSH-7's UTC offset and time, when it has an offset: how times sent without one are read.
+        let sender: HL7Timestamp.SenderClock?
         /// MSH-3, for `reportingDevice`; points into the message, valid while it is borrowed.
         let application: HL7BorrowedText
         /// MSH-3's universal id (HD.2, the gateway's EUI-64 in PCD-01), else its namespace: the
@@ -295,7 +296,7 @@ public struct PCD01Decoder: Sendable {
     private func rowTime(_ timeField: HL7BorrowedText, sequence: Int, context: inout Context) throws(PCD01DecodeError) -> Timestamp {
         // The whole field is compared, so that a row repeating its predecessor's is not scanned.
         if !Self.same(timeField.bytes, context.lastTimeBytes) {
-            context.lastTime = try timestamp(timeField.component(1), senderOffset: context.senderOffset, segment: "OBX", sequence: sequence, field: 14)
+            context.lastTime = try timestamp(timeField.component(1), sender: context.sender, segment: "OBX", sequence: sequence, field: 14)
             context.lastTimeBytes = timeField.bytes
         }
         guard let time = context.lastTime ?? context.orderTime ?? context.messageTime else {
@@ -406,18 +407,18 @@ public struct PCD01Decoder: Sendable {
 
     /// The first component of a TS/DTM field (HL7 2.5 and earlier may add a precision component).
     private func timestamp(
-        _ field: HL7BorrowedText, senderOffset: Int?, segment: String, sequence: Int, field number: Int
+        _ field: HL7BorrowedText, sender: HL7Timestamp.SenderClock?, segment: String, sequence: Int, field number: Int
     ) throws(PCD01DecodeError) -> Timestamp? {
-        try timestampAndOffset(field, senderOffset: senderOffset, segment: segment, sequence: sequence, field: number).time
+        try timestampAndOffset(field, sender: sender, segment: segment, sequence: sequence, field: number).time
     }
 
     /// The time and the offset it was sent with (nil without one).
     private func timestampAndOffset(
-        _ field: HL7BorrowedText, senderOffset: Int?, segment: String, sequence: Int, field number: Int
+        _ field: HL7BorrowedText, sender: HL7Timestamp.SenderClock?, segment: String, sequence: Int, field number: Int
     ) throws(PCD01DecodeError) -> (time: Timestamp?, offset: Int?) {
         guard !field.isEmpty else { return (nil, nil) }
         do {
-            let (time, offset) = try HL7Timestamp.parse(field.bytes, facilityZone: facilityZone, senderOffset: senderOffset)
+            let (time, offset) = try HL7Timestamp.parse(field.bytes, facilityZone: facilityZone, sender: sender)
             return (time, offset)
         } catch {
             let reason = error == .outOfRange ? "date or time out of range" : "not an HL7 timestamp YYYYMMDDHHMMSS[.S to .SSSSSS][+/-ZZZZ]"

@@ -51,13 +51,28 @@ import VitalSigns
 
     @Test("a value without an offset is in the sender's zone (MSH-7's offset) when it is known, else the facility's; its own offset wins")
     func theSendersOffset() throws {
-        #expect(try HL7Timestamp.parse("20261129143005", facilityZone: khartoum, senderOffset: 0) == utc(2026, 11, 29, 14, 30, 5))
-        #expect(try HL7Timestamp.parse("20261129143005", facilityZone: khartoum, senderOffset: -3 * 3600) == utc(2026, 11, 29, 17, 30, 5))
-        #expect(try HL7Timestamp.parse("20261129143005+0100", facilityZone: khartoum, senderOffset: 0) == utc(2026, 11, 29, 13, 30, 5))
+        let now = utc(2026, 11, 29, 14, 31, 0)
+        func sender(_ offset: Int) -> HL7Timestamp.SenderClock { HL7Timestamp.SenderClock(offset: offset, time: now) }
+        #expect(try HL7Timestamp.parse("20261129143005", facilityZone: khartoum, sender: sender(0)) == utc(2026, 11, 29, 14, 30, 5))
+        #expect(try HL7Timestamp.parse("20261129143005", facilityZone: khartoum, sender: sender(-3 * 3600)) == utc(2026, 11, 29, 17, 30, 5))
+        #expect(try HL7Timestamp.parse("20261129143005+0100", facilityZone: khartoum, sender: sender(0)) == utc(2026, 11, 29, 13, 30, 5))
         let parsed = try Array("20261129143005-0330".utf8).withUnsafeBufferPointer { (bytes) throws(HL7Timestamp.Problem) in
             try HL7Timestamp.parse(bytes, facilityZone: .gmt)
         }
         #expect(parsed.offset == -(3 * 3600 + 30 * 60))
+    }
+
+    @Test("a sender on the facility's clock has its times read in the facility's zone, summer time included; one on another zone's clock at its fixed offset")
+    func aSenderOnTheFacilitysClockFollowsItsSummerTime() throws {
+        let newYork = try #require(TimeZone(identifier: "America/New_York"))
+        // New York, the night the clocks went back (2026-11-01 02:00 EDT → 01:00 EST). Sent at
+        // 03:00 EST (-0500): a row measured at 00:55 was in summer time (EDT, -0400).
+        let sentAfter = HL7Timestamp.SenderClock(offset: -5 * 3600, time: utc(2026, 11, 1, 8, 0, 0))
+        #expect(try HL7Timestamp.parse("20261101005500", facilityZone: newYork, sender: sentAfter) == utc(2026, 11, 1, 4, 55, 0))
+        #expect(try HL7Timestamp.parse("20261101030000", facilityZone: newYork, sender: sentAfter) == utc(2026, 11, 1, 8, 0, 0))
+        // A gateway on UTC in the same facility: its offset holds for every row.
+        let gateway = HL7Timestamp.SenderClock(offset: 0, time: utc(2026, 11, 1, 8, 0, 0))
+        #expect(try HL7Timestamp.parse("20261101005500", facilityZone: newYork, sender: gateway) == utc(2026, 11, 1, 0, 55, 0))
     }
 
     @Test("up to six fraction digits (microseconds, as some gateways send) are read")
