@@ -6,11 +6,13 @@ import Yams
 /// file, line and key path where they are.
 public enum DeviceProfileLoader {
     /// Loads every `*.yaml` / `*.yml` file of a folder; all files are checked before failing.
+    /// As the engine's whole set, the folder must also hold the fallback profile, give each
+    /// profile bands for its default population, and let no two profiles claim one sender.
     public static func loadDirectory(_ path: String) throws(ProfileValidationErrors) -> [DeviceProfile] {
         let files: [String]
         do {
             files = try FileManager.default.contentsOfDirectory(atPath: path)
-                .filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }
+                .filter { $0.lowercased().hasSuffix(".yaml") || $0.lowercased().hasSuffix(".yml") }
                 .sorted()
         } catch {
             throw ProfileValidationErrors(errors: [
@@ -28,11 +30,31 @@ public enum DeviceProfileLoader {
             }
         }
         var seen: [String: String] = [:]
+        var senders: [String: String] = [:]
         for (profile, file) in loaded {
             if let first = seen[profile.id] {
                 problems.append(ProfileLoadError(file: file, line: nil, key: "id", reason: "duplicate profile id '\(profile.id)', also in \(first)"))
             }
             seen[profile.id] = file
+            // Otherwise the file sorted last would take the sender, silently.
+            for application in profile.sendingApplications {
+                if let first = senders[application.uppercased()] {
+                    problems.append(ProfileLoadError(file: file, line: nil, key: "match.sending_application",
+                                                     reason: "'\(application)' is claimed by \(first) too (case is ignored)"))
+                }
+                senders[application.uppercased()] = file
+            }
+            if profile.thresholds[profile.defaultPopulation]?.isEmpty ?? true {
+                problems.append(ProfileLoadError(file: file, line: nil, key: "thresholds.\(profile.defaultPopulation.rawValue)",
+                                                 reason: "is required: the default population's bands flag critical values, and without them none ever is"))
+            }
+        }
+        // Without it, senders no profile claims would get whichever profile came first, or, in
+        // an empty folder, one with no bands at all.
+        let fallback = DeviceProfileCatalog.fallbackProfileID
+        if problems.isEmpty, seen[fallback] == nil {
+            problems.append(ProfileLoadError(file: path, line: nil, key: "",
+                                             reason: "no '\(fallback)' profile (*.yaml, *.yml): senders no profile claims need it"))
         }
         guard problems.isEmpty else { throw ProfileValidationErrors(errors: problems) }
         return loaded.map(\.profile)

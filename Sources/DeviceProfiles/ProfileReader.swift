@@ -88,6 +88,7 @@ struct ProfileReader {
             return []
         }
         var result: [CodeMapping] = []
+        var seen: [String: Int] = [:]
         for (index, item) in items.enumerated() {
             let path = "codes[\(index)]"
             guard let entry = item.mapping else {
@@ -112,6 +113,14 @@ struct ProfileReader {
                 continue
             }
             if let system, let code, let kind {
+                // Systems compare as the tables key them (`mdil` is `MDIL`): the later entry would
+                // silently replace the first, an SpO2 code mapped again to another kind say.
+                let key = DeviceProfile.normalizedSystem(system) + "\u{0}" + code
+                if let first = seen[key] {
+                    fail(entry["code"], path, "code \(system) \(code) is already mapped at codes[\(first)]")
+                    continue
+                }
+                seen[key] = index
                 result.append(CodeMapping(system: system, code: code, kind: kind, defaultUnit: unit))
             }
         }
@@ -130,10 +139,19 @@ struct ProfileReader {
                 fail(value, "units.\(key.string ?? "?")", "must be a UCUM unit text")
                 continue
             }
-            result[code] = CodeTables.units[ucum] ?? UCUMUnit(ucum: ucum)
+            // A unit no table knows converts to no vital's unit: every row sent in it would be
+            // stored as an unknown code, never flagged or alarmed.
+            guard let unit = CodeTables.units[ucum] ?? Self.knownUCUM.first(where: { $0.ucum == ucum }) else {
+                fail(value, "units.\(code)", "'\(ucum)' is not a unit the engine knows (UCUM: \(Self.knownUCUM.map(\.ucum).sorted().joined(separator: ", ")))")
+                continue
+            }
+            result[code] = unit
         }
         return result
     }
+
+    /// The units vital kinds are stored in or converted from.
+    private static let knownUCUM: Set<UCUMUnit> = Set(CodeTables.units.values).union([.kelvin])
 
     private mutating func thresholdTable(_ node: Node?) -> [Population: [VitalKind: ThresholdBand]] {
         guard let node else { return [:] }
@@ -157,14 +175,14 @@ struct ProfileReader {
             for (kindKey, bandNode) in bands {
                 let kindPath = "\(path).\(kindKey.string ?? "?")"
                 guard let kind = vitalKind(kindKey.string ?? "", node: kindKey, path: kindPath) else { continue }
-                if let band = thresholdBand(bandNode, path: kindPath) { table[kind] = band }
+                if let band = thresholdBand(bandNode, of: kind, path: kindPath) { table[kind] = band }
             }
             result[population] = table
         }
         return result
     }
 
-    private mutating func thresholdBand(_ node: Node, path: String) -> ThresholdBand? {
+    private mutating func thresholdBand(_ node: Node, of kind: VitalKind, path: String) -> ThresholdBand? {
         let bounds = ThresholdBand.Bound.allCases
         guard let mapping = node.mapping else {
             fail(node, path, "must be a mapping with \(bounds.map(\.rawValue).joined(separator: ", "))")
@@ -175,8 +193,15 @@ struct ProfileReader {
         var readable = true
         for bound in bounds {
             guard let value = mapping[bound.rawValue] else { continue }
-            guard let number = value.float, number.isFinite else {
-                fail(value, "\(path).\(bound.rawValue)", "must be a finite number")
+            guard let number = value.float, number.isFinite, value.scalar?.string.contains(":") != true else {
+                fail(value, "\(path).\(bound.rawValue)", "must be a finite decimal number")
+                readable = false
+                continue
+            }
+            let plausible = kind.plausibleBounds
+            guard plausible.contains(number) else {
+                fail(value, "\(path).\(bound.rawValue)", "\(number) is not a plausible \(kind.name) in \(kind.canonicalUnit.ucum) "
+                    + "(\(plausible.lowerBound)...\(plausible.upperBound)): bounds are in the kind's canonical unit")
                 readable = false
                 continue
             }

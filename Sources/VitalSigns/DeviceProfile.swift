@@ -149,6 +149,10 @@ public struct DeviceProfile: Sendable {
 
     public func vitalKind(for code: ObservationCode) -> VitalKind { resolve(code).kind }
 
+    /// A code system as the profile's tables key it: upper case, LOINC as `LN`; two codes whose
+    /// systems normalise alike are one code.
+    public static func normalizedSystem(_ system: String) -> String { CodeKey.normalizedSystem(system) }
+
     /// A numeric MDC code the profile or the standard tables know: its text and what it means.
     /// Decoders take the String from here rather than building one from the message every row.
     public func known(mdcCode: Int) -> KnownCode? {

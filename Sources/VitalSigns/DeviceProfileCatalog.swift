@@ -5,8 +5,11 @@ public struct DeviceProfileCatalog: Sendable {
     /// Positions in `profiles`, so that a lookup need not copy a profile (a dozen references).
     private let bySendingApplication: [String: Int]
 
+    /// The profile of senders no profile claims.
+    public static let fallbackProfileID = "generic-pcd01"
+
     /// `fallbackID` names the profile used when no profile claims the sender (the generic one).
-    public init(profiles: [DeviceProfile], fallbackID: String = "generic-pcd01") {
+    public init(profiles: [DeviceProfile], fallbackID: String = fallbackProfileID) {
         self.profiles = profiles
         self.fallback = profiles.first { $0.id == fallbackID } ?? profiles.first ?? DeviceProfile(id: fallbackID)
         var index: [String: Int] = [:]

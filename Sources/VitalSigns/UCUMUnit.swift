@@ -36,12 +36,14 @@ public enum UnitConversion {
     }
 
     /// `value` of `kind`, sent in `unit`, in the kind's canonical unit; nil when `unit` does not
-    /// measure the kind. A dimensionless value of a percentage (SpO2, perfusion index) is read as
-    /// a fraction only up to 1: above it, it can only be the percentage itself, as gateways that
-    /// send no proper unit write it (97 for 97 %). Read as a fraction, an SpO2 of 85 would be
-    /// stored as 8,500 % and its desaturation never alarm.
+    /// measure the kind. Dimensionless values of the percentages are read as devices send them
+    /// when they send no proper unit:
+    /// - an SpO2 is a fraction only up to 1; above it, it can only be the percentage itself (97
+    ///   for 97 %). Read as a fraction, an SpO2 of 85 would be 8,500 % and never alarm;
+    /// - a perfusion index is an index written without its unit, already the percentage (0.02
+    ///   to 20): read as a fraction, 0.8 would become 80 %.
     public static func toCanonical(_ value: Double, from unit: UCUMUnit, of kind: VitalKind) -> Double? {
-        if unit == .unitless, kind.canonicalUnit == .percent, value > 1 { return value }
+        if unit == .unitless, kind == .perfusionIndex || (kind == .spo2 && value > 1) { return value }
         return convert(value, from: unit, to: kind.canonicalUnit)
     }
 }

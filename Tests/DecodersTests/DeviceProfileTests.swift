@@ -100,7 +100,7 @@ import VitalSigns
         #expect(problem("thresholds.adult.temperature")?.line == 7)
         #expect(problem("thresholds.adult.temperature")?.reason == "warning_high (38.0) must be below critical_high (37.5)")
         #expect(problem("thresholds.adult.respiration_rate.warning_high")?.line == 8)
-        #expect(problem("thresholds.adult.respiration_rate.warning_high")?.reason == "must be a finite number")
+        #expect(problem("thresholds.adult.respiration_rate.warning_high")?.reason == "must be a finite decimal number")
         #expect(problem("thresholds.adult.etco2")?.line == 9)
         #expect(problem("thresholds.adult.etco2")?.reason.hasPrefix("needs at least one of critical_low") == true)
         #expect(problems.count == 5)
@@ -143,6 +143,74 @@ import VitalSigns
         #expect(duplicate?.file == "c.yaml")
         #expect(duplicate?.reason == "duplicate profile id 'same', also in b.yaml")
         #expect(error?.errors.contains { $0.key == "protocol" && $0.file.hasSuffix("a.yaml") } == true)
+    }
+
+    @Test("a bound YAML reads as base 60 (40:0), or one in another unit than the kind's (°F), is refused, not a silenced alarm")
+    func implausibleBoundsAreRefused() {
+        let yaml = """
+            id: typo
+            protocol: pcd-01
+            thresholds:
+              adult:
+                temperature: { critical_low: 95, critical_high: 40:0 }
+                heart_rate: { critical_low: 1:30 }
+                spo2: { critical_low: 90 }
+            """
+        let error = #expect(throws: ProfileValidationErrors.self) { try DeviceProfileLoader.parse(yaml, file: "typo.yaml") }
+        func problem(_ key: String) -> ProfileLoadError? { error?.errors.first { $0.key == key } }
+        #expect(problem("thresholds.adult.temperature.critical_low")?.reason.contains("not a plausible temperature in Cel") == true)
+        #expect(problem("thresholds.adult.temperature.critical_high")?.line == 5)
+        #expect(problem("thresholds.adult.heart_rate.critical_low")?.reason == "must be a finite decimal number")
+        #expect(error?.errors.count == 3)
+    }
+
+    @Test("a unit alias must name a unit the engine knows, and a code may be mapped once (systems compared as the tables key them)")
+    func unknownUnitAliasesAndRepeatedCodesAreRefused() {
+        let yaml = """
+            id: philips-copy
+            protocol: pcd-01
+            codes:
+              - { system: MDIL, code: "0002-4BB8", kind: spo2 }
+              - { system: mdil, code: "0002-4BB8", kind: perfusion_index }
+            units:
+              "0004-17A0": "Celsius"
+              "0004-0220": "%"
+            thresholds:
+              adult:
+                spo2: { critical_low: 90 }
+            """
+        let error = #expect(throws: ProfileValidationErrors.self) { try DeviceProfileLoader.parse(yaml, file: "copy.yaml") }
+        #expect(error?.errors.map(\.key).sorted() == ["codes[1]", "units.0004-17A0"])
+        #expect(error?.errors.first { $0.key == "codes[1]" }?.reason == "code mdil 0002-4BB8 is already mapped at codes[0]")
+        #expect(error?.errors.first { $0.key == "units.0004-17A0" }?.reason.hasPrefix("'Celsius' is not a unit the engine knows") == true)
+    }
+
+    @Test("as the engine's set, a folder needs the generic profile, bands for each profile's default population, and one profile per sender")
+    func aFolderOfProfilesIsCheckedAsAWhole() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("profiles-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        func write(_ name: String, _ text: String) throws {
+            try text.write(to: folder.appendingPathComponent(name), atomically: true, encoding: .utf8)
+        }
+        // Empty: nothing would ever be flagged.
+        var error = #expect(throws: ProfileValidationErrors.self) { try DeviceProfileLoader.loadDirectory(folder.path) }
+        #expect(error?.errors.first?.reason.hasPrefix("no 'generic-pcd01' profile") == true)
+
+        let bands = "thresholds:\n  adult:\n    spo2: { critical_low: 90 }\n"
+        try write("generic-pcd01.YAML", "id: generic-pcd01\nprotocol: pcd-01\n" + bands)
+        try write("a.yaml", "id: a\nprotocol: pcd-01\nmatch:\n  sending_application: [IntelliVue]\n" + bands)
+        try write("b.yaml", "id: b\nprotocol: pcd-01\nmatch:\n  sending_application: [INTELLIVUE]\n" + bands)
+        try write("c.yaml", "id: c\nprotocol: pcd-01\ndefault_population: neonatal\n" + bands)
+        error = #expect(throws: ProfileValidationErrors.self) { try DeviceProfileLoader.loadDirectory(folder.path) }
+        let problems = error?.errors ?? []
+        #expect(problems.count == 2)
+        #expect(problems.contains { $0.file == "b.yaml" && $0.key == "match.sending_application" && $0.reason == "'INTELLIVUE' is claimed by a.yaml too (case is ignored)" })
+        #expect(problems.contains { $0.file == "c.yaml" && $0.key == "thresholds.neonatal" })
+
+        try FileManager.default.removeItem(at: folder.appendingPathComponent("b.yaml"))
+        try write("c.yaml", "id: c\nprotocol: pcd-01\n" + bands)
+        #expect(try DeviceProfileLoader.loadDirectory(folder.path).map(\.id) == ["a", "c", "generic-pcd01"])
     }
 
     @Test("a code's unit must be one its vital kind can be converted from")

@@ -202,18 +202,20 @@ import VitalSigns
         #expect(abs(observations[1].value - 38.5) < 1e-9)
     }
 
-    @Test("a dimensionless SpO2 above 1 is the percentage itself; at most 1 it is a fraction")
+    @Test("a dimensionless SpO2 above 1 is the percentage itself, at most 1 a fraction; a dimensionless perfusion index is in percent")
     func aDimensionlessPercentageIsReadByItsSize() throws {
         let message = hl7(
             "MSH|^~\\&|MON|ICU|||20261129101500+0000||ORU^R01|U-3|P|2.6",
             "OBX|1|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC|1.1.1.1|85|262656^MDC_DIM_DIMLESS^MDC|||||F|||||||DEV-D",
-            "OBX|2|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC|1.1.1.1|0.97|1^^UCUM|||||F"
+            "OBX|2|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC|1.1.1.1|0.97|1^^UCUM|||||F",
+            // A perfusion index is written without its unit, already in percent.
+            "OBX|3|NM|150448^MDC_PULS_OXIM_PERF_REL^MDC|1.1.1.2|0.8|262656^MDC_DIM_DIMLESS^MDC|||||F"
         )
         let decoded = try decoder().decode(try parse(message))
-        #expect(decoded.observations.map(\.value) == [85, 97])
-        #expect(decoded.observations.map(\.unit) == [.percent, .percent])
+        #expect(decoded.observations.map(\.value) == [85, 97, 0.8])
+        #expect(decoded.observations.map(\.unit) == [.percent, .percent, .percent])
         // 85 % is below the profile's critical band: the desaturation alarms.
-        #expect(criticalFlags(decoded.observations, profileID: decoded.profileID) == [true, false])
+        #expect(criticalFlags(decoded.observations, profileID: decoded.profileID) == [true, false, false])
     }
 
     @Test func skipsRowsWithoutAStorableValueAndSaysWhy() throws {
