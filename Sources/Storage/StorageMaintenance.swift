@@ -11,6 +11,8 @@ public struct StorageMaintenance: Sendable {
         public var watchedDevicesPruned: Int = 0
         /// TimescaleDB background jobs whose last run failed (`job 1003 policy_refresh_continuous_aggregate`).
         public var failingJobs: [String] = []
+        /// Steps of this run that failed (logged), e.g. `retention`.
+        public var failedSteps: [String] = []
     }
 
     /// How long observations are kept, counted from when each arrived (a PostgreSQL interval).
@@ -37,20 +39,39 @@ public struct StorageMaintenance: Sendable {
         return ["year", "years", "month", "months", "week", "weeks", "day", "days"].contains(parts[1].lowercased())
     }
 
+    /// Runs each step, a failing one logged and counted in `failedSteps` without keeping the
+    /// others from running: a partition that cannot be made must not stop retention, nor the
+    /// pruning of retransmission keys, hour after hour. Throws only when the connection is lost.
     public func run(on connection: PostgresConnection) throws(PostgresError) -> Report {
-        let created = try connection.query("SELECT vitals_ensure_partitions()").scalar
-        let dropped = try connection.query("SELECT vitals_drop_expired_partitions($1::interval)", [retention]).scalar
-        let pruned = try connection.query("SELECT vitals_prune_ingested_messages($1::interval)", [messageKeyRetention]).scalar
-        let frames = try connection.query("DELETE FROM rejected_frames WHERE received_at < now() - $1::interval", [rejectedFrameRetention])
-        let watched = try connection.query("DELETE FROM watched_devices WHERE last_heard < now() - $1::interval", [watchedDeviceRetention])
-        let report = Report(
-            partitionsCreated: Int(created ?? "") ?? 0,
-            partitionsDropped: Int(dropped ?? "") ?? 0,
-            messageKeysPruned: Int(pruned ?? "") ?? 0,
-            rejectedFramesPruned: frames.affectedRows,
-            watchedDevicesPruned: watched.affectedRows,
-            failingJobs: try failingTimescaleJobs(on: connection)
-        )
+        var report = Report(partitionsCreated: 0, partitionsDropped: 0, messageKeysPruned: 0)
+        func step(_ name: String, _ body: () throws(PostgresError) -> Void) throws(PostgresError) {
+            do throws(PostgresError) {
+                try body()
+            } catch {
+                if error.isConnectionFailure || !connection.isConnected { throw error }
+                report.failedSteps.append(name)
+                logger.error("storage maintenance step failed; the others ran, it runs again next round",
+                             metadata: ["step": "\(name)", "error": "\(error.redactedDescription)"])
+            }
+        }
+        try step("partitions") { () throws(PostgresError) in
+            report.partitionsCreated = Int(try connection.query("SELECT vitals_ensure_partitions()").scalar ?? "") ?? 0
+        }
+        try step("retention") { () throws(PostgresError) in
+            // A procedure, which commits as it goes: called on its own with the simple protocol.
+            let call = "CALL vitals_expire_observations(\(try connection.quoteLiteral(retention))::interval)"
+            report.partitionsDropped = Int(try connection.execute(call).scalar ?? "") ?? 0
+        }
+        try step("message keys") { () throws(PostgresError) in
+            report.messageKeysPruned = Int(try connection.query("SELECT vitals_prune_ingested_messages($1::interval)", [messageKeyRetention]).scalar ?? "") ?? 0
+        }
+        try step("rejected frames") { () throws(PostgresError) in
+            report.rejectedFramesPruned = try connection.query("DELETE FROM rejected_frames WHERE received_at < now() - $1::interval", [rejectedFrameRetention]).affectedRows
+        }
+        try step("watched devices") { () throws(PostgresError) in
+            report.watchedDevicesPruned = try connection.query("DELETE FROM watched_devices WHERE last_heard < now() - $1::interval", [watchedDeviceRetention]).affectedRows
+        }
+        try step("job check") { () throws(PostgresError) in report.failingJobs = try failingTimescaleJobs(on: connection) }
         if !report.failingJobs.isEmpty {
             logger.warning("TimescaleDB background jobs are failing: what they do (the rollup, compression) is not done",
                            metadata: ["jobs": "\(report.failingJobs.joined(separator: "; "))"])
@@ -61,6 +82,7 @@ public struct StorageMaintenance: Sendable {
             "message_keys_pruned": "\(report.messageKeysPruned)",
             "rejected_frames_pruned": "\(report.rejectedFramesPruned)",
             "watched_devices_pruned": "\(report.watchedDevicesPruned)",
+            "failed_steps": "\(report.failedSteps.joined(separator: ","))",
         ])
         return report
     }

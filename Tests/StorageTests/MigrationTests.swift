@@ -144,12 +144,14 @@ struct MigrationTests {
             INSERT INTO vital_signs (observation_time, device_id, vital_kind, code, code_system, value, unit, status, is_critical, received_at)
             VALUES ('1999-12-30 10:00:00+00', 1, 1, '147842', 'MDC', 84, '/min', 'F', false, '2000-01-01 00:00:00+00'),
                    (now() - interval '5 days', 1, 1, '147842', 'MDC', 85, '/min', 'F', false, now() - interval '5 days'),
-                   (now() - interval '5 days', 1, 1, '147842', 'MDC', 86, '/min', 'F', false, now())
+                   (now() - interval '5 days', 1, 1, '147842', 'MDC', 86, '/min', 'F', false, now()),
+                   (now() + interval '500 days', 1, 1, '147842', 'MDC', 87, '/min', 'F', false, '2000-01-01 00:00:00+00')
             """)
         let kept = try connection.execute("SELECT tableoid::regclass::text FROM vital_signs WHERE value = 86").scalar ?? ""
         #expect(kept.hasPrefix("vital_signs_p"))
-        #expect(try connection.execute("SELECT vitals_drop_expired_partitions(interval '1 day')").scalar == "3")
-        #expect(try count(connection, "SELECT count(*) FROM vital_signs WHERE value IN (84, 85)") == 0)
+        #expect(try connection.execute("CALL vitals_expire_observations(interval '1 day')").scalar == "3")
+        // A row a clock set ahead sent goes by its arrival too (it is never past the cutoff by its time).
+        #expect(try count(connection, "SELECT count(*) FROM vital_signs WHERE value IN (84, 85, 87)") == 0)
         #expect(try count(connection, "SELECT count(*) FROM vital_signs WHERE value = 81") == 1)
         #expect(try connection.execute("SELECT tableoid::regclass::text FROM vital_signs WHERE value = 86").scalar == kept)
     }
@@ -306,11 +308,25 @@ struct MigrationTests {
         // Without the lock timeout these would wait for the reader, and fail here instead.
         try maintenance.execute("SET statement_timeout = '20s'")
         #expect(try maintenance.execute("SELECT vitals_ensure_partitions()").scalar == "0")
-        #expect(try maintenance.execute("SELECT vitals_drop_expired_partitions(interval '1 day')").scalar == "0")
+        #expect(try maintenance.execute("CALL vitals_expire_observations(interval '1 day')").scalar == "0")
 
         try reader.execute("COMMIT")
         #expect(try maintenance.execute("SELECT vitals_ensure_partitions()").scalar == "1")
-        #expect(try maintenance.execute("SELECT vitals_drop_expired_partitions(interval '1 day')").scalar == "4")
+        #expect(try maintenance.execute("CALL vitals_expire_observations(interval '1 day')").scalar == "4")
+    }
+
+    @Test("a maintenance step that fails is logged and reported; the steps after it still run")
+    func aFailingMaintenanceStepDoesNotStopTheOthers() throws {
+        let url = try TestPostgres.migratedDatabase(mode: .nativePartitioning)
+        let connection = try PostgresConnection(url: url)
+        defer { connection.close() }
+        try connection.execute("DROP FUNCTION vitals_ensure_partitions(integer, integer)")
+        var maintenance = StorageMaintenance(logger: TestPostgres.logger)
+        maintenance.retention = "1 day"
+        let report = try maintenance.run(on: connection)
+        #expect(report.failedSteps == ["partitions"])
+        // Retention ran after it: days -7 to -4 are gone.
+        #expect(report.partitionsDropped == 4)
     }
 
     @Test("native mode: a day whose partition would overlap one with other bounds (an earlier version's) is left to the default")
@@ -328,7 +344,7 @@ struct MigrationTests {
             """)
         // Days +16 to +20: +16 overlaps the odd one and is skipped; the run goes on.
         #expect(try connection.execute("SELECT vitals_ensure_partitions(20)").scalar == "4")
-        #expect(try connection.execute("SELECT vitals_drop_expired_partitions()").scalar == "0")
+        #expect(try connection.execute("CALL vitals_expire_observations()").scalar == "0")
     }
 
     @Test("an applied migration that was edited afterwards is a clear error")
@@ -478,7 +494,7 @@ struct MigrationTests {
         #expect(try count(connection, "SELECT count(*) FROM timescaledb_information.chunks WHERE is_compressed") == 1)
         let chunks = "SELECT count(*) FROM show_chunks('vital_signs')"
         let before = try count(connection, chunks)
-        let dropped = try connection.execute("SELECT vitals_drop_expired_partitions(interval '5 days')").scalar
+        let dropped = try connection.execute("CALL vitals_expire_observations(interval '5 days')").scalar
         #expect(try count(connection, chunks) == 1)
         #expect(dropped == "\(before - 1)")
         #expect(try connection.execute("SELECT array_agg(value ORDER BY value)::text FROM vital_signs").scalar == "{71}")
@@ -488,7 +504,7 @@ struct MigrationTests {
             INSERT INTO vital_signs (observation_time, device_id, vital_kind, code, code_system, value, unit, status, is_critical, received_at)
             VALUES (now() - interval '30 days', 1, 1, 'x', 'MDC', 73, '/min', 'F', false, now() - interval '1 day')
             """)
-        #expect(try connection.execute("SELECT vitals_drop_expired_partitions(interval '1 millisecond')").scalar == "1")
+        #expect(try connection.execute("CALL vitals_expire_observations(interval '1 millisecond')").scalar == "1")
         #expect(try connection.execute("SELECT array_agg(value ORDER BY value)::text FROM vital_signs").scalar == "{73}")
     }
 
