@@ -132,14 +132,20 @@ public enum HL7Acknowledgment {
                 bytes.append(encoder.segmentTerminator)
             }
 
-            /// A field as sent, unless an escape character in it opens no sequence (a header read
-            /// only to answer a message refused for it, `WARD\3`): then each is written `\E\`,
-            /// so that the answer parses and reads back as the text that was sent.
+            /// A field as sent, unless the header was read only to answer a message refused for
+            /// what the field holds: an escape character that opens no sequence (`WARD\3`) is
+            /// written `\E\`, and bytes the ACK's charset does not allow (Latin-1 in a header
+            /// read as UTF-8, its own MSH-18 not supported) as `\Xhh\`, so that the answer parses
+            /// and reads back as the bytes that were sent.
             func appendAsSent(_ field: UnsafeBufferPointer<UInt8>, to output: inout [UInt8]) {
-                guard !EscapeSequence.allWellFormed(in: field, delimiters: delimiters) else { return output.append(contentsOf: field) }
+                let escapesHold = EscapeSequence.allWellFormed(in: field, delimiters: delimiters)
+                let bytesHold = encoder.charset.firstInvalidByte(in: field, before: field.count) == nil
+                if escapesHold && bytesHold { return output.append(contentsOf: field) }
                 for byte in field {
-                    if byte == delimiters.escape {
+                    if byte == delimiters.escape && !escapesHold {
                         output += [delimiters.escape, UInt8(ascii: "E"), delimiters.escape]
+                    } else if byte >= 0x80 && !bytesHold {
+                        encoder.appendHexEscape([byte], to: &output)
                     } else {
                         output.append(byte)
                     }
@@ -212,7 +218,8 @@ public enum HL7Acknowledgment {
         ])
         segment[field: 3] = HL7FieldValue(components: [String(error.code.rawValue), error.code.text, "HL70357"])
         segment[field: 4] = HL7FieldValue(error.severity.rawValue)
-        segment[field: 8] = HL7FieldValue(error.text)
+        // Capped: a text may quote what the sender sent (an unsupported MSH-18 of any length).
+        segment[field: 8] = HL7FieldValue(error.text.count > 256 ? error.text.prefix(255) + "…" : error.text)
         return segment
     }
 }

@@ -103,7 +103,7 @@ public struct HL7Encoder: Sendable {
         ([delimiters.field] + delimiters.encodingCharacters).contains(UInt8(ascii: "."))
     }
 
-    private func appendHexEscape(_ bytes: [UInt8], to output: inout [UInt8]) {
+    func appendHexEscape(_ bytes: [UInt8], to output: inout [UInt8]) {
         let digits = Array("0123456789ABCDEF".utf8)
         output.append(delimiters.escape)
         output.append(UInt8(ascii: "X"))

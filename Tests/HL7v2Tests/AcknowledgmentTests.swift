@@ -229,9 +229,12 @@ struct AcknowledgmentTests {
         let undeclared: [UInt8] = Array((header + "\rOBX|1|ST|||M").utf8) + [0xFC] + Array("ller".utf8)
         let failure = try #require(parseError(undeclared))
         #expect(failure.segmentSequence == 1 && failure.segmentID == "OBX")
-        for bytes in [unsupported, undeclared] {
+        // Latin-1 in the header itself, under a charset the engine does not support.
+        let latinHeader = Array("MSH|^~\\&|MON|ST".utf8) + [0xDC] + Array("CK|VITALS|NILECARE|20261129101500||ORU^R01|MON-42|P|2.6|||NE|AL||8859/15".utf8)
+        for bytes in [unsupported, undeclared, latinHeader] {
             let header = try HL7Message(parsingHeaderOf: bytes)
             #expect(header.controlID == "MON-42")
+            // The ACK is valid in the charset it names: the copied byte goes as a hex escape.
             let ack = try HL7Message(parsing: HL7Acknowledgment.build(
                 for: header, code: .AE, errors: [HL7ErrorDetail(try #require(parseError(bytes)))], controlID: "ACK-47",
                 timestamp: "20261129101505"
@@ -239,6 +242,17 @@ struct AcknowledgmentTests {
             #expect(ack.firstSegment(named: "MSA")?[2].value == "MON-42")
             #expect(ack.header[5].component(1).value == "MON")
         }
+        let answer = HL7Acknowledgment.build(for: try HL7Message(parsingHeaderOf: latinHeader), code: .AE, controlID: "ACK-48", timestamp: "20261129101505")
+        #expect(String(decoding: try HL7Message(parsing: answer).header[6].rawBytes, as: UTF8.self) == "ST\\XDC\\CK")
+    }
+
+    @Test("ERR-8 is capped: an error text quoting what the sender sent (an MSH-18 of any length) does not make the answer as long")
+    func errorTextIsCapped() throws {
+        let message = try parse([#"MSH|^~\&|MON|WARD|VITALS|NILECARE|20261129101500||ORU^R01|LONG-1|P|2.6"#])
+        let detail = HL7ErrorDetail(code: .tableValueNotFound, text: "unsupported character set " + String(repeating: "X", count: 5_000))
+        let ack = try HL7Message(parsing: HL7Acknowledgment.build(for: message, code: .AE, errors: [detail], controlID: "A", timestamp: "2026"))
+        let text = try #require(ack.firstSegment(named: "ERR"))[8].value
+        #expect(text.count == 256 && text.hasPrefix("unsupported character set XXX") && text.hasSuffix("…"))
     }
 
     @Test func keepsTheSendersDelimitersAndCharset() throws {
