@@ -5,11 +5,18 @@
 --     and the drop went with it, after it had been acknowledged;
 --   - each drop's lock on vital_signs ends with its own transaction, so no later read runs while
 --     writers wait, and a shortened retention's thousands of drops need no lock table to match;
---   - the default partition goes first, by arrival alone: a row a clock set ahead put there was
---     never past the cutoff by its time, and was kept for ever.
+--   - the default partition goes first, by arrival alone (an index on received_at serves it): a
+--     row a clock set ahead put there was never past the cutoff by its time, and was kept for ever.
+-- A writer routing a row into a partition locked so holds vital_signs and waits for the
+-- partition, and the drop then waits for vital_signs: PostgreSQL ends that deadlock by rolling
+-- one of the two back, and the writer commits again (the row then goes to the default partition),
+-- or the partition is left for the next run.
 -- Creating a day's partition no longer fails the whole maintenance run on an error other than a
--- busy table (a statement timeout, a full disk): that day is logged and left for the next run.
+-- busy table (a full disk, a permission): that day is raised as a WARNING, which the daemon logs,
+-- and left for the next run.
 DROP FUNCTION IF EXISTS vitals_drop_expired_partitions(interval);
+
+CREATE INDEX IF NOT EXISTS vital_signs_default_received_idx ON vital_signs_default (received_at);
 
 CREATE OR REPLACE PROCEDURE vitals_expire_observations(retention interval DEFAULT interval '7 years', INOUT dropped integer DEFAULT 0)
 LANGUAGE plpgsql
@@ -37,8 +44,8 @@ BEGIN
         ORDER BY c.relname
     LOOP
         BEGIN
-            PERFORM pg_advisory_xact_lock(hashtext('vitals_ensure_partitions'));
             PERFORM set_config('lock_timeout', '1s', true);
+            PERFORM pg_advisory_xact_lock(hashtext('vitals_ensure_partitions'));
             EXECUTE format('LOCK TABLE %I IN SHARE MODE', part.relname);
             EXECUTE format('SELECT max(received_at) FROM %I', part.relname) INTO newest;
             IF newest IS NULL OR newest < cutoff THEN

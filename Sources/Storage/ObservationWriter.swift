@@ -95,7 +95,10 @@ public final class ObservationWriter: Sendable {
             startThread(named: "nc-writer-\(index)") {
                 queue.markWriterThread()
                 worker.run()
-                worker.answerUncommitted(queue.markFinished())
+                if let leftovers = queue.finishing() {
+                    worker.answerUncommitted(leftovers)
+                    queue.lastFinished()
+                }
             }
         }
         logger.debug("observation writer started", metadata: ["writer": "\(configuration.name)", "connections": "\(count)"])

@@ -510,13 +510,18 @@ private final class NoticeSink {
     init(logger: Logger?) { self.logger = logger }
 }
 
+/// Server notices go to the connection's logger: a WARNING at warning level (maintenance raises
+/// them for a partition it left for the next run, and nothing else would tell the operator), the
+/// rest at debug. Only the message: a notice's detail may quote row values.
 private func noticeReceiver(_ argument: UnsafeMutableRawPointer?, _ result: OpaquePointer?) {
     guard let argument, let result else { return }
     let sink = Unmanaged<NoticeSink>.fromOpaque(argument).takeUnretainedValue()
-    guard let logger = sink.logger, logger.logLevel <= .debug else { return }
-    let message = PQresultErrorField(result, Int32(UInt8(ascii: "M"))).map { String(cString: $0) } ?? ""
+    guard let logger = sink.logger else { return }
     let severity = PQresultErrorField(result, Int32(UInt8(ascii: "V"))).map { String(cString: $0) } ?? "NOTICE"
-    logger.debug("postgres \(severity.lowercased()): \(message)")
+    let isWarning = severity == "WARNING"
+    guard isWarning || logger.logLevel <= .debug else { return }
+    let message = PQresultErrorField(result, Int32(UInt8(ascii: "M"))).map { String(cString: $0) } ?? ""
+    logger.log(level: isWarning ? .warning : .debug, "postgres \(severity.lowercased()): \(message)")
 }
 
 /// Calls `body` with a NULL-free array of C strings that live for the duration of the call.

@@ -36,6 +36,12 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible, Equatable
         return text
     }
 
+    /// True when the server rolled the transaction back for concurrency (class 40: a deadlock, a
+    /// serialization failure): the same statements may well succeed when run again.
+    public var isRolledBackForConcurrency: Bool {
+        sqlState?.hasPrefix("40") ?? false
+    }
+
     /// True when the error means the connection (or the server) is gone or unusable, rather than
     /// that one statement was refused: the caller should reconnect instead of retrying the
     /// statement on the same connection.

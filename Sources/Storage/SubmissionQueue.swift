@@ -176,20 +176,30 @@ final class SubmissionQueue: @unchecked Sendable {
         condition.unlock()
     }
 
-    /// A writer thread ended. The last one takes whatever is still queued, to answer it: a writer
-    /// without a connection can put a group back just after the connected one found the queue
-    /// drained and left, and no submission may stay unanswered.
-    func markFinished() -> [Submission] {
+    /// A writer thread is ending: nil for all but the last, which gets whatever is still queued
+    /// and calls `lastFinished()` once it has answered it. A writer without a connection can put
+    /// a group back just after the connected one found the queue drained and left, and no
+    /// submission may stay unanswered, nor `shutdown()` return before they are answered.
+    func finishing() -> [Submission]? {
         condition.lock()
         defer { condition.unlock() }
-        runningWorkers -= 1
-        condition.broadcast()
-        guard runningWorkers == 0, head < items.count else { return [] }
+        guard runningWorkers == 1 else {
+            runningWorkers -= 1
+            condition.broadcast()
+            return nil
+        }
         let leftovers = Array(items[head...])
         items.removeAll()
         head = 0
         pendingRows = 0
         return leftovers
+    }
+
+    func lastFinished() {
+        condition.lock()
+        runningWorkers -= 1
+        condition.broadcast()
+        condition.unlock()
     }
 
     func shutdown() {

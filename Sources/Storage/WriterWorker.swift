@@ -88,7 +88,7 @@ final class WriterWorker: @unchecked Sendable {
 
         let started = ContinuousClock.now
         do throws(PostgresError) {
-            let outcomes = try commit(group, on: connection)
+            let outcomes = try commitRetryingRollbacks(group, on: connection)
             record(group, outcomes, duration: started.duration(to: .now))
         } catch {
             if error.isConnectionFailure || !connection.isConnected {
@@ -109,7 +109,7 @@ final class WriterWorker: @unchecked Sendable {
         for (index, submission) in group.enumerated() {
             let started = ContinuousClock.now
             do throws(PostgresError) {
-                let outcomes = try commit([submission], on: connection)
+                let outcomes = try commitRetryingRollbacks([submission], on: connection)
                 record([submission], outcomes, duration: started.duration(to: .now))
             } catch {
                 if error.isConnectionFailure || !connection.isConnected {
@@ -118,6 +118,22 @@ final class WriterWorker: @unchecked Sendable {
                     return
                 }
                 fail([submission], with: error)
+            }
+        }
+    }
+
+    /// `commit`, run again (twice at most) when the server rolled it back for concurrency: a
+    /// deadlock with retention dropping the old day's partition a reset clock's row was routed
+    /// to, say. Nothing of the transaction was kept, and the same rows succeed on a second try.
+    private func commitRetryingRollbacks(_ group: [Submission], on connection: PostgresConnection) throws(PostgresError) -> [WriteOutcome] {
+        var attempt = 1
+        while true {
+            do throws(PostgresError) {
+                return try commit(group, on: connection)
+            } catch where error.isRolledBackForConcurrency && attempt < 3 && connection.isConnected {
+                attempt += 1
+                logger.notice("commit rolled back by the server for concurrency; trying again",
+                              metadata: ["writer": "\(configuration.name)", "sqlstate": "\(error.sqlState ?? "")", "batches": "\(group.count)"])
             }
         }
     }

@@ -23,7 +23,7 @@ struct MaintenanceService: Service {
         maintenance.retention = retention
         while !Task.serviceIsStopping {
             do {
-                let connection = try PostgresConnection(url: databaseURL)
+                let connection = try PostgresConnection(url: databaseURL, logger: logger)
                 defer { connection.close() }
                 _ = try maintenance.run(on: connection)
             } catch {

@@ -10,6 +10,31 @@ import VitalSigns
 struct ObservationWriterTests {
     let logger = TestPostgres.logger
 
+    @Test("a commit the server rolls back for concurrency (a deadlock with retention's drop) is tried again, not failed")
+    func aCommitRolledBackForADeadlockIsTriedAgain() async throws {
+        let url = try TestPostgres.migratedDatabase()
+        let admin = try PostgresConnection(url: url)
+        defer { admin.close() }
+        // The first key row of the first commit fails as a deadlock would; a sequence, which no
+        // rollback undoes, says which attempt it is.
+        try admin.execute("""
+            CREATE SEQUENCE attempts;
+            CREATE FUNCTION deadlock_once() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF nextval('attempts') = 1 THEN
+                    RAISE EXCEPTION 'deadlock detected (simulated)' USING ERRCODE = 'deadlock_detected';
+                END IF;
+                RETURN NEW;
+            END $$;
+            CREATE TRIGGER deadlock_once BEFORE INSERT ON ingested_messages FOR EACH ROW EXECUTE FUNCTION deadlock_once();
+            """)
+        let writer = try ObservationWriter(url: url, logger: logger)
+        defer { writer.shutdown() }
+        #expect(try await writer.write(IngestBatch(message: key("DEADLOCK-1"), observations: [observation()])) == .stored(observations: 1))
+        #expect(try count(admin, "SELECT count(*) FROM vital_signs") == 1)
+        #expect(try count(admin, "SELECT last_value FROM attempts") == 2)
+    }
+
     @Test("stored rows are visible once the write completes, with every column intact", arguments: availableModes)
     func storesRows(mode: StorageMode) async throws {
         let url = try TestPostgres.migratedDatabase(mode: mode)

@@ -1,3 +1,4 @@
+import Logging
 import Storage
 import TestSupport
 import Testing
@@ -138,6 +139,18 @@ struct PostgresConnectionTests {
         #expect(error?.sqlState == "25P02")  // in failed transaction
         try connection.execute("ROLLBACK")
         #expect(!connection.isInTransaction)
+    }
+
+    @Test("a server WARNING is logged at warning level (maintenance leaves a partition so), other notices at debug")
+    func serverWarningsReachTheLog() throws {
+        let logs = LogRecorder()
+        var logger = Logger(label: "notices") { _ in logs.handler() }
+        logger.logLevel = .info
+        let connection = try PostgresConnection(url: try TestPostgres.database(), logger: logger)
+        defer { connection.close() }
+        try connection.execute("DO $$ BEGIN RAISE NOTICE 'just so'; RAISE WARNING 'partition left for the next run'; END $$")
+        #expect(logs.all.map(\.level) == [.warning])
+        #expect(logs.all.first?.message == "postgres warning: partition left for the next run")
     }
 
     @Test("quoting helpers produce identifiers and literals the server accepts")
