@@ -184,6 +184,7 @@ let package = Package(
             dependencies: [
                 "nilecare-vitals", "VitalSigns", "Storage", "TestSupport",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -5,29 +5,51 @@ import VitalSigns
 /// fraction digits are read, as some gateways send microseconds).
 ///
 /// Missing parts take their lowest value (HL7 precision semantics). A value without an offset
-/// is in the sender's zone (see `offsetOfTimeWithout`). Parsed straight from the message bytes:
-/// it runs once per OBX.
+/// is in the sender's zone (`UnzonedTimes`). Parsed straight from the message bytes: it runs
+/// once per OBX.
 enum HL7Timestamp {
     enum Problem: Error, Equatable {
         case malformed
         case outOfRange
     }
 
+    /// How times sent without an offset are read: in the facility's zone, summer time included,
+    /// or at the fixed offset of a sender whose clock runs on another zone.
+    enum UnzonedTimes: Equatable {
+        case facilityZone
+        case fixedOffset(Int)
+    }
+
     /// What a message's MSH-7 says of its sender's clock: the offset it was at, at that time.
     struct SenderClock: Equatable {
         var offset: Int
         var time: Timestamp
+
+        /// MSH-7's offset shows the sender's zone at one instant only. When it is the facility's
+        /// offset then, the sender keeps the facility's clock, and its times are read in the
+        /// facility's zone (a row measured before the clocks went back, sent after, is an hour
+        /// off at MSH-7's offset). Otherwise its clock runs on another zone (a gateway on UTC),
+        /// whose offset is taken as fixed.
+        func unzonedTimes(facilityZone: TimeZone) -> UnzonedTimes {
+            let facilityOffset = facilityZone.secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(time.microsecondsSinceEpoch / 1_000_000)))
+            return facilityOffset == offset ? .facilityZone : .fixedOffset(offset)
+        }
     }
 
-    static func parse(_ text: String, facilityZone: TimeZone, sender: SenderClock? = nil) throws(Problem) -> Timestamp {
+    /// Whether a TS/DTM value carries its own `+/-ZZZZ` offset.
+    static func hasOffset(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        bytes.contains { $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "-") }
+    }
+
+    static func parse(_ text: String, facilityZone: TimeZone, unzoned: UnzonedTimes = .facilityZone) throws(Problem) -> Timestamp {
         try Array(text.utf8).withUnsafeBufferPointer { (bytes) throws(Problem) in
-            try parse(bytes, facilityZone: facilityZone, sender: sender).time
+            try parse(bytes, facilityZone: facilityZone, unzoned: unzoned).time
         }
     }
 
     /// The instant, and the offset the value carried (nil without one).
     static func parse(
-        _ bytes: UnsafeBufferPointer<UInt8>, facilityZone: TimeZone, sender: SenderClock? = nil
+        _ bytes: UnsafeBufferPointer<UInt8>, facilityZone: TimeZone, unzoned: UnzonedTimes = .facilityZone
     ) throws(Problem) -> (time: Timestamp, offset: Int?) {
         var end = bytes.endIndex
         var offsetSeconds: Int?
@@ -60,7 +82,12 @@ enum HL7Timestamp {
               hour < 24, minute < 60, second < 60, year >= 1900
         else { throw .outOfRange }
         let localSeconds = daysFromCivil(year: year, month: month, day: day) * 86_400 + hour * 3600 + minute * 60 + second
-        let offset = offsetSeconds ?? offsetOfTimeWithout(localSeconds: localSeconds, facilityZone: facilityZone, sender: sender)
+        let offset: Int
+        switch (offsetSeconds, unzoned) {
+        case (let sent?, _): offset = sent
+        case (nil, .fixedOffset(let fixed)): offset = fixed
+        case (nil, .facilityZone): offset = zoneOffset(facilityZone, localSeconds: localSeconds)
+        }
         return (Timestamp(microsecondsSinceEpoch: Int64(localSeconds - offset) * 1_000_000 + Int64(fractionMicros)), offsetSeconds)
     }
 
@@ -74,19 +101,6 @@ enum HL7Timestamp {
             value = value * 10 + Int(digit)
         }
         return value
-    }
-
-    /// A time sent without an offset is in the sender's zone, which MSH-7's offset shows at one
-    /// instant only. When that is the facility's offset then, the sender keeps the facility's
-    /// clock, and the time is read in the facility's zone, summer time included (a row measured
-    /// before the clocks went back, sent after). Otherwise its clock runs on another zone (a
-    /// gateway on UTC), whose offset is taken as fixed. Without MSH-7's offset: the facility's.
-    private static func offsetOfTimeWithout(localSeconds: Int, facilityZone: TimeZone, sender: SenderClock?) -> Int {
-        if let sender {
-            let facilityOffset = facilityZone.secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(sender.time.microsecondsSinceEpoch / 1_000_000)))
-            if sender.offset != facilityOffset { return sender.offset }
-        }
-        return zoneOffset(facilityZone, localSeconds: localSeconds)
     }
 
     /// The zone's offset at a local wall-clock time, the same way east and west of Greenwich: a

@@ -55,7 +55,7 @@ public struct PCD01Decoder: Sendable {
             throw .requiredFieldMissing(segment: "MSH", sequence: 1, field: 10, what: "message control id")
         }
         // MSH-7's offset is the sender's zone: the other times it sends without one are in it.
-        let (messageTime, mshOffset) = try timestampAndOffset(msh[7].component(1), sender: nil, segment: "MSH", sequence: 1, field: 7)
+        let (messageTime, mshOffset) = try timestampAndOffset(msh[7].component(1), unzoned: .facilityZone, segment: "MSH", sequence: 1, field: 7)
         let sender = messageTime.flatMap { time in mshOffset.map { HL7Timestamp.SenderClock(offset: $0, time: time) } }
         return try profiles.withProfile(forSendingApplication: header.applicationName) { (profile) throws(PCD01DecodeError) in
             try decodeRows(message, header: header, messageTime: messageTime, sender: sender, profile: profile)
@@ -88,7 +88,7 @@ public struct PCD01Decoder: Sendable {
                 throw .moreThanOneMessage(segmentIndex: index)
             } else if segment.hasID("OBR") {
                 obrSequence += 1
-                context.orderTime = try timestamp(segment[7].component(1), sender: context.sender, segment: "OBR", sequence: obrSequence, field: 7)
+                context.orderTime = try timestamp(segment[7].component(1), unzoned: context.unzonedTimes(of: segment[7], facilityZone: facilityZone), segment: "OBR", sequence: obrSequence, field: 7)
             }
         }
         return DecodedMessage(header: header, observations: observations, skipped: skipped, conditions: conditions, profileID: profile.id)
@@ -101,6 +101,17 @@ public struct PCD01Decoder: Sendable {
         var messageTime: Timestamp?
         /// MSH-7's UTC offset and time, when it has an offset: how times sent without one are read.
         let sender: HL7Timestamp.SenderClock?
+        /// What `sender` says, worked out when a time without an offset first needs it.
+        var unzonedRead: HL7Timestamp.UnzonedTimes?
+
+        /// How `field` is read if it has no offset of its own (one that has needs nothing).
+        mutating func unzonedTimes(of field: HL7BorrowedText, facilityZone: TimeZone) -> HL7Timestamp.UnzonedTimes {
+            guard !HL7Timestamp.hasOffset(field.bytes) else { return .facilityZone }
+            if let known = unzonedRead { return known }
+            let read = sender?.unzonedTimes(facilityZone: facilityZone) ?? .facilityZone
+            unzonedRead = read
+            return read
+        }
         /// MSH-3, for `reportingDevice`; points into the message, valid while it is borrowed.
         let application: HL7BorrowedText
         /// MSH-3's universal id (HD.2, the gateway's EUI-64 in PCD-01), else its namespace: the
@@ -296,7 +307,7 @@ public struct PCD01Decoder: Sendable {
     private func rowTime(_ timeField: HL7BorrowedText, sequence: Int, context: inout Context) throws(PCD01DecodeError) -> Timestamp {
         // The whole field is compared, so that a row repeating its predecessor's is not scanned.
         if !Self.same(timeField.bytes, context.lastTimeBytes) {
-            context.lastTime = try timestamp(timeField.component(1), sender: context.sender, segment: "OBX", sequence: sequence, field: 14)
+            context.lastTime = try timestamp(timeField.component(1), unzoned: context.unzonedTimes(of: timeField, facilityZone: facilityZone), segment: "OBX", sequence: sequence, field: 14)
             context.lastTimeBytes = timeField.bytes
         }
         guard let time = context.lastTime ?? context.orderTime ?? context.messageTime else {
@@ -407,18 +418,18 @@ public struct PCD01Decoder: Sendable {
 
     /// The first component of a TS/DTM field (HL7 2.5 and earlier may add a precision component).
     private func timestamp(
-        _ field: HL7BorrowedText, sender: HL7Timestamp.SenderClock?, segment: String, sequence: Int, field number: Int
+        _ field: HL7BorrowedText, unzoned: HL7Timestamp.UnzonedTimes, segment: String, sequence: Int, field number: Int
     ) throws(PCD01DecodeError) -> Timestamp? {
-        try timestampAndOffset(field, sender: sender, segment: segment, sequence: sequence, field: number).time
+        try timestampAndOffset(field, unzoned: unzoned, segment: segment, sequence: sequence, field: number).time
     }
 
     /// The time and the offset it was sent with (nil without one).
     private func timestampAndOffset(
-        _ field: HL7BorrowedText, sender: HL7Timestamp.SenderClock?, segment: String, sequence: Int, field number: Int
+        _ field: HL7BorrowedText, unzoned: HL7Timestamp.UnzonedTimes, segment: String, sequence: Int, field number: Int
     ) throws(PCD01DecodeError) -> (time: Timestamp?, offset: Int?) {
         guard !field.isEmpty else { return (nil, nil) }
         do {
-            let (time, offset) = try HL7Timestamp.parse(field.bytes, facilityZone: facilityZone, sender: sender)
+            let (time, offset) = try HL7Timestamp.parse(field.bytes, facilityZone: facilityZone, unzoned: unzoned)
             return (time, offset)
         } catch {
             let reason = error == .outOfRange ? "date or time out of range" : "not an HL7 timestamp YYYYMMDDHHMMSS[.S to .SSSSSS][+/-ZZZZ]"

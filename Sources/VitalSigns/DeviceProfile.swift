@@ -112,7 +112,8 @@ public struct DeviceProfile: Sendable {
         }
         self.codeIndex = index
         self.unitIndex = CodeTables.units.merging(unitAliases) { _, alias in alias }
-        self.caseFoldedUnitIndex = Dictionary(unitIndex.map { ($0.key.lowercased(), $0.value) }) { first, _ in first }
+        // In a fixed order, so that codes differing by case alone resolve alike from run to run.
+        self.caseFoldedUnitIndex = Dictionary(unitIndex.sorted { $0.key < $1.key }.map { ($0.key.lowercased(), $0.value) }) { first, _ in first }
         self.mdcCodeIndex = IntCodeTable(Dictionary(uniqueKeysWithValues: index.compactMap { key, resolution in
             key.system == "MDC" ? Self.numericCode(key.code).map { ($0, KnownCode(code: key.code, resolution: resolution)) } : nil
         }))

@@ -42,7 +42,6 @@ public enum VitalKind: Int16, Sendable, CaseIterable, Codable {
         self = kind
     }
 
-    /// The UCUM unit every value of this kind is stored in.
     /// What a threshold of this kind can be, in its canonical unit: wider than any patient, so
     /// that only a bound in another unit (95 meant as °F) or a typo (`40:0`, which YAML reads as
     /// the base-60 number 2400) falls outside, and is refused rather than silence an alarm.
@@ -52,12 +51,13 @@ public enum VitalKind: Int16, Sendable, CaseIterable, Codable {
         case .spo2, .perfusionIndex: 0...100
         case .respirationRate: 0...150
         case .nibpSystolic, .nibpDiastolic, .nibpMean, .arterialSystolic, .arterialDiastolic, .arterialMean: 0...400
-        case .temperature: 20...45
+        case .temperature: 10...45  // deep hypothermia in cardiac theatre goes to 18 °C
         case .etco2: 0...150
         case .unknown: -Double.greatestFiniteMagnitude...Double.greatestFiniteMagnitude
         }
     }
 
+    /// The UCUM unit every value of this kind is stored in.
     public var canonicalUnit: UCUMUnit {
         switch self {
         case .unknown: .unitless

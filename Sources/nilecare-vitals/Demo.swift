@@ -173,22 +173,33 @@ final class DemoProcesses {
 
 /// Ctrl-C, SIGTERM or SIGHUP, from the moment they are trapped: a signal during start-up is
 /// remembered, so that start-up stops at its next step, and once the services run it shuts
-/// them down gracefully.
+/// them down gracefully. A second one ends the process at once (a step can take minutes:
+/// `pg_ctl start` waits up to 120 s), leaving what runs for the next start to adopt.
 final class StopSignals: Sendable {
     struct Interrupted: Error {}
 
     private let state = Mutex<(requested: Bool, group: ServiceGroup?)>((false, nil))
 
-    static func trap() async -> StopSignals {
-        let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm, .sighup)
+    static func trap(_ trapped: [UnixSignal] = [.sigint, .sigterm, .sighup]) async -> StopSignals {
+        let signals = await UnixSignalsSequence(trapping: trapped)
         let stop = StopSignals()
-        Task { for await _ in signals { await stop.received() } }
+        Task {
+            for await signal in signals {
+                if stop.isRequested {
+                    say("second \(signal): exiting without waiting; the next start adopts what still runs")
+                    exit(130)
+                }
+                await stop.received()
+            }
+        }
         return stop
     }
 
+    private var isRequested: Bool { state.withLock { $0.requested } }
+
     /// Throws `Interrupted` when a signal came during start-up.
     func checkStartup() throws {
-        if state.withLock({ $0.requested }) { throw Interrupted() }
+        if isRequested { throw Interrupted() }
     }
 
     /// From now on a signal shuts `group` down; one that came already does so as it starts.

@@ -53,9 +53,13 @@ import VitalSigns
     func theSendersOffset() throws {
         let now = utc(2026, 11, 29, 14, 31, 0)
         func sender(_ offset: Int) -> HL7Timestamp.SenderClock { HL7Timestamp.SenderClock(offset: offset, time: now) }
-        #expect(try HL7Timestamp.parse("20261129143005", facilityZone: khartoum, sender: sender(0)) == utc(2026, 11, 29, 14, 30, 5))
-        #expect(try HL7Timestamp.parse("20261129143005", facilityZone: khartoum, sender: sender(-3 * 3600)) == utc(2026, 11, 29, 17, 30, 5))
-        #expect(try HL7Timestamp.parse("20261129143005+0100", facilityZone: khartoum, sender: sender(0)) == utc(2026, 11, 29, 13, 30, 5))
+        func sent(_ text: String, _ offset: Int) throws -> Timestamp {
+            try HL7Timestamp.parse(text, facilityZone: khartoum, unzoned: sender(offset).unzonedTimes(facilityZone: khartoum))
+        }
+        #expect(try sent("20261129143005", 0) == utc(2026, 11, 29, 14, 30, 5))
+        #expect(try sent("20261129143005", -3 * 3600) == utc(2026, 11, 29, 17, 30, 5))
+        #expect(try sent("20261129143005+0100", 0) == utc(2026, 11, 29, 13, 30, 5))
+        #expect(sender(2 * 3600).unzonedTimes(facilityZone: khartoum) == .facilityZone)
         let parsed = try Array("20261129143005-0330".utf8).withUnsafeBufferPointer { (bytes) throws(HL7Timestamp.Problem) in
             try HL7Timestamp.parse(bytes, facilityZone: .gmt)
         }
@@ -67,12 +71,14 @@ import VitalSigns
         let newYork = try #require(TimeZone(identifier: "America/New_York"))
         // New York, the night the clocks went back (2026-11-01 02:00 EDT → 01:00 EST). Sent at
         // 03:00 EST (-0500): a row measured at 00:55 was in summer time (EDT, -0400).
-        let sentAfter = HL7Timestamp.SenderClock(offset: -5 * 3600, time: utc(2026, 11, 1, 8, 0, 0))
-        #expect(try HL7Timestamp.parse("20261101005500", facilityZone: newYork, sender: sentAfter) == utc(2026, 11, 1, 4, 55, 0))
-        #expect(try HL7Timestamp.parse("20261101030000", facilityZone: newYork, sender: sentAfter) == utc(2026, 11, 1, 8, 0, 0))
+        let sentAfter = HL7Timestamp.SenderClock(offset: -5 * 3600, time: utc(2026, 11, 1, 8, 0, 0)).unzonedTimes(facilityZone: newYork)
+        #expect(sentAfter == .facilityZone)
+        #expect(try HL7Timestamp.parse("20261101005500", facilityZone: newYork, unzoned: sentAfter) == utc(2026, 11, 1, 4, 55, 0))
+        #expect(try HL7Timestamp.parse("20261101030000", facilityZone: newYork, unzoned: sentAfter) == utc(2026, 11, 1, 8, 0, 0))
         // A gateway on UTC in the same facility: its offset holds for every row.
-        let gateway = HL7Timestamp.SenderClock(offset: 0, time: utc(2026, 11, 1, 8, 0, 0))
-        #expect(try HL7Timestamp.parse("20261101005500", facilityZone: newYork, sender: gateway) == utc(2026, 11, 1, 0, 55, 0))
+        let gateway = HL7Timestamp.SenderClock(offset: 0, time: utc(2026, 11, 1, 8, 0, 0)).unzonedTimes(facilityZone: newYork)
+        #expect(gateway == .fixedOffset(0))
+        #expect(try HL7Timestamp.parse("20261101005500", facilityZone: newYork, unzoned: gateway) == utc(2026, 11, 1, 0, 55, 0))
     }
 
     @Test("up to six fraction digits (microseconds, as some gateways send) are read")

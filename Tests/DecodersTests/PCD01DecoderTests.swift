@@ -1,3 +1,4 @@
+import Foundation
 import DeviceSimulator
 import HL7v2
 import Testing
@@ -141,6 +142,18 @@ import VitalSigns
         )
         let decoded = try decoder().decode(try parse(message))
         #expect(decoded.observations.map(\.time) == [utc(2026, 11, 29, 14, 29, 59), utc(2026, 11, 29, 14, 30, 0)])
+    }
+
+    @Test("a sender on the facility's clock: a row without an offset, measured before the clocks went back and sent after, is read with summer time")
+    func aRowFromBeforeTheClocksChangedIsReadInTheFacilitysZone() throws {
+        let message = hl7(
+            "MSH|^~\\&|MON|ICU|||20261101030000-0500||ORU^R01|DST-1|P|2.6",
+            "OBX|1|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC|1.1.1.1|97|262688^MDC_DIM_PERCENT^MDC|||||F|||20261101005500||||DEV-DST",
+            "OBX|2|NM|147842^MDC_ECG_HEART_RATE^MDC|1.1.1.2|72|264864^MDC_DIM_BEAT_PER_MIN^MDC|||||F|||20261101025900"
+        )
+        let newYork = try #require(TimeZone(identifier: "America/New_York"))
+        let decoded = try decoder(zone: newYork).decode(try parse(message))
+        #expect(decoded.observations.map(\.time) == [utc(2026, 11, 1, 4, 55, 0), utc(2026, 11, 1, 7, 59, 0)])
     }
 
     @Test("codes and units found from the message's bytes mean what their Strings mean")
