@@ -16,10 +16,10 @@ import UnixSignals
         let flag = Mutex(false)
     }
 
-    /// Fails once the maintenance loop has had its first round.
+    /// Fails at once: whether the maintenance loop is in its first round or has not begun, it
+    /// is cancelled, and a loop blind to that spins.
     struct FailingService: Service {
         func run() async throws {
-            try await Task.sleep(for: .milliseconds(200))
             throw PortTaken()
         }
     }

@@ -15,6 +15,27 @@ import VitalSigns
         Array(goodMessage.replacingOccurrences(of: "%@", with: id).utf8)
     }
 
+    /// Sends messages on `socket`, which reads nothing, until the server pauses the connection;
+    /// returns how many were sent whole. Each is answered with an AA carrying 300 warnings (about
+    /// 30 kB), so a few hundred unread answers fill the sockets' buffers.
+    static func sendUnreadUntilPaused(_ socket: RawTCPClient, engine: TestEngine, controlIDPrefix: String) async throws -> Int {
+        var rows = ["OBX|1|NM|147842^MDC_ECG_HEART_RATE^MDC|1.1.1.1|80|264864^MDC_DIM_BEAT_PER_MIN^MDC|||||R|||||||DEV-\(controlIDPrefix)"]
+        for row in 2...301 { rows.append("OBX|\(row)|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC|1.1.1.2|n/a|262688^MDC_DIM_PERCENT^MDC|||||R") }
+        func frame(_ number: Int) -> [UInt8] {
+            let header = "MSH|^~\\&|MON|ICU|||20261129101500+0000||ORU^R01|\(controlIDPrefix)\(number)|P|2.6"
+            return [MLLPFraming.startBlock] + Array(([header] + rows).joined(separator: "\r").utf8) + [MLLPFraming.endBlock, MLLPFraming.carriageReturn]
+        }
+        var sent = 0
+        var pendingBytes = frame(0)
+        try await waitUntil(timeout: .seconds(60), "the server pausing the connection") {
+            while socket.sendSome(&pendingBytes) {
+                if pendingBytes.isEmpty { sent += 1; pendingBytes = frame(sent) }
+            }
+            return !engine.logs.entries(withReason: "not_reading_replies").isEmpty
+        }
+        return sent
+    }
+
     static func msa(_ ack: [UInt8]) throws -> (code: String, controlID: String, error: HL7Segment?) {
         let message = try HL7Message(parsing: ack)
         let msa = try #require(message.firstSegment(named: "MSA"))
@@ -170,24 +191,9 @@ import VitalSigns
     func aSenderThatDoesNotReadItsAcknowledgementsIsPaused() async throws {
         let engine = try await TestEngine.start()
         defer { engine.stop() }
-        // Each message is answered with an AA carrying 300 warnings (about 30 kB), so a few hundred
-        // unread answers fill the sockets' buffers.
-        var rows = ["OBX|1|NM|147842^MDC_ECG_HEART_RATE^MDC|1.1.1.1|80|264864^MDC_DIM_BEAT_PER_MIN^MDC|||||R|||||||DEV-NO-READ"]
-        for row in 2...301 { rows.append("OBX|\(row)|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC|1.1.1.2|n/a|262688^MDC_DIM_PERCENT^MDC|||||R") }
-        func frame(_ number: Int) -> [UInt8] {
-            let header = "MSH|^~\\&|MON|ICU|||20261129101500+0000||ORU^R01|NR-\(number)|P|2.6"
-            return [MLLPFraming.startBlock] + Array(([header] + rows).joined(separator: "\r").utf8) + [MLLPFraming.endBlock, MLLPFraming.carriageReturn]
-        }
         let socket = try RawTCPClient(port: engine.port, receiveBuffer: 4096)
         defer { socket.close() }
-        var sent = 0
-        var pendingBytes = frame(0)
-        try await waitUntil(timeout: .seconds(60), "the server pausing the connection") {
-            while socket.sendSome(&pendingBytes) {
-                if pendingBytes.isEmpty { sent += 1; pendingBytes = frame(sent) }
-            }
-            return !engine.logs.entries(withReason: "not_reading_replies").isEmpty
-        }
+        let sent = try await Self.sendUnreadUntilPaused(socket, engine: engine, controlIDPrefix: "NR-")
         // Everyone else is unaffected.
         #expect(try await Self.steadySender(port: engine.port, count: 50, prefix: "S") == 50)
         // The sender reads at last: every message it finished sending is answered AA.
@@ -207,23 +213,9 @@ import VitalSigns
     func aSenderThatNeverReadsIsClosedAfterTheIdleTimeout() async throws {
         let engine = try await TestEngine.start { $0.idleTimeout = .seconds(3) }
         defer { engine.stop() }
-        // Answers of about 30 kB each (300 warnings) fill the 4 kB receive buffer at once.
-        var rows = ["OBX|1|NM|147842^MDC_ECG_HEART_RATE^MDC|1.1.1.1|80|264864^MDC_DIM_BEAT_PER_MIN^MDC|||||R|||||||DEV-HUNG"]
-        for row in 2...301 { rows.append("OBX|\(row)|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC|1.1.1.2|n/a|262688^MDC_DIM_PERCENT^MDC|||||R") }
-        func frame(_ number: Int) -> [UInt8] {
-            let header = "MSH|^~\\&|MON|ICU|||20261129101500+0000||ORU^R01|HUNG-\(number)|P|2.6"
-            return [MLLPFraming.startBlock] + Array(([header] + rows).joined(separator: "\r").utf8) + [MLLPFraming.endBlock, MLLPFraming.carriageReturn]
-        }
         let socket = try RawTCPClient(port: engine.port, receiveBuffer: 4096)
         defer { socket.close() }
-        var sent = 0
-        var pendingBytes = frame(0)
-        try await waitUntil(timeout: .seconds(60), "the server pausing the connection") {
-            while socket.sendSome(&pendingBytes) {
-                if pendingBytes.isEmpty { sent += 1; pendingBytes = frame(sent) }
-            }
-            return !engine.logs.entries(withReason: "not_reading_replies").isEmpty
-        }
+        _ = try await Self.sendUnreadUntilPaused(socket, engine: engine, controlIDPrefix: "HUNG-")
         try await waitUntil(timeout: .seconds(30), "the hung sender closed") {
             !engine.logs.entries(withReason: "replies_unread_timeout").isEmpty
         }
