@@ -51,7 +51,13 @@ struct Demo: AsyncParsableCommand {
         } catch {
             failure = error
         }
-        try await processes.stop()
+        do {
+            try await processes.stop()
+        } catch {
+            // The failure that ended the demo is the one to report, not a stop's after it.
+            guard failure != nil else { throw error }
+            logger.error("stopping after the failure failed too", metadata: ["error": "\(error.redactedDescription)"])
+        }
         if let failure { throw failure }
         say("stopped; data kept in \(dataDir) for the next run")
     }
