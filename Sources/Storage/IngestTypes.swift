@@ -11,7 +11,8 @@ public struct MessageKey: Sendable, Hashable, CustomStringConvertible {
     public var sendingApplication: String
     public var sendingFacility: String
     public var controlID: String
-    /// MSH-7 as sent; empty for sources whose control id is unique on its own (MQTT, serial).
+    /// MSH-7 as sent; for MQTT the payload's content hash when it names an id of its own (ids
+    /// start again); empty for sources whose control id is unique on its own (serial).
     public var messageTime: String
 
     public init(sendingApplication: String, sendingFacility: String, controlID: String, messageTime: String = "") {

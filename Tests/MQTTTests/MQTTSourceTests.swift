@@ -219,6 +219,31 @@ import VitalSigns
         #expect(setup.daemon.source.statistics.current.duplicates == 1)
     }
 
+    @Test("a message id used again for another reading (a gateway's counter started again) is a new message; a redelivery is not")
+    func aReusedMessageIDWithOtherContentIsStored() async throws {
+        let setup = try await MQTTTestSetup.start(filter: "fhir/+/observation", profile: fhirProfile)
+        defer { setup.stop() }
+        let publisher = try MQTTPublisher(options: MQTTConnectionOptions(broker: MQTTBrokerURL(parsing: setup.broker.url), clientID: "fhir-restarted"))
+        defer { publisher.stop() }
+        func observation(value: Int, second: Int) -> [UInt8] {
+            Array("""
+                { "resourceType": "Observation", "status": "final",
+                  "identifier": [ { "system": "urn:gateway", "value": "42" } ],
+                  "code": { "coding": [ { "system": "http://loinc.org", "code": "8867-4" } ] },
+                  "effectiveDateTime": "2026-11-29T09:00:0\(second)Z",
+                  "valueQuantity": { "value": \(value), "unit": "/min", "system": "http://unitsofmeasure.org", "code": "/min" } }
+                """.utf8)
+        }
+        try publisher.publish(topic: "fhir/DEV-R/observation", payload: observation(value: 70, second: 1))
+        // After the gateway restarted, id 42 again: a critical heart rate, a new reading.
+        try publisher.publish(topic: "fhir/DEV-R/observation", payload: observation(value: 35, second: 7))
+        try publisher.publish(topic: "fhir/DEV-R/observation", payload: observation(value: 35, second: 7))
+        #expect(publisher.flush())
+        try await setup.waitUntilHandled(3)
+        #expect(try rows(setup.database, "SELECT value FROM vital_signs ORDER BY observation_time").map { $0[0] } == ["70", "35"])
+        #expect(setup.daemon.source.statistics.current.duplicates == 1)
+    }
+
     @Test("payloads that name neither an id nor a time are new readings each time, even with the same bytes")
     func identicalPayloadsWithoutATimeAreEachStored() async throws {
         let setup = try await MQTTTestSetup.start(filter: "fhir/+/observation", profile: fhirProfile)

@@ -300,12 +300,16 @@ final class MQTTSourceLoop: @unchecked Sendable {
         // either (its observations stamped on arrival) is known by its arrival too: a stable
         // patient's device sends the same bytes again and again, each a new reading. (A redelivery
         // of such a payload after a reconnect is then stored again: the lesser harm.)
+        // A payload's own id goes with its content: ids are counters that start again when a
+        // gateway restarts or wraps, and a new reading under an old id was dropped as a duplicate
+        // (a redelivery has the same bytes, so it still is one).
         let ownID = frame.messageID.flatMap { $0.isEmpty ? nil : $0 }
-        var messageID = ownID ?? DecodedFrame.contentID(message.payload)
+        let content = DecodedFrame.contentID(message.payload)
+        var messageID = ownID ?? content
         if ownID == nil, stampedOnArrival {
             messageID += "@\(context.receivedAt.microsecondsSinceEpoch)"
         }
-        let key = MessageKey(sendingApplication: "MQTT", sendingFacility: facility, controlID: messageID)
+        let key = MessageKey(sendingApplication: "MQTT", sendingFacility: facility, controlID: messageID, messageTime: ownID == nil ? "" : content)
         // Each report's own patient: the payload's, else its device's association, else its bed's.
         let conditions = frame.statusReports.compactMap { report in
             DeviceCondition(report, patient: report.patient ?? associations?.patient(device: report.deviceID, bed: report.location, at: report.time),
