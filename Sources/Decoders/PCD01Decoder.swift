@@ -282,6 +282,9 @@ public struct PCD01Decoder: Sendable {
 
         // A value near Double's limit can overflow in the conversion.
         guard value.isFinite else { return skip(5, "value out of range after conversion to \(unit.ucum)") }
+        guard kind == .unknown || kind.plausibleBounds.contains(value) else {
+            return skip(5, "\(value) \(unit.ucum) is not a plausible \(kind.name) (a device's no-value marker?)")
+        }
 
         let time: Timestamp
         do {

@@ -42,9 +42,11 @@ public enum VitalKind: Int16, Sendable, CaseIterable, Codable {
         self = kind
     }
 
-    /// What a threshold of this kind can be, in its canonical unit: wider than any patient, so
-    /// that only a bound in another unit (95 meant as °F) or a typo (`40:0`, which YAML reads as
-    /// the base-60 number 2400) falls outside, and is refused rather than silence an alarm.
+    /// What a value or a threshold of this kind can be, in its canonical unit: wider than any
+    /// patient, so that only a device's "no value" marker (65535, -1), a bound in another unit
+    /// (95 meant as °F) or a typo (`40:0`, which YAML reads as the base-60 number 2400) falls
+    /// outside. Such a value is not stored as the vital (it would raise a false critical alarm),
+    /// and such a bound is refused (it would silence one).
     public var plausibleBounds: ClosedRange<Double> {
         switch self {
         case .heartRate, .pulseRate: 0...350

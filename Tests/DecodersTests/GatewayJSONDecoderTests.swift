@@ -63,6 +63,18 @@ import VitalSigns
         #expect(criticalFlags(frame.observations, profileID: Self.profile.id) == [false, false, true])
     }
 
+    @Test("a value the vital cannot have (a device's no-value marker) is refused as implausible_value, not stored as a critical reading")
+    func implausibleValuesAreRefused() throws {
+        for (code, value, unit) in [("147842", "65535", "/min"), ("150456", "-1", "%"), ("150456", "250", "%")] {
+            let error = #expect(throws: FrameDecodeError.self) {
+                try decode(payload(#"{"code":"\#(code)","system":"MDC","value":\#(value),"unit":"\#(unit)"}"#))
+            }
+            #expect(error?.reason == "implausible_value", "\(code) \(value)")
+        }
+        // Zero is a heart rate (asystole), and is stored.
+        #expect(try decode(payload(#"{"code":"147842","system":"MDC","value":0,"unit":"/min"}"#)).observations.first?.value == 0)
+    }
+
     @Test func theTopicsDeviceWinsAndThePayloadsServesWithoutOne() throws {
         let text = payload(#"{"code":"150456","system":"MDC","value":97,"unit":"%"}"#, extra: #""device":"FROM-PAYLOAD","time":"2026-11-29T07:00:00Z""#)
         #expect(try decode(text, device: "FROM-TOPIC").observations.first?.deviceID == "FROM-TOPIC")

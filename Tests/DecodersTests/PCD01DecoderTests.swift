@@ -215,6 +215,22 @@ import VitalSigns
         #expect(abs(observations[1].value - 38.5) < 1e-9)
     }
 
+    @Test("a value the vital cannot have (a device's no-value marker) is skipped with its reason, not stored as a critical reading")
+    func implausibleValuesAreSkipped() throws {
+        let message = hl7(
+            "MSH|^~\\&|MON|ICU|||20261129101500+0000||ORU^R01|IMP-1|P|2.6",
+            "OBX|1|NM|147842^MDC_ECG_HEART_RATE^MDC|1.1.1.1|65535|264864^MDC_DIM_BEAT_PER_MIN^MDC|||||F|||||||DEV-I",
+            "OBX|2|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC|1.1.1.2|-1|262688^MDC_DIM_PERCENT^MDC|||||F",
+            "OBX|3|NM|147842^MDC_ECG_HEART_RATE^MDC|1.1.1.3|0|264864^MDC_DIM_BEAT_PER_MIN^MDC|||||F",
+            "OBX|4|NM|188736^MDC_VENDOR_SPECIFIC^MDC|1.1.1.4|65535|262688^MDC_DIM_PERCENT^MDC|||||F"
+        )
+        let decoded = try decoder().decode(try parse(message))
+        // Asystole's 0 is a heart rate; an unknown code keeps whatever it sent.
+        #expect(decoded.observations.map(\.value) == [0, 65535])
+        #expect(decoded.skipped.map(\.segmentSequence) == [1, 2])
+        #expect(decoded.skipped.first?.reason == "65535.0 /min is not a plausible heart_rate (a device's no-value marker?)")
+    }
+
     @Test("a dimensionless SpO2 above 1 is the percentage itself, at most 1 a fraction; a dimensionless perfusion index is in percent")
     func aDimensionlessPercentageIsReadByItsSize() throws {
         let message = hl7(
@@ -260,7 +276,8 @@ import VitalSigns
         let refused = ["1e3", "0x60", "0x1p3", "1e-400", "inf", "nan", "1.2.3", "-", ".", "+-1", " 5", "5 "]
         var lines = ["MSH|^~\\&|MON|ICU|||20261129101500+0000||ORU^R01|NM-1|P|2.6"]
         for (index, text) in (accepted + refused).enumerated() {
-            lines.append("OBX|\(index + 1)|NM|147842^MDC_ECG_HEART_RATE^MDC|1.1.1.\(index + 1)|\(text)|264864^MDC_DIM_BEAT_PER_MIN^MDC|||||F|||||||DEV")
+            // A code of no known vital: the grammar alone decides, not what a heart rate can be.
+            lines.append("OBX|\(index + 1)|NM|188736^MDC_VENDOR_SPECIFIC^MDC|1.1.1.\(index + 1)|\(text)|264864^MDC_DIM_BEAT_PER_MIN^MDC|||||F|||||||DEV")
         }
         let decoded = try decoder().decode(try parse(hl7(lines)))
         #expect(decoded.observations.map(\.value) == [-0.5, 5, 0.5, 5, 7, 1234567890.12345678])

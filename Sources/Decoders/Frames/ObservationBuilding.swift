@@ -29,6 +29,10 @@ struct Reading: Sendable, Hashable {
         guard converted.isFinite else {
             throw FrameDecodeError(reason: "invalid_value", detail: "\(place): \(value) \(unit.ucum) is out of range in \(kind.canonicalUnit.ucum)")
         }
+        guard kind.plausibleBounds.contains(converted) else {
+            throw FrameDecodeError(reason: "implausible_value",
+                                   detail: "\(place): \(converted) \(kind.canonicalUnit.ucum) is not a plausible \(kind.name) (a device's no-value marker?)")
+        }
         (self.value, self.unit) = (converted, kind.canonicalUnit)
     }
 }

@@ -17,9 +17,11 @@ struct SerialReadings {
         self.system = system
     }
 
-    /// Adds a reading of `kind` sent in `unit`, converted to the kind's canonical unit.
+    /// Adds a reading of `kind` sent in `unit`, converted to the kind's canonical unit; none for
+    /// a value the kind cannot have (a line cut short by a lost byte, a no-value marker).
     mutating func add(_ kind: VitalKind, code: String, value: Double, unit: UCUMUnit) {
-        guard kind != .unknown, let canonical = UnitConversion.toCanonical(value, from: unit, of: kind) else { return }
+        guard kind != .unknown, let canonical = UnitConversion.toCanonical(value, from: unit, of: kind),
+              kind.plausibleBounds.contains(canonical) else { return }
         observations.append(Observation(
             time: context.receivedAt, patient: nil, deviceID: deviceID, location: context.location, kind: kind,
             code: ObservationCode(code: code, text: kind.name, system: system), value: canonical, unit: kind.canonicalUnit
