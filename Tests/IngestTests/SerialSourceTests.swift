@@ -320,6 +320,45 @@ private func profile(_ id: String) throws -> DeviceProfile {
         ])
     }
 
+    @Test("one reader a port: a second path to the same device is refused at start, a second engine's reader cannot open it")
+    func aPortHasOneReader() async throws {
+        let device = try PseudoTerminal()
+        let profile = try profile("generic-serial-line")
+        let folder = NSTemporaryDirectory() + "nilecare-serial-one-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try device.link(folder + "/by-id")
+        let writer = try ObservationWriter(url: try TestPostgres.migratedDatabase(), logger: TestPostgres.logger)
+        defer { writer.shutdown() }
+        let twice = #expect(throws: SerialConfigurationError.self) {
+            _ = try SerialSource(
+                ports: [SerialPortConfiguration(path: device.slavePath, profile: profile, deviceID: "a"),
+                        SerialPortConfiguration(path: folder + "/by-id", profile: profile, deviceID: "b")],
+                sink: writer, associations: nil, rejections: RejectionReporter(recorder: nil, logger: TestPostgres.logger),
+                presence: nil, logger: TestPostgres.logger)
+        }
+        #expect(twice?.description.contains("configured twice") == true)
+
+        let first = try SerialRig { folder in
+            try device.link(folder + "/first")
+            return [SerialPortConfiguration(path: folder + "/first", profile: profile, deviceID: "first")]
+        }
+        defer { first.stop() }
+        first.source.start()
+        try await waitUntil(timeout: .seconds(10), "the first reader's port open") { first.source.statistics(port: first.folder + "/first")?.isOpen == true }
+        let second = try SerialRig { folder in
+            try device.link(folder + "/second")
+            return [SerialPortConfiguration(path: folder + "/second", profile: profile, deviceID: "second")]
+        }
+        defer { second.stop() }
+        second.source.start()
+        try await waitUntil(timeout: .seconds(10), "the second reader refused") { (second.source.statistics(port: second.folder + "/second")?.openFailures ?? 0) >= 1 }
+        #expect(second.source.statistics(port: second.folder + "/second")?.isOpen == false)
+        // Every line goes to the first reader, whole.
+        device.write(SerialFrames.genericLine(spo2: 97, heartRate: 70, respirationRate: 14, temperatureFahrenheit: 98.6))
+        try await waitUntil(timeout: .seconds(10), "the first reader's rows") { try first.rows(device: "first").count == 4 }
+    }
+
     @Test func aPortThatCannotBeOpenedKeepsRetryingWhileOthersWork() async throws {
         let working = try PseudoTerminal()
         let rig = try SerialRig { folder in

@@ -62,8 +62,9 @@ public final class SerialSource: Sendable {
         let context = SerialSourceContext(sink: sink, associations: associations, rejections: rejections, presence: presence, options: options, logger: logger)
         self.associations = associations
         readers = try ports.map { port throws(SerialConfigurationError) -> SerialPortReader in
-            guard seen.insert(port.path).inserted else {
-                throw SerialConfigurationError("serial port \(port.path) is configured twice")
+            // Two paths can name one device (`/dev/ttyUSB0` and its `/dev/serial/by-id/` link).
+            guard seen.insert(SerialTTY.devicePath(port.path)).inserted else {
+                throw SerialConfigurationError("serial port \(port.path) is configured twice (or under another path)")
             }
             guard port.profile.protocolFamily.isSerial, let decoder = SerialProtocol.decoder(for: port.profile) else {
                 throw SerialConfigurationError("serial port \(port.path): profile \(port.profile.id) speaks \(port.profile.protocolFamily.rawValue), not a serial protocol")

@@ -23,12 +23,28 @@ public struct SerialPortError: Error, Sendable, CustomStringConvertible {
 /// bits, flow control and VMIN/VTIME. The path is opened anew each time, so a symlink such as
 /// `/dev/serial/by-id/...` is followed to wherever it points now.
 enum SerialTTY {
+    /// The device a path names now, links followed; the path itself when it names none yet (a
+    /// device not plugged in).
+    static func devicePath(_ path: String) -> String {
+        guard let resolved = realpath(path, nil) else { return path }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
     static func open(_ path: String, settings: SerialSettings) throws(SerialPortError) -> Int32 {
         // O_NONBLOCK only for the open itself: without it, opening a port whose modem lines say
         // "no carrier" can block. Reads are blocking (after poll), so VMIN/VTIME apply.
         let fd = Glibc.open(path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else { throw SerialPortError(path: path, step: "open", errno: errno) }
         do throws(SerialPortError) {
+            // One reader a port: two (another engine, a second path to the same adapter) would
+            // split the byte stream between them and rebuild lines from pieces that do not
+            // belong together. The lock keeps out other engines; TIOCEXCL other programs'
+            // opens, unless they run as root.
+            guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+                throw SerialPortError(path: path, step: "lock (another reader has the port)", errno: errno)
+            }
+            _ = ioctl(fd, UInt(TIOCEXCL))
             try configure(fd, path: path, settings: settings)
             let flags = fcntl(fd, F_GETFL)
             guard flags >= 0, fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == 0 else {
