@@ -38,7 +38,12 @@ enum HL7Timestamp {
 
     /// Whether a TS/DTM value carries its own `+/-ZZZZ` offset.
     static func hasOffset(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
-        bytes.contains { $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "-") }
+        offsetSign(in: bytes) != nil
+    }
+
+    /// Where the `+/-ZZZZ` offset starts, if the value has one.
+    private static func offsetSign(in bytes: UnsafeBufferPointer<UInt8>) -> Int? {
+        bytes.firstIndex { $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "-") }
     }
 
     static func parse(_ text: String, facilityZone: TimeZone, unzoned: UnzonedTimes = .facilityZone) throws(Problem) -> Timestamp {
@@ -53,7 +58,7 @@ enum HL7Timestamp {
     ) throws(Problem) -> (time: Timestamp, offset: Int?) {
         var end = bytes.endIndex
         var offsetSeconds: Int?
-        if let sign = bytes.firstIndex(where: { $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "-") }) {
+        if let sign = offsetSign(in: bytes) {
             guard bytes.endIndex - sign == 5, let value = number(bytes, sign + 1, 4) else { throw .malformed }
             let hours = value / 100, minutes = value % 100
             guard hours <= 14, minutes < 60 else { throw .outOfRange }

@@ -23,18 +23,25 @@ enum EscapeSequence {
     /// sequence the scanner accepts: closed before any other delimiter, and well formed.
     static func allWellFormed(in text: UnsafeBufferPointer<UInt8>, delimiters: HL7Delimiters) -> Bool {
         guard text.contains(delimiters.escape) else { return true }
-        let flags = ByteFlags.table(for: delimiters)
-        var p = 0
-        while p < text.count {
-            guard text[p] == delimiters.escape else { p += 1; continue }
-            var close = p + 1
-            while close < text.count, flags[Int(text[close])] == 0 { close += 1 }
-            guard close < text.count, text[close] == delimiters.escape,
-                  isWellFormed(UnsafeBufferPointer(rebasing: text[(p + 1)..<close]))
-            else { return false }
-            p = close + 1
+        return ByteFlags.table(for: delimiters).withUnsafeBufferPointer { flags in
+            var p = 0
+            while p < text.count {
+                guard text[p] == delimiters.escape else { p += 1; continue }
+                guard let close = closingEscape(of: p, in: text, flags: flags),
+                      isWellFormed(UnsafeBufferPointer(rebasing: text[(p + 1)..<close]))
+                else { return false }
+                p = close + 1
+            }
+            return true
         }
-        return true
+    }
+
+    /// Where the sequence opened at `open` closes, or nil when a delimiter, a segment's end or
+    /// the text's end comes first: escape sequences never contain delimiters.
+    static func closingEscape(of open: Int, in text: UnsafeBufferPointer<UInt8>, flags: UnsafeBufferPointer<UInt8>) -> Int? {
+        var close = open + 1
+        while close < text.count, flags[Int(text[close])] == 0 { close += 1 }
+        return close < text.count && flags[Int(text[close])] == ByteFlags.escape ? close : nil
     }
 
     /// Appends what the sequence stands for (`content` is between the escape characters).

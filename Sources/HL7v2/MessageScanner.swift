@@ -139,10 +139,7 @@ struct MessageScanner {
 
     /// Validates the escape sequence opening at `start`; returns the offset just past its closing escape.
     private mutating func endOfEscape(at start: Int) throws(HL7ParseError) -> Int {
-        var close = start + 1
-        // Escape sequences never contain delimiters: the first one met must close it.
-        while close < input.count, flags[Int(input[close])] == 0 { close += 1 }
-        guard close < input.count, flags[Int(input[close])] == ByteFlags.escape else {
+        guard let close = EscapeSequence.closingEscape(of: start, in: input, flags: flags) else {
             throw failure(.unterminatedEscape, at: start)
         }
         guard EscapeSequence.isWellFormed(UnsafeBufferPointer(rebasing: input[(start + 1)..<close])) else {

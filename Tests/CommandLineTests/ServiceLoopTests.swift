@@ -7,14 +7,29 @@ import TestSupport
 import UnixSignals
 @testable import nilecare_vitals
 
+/// Runs `group` and waits up to 30 s for it to end; when it does not, fails the wait and ends it
+/// through a graceful shutdown, so that a group a bug keeps running does not hang the test run.
+private func runUntilEnded(_ group: ServiceGroup, _ what: String) async throws -> Result<Void, any Error> {
+    let run = Task { try await group.run() }
+    let ended = Ended()
+    Task { _ = await run.result; ended.flag.withLock { $0 = true } }
+    do {
+        try await waitUntil(timeout: .seconds(30), what) { ended.flag.withLock { $0 } }
+    } catch {
+        await group.triggerGracefulShutdown()
+        throw error
+    }
+    return await run.result
+}
+
+private final class Ended: Sendable {
+    let flag = Mutex(false)
+}
+
 /// When one service of the daemon's group fails (its API port taken, say), ServiceGroup cancels
 /// the others: each loop must end then, so that the daemon drains and reports the failure.
 @Suite struct ServiceLoopTests {
     struct PortTaken: Error, Equatable {}
-
-    final class Ended: Sendable {
-        let flag = Mutex(false)
-    }
 
     /// Fails at once: whether the maintenance loop is in its first round or has not begun, it
     /// is cancelled, and a loop blind to that spins.
@@ -34,18 +49,10 @@ import UnixSignals
             ],
             logger: logger
         ))
-        let run = Task { try await group.run() }
-        // A loop that ignored the cancellation would keep the group running: say so, then end
-        // it through a graceful shutdown, which such a loop does see.
-        let ended = Ended()
-        Task { _ = await run.result; ended.flag.withLock { $0 = true } }
-        do {
-            try await waitUntil(timeout: .seconds(30), "the group ends after a service failed") { ended.flag.withLock { $0 } }
-        } catch {
-            await group.triggerGracefulShutdown()
-            throw error
-        }
-        await #expect(throws: PortTaken.self) { try await run.value }
+        // A loop that ignored the cancellation would keep the group running: the wait fails, and
+        // a graceful shutdown, which such a loop does see, ends it.
+        let result = try await runUntilEnded(group, "the group ends after a service failed")
+        #expect(throws: PortTaken.self) { try result.get() }
     }
 }
 
@@ -54,10 +61,6 @@ import UnixSignals
 @Suite struct StopSignalTests {
     struct WaitsForShutdown: Service {
         func run() async throws { try await gracefulShutdown() }
-    }
-
-    final class Ended: Sendable {
-        let flag = Mutex(false)
     }
 
     @Test("a signal during start-up is remembered: start-up stops at its next step, and the services shut down as they start")
@@ -73,17 +76,6 @@ import UnixSignals
         let logger = Logger(label: "stop-signal-test")
         let group = ServiceGroup(configuration: .init(services: [.init(service: WaitsForShutdown())], logger: logger))
         await stop.shutDown(group)
-        let ended = Ended()
-        let run = Task {
-            try await group.run()
-            ended.flag.withLock { $0 = true }
-        }
-        do {
-            try await waitUntil(timeout: .seconds(30), "the group shut down by the earlier signal") { ended.flag.withLock { $0 } }
-        } catch {
-            await group.triggerGracefulShutdown()
-            throw error
-        }
-        try await run.value
+        try await runUntilEnded(group, "the group shut down by the earlier signal").get()
     }
 }
