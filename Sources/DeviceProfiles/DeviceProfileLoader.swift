@@ -38,11 +38,12 @@ public enum DeviceProfileLoader {
             seen[profile.id] = file
             // Otherwise the file sorted last would take the sender, silently.
             for application in profile.sendingApplications {
-                if let first = senders[application.uppercased()] {
+                let key = DeviceProfileCatalog.matchKey(sendingApplication: application)
+                if let first = senders[key] {
                     problems.append(ProfileLoadError(file: file, line: nil, key: "match.sending_application",
-                                                     reason: "'\(application)' is claimed by \(first) too (case is ignored)"))
+                                                     reason: "'\(application)' is claimed by \(first) too (case and padding spaces are ignored)"))
                 }
-                senders[application.uppercased()] = file
+                senders[key] = file
             }
             if profile.thresholds[profile.defaultPopulation]?.isEmpty ?? true {
                 problems.append(ProfileLoadError(file: file, line: nil, key: "thresholds.\(profile.defaultPopulation.rawValue)",

@@ -5,6 +5,7 @@ struct IngestMetrics: Sendable {
     let connectionsOpened = Counter(label: "mllp_connections_opened_total")
     let connectionsClosed = Counter(label: "mllp_connections_closed_total")
     let messagesReceived = Counter(label: "mllp_messages_received_total")
+    let keepAlives = Counter(label: "mllp_keep_alive_frames_total")
     let observationsAccepted = Counter(label: "mllp_observations_accepted_total")
     let observationsSkipped = Counter(label: "mllp_observations_skipped_total")
     let duplicates = Counter(label: "mllp_messages_duplicate_total")

@@ -204,8 +204,8 @@ final class MLLPConnectionHandler: ChannelDuplexHandler {
 
     /// As many waiting frames as there are free slots: each hand-over's reply comes back in a
     /// task of its own, so a flood of tiny frames still shares the event loop. None while the
-    /// sender is not reading its replies: each frame would add a reply to memory (a 3-byte empty
-    /// frame, a 150-byte `AE`), so they wait, bounded by the one read that brought them.
+    /// sender is not reading its replies: each frame would add a reply to memory (a 4-byte frame
+    /// of garbage, a 150-byte `AE`), so they wait, bounded by the one read that brought them.
     private func handWaiting(context: ChannelHandlerContext) {
         while pending.count < maximumInFlight, context.channel.isWritable, let next = waiting.popFirst() {
             hand(next, context: context)

@@ -48,6 +48,13 @@ public final class MessageIngestor: Sendable {
 
     /// Handles one frame; `reply` is called exactly once, possibly on another thread.
     public func ingest(_ bytes: [UInt8], peer: String, reply: @escaping @Sendable (IngestReply) -> Void) {
+        if Self.isKeepAlive(bytes) {
+            // No message, so nothing to acknowledge: an AE naming no message would only fill the
+            // sender's error log at every heartbeat.
+            metrics.keepAlives.increment()
+            logger.debug("keep-alive frame, not answered", metadata: ["peer": "\(peer)"])
+            return reply(.noAcknowledgment)
+        }
         metrics.messagesReceived.increment()
         let message: HL7Message
         do {
@@ -129,6 +136,12 @@ public final class MessageIngestor: Sendable {
                 reply(.retryLater(reason: "storage unavailable: \(error.message)"))
             }
         }
+    }
+
+    /// An empty frame, or one of line ends alone: what some interface engines send to keep an
+    /// idle connection open.
+    static func isKeepAlive(_ bytes: [UInt8]) -> Bool {
+        bytes.allSatisfy { $0 == UInt8(ascii: "\r") || $0 == UInt8(ascii: "\n") }
     }
 
     /// Refuses a frame longer than the limit with `AE`, naming the message when its start holds

@@ -14,7 +14,7 @@ public struct DeviceProfileCatalog: Sendable {
         self.fallback = profiles.first { $0.id == fallbackID } ?? profiles.first ?? DeviceProfile(id: fallbackID)
         var index: [String: Int] = [:]
         for (position, profile) in profiles.enumerated() {
-            for application in profile.sendingApplications { index[application.uppercasedIfNeeded] = position }
+            for application in profile.sendingApplications { index[Self.matchKey(sendingApplication: application)] = position }
         }
         self.bySendingApplication = index
     }
@@ -34,10 +34,21 @@ public struct DeviceProfileCatalog: Sendable {
     public func withProfile<R, E: Error>(
         forSendingApplication application: String, _ body: (borrowing DeviceProfile) throws(E) -> R
     ) throws(E) -> R {
-        guard let position = bySendingApplication[application.uppercasedIfNeeded] else {
+        guard let position = bySendingApplication[Self.matchKey(sendingApplication: application)] else {
             return try body(fallback)
         }
         return try body(profiles[position])
+    }
+
+    /// How a sending application is compared: case ignored, and the spaces some senders pad
+    /// MSH-3 with left out (`IntelliVue ` is `INTELLIVUE`).
+    public static func matchKey(sendingApplication application: String) -> String {
+        let space = UInt8(ascii: " ")
+        guard application.utf8.first == space || application.utf8.last == space else { return application.uppercasedIfNeeded }
+        let bytes = Array(application.utf8)
+        let start = bytes.firstIndex { $0 != space } ?? bytes.endIndex
+        let end = bytes.lastIndex { $0 != space }.map { $0 + 1 } ?? start
+        return String(decoding: bytes[start..<max(start, end)], as: UTF8.self).uppercasedIfNeeded
     }
 }
 

@@ -205,7 +205,7 @@ import VitalSigns
         error = #expect(throws: ProfileValidationErrors.self) { try DeviceProfileLoader.loadDirectory(folder.path) }
         let problems = error?.errors ?? []
         #expect(problems.count == 2)
-        #expect(problems.contains { $0.file == "b.yaml" && $0.key == "match.sending_application" && $0.reason == "'INTELLIVUE' is claimed by a.yaml too (case is ignored)" })
+        #expect(problems.contains { $0.file == "b.yaml" && $0.key == "match.sending_application" && $0.reason == "'INTELLIVUE' is claimed by a.yaml too (case and padding spaces are ignored)" })
         #expect(problems.contains { $0.file == "c.yaml" && $0.key == "thresholds.neonatal" })
 
         try FileManager.default.removeItem(at: folder.appendingPathComponent("b.yaml"))
@@ -229,7 +229,7 @@ import VitalSigns
         #expect(error?.errors.first?.reason == "'C' is not a unit of temperature (stored in Cel)")
     }
 
-    @Test("a sender's profile is found whatever the case of its MSH-3, non-ASCII letters included")
+    @Test("a sender's profile is found whatever the case of its MSH-3, non-ASCII letters included, and whatever spaces pad it")
     func sendingApplicationsMatchWithoutRegardToCase() throws {
         let profile = try DeviceProfileLoader.parse("""
             id: ecg-e
@@ -240,10 +240,12 @@ import VitalSigns
               - { system: vendor, code: HR, kind: heart_rate }
             """, file: "ecg.yaml")
         let catalog = DeviceProfileCatalog(profiles: [DeviceProfile(id: "generic-pcd01"), profile])
-        for application in ["MONITOR-é", "monitor-é", "MONITOR-É", "Monitor-É"] {
+        for application in ["MONITOR-é", "monitor-é", "MONITOR-É", "Monitor-É", "MONITOR-é ", "  monitor-é  "] {
             #expect(catalog.profile(forSendingApplication: application).id == "ecg-e", "\(application)")
         }
         #expect(catalog.profile(forSendingApplication: "MONITOR-e").id != "ecg-e")
+        #expect(catalog.profile(forSendingApplication: "MONITOR -é").id != "ecg-e")
+        #expect(catalog.profile(forSendingApplication: " ").id == "generic-pcd01")
         #expect(profile.vitalKind(for: ObservationCode(code: "HR", system: "VENDOR")) == .heartRate)
     }
 }

@@ -83,8 +83,8 @@ import VitalSigns
         defer { engine.stop() }
         let client = try await MLLPClient.connect(host: "127.0.0.1", port: engine.port)
         defer { Task { await client.close() } }
-        // Empty frames, back to back: a few bytes each, thousands in one read.
-        let burst = (0..<5_000).map { _ in client.sendFuture([]) }
+        // Frames of one byte, back to back: a few bytes each, thousands in one read.
+        let burst = (0..<5_000).map { _ in client.sendFuture([UInt8(ascii: "x")]) }
         let after = client.sendFuture(Self.good("AFTER-BURST"))
         #expect(try await Self.steadySender(port: engine.port, count: 20, prefix: "OTHER") == 20)
         var rejected = 0
@@ -223,14 +223,14 @@ import VitalSigns
         #expect(try await Self.steadySender(port: engine.port, count: 10, prefix: "S") == 10)
     }
 
-    @Test("a flood of empty frames from a sender that reads nothing is answered only as far as its socket takes the answers")
+    @Test("a flood of one-byte frames from a sender that reads nothing is answered only as far as its socket takes the answers")
     func aFloodOfTinyFramesIsNotAnsweredIntoMemory() async throws {
         let engine = try await TestEngine.start()
         defer { engine.stop() }
-        // 100,000 empty frames are 300 kB that one read cycle takes in; each is answered with an
+        // 100,000 one-byte frames are 400 kB that one read cycle takes in; each is answered with an
         // AE of about 150 bytes. Answered regardless of the sender, they were 15 MB in memory.
         let frames = 100_000
-        var unsent = Array(repeating: [MLLPFraming.startBlock, MLLPFraming.endBlock, MLLPFraming.carriageReturn], count: frames).flatMap { $0 }
+        var unsent = Array(repeating: [MLLPFraming.startBlock, UInt8(ascii: "x"), MLLPFraming.endBlock, MLLPFraming.carriageReturn], count: frames).flatMap { $0 }
         let socket = try RawTCPClient(port: engine.port, receiveBuffer: 4096)
         defer { socket.close() }
         func answered() -> Int { engine.logs.count(withReason: "unparseable") }
@@ -584,6 +584,20 @@ import VitalSigns
         // Nor one that does not parse (an odd-length hex escape in ERR-8): its AE would be answered in turn.
         try await client.sendRaw(Self.framed(Array("MSH|^~\\&|OTHER|HOSP|||20261129101500||ACK^R01^ACK|A-2|P|2.6\rMSA|AE|G-2\rERR|||207|E||||bad \\X1\\".utf8)))
         #expect(try Self.msa(await client.send(Self.good("AFTER-ACK"))).controlID == "G-AFTER-ACK")
+    }
+
+    @Test("an empty frame (an interface engine's keep-alive) is not answered, and the messages around it are")
+    func aKeepAliveFrameIsNotAnswered() async throws {
+        let engine = try await TestEngine.start()
+        defer { engine.stop() }
+        let client = try await MLLPClient.connect(host: "127.0.0.1", port: engine.port)
+        defer { Task { await client.close() } }
+        #expect(try Self.msa(await client.send(Self.good("BEFORE"))).controlID == "G-BEFORE")
+        try await client.sendRaw(Self.framed([]) + Self.framed(Array("\r".utf8)) + Self.framed(Array("\r\n".utf8)))
+        // Had any of the three been answered, its AE would be read here in place of the AA.
+        #expect(try Self.msa(await client.send(Self.good("AFTER"))).controlID == "G-AFTER")
+        #expect(engine.logs.count(withReason: "unparseable") == 0)
+        #expect(try engine.count("SELECT count(*) FROM ingested_messages") == 2)
     }
 
     @Test("a stray escape character in MSH (a DOMAIN\\HOST in MSH-4) gets an AE that still names the message and its sender")
