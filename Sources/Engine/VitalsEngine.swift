@@ -77,52 +77,82 @@ public final class VitalsEngine: Sendable {
     /// The API's port once it listens (nil before).
     public var apiPort: Int? { boundAPIPort.value }
 
-    /// Starts everything but the API; the database must be migrated.
+    /// Starts everything but the API; the database must be migrated. When a step fails (the
+    /// MLLP port taken, a bad Kafka setting), what had started is stopped before the error is
+    /// thrown: no thread goes on writing to the database behind the caller's back.
     public init(configuration: Configuration, logger: Logger) async throws {
         let url = configuration.databaseURL
-        writer = try ObservationWriter(url: url, configuration: configuration.writer, logger: logger)
-        var hubConfiguration = AlertHub.Configuration(facility: configuration.facility)
-        hubConfiguration.escalationCheckInterval = configuration.escalationCheckInterval
-        hub = try AlertHub(url: url, configuration: hubConfiguration, logger: logger)
+        let writer = try ObservationWriter(url: url, configuration: configuration.writer, logger: logger)
+        let hub: AlertHub
+        do {
+            var hubConfiguration = AlertHub.Configuration(facility: configuration.facility)
+            hubConfiguration.escalationCheckInterval = configuration.escalationCheckInterval
+            hub = try AlertHub(url: url, configuration: hubConfiguration, logger: logger)
+        } catch {
+            writer.shutdown()
+            throw error
+        }
         let monitor = AlertMonitor(hub: hub, profiles: configuration.profiles, settingsURL: url, logger: logger)
-        self.monitor = monitor
-        pipeline = IngestPipeline(configuration: configuration.pipeline, profiles: configuration.profiles, writer: writer) { entry, alertsStored in
+        let pipeline = IngestPipeline(configuration: configuration.pipeline, profiles: configuration.profiles, writer: writer) { entry, alertsStored in
             monitor.consume(observations: entry.batch.observations, profileID: entry.profileID, conditions: entry.conditions, tick: entry.tick,
                             whenStored: alertsStored)
         }
+        var forwarder: KafkaForwarder?
+        var server: MLLPServer?
+        do {
+            forwarder = try Self.forwarder(configuration.kafka, hub: hub, url: url, logger: logger)
+            let bound = boundAPIPort
+            api = try ClinicalAPIServer.application(hub: hub, tokens: configuration.tokens, configuration: configuration.api, logger: logger) { port in
+                bound.set(port)
+            }
+            var decoder = PCD01Decoder(profiles: configuration.profiles, facilityZone: configuration.facilityZone)
+            decoder.acceptedProcessingIDs = configuration.acceptedProcessingIDs
+            let ingestor = MessageIngestor(decoder: decoder, sink: pipeline, defaultCharset: configuration.hl7DefaultCharset, logger: logger)
+            let listener = MLLPServer(configuration: configuration.mllp, ingestor: ingestor, logger: logger)
+            server = listener
+            mllpPort = try await listener.start()
+            self.server = listener
+        } catch {
+            await Self.stop(server: server, pipeline: pipeline, monitor: monitor, writer: writer, hub: hub, forwarder: forwarder)
+            throw error
+        }
+        self.writer = writer
+        self.hub = hub
+        self.monitor = monitor
+        self.pipeline = pipeline
+        self.forwarder = forwarder
+    }
 
-        if let kafka = configuration.kafka {
-            let properties = KafkaForwarder.latencyProducerDefaults
-                .merging(kafka.properties) { _, chosen in chosen }
-                .merging(KafkaForwarder.requiredProducerProperties) { _, required in required }
-            let producerConfiguration = KafkaProducerConfiguration(bootstrapServers: kafka.bootstrapServers, properties: properties)
-            var forwarding = KafkaForwarder.Configuration()
-            forwarding.topic = kafka.topic
-            forwarder = try KafkaForwarder(
-                makeProducer: { () throws(KafkaError) in try KafkaProducer(configuration: producerConfiguration, logger: logger) },
-                hub: hub, url: url, configuration: forwarding, logger: logger
-            )
-            logger.info("forwarding alert events to Kafka", metadata: ["topic": "\(kafka.topic)"])
-        } else {
-            forwarder = nil
+    /// The alert events' forwarder to Kafka, when one is configured.
+    private static func forwarder(_ kafka: KafkaSettings?, hub: AlertHub, url: String, logger: Logger) throws -> KafkaForwarder? {
+        guard let kafka else {
             logger.warning("no Kafka configured: alert events wait in the outbox (alert_events) until it is")
+            return nil
         }
-
-        let bound = boundAPIPort
-        api = try ClinicalAPIServer.application(hub: hub, tokens: configuration.tokens, configuration: configuration.api, logger: logger) { port in
-            bound.set(port)
-        }
-
-        var decoder = PCD01Decoder(profiles: configuration.profiles, facilityZone: configuration.facilityZone)
-        decoder.acceptedProcessingIDs = configuration.acceptedProcessingIDs
-        server = MLLPServer(configuration: configuration.mllp, ingestor: MessageIngestor(decoder: decoder, sink: pipeline, defaultCharset: configuration.hl7DefaultCharset, logger: logger), logger: logger)
-        mllpPort = try await server.start()
+        let properties = KafkaForwarder.latencyProducerDefaults
+            .merging(kafka.properties) { _, chosen in chosen }
+            .merging(KafkaForwarder.requiredProducerProperties) { _, required in required }
+        let producerConfiguration = KafkaProducerConfiguration(bootstrapServers: kafka.bootstrapServers, properties: properties)
+        var forwarding = KafkaForwarder.Configuration()
+        forwarding.topic = kafka.topic
+        let forwarder = try KafkaForwarder(
+            makeProducer: { () throws(KafkaError) in try KafkaProducer(configuration: producerConfiguration, logger: logger) },
+            hub: hub, url: url, configuration: forwarding, logger: logger
+        )
+        logger.info("forwarding alert events to Kafka", metadata: ["topic": "\(kafka.topic)"])
+        return forwarder
     }
 
     /// Stops listening, drains the pipeline into the writer and the hub, lets each finish what
     /// it was given; undelivered alert events stay in the outbox for the next start.
     public func stop() async {
-        server.stop()
+        await Self.stop(server: server, pipeline: pipeline, monitor: monitor, writer: writer, hub: hub, forwarder: forwarder)
+    }
+
+    private static func stop(
+        server: MLLPServer?, pipeline: IngestPipeline, monitor: AlertMonitor, writer: ObservationWriter, hub: AlertHub, forwarder: KafkaForwarder?
+    ) async {
+        server?.stop()
         pipeline.shutdown()
         monitor.stop()
         writer.shutdown()

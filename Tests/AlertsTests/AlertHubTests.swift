@@ -1,5 +1,6 @@
 import Alerts
 import Foundation
+import Logging
 import Storage
 import Synchronization
 import TestSupport
@@ -47,10 +48,10 @@ final class EventCollector: Sendable {
 @Suite(.timeLimit(.minutes(2))) struct AlertHubTests {
     let scope = AlertScope(facility: "KTH")
 
-    func hub(_ url: String, interval: Duration = .milliseconds(50)) throws -> AlertHub {
+    func hub(_ url: String, interval: Duration = .milliseconds(50), logger: Logger = TestPostgres.logger) throws -> AlertHub {
         var configuration = AlertHub.Configuration(facility: "KTH")
         configuration.escalationCheckInterval = interval
-        return try AlertHub(url: url, configuration: configuration, logger: TestPostgres.logger)
+        return try AlertHub(url: url, configuration: configuration, logger: logger)
     }
 
     @Test("one alert per key: raised once, escalated only by a more severe raise, resolved by a clear")
@@ -287,14 +288,19 @@ final class EventCollector: Sendable {
         let connection = try PostgresConnection(url: url)
         _ = try Migrator(directory: RepositoryPaths.migrations, logger: TestPostgres.logger).migrate(connection)
         connection.close()
-        let hub = try hub(url)
+        let logs = LogRecorder()
+        let hub = try hub(url, logger: Logger(label: "hub") { _ in logs.handler() })
         defer { hub.shutdown() }
         let events = EventCollector(try await hub.subscribe(scope: scope, after: nil))
 
         try cluster.stop()
         hub.submit([trigger(.raise(.critical), device: "A", vital: "spo2")])
         hub.submit([trigger(.raise(.critical), device: "B", vital: "heart_rate")])
-        // Nothing may be announced (nor shown as open) while it cannot be stored.
+        // Nothing may be announced (nor shown as open) while it cannot be stored: checked once
+        // the hub has tried to store the decisions and failed twice.
+        try await waitUntil(timeout: .seconds(30), "the hub retrying its commit") {
+            logs.all.count { $0.message.hasPrefix("alerts not stored yet") } >= 2
+        }
         #expect(hub.openAlerts(in: scope).isEmpty && events.received.isEmpty)
         _ = try cluster.start(database: "vitals")
         try await waitUntil(timeout: .seconds(30)) { events.received.count == 2 }

@@ -1,5 +1,6 @@
 import DeviceProfiles
 import Foundation
+import Testing
 import HL7v2
 import Pipeline
 import VitalSigns
@@ -10,10 +11,17 @@ let profilesFolder = URL(fileURLWithPath: #filePath)
     .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     .appendingPathComponent("device-profiles").path
 
-let shippedProfiles: DeviceProfileCatalog = {
-    // A failure here is reported by ProfileTests; the decoder tests then see an empty catalog.
-    DeviceProfileCatalog(profiles: (try? DeviceProfileLoader.loadDirectory(profilesFolder)) ?? [])
-}()
+private let shippedProfilesLoaded = Result { DeviceProfileCatalog(profiles: try DeviceProfileLoader.loadDirectory(profilesFolder)) }
+
+/// The repository's profiles; a test that uses them fails, naming the problem, if they do not load.
+var shippedProfiles: DeviceProfileCatalog {
+    switch shippedProfilesLoaded {
+    case .success(let catalog): return catalog
+    case .failure(let error):
+        Issue.record("the repository's device profiles do not load: \(error)")
+        return DeviceProfileCatalog(profiles: [])
+    }
+}
 
 let khartoum = TimeZone(identifier: "Africa/Khartoum")!
 

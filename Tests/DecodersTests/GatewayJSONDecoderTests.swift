@@ -4,7 +4,7 @@ import VitalSigns
 @testable import Decoders
 
 @Suite struct GatewayJSONDecoderTests {
-    static let profile = shippedProfiles.profiles.first { $0.id == "generic-mqtt-gateway" } ?? DeviceProfile(id: "missing", protocolFamily: .gatewayJSON)
+    static let profile = shippedProfile("generic-mqtt-gateway", else: .gatewayJSON)
     static let decoder = GatewayJSONDecoder(profile: profile)
     static let context = FrameContext(deviceID: "0012A1FFFE000001", receivedAt: Timestamp(microsecondsSinceEpoch: 0))
 

@@ -1,10 +1,13 @@
 import Foundation
+import Testing
 import VitalSigns
 @testable import Decoders
 
-/// A shipped profile by id; the profile tests report why one is missing.
-func shippedProfile(_ id: String) -> DeviceProfile {
-    shippedProfiles.profiles.first { $0.id == id } ?? DeviceProfile(id: "missing-\(id)")
+/// A shipped profile by id; a test that uses a missing one fails, naming it.
+func shippedProfile(_ id: String, else family: ProtocolFamily = .pcd01) -> DeviceProfile {
+    if let profile = shippedProfiles.profiles.first(where: { $0.id == id }) { return profile }
+    Issue.record("device-profiles/ has no profile '\(id)'")
+    return DeviceProfile(id: "missing-\(id)", protocolFamily: family)
 }
 
 let fhirDecoder = FHIRObservationDecoder(profile: shippedProfile("fhir-observation"))

@@ -347,12 +347,27 @@ private func values(_ frame: DecodedFrame) -> [VitalKind: Double] {
                 stream[Int.random(in: 0..<stream.count, using: &generator)] = UInt8.random(in: 0...255, using: &generator)
             }
             let chunk = Int.random(in: 1...64, using: &generator)
-            _ = run(stream, framer: NoninPacketFramer(), decoder: nonin, chunk: chunk)
-            _ = run(stream, framer: LineFramer(maxLength: 128), decoder: masimo, chunk: chunk)
-            _ = run(stream, framer: LineFramer(maxLength: 128), decoder: line, chunk: chunk)
-            _ = try? masimo.decode(stream, context: context)
-            _ = try? nonin.decode(stream, context: context)
-            _ = try? line.decode(stream, context: context)
+            expectSound(run(stream, framer: NoninPacketFramer(), decoder: nonin, chunk: chunk))
+            expectSound(run(stream, framer: LineFramer(maxLength: 128), decoder: masimo, chunk: chunk))
+            expectSound(run(stream, framer: LineFramer(maxLength: 128), decoder: line, chunk: chunk))
+            for decoder in [masimo, nonin, line] as [any FrameDecoder] {
+                do throws(FrameDecodeError) {
+                    expectSound(StreamResult(frames: [try decoder.decode(stream, context: context)]))
+                } catch {
+                    #expect(!error.reason.isEmpty && !error.detail.isEmpty)
+                }
+            }
+        }
+    }
+
+    /// What corrupted bytes may never become: a rejection without a reason, or a value a vital
+    /// cannot have stored as one.
+    private func expectSound(_ result: StreamResult) {
+        #expect(result.rejections.allSatisfy { !$0.reason.isEmpty })
+        for observation in result.frames.flatMap(\.observations) {
+            #expect(observation.value.isFinite)
+            #expect(observation.kind == .unknown || observation.kind.plausibleBounds.contains(observation.value),
+                    "\(observation.kind) \(observation.value)")
         }
     }
 }

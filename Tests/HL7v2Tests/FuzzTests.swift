@@ -78,24 +78,30 @@ struct FuzzTests {
         return true
     }
 
+    /// Every accessor of every element, past the ends too, and what they must agree on.
     private func exerciseAccessors(_ message: HL7Message) {
         #expect(message.header.id == "MSH")
-        var total = message.controlID.count + message.messageType.count + message.versionID.count
         for segment in message.segments {
+            #expect(segment[segment.fieldCount + 1].isEmpty, "a field past the last one is empty")
             for number in 0...(segment.fieldCount + 1) {
                 let field = segment[number]
-                total += field.value.count + field.rawBytes.count + (field.isNull ? 1 : 0)
+                #expect(field.isEmpty == field.rawBytes.isEmpty)
+                #expect((field.repetitionCount == 0) == field.isEmpty)
+                if field.isNull { #expect(field.rawBytes.count == 2) }
+                // `value` is the first repetition's first component's first subcomponent.
+                #expect(field.value == field.component(1).value)
+                #expect(field.value == field.repetition(0).value)
                 for r in 0...field.repetitionCount {
                     let repetition = field.repetition(r)
+                    if r == field.repetitionCount { #expect(repetition.isEmpty, "a repetition past the last one is empty") }
+                    #expect(repetition.value == repetition.component(1).value)
                     for c in 0...(repetition.componentCount + 1) {
                         let component = repetition.component(c)
-                        for s in 0...(component.subcomponentCount + 1) {
-                            total += component.subcomponent(s).count
-                        }
+                        #expect(component.value == component.subcomponent(1))
+                        #expect(component.subcomponent(component.subcomponentCount + 1).isEmpty)
                     }
                 }
             }
         }
-        #expect(total >= 0)
     }
 }

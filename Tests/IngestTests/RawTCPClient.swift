@@ -21,9 +21,10 @@ final class RawTCPClient {
             var address = sockaddr_in()
             address.sin_family = sa_family_t(AF_INET)
             address.sin_addr.s_addr = inet_addr(source)
-            _ = withUnsafePointer(to: &address) {
+            let bound = withUnsafePointer(to: &address) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
             }
+            guard bound == 0 else { throw TestSupportError("bind to \(source): \(String(cString: strerror(errno)))") }
         }
         _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK)
     }

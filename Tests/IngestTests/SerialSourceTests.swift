@@ -579,7 +579,7 @@ private func profile(_ id: String) throws -> DeviceProfile {
         #expect(cache.patient(device: "DEV-FIRST", bed: nil, at: Timestamp(secondsSinceEpoch: Date().timeIntervalSince1970)) == patient)
         #expect(cache.waitForFirstLoad(timeout: .milliseconds(1)))
 
-        let unreachable = PatientAssociationCache(url: "postgresql://nobody@127.0.0.1:1/none", refreshInterval: .seconds(60), logger: TestPostgres.logger)
+        let unreachable = PatientAssociationCache(url: "postgresql://nobody@127.0.0.1:\(freeTCPPort())/none", refreshInterval: .seconds(60), logger: TestPostgres.logger)
         defer { unreachable.stop() }
         #expect(!unreachable.waitForFirstLoad(timeout: .milliseconds(300)))
     }

@@ -3,12 +3,12 @@ import TestSupport
 import Testing
 
 @Suite struct KafkaConfigurationTests {
-    static func producer(_ properties: [String: String], bootstrap: String = "127.0.0.1:9092") throws(KafkaError) -> KafkaProducer {
+    static func producer(_ properties: [String: String], bootstrap: String = "127.0.0.1:\(freeTCPPort())") throws(KafkaError) -> KafkaProducer {
         try KafkaProducer(configuration: KafkaProducerConfiguration(bootstrapServers: bootstrap, properties: properties),
                           logger: TestPostgres.logger)
     }
 
-    static func error(_ properties: [String: String], bootstrap: String = "127.0.0.1:9092") -> KafkaError? {
+    static func error(_ properties: [String: String], bootstrap: String = "127.0.0.1:\(freeTCPPort())") -> KafkaError? {
         do {
             _ = try producer(properties, bootstrap: bootstrap)
             return nil
@@ -59,7 +59,7 @@ import Testing
 
     @Test func theConsumerNamesBadPropertiesToo() throws {
         #expect {
-            _ = try KafkaConsumer(configuration: KafkaConsumerConfiguration(bootstrapServers: "127.0.0.1:9092",
+            _ = try KafkaConsumer(configuration: KafkaConsumerConfiguration(bootstrapServers: "127.0.0.1:\(freeTCPPort())",
                                                                            properties: ["auto.offset.reset": "sometimes"]),
                                   logger: TestPostgres.logger)
         } throws: { error in
@@ -68,7 +68,7 @@ import Testing
     }
 
     @Test func subscribingWithoutAGroupIsExplained() throws {
-        let consumer = try KafkaConsumer(configuration: KafkaConsumerConfiguration(bootstrapServers: "127.0.0.1:9092"),
+        let consumer = try KafkaConsumer(configuration: KafkaConsumerConfiguration(bootstrapServers: "127.0.0.1:\(freeTCPPort())"),
                                          logger: TestPostgres.logger)
         defer { consumer.close() }
         #expect {

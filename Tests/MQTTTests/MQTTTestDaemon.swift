@@ -1,6 +1,7 @@
 import DeviceProfiles
 import DeviceSimulator
 import Foundation
+import Testing
 import Ingest
 import Logging
 import MQTT
@@ -14,9 +15,16 @@ let repositoryRoot = URL(fileURLWithPath: #filePath)
 let gatewayProfile = repositoryProfile("generic-mqtt-gateway", else: .gatewayJSON)
 let fhirProfile = repositoryProfile("fhir-observation", else: .fhirR4)
 
+/// A repository profile; a test that uses it fails, naming the problem, if it does not load.
 func repositoryProfile(_ id: String, else family: ProtocolFamily) -> DeviceProfile {
-    let profiles = (try? DeviceProfileLoader.loadDirectory(repositoryRoot.appendingPathComponent("device-profiles").path)) ?? []
-    return profiles.first { $0.id == id } ?? DeviceProfile(id: "missing", protocolFamily: family)
+    do {
+        let profiles = try DeviceProfileLoader.loadDirectory(repositoryRoot.appendingPathComponent("device-profiles").path)
+        if let profile = profiles.first(where: { $0.id == id }) { return profile }
+        Issue.record("device-profiles/ has no profile '\(id)'")
+    } catch {
+        Issue.record("the repository's device profiles do not load: \(error)")
+    }
+    return DeviceProfile(id: "missing", protocolFamily: family)
 }
 
 /// The MQTT ingest path as the daemon wires it: writer, rejection and presence recorders and the

@@ -488,6 +488,8 @@ struct ObservationWriterTests {
         #expect(try count(reader, "SELECT count(*) FROM ingested_messages") == 8 * 50)
         #expect(try count(reader, "SELECT count(*) FROM patients") == 7)
         #expect(try count(reader, "SELECT count(*) FROM devices") == 8)
+        // received_at is the transaction's now(): one value per commit, fewer than the messages.
+        #expect(try count(reader, "SELECT count(DISTINCT received_at) FROM ingested_messages") < 8 * 50)
     }
 
     @Test("a batch PostgreSQL cannot store fails alone; the rest of its group is stored")

@@ -60,7 +60,7 @@ struct PostgresConnectionTests {
     @Test("a URL libpq cannot parse is quoted in the error without its password")
     func connectErrorsHideThePassword() {
         for url in ["postgresql://nilecare:S3cretPW@[fe80::1/vitals", "postgresql://nilecare:S3cret%40PW@[fe80::1/vitals",
-                    "host=127.0.0.1 port=1 password='S3cret PW' dbname=vitals connect_timeout=2"] {
+                    "host=127.0.0.1 port=\(freeTCPPort()) password='S3cret PW' dbname=vitals connect_timeout=2"] {
             let error = #expect(throws: PostgresError.self) { try PostgresConnection(url: url) }
             #expect(error.map { !$0.description.contains("S3cret") } == true, "\(error?.description ?? "")")
         }

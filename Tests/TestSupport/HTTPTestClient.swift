@@ -166,9 +166,13 @@ final class HTTPConnection: @unchecked Sendable {
         return (status, headers)
     }
 
-    /// The next chunk of a chunked body; nil at its end or when the connection closes.
+    /// The next chunk of a chunked body; nil at its end (the 0-size chunk). A connection that
+    /// closes before it throws: a body cut short is not a whole one.
     func readChunk() throws -> String? {
-        guard let sizeLine = try? readLine(), let size = Int(sizeLine.split(separator: ";").first ?? "", radix: 16) else { return nil }
+        let sizeLine = try readLine()
+        guard let size = Int(sizeLine.split(separator: ";").first ?? "", radix: 16) else {
+            throw TestSupportError("bad chunk size line: \(sizeLine.prefix(40))")
+        }
         if size == 0 { return nil }
         let text = try read(count: size)
         _ = try readLine()

@@ -6,10 +6,15 @@ import Glibc
 
 /// A blocking TCP socket connected to `port` on 127.0.0.1; `configure` runs on it before the
 /// connection (socket options that must be set first, such as a small receive buffer).
-public func loopbackSocket(port: Int, configure: (Int32) -> Void = { _ in }) throws -> Int32 {
+public func loopbackSocket(port: Int, configure: (Int32) throws -> Void = { _ in }) throws -> Int32 {
     let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard descriptor >= 0 else { throw TestSupportError("socket: \(String(cString: strerror(errno)))") }
-    configure(descriptor)
+    do {
+        try configure(descriptor)
+    } catch {
+        Glibc.close(descriptor)
+        throw error
+    }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_port = in_port_t(UInt16(port).bigEndian)
