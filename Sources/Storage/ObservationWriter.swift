@@ -69,6 +69,11 @@ public final class ObservationWriter: Sendable {
         /// behind a lock, while senders time out and resend, would otherwise grow the queue until
         /// memory ran out.
         public var maxQueuedRows: Int = 1_000_000
+        /// How long one statement of a commit may run, waiting for a lock another session holds
+        /// included (an operator's `LOCK`, a long `ALTER`): past it the group fails without an
+        /// ACK and its senders resend. A commit stuck for ever would hold their acknowledgements,
+        /// and the daemon's shutdown, as long.
+        public var statementTimeout: Duration = .seconds(30)
 
         public init() {}
     }
@@ -83,7 +88,7 @@ public final class ObservationWriter: Sendable {
     /// Connects (failing fast if the database cannot be reached) and starts the writer threads.
     public init(url: String, configuration: Configuration = .init(), logger: Logger) throws {
         let count = max(1, configuration.connections)
-        let connections = try (0..<count).map { _ in try PostgresConnection(url: url, logger: logger) }
+        let connections = try (0..<count).map { _ in try WriterWorker.connect(url: url, configuration: configuration, logger: logger) }
         self.logger = logger
         name = configuration.name
         refusedFull = Counter(label: "vitals_storage_refused_queue_full_total", dimensions: [("writer", configuration.name)])

@@ -124,6 +124,18 @@ final class SubmissionQueue: @unchecked Sendable {
         return .group(group, stillQueued: pendingRows)
     }
 
+    /// Everything queued, taken at once: for answering every sender while no writer can reach
+    /// the database, rather than a group per reconnect attempt.
+    func takeAll() -> [Submission] {
+        condition.lock()
+        defer { condition.unlock() }
+        let all = Array(items[head...])
+        items.removeAll(keepingCapacity: items.capacity <= 65_536)
+        head = 0
+        pendingRows = 0
+        return all
+    }
+
     /// Puts a group a writer could not commit back at the head of the queue, for another writer.
     func putBack(_ group: [Submission]) {
         condition.lock()

@@ -80,9 +80,11 @@ final class WriterWorker: @unchecked Sendable {
                 queue.putBack(group)
                 return
             }
-            // No writer can reach the database: answer at once (MLLP senders resend later).
+            // No writer can reach the database: answer at once (MLLP senders resend later), and
+            // everything queued behind the group too, rather than one group per reconnect attempt.
             let error = lastConnectError ?? PostgresError(message: "no database connection", context: "ObservationWriter")
-            fail(group, with: error)
+            fail(group + queue.takeAll(), with: error)
+            queuedRowsGauge.record(0)
             return
         }
 
@@ -358,14 +360,29 @@ final class WriterWorker: @unchecked Sendable {
     /// Resolves identifiers missing from the caches to ids (creating rows for new ones), in
     /// autocommit mode: committed before, and independent of, the batch transaction.
     private func resolve(patients: Set<PatientIdentifier>, devices: Set<ExactText>, on connection: PostgresConnection) throws(PostgresError) {
-        if !patients.isEmpty {
-            // Sorted, so that concurrent writers lock new rows in the same order.
-            try resolvePatients(patients.sorted(), on: connection)
-        }
-        if !devices.isEmpty {
-            try resolveDevices(devices.sorted(), on: connection)
+        do throws(PostgresError) {
+            if !patients.isEmpty {
+                // Sorted, so that concurrent writers lock new rows in the same order.
+                try resolvePatients(patients.sorted(), on: connection)
+            }
+            if !devices.isEmpty {
+                try resolveDevices(devices.sorted(), on: connection)
+            }
+        } catch where error.sqlState == Self.uniqueViolation {
+            // The identifiers' own conflict is absorbed by ON CONFLICT, so this is the id: a
+            // sequence behind its table's rows (a data-only restore, a logical replica promoted).
+            // Not the message's fault, so not an AE that makes the sender drop it: the message
+            // waits, and each try takes the sequence one step past the ids already used.
+            logger.error("an identity table's id sequence is behind its rows; messages naming new patients or devices wait (SELECT setval on the sequence to max(id) fixes it)",
+                         metadata: ["writer": "\(configuration.name)", "error": "\(error.redactedDescription)"])
+            throw PostgresError(sqlState: Self.objectNotInPrerequisiteState, message: "id sequence behind its table: \(error.message)",
+                                detail: error.detail, context: error.context)
         }
     }
+
+    /// Class 55: the database is not in the state the statement needs; neither the message's
+    /// data (an AE) nor the connection's failure.
+    private static let objectNotInPrerequisiteState = "55000"
 
     private func resolvePatients(_ patients: [PatientIdentifier], on connection: PostgresConnection) throws(PostgresError) {
         var remaining = patients
@@ -445,11 +462,18 @@ final class WriterWorker: @unchecked Sendable {
         return usableConnection()
     }
 
+    /// A writer's session: statements bounded by `statementTimeout`.
+    static func connect(url: String, configuration: ObservationWriter.Configuration, logger: Logger) throws(PostgresError) -> PostgresConnection {
+        let connection = try PostgresConnection(url: url, logger: logger)
+        _ = try connection.execute("SET statement_timeout = \(max(1, Int64(configuration.statementTimeout.seconds * 1000)))")
+        return connection
+    }
+
     private func usableConnection() -> PostgresConnection? {
         if let connection, connection.isConnected { return connection }
         if connection != nil { forgetConnection() }
         do {
-            let fresh = try PostgresConnection(url: url, logger: logger)
+            let fresh = try Self.connect(url: url, configuration: configuration, logger: logger)
             connection = fresh
             queue.writerConnected(true)
             nextReconnect = nil

@@ -574,6 +574,73 @@ struct ObservationWriterTests {
         #expect(try count(reader, "SELECT count(*) FROM vital_signs") == 100)
     }
 
+    @Test("an id sequence behind its table (a data-only restore) fails the message for a resend, not as bad data; the resend is stored")
+    func aSequenceBehindItsTableIsNotTheMessagesFault() async throws {
+        let url = try TestPostgres.migratedDatabase()
+        let reader = try PostgresConnection(url: url)
+        defer { reader.close() }
+        // The next id the sequence gives is taken already.
+        try reader.execute("INSERT INTO patients (id, identifier) VALUES (1000, 'RESTORED-1')")
+        try reader.execute("SELECT setval('patients_id_seq', 999)")
+        let writer = try ObservationWriter(url: url, logger: logger)
+        defer { writer.shutdown() }
+        let batch = IngestBatch(message: key("SEQ-1"), observations: [observation(patient: PatientIdentifier(id: "NEW-1"))])
+        let error = await #expect(throws: PostgresError.self) { _ = try await writer.write(batch) }
+        #expect(error?.isDataError == false && error?.isConnectionFailure == false, "\(String(describing: error))")
+        #expect(try await writer.write(batch) == .stored(observations: 1))
+        #expect(try count(reader, "SELECT count(*) FROM vital_signs") == 1)
+    }
+
+    @Test("a commit held by another session's lock past the statement timeout fails for a resend (not as bad data), and the resend is stored")
+    func aCommitStuckBehindALockTimesOut() async throws {
+        let url = try TestPostgres.migratedDatabase()
+        var configuration = ObservationWriter.Configuration()
+        configuration.statementTimeout = .seconds(1)
+        let writer = try ObservationWriter(url: url, configuration: configuration, logger: logger)
+        defer { writer.shutdown() }
+        let locker = try PostgresConnection(url: url)
+        defer { locker.close() }
+        _ = try locker.execute("BEGIN; LOCK TABLE ingested_messages IN ACCESS EXCLUSIVE MODE")
+        let batch = IngestBatch(message: key("LOCKED-1"), observations: [observation()])
+        let outcome = Mutex<Result<WriteOutcome, PostgresError>?>(nil)
+        writer.submit(batch) { result in outcome.withLock { $0 = result } }
+        try await waitUntil(timeout: .seconds(20), "the held commit answered") { outcome.withLock { $0 != nil } }
+        _ = try locker.execute("ROLLBACK")
+        guard case .failure(let error) = try #require(outcome.withLock { $0 }) else {
+            Issue.record("stored while the table was locked")
+            return
+        }
+        #expect(error.sqlState == "57014" && !error.isDataError && !error.isConnectionFailure, "\(error)")
+        #expect(try await writer.write(batch) == .stored(observations: 1))
+    }
+
+    @Test("while no writer reaches the database, everything queued is answered at the first failed reconnect, not a group per attempt")
+    func anOutageAnswersTheWholeQueueAtOnce() async throws {
+        let cluster = try TestPostgres.privateCluster(port: freeTCPPort())
+        let url = try cluster.start(database: "vitals")
+        defer { try? cluster.stop() }
+        try TestPostgres.migrate(url)
+        let logs = LogRecorder()
+        var configuration = ObservationWriter.Configuration()
+        configuration.connections = 1
+        configuration.maxBatchRows = 1  // a group a batch
+        configuration.reconnectDelay = .milliseconds(200)
+        configuration.maxReconnectDelay = .milliseconds(200)
+        let writer = try ObservationWriter(url: url, configuration: configuration, logger: Logger(label: "writer") { _ in logs.handler() })
+        defer { writer.shutdown() }
+        try cluster.stop()
+        let failed = Atomic<Int>(0)
+        for index in 0..<20 {
+            writer.submit(IngestBatch(message: key("OUT-\(index)"), observations: [observation(seconds: Int64(index))])) { result in
+                if case .failure = result { failed.add(1, ordering: .relaxed) }
+            }
+        }
+        try await waitUntil(timeout: .seconds(30), "every submission answered") { failed.load(ordering: .relaxed) == 20 }
+        // The first group found the connection gone; one reconnect attempt failed, and answered the rest.
+        let attempts = logs.all.count { $0.message.hasPrefix("observation writer cannot reach the database") }
+        #expect(attempts <= 2, "\(attempts) reconnect attempts to answer 20 groups")
+    }
+
     @Test("the writer refuses to start when the database cannot be reached")
     func unreachable() throws {
         #expect(throws: PostgresError.self) {
