@@ -42,6 +42,14 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible, Equatable
         sqlState?.hasPrefix("40") ?? false
     }
 
+    /// True when the server ran out of shared memory (53200), typically of lock slots: one
+    /// transaction's rows spread over more new chunks or partitions than the lock table holds (a
+    /// device whose clock sent a thousand different days). The connection is still usable, and
+    /// the same rows without the message that spread them would succeed.
+    public var isOutOfSharedMemory: Bool {
+        sqlState == "53200"
+    }
+
     /// True when the error means the connection (or the server) is gone or unusable, rather than
     /// that one statement was refused: the caller should reconnect instead of retrying the
     /// statement on the same connection.

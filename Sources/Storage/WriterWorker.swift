@@ -93,17 +93,27 @@ final class WriterWorker: @unchecked Sendable {
             let outcomes = try commitRetryingRollbacks(group, on: connection)
             record(group, outcomes, duration: started.duration(to: .now))
         } catch {
-            if error.isConnectionFailure || !connection.isConnected {
-                dropConnection(after: error)
-                fail(group, with: error)
-            } else if error.isDataError && group.count > 1 {
+            if Self.mayBeOneBatchsFault(error, on: connection) && group.count > 1 {
                 logger.warning("commit refused by the server; retrying each batch on its own to isolate the bad one",
                                metadata: ["sqlstate": "\(error.sqlState ?? "")", "batches": "\(group.count)"])
                 isolate(group, on: connection)
+            } else if Self.lostConnection(error, connection) {
+                dropConnection(after: error)
+                fail(group, with: error)
             } else {
                 fail(group, with: error)
             }
         }
+    }
+
+    /// Whether one batch of a group can have made the commit fail, so that the others would be
+    /// stored without it: its data (refused every time), or the lock space its rows took.
+    private static func mayBeOneBatchsFault(_ error: PostgresError, on connection: PostgresConnection) -> Bool {
+        connection.isConnected && (error.isDataError || error.isOutOfSharedMemory)
+    }
+
+    private static func lostConnection(_ error: PostgresError, _ connection: PostgresConnection) -> Bool {
+        !connection.isConnected || (error.isConnectionFailure && !error.isOutOfSharedMemory)
     }
 
     /// Commits each submission in its own transaction after a data error in a group.
@@ -114,7 +124,7 @@ final class WriterWorker: @unchecked Sendable {
                 let outcomes = try commitRetryingRollbacks([submission], on: connection)
                 record([submission], outcomes, duration: started.duration(to: .now))
             } catch {
-                if error.isConnectionFailure || !connection.isConnected {
+                if Self.lostConnection(error, connection) {
                     dropConnection(after: error)
                     fail(Array(group[index...]), with: error)
                     return

@@ -532,6 +532,42 @@ struct ObservationWriterTests {
         #expect(try await writer.write(IngestBatch(message: key("I-2"), observations: [observation(seconds: 2)])) == .stored(observations: 1))
     }
 
+    @Test("a batch whose rows take more lock space than the server has (out of shared memory) fails alone, for a resend; the rest of its group is stored")
+    func aBatchOutOfLockSpaceIsIsolated() async throws {
+        let url = try TestPostgres.migratedDatabase()
+        let writer = try ObservationWriter(url: url, logger: logger)
+        defer { writer.shutdown() }
+        let reader = try PostgresConnection(url: url)
+        defer { reader.close() }
+        // What a message whose rows fall on a thousand new chunks gets from TimescaleDB.
+        try reader.execute("""
+            CREATE FUNCTION spread_too_far() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF NEW.control_id LIKE 'SPREAD%' THEN
+                    RAISE EXCEPTION 'out of shared memory' USING ERRCODE = 'out_of_memory', HINT = 'You might need to increase max_locks_per_transaction.';
+                END IF;
+                RETURN NEW;
+            END $$;
+            CREATE TRIGGER spread_too_far BEFORE INSERT ON ingested_messages FOR EACH ROW EXECUTE FUNCTION spread_too_far();
+            """)
+        let held = try await HeldCommit(writer, url: url, reader: reader, blocker: IngestBatch(message: key("L-0"), observations: [observation()]))
+        defer { held.close() }
+        held.submit("good-1", IngestBatch(message: key("L-1"), observations: [observation(seconds: 1)]))
+        held.submit("spread", IngestBatch(message: key("SPREAD-1"), observations: [observation(seconds: 2)]))
+        held.submit("good-2", IngestBatch(message: key("L-2"), observations: [observation(seconds: 3)]))
+        try held.release()
+
+        let final = try await held.results(count: 4)
+        #expect((try? final["good-1"]?.get()) == .stored(observations: 1))
+        #expect((try? final["good-2"]?.get()) == .stored(observations: 1))
+        guard case .failure(let error)? = final["spread"] else {
+            Issue.record("expected a failure, got \(String(describing: final["spread"]))")
+            return
+        }
+        #expect(error.sqlState == "53200" && !error.isDataError, "\(error)")
+        #expect(try count(reader, "SELECT count(*) FROM vital_signs") == 3)
+    }
+
     @Test("a value that is not a finite number is refused for its data, and its batch stores nothing")
     func nonFiniteValuesAreRefused() async throws {
         let url = try TestPostgres.migratedDatabase()
