@@ -182,6 +182,8 @@ private struct Backlog {
 /// The alert stage's clock: a thread that publishes a tick entry at a fixed interval.
 private final class Ticker: Sendable {
     private let running = Atomic<Bool>(true)
+    /// Signalled by `stop`, so that stopping does not wait out the interval.
+    private let wake = DispatchSemaphore(value: 0)
     private let stopped = DispatchSemaphore(value: 0)
     private let started = Atomic<Bool>(false)
 
@@ -189,7 +191,7 @@ private final class Ticker: Sendable {
         started.store(true, ordering: .relaxed)
         startThread(named: "nc-alert-ticker") { [self] in
             while running.load(ordering: .relaxed) {
-                Thread.sleep(forTimeInterval: interval.seconds)
+                guard wake.wait(timeout: .now() + interval.seconds) == .timedOut else { break }
                 let now = Timestamp(secondsSinceEpoch: Date().timeIntervalSince1970)
                 let tick = IngestEntry(batch: IngestBatch(observations: []), profileID: nil, conditions: [], tick: now)
                 // A full ring delays the tick rather than blocking this thread forever at shutdown.
@@ -201,6 +203,9 @@ private final class Ticker: Sendable {
 
     func stop() {
         guard started.load(ordering: .relaxed) else { return }
-        if running.exchange(false, ordering: .relaxed) { stopped.wait() }
+        if running.exchange(false, ordering: .relaxed) {
+            wake.signal()
+            stopped.wait()
+        }
     }
 }
