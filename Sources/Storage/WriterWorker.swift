@@ -116,20 +116,30 @@ final class WriterWorker: @unchecked Sendable {
         !connection.isConnected || (error.isConnectionFailure && !error.isOutOfSharedMemory)
     }
 
-    /// Commits each submission in its own transaction after a data error in a group.
+    /// After a group failed for one batch's sake: commits its halves, and the halves of a half
+    /// that fails the same way, down to the batch alone. One bad batch among n costs about
+    /// 2·log₂(n) commits rather than n, each waiting for its own WAL flush while every other
+    /// sender waits too.
     private func isolate(_ group: [Submission], on connection: PostgresConnection) {
-        for (index, submission) in group.enumerated() {
+        var parts = [group[...]]  // a stack: the earlier half on top
+        while let part = parts.popLast() {
             let started = ContinuousClock.now
             do throws(PostgresError) {
-                let outcomes = try commitRetryingRollbacks([submission], on: connection)
-                record([submission], outcomes, duration: started.duration(to: .now))
+                let outcomes = try commitRetryingRollbacks(Array(part), on: connection)
+                record(Array(part), outcomes, duration: started.duration(to: .now))
             } catch {
                 if Self.lostConnection(error, connection) {
                     dropConnection(after: error)
-                    fail(Array(group[index...]), with: error)
+                    fail(Array(part) + parts.reversed().flatMap { $0 }, with: error)
                     return
                 }
-                fail([submission], with: error)
+                guard part.count > 1, Self.mayBeOneBatchsFault(error, on: connection) else {
+                    fail(Array(part), with: error)
+                    continue
+                }
+                let middle = part.startIndex + part.count / 2
+                parts.append(part[middle...])
+                parts.append(part[..<middle])
             }
         }
     }
