@@ -19,6 +19,14 @@ import VitalSigns
         return AlertLifecycle(facility: "KTH", unresolved: [alert])
     }
 
+    @Test("an alert raised in the batch being decided has no id yet: an action on id 0 does not find it")
+    func anUncommittedRaiseCannotBeActedOn() throws {
+        var lifecycle = AlertLifecycle(facility: "KTH", unresolved: [])
+        let raised = try #require(lifecycle.handle(trigger(.raise(.critical), device: "NEW-1"), at: at(0)).only)
+        #expect(raised.event == .raised && raised.alert.id == 0)
+        #expect(lifecycle.alert(id: 0) == nil)
+    }
+
     @Test("a condition that worsens gets the worse rule's full time to acknowledge, counted from the worsening")
     func worseningRestartsTheEscalationClock() throws {
         var lifecycle = lifecycle()

@@ -135,6 +135,8 @@ final class APIHarness: Sendable {
 
         #expect(try await api.post("/alerts/\(id)/ack", token: APIHarness.otherWardToken).status == 404)
         #expect(try await api.post("/alerts/abc/ack").status == 400)
+        #expect(try await api.post("/alerts/0/resolve").status == 404)
+        #expect(try await api.post("/alerts/-1/ack").status == 404)
         let acknowledged = try await api.post("/alerts/\(id)/ack")
         #expect(acknowledged.status == 200)
         let alert = try #require(acknowledged.json as? [String: Any])
@@ -203,7 +205,7 @@ final class APIHarness: Sendable {
         #expect(try await SSETestClient.connect(port: api.port, path: "/alerts/stream?access_token=\(APIHarness.nurseToken)&lastEventId=x").status == 400)
     }
 
-    @Test("a stream resumed from further back than the replay limit is answered 410, so the page reloads instead")
+    @Test("a stream resumed from further back than the replay limit, or from past the newest event, is answered 410, so the page reloads instead")
     func resumeTooFarBack() async throws {
         let api = try await APIHarness.start(replayLimit: 3)
         defer { api.stop() }
@@ -218,6 +220,12 @@ final class APIHarness: Sendable {
         #expect(near.status == 200)
         try await waitUntil(timeout: .seconds(10)) { near.events.count == 3 }
         #expect(near.events.compactMap(\.id) == ["3", "4", "5"])
+        // Past every event id the database has handed out (ids are reserved 64 at a time; the
+        // database restored from a backup since the page saw it): resumed from there, the
+        // stream would pass over the next events in silence.
+        let ahead = try await SSETestClient.connect(port: api.port, path: "/alerts/stream", headers: ["Authorization": auth, "Last-Event-ID": "1000"])
+        defer { ahead.close() }
+        #expect(ahead.status == 410)
     }
 
     @Test("stopping the daemon ends open streams instead of waiting on them")

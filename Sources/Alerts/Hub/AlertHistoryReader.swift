@@ -27,7 +27,10 @@ final class AlertHistoryReader: @unchecked Sendable {
     func events(after id: Int64, limit: Int, timeout: Duration) async throws(AlertActionError) -> [StoredAlertEvent] {
         try await reading(within: timeout) { store throws(PostgresError) -> Result<[StoredAlertEvent], AlertActionError> in
             let events = try store.events(after: id, limit: limit + 1, facility: self.facility)
-            return events.count > limit ? .failure(.tooFarBehind(limit: limit)) : .success(events)
+            if events.count > limit { return .failure(.tooFarBehind(limit: limit)) }
+            // Resumed from there, the stream would pass over every event up to that id: silent.
+            if events.isEmpty, id > (try store.lastEventIDHandedOut()) { return .failure(.unknownEventID(id)) }
+            return .success(events)
         }
     }
 

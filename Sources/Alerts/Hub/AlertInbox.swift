@@ -26,6 +26,9 @@ public enum AlertActionError: Error, Sendable, Equatable, CustomStringConvertibl
     /// More events than a resumed stream may replay have passed since its last event id: the
     /// client reloads the open alerts and streams from now.
     case tooFarBehind(limit: Int)
+    /// A Last-Event-ID past every event this database has made (its history restored from a
+    /// backup, a client's invention): the client reloads the open alerts and streams from now.
+    case unknownEventID(Int64)
     /// The hub serves `limit` live streams already, in all or (`perUser`) for this user.
     case tooManyStreams(limit: Int, perUser: Bool)
 
@@ -38,6 +41,8 @@ public enum AlertActionError: Error, Sendable, Equatable, CustomStringConvertibl
         case .noAnswer(let timeout): "not confirmed within \(timeout): the database may be unavailable; the action takes effect once it is back"
         case .tooFarBehind(let limit):
             "more than \(limit) events since Last-Event-ID: load GET /alerts and open the stream without Last-Event-ID"
+        case .unknownEventID(let id):
+            "Last-Event-ID \(id) is past the newest event: load GET /alerts and open the stream without Last-Event-ID"
         case let .tooManyStreams(limit, perUser):
             perUser
                 ? "this user has \(limit) alert streams open already: close one (another tab or screen) and try again"

@@ -18,8 +18,11 @@ struct AlertLifecycle {
         for alert in unresolved { self.unresolved[ExactText(alert.key)] = alert }
     }
 
+    /// The unresolved alert stored as `id`; never one raised in the batch being decided, which
+    /// has no id yet (0).
     func alert(id: Int64) -> Alert? {
-        unresolved.values.first { $0.id == id }
+        guard id > 0 else { return nil }
+        return unresolved.values.first { $0.id == id }
     }
 
     /// The change a trigger asks for, if any: a raise for an unresolved key only escalates when it

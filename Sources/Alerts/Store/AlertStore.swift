@@ -135,6 +135,14 @@ final class AlertStore {
         ).rows.compactMap(Self.storedEvent)
     }
 
+    /// The last event id the database has handed out (0 before the first; hubs reserve them 64
+    /// at a time): a client's Last-Event-ID past it was never this database's, but another's
+    /// history (a backup restored since).
+    func lastEventIDHandedOut() throws(PostgresError) -> Int64 {
+        let text = try connection.execute("SELECT coalesce(pg_sequence_last_value('alert_events_id_seq'), 0)").scalar
+        return text.flatMap { Int64($0) } ?? 0
+    }
+
     /// A facility's events Kafka has not confirmed yet, oldest first.
     func undeliveredEvents(after id: Int64, limit: Int, facility: String) throws(PostgresError) -> [StoredAlertEvent] {
         try connection.query("""

@@ -58,6 +58,8 @@ struct AlertRoutes: Sendable {
         guard let id = context.parameters.get("id", as: Int64.self) else {
             return errorResponse(.badRequest, "alert id must be an integer")
         }
+        // Stored alerts are numbered from 1; 0 is what a raise not yet committed holds.
+        guard id > 0 else { return errorResponse(.notFound, AlertActionError.notFound(id: id).description) }
         do {
             let alert = try await action(id, caller)
             audit(caller, name, ["alert": "\(id)"])
@@ -66,7 +68,7 @@ struct AlertRoutes: Sendable {
             switch error {
             case .notFound: return errorResponse(.notFound, error.description)
             case .alreadyResolved: return errorResponse(.conflict, error.description)
-            case .storageUnavailable, .shutDown, .tooFarBehind, .noAnswer, .tooManyStreams: return unavailable(error)
+            case .storageUnavailable, .shutDown, .tooFarBehind, .unknownEventID, .noAnswer, .tooManyStreams: return unavailable(error)
             }
         }
     }
@@ -96,7 +98,7 @@ struct AlertRoutes: Sendable {
         } catch {
             // Browsers give up on a stream answered with an error; the page then reloads and reconnects.
             switch error {
-            case .tooFarBehind: return errorResponse(.gone, error.description)
+            case .tooFarBehind, .unknownEventID: return errorResponse(.gone, error.description)
             case .tooManyStreams(_, let perUser):
                 refused(request, perUser ? "stream limit of the user" : "stream limit of the engine", user: caller.user)
                 return errorResponse(perUser ? .tooManyRequests : .serviceUnavailable, error.description)
