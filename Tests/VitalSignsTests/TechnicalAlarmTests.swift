@@ -189,6 +189,30 @@ struct LateSampleTests {
         #expect(signals.map(\.summary) == ["raise critical 82.0 @9.5"])
     }
 
+    @Test("a critical value resent after its alert cleared (a message resent after a lost ACK) raises nothing; a new one does")
+    func aResentCriticalValueAfterTheClearRaisesNothing() {
+        var evaluator = AlertEvaluator()
+        let raised = evaluator.observe(reading(.spo2, 82, at: 0), profile: profile).filter { $0.rule == .threshold }
+        #expect(raised.map(\.summary) == ["raise critical 82.0 @0.0"])
+        let cleared = evaluator.feed((1...40).map { reading(.spo2, 98, at: Double($0)) }).filter { $0.rule == .threshold }
+        #expect(cleared.map(\.summary) == ["clear critical 98.0 @11.0"])
+        #expect(evaluator.openAlerts.isEmpty)
+        // The first message again, and a late reading from before the clear (at 11 s, ten
+        // seconds inside the band): the episode the clear ended.
+        #expect(evaluator.observe(reading(.spo2, 82, at: 0), profile: profile).filter { $0.rule == .threshold }.isEmpty)
+        #expect(evaluator.observe(reading(.spo2, 83, at: 5), profile: profile).filter { $0.rule == .threshold }.isEmpty)
+        #expect(evaluator.openAlerts.isEmpty)
+        // A new desaturation after the clear raises as ever, from the same device and from
+        // another whose clock runs behind.
+        #expect(evaluator.observe(reading(.spo2, 81, at: 41), profile: profile).filter { $0.rule == .threshold }.map(\.summary) == ["raise critical 81.0 @41.0"])
+        var other = AlertEvaluator()
+        _ = other.observe(reading(.spo2, 82, at: 0), profile: profile)
+        _ = other.feed((1...40).map { reading(.spo2, 98, at: Double($0)) })
+        var behind = reading(.spo2, 80, at: 30)
+        behind.deviceID = "OXIMETER-2"
+        #expect(other.observe(behind, profile: profile).filter { $0.rule == .threshold }.map(\.summary) == ["raise critical 80.0 @30.0"])
+    }
+
     @Test("a late value that is not critical changes nothing")
     func aLateWarningIsIgnored() {
         var evaluator = AlertEvaluator()

@@ -20,6 +20,17 @@ public struct AlertEvaluator: Sendable {
     var news2Readings: [AlertSubject: NEWS2Readings] = [:]
     /// The latest tick's `now`: when a device is heard from, on the clock silence is judged by.
     var clock: Timestamp?
+    /// For keys whose alert cleared and whose trackers were dropped: each source's latest input
+    /// then. An input from that source no newer belongs to the episode that ended (a message
+    /// resent after a lost ACK, a late backlog) and raises nothing. Per source, since devices'
+    /// clocks differ. Kept for `settledMemory` of the ticks' time.
+    var settledThrough: [SettledSource: Timestamp] = [:]
+    static let settledMemory = Duration.seconds(24 * 3600)
+
+    struct SettledSource: Hashable, Sendable {
+        var key: AlertKey
+        var source: ExactText
+    }
 
     public init(rules: AlertRuleSet = .standard) {
         self.rules = rules
@@ -174,6 +185,7 @@ public struct AlertEvaluator: Sendable {
                 signals += evaluateNEWS2(subject, at: now)
             }
         }
+        settledThrough = settledThrough.filter { now.duration(since: $0.value) <= Self.settledMemory }
         let longestWindow = rules.rateOfChange.map(\.window).max() ?? .zero
         windows = windows.filter { _, window in window.lastTime.map { now.duration(since: $0) <= longestWindow } ?? false }
         return signals.sorted { ($0.key.sortKey, $0.time) < ($1.key.sortKey, $1.time) }
@@ -239,6 +251,7 @@ public struct AlertEvaluator: Sendable {
         _ key: AlertKey, from source: ExactText = TrackedAlert.anySource, at time: Timestamp, level: Severity, clearing: Bool,
         timing: AlertTracker.Timing, context: AlertContext, escalationAfter: (Severity) -> Duration
     ) -> [AlertSignal] {
+        if alerts[key] == nil, let settled = settledThrough[SettledSource(key: key, source: source)], time <= settled { return [] }
         // Taken out while it changes, so that its trackers are changed in place, not copied.
         guard var entry = alerts.removeValue(forKey: key) ?? (level == .normal ? nil : TrackedAlert(context: context)) else { return [] }
         let devices = devices
@@ -252,6 +265,12 @@ public struct AlertEvaluator: Sendable {
         entry.context = context
         if transition != nil { entry.lastSignalAt = time }
         alerts[key] = entry.isIdle ? nil : entry
+        if entry.isIdle, case .cleared = transition {
+            for (settled, latest) in entry.latestInputs {
+                let id = SettledSource(key: key, source: settled)
+                settledThrough[id] = max(latest, settledThrough[id] ?? latest)
+            }
+        }
         return transition.map { [AlertSignal($0, key: key, context: context, time: time, escalationAfter: escalationAfter)] } ?? []
     }
 }

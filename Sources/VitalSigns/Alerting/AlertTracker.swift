@@ -34,6 +34,12 @@ struct AlertTracker: Sendable {
     private var criticalStreak = Streak()
     private var clearStreak = Streak()
     private var lastTime: Timestamp?
+    /// The time of the input that cleared the last alert: what is older belongs to that
+    /// episode (a resend after a lost ACK, a backlog), and does not raise it again.
+    private var clearedThrough: Timestamp?
+
+    /// The time of the latest input taken in order.
+    var latestInput: Timestamp? { lastTime }
 
     /// Nothing open and nothing pending: the tracker can be dropped.
     var isIdle: Bool { open == nil && warningStreak.isEmpty && criticalStreak.isEmpty }
@@ -50,7 +56,7 @@ struct AlertTracker: Sendable {
     /// enough back to count towards clearing (inside the band by the margin, say). Inputs
     /// older than the last one do not count: a late sample must not reorder a streak.
     mutating func evaluate(at time: Timestamp, level: Severity, clearing: Bool, timing: Timing) -> Transition? {
-        if let lastTime, time < lastTime { return lateCritical(level: level, timing: timing) }
+        if let lastTime, time < lastTime { return lateCritical(at: time, level: level, timing: timing) }
         lastTime = time
         if level >= .warning { warningStreak.extend(at: time) } else { warningStreak.reset() }
         if level >= .critical { criticalStreak.extend(at: time) } else { criticalStreak.reset() }
@@ -61,8 +67,11 @@ struct AlertTracker: Sendable {
     /// A late input cannot join or break a streak, but a value that raises on its own (a
     /// critical band whose debounce is immediate) is not lost for coming late: a patient's
     /// second device, or a gateway's backlog, may deliver it after newer samples of another.
-    private mutating func lateCritical(level: Severity, timing: Timing) -> Transition? {
-        guard level >= .critical, timing.critical == .immediate, open.map({ $0 < .critical }) ?? true else { return nil }
+    /// One from before the last clear is from the episode that clear ended.
+    private mutating func lateCritical(at time: Timestamp, level: Severity, timing: Timing) -> Transition? {
+        guard level >= .critical, timing.critical == .immediate, open.map({ $0 < .critical }) ?? true,
+              clearedThrough.map({ time > $0 }) ?? true
+        else { return nil }
         let previous = open
         open = .critical
         clearStreak.reset()
@@ -95,6 +104,7 @@ struct AlertTracker: Sendable {
             let last = lastTime
             self = AlertTracker()
             lastTime = last
+            clearedThrough = last
             return .cleared(current)
         }
         return nil

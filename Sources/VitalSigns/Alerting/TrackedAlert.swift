@@ -58,6 +58,11 @@ struct TrackedAlert: Sendable {
         return settle()
     }
 
+    /// Each source's latest input, when it had one.
+    var latestInputs: [(source: ExactText, time: Timestamp)] {
+        trackers.compactMap { source, tracker in tracker.latestInput.map { (source, $0) } }
+    }
+
     /// Lets time pass for every source (timed debounces of states a device reported once).
     mutating func elapse(to now: Timestamp, timing: AlertTracker.Timing) -> AlertTracker.Transition? {
         for source in Array(trackers.keys) { _ = trackers[source]?.elapse(to: now, timing: timing) }
