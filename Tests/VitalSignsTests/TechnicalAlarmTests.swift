@@ -107,6 +107,26 @@ import VitalSigns
         #expect(evaluator.openAlerts.isEmpty)
     }
 
+    @Test("a pulse oximeter that reports interference and a probe off in every frame, and goes on sending values, raises both after the debounce; values alone then clear them")
+    func statesReportedWithValuesRaise() {
+        var evaluator = AlertEvaluator()
+        var signals: [AlertSignal] = []
+        for second in 0...12 {
+            // One frame's states, reported together as the alert stage does an entry's.
+            signals += evaluator.report([DeviceCondition.Status.noSignal, .sensorOff].map {
+                DeviceCondition(time: at(Double(second)), deviceID: "DEV-1", patient: patient, status: $0)
+            })
+            signals += evaluator.observe(reading(.spo2, 97, at: Double(second)), profile: profile)
+            signals += evaluator.observe(reading(.heartRate, 72, at: Double(second)), profile: profile)
+        }
+        let raised = signals.filter { $0.action == .raise && $0.rule != .deviceSilent }
+        #expect(raised.map(\.summary).sorted() == ["raise warning - @10.0", "raise warning - @10.0"])
+        #expect(Set(raised.map(\.rule)) == ["device.no_signal", "device.sensor_off"])
+        // The device stops reporting them: its next value clears both.
+        let cleared = evaluator.observe(reading(.spo2, 97, at: 13), profile: profile).filter { $0.action == .clear }
+        #expect(Set(cleared.map(\.rule)) == ["device.no_signal", "device.sensor_off"])
+    }
+
     @Test func aRowTheDeviceCouldNotObtainIsANoValueCondition() {
         var immediate = AlertRuleSet.standard
         immediate.deviceConditions.trigger.raiseAfter = .immediate

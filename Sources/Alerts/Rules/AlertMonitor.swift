@@ -135,14 +135,13 @@ public final class AlertMonitor: @unchecked Sendable {
                 watchesRecordedAt = tick
             }
         }
+        // Conditions first: a value sent with a report of the device's state does not clear it.
+        signals += evaluator.report(conditions)
         if !observations.isEmpty {
             let profile = profiles.profile(id: profileID)
             for observation in observations where observation.status.carriesValue {
                 signals += evaluator.observe(observation, profile: profile)
             }
-        }
-        for condition in conditions {
-            signals += evaluator.report(condition)
         }
         hub.submit(signals.map(AlertTrigger.init), from: Self.devices(observations, conditions), whenStored: whenStored)
     }

@@ -1,9 +1,24 @@
 /// Technical alarms: about the device, not the patient, so keyed by the device.
 extension AlertEvaluator {
-    /// Evaluates a state the device reported. The reported status raises (after the rule's
+    /// Evaluates states the devices reported. A reported status raises (after the rule's
     /// debounce); every other status of the same channel, or of the whole device when the
-    /// report names no channel, counts towards clearing.
+    /// report names no channel, counts towards clearing, unless the device reported it at the
+    /// same moment: one frame can carry several (a probe off and interference), and they are
+    /// its state together.
+    public mutating func report(_ conditions: [DeviceCondition]) -> [AlertSignal] {
+        for condition in conditions {
+            guard let active = condition.status.rule else { continue }
+            let key = AlertKey(subject: .device(condition.deviceID), kind: condition.kind, rule: active)
+            conditionReportedAt[key] = max(condition.time, conditionReportedAt[key] ?? condition.time)
+        }
+        return conditions.flatMap { evaluateReport($0) }
+    }
+
     public mutating func report(_ condition: DeviceCondition) -> [AlertSignal] {
+        report([condition])
+    }
+
+    private mutating func evaluateReport(_ condition: DeviceCondition) -> [AlertSignal] {
         let context = AlertContext(patient: condition.patient, deviceID: condition.deviceID, location: condition.location, value: nil)
         var signals = heard(condition.deviceID, at: condition.time, context: context, samplingInterval: nil)
         let rule = rules.deviceConditions
@@ -14,6 +29,7 @@ extension AlertEvaluator {
         }
         for key in keys.sorted(by: { $0.sortKey < $1.sortKey }) {
             let isActive = key.rule == condition.status.rule && key.kind == condition.kind
+            if !isActive, reportedSince(key, condition.time) { continue }
             signals += evaluate(
                 key, at: condition.time, level: isActive ? rule.severity : .normal, clearing: !isActive,
                 timing: conditionTiming, context: context, escalationAfter: { _ in rule.trigger.escalationAfter }
@@ -22,12 +38,14 @@ extension AlertEvaluator {
         return signals
     }
 
-    /// A value of `kind` shows that channel, and the device, measure again.
+    /// A value of `kind` shows that channel, and the device, measure again: unless it came with
+    /// the report (a pulse oximeter reports interference and goes on sending values; the value
+    /// would otherwise restart the report's debounce at every frame, and it would never raise).
     mutating func clearConditions(device: String, kind: VitalKind, at time: Timestamp, context: AlertContext) -> [AlertSignal] {
         let rule = rules.deviceConditions
         var context = context
         context.value = nil
-        return trackedConditionKeys(device: device, channels: [nil, kind]).flatMap { key in
+        return trackedConditionKeys(device: device, channels: [nil, kind]).filter { !reportedSince($0, time) }.flatMap { key in
             evaluate(
                 key, at: time, level: .normal, clearing: true, timing: conditionTiming,
                 context: context, escalationAfter: { _ in rule.trigger.escalationAfter }
@@ -114,6 +132,11 @@ extension AlertEvaluator {
         device.location = device.location ?? watched.location
         if devices[deviceID] == nil { device.isSilent = watched.isSilent }
         devices[deviceID] = device
+    }
+
+    /// Whether the device reported `key`'s state at `time` or later.
+    private func reportedSince(_ key: AlertKey, _ time: Timestamp) -> Bool {
+        conditionReportedAt[key].map { $0 >= time } ?? false
     }
 
     static func silenceKey(_ deviceID: String) -> AlertKey {

@@ -27,6 +27,10 @@ public struct AlertEvaluator: Sendable {
     var settledThrough: [SettledSource: Timestamp] = [:]
     static let settledMemory = Duration.seconds(24 * 3600)
 
+    /// When a device last reported each condition key's state: a value or another status at
+    /// that same moment does not clear it. Kept for `settledMemory` of the ticks' time.
+    var conditionReportedAt: [AlertKey: Timestamp] = [:]
+
     struct SettledSource: Hashable, Sendable {
         var key: AlertKey
         var source: ExactText
@@ -186,6 +190,7 @@ public struct AlertEvaluator: Sendable {
             }
         }
         settledThrough = settledThrough.filter { now.duration(since: $0.value) <= Self.settledMemory }
+        conditionReportedAt = conditionReportedAt.filter { now.duration(since: $0.value) <= Self.settledMemory }
         let longestWindow = rules.rateOfChange.map(\.window).max() ?? .zero
         windows = windows.filter { _, window in window.lastTime.map { now.duration(since: $0) <= longestWindow } ?? false }
         return signals.sorted { ($0.key.sortKey, $0.time) < ($1.key.sortKey, $1.time) }
