@@ -35,8 +35,8 @@ extension VitalKind: ExpressibleByArgument {
 /// ten seconds.
 struct Thresholds: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Per-patient alert settings: threshold overrides and NEWS2 context.",
-        subcommands: [Set.self, Clear.self, NEWS2.self]
+        abstract: "Per-patient alert settings: threshold overrides, population and NEWS2 context.",
+        subcommands: [Set.self, Clear.self, PopulationCommand.self, NEWS2.self]
     )
 
     struct Set: AsyncParsableCommand {
@@ -102,6 +102,30 @@ struct Thresholds: AsyncParsableCommand {
         }
     }
 
+    struct PopulationCommand: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "population",
+            abstract: "Judge one patient's vitals by the bands of a population (adult, paediatric, neonatal), or by the device profile's default again.",
+            discussion: "A neonate on a monitor whose profile defaults to adults: its heart rate of 85 is critical by the neonatal bands and normal by the adult ones. NEWS2 scores adults only."
+        )
+
+        @OptionGroup var who: PatientOptions
+        @Option(help: "adult, paediatric, neonatal, or default (the device profile's).") var population: PopulationChoice
+        @OptionGroup var database: DatabaseOptions
+
+        func run() async throws {
+            let connection = try PostgresConnection(url: try database.resolvedURL())
+            defer { connection.close() }
+            try who.confirmKnown(on: connection)
+            let changed = try PatientSettingsStore(connection: connection).setPopulation(population.population, patient: who.identifier, by: who.user)
+            if let chosen = population.population {
+                print("population \(chosen.rawValue) recorded by \(who.user)")
+            } else {
+                print(changed ? "population removed: the device profile's default applies" : "no population recorded for that patient")
+            }
+        }
+    }
+
     struct NEWS2: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "news2", abstract: "Record NEWS2 context: SpO2 scale 2 (hypercapnic), supplemental oxygen, consciousness (ACVPU).")
@@ -124,3 +148,20 @@ struct Thresholds: AsyncParsableCommand {
 }
 
 extension Consciousness: ExpressibleByArgument {}
+
+/// A population, or `default`: the device profile's.
+struct PopulationChoice: ExpressibleByArgument {
+    var population: Population?
+
+    init?(argument: String) {
+        if argument == "default" {
+            population = nil
+        } else if let population = Population(rawValue: argument) {
+            self.population = population
+        } else {
+            return nil
+        }
+    }
+
+    static var allValueStrings: [String] { Population.allCases.map(\.rawValue) + ["default"] }
+}

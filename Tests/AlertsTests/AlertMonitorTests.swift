@@ -56,6 +56,38 @@ import VitalSigns
         #expect(alerts.first { $0.patient?.id == "COPD-1" }?.value == 79)
     }
 
+    @Test("a patient recorded as a neonate is judged by the neonatal bands: a heart rate of 85 is critical for them, not for an adult")
+    func aNeonateIsJudgedByTheNeonatalBands() async throws {
+        let url = try TestPostgres.migratedDatabase()
+        let connection = try PostgresConnection(url: url)
+        defer { connection.close() }
+        let store = PatientSettingsStore(connection: connection)
+        let neonate = PatientIdentifier(id: "BABY-1", assigningAuthority: "KTH")
+        try store.setPopulation(.neonatal, patient: neonate, by: "dr.test")
+        #expect(try store.load().settings[neonate]?.population == .neonatal)
+
+        let hub = try Self.hub(url)
+        defer { hub.shutdown() }
+        let monitor = AlertMonitor(hub: hub, profiles: try Self.repositoryProfiles(), settingsURL: url, logger: TestPostgres.logger)
+        let now = Timestamp(secondsSinceEpoch: Date().timeIntervalSince1970)
+        monitor.consume(observations: [], profileID: nil, conditions: [], tick: now)
+        func heartRate(_ patient: String) -> Observation {
+            Observation(
+                time: now, patient: PatientIdentifier(id: patient, assigningAuthority: "KTH"), deviceID: "DEV-\(patient)", location: "NICU^1^A",
+                kind: .heartRate, code: ObservationCode(code: "147842", system: "MDC"), value: 85, unit: VitalKind.heartRate.canonicalUnit
+            )
+        }
+        monitor.consume(observations: [heartRate("ADULT-1"), heartRate("BABY-1")], profileID: "generic-pcd01", conditions: [], tick: nil)
+        let scope = AlertScope(facility: "KTH")
+        try await waitUntil(timeout: .seconds(10), "the neonate's alert") { !hub.openAlerts(in: scope).isEmpty }
+        let alerts = hub.openAlerts(in: scope)
+        #expect(alerts.map { $0.patient?.id } == ["BABY-1"])
+        #expect(alerts.first?.severity == .critical)
+        // Back to the profile's default (adult) for that patient.
+        #expect(try store.setPopulation(nil, patient: neonate, by: "dr.test"))
+        #expect(try store.load().settings[neonate]?.population == nil)
+    }
+
     /// "é" as one scalar and as "e" with a combining accent: Swift's `==` calls them equal, the
     /// database's keys (and the devices) do not.
     @Test("two devices whose ids differ only in how an accent is encoded each get their own alert, and clear only their own")

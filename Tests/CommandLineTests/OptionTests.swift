@@ -77,6 +77,19 @@ struct ThresholdOptionTests {
     }
 }
 
+@Suite("thresholds population")
+struct PopulationOptionTests {
+    let patient = ["--patient", "NB-7", "--authority", "KTH"]
+
+    @Test("a population is adult, paediatric, neonatal or default (the profile's); anything else is refused")
+    func aPopulationIsOneOfTheProfiles() throws {
+        #expect(try Thresholds.PopulationCommand.parse(patient + ["--population", "neonatal"]).population.population == .neonatal)
+        #expect(try Thresholds.PopulationCommand.parse(patient + ["--population", "default"]).population.population == nil)
+        #expect(throws: (any Error).self) { try Thresholds.PopulationCommand.parse(patient + ["--population", "infant"]) }
+        #expect(throws: (any Error).self) { try Thresholds.PopulationCommand.parse(patient) }
+    }
+}
+
 @Suite("Which patient a command names")
 struct PatientOptionTests {
     @Test("the assigning authority is never assumed: leaving it out is an error")

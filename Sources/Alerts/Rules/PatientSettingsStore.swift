@@ -2,7 +2,8 @@ import Storage
 import VitalSigns
 
 /// Clinicians' per-patient settings as stored by the CLI (and later the API): threshold
-/// overrides, the NEWS2 SpO2 scale, consciousness and supplemental oxygen.
+/// overrides, the population whose bands apply, the NEWS2 SpO2 scale, consciousness and
+/// supplemental oxygen.
 public struct PatientSettingsStore {
     public struct Snapshot: Sendable, Equatable {
         public var settings: [PatientIdentifier: PatientAlertSettings] = [:]
@@ -27,6 +28,10 @@ public struct PatientSettingsStore {
                 criticalLow: row[3].flatMap { Double($0) }, warningLow: row[4].flatMap { Double($0) },
                 warningHigh: row[5].flatMap { Double($0) }, criticalHigh: row[6].flatMap { Double($0) }
             )
+        }
+        for row in try connection.execute("SELECT patient_identifier, patient_authority, population FROM patient_populations").rows {
+            guard let id = row[0], let population = row[2].flatMap(Population.init(rawValue:)) else { continue }
+            snapshot.settings[PatientIdentifier(id: id, assigningAuthority: row[1] ?? ""), default: PatientAlertSettings()].population = population
         }
         for row in try connection.execute("""
             SELECT patient_identifier, patient_authority, hypercapnic, on_oxygen, consciousness,
@@ -70,6 +75,23 @@ public struct PatientSettingsStore {
             "DELETE FROM patient_threshold_overrides WHERE patient_identifier = $1 AND patient_authority = $2 AND vital = $3",
             [patient.id, patient.assigningAuthority, vital.name]
         ).affectedRows > 0
+    }
+
+    /// The population whose bands judge the patient's vitals; nil goes back to the device
+    /// profile's default. True when something changed.
+    @discardableResult
+    public func setPopulation(_ population: Population?, patient: PatientIdentifier, by user: String) throws(PostgresError) -> Bool {
+        guard let population else {
+            return try connection.query(
+                "DELETE FROM patient_populations WHERE patient_identifier = $1 AND patient_authority = $2", [patient.id, patient.assigningAuthority]
+            ).affectedRows > 0
+        }
+        _ = try connection.query("""
+            INSERT INTO patient_populations (patient_identifier, patient_authority, population, set_by) VALUES ($1, $2, $3, $4)
+            ON CONFLICT (patient_identifier, patient_authority) DO UPDATE SET
+                population = EXCLUDED.population, set_by = EXCLUDED.set_by, set_at = now()
+            """, [patient.id, patient.assigningAuthority, population.rawValue, user])
+        return true
     }
 
     /// NEWS2 context; nil arguments keep what is recorded.
