@@ -88,6 +88,32 @@ import VitalSigns
         #expect(try store.load().settings[neonate]?.population == nil)
     }
 
+    @Test("each NEWS2 assessment keeps the time it was made: recording the SpO2 scale does not make an old consciousness level fresh")
+    func assessmentsKeepTheirOwnTimes() throws {
+        let url = try TestPostgres.migratedDatabase()
+        let connection = try PostgresConnection(url: url)
+        defer { connection.close() }
+        let store = PatientSettingsStore(connection: connection)
+        let patient = PatientIdentifier(id: "NEWS-1", assigningAuthority: "KTH")
+        try store.setNEWS2Context(patient: patient, hypercapnic: nil, onOxygen: true, consciousness: .voice, by: "nurse.a")
+        // Both recorded six hours ago, then the SpO2 scale alone, now.
+        try connection.execute("""
+            UPDATE patient_news2_context SET consciousness_at = now() - interval '6 hours', on_oxygen_at = now() - interval '6 hours'
+            """)
+        let sixHoursAgo = try #require(try store.load().assessments[patient]?.map(\.time))
+        try store.setNEWS2Context(patient: patient, hypercapnic: true, onOxygen: nil, consciousness: nil, by: "dr.b")
+        let loaded = try store.load()
+        #expect(loaded.settings[patient]?.spo2Scale == .scale2)
+        let assessments = try #require(loaded.assessments[patient])
+        #expect(assessments.map(\.time) == sixHoursAgo)
+        #expect(assessments.compactMap(\.consciousness) == [.voice] && assessments.compactMap(\.supplementalOxygen) == [true])
+        // A new consciousness level is stamped now; oxygen keeps its time.
+        try store.setNEWS2Context(patient: patient, hypercapnic: nil, onOxygen: nil, consciousness: .alert, by: "nurse.a")
+        let again = try #require(try store.load().assessments[patient])
+        #expect(again.first { $0.consciousness != nil }.map { $0.time > sixHoursAgo[0] } == true)
+        #expect(again.first { $0.supplementalOxygen != nil }?.time == sixHoursAgo[1])
+    }
+
     /// "é" as one scalar and as "e" with a combining accent: Swift's `==` calls them equal, the
     /// database's keys (and the devices) do not.
     @Test("two devices whose ids differ only in how an accent is encoded each get their own alert, and clear only their own")

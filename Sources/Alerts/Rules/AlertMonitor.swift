@@ -177,8 +177,10 @@ public final class AlertMonitor: @unchecked Sendable {
             }
         }
         var signals: [AlertSignal] = []
-        for (patient, assessment) in fresh.assessments where settings.assessments[patient] != assessment {
-            signals += evaluator.record(assessment)
+        for (patient, assessments) in fresh.assessments where settings.assessments[patient] != assessments {
+            for assessment in assessments where !(settings.assessments[patient]?.contains(assessment) ?? false) {
+                signals += evaluator.record(assessment)
+            }
         }
         settings = fresh
         if !signals.isEmpty { hub.submit(signals.map(AlertTrigger.init)) }

@@ -7,7 +7,8 @@ import VitalSigns
 public struct PatientSettingsStore {
     public struct Snapshot: Sendable, Equatable {
         public var settings: [PatientIdentifier: PatientAlertSettings] = [:]
-        public var assessments: [PatientIdentifier: ClinicalAssessment] = [:]
+        /// A patient's consciousness and oxygen assessments, each at the time it was made.
+        public var assessments: [PatientIdentifier: [ClinicalAssessment]] = [:]
     }
 
     let connection: PostgresConnection
@@ -35,20 +36,21 @@ public struct PatientSettingsStore {
         }
         for row in try connection.execute("""
             SELECT patient_identifier, patient_authority, hypercapnic, on_oxygen, consciousness,
-                   (EXTRACT(EPOCH FROM updated_at) * 1000000)::bigint
+                   (EXTRACT(EPOCH FROM consciousness_at) * 1000000)::bigint, (EXTRACT(EPOCH FROM on_oxygen_at) * 1000000)::bigint
             FROM patient_news2_context
             """).rows {
             guard let id = row[0] else { continue }
             let patient = PatientIdentifier(id: id, assigningAuthority: row[1] ?? "")
             if row[2] == "t" { snapshot.settings[patient, default: PatientAlertSettings()].spo2Scale = .scale2 }
-            let consciousness = row[4].flatMap(Consciousness.init(rawValue:))
-            let oxygen = row[3].map { $0 == "t" }
-            if consciousness != nil || oxygen != nil {
-                snapshot.assessments[patient] = ClinicalAssessment(
-                    time: Timestamp(microsecondsSinceEpoch: row[5].flatMap { Int64($0) } ?? 0),
-                    patient: patient, consciousness: consciousness, supplementalOxygen: oxygen
-                )
+            func time(_ text: String?) -> Timestamp { Timestamp(microsecondsSinceEpoch: text.flatMap { Int64($0) } ?? 0) }
+            var assessments: [ClinicalAssessment] = []
+            if let consciousness = row[4].flatMap(Consciousness.init(rawValue:)) {
+                assessments.append(ClinicalAssessment(time: time(row[5]), patient: patient, consciousness: consciousness))
             }
+            if let oxygen = row[3].map({ $0 == "t" }) {
+                assessments.append(ClinicalAssessment(time: time(row[6]), patient: patient, supplementalOxygen: oxygen))
+            }
+            if !assessments.isEmpty { snapshot.assessments[patient] = assessments }
         }
         return snapshot
     }
@@ -99,12 +101,17 @@ public struct PatientSettingsStore {
         patient: PatientIdentifier, hypercapnic: Bool?, onOxygen: Bool?, consciousness: Consciousness?, by user: String
     ) throws(PostgresError) {
         _ = try connection.query("""
-            INSERT INTO patient_news2_context (patient_identifier, patient_authority, hypercapnic, on_oxygen, consciousness, updated_by)
-            VALUES ($1, $2, COALESCE($3::boolean, false), $4::boolean, $5, $6)
+            INSERT INTO patient_news2_context
+                (patient_identifier, patient_authority, hypercapnic, on_oxygen, consciousness, updated_by, on_oxygen_at, consciousness_at)
+            VALUES ($1, $2, COALESCE($3::boolean, false), $4::boolean, $5, $6,
+                    CASE WHEN $4::boolean IS NOT NULL THEN now() END, CASE WHEN $5::text IS NOT NULL THEN now() END)
             ON CONFLICT (patient_identifier, patient_authority) DO UPDATE SET
                 hypercapnic = COALESCE($3::boolean, patient_news2_context.hypercapnic),
                 on_oxygen = COALESCE($4::boolean, patient_news2_context.on_oxygen),
                 consciousness = COALESCE($5, patient_news2_context.consciousness),
+                -- Each assessment keeps its own time: a change of scale is no new assessment.
+                on_oxygen_at = CASE WHEN $4::boolean IS NOT NULL THEN now() ELSE patient_news2_context.on_oxygen_at END,
+                consciousness_at = CASE WHEN $5::text IS NOT NULL THEN now() ELSE patient_news2_context.consciousness_at END,
                 updated_by = $6, updated_at = now()
             """, [
                 patient.id, patient.assigningAuthority, hypercapnic.map { $0 ? "true" : "false" },
