@@ -15,6 +15,10 @@ public enum ClinicalAPIServer {
         /// A connection that sends no request, or sends one too slowly, for this long is closed
         /// (an open alert stream is not: the server is the one writing).
         public var idleTimeout: Duration = .seconds(60)
+        /// An alert stream whose client takes none of a write for this long (a frozen screen,
+        /// a script that never reads) is closed: its lines would wait in memory, and a graceful
+        /// stop would wait on the write for ever. The client reconnects with its Last-Event-ID.
+        public var streamWriteTimeout: Duration = .seconds(30)
 
         public init() {}
     }
@@ -25,8 +29,10 @@ public enum ClinicalAPIServer {
         hub: AlertHub, tokens: APITokens, configuration: Configuration, logger: Logger,
         onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws -> some ApplicationProtocol {
-        let router = Router()
-        AlertRoutes(hub: hub, tokens: tokens, keepAliveInterval: configuration.keepAliveInterval, logger: logger).register(on: router)
+        let router = Router(context: APIRequestContext.self)
+        AlertRoutes(
+            hub: hub, tokens: tokens, keepAliveInterval: configuration.keepAliveInterval, writeTimeout: configuration.streamWriteTimeout, logger: logger
+        ).register(on: router)
         try NursesStationPage().register(on: router)
         return Application(
             router: router,

@@ -28,7 +28,7 @@ struct NursesStationPage: Sendable {
         self.assets = assets
     }
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<APIRequestContext>) {
         router.get("/") { _, _ in response("index.html") }
         router.get("nurses-station.css") { _, _ in response("nurses-station.css") }
         router.get("nurses-station.js") { _, _ in response("nurses-station.js") }

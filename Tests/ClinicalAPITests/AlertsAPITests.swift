@@ -34,7 +34,8 @@ final class APIHarness: Sendable {
     /// `log`: where the API's own log goes (nowhere by default).
     static func start(
         keepAlive: Duration = .seconds(15), replayLimit: Int = 1_000, idleTimeout: Duration = .seconds(60),
-        streamLimits: StreamLimits = StreamLimits(total: 500, perUser: 20), log: LogRecorder? = nil
+        streamLimits: StreamLimits = StreamLimits(total: 500, perUser: 20), log: LogRecorder? = nil,
+        streamWriteTimeout: Duration = .seconds(30)
     ) async throws -> APIHarness {
         let url = try TestPostgres.migratedDatabase()
         var hubConfiguration = AlertHub.Configuration(facility: "KTH")
@@ -53,6 +54,7 @@ final class APIHarness: Sendable {
         configuration.port = 0
         configuration.keepAliveInterval = keepAlive
         configuration.idleTimeout = idleTimeout
+        configuration.streamWriteTimeout = streamWriteTimeout
         let bound = Mutex<Int?>(nil)
         let logger = log.map { log in Logger(label: "test.api") { _ in log.handler() } } ?? Logger(label: "test.api")
         let application = try ClinicalAPIServer.application(
@@ -226,6 +228,55 @@ final class APIHarness: Sendable {
         let ahead = try await SSETestClient.connect(port: api.port, path: "/alerts/stream", headers: ["Authorization": auth, "Last-Event-ID": "1000"])
         defer { ahead.close() }
         #expect(ahead.status == 410)
+    }
+
+    @Test("a stream whose client reads nothing is closed once a write has waited for the timeout: a frozen screen does not hold its connection and lines for ever")
+    func aStreamThatIsNotReadIsClosed() async throws {
+        let logs = LogRecorder()
+        let api = try await APIHarness.start(log: logs, streamWriteTimeout: .seconds(1))
+        defer { api.stop() }
+        // A client that asks for the stream and never reads, with a small receive window.
+        let socket = try loopbackSocket(port: api.port) { descriptor in
+            var size: Int32 = 4096
+            setsockopt(descriptor, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
+        defer { close(socket) }
+        let request = Array("GET /alerts/stream HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer \(APIHarness.nurseToken)\r\n\r\n".utf8)
+        #expect(request.withUnsafeBytes { send(socket, $0.baseAddress, $0.count, 0) } == request.count)
+        // The first event tells the stream is open; then, in steps the stream keeps up with,
+        // more than the server's socket send buffer can grow to (about 540 bytes an event).
+        api.raise("spo2", device: "FIRST", location: "ICU^1^A")
+        try await waitUntil(timeout: .seconds(10), "the first event written") { Self.unread(socket) >= 200 }
+        let sendBufferLimit = try String(contentsOfFile: "/proc/sys/net/ipv4/tcp_wmem", encoding: .utf8).split(separator: "\t").last
+            .flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 4_194_304
+        func closed() -> Bool {
+            logs.all.contains { $0.message == "closing an alert stream whose client reads nothing" && $0.metadata["user"] == "nurse.amina" }
+        }
+        var raised = 1
+        while !closed(), raised < sendBufferLimit / 500 + 4_000 {
+            for _ in 0..<500 {
+                api.raise("spo2", device: "FILL-\(raised)", location: "ICU^1^A")
+                raised += 1
+            }
+            try await waitUntil(timeout: .seconds(30), "\(raised) events announced") { api.hub.latestEventID >= Int64(raised) }
+        }
+        try await waitUntil(timeout: .seconds(30), "the stalled stream closed", closed)
+        // What the kernel still held goes out as the client reads, then the end of the connection.
+        _ = fcntl(socket, F_SETFL, fcntl(socket, F_GETFL) | O_NONBLOCK)
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        try await waitUntil(timeout: .seconds(30), "the connection's end") {
+            while true {
+                let count = recv(socket, &buffer, buffer.count, 0)
+                if count == 0 { return true }
+                if count < 0 { return false }
+            }
+        }
+    }
+
+    /// Bytes waiting unread in the socket's receive queue.
+    private static func unread(_ socket: Int32) -> Int32 {
+        var queued: Int32 = 0
+        return ioctl(socket, UInt(FIONREAD), &queued) == 0 ? queued : -1
     }
 
     @Test("stopping the daemon ends open streams instead of waiting on them")

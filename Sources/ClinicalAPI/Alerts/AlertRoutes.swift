@@ -11,9 +11,10 @@ struct AlertRoutes: Sendable {
     let hub: AlertHub
     let tokens: APITokens
     let keepAliveInterval: Duration
+    let writeTimeout: Duration
     let logger: Logger
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<APIRequestContext>) {
         router.get("alerts") { request, _ in
             await asCaller(request) { caller in
                 let alerts = hub.openAlerts(in: caller.scope)
@@ -33,13 +34,13 @@ struct AlertRoutes: Sendable {
         }
         // A browser's EventSource cannot send headers: the stream alone takes its token from
         // the query, where the other routes would put it into proxies' access logs.
-        router.get("alerts/stream") { request, _ in
-            await asCaller(request, acceptingQueryToken: true) { caller in await stream(request, caller) }
+        router.get("alerts/stream") { request, context in
+            await asCaller(request, acceptingQueryToken: true) { caller in await stream(request, caller, connection: context.channel) }
         }
     }
 
     private func act(
-        _ name: String, needing permission: AlertPermissions, _ request: Request, _ context: BasicRequestContext,
+        _ name: String, needing permission: AlertPermissions, _ request: Request, _ context: APIRequestContext,
         _ action: (Int64, Caller) async throws(AlertActionError) -> Alert
     ) async -> Response {
         await asCaller(request) { caller in
@@ -52,7 +53,7 @@ struct AlertRoutes: Sendable {
     }
 
     private func act(
-        _ name: String, _ context: BasicRequestContext, _ caller: Caller,
+        _ name: String, _ context: APIRequestContext, _ caller: Caller,
         _ action: (Int64, Caller) async throws(AlertActionError) -> Alert
     ) async -> Response {
         guard let id = context.parameters.get("id", as: Int64.self) else {
@@ -82,7 +83,7 @@ struct AlertRoutes: Sendable {
 
     private static let lastEventIDHeader = HTTPField.Name("Last-Event-ID")!
 
-    private func stream(_ request: Request, _ caller: Caller) async -> Response {
+    private func stream(_ request: Request, _ caller: Caller, connection: any Channel) async -> Response {
         var lastEventID: Int64?
         let resumeFrom = request.headers[Self.lastEventIDHeader] ?? request.uri.queryParameters.get("lastEventId").map(String.init(_:))
         if let text = resumeFrom {
@@ -106,6 +107,9 @@ struct AlertRoutes: Sendable {
             }
         }
         let lines = Self.lines(of: subscription, keepAliveEvery: keepAliveInterval)
+        let writeTimeout = writeTimeout
+        let logger = logger
+        let user = caller.user
         // The body below may never run (the client gone before the response head is written);
         // then its release ends the subscription, whose tasks would otherwise hold its slot.
         let release = SubscriptionRelease(subscription)
@@ -120,6 +124,14 @@ struct AlertRoutes: Sendable {
             // (to the next daemon) with its Last-Event-ID and misses nothing.
             try await withGracefulShutdownHandler {
                 for await line in lines {
+                    // A write the client takes none of for the timeout closes its connection,
+                    // which ends the write; the client resumes by its Last-Event-ID.
+                    let stalled = Task {
+                        try await Task.sleep(for: writeTimeout)
+                        logger.notice("closing an alert stream whose client reads nothing", metadata: ["user": "\(user)"])
+                        connection.close(promise: nil)
+                    }
+                    defer { stalled.cancel() }
                     try await writer.write(ByteBuffer(string: line))
                 }
             } onGracefulShutdown: {
