@@ -108,6 +108,19 @@ public final class PostgresConnection {
     /// `text` with the password of `url` (a URL's `user:password@` or a conninfo's `password=`)
     /// replaced by `***` wherever it appears.
     static func withoutPasswords(_ text: String, of url: String) -> String {
+        var redacted = text
+        for password in passwords(in: url) {
+            redacted = redacted.replacingOccurrences(of: password, with: "***")
+        }
+        return redacted
+    }
+
+    /// Whether `url` carries a password (`user:password@` or `password=`).
+    public static func hasPassword(_ url: String) -> Bool {
+        !passwords(in: url).isEmpty
+    }
+
+    private static func passwords(in url: String) -> [Substring] {
         var passwords: [Substring] = []
         if let scheme = url.range(of: "://"), let at = url[scheme.upperBound...].firstIndex(of: "@") {
             let credentials = url[scheme.upperBound..<at]
@@ -119,11 +132,7 @@ public final class PostgresConnection {
             let value = quoted ? rest.dropFirst().prefix { $0 != "'" } : rest.prefix { $0 != " " && $0 != "&" }
             passwords.append(value)
         }
-        var redacted = text
-        for password in passwords where !password.isEmpty {
-            redacted = redacted.replacingOccurrences(of: password, with: "***")
-        }
-        return redacted
+        return passwords.filter { !$0.isEmpty }
     }
 
     /// Closes the connection; later calls fail with a clear error. Calling it twice is harmless.

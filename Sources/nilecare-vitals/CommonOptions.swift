@@ -1,10 +1,11 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Storage
 
 /// Options every subcommand that talks to the database shares.
 struct DatabaseOptions: ParsableArguments {
-    @Option(name: .customLong("database-url"), help: "PostgreSQL URL (default: $NILECARE_DATABASE_URL).")
+    @Option(name: .customLong("database-url"), help: "PostgreSQL URL without a password (default: $NILECARE_DATABASE_URL).")
     var url: String?
 
     @Option(name: .customLong("database-url-file"), help: "A file holding the PostgreSQL URL (keeps the password out of the process list).")
@@ -14,7 +15,13 @@ struct DatabaseOptions: ParsableArguments {
     var migrations: String = RepositoryPaths.locate("timescale")
 
     func resolvedURL() throws -> String {
-        if let url { return url }
+        if let url {
+            // Every user of the machine can read a command line (ps, /proc).
+            guard !PostgresConnection.hasPassword(url) else {
+                throw ValidationError("--database-url carries a password, which every user of this machine can read in the process list: put the URL in NILECARE_DATABASE_URL or a file for --database-url-file (or the password in ~/.pgpass)")
+            }
+            return url
+        }
         if let urlFile {
             guard let text = try? String(contentsOfFile: urlFile, encoding: .utf8) else {
                 throw ValidationError("cannot read the database URL file \(urlFile)")

@@ -146,4 +146,17 @@ struct ConnectionOptionTests {
         try "postgresql:///vitals\n".write(toFile: path, atomically: true, encoding: .utf8)
         #expect(try DatabaseOptions.parse(["--database-url-file", path]).resolvedURL() == "postgresql:///vitals")
     }
+
+    @Test("a password in --database-url is refused (the process list shows it to every user); in the file it is taken")
+    func aPasswordOnTheCommandLineIsRefused() throws {
+        for url in ["postgresql://nilecare:S3cret@db/vitals", "host=db password=S3cret dbname=vitals"] {
+            let error = #expect(throws: ValidationError.self) { try DatabaseOptions.parse(["--database-url", url]).resolvedURL() }
+            #expect(error.map { "\($0)".contains("--database-url-file") && !"\($0)".contains("S3cret") } == true)
+        }
+        #expect(try DatabaseOptions.parse(["--database-url", "postgresql://nilecare@db/vitals"]).resolvedURL() == "postgresql://nilecare@db/vitals")
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("url-\(UUID().uuidString)").path
+        try "postgresql://nilecare:S3cret@db/vitals\n".write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect(try DatabaseOptions.parse(["--database-url-file", path]).resolvedURL() == "postgresql://nilecare:S3cret@db/vitals")
+    }
 }
