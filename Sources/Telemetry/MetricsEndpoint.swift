@@ -25,13 +25,18 @@ public final class MetricsEndpoint: Service, Sendable {
 
     private let host: String
     private let port: Int
+    /// A connection that sends nothing for this long is closed: the port is often open to the
+    /// network for scraping, and idle connections would hold file descriptors the engine's
+    /// MLLP listener needs.
+    private let idleTimeout: TimeAmount
     private let logger: Logger
     private let channel = Mutex<Channel?>(nil)
     private let checks = HealthChecks()
 
-    public init(host: String, port: Int, logger: Logger) {
+    public init(host: String, port: Int, idleTimeout: Duration = .seconds(60), logger: Logger) {
         self.host = host
         self.port = port
+        self.idleTimeout = TimeAmount(idleTimeout)
         self.logger = logger
     }
 
@@ -45,8 +50,9 @@ public final class MetricsEndpoint: Service, Sendable {
     public func start() async throws -> Int {
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { [checks] channel in
+            .childChannelInitializer { [checks, idleTimeout] channel in
                 channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: idleTimeout))
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
                     try channel.pipeline.syncOperations.addHandler(MetricsRequestHandler(checks: checks))
                 }
@@ -84,6 +90,11 @@ private final class MetricsRequestHandler: ChannelInboundHandler {
     private let checks: HealthChecks
 
     init(checks: HealthChecks) { self.checks = checks }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read { return context.close(promise: nil) }
+        context.fireUserInboundEventTriggered(event)
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {

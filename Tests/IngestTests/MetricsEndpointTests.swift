@@ -70,4 +70,15 @@ import Testing
         broker.withLock { $0 = "connected" }
         #expect(try await get("http://127.0.0.1:\(port)/health").body.hasPrefix("ok\nmqtt: ok connected"))
     }
+
+    @Test("a connection that sends nothing is closed after the idle timeout; one that asks is answered")
+    func idleConnectionsAreClosed() async throws {
+        let endpoint = MetricsEndpoint(host: "127.0.0.1", port: 0, idleTimeout: .seconds(1), logger: .init(label: "test.metrics"))
+        let port = try await endpoint.start()
+        defer { endpoint.stop() }
+        let idle = try RawTCPClient(port: port)
+        defer { idle.close() }
+        try await waitUntil(timeout: .seconds(30), "the idle connection closed") { idle.isClosedByServer }
+        #expect(try await get("http://127.0.0.1:\(port)/health").status == 200)
+    }
 }
