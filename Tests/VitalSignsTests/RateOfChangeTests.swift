@@ -22,6 +22,18 @@ import VitalSigns
         #expect(signals.first?.kind == .spo2 && signals.first?.escalationAfter == .seconds(300))
     }
 
+    @Test("a fall measured by a device whose clock runs two hours behind still raises: ticks between its samples keep its window")
+    func aDeviceClockBehindTheTicksKeepsItsWindow() {
+        var evaluator = AlertEvaluator(rules: rules(threshold: thresholdRule(), rateOfChange: [spo2Fall]))
+        let behind = 2.0 * 3600
+        var signals: [AlertSignal] = []
+        for (seconds, value) in [(0.0, 99.0), (10, 98), (20, 96), (30, 94.5), (40, 94)] {
+            _ = evaluator.tick(now: at(behind + seconds))
+            signals += evaluator.observe(reading(.spo2, value, at: seconds), profile: profile).filter { $0.rule == "rate.spo2_fall" }
+        }
+        #expect(signals.map(\.summary) == ["raise warning 94.0 @40.0"])
+    }
+
     @Test func aSlowFallDoesNotRaise() {
         var evaluator = AlertEvaluator(rules: rules(threshold: thresholdRule(), rateOfChange: [spo2Fall]))
         let series = (0...6).map { reading(.spo2, 99 - Double($0), at: Double($0) * 61) }

@@ -191,8 +191,11 @@ public struct AlertEvaluator: Sendable {
         }
         settledThrough = settledThrough.filter { now.duration(since: $0.value) <= Self.settledMemory }
         conditionReportedAt = conditionReportedAt.filter { now.duration(since: $0.value) <= Self.settledMemory }
+        // A window goes when its device has not been heard for as long, on the ticks' clock: its
+        // samples are on the device's, which may run hours behind (a window judged by the ticks
+        // would be emptied at every tick, and no trend ever seen).
         let longestWindow = rules.rateOfChange.map(\.window).max() ?? .zero
-        windows = windows.filter { _, window in window.lastTime.map { now.duration(since: $0) <= longestWindow } ?? false }
+        windows = windows.filter { key, _ in devices[key.deviceID].map { now.duration(since: $0.lastHeard) <= longestWindow } ?? false }
         return signals.sorted { ($0.key.sortKey, $0.time) < ($1.key.sortKey, $1.time) }
     }
 
