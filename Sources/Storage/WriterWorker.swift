@@ -94,7 +94,7 @@ final class WriterWorker: @unchecked Sendable {
             record(group, outcomes, duration: started.duration(to: .now))
         } catch {
             if Self.mayBeOneBatchsFault(error, on: connection) && group.count > 1 {
-                logger.warning("commit refused by the server; retrying each batch on its own to isolate the bad one",
+                logger.warning("commit refused by the server; retrying the group in halves to isolate the bad batch",
                                metadata: ["sqlstate": "\(error.sqlState ?? "")", "batches": "\(group.count)"])
                 isolate(group, on: connection)
             } else if Self.lostConnection(error, connection) {

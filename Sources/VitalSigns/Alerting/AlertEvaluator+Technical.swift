@@ -14,6 +14,7 @@ extension AlertEvaluator {
         return conditions.flatMap { evaluateReport($0) }
     }
 
+    /// One report, alone at its moment.
     public mutating func report(_ condition: DeviceCondition) -> [AlertSignal] {
         report([condition])
     }
