@@ -688,8 +688,10 @@ struct ObservationWriterTests {
         var configuration = ObservationWriter.Configuration()
         configuration.connections = 1
         configuration.maxBatchRows = 1  // a group a batch
-        configuration.reconnectDelay = .milliseconds(200)
-        configuration.maxReconnectDelay = .milliseconds(200)
+        // Long enough that a loaded machine does not reach the next attempt between a failed
+        // one and the group it lets through; without the fix, 20 attempts outlast the wait.
+        configuration.reconnectDelay = .seconds(2)
+        configuration.maxReconnectDelay = .seconds(2)
         let writer = try ObservationWriter(url: url, configuration: configuration, logger: Logger(label: "writer") { _ in logs.handler() })
         defer { writer.shutdown() }
         // The writer waits on a lock while 20 groups queue behind it; then the database goes.
