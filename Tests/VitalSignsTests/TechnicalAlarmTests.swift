@@ -231,6 +231,13 @@ struct LateSampleTests {
         var behind = reading(.spo2, 80, at: 30)
         behind.deviceID = "OXIMETER-2"
         #expect(other.observe(behind, profile: profile).filter { $0.rule == .threshold }.map(\.summary) == ["raise critical 80.0 @30.0"])
+        // The same device with its clock set back two hours (a battery reset): its new
+        // desaturation is not taken for the old episode's.
+        var reset = AlertEvaluator()
+        _ = reset.observe(reading(.spo2, 82, at: 7_200), profile: profile)
+        _ = reset.feed((1...40).map { reading(.spo2, 98, at: 7_200 + Double($0)) })
+        #expect(reset.openAlerts.isEmpty)
+        #expect(reset.observe(reading(.spo2, 81, at: 60), profile: profile).filter { $0.rule == .threshold }.map(\.summary) == ["raise critical 81.0 @60.0"])
     }
 
     @Test("a late value that is not critical changes nothing")

@@ -21,9 +21,10 @@ public struct AlertEvaluator: Sendable {
     /// The latest tick's `now`: when a device is heard from, on the clock silence is judged by.
     var clock: Timestamp?
     /// For keys whose alert cleared and whose trackers were dropped: each source's latest input
-    /// then. An input from that source no newer belongs to the episode that ended (a message
-    /// resent after a lost ACK, a late backlog) and raises nothing. Per source, since devices'
-    /// clocks differ. Kept for `settledMemory` of the ticks' time.
+    /// then. An input from that source no newer (within `AlertTracker.episodeSpan`) belongs to
+    /// the episode that ended (a message resent after a lost ACK, a late backlog) and raises
+    /// nothing. Per source, since devices' clocks differ. Kept for `settledMemory` of the
+    /// ticks' time.
     var settledThrough: [SettledSource: Timestamp] = [:]
     static let settledMemory = Duration.seconds(24 * 3600)
 
@@ -259,7 +260,10 @@ public struct AlertEvaluator: Sendable {
         _ key: AlertKey, from source: ExactText = TrackedAlert.anySource, at time: Timestamp, level: Severity, clearing: Bool,
         timing: AlertTracker.Timing, context: AlertContext, escalationAfter: (Severity) -> Duration
     ) -> [AlertSignal] {
-        if alerts[key] == nil, let settled = settledThrough[SettledSource(key: key, source: source)], time <= settled { return [] }
+        if alerts[key] == nil, let settled = settledThrough[SettledSource(key: key, source: source)],
+           AlertTracker.isFromClearedEpisode(time, clearedAt: settled) {
+            return []
+        }
         // Taken out while it changes, so that its trackers are changed in place, not copied.
         guard var entry = alerts.removeValue(forKey: key) ?? (level == .normal ? nil : TrackedAlert(context: context)) else { return [] }
         let devices = devices

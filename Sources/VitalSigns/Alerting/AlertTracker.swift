@@ -34,9 +34,20 @@ struct AlertTracker: Sendable {
     private var criticalStreak = Streak()
     private var clearStreak = Streak()
     private var lastTime: Timestamp?
-    /// The time of the input that cleared the last alert: what is older belongs to that
-    /// episode (a resend after a lost ACK, a backlog), and does not raise it again.
+    /// The time of the input that cleared the last alert: what is older, by up to
+    /// `episodeSpan`, belongs to that episode (a resend after a lost ACK, a backlog), and does
+    /// not raise it again.
     private var clearedThrough: Timestamp?
+
+    /// How far before a clear an input still counts as that episode's. Older ones are a clock
+    /// set back (a device's battery reset) or a backlog of another episode, and are judged as
+    /// ever: a missed alarm costs more than a stale one.
+    static let episodeSpan = Duration.seconds(3600)
+
+    /// Whether an input at `time` belongs to the episode a clear at `cleared` ended.
+    static func isFromClearedEpisode(_ time: Timestamp, clearedAt cleared: Timestamp) -> Bool {
+        time <= cleared && cleared.duration(since: time) <= episodeSpan
+    }
 
     /// The time of the latest input taken in order.
     var latestInput: Timestamp? { lastTime }
@@ -70,7 +81,7 @@ struct AlertTracker: Sendable {
     /// One from before the last clear is from the episode that clear ended.
     private mutating func lateCritical(at time: Timestamp, level: Severity, timing: Timing) -> Transition? {
         guard level >= .critical, timing.critical == .immediate, open.map({ $0 < .critical }) ?? true,
-              clearedThrough.map({ time > $0 }) ?? true
+              !(clearedThrough.map { Self.isFromClearedEpisode(time, clearedAt: $0) } ?? false)
         else { return nil }
         let previous = open
         open = .critical
