@@ -1,4 +1,5 @@
 import DeviceSimulator
+import Foundation
 import HL7v2
 import MLLP
 import NIOCore
@@ -18,22 +19,35 @@ import VitalSigns
     /// Sends messages on `socket`, which reads nothing, until the server pauses the connection;
     /// returns how many were sent whole. Each is answered with an AA carrying 300 warnings (about
     /// 30 kB), so a few hundred unread answers fill the sockets' buffers.
+    ///
+    /// It sends from a thread of its own: on a cooperative thread, the rest of the suite's
+    /// blocking calls could keep it silent for longer than a short idle timeout, and the server
+    /// would rightly close it as idle before it was ever paused.
     static func sendUnreadUntilPaused(_ socket: RawTCPClient, engine: TestEngine, controlIDPrefix: String) async throws -> Int {
-        var rows = ["OBX|1|NM|147842^MDC_ECG_HEART_RATE^MDC|1.1.1.1|80|264864^MDC_DIM_BEAT_PER_MIN^MDC|||||R|||||||DEV-\(controlIDPrefix)"]
-        for row in 2...301 { rows.append("OBX|\(row)|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC|1.1.1.2|n/a|262688^MDC_DIM_PERCENT^MDC|||||R") }
-        func frame(_ number: Int) -> [UInt8] {
+        let rows = ["OBX|1|NM|147842^MDC_ECG_HEART_RATE^MDC|1.1.1.1|80|264864^MDC_DIM_BEAT_PER_MIN^MDC|||||R|||||||DEV-\(controlIDPrefix)"]
+            + (2...301).map { "OBX|\($0)|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC|1.1.1.2|n/a|262688^MDC_DIM_PERCENT^MDC|||||R" }
+        @Sendable func frame(_ number: Int) -> [UInt8] {
             let header = "MSH|^~\\&|MON|ICU|||20261129101500+0000||ORU^R01|\(controlIDPrefix)\(number)|P|2.6"
             return [MLLPFraming.startBlock] + Array(([header] + rows).joined(separator: "\r").utf8) + [MLLPFraming.endBlock, MLLPFraming.carriageReturn]
         }
-        var sent = 0
-        var pendingBytes = frame(0)
-        try await waitUntil(timeout: .seconds(60), "the server pausing the connection") {
-            while socket.sendSome(&pendingBytes) {
-                if pendingBytes.isEmpty { sent += 1; pendingBytes = frame(sent) }
+        return try await onOwnThread {
+            var sent = 0
+            var pendingBytes = frame(0)
+            let deadline = ContinuousClock.now + .seconds(60)
+            while engine.logs.entries(withReason: "not_reading_replies").isEmpty {
+                if let closed = engine.logs.entries(withReason: "idle_timeout").first {
+                    throw TestSupportError("the server closed the sender before pausing it (\(closed.message)), after \(sent) messages")
+                }
+                guard ContinuousClock.now < deadline else {
+                    throw TestSupportError("the server did not pause the connection within 60 s; \(sent) messages sent")
+                }
+                while socket.sendSome(&pendingBytes) {
+                    if pendingBytes.isEmpty { sent += 1; pendingBytes = frame(sent) }
+                }
+                usleep(1_000)  // a poll of the socket and the log, not a wait for an outcome
             }
-            return !engine.logs.entries(withReason: "not_reading_replies").isEmpty
+            return sent
         }
-        return sent
     }
 
     static func msa(_ ack: [UInt8]) throws -> (code: String, controlID: String, error: HL7Segment?) {

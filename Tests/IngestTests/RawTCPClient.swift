@@ -7,7 +7,9 @@ import Glibc
 
 /// A plain non-blocking TCP socket for senders that misbehave at the socket level (one that
 /// stops reading, with a small receive buffer so that its unread data backs up quickly).
-final class RawTCPClient {
+/// `@unchecked Sendable`: used by one thread at a time (a test hands it to a sending thread and
+/// takes it back when that thread is done).
+final class RawTCPClient: @unchecked Sendable {
     /// -1 once closed: a descriptor closed twice could close one the process has opened since
     /// (an event loop's socket, which then fails with EBADF).
     private var descriptor: Int32

@@ -117,7 +117,7 @@ public final class SSETestClient: Sendable {
 }
 
 /// Runs blocking `work` on a new thread and waits for it without holding a pool thread.
-func onOwnThread<Value: Sendable>(_ work: @escaping @Sendable () throws -> Value) async throws -> Value {
+public func onOwnThread<Value: Sendable>(_ work: @escaping @Sendable () throws -> Value) async throws -> Value {
     try await withCheckedThrowingContinuation { continuation in
         let thread = Thread { continuation.resume(with: Result { try work() }) }
         thread.name = "http-test-client"
