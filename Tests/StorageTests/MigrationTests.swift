@@ -259,7 +259,7 @@ struct MigrationTests {
 
     @Test("native mode: upgrading to the split default partition keeps the old default's rows, each in its part")
     func nativeDefaultSplitKeepsTheOldDefaultsRows() throws {
-        let folder = try copyOfMigrations()
+        let folder = try RepositoryPaths.copyOfMigrations()
         defer { try? FileManager.default.removeItem(atPath: folder) }
         // 0012 and the migrations after it (each in two variants) wait while the database is made
         // as the build before made it.
@@ -350,7 +350,7 @@ struct MigrationTests {
 
     @Test("an applied migration that was edited afterwards is a clear error")
     func checksumMismatch() throws {
-        let folder = try copyOfMigrations()
+        let folder = try RepositoryPaths.copyOfMigrations()
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let connection = try PostgresConnection(url: try TestPostgres.database())
         defer { connection.close() }
@@ -369,7 +369,7 @@ struct MigrationTests {
 
     @Test("a new migration is applied on the next run; a failing one rolls back and names itself")
     func newAndFailingMigrations() throws {
-        let folder = try copyOfMigrations()
+        let folder = try RepositoryPaths.copyOfMigrations()
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let connection = try PostgresConnection(url: try TestPostgres.database())
         defer { connection.close() }
@@ -398,7 +398,7 @@ struct MigrationTests {
 
     @Test("badly named files and lone mode variants are refused before anything runs")
     func badFiles() throws {
-        let folder = try copyOfMigrations()
+        let folder = try RepositoryPaths.copyOfMigrations()
         defer { try? FileManager.default.removeItem(atPath: folder) }
         try "SELECT 1;".write(toFile: folder + "/9000_only.timescaledb.sql", atomically: true, encoding: .utf8)
         let migrator = Migrator(directory: folder, logger: logger)
@@ -531,16 +531,6 @@ func dropFarthestPartition(_ connection: PostgresConnection) throws {
             EXECUTE format('DROP TABLE %I', 'vital_signs_p' || to_char((now() AT TIME ZONE 'UTC')::date + 14, 'YYYYMMDD'));
         END $$
         """)
-}
-
-/// A temporary copy of the repository's migrations that a test may edit.
-func copyOfMigrations() throws -> String {
-    let folder = NSTemporaryDirectory() + "nilecare-migrations-\(UInt32.random(in: 0...UInt32.max))"
-    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-    for name in try FileManager.default.contentsOfDirectory(atPath: RepositoryPaths.migrations) where name.hasSuffix(".sql") {
-        try FileManager.default.copyItem(atPath: RepositoryPaths.migrations + "/" + name, toPath: folder + "/" + name)
-    }
-    return folder
 }
 
 /// The repository's migrations that apply in `mode`, in order.

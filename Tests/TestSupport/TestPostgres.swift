@@ -166,6 +166,17 @@ public enum RepositoryPaths {
 
     /// The SQL migrations folder, `timescale/`.
     public static var migrations: String { root + "/timescale" }
+
+    /// A copy of the migrations in a temporary folder of its own, for a test that holds later
+    /// ones back to make a database as an earlier build did. The caller removes it.
+    public static func copyOfMigrations() throws -> String {
+        let folder = NSTemporaryDirectory() + "nilecare-migrations-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        for name in try FileManager.default.contentsOfDirectory(atPath: migrations) where name.hasSuffix(".sql") {
+            try FileManager.default.copyItem(atPath: migrations + "/" + name, toPath: folder + "/" + name)
+        }
+        return folder
+    }
 }
 
 public struct TestSupportError: Error, CustomStringConvertible, Sendable {

@@ -28,11 +28,30 @@ extension AlertTrigger {
     }
 
     /// `p:KTH:MRN-1|spo2|threshold`: the subject in full, so two patients never share a key.
+    /// Read from the right it is unambiguous: vital kinds and rule ids hold no `|`, and the
+    /// patient's id no unescaped `:` (`keyEscaped`).
     static func key(_ key: AlertKey) -> String {
         let subject = switch key.subject {
-        case .patient(let patient): "p:\(patient.assigningAuthority):\(patient.id)"
+        case .patient(let patient): "p:\(patient.assigningAuthority):\(keyEscaped(patient.id))"
         case .device(let device): "d:\(device)"
         }
         return "\(subject)|\(key.kind?.name ?? "-")|\(key.rule)"
+    }
+
+    /// A patient's id with `\` and `:` escaped (`\\`, `\c`), so that authority `KTH:MRN` with id
+    /// `1` and authority `KTH` with id `MRN:1` are two patients, not one whose open alert takes
+    /// the other's. Ids without either (nearly all) are unchanged; migration 0017 rewrites the
+    /// keys of open alerts whose ids have them.
+    private static func keyEscaped(_ id: String) -> String {
+        guard id.utf8.contains(where: { $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: ":") }) else { return id }
+        var escaped = ""
+        for scalar in id.unicodeScalars {
+            switch scalar {
+            case "\\": escaped += "\\\\"
+            case ":": escaped += "\\c"
+            default: escaped.unicodeScalars.append(scalar)
+            }
+        }
+        return escaped
     }
 }
