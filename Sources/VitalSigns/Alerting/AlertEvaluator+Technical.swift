@@ -172,6 +172,9 @@ struct DeviceActivity: Sendable {
     var patient: PatientIdentifier?
     var location: String?
     var isSilent = false
+    /// Its values have named no patient since it last handed its alerts to one: alerts of them
+    /// may be open under the device's key (`followPatient`).
+    var mayHoldPatientlessAlerts = false
 
     init(lastHeard: Timestamp) { self.lastHeard = lastHeard }
 }

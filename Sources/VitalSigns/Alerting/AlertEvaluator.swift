@@ -94,6 +94,7 @@ public struct AlertEvaluator: Sendable {
         let context = AlertContext(observation)
 
         var signals = heard(observation.deviceID, at: observation.time, context: context, samplingInterval: profile.samplingInterval)
+        signals += followPatient(of: observation, context: context)
         signals += clearConditions(device: observation.deviceID, kind: observation.kind, at: observation.time, context: context)
 
         let band = settings?.thresholds[observation.kind] ?? profile.bands.band(observation.kind, population: population)
@@ -132,6 +133,9 @@ public struct AlertEvaluator: Sendable {
         }
         guard alerts[key] == nil else { return }
         alerts[key] = TrackedAlert(resumingOpen: severity, context: AlertContext(subject: key.subject, deviceID: nil, location: nil, value: nil))
+        if case .device(let deviceID) = key.subject, !Self.conditionRules.contains(key.rule) {
+            devices[ExactText(deviceID), default: DeviceActivity(lastHeard: Timestamp(microsecondsSinceEpoch: 0))].mayHoldPatientlessAlerts = true
+        }
     }
 
     /// Stops tracking `key`: a clinician resolved its alert. A condition that persists raises a
