@@ -106,6 +106,32 @@ final class EventCollector: Sendable {
         #expect(try reader.execute("SELECT acknowledged_by, resolved_by, acknowledged_at <= resolved_at FROM critical_events").rows == [["nurse.a", "dr.d", "t"]])
     }
 
+    @Test("an acknowledgement or resolve the database refuses leaves the alert as stored: open, and acknowledged or resolved by the next clinician")
+    func aRefusedActionLeavesTheAlertAsStored() async throws {
+        let url = try TestPostgres.migratedDatabase()
+        let hub = try hub(url)
+        defer { hub.shutdown() }
+        let reader = try PostgresConnection(url: url)
+        defer { reader.close() }
+        // Refused for their data, as a value the database cannot take would be.
+        try reader.execute("""
+            ALTER TABLE critical_events ADD CONSTRAINT refuses_some CHECK
+                (acknowledged_by IS DISTINCT FROM 'nurse.refused' AND resolved_by IS DISTINCT FROM 'dr.refused')
+            """)
+        hub.submit([trigger(.raise(.critical))])
+        try await waitUntil(timeout: .seconds(10)) { hub.openAlerts(in: scope).first?.id ?? 0 != 0 }
+        let id = try #require(hub.openAlerts(in: scope).first?.id)
+
+        await #expect(throws: AlertActionError.storageUnavailable("the database refused the change")) { try await hub.acknowledge(id: id, by: "nurse.refused", in: scope) }
+        #expect(hub.openAlerts(in: scope).map(\.state) == [.open])
+        #expect(try await hub.acknowledge(id: id, by: "nurse.a", in: scope).acknowledgedBy == "nurse.a")
+
+        await #expect(throws: AlertActionError.storageUnavailable("the database refused the change")) { try await hub.resolve(id: id, by: "dr.refused", in: scope) }
+        #expect(hub.openAlerts(in: scope).map(\.acknowledgedBy) == ["nurse.a"])
+        #expect(try await hub.resolve(id: id, by: "dr.d", in: scope).resolvedBy == "dr.d")
+        #expect(try reader.execute("SELECT state, acknowledged_by, resolved_by FROM critical_events").rows == [["resolved", "nurse.a", "dr.d"]])
+    }
+
     @Test("two nurses acknowledging at once both get the stored acknowledgement: the first one's, with its time")
     func simultaneousAcknowledgementsAnswerTheStoredOne() async throws {
         let url = try TestPostgres.migratedDatabase()

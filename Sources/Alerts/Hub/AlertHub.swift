@@ -265,7 +265,7 @@ private final class HubWorker: @unchecked Sendable {
             var allStored = true
             if !changes.isEmpty {
                 if let stored = commitUntilStored(changes, giveUpWhen: { inbox.isClosed }) {
-                    for index in changes.indices where stored[index] == nil { lifecycle.discard(changes[index]) }
+                    for index in changes.indices.reversed() where stored[index] == nil { lifecycle.discard(changes[index]) }
                     let events = changes.indices.compactMap { stored[$0] }
                     lifecycle.apply(events)
                     announce(events)

@@ -51,7 +51,7 @@ struct AlertLifecycle {
                 left.resolvedBy = Alert.resolvedBySystem
                 var moved = newAlert(trigger, severity: max(severity, alert.severity))
                 moved.ruleSeverity = severity
-                return [AlertChange(alert: left, event: .resolved), AlertChange(alert: moved, event: .raised)]
+                return [AlertChange(alert: left, event: .resolved, replacing: existing), AlertChange(alert: moved, event: .raised)]
             }
             alert.severity = max(severity, alert.severity)
             alert.ruleSeverity = severity
@@ -68,12 +68,12 @@ struct AlertLifecycle {
                 alert.acknowledgedAt = nil
                 alert.acknowledgedBy = nil
             }
-            return [AlertChange(alert: alert, event: .escalated)]
+            return [AlertChange(alert: alert, event: .escalated, replacing: existing)]
         case .clear:
             guard var alert = existing else { return [] }
             alert.state = .resolved
             alert.resolvedBy = Alert.resolvedBySystem
-            return [AlertChange(alert: alert, event: .resolved)]
+            return [AlertChange(alert: alert, event: .resolved, replacing: existing)]
         }
     }
 
@@ -92,7 +92,7 @@ struct AlertLifecycle {
         var acknowledged = alert
         acknowledged.state = .acknowledged
         acknowledged.acknowledgedBy = clinician
-        let change = AlertChange(alert: acknowledged, event: .acknowledged)
+        let change = AlertChange(alert: acknowledged, event: .acknowledged, replacing: alert)
         record(change)
         return change
     }
@@ -101,7 +101,7 @@ struct AlertLifecycle {
         var resolved = alert
         resolved.state = .resolved
         resolved.resolvedBy = clinician
-        let change = AlertChange(alert: resolved, event: .resolved)
+        let change = AlertChange(alert: resolved, event: .resolved, replacing: alert)
         record(change)
         return change
     }
@@ -114,7 +114,7 @@ struct AlertLifecycle {
             escalated.severity = alert.severity.escalated
             escalated.escalationCount += 1
             escalated.escalatedAt = now
-            let change = AlertChange(alert: escalated, event: .escalated)
+            let change = AlertChange(alert: escalated, event: .escalated, replacing: alert)
             record(change)
             return change
         }
@@ -124,10 +124,11 @@ struct AlertLifecycle {
         unresolved[ExactText(change.alert.key)] = change.alert.state == .resolved ? nil : change.alert
     }
 
-    /// Forgets a raise the database refused (the key is open in another engine's hands).
+    /// Puts back what a change the database refused replaced: the alert as it was, or nothing
+    /// for a raise (its key open in another engine's hands, say). Changes of one batch are
+    /// discarded last first, so each puts back what the one before it left.
     mutating func discard(_ change: AlertChange) {
-        let key = ExactText(change.alert.key)
-        if change.event == .raised, unresolved[key]?.id == 0 { unresolved[key] = nil }
+        unresolved[ExactText(change.alert.key)] = change.replaced
     }
 
     /// Takes in committed events: their alerts (with ids and times) are the new truth.

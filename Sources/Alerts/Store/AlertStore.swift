@@ -6,6 +6,15 @@ struct AlertChange: Sendable {
     /// For a `.raised` change the alert has no id yet; the store assigns it.
     var alert: Alert
     var event: AlertEventType
+    /// The alert as it was before the change (nil for a raise): what the hub's memory goes back
+    /// to if the database refuses the change.
+    var replaced: Alert?
+
+    init(alert: Alert, event: AlertEventType, replacing replaced: Alert? = nil) {
+        self.alert = alert
+        self.event = event
+        self.replaced = replaced
+    }
 }
 
 /// A stored event as the stream replays it: the JSON exactly as it was first announced.
