@@ -83,6 +83,24 @@ import VitalSigns
         #expect(score?.respirationRate == nil && score?.pulse == 0)
     }
 
+    @Test("a monitor whose clock runs two hours behind is scored: its readings age on the ticks' clock, from when they were heard")
+    func aMonitorWhoseClockIsBehindIsScored() {
+        var evaluator = AlertEvaluator(rules: immediateRules())
+        _ = evaluator.tick(now: at(7200))
+        // Stamped two hours before the ticks: respiration 26 (3) with the rest calm.
+        let raised = evaluator.feed(calm(at: 0) + [reading(.respirationRate, 26, at: 0.5)], rule: .news2)
+        #expect(raised.map(\.summary) == ["raise warning 3.0 @7200.0"])
+        #expect(evaluator.tick(now: at(7201)).filter { $0.rule == .news2 }.isEmpty)
+        let score = evaluator.news2Score(for: .patient(patient), at: at(7201))
+        #expect(score?.respirationRate == 3 && score?.spo2 == 0 && score?.systolic == 0 && score?.pulse == 0 && score?.temperature == 0)
+        // Of two devices' pulses, the one heard last counts, though the other's clock says later.
+        _ = evaluator.tick(now: at(7260))
+        _ = evaluator.feed([reading(.heartRate, 115, at: 7260, device: "DEV-2"), reading(.heartRate, 75, at: 61)], rule: .news2)
+        #expect(evaluator.news2Score(for: .patient(patient), at: at(7260))?.pulse == 0)
+        // An hour after they were heard, they are stale.
+        #expect(evaluator.tick(now: at(7200 + 3601)).filter { $0.rule == .news2 }.map(\.summary) == ["clear warning 0.0 @10801.0"])
+    }
+
     @Test func anAlertWhoseReadingsAllAgedClearsAfterItsDebounce() {
         var rules = immediateRules(maxReadingAge: .seconds(300))
         rules.news2.clearAfter = .after(.seconds(60))

@@ -110,12 +110,13 @@ public struct AlertEvaluator: Sendable {
 
         if NEWS2Readings.parameter(for: observation.kind) != nil {
             news2Readings[subject, default: NEWS2Readings()].population = population
+            let heardAt = onTicksClock(observation.time)
             if population == .adult {
-                news2Readings[subject]?.record(observation.kind, value: observation.value, at: observation.time)
+                news2Readings[subject]?.record(observation.kind, value: observation.value, at: observation.time, heardAt: heardAt, from: observation.deviceID)
             }
             news2Readings[subject]?.deviceID = observation.deviceID
             news2Readings[subject]?.location = observation.location
-            signals += evaluateNEWS2(subject, at: observation.time)
+            signals += evaluateNEWS2(subject, at: heardAt)
         }
         return signals
     }
@@ -169,7 +170,8 @@ public struct AlertEvaluator: Sendable {
     public mutating func restoreNEWS2Reading(_ observation: Observation) {
         guard let patient = observation.patient, NEWS2Readings.parameter(for: observation.kind) != nil else { return }
         var readings = news2Readings[.patient(patient)] ?? NEWS2Readings()
-        readings.record(observation.kind, value: observation.value, at: observation.time)
+        // Heard at its own time: stored with the device's clock, as the device sent it.
+        readings.record(observation.kind, value: observation.value, at: observation.time, heardAt: observation.time, from: observation.deviceID)
         readings.deviceID = readings.deviceID ?? observation.deviceID
         readings.location = readings.location ?? observation.location
         news2Readings[.patient(patient)] = readings
@@ -238,6 +240,12 @@ public struct AlertEvaluator: Sendable {
             timing: .init(warning: rule.urgent.raiseAfter, critical: rule.emergency.raiseAfter, clear: rule.clearAfter),
             context: context, escalationAfter: { rule.trigger($0).escalationAfter }
         )
+    }
+
+    /// When an input stamped `time` by its device was heard, on the ticks' clock: the latest tick,
+    /// or the input's own time when that is later (no tick yet, or between two ticks).
+    private func onTicksClock(_ time: Timestamp) -> Timestamp {
+        clock.map { max($0, time) } ?? time
     }
 
     /// The population last seen in the subject's observations, else the patient's, else adult.

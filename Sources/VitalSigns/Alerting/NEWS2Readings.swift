@@ -1,8 +1,17 @@
-/// The latest NEWS2 inputs of one subject, each with its time so stale ones are left out.
+/// The latest NEWS2 inputs of one subject, each with its times so stale ones are left out.
+///
+/// A reading ages on the ticks' clock, from when it was heard, since a subject's readings come
+/// from devices whose clocks differ: aged on its own clock, every reading of a monitor set an
+/// hour behind (a wrong time zone) was stale on arrival, and the patient was never scored.
 struct NEWS2Readings: Sendable {
     struct Reading<Value: Sendable>: Sendable {
         var value: Value
+        /// On the clock of the device, or of the clinician's assessment.
         var time: Timestamp
+        /// On the ticks' clock: what its age counts from.
+        var heardAt: Timestamp
+        /// The device that measured it; nil for an assessment.
+        var deviceID: String?
     }
 
     var respirationRate: Reading<Double>?
@@ -31,23 +40,27 @@ struct NEWS2Readings: Sendable {
         }
     }
 
-    /// Keeps the newer of two readings of one parameter.
+    /// Keeps the newer of two readings of one parameter: of one source's, by its clock (a resent
+    /// older reading does not replace a newer one); of two devices', whose clocks may differ, the
+    /// one heard last.
     static func newer<Value>(_ current: Reading<Value>?, _ candidate: Reading<Value>) -> Reading<Value> {
-        guard let current, current.time > candidate.time else { return candidate }
-        return current
+        guard let current else { return candidate }
+        let isNewer = current.deviceID == candidate.deviceID ? candidate.time >= current.time : candidate.heardAt >= current.heardAt
+        return isNewer ? candidate : current
     }
 
-    mutating func record(_ kind: VitalKind, value: Double, at time: Timestamp) {
+    mutating func record(_ kind: VitalKind, value: Double, at time: Timestamp, heardAt: Timestamp, from deviceID: String) {
         guard let parameter = Self.parameter(for: kind) else { return }
-        self[keyPath: parameter] = Self.newer(self[keyPath: parameter], Reading(value: value, time: time))
+        self[keyPath: parameter] = Self.newer(self[keyPath: parameter], Reading(value: value, time: time, heardAt: heardAt, deviceID: deviceID))
     }
 
+    /// An assessment's time is on this engine's clock (the clinician's entry).
     mutating func record(_ assessment: ClinicalAssessment) {
         if let level = assessment.consciousness {
-            consciousness = Self.newer(consciousness, Reading(value: level, time: assessment.time))
+            consciousness = Self.newer(consciousness, Reading(value: level, time: assessment.time, heardAt: assessment.time))
         }
         if let oxygen = assessment.supplementalOxygen {
-            supplementalOxygen = Self.newer(supplementalOxygen, Reading(value: oxygen, time: assessment.time))
+            supplementalOxygen = Self.newer(supplementalOxygen, Reading(value: oxygen, time: assessment.time, heardAt: assessment.time))
         }
     }
 
@@ -60,7 +73,7 @@ struct NEWS2Readings: Sendable {
     mutating func dropStale(at now: Timestamp, rule: NEWS2Rule) -> Bool {
         let before = count
         func fresh<Value>(_ reading: Reading<Value>?, _ age: Duration) -> Reading<Value>? {
-            reading.flatMap { now.duration(since: $0.time) <= age ? $0 : nil }
+            reading.flatMap { now.duration(since: $0.heardAt) <= age ? $0 : nil }
         }
         respirationRate = fresh(respirationRate, rule.maxReadingAge)
         spo2 = fresh(spo2, rule.maxReadingAge)
