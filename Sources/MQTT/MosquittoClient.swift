@@ -38,6 +38,8 @@ public final class MosquittoClient: @unchecked Sendable {
     /// SUBACK for the subscription `mid`: the QoS granted to each filter, or a failure code
     /// (0x80 and above: refused).
     public var onSubscribe: (_ mid: Int32, _ granted: [Int32]) -> Void = { _, _ in }
+    /// UNSUBACK for the unsubscription `mid`.
+    public var onUnsubscribe: (_ mid: Int32) -> Void = { _ in }
 
     public let options: MQTTConnectionOptions
     private var handle: OpaquePointer?
@@ -117,6 +119,10 @@ public final class MosquittoClient: @unchecked Sendable {
             guard let context else { return }
             let codes = granted.map { Array(UnsafeBufferPointer(start: $0, count: Int(max(count, 0)))) } ?? []
             Unmanaged<MosquittoClient>.fromOpaque(context).takeUnretainedValue().onSubscribe(mid, codes)
+        }
+        mosquitto_unsubscribe_callback_set(handle) { _, context, mid in
+            guard let context else { return }
+            Unmanaged<MosquittoClient>.fromOpaque(context).takeUnretainedValue().onUnsubscribe(mid)
         }
         mosquitto_message_callback_set(handle) { _, context, message in
             guard let context, let message else { return }
@@ -204,6 +210,17 @@ public final class MosquittoClient: @unchecked Sendable {
         var mid: Int32 = 0
         let code = mosquitto_subscribe(handle, &mid, filter.subscription, Self.subscriptionQoS)
         guard code == Int32(MOSQ_ERR_SUCCESS.rawValue) else { throw MQTTError(.client, "subscribe to \(filter)", code: code) }
+        return mid
+    }
+
+    /// Queues an unsubscription from `subscription` as it was subscribed (`$share/…` included);
+    /// returns its message id, which `onUnsubscribe` reports the broker's answer under.
+    @discardableResult
+    public func unsubscribe(_ subscription: String) throws(MQTTError) -> Int32 {
+        guard let handle else { throw MQTTError(.client, "unsubscribe on a closed client") }
+        var mid: Int32 = 0
+        let code = mosquitto_unsubscribe(handle, &mid, subscription)
+        guard code == Int32(MOSQ_ERR_SUCCESS.rawValue) else { throw MQTTError(.client, "unsubscribe from \(subscription)", code: code) }
         return mid
     }
 

@@ -471,6 +471,45 @@ import VitalSigns
         guard process.terminationStatus == 0 else { throw TestSupportError("mosquitto_ctrl \(arguments.suffix(5).joined(separator: " ")): \(text)") }
     }
 
+    @Test("a filter taken out of the configuration is unsubscribed at the next start: its messages no longer come, to be rejected as unexpected")
+    func aRemovedFilterIsUnsubscribed() async throws {
+        let broker = try TestMosquitto()
+        try await broker.start()
+        defer { broker.stop() }
+        let database = try TestPostgres.migratedDatabase()
+        let publisher = try MQTTPublisher(options: MQTTConnectionOptions(broker: MQTTBrokerURL(parsing: broker.url), clientID: "ward-gateway"))
+        defer { publisher.stop() }
+        func publish(_ topic: String, _ id: String, second: Double) throws {
+            let payload = MQTTGatewaySimulator.payload(device: "GW1", id: id, sequence: 0, time: Date(timeIntervalSince1970: 1_800_000_000 + second))
+            try publisher.publish(topic: topic, payload: payload)
+            #expect(publisher.flush())
+        }
+
+        // The first run subscribes to the old ward's topics (a persistent session).
+        let first = try MQTTTestDaemon(broker: broker, databaseURL: database, filter: "ward-old/+/vitals")
+        try await waitUntil(timeout: .seconds(30), "connected") { first.source.health.state == .connected }
+        try await waitUntil(timeout: .seconds(30), "the old topic's message stored") {
+            try publish("ward-old/GW1/vitals", "old-\(UUID())", second: 0)
+            return first.source.statistics.current.stored >= 1
+        }
+        first.stop()
+
+        // The next run has only the new filter, under the same client id.
+        let log = LogRecorder()
+        let second = try MQTTTestDaemon(broker: broker, databaseURL: database, filter: "devices/+/vitals", logger: Logger(label: "test") { _ in log.handler() })
+        defer { second.stop() }
+        try await waitUntil(timeout: .seconds(30), "the old filter unsubscribed") {
+            log.all.contains { $0.message == "MQTT subscription of an earlier configuration removed" && $0.metadata["filter"] == "ward-old/+/vitals" }
+        }
+        try publish("ward-old/GW1/vitals", "old-after", second: 1)
+        try publish("devices/GW1/vitals", "new-after", second: 2)
+        // Delivered in the order published: once the second is stored, the first would have come.
+        try await waitUntil(timeout: .seconds(30), "the new topic's message stored") { second.source.statistics.current.stored >= 1 }
+        #expect(second.source.health.subscriptionProblems.isEmpty)
+        second.stop()  // its rejection recorder writes what it holds
+        #expect(try count(database, "SELECT count(*) FROM rejected_frames WHERE position('old-after' IN convert_from(raw, 'UTF8')) > 0") == 0)
+    }
+
     @Test func brokerDownAtStartUpThenStartedConnectsAndIngests() async throws {
         let broker = try TestMosquitto()
         defer { broker.stop() }

@@ -28,6 +28,9 @@ final class MQTTSourceLoop: @unchecked Sendable {
     private var refusal: String?
     /// Subscriptions sent on this connection and not answered yet, by message id.
     private var pendingSubscriptions: [Int32: MQTTTopicFilter] = [:]
+    private let subscriptionRecord: SubscriptionRecord
+    /// Unsubscriptions from what a previous run subscribed, by message id, until the broker answers.
+    private var pendingUnsubscriptions: [Int32: String] = [:]
     /// Subscriptions the broker refused on this connection, and when to ask for each again.
     private var refusedSubscriptions: [MQTTTopicFilter: ContinuousClock.Instant] = [:]
     /// What is wrong with this connection's subscriptions, as the health endpoint shows it.
@@ -52,9 +55,13 @@ final class MQTTSourceLoop: @unchecked Sendable {
         // MQTT 5: let the broker send a whole burst before our (held) acknowledgements.
         if options.receiveMaximum == nil { options.receiveMaximum = Int32(min(max(configuration.maxBurst, 20), 65_535)) }
         client = try MosquittoClient(options: options)
+        subscriptionRecord = try SubscriptionRecord(
+            clientID: options.clientID, subscriptions: configuration.subscriptions.map(\.filter) + [configuration.statusFilter].compactMap { $0 }
+        )
         client.onConnect = { [unowned self] code, sessionPresent in connected(code: code, sessionPresent: sessionPresent) }
         client.onMessage = { [unowned self] message in received(message) }
         client.onSubscribe = { [unowned self] mid, granted in subscribed(mid: mid, granted: granted) }
+        client.onUnsubscribe = { [unowned self] mid in unsubscribed(mid: mid) }
     }
 
     private var stopping: Bool { shared.stopping.load(ordering: .acquiring) }
@@ -197,12 +204,17 @@ final class MQTTSourceLoop: @unchecked Sendable {
             return
         }
         pendingSubscriptions = [:]
+        pendingUnsubscriptions = [:]
         refusedSubscriptions = [:]
         subscriptionProblems = [:]
         do throws(MQTTError) {
+            // The record first: the broker sends its retained copy (the previous run's) before it
+            // takes the new one published below.
+            pendingSubscriptions[try client.subscribe(subscriptionRecord.filter)] = subscriptionRecord.filter
             for filter in configuration.subscriptions.map(\.filter) + [configuration.statusFilter].compactMap({ $0 }) {
                 pendingSubscriptions[try client.subscribe(filter)] = filter
             }
+            try client.publish(topic: subscriptionRecord.topic, payload: subscriptionRecord.payload, retain: true)
             try client.publish(topic: configuration.daemonStatusTopic, payload: Array("online".utf8), retain: true)
         } catch {
             logger.error("MQTT subscribe failed", metadata: ["broker": "\(broker)", "error": "\(error.message)"])
@@ -225,6 +237,15 @@ final class MQTTSourceLoop: @unchecked Sendable {
     private func subscribed(mid: Int32, granted: [Int32]) {
         guard let filter = pendingSubscriptions.removeValue(forKey: mid) else { return }
         let code = granted.first ?? 0x80
+        if filter == subscriptionRecord.filter {
+            // No data comes on it: a broker that refuses it costs only the clean-up of removed filters.
+            if code >= 0x80 {
+                logger.warning("MQTT broker refused this daemon's subscription record; filters taken out of the configuration stay subscribed", metadata: [
+                    "broker": "\(broker)", "topic": "\(subscriptionRecord.topic)",
+                ])
+            }
+            return
+        }
         let problem: String
         var askedAgainEvery = "never"
         if code >= 0x80 {
@@ -251,7 +272,26 @@ final class MQTTSourceLoop: @unchecked Sendable {
         subscriptionProblems[filter] = problem
     }
 
+    private func unsubscribed(mid: Int32) {
+        guard let subscription = pendingUnsubscriptions.removeValue(forKey: mid) else { return }
+        logger.notice("MQTT subscription of an earlier configuration removed", metadata: ["broker": "\(broker)", "filter": "\(subscription)"])
+    }
+
+    /// The previous run's record, as the broker retained it: what it subscribed that this run
+    /// does not is unsubscribed. (Our own record, published since, arrives without the retain flag.)
+    private func readSubscriptionRecord(_ message: MosquittoClient.Message) {
+        guard message.retain else { return }
+        for subscription in subscriptionRecord.removed(since: message.payload) {
+            do throws(MQTTError) {
+                pendingUnsubscriptions[try client.unsubscribe(subscription)] = subscription
+            } catch {
+                logger.error("MQTT unsubscribe failed", metadata: ["broker": "\(broker)", "filter": "\(subscription)", "error": "\(error.message)"])
+            }
+        }
+    }
+
     private func received(_ message: MosquittoClient.Message) {
+        if message.topic == subscriptionRecord.topic { return readSubscriptionRecord(message) }
         statistics.received()
         readInBurst += 1
         let receivedAt = ContinuousClock.now
