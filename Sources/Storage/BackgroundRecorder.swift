@@ -9,8 +9,15 @@ import NamedThreads
 /// are built on it.
 final class BackgroundRecorder<Item: Sendable>: Sendable {
     typealias Insert = @Sendable ([Item], PostgresConnection) throws(PostgresError) -> Void
+    /// Called once the item is in the table, or refused by it for its data.
+    typealias Kept = @Sendable () -> Void
 
-    private let queue: ItemQueue<Item>
+    private struct Queued: Sendable {
+        var item: Item
+        var kept: Kept?
+    }
+
+    private let queue: ItemQueue<Queued>
     /// Signalled when the thread has ended (and again by each `shutdown` that waited for it).
     private let finished = DispatchSemaphore(value: 0)
 
@@ -30,8 +37,9 @@ final class BackgroundRecorder<Item: Sendable>: Sendable {
 
     deinit { shutdown() }
 
-    /// Queues `item`; never blocks. False when the queue is full or closed.
-    func record(_ item: Item) -> Bool { queue.push(item) }
+    /// Queues `item`; never blocks. False when the queue is full or closed (`kept` is then not
+    /// called).
+    func record(_ item: Item, whenKept kept: Kept? = nil) -> Bool { queue.push(Queued(item: item, kept: kept)) }
 
     /// Items queued and not yet committed.
     var pending: Int { queue.count }
@@ -44,7 +52,7 @@ final class BackgroundRecorder<Item: Sendable>: Sendable {
         if finished.wait(timeout: .now() + Self.shutdownWait.seconds) == .success { finished.signal() }
     }
 
-    private static func run(url: String, queue: ItemQueue<Item>, what: String, logger: Logger, insert: Insert) {
+    private static func run(url: String, queue: ItemQueue<Queued>, what: String, logger: Logger, insert: Insert) {
         var connection: PostgresConnection?
         var retryDelay = Duration.milliseconds(100)
         while let items = queue.peekGroup(max: 500) {
@@ -53,8 +61,9 @@ final class BackgroundRecorder<Item: Sendable>: Sendable {
                 if let connection { open = connection } else { open = try PostgresConnection(url: url, logger: logger) }
                 connection = open
                 do {
-                    try insert(items, open)
+                    try insert(items.map(\.item), open)
                     queue.drop(items.count)
+                    for queued in items { queued.kept?() }
                 } catch where error.isDataError {
                     // The database refuses something in the group and would every time: one by
                     // one, so that only what it refuses is dropped.
@@ -75,15 +84,16 @@ final class BackgroundRecorder<Item: Sendable>: Sendable {
     /// Inserts `items` one at a time, dropping from the queue each one stored or refused for its
     /// data (logged); another error stops it, the rest left queued for the retry.
     private static func insertEach(
-        _ items: [Item], on connection: PostgresConnection, queue: ItemQueue<Item>, what: String, logger: Logger, insert: Insert
+        _ items: [Queued], on connection: PostgresConnection, queue: ItemQueue<Queued>, what: String, logger: Logger, insert: Insert
     ) throws(PostgresError) {
-        for item in items {
+        for queued in items {
             do {
-                try insert([item], connection)
+                try insert([queued.item], connection)
             } catch where error.isDataError {
                 logger.error("\(what) refused by the database, dropped", metadata: ["error": "\(error.redactedDescription)"])
             }
             queue.drop(1)
+            queued.kept?()
         }
     }
 }

@@ -45,14 +45,18 @@ public final class RejectedFrameRecorder: Sendable {
     /// hundreds of megabytes).
     public static let keptBytes = 16_384
 
-    /// Queues `frame` for the table, its first `keptBytes` bytes; never blocks.
-    public func record(_ frame: RejectedFrame) {
+    /// Queues `frame` for the table, its first `keptBytes` bytes; never blocks. `kept` is called
+    /// once it is in the table, or at once when the queue is full and it is dropped (counted).
+    public func record(_ frame: RejectedFrame, whenKept kept: (@Sendable () -> Void)? = nil) {
         var frame = frame
         if frame.raw.count > Self.keptBytes {
             frame.detail += " (the first \(Self.keptBytes) of \(frame.raw.count) bytes kept)"
             frame.raw = Array(frame.raw.prefix(Self.keptBytes))
         }
-        if !recorder.record(frame) { dropped.increment() }
+        if !recorder.record(frame, whenKept: kept) {
+            dropped.increment()
+            kept?()
+        }
     }
 
     /// Frames queued and not yet committed.

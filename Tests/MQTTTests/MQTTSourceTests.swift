@@ -167,6 +167,40 @@ import VitalSigns
         #expect(try rows(database, "SELECT convert_from(raw, 'UTF8') FROM rejected_frames WHERE reason = 'storage_refused'").first?.first == refused)
     }
 
+    @Test("a rejected message is acknowledged only once its rejected_frames row is written: a stop before leaves it to be delivered again")
+    func aRejectedMessageIsAcknowledgedOnceKept() async throws {
+        let broker = try TestMosquitto()
+        try await broker.start()
+        defer { broker.stop() }
+        let database = try TestPostgres.migratedDatabase()
+        let locker = try PostgresConnection(url: database)
+        defer { locker.close() }
+        let first = try MQTTTestDaemon(broker: broker, databaseURL: database)
+        try await waitUntil(timeout: .seconds(30), "connected") { first.source.health.state == .connected }
+        let publisher = try MQTTPublisher(options: MQTTConnectionOptions(broker: MQTTBrokerURL(parsing: broker.url), clientID: "bad-gateway"))
+        defer { publisher.stop() }
+
+        // The row cannot be written while the table is locked (as while the database is away).
+        try locker.execute("BEGIN; LOCK TABLE rejected_frames IN ACCESS EXCLUSIVE MODE")
+        try await waitUntil(timeout: .seconds(30), "the message rejected") {
+            try publisher.publish(topic: "devices/BAD1/vitals", payload: Array("kept-or-redelivered".utf8))
+            #expect(publisher.flush())
+            return first.source.statistics.current.rejected >= 1
+        }
+        first.source.stop()
+        let rejected = first.source.statistics.current.rejected
+        try locker.execute("COMMIT")
+        first.stop()
+        #expect(try count(database, "SELECT count(*) FROM rejected_frames") == rejected)
+
+        // Never acknowledged, they come again to the next run, and are kept again.
+        let second = try MQTTTestDaemon(broker: broker, databaseURL: database)
+        defer { second.stop() }
+        try await waitUntil(timeout: .seconds(30), "the rejected messages delivered again (\(rejected) rejected before, \(second.source.statistics.current.rejected) now)") {
+            second.source.statistics.current.rejected >= rejected
+        }
+    }
+
     @Test("payloads that name no message id are told apart by their content: each stored once, not the first alone")
     func messagesWithoutAnIDAreNotDuplicatesOfEachOther() async throws {
         let setup = try await MQTTTestSetup.start(filter: "fhir/+/observation", profile: fhirProfile)

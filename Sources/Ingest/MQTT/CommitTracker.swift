@@ -36,12 +36,25 @@ final class CommitTracker: @unchecked Sendable {
         }
     }
 
-    /// Waits until nothing is in flight; returns the batches to submit again.
-    func waitForAll() -> [Retry] {
+    /// Waits until nothing is in flight; returns the batches to submit again. Nil when `stopping`
+    /// (checked every 100 ms) has said so for `stopGrace` and something is still in flight: a
+    /// rejected frame waits for its row as long as the database is away, and a stop must not.
+    func waitForAll(unless stopping: () -> Bool) -> [Retry]? {
         condition.withLock {
-            while inFlight > 0 { condition.wait() }
+            var givingUpAt: Date?
+            while inFlight > 0 {
+                if stopping() {
+                    let deadline = givingUpAt ?? Date(timeIntervalSinceNow: Self.stopGrace.seconds)
+                    if Date() >= deadline { return nil }
+                    givingUpAt = deadline
+                }
+                _ = condition.wait(until: Date(timeIntervalSinceNow: 0.1))
+            }
             defer { failed = [] }
             return failed
         }
     }
+
+    /// How long a stop waits for what is in flight; a commit takes milliseconds.
+    static let stopGrace = Duration.seconds(5)
 }

@@ -120,14 +120,14 @@ final class MQTTSourceLoop: @unchecked Sendable {
         var delay = configuration.reconnectDelay
         var warned = false
         while true {
-            let failed = commits.waitForAll()
-            if failed.isEmpty {
+            let failed = commits.waitForAll { stopping }
+            if failed?.isEmpty == true {
                 if warned { logger.info("storage available again, MQTT messages committed") }
                 return true
             }
-            if stopping {
+            guard let failed, !stopping else {
                 logger.warning("stopping with MQTT messages not stored; they stay unacknowledged and the broker delivers them again", metadata: [
-                    "messages": "\(failed.count)",
+                    "messages": "\(failed?.count ?? commits.count)",
                 ])
                 return false
             }
@@ -376,12 +376,11 @@ final class MQTTSourceLoop: @unchecked Sendable {
                 commits.finished()
             case .failure(let error) where error.isDataError:
                 // The database refuses these rows whatever we do: keep the message for a person.
+                statistics.rejected()
                 rejections.reject(RejectedFrame(
                     source: "mqtt", origin: batch.message?.sendingFacility ?? "", device: batch.message?.sendingFacility,
                     reason: "storage_refused", detail: error.redactedDescription, raw: payload
-                ))
-                statistics.rejected()
-                commits.finished()
+                )) { commits.finished() }
             case .failure(let error):
                 commits.finished(retry: CommitTracker.Retry(batch: batch, profileID: profileID, payload: payload), error: error.redactedDescription)
             }
@@ -404,10 +403,13 @@ final class MQTTSourceLoop: @unchecked Sendable {
     }
 
     /// `raw` is what `rejected_frames` keeps of the message: all of it unless said otherwise.
+    /// Acknowledged, like a stored message, once it is kept: a crash before would lose it.
     private func reject(_ message: MosquittoClient.Message, device: String?, _ error: FrameDecodeError, raw: [UInt8]? = nil) {
         statistics.rejected()
+        commits.submitted()
+        let commits = commits
         rejections.reject(RejectedFrame(
             source: "mqtt", origin: message.topic, device: device, reason: error.reason, detail: error.detail, raw: raw ?? message.payload
-        ))
+        )) { commits.finished() }
     }
 }

@@ -36,11 +36,13 @@ public final class RejectionReporter: Sendable {
         self.metricsFactory = metricsFactory
     }
 
-    public func reject(_ frame: RejectedFrame) {
+    /// `kept` is called once the frame is in `rejected_frames` (or could not be kept: no
+    /// recorder, or its queue full): a source that acknowledges frames acknowledges it then.
+    public func reject(_ frame: RejectedFrame, whenKept kept: (@Sendable () -> Void)? = nil) {
         Counter(label: "\(frame.source)_frames_rejected_total", dimensions: [
             ("device", counterLabel(device: frame.device)), ("reason", frame.reason),
         ], factory: metricsFactory).increment()
-        recorder?.record(frame)
+        if let recorder { recorder.record(frame, whenKept: kept) } else { kept?() }
         let key = "\(frame.source)|\(frame.device ?? frame.origin)"
         let now = ContinuousClock.now
         let due = lastLogged.withLock { last in
