@@ -47,9 +47,11 @@ import VitalSigns
         let migrator = Migrator(directory: folder, logger: TestPostgres.logger)
         _ = try migrator.migrate(connection)
 
-        // As the build before keyed them: (authority, id, state).
+        // As the build before keyed them: (authority, id, state). The last two: the first's new
+        // key is the second's old one.
         let rows: [(String, String, String)] = [
             ("KTH", "MRN:1", "open"), ("KTH", #"A\B"#, "acknowledged"), ("urn:oid:1.2", "MRN-2", "open"), ("KTH", "MRN:3", "resolved"),
+            ("KTH", "a:b", "open"), ("KTH", #"a\cb"#, "open"),
         ]
         for (authority, id, state) in rows {
             try connection.query("""

@@ -77,8 +77,11 @@ import VitalSigns
         #expect(evaluator.tick(now: at(300)).filter { $0.rule == .news2 }.isEmpty)
         #expect(evaluator.tick(now: at(301)).filter { $0.rule == .news2 }.map(\.summary) == ["clear warning 0.0 @301.0"])
         #expect(evaluator.news2Score(for: .patient(patient), at: at(301)) == nil)
-        // A stale reading is not scored when a fresh one arrives either.
-        _ = evaluator.feed([reading(.respirationRate, 26, at: 400), reading(.heartRate, 75, at: 800)], rule: .news2)
+        // A stale reading is not scored when a fresh one arrives either (each heard at its time).
+        _ = evaluator.tick(now: at(400))
+        _ = evaluator.feed([reading(.respirationRate, 26, at: 400)], rule: .news2)
+        _ = evaluator.tick(now: at(800))
+        _ = evaluator.feed([reading(.heartRate, 75, at: 800)], rule: .news2)
         let score = evaluator.news2Score(for: .patient(patient), at: at(800))
         #expect(score?.respirationRate == nil && score?.pulse == 0)
     }
@@ -97,6 +100,13 @@ import VitalSigns
         _ = evaluator.tick(now: at(7260))
         _ = evaluator.feed([reading(.heartRate, 115, at: 7260, device: "DEV-2"), reading(.heartRate, 75, at: 61)], rule: .news2)
         #expect(evaluator.news2Score(for: .patient(patient), at: at(7260))?.pulse == 0)
+        // A device whose clock runs an hour ahead is heard at the ticks' time too: a reading heard
+        // after it counts, and it ages as the others.
+        _ = evaluator.tick(now: at(7300))
+        _ = evaluator.feed([reading(.heartRate, 135, at: 7300 + 3600, device: "DEV-3")], rule: .news2)
+        _ = evaluator.tick(now: at(7310))
+        _ = evaluator.feed([reading(.heartRate, 75, at: 7310, device: "DEV-2")], rule: .news2)
+        #expect(evaluator.news2Score(for: .patient(patient), at: at(7310))?.pulse == 0)
         // An hour after they were heard, they are stale.
         #expect(evaluator.tick(now: at(7200 + 3601)).filter { $0.rule == .news2 }.map(\.summary) == ["clear warning 0.0 @10801.0"])
     }

@@ -2,51 +2,72 @@
 /// a message without a PID) are keyed by the device. Once its values name a patient, they are
 /// judged under the patient's keys, and the device's alerts would stay open for ever, fed by
 /// nothing. They go to the patient instead.
+///
+/// A device that names its patient in some messages and not in others (a gateway that adds the
+/// PID to one path only) must not flip between the two keys: its values that name no patient
+/// are judged as the patient's it last named, for `assumedPatientSpan` after it named them.
 extension AlertEvaluator {
-    /// Notes whether `observation` named its patient; on the first one that does after one that
-    /// did not, hands the device's alerts over (`handOverPatientlessAlerts`).
-    mutating func followPatient(of observation: Observation, context: AlertContext) -> [AlertSignal] {
+    /// How long after a device last named its patient its values that name none are taken as
+    /// that patient's.
+    static let assumedPatientSpan = Duration.seconds(600)
+
+    /// `observation` with the patient its device named within `assumedPatientSpan` when it names
+    /// none; noted whether it named one, and on the first that does after one that did not, the
+    /// device's alerts handed over (`handOverPatientlessAlerts`).
+    mutating func followPatient(of observation: Observation) -> (Observation, [AlertSignal]) {
         let deviceID = ExactText(observation.deviceID)
+        let now = clock ?? observation.time
         guard let patient = observation.patient else {
-            devices[deviceID]?.mayHoldPatientlessAlerts = true
-            return []
+            if let named = devices[deviceID]?.namedPatient, now.duration(since: named.at) <= Self.assumedPatientSpan {
+                var assumed = observation
+                assumed.patient = named.patient
+                return (assumed, [])
+            }
+            devicesWithPatientlessAlerts.insert(deviceID)
+            return (observation, [])
         }
-        guard devices[deviceID]?.mayHoldPatientlessAlerts == true else { return [] }
-        devices[deviceID]?.mayHoldPatientlessAlerts = false
-        return handOverPatientlessAlerts(of: observation.deviceID, to: patient, context: context, at: observation.time)
+        devices[deviceID, default: DeviceActivity(lastHeard: now)].namedPatient = (patient, now)
+        guard devicesWithPatientlessAlerts.remove(deviceID) != nil else { return (observation, []) }
+        return (observation, handOverPatientlessAlerts(of: observation, to: patient))
     }
 
-    /// Each open alert of the device's values is resolved on the device and raised on `patient`
-    /// at its severity, so no moment passes without it; the patient's values then escalate or
-    /// clear it as they would an alert resumed after a restart. Where the patient's own alert of
-    /// that key is open already, it stands for both. A condition still pending starts again
-    /// under the patient's key. Technical alarms stay the device's.
-    private mutating func handOverPatientlessAlerts(
-        of deviceID: String, to patient: PatientIdentifier, context: AlertContext, at time: Timestamp
-    ) -> [AlertSignal] {
-        let device = AlertSubject.device(deviceID)
+    /// Each alert of the device's values is resolved on the device. One fed within
+    /// `assumedPatientSpan` before `observation` (on the device's clock) is raised on `patient`
+    /// at its severity, so no moment passes without it, or escalates the patient's own alert of
+    /// that key when that is open and milder; the patient's values then escalate or clear it as
+    /// they would an alert resumed after a restart. An older one (left open before a restart,
+    /// its device since moved to a new patient) is not the new patient's. A condition still
+    /// pending starts again under the patient's key; the device's NEWS2 readings join the
+    /// patient's. Technical alarms stay the device's.
+    private mutating func handOverPatientlessAlerts(of observation: Observation, to patient: PatientIdentifier) -> [AlertSignal] {
+        let device = AlertSubject.device(observation.deviceID)
+        let time = observation.time
         let keys = alerts.keys.filter { $0.subject == device && !Self.conditionRules.contains($0.rule) && $0.rule != .deviceSilent }
         var signals: [AlertSignal] = []
         for key in keys.sorted(by: { $0.sortKey < $1.sortKey }) {
             guard let entry = alerts.removeValue(forKey: key), let severity = entry.open else { continue }
             let escalationAfter = escalationAfter(key, severity)
             signals.append(AlertSignal(
-                action: .clear, key: key, severity: severity, value: entry.context.value, patient: nil, deviceID: deviceID,
+                action: .clear, key: key, severity: severity, value: entry.context.value, patient: nil, deviceID: observation.deviceID,
                 location: entry.context.location, time: time, escalationAfter: escalationAfter
             ))
+            let fed = entry.latestInputs.map(\.time).max()
+            guard let fed, time.duration(since: fed) <= Self.assumedPatientSpan else { continue }
             let patientKey = AlertKey(subject: .patient(patient), kind: key.kind, rule: key.rule)
-            guard alerts[patientKey]?.open == nil else { continue }
-            let handed = AlertContext(patient: patient, deviceID: deviceID, location: context.location ?? entry.context.location, value: entry.context.value)
+            let patientsOwn = alerts[patientKey]?.open
+            if let patientsOwn, patientsOwn >= severity { continue }
+            let handed = AlertContext(patient: patient, deviceID: observation.deviceID, location: observation.location ?? entry.context.location, value: entry.context.value)
             var tracked = TrackedAlert(resumingOpen: severity, context: handed)
             tracked.lastSignalAt = time
             alerts[patientKey] = tracked
             signals.append(AlertSignal(
-                action: .raise, key: patientKey, severity: severity, value: handed.value, patient: patient, deviceID: deviceID,
-                location: handed.location, time: time, escalationAfter: escalationAfter
+                action: patientsOwn.map { .escalate(from: $0) } ?? .raise, key: patientKey, severity: severity, value: handed.value,
+                patient: patient, deviceID: observation.deviceID, location: handed.location, time: time, escalationAfter: escalationAfter
             ))
         }
-        // Readings and trends of the device's values are the patient's from now on.
-        news2Readings[device] = nil
+        if let readings = news2Readings.removeValue(forKey: device) {
+            news2Readings[.patient(patient), default: NEWS2Readings()].merge(readings)
+        }
         windows = windows.filter { $0.key.subject != device }
         return signals
     }

@@ -172,9 +172,9 @@ struct DeviceActivity: Sendable {
     var patient: PatientIdentifier?
     var location: String?
     var isSilent = false
-    /// Its values have named no patient since it last handed its alerts to one: alerts of them
-    /// may be open under the device's key (`followPatient`).
-    var mayHoldPatientlessAlerts = false
+    /// The patient its values last named, and when (on the ticks' clock): its values that name
+    /// none for a while after are that patient's (`followPatient`).
+    var namedPatient: (patient: PatientIdentifier, at: Timestamp)?
 
     init(lastHeard: Timestamp) { self.lastHeard = lastHeard }
 }

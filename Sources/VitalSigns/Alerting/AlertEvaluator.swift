@@ -32,6 +32,10 @@ public struct AlertEvaluator: Sendable {
     /// that same moment does not clear it. Kept for `settledMemory` of the ticks' time.
     var conditionReportedAt: [AlertKey: Timestamp] = [:]
 
+    /// Devices whose values named no patient since they last named one: alerts of theirs may be
+    /// open under the device's key (`followPatient`).
+    var devicesWithPatientlessAlerts: Set<ExactText> = []
+
     struct SettledSource: Hashable, Sendable {
         var key: AlertKey
         var source: ExactText
@@ -88,13 +92,14 @@ public struct AlertEvaluator: Sendable {
                 location: observation.location, kind: observation.kind, status: .noValue
             ))
         }
+        let (observation, handedOver) = followPatient(of: observation)
         let subject = AlertSubject(patient: observation.patient, deviceID: observation.deviceID)
         let settings = observation.patient.flatMap { patientSettings[$0] }
         let population = population ?? settings?.population ?? profile.defaultPopulation
         let context = AlertContext(observation)
 
         var signals = heard(observation.deviceID, at: observation.time, context: context, samplingInterval: profile.samplingInterval)
-        signals += followPatient(of: observation, context: context)
+        signals += handedOver
         signals += clearConditions(device: observation.deviceID, kind: observation.kind, at: observation.time, context: context)
 
         let band = settings?.thresholds[observation.kind] ?? profile.bands.band(observation.kind, population: population)
@@ -110,7 +115,7 @@ public struct AlertEvaluator: Sendable {
 
         if NEWS2Readings.parameter(for: observation.kind) != nil {
             news2Readings[subject, default: NEWS2Readings()].population = population
-            let heardAt = onTicksClock(observation.time)
+            let heardAt = clock ?? observation.time
             if population == .adult {
                 news2Readings[subject]?.record(observation.kind, value: observation.value, at: observation.time, heardAt: heardAt, from: observation.deviceID)
             }
@@ -135,7 +140,7 @@ public struct AlertEvaluator: Sendable {
         guard alerts[key] == nil else { return }
         alerts[key] = TrackedAlert(resumingOpen: severity, context: AlertContext(subject: key.subject, deviceID: nil, location: nil, value: nil))
         if case .device(let deviceID) = key.subject, !Self.conditionRules.contains(key.rule) {
-            devices[ExactText(deviceID), default: DeviceActivity(lastHeard: Timestamp(microsecondsSinceEpoch: 0))].mayHoldPatientlessAlerts = true
+            devicesWithPatientlessAlerts.insert(ExactText(deviceID))
         }
     }
 
@@ -240,12 +245,6 @@ public struct AlertEvaluator: Sendable {
             timing: .init(warning: rule.urgent.raiseAfter, critical: rule.emergency.raiseAfter, clear: rule.clearAfter),
             context: context, escalationAfter: { rule.trigger($0).escalationAfter }
         )
-    }
-
-    /// When an input stamped `time` by its device was heard, on the ticks' clock: the latest tick,
-    /// or the input's own time when that is later (no tick yet, or between two ticks).
-    private func onTicksClock(_ time: Timestamp) -> Timestamp {
-        clock.map { max($0, time) } ?? time
     }
 
     /// The population last seen in the subject's observations, else the patient's, else adult.

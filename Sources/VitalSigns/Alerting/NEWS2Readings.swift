@@ -64,6 +64,24 @@ struct NEWS2Readings: Sendable {
         }
     }
 
+    /// Takes in `other`'s readings (the same patient's, measured while their device named no
+    /// one), keeping the newer of each parameter.
+    mutating func merge(_ other: NEWS2Readings) {
+        func take<Value>(_ parameter: WritableKeyPath<NEWS2Readings, Reading<Value>?>) {
+            if let reading = other[keyPath: parameter] { self[keyPath: parameter] = Self.newer(self[keyPath: parameter], reading) }
+        }
+        take(\.respirationRate)
+        take(\.spo2)
+        take(\.systolic)
+        take(\.pulse)
+        take(\.temperature)
+        take(\.consciousness)
+        take(\.supplementalOxygen)
+        population = population ?? other.population
+        deviceID = deviceID ?? other.deviceID
+        location = location ?? other.location
+    }
+
     var isEmpty: Bool {
         respirationRate == nil && spo2 == nil && systolic == nil && pulse == nil && temperature == nil
             && consciousness == nil && supplementalOxygen == nil
