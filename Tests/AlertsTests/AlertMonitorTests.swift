@@ -304,15 +304,19 @@ import VitalSigns
         #expect(hub.openAlerts(in: scope).first { $0.id == alert.id }?.state == .acknowledged)
     }
 
-    @Test("an open NEWS2 emergency survives a restart: the blood pressure and temperature measured before it still count")
-    func news2InputsMeasuredBeforeARestartStillCount() async throws {
+    /// `deviceClockBehind`: how far the monitor's clock runs behind the engine's; its readings
+    /// still count after the restart, aged from when they were stored.
+    @Test("an open NEWS2 emergency survives a restart: the blood pressure and temperature measured before it still count, also from a monitor whose clock runs behind",
+          arguments: [Int64(0), 7_200])
+    func news2InputsMeasuredBeforeARestartStillCount(deviceClockBehind: Int64) async throws {
         let url = try TestPostgres.migratedDatabase()
         let profiles = try Self.repositoryProfiles()
         let scope = AlertScope(facility: "KTH")
-        let start = Timestamp(secondsSinceEpoch: Date().timeIntervalSince1970 - 600)
+        // The engine's clock: its ticks come after each monitor's start-up tick (now).
+        let start = Timestamp(secondsSinceEpoch: Date().timeIntervalSince1970 + 1)
         func at(_ seconds: Int64) -> Timestamp { Timestamp(microsecondsSinceEpoch: start.microsecondsSinceEpoch + seconds * 1_000_000) }
         func reading(_ kind: VitalKind, _ value: Double, at seconds: Int64) -> Observation {
-            Observation(time: at(seconds), patient: PatientIdentifier(id: "NEWS-1", assigningAuthority: "KTH"), deviceID: "DEV-NEWS-1",
+            Observation(time: at(seconds - deviceClockBehind), patient: PatientIdentifier(id: "NEWS-1", assigningAuthority: "KTH"), deviceID: "DEV-NEWS-1",
                         location: "ICU^1^A", kind: kind, code: ObservationCode(code: "x", system: "MDC"), value: value, unit: kind.canonicalUnit)
         }
         // Systolic 88 (3), temperature 39.2 (2), heart rate 115 (2): NEWS2 7, an emergency.

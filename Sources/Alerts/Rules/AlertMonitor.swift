@@ -62,7 +62,7 @@ public final class AlertMonitor: @unchecked Sendable {
         if let url, !news2Patients.isEmpty {
             do {
                 let readings = try StoredReadings(url: url).latest(of: news2Patients, kinds: AlertEvaluator.news2Inputs, within: rules.news2.maxReadingAge)
-                for reading in readings { evaluator.restoreNEWS2Reading(reading) }
+                for reading in readings { evaluator.restoreNEWS2Reading(reading.observation, heardAt: reading.receivedAt) }
             } catch {
                 logger.warning("the NEWS2 inputs measured before the start could not be read; open NEWS2 alerts are scored on new readings only",
                                metadata: ["error": "\(error.redactedDescription)"])

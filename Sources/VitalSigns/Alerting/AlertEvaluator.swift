@@ -169,14 +169,14 @@ public struct AlertEvaluator: Sendable {
     /// The vital kinds NEWS2 scores.
     public static let news2Inputs = VitalKind.allCases.filter { NEWS2Readings.parameter(for: $0) != nil }
 
-    /// A NEWS2 input measured before a restart: recorded, not evaluated. The intermittent ones
-    /// (blood pressure, temperature) may be up to an hour old; without them the first scores
-    /// after a restart would be partial and clear an open NEWS2 alert.
-    public mutating func restoreNEWS2Reading(_ observation: Observation) {
+    /// A NEWS2 input measured before a restart, heard (stored) at `heardAt` on this engine's
+    /// clock: recorded, not evaluated. The intermittent ones (blood pressure, temperature) may be
+    /// up to an hour old; without them the first scores after a restart would be partial and
+    /// clear an open NEWS2 alert.
+    public mutating func restoreNEWS2Reading(_ observation: Observation, heardAt: Timestamp) {
         guard let patient = observation.patient, NEWS2Readings.parameter(for: observation.kind) != nil else { return }
         var readings = news2Readings[.patient(patient)] ?? NEWS2Readings()
-        // Heard at its own time: stored with the device's clock, as the device sent it.
-        readings.record(observation.kind, value: observation.value, at: observation.time, heardAt: observation.time, from: observation.deviceID)
+        readings.record(observation.kind, value: observation.value, at: observation.time, heardAt: heardAt, from: observation.deviceID)
         readings.deviceID = readings.deviceID ?? observation.deviceID
         readings.location = readings.location ?? observation.location
         news2Readings[.patient(patient)] = readings
