@@ -1,5 +1,4 @@
 import DeviceSimulator
-import Foundation
 import HL7v2
 import MLLP
 import NIOCore
@@ -44,7 +43,7 @@ import VitalSigns
                 while socket.sendSome(&pendingBytes) {
                     if pendingBytes.isEmpty { sent += 1; pendingBytes = frame(sent) }
                 }
-                usleep(1_000)  // a poll of the socket and the log, not a wait for an outcome
+                _ = socket.waitUntilWritable(milliseconds: 10)
             }
             return sent
         }

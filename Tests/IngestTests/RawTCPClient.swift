@@ -47,6 +47,12 @@ final class RawTCPClient: @unchecked Sendable {
         return true
     }
 
+    /// Waits until the socket takes more bytes, at most `milliseconds`; whether it does.
+    func waitUntilWritable(milliseconds: Int32) -> Bool {
+        var entry = pollfd(fd: descriptor, events: Int16(POLLOUT), revents: 0)
+        return poll(&entry, 1, milliseconds) > 0
+    }
+
     /// Everything that has arrived so far.
     func receiveAvailable() -> [UInt8] {
         var received: [UInt8] = []

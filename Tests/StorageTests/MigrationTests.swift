@@ -259,15 +259,13 @@ struct MigrationTests {
 
     @Test("native mode: upgrading to the split default partition keeps the old default's rows, each in its part")
     func nativeDefaultSplitKeepsTheOldDefaultsRows() throws {
-        let folder = try RepositoryPaths.copyOfMigrations()
-        defer { try? FileManager.default.removeItem(atPath: folder) }
         // 0012 and the migrations after it (each in two variants) wait while the database is made
         // as the build before made it.
-        let later = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".sql") && $0 >= "0012" }.sorted()
-        for file in later { try FileManager.default.moveItem(atPath: folder + "/" + file, toPath: folder + "/" + file + ".later") }
+        let migrations = try MigrationsBefore(version: "0012")
+        defer { migrations.remove() }
         let connection = try PostgresConnection(url: try TestPostgres.database())
         defer { connection.close() }
-        let migrator = Migrator(directory: folder, logger: logger, requestedMode: .nativePartitioning)
+        let migrator = Migrator(directory: migrations.folder, logger: logger, requestedMode: .nativePartitioning)
         _ = try migrator.migrate(connection)
         try connection.execute("""
             INSERT INTO devices (identifier) VALUES ('dev');
@@ -278,8 +276,8 @@ struct MigrationTests {
             """)
         #expect(try connection.execute("SELECT tableoid::regclass::text FROM vital_signs WHERE value = 80").scalar == "vital_signs_default")
 
-        for file in later { try FileManager.default.moveItem(atPath: folder + "/" + file + ".later", toPath: folder + "/" + file) }
-        #expect(try migrator.migrate(connection).applied == later.filter { !$0.contains(".timescaledb.") })
+        try migrations.letLaterIn()
+        #expect(try migrator.migrate(connection).applied == migrations.later.filter { !$0.contains(".timescaledb.") })
         let placement = try connection.execute("SELECT value, tableoid::regclass::text FROM vital_signs ORDER BY value").rows
         let today = try connection.execute("SELECT 'vital_signs_p' || to_char(now() AT TIME ZONE 'UTC', 'YYYYMMDD')").scalar ?? ""
         #expect(placement == [["80", "vital_signs_default_past"], ["81", today], ["82", "vital_signs_default_rest"]])

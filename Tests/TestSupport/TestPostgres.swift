@@ -167,8 +167,8 @@ public enum RepositoryPaths {
     /// The SQL migrations folder, `timescale/`.
     public static var migrations: String { root + "/timescale" }
 
-    /// A copy of the migrations in a temporary folder of its own, for a test that holds later
-    /// ones back to make a database as an earlier build did. The caller removes it.
+    /// A copy of the migrations in a temporary folder of its own, for a test that edits them.
+    /// The caller removes it.
     public static func copyOfMigrations() throws -> String {
         let folder = NSTemporaryDirectory() + "nilecare-migrations-\(UInt32.random(in: 0...UInt32.max))"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
@@ -176,6 +176,29 @@ public enum RepositoryPaths {
             try FileManager.default.copyItem(atPath: migrations + "/" + name, toPath: folder + "/" + name)
         }
         return folder
+    }
+}
+
+/// A copy of the migrations with those from `version` on held aside, for a test that makes a
+/// database as an earlier build did (`folder`), then lets the later ones in and upgrades it.
+public struct MigrationsBefore {
+    public let folder: String
+    /// The files held aside, in order.
+    public let later: [String]
+
+    public init(version: String) throws {
+        folder = try RepositoryPaths.copyOfMigrations()
+        later = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".sql") && $0 >= version }.sorted()
+        for file in later { try FileManager.default.moveItem(atPath: folder + "/" + file, toPath: folder + "/" + file + ".later") }
+    }
+
+    /// Puts the held files back: the next migration run applies them.
+    public func letLaterIn() throws {
+        for file in later { try FileManager.default.moveItem(atPath: folder + "/" + file + ".later", toPath: folder + "/" + file) }
+    }
+
+    public func remove() {
+        try? FileManager.default.removeItem(atPath: folder)
     }
 }
 
