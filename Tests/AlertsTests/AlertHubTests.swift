@@ -132,6 +132,27 @@ final class EventCollector: Sendable {
         #expect(try reader.execute("SELECT state, acknowledged_by, resolved_by FROM critical_events").rows == [["resolved", "nurse.a", "dr.d"]])
     }
 
+    @Test("an escalation the database refuses is tried again after the alert's time to acknowledge, not at every batch")
+    func aRefusedEscalationWaitsItsInterval() async throws {
+        let url = try TestPostgres.migratedDatabase()
+        let log = LogRecorder()
+        let hub = try hub(url, interval: .milliseconds(20), logger: Logger(label: "test") { _ in log.handler() })
+        defer { hub.shutdown() }
+        let reader = try PostgresConnection(url: url)
+        defer { reader.close() }
+        try reader.execute("ALTER TABLE critical_events ADD CONSTRAINT never_escalated CHECK (escalation_count = 0)")
+        hub.submit([trigger(.raise(.warning), escalateAfter: .seconds(3))])
+        try await waitUntil(timeout: .seconds(10)) { hub.openAlerts(in: scope).first?.id ?? 0 != 0 }
+        func refusals() -> Int { log.all.filter { $0.message == "alert change refused by the database, not announced" }.count }
+        try await waitUntil(timeout: .seconds(10), "the first escalation refused") { refusals() >= 1 }
+        // The behaviour under test is that nothing more happens: with batches every 20 ms, it was
+        // refused 25 times or more in half a second; now the next try is 3 s after the first.
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(refusals() == 1)
+        #expect(hub.openAlerts(in: scope).map(\.severity) == [.warning])
+        #expect(try reader.execute("SELECT severity, escalation_count FROM critical_events").rows == [["warning", "0"]])
+    }
+
     @Test("two nurses acknowledging at once both get the stored acknowledgement: the first one's, with its time")
     func simultaneousAcknowledgementsAnswerTheStoredOne() async throws {
         let url = try TestPostgres.migratedDatabase()

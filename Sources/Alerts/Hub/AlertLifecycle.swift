@@ -126,9 +126,13 @@ struct AlertLifecycle {
 
     /// Puts back what a change the database refused replaced: the alert as it was, or nothing
     /// for a raise (its key open in another engine's hands, say). Changes of one batch are
-    /// discarded last first, so each puts back what the one before it left.
+    /// discarded last first, so each puts back what the one before it left. A refused
+    /// escalation's alert waits its time to acknowledge again before the next try: due at once,
+    /// it was tried, refused and logged at every batch.
     mutating func discard(_ change: AlertChange) {
-        unresolved[ExactText(change.alert.key)] = change.replaced
+        var restored = change.replaced
+        if change.event == .escalated { restored?.escalatedAt = change.alert.escalatedAt }
+        unresolved[ExactText(change.alert.key)] = restored
     }
 
     /// Takes in committed events: their alerts (with ids and times) are the new truth.
