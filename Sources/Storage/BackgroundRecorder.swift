@@ -9,7 +9,7 @@ import NamedThreads
 /// are built on it.
 final class BackgroundRecorder<Item: Sendable>: Sendable {
     typealias Insert = @Sendable ([Item], PostgresConnection) throws(PostgresError) -> Void
-    /// Called once the item is in the table, or refused by it for its data.
+    /// Called once the item is in the table, or refused by the database for good.
     typealias Kept = @Sendable () -> Void
 
     private struct Queued: Sendable {
@@ -68,6 +68,14 @@ final class BackgroundRecorder<Item: Sendable>: Sendable {
                     // The database refuses something in the group and would every time: one by
                     // one, so that only what it refuses is dropped.
                     try insertEach(items, on: open, queue: queue, what: what, logger: logger, insert: insert)
+                } catch where error.isStatementRefused {
+                    // No item can be written until an operator changes the database (a grant, a
+                    // migration): dropped, so that a source waiting for them is not held for ever.
+                    logger.error("\(what) cannot be written to the database, dropped", metadata: [
+                        "error": "\(error.redactedDescription)", "items": "\(items.count)",
+                    ])
+                    queue.drop(items.count)
+                    for queued in items { queued.kept?() }
                 }
                 retryDelay = .milliseconds(100)
             } catch {

@@ -62,6 +62,14 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible, Equatable
         return sqlState.hasPrefix("08") || sqlState.hasPrefix("57P") || sqlState.hasPrefix("53") || sqlState == "25006"
     }
 
+    /// True when the statement cannot run on the database as it is, whatever its data (class 42:
+    /// a table or column missing, a privilege not granted; class 0A: a feature not supported):
+    /// it fails every time until an operator changes the database.
+    public var isStatementRefused: Bool {
+        guard let sqlState else { return false }
+        return sqlState.hasPrefix("42") || sqlState.hasPrefix("0A")
+    }
+
     /// True when the statement was refused because of the data it carried (class 22 data
     /// exception, class 23 integrity constraint violation, class 54 program limit exceeded: a
     /// value too large for an index row, say). The same data is refused every time.

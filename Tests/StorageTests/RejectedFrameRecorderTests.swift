@@ -1,5 +1,7 @@
 import Foundation
+import Logging
 import Storage
+import Synchronization
 import TestSupport
 import Testing
 
@@ -80,6 +82,26 @@ struct RejectedFrameRecorderTests {
         }
         #expect(try reader.execute("SELECT reason FROM rejected_frames ORDER BY id").rows == [["first"], ["last"]])
         #expect(recorder.pending == 0)
+    }
+
+    @Test("frames a database cannot take at all (a column missing, a grant not given) are dropped and logged, and whoever waits for them is told")
+    func framesTheDatabaseCannotTakeAreDropped() async throws {
+        let url = try TestPostgres.migratedDatabase()
+        let admin = try PostgresConnection(url: url)
+        defer { admin.close() }
+        try admin.execute("ALTER TABLE rejected_frames RENAME COLUMN detail TO detail_elsewhere")
+        let log = LogRecorder()
+        let recorder = RejectedFrameRecorder(url: url, logger: Logger(label: "test") { _ in log.handler() })
+        defer { recorder.shutdown() }
+        let told = Mutex(0)
+        for _ in 0..<3 {
+            recorder.record(RejectedFrame(source: "mqtt", origin: "devices/x/vitals", device: "x", reason: "invalid_json", detail: "-", raw: [1])) {
+                told.withLock { $0 += 1 }
+            }
+        }
+        try await waitUntil(timeout: .seconds(20), "every waiter told") { told.withLock { $0 } == 3 }
+        #expect(recorder.pending == 0)
+        #expect(log.all.contains { $0.level == .error && $0.message == "rejected frames cannot be written to the database, dropped" })
     }
 
     @Test("frames queued while the database is unreachable are stored once it is back")
