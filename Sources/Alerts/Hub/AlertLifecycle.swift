@@ -12,6 +12,8 @@ struct AlertLifecycle {
     /// By key as its bytes (`ExactText`): the database's unique key compares them so, and two
     /// devices whose ids differ only in how an accent is encoded must not share an alert.
     private var unresolved: [ExactText: Alert] = [:]
+    /// When the database last refused an alert's escalation, by key, until a change of it is stored.
+    private var escalationRefusedAt: [ExactText: Timestamp] = [:]
 
     init(facility: String, unresolved: [Alert]) {
         self.facility = facility
@@ -106,9 +108,15 @@ struct AlertLifecycle {
         return change
     }
 
-    /// Open alerts past their rule's time to acknowledge, one severity step up each.
+    /// Open alerts past their rule's time to acknowledge, one severity step up each; one whose
+    /// escalation the database refused waits that time again before the next try (due at once,
+    /// it was tried, refused and logged at every batch).
     mutating func escalate(at now: Timestamp) -> [AlertChange] {
-        let due = unresolved.values.filter { $0.id != 0 && $0.isDueForEscalation(at: now) }.sorted { $0.id < $1.id }
+        let due = unresolved.values.filter { alert in
+            guard alert.id != 0, alert.isDueForEscalation(at: now) else { return false }
+            guard let refused = escalationRefusedAt[ExactText(alert.key)], let wait = alert.escalateAfter else { return true }
+            return now.duration(since: refused) >= wait
+        }.sorted { $0.id < $1.id }
         return due.map { alert in
             var escalated = alert
             escalated.severity = alert.severity.escalated
@@ -126,17 +134,18 @@ struct AlertLifecycle {
 
     /// Puts back what a change the database refused replaced: the alert as it was, or nothing
     /// for a raise (its key open in another engine's hands, say). Changes of one batch are
-    /// discarded last first, so each puts back what the one before it left. A refused
-    /// escalation's alert waits its time to acknowledge again before the next try: due at once,
-    /// it was tried, refused and logged at every batch.
+    /// discarded last first, so each puts back what the one before it left.
     mutating func discard(_ change: AlertChange) {
-        var restored = change.replaced
-        if change.event == .escalated { restored?.escalatedAt = change.alert.escalatedAt }
-        unresolved[ExactText(change.alert.key)] = restored
+        let key = ExactText(change.alert.key)
+        if change.event == .escalated { escalationRefusedAt[key] = change.alert.escalatedAt }
+        unresolved[key] = change.replaced
     }
 
     /// Takes in committed events: their alerts (with ids and times) are the new truth.
     mutating func apply(_ events: [AlertEvent]) {
-        for event in events { record(AlertChange(alert: event.alert, event: event.type)) }
+        for event in events {
+            escalationRefusedAt[ExactText(event.alert.key)] = nil
+            record(AlertChange(alert: event.alert, event: event.type))
+        }
     }
 }

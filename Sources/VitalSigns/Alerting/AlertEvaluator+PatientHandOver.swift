@@ -32,7 +32,7 @@ extension AlertEvaluator {
     }
 
     /// Each alert of the device's values is resolved on the device. One fed within
-    /// `assumedPatientSpan` before `observation` (on the device's clock) is raised on `patient`
+    /// `assumedPatientSpan` before `observation` is raised on `patient`
     /// at its severity, so no moment passes without it, or escalates the patient's own alert of
     /// that key when that is open and milder; the patient's values then escalate or clear it as
     /// they would an alert resumed after a restart. An older one (left open before a restart,
@@ -51,8 +51,10 @@ extension AlertEvaluator {
                 action: .clear, key: key, severity: severity, value: entry.context.value, patient: nil, deviceID: observation.deviceID,
                 location: entry.context.location, time: time, escalationAfter: escalationAfter
             ))
+            // NEWS2 is fed at the ticks' time; the rules of one vital at the device's.
+            let now = key.rule == .news2 ? clock ?? time : time
             let fed = entry.latestInputs.map(\.time).max()
-            guard let fed, time.duration(since: fed) <= Self.assumedPatientSpan else { continue }
+            guard let fed, now.duration(since: fed) <= Self.assumedPatientSpan else { continue }
             let patientKey = AlertKey(subject: .patient(patient), kind: key.kind, rule: key.rule)
             let patientsOwn = alerts[patientKey]?.open
             if let patientsOwn, patientsOwn >= severity { continue }
