@@ -519,9 +519,11 @@ import VitalSigns
             #expect(publisher.flush())
         }
 
-        // The first run subscribes to the old ward's topics (a persistent session).
-        let first = try MQTTTestDaemon(broker: broker, databaseURL: database, filter: "ward-old/+/vitals")
-        try await waitUntil(timeout: .seconds(30), "connected") { first.source.health.state == .connected }
+        // The first run subscribes to the old ward's topics (a persistent session), and finding
+        // no record of an earlier run, writes its own.
+        let firstLog = LogRecorder()
+        let first = try MQTTTestDaemon(broker: broker, databaseURL: database, filter: "ward-old/+/vitals", logger: Logger(label: "test") { _ in firstLog.handler() })
+        try await waitUntil(timeout: .seconds(30), "its record written") { firstLog.all.contains { $0.message == "MQTT subscription record written" } }
         try await waitUntil(timeout: .seconds(30), "the old topic's message stored") {
             try publish("ward-old/GW1/vitals", "old-\(UUID())", second: 0)
             return first.source.statistics.current.stored >= 1
@@ -535,6 +537,12 @@ import VitalSigns
         try await waitUntil(timeout: .seconds(30), "the old filter unsubscribed") {
             log.all.contains { $0.message == "MQTT subscription of an earlier configuration removed" && $0.metadata["filter"] == "ward-old/+/vitals" }
         }
+        // Its own record replaces the earlier one only once the broker confirmed the removal: a
+        // crash before would leave the earlier record, and the next run would remove the filter.
+        try await waitUntil(timeout: .seconds(30), "its record written") { log.all.contains { $0.message == "MQTT subscription record written" } }
+        let messages = log.all.map(\.message)
+        let removed = try #require(messages.firstIndex(of: "MQTT subscription of an earlier configuration removed"))
+        #expect(removed < (try #require(messages.firstIndex(of: "MQTT subscription record written"))))
         try publish("ward-old/GW1/vitals", "old-after", second: 1)
         try publish("devices/GW1/vitals", "new-after", second: 2)
         // Delivered in the order published: once the second is stored, the first would have come.

@@ -61,6 +61,7 @@ final class MQTTTestDaemon: Sendable {
         configuration.reconnectDelay = .milliseconds(50)
         configuration.maxReconnectDelay = .milliseconds(500)
         configuration.resubscribeInterval = .milliseconds(200)
+        configuration.subscriptionRecordWait = .milliseconds(200)
         source = MQTTSource(
             configuration: configuration, sink: pipeline ?? writer,
             rejections: RejectionReporter(recorder: recorder, logger: logger), presence: presence, associations: associations, logger: logger

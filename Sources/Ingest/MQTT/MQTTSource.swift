@@ -40,6 +40,10 @@ public final class MQTTSource: Sendable {
         public var maxReconnectDelay: Duration = .seconds(30)
         /// How often a subscription the broker refused is asked for again on the same connection.
         public var resubscribeInterval: Duration = .seconds(30)
+        /// How long after the broker grants the subscription record's topic the daemon waits for
+        /// the previous run's record before it writes its own (`SubscriptionRecord`): the broker
+        /// sends a retained message right after the grant.
+        public var subscriptionRecordWait: Duration = .seconds(2)
 
         public init(connection: MQTTConnectionOptions, subscriptions: [MQTTSubscription]) {
             var connection = connection

@@ -31,6 +31,10 @@ final class MQTTSourceLoop: @unchecked Sendable {
     private let subscriptionRecord: SubscriptionRecord
     /// Unsubscriptions from what a previous run subscribed, by message id, until the broker answers.
     private var pendingUnsubscriptions: [Int32: String] = [:]
+    /// The previous run's record was read on this connection (or there was none by the deadline).
+    private var subscriptionRecordRead = false
+    /// When to write this run's record if the previous run's has not come by then (a first run).
+    private var subscriptionRecordDue: ContinuousClock.Instant?
     /// Subscriptions the broker refused on this connection, and when to ask for each again.
     private var refusedSubscriptions: [MQTTTopicFilter: ContinuousClock.Instant] = [:]
     /// What is wrong with this connection's subscriptions, as the health endpoint shows it.
@@ -98,6 +102,7 @@ final class MQTTSourceLoop: @unchecked Sendable {
             }
             guard settle() else { return false }
             try askAgainForRefusedSubscriptions()
+            writeSubscriptionRecordIfDue()
             try client.writePending()
             try client.maintain()
         }
@@ -205,16 +210,15 @@ final class MQTTSourceLoop: @unchecked Sendable {
         }
         pendingSubscriptions = [:]
         pendingUnsubscriptions = [:]
+        subscriptionRecordRead = false
+        subscriptionRecordDue = nil
         refusedSubscriptions = [:]
         subscriptionProblems = [:]
         do throws(MQTTError) {
-            // The record first: the broker sends its retained copy (the previous run's) before it
-            // takes the new one published below.
             pendingSubscriptions[try client.subscribe(subscriptionRecord.filter)] = subscriptionRecord.filter
             for filter in configuration.subscriptions.map(\.filter) + [configuration.statusFilter].compactMap({ $0 }) {
                 pendingSubscriptions[try client.subscribe(filter)] = filter
             }
-            try client.publish(topic: subscriptionRecord.topic, payload: subscriptionRecord.payload, retain: true)
             try client.publish(topic: configuration.daemonStatusTopic, payload: Array("online".utf8), retain: true)
         } catch {
             logger.error("MQTT subscribe failed", metadata: ["broker": "\(broker)", "error": "\(error.message)"])
@@ -243,6 +247,8 @@ final class MQTTSourceLoop: @unchecked Sendable {
                 logger.warning("MQTT broker refused this daemon's subscription record; filters taken out of the configuration stay subscribed", metadata: [
                     "broker": "\(broker)", "topic": "\(subscriptionRecord.topic)",
                 ])
+            } else if !subscriptionRecordRead {
+                subscriptionRecordDue = .now + configuration.subscriptionRecordWait
             }
             return
         }
@@ -275,18 +281,41 @@ final class MQTTSourceLoop: @unchecked Sendable {
     private func unsubscribed(mid: Int32) {
         guard let subscription = pendingUnsubscriptions.removeValue(forKey: mid) else { return }
         logger.notice("MQTT subscription of an earlier configuration removed", metadata: ["broker": "\(broker)", "filter": "\(subscription)"])
+        if pendingUnsubscriptions.isEmpty { writeSubscriptionRecord() }
     }
 
     /// The previous run's record, as the broker retained it: what it subscribed that this run
-    /// does not is unsubscribed. (Our own record, published since, arrives without the retain flag.)
+    /// does not is unsubscribed, and this run's record written once the broker has answered, so
+    /// that a crash before leaves the previous record for the next run. (Our own record arrives
+    /// without the retain flag.)
     private func readSubscriptionRecord(_ message: MosquittoClient.Message) {
-        guard message.retain else { return }
+        guard message.retain, !subscriptionRecordRead else { return }
+        subscriptionRecordRead = true
+        subscriptionRecordDue = nil
         for subscription in subscriptionRecord.removed(since: message.payload) {
             do throws(MQTTError) {
                 pendingUnsubscriptions[try client.unsubscribe(subscription)] = subscription
             } catch {
                 logger.error("MQTT unsubscribe failed", metadata: ["broker": "\(broker)", "filter": "\(subscription)", "error": "\(error.message)"])
             }
+        }
+        if pendingUnsubscriptions.isEmpty { writeSubscriptionRecord() }
+    }
+
+    /// A first run (no previous record came after the grant): this run's record.
+    private func writeSubscriptionRecordIfDue() {
+        guard let due = subscriptionRecordDue, due <= .now else { return }
+        subscriptionRecordRead = true
+        subscriptionRecordDue = nil
+        writeSubscriptionRecord()
+    }
+
+    private func writeSubscriptionRecord() {
+        do throws(MQTTError) {
+            try client.publish(topic: subscriptionRecord.topic, payload: subscriptionRecord.payload, retain: true)
+            logger.debug("MQTT subscription record written", metadata: ["broker": "\(broker)", "topic": "\(subscriptionRecord.topic)"])
+        } catch {
+            logger.error("MQTT subscription record not written", metadata: ["broker": "\(broker)", "error": "\(error.message)"])
         }
     }
 
