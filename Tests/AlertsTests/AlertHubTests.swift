@@ -141,14 +141,17 @@ final class EventCollector: Sendable {
         let reader = try PostgresConnection(url: url)
         defer { reader.close() }
         try reader.execute("ALTER TABLE critical_events ADD CONSTRAINT never_escalated CHECK (escalation_count = 0)")
+        let submitted = ContinuousClock.now
         hub.submit([trigger(.raise(.warning), escalateAfter: .seconds(3))])
         try await waitUntil(timeout: .seconds(10)) { hub.openAlerts(in: scope).first?.id ?? 0 != 0 }
         func refusals() -> Int { log.all.filter { $0.message == "alert change refused by the database, not announced" }.count }
         try await waitUntil(timeout: .seconds(10), "the first escalation refused") { refusals() >= 1 }
         // The behaviour under test is that nothing more happens: with batches every 20 ms, it was
-        // refused 25 times or more in half a second; now the next try is 3 s after the first.
+        // refused 25 times or more in half a second; now a try comes 3 s after the one before
+        // (however long a loaded machine made the test take).
         try await Task.sleep(for: .milliseconds(500))
-        #expect(refusals() == 1)
+        let tries = refusals()
+        #expect(tries <= 1 + Int((ContinuousClock.now - submitted) / .seconds(3)), "\(tries) refusals")
         #expect(hub.openAlerts(in: scope).map(\.severity) == [.warning])
         #expect(try reader.execute("SELECT severity, escalation_count FROM critical_events").rows == [["warning", "0"]])
     }
