@@ -172,14 +172,15 @@ public final class EmbeddedPostgres: Sendable {
     }
 
     /// Stops the server (fast shutdown: open transactions are rolled back). Harmless when it is
-    /// not running.
-    public func stop() throws {
+    /// not running. `immediately`: as in a crash, every backend exits at once without releasing
+    /// its locks, so none waiting on another's lock is granted it on the way down and commits.
+    public func stop(immediately: Bool = false) throws {
         try lifecycle.withLock { _ in
             defer { state.withLock { $0.port = nil } }
             guard try runningServer() != nil else { return }
             let bin = try binDirectory()
             let result = try run(step: "pg_ctl stop", (bin as NSString).appendingPathComponent("pg_ctl"),
-                                 ["stop", "-D", dataDirectory, "-m", "fast", "-w", "-t", "120"])
+                                 ["stop", "-D", dataDirectory, "-m", immediately ? "immediate" : "fast", "-w", "-t", "120"])
             guard result.status == 0 else {
                 throw EmbeddedPostgresError(step: "pg_ctl stop", command: result.command, exitStatus: result.status,
                                             output: result.output + logTail())
