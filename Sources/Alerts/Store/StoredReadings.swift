@@ -11,14 +11,17 @@ struct StoredReadings {
         self.url = url
     }
 
-    /// The latest value of each kind per patient, received within `age` of now, with when it
-    /// was received: NEWS2 ages readings from when they were heard, whatever the device's clock.
+    /// The latest value of each kind per patient and device, received within `age` of now, with
+    /// when it was received: NEWS2 ages readings from when they were heard, whatever the device's
+    /// clock. Latest as the evaluator judges a new reading (`NEWS2Readings.newer`): within one
+    /// device by the device's clock, so a backlog it resent late does not stand for what it
+    /// measured since; across devices the one heard last, which the evaluator picks from these.
     func latest(of patients: [PatientIdentifier], kinds: [VitalKind], within age: Duration) throws(PostgresError) -> [(observation: Observation, receivedAt: Timestamp)] {
         let connection = try PostgresConnection(url: url)
         defer { connection.close() }
         let cutoff = Date().timeIntervalSince1970 - Double(age.components.seconds)
         let rows = try connection.query("""
-            SELECT DISTINCT ON (v.patient_id, v.vital_kind) p.identifier, p.assigning_authority, v.vital_kind, v.value,
+            SELECT DISTINCT ON (v.patient_id, v.vital_kind, v.device_id) p.identifier, p.assigning_authority, v.vital_kind, v.value,
                 (EXTRACT(EPOCH FROM v.observation_time) * 1000000)::bigint, d.identifier, v.location,
                 (EXTRACT(EPOCH FROM v.received_at) * 1000000)::bigint
             FROM unnest($1::text[], $2::text[]) AS wanted (identifier, authority)
@@ -27,7 +30,7 @@ struct StoredReadings {
             JOIN devices d ON d.id = v.device_id
             WHERE v.vital_kind = ANY ($3::smallint[]) AND v.received_at > to_timestamp($4::double precision)
               AND v.observation_time > to_timestamp($5::double precision)
-            ORDER BY v.patient_id, v.vital_kind, v.received_at DESC
+            ORDER BY v.patient_id, v.vital_kind, v.device_id, v.observation_time DESC, v.received_at DESC
             """, [
                 PostgresArray.text(patients.map(\.id)), PostgresArray.text(patients.map(\.assigningAuthority)),
                 PostgresArray.integers(kinds.map(\.rawValue)), "\(cutoff)",
