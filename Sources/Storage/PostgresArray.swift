@@ -28,6 +28,11 @@ public enum PostgresArray {
     }
 
     public static func integers<Integer: BinaryInteger>(_ values: [Integer]) -> String {
-        "{" + values.map { "\($0)" }.joined(separator: ",") + "}"
+        integers(values.map(Optional.some))
+    }
+
+    /// `nil` elements become SQL NULL.
+    public static func integers<Integer: BinaryInteger>(_ values: [Integer?]) -> String {
+        "{" + values.map { $0.map { "\($0)" } ?? "NULL" }.joined(separator: ",") + "}"
     }
 }

@@ -26,17 +26,19 @@ public final class WatchedDeviceRecorder: Sendable {
         defer { connection.close() }
         let rows = try connection.query("""
             SELECT device_identifier, (EXTRACT(EPOCH FROM last_heard) * 1000000)::bigint,
-                (EXTRACT(EPOCH FROM allowed_silence) * 1000000)::bigint, patient_identifier, assigning_authority, location, is_silent
+                (EXTRACT(EPOCH FROM allowed_silence) * 1000000)::bigint, patient_identifier, assigning_authority, location, is_silent,
+                (EXTRACT(EPOCH FROM patient_named_at) * 1000000)::bigint
             FROM watched_devices
             WHERE facility = $1 AND last_heard > now() - $2::interval
             ORDER BY device_identifier
             """, [facility, "\(age.components.seconds) seconds"]).rows
         return rows.compactMap { row in
-            guard row.count == 7, let device = row[0], let heard = row[1].flatMap({ Int64($0) }),
+            guard row.count == 8, let device = row[0], let heard = row[1].flatMap({ Int64($0) }),
                   let allowed = row[2].flatMap({ Int64($0) }), let silent = row[6] else { return nil }
             return WatchedDevice(
                 deviceID: device, lastHeard: Timestamp(microsecondsSinceEpoch: heard), allowedSilence: .microseconds(allowed),
-                patient: row[3].map { PatientIdentifier(id: $0, assigningAuthority: row[4] ?? "") }, location: row[5], isSilent: silent == "t"
+                patient: row[3].map { PatientIdentifier(id: $0, assigningAuthority: row[4] ?? "") }, location: row[5], isSilent: silent == "t",
+                patientNamedAt: row[7].flatMap { Int64($0) }.map(Timestamp.init(microsecondsSinceEpoch:))
             )
         }
     }
@@ -49,13 +51,15 @@ public final class WatchedDeviceRecorder: Sendable {
         let rows = latest.values.sorted { ExactText($0.deviceID) < ExactText($1.deviceID) }
         _ = try connection.query("""
             INSERT INTO watched_devices
-                (facility, device_identifier, last_heard, allowed_silence, patient_identifier, assigning_authority, location, is_silent)
-            SELECT $1, d, to_timestamp(0) + h * interval '1 microsecond', a * interval '1 microsecond', p, pa, l, s
-            FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::boolean[]) AS t (d, h, a, p, pa, l, s)
+                (facility, device_identifier, last_heard, allowed_silence, patient_identifier, assigning_authority, location, is_silent, patient_named_at)
+            SELECT $1, d, to_timestamp(0) + h * interval '1 microsecond', a * interval '1 microsecond', p, pa, l, s,
+                to_timestamp(0) + n * interval '1 microsecond'
+            FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::boolean[], $9::bigint[])
+                AS t (d, h, a, p, pa, l, s, n)
             ON CONFLICT (facility, device_identifier) DO UPDATE SET
                 last_heard = EXCLUDED.last_heard, allowed_silence = EXCLUDED.allowed_silence,
                 patient_identifier = EXCLUDED.patient_identifier, assigning_authority = EXCLUDED.assigning_authority,
-                location = EXCLUDED.location, is_silent = EXCLUDED.is_silent
+                location = EXCLUDED.location, is_silent = EXCLUDED.is_silent, patient_named_at = EXCLUDED.patient_named_at
             """, [
                 facility,
                 PostgresArray.text(rows.map(\.deviceID)),
@@ -65,6 +69,7 @@ public final class WatchedDeviceRecorder: Sendable {
                 PostgresArray.text(rows.map { $0.patient?.assigningAuthority }),
                 PostgresArray.text(rows.map(\.location)),
                 PostgresArray.text(rows.map { $0.isSilent ? "t" : "f" }),
+                PostgresArray.integers(rows.map { $0.patientNamedAt?.microsecondsSinceEpoch }),
             ], prepared: true)
     }
 }

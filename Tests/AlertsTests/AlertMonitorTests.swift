@@ -218,12 +218,7 @@ import VitalSigns
         let scope = AlertScope(facility: "KTH")
         let now = Timestamp(secondsSinceEpoch: Date().timeIntervalSince1970)
 
-        let before = try Self.hub(url)
-        let first = AlertMonitor(hub: before, profiles: profiles, settingsURL: url, logger: TestPostgres.logger)
-        first.consume(observations: [spo2(97, patient: "GONE", at: now), spo2(97, patient: "BACK", at: now)],
-                      profileID: "generic-pcd01", conditions: [], tick: nil)
-        first.stop()
-        before.shutdown()
+        try await runBeforeARestart(url, [spo2(97, patient: "GONE", at: now), spo2(97, patient: "BACK", at: now)])
         try await waitUntil(timeout: .seconds(10), "the watched devices stored") {
             try connection.query("SELECT count(*) FROM watched_devices WHERE facility = 'KTH' AND NOT is_silent").rows == [["2"]]
         }
@@ -247,6 +242,41 @@ import VitalSigns
         try await waitUntil(timeout: .seconds(10), "the silence stored") {
             try connection.query("SELECT device_identifier, is_silent FROM watched_devices ORDER BY 1").rows == [["DEV-BACK", "f"], ["DEV-GONE", "t"]]
         }
+    }
+
+    @Test("after a restart, a device's values that name no patient are still those of the patient its values named just before: no alert on the device repeats the patient's")
+    func theNamedPatientIsFollowedAcrossARestart() async throws {
+        let url = try TestPostgres.migratedDatabase()
+        let scope = AlertScope(facility: "KTH")
+        let now = Timestamp(secondsSinceEpoch: Date().timeIntervalSince1970)
+        // The monitor's stop writes the watched devices.
+        try await runBeforeARestart(url, [spo2(85, patient: "NAMED-1", at: now)]) { hub in
+            hub.openAlerts(in: scope).contains { $0.patient?.id == "NAMED-1" }
+        }
+
+        let after = try Self.hub(url)
+        defer { after.shutdown() }
+        let second = AlertMonitor(hub: after, profiles: try Self.repositoryProfiles(), settingsURL: url, logger: TestPostgres.logger)
+        defer { second.stop() }
+        // The gateway's next message carries no PID.
+        var unnamed = spo2(84, patient: "NAMED-1", at: now.advanced(by: .seconds(5)))
+        unnamed.patient = nil
+        second.consume(observations: [unnamed], profileID: "generic-pcd01", conditions: [], tick: nil)
+        second.consume(observations: [spo2(20, patient: "OTHER-4", at: now.advanced(by: .seconds(5)))], profileID: "generic-pcd01", conditions: [], tick: nil)
+        try await waitUntil(timeout: .seconds(10), "the other patient's alert") { after.openAlerts(in: scope).contains { $0.patient?.id == "OTHER-4" } }
+        let devicesAlerts = after.openAlerts(in: scope).filter { $0.device == "DEV-NAMED-1" }
+        #expect(devicesAlerts.map(\.patient?.id) == ["NAMED-1"])
+    }
+
+    /// The run before a restart: a hub and a monitor on `url` (which keeps its settings and
+    /// watched devices) take in `observations`, and stop once `settled` holds on the hub.
+    func runBeforeARestart(_ url: String, _ observations: [Observation], settled: @escaping @Sendable (AlertHub) -> Bool = { _ in true }) async throws {
+        let hub = try Self.hub(url)
+        let monitor = AlertMonitor(hub: hub, profiles: try Self.repositoryProfiles(), settingsURL: url, logger: TestPostgres.logger)
+        monitor.consume(observations: observations, profileID: "generic-pcd01", conditions: [], tick: nil)
+        try await waitUntil(timeout: .seconds(10), "the run before the restart settled") { settled(hub) }
+        monitor.stop()
+        hub.shutdown()
     }
 
     /// An SpO2 alert raised at `value`, escalated `escalations` times by the timer (its rule's

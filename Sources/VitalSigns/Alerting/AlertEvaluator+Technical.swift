@@ -112,7 +112,8 @@ extension AlertEvaluator {
         devices.compactMap { deviceID, device in
             device.allowedSilence.map {
                 WatchedDevice(deviceID: deviceID.text, lastHeard: device.lastHeard, allowedSilence: $0, patient: device.patient,
-                              location: device.location, isSilent: device.isSilent)
+                              location: device.location, isSilent: device.isSilent,
+                              patientNamedAt: device.namedPatient.flatMap { $0.patient == device.patient ? $0.at : nil })
             }
         }
     }
@@ -122,7 +123,8 @@ extension AlertEvaluator {
     /// every device would otherwise be found silent at the first tick after a long restart. One
     /// silent before stays silent, without a new alarm (its open alarm the hub reloads; one a
     /// clinician resolved stays resolved). A device heard already in this run keeps what it has,
-    /// and takes from the watch only what it lacks (its allowed silence, patient, location).
+    /// and takes from the watch only what it lacks (its allowed silence, patient, location, and
+    /// when its values last named that patient: `followPatient` goes on from there).
     public mutating func restoreWatch(_ watched: WatchedDevice, from start: Timestamp) {
         let deviceID = ExactText(watched.deviceID)
         var device = devices[deviceID] ?? DeviceActivity(lastHeard: max(watched.lastHeard, start))
@@ -131,6 +133,7 @@ extension AlertEvaluator {
         device.allowedSilence = device.allowedSilence ?? watched.allowedSilence
         device.patient = device.patient ?? watched.patient
         device.location = device.location ?? watched.location
+        if device.namedPatient == nil, let patient = watched.patient, let at = watched.patientNamedAt { device.namedPatient = (patient, at) }
         if devices[deviceID] == nil { device.isSilent = watched.isSilent }
         devices[deviceID] = device
     }
@@ -188,9 +191,13 @@ public struct WatchedDevice: Sendable, Hashable {
     public var patient: PatientIdentifier?
     public var location: String?
     public var isSilent: Bool
+    /// When the device's values last named `patient` (on the ticks' clock); nil when they did
+    /// not name them (the patient came from its conditions).
+    public var patientNamedAt: Timestamp?
 
     public init(
-        deviceID: String, lastHeard: Timestamp, allowedSilence: Duration, patient: PatientIdentifier?, location: String?, isSilent: Bool
+        deviceID: String, lastHeard: Timestamp, allowedSilence: Duration, patient: PatientIdentifier?, location: String?, isSilent: Bool,
+        patientNamedAt: Timestamp? = nil
     ) {
         self.deviceID = deviceID
         self.lastHeard = lastHeard
@@ -198,5 +205,6 @@ public struct WatchedDevice: Sendable, Hashable {
         self.patient = patient
         self.location = location
         self.isSilent = isSilent
+        self.patientNamedAt = patientNamedAt
     }
 }
