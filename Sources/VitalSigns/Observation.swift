@@ -59,7 +59,7 @@ public struct PatientIdentifier: Sendable, Hashable, Comparable, Codable {
 }
 
 /// One measured vital sign, in canonical units, as the pipeline carries and storage keeps it.
-public struct Observation: Sendable, Hashable {
+public struct Observation: Sendable, Hashable, Codable {
     public var time: Timestamp
     public var patient: PatientIdentifier?
     /// EUI-64 or the equipment identifier of the device that measured it.

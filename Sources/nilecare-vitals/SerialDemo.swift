@@ -36,7 +36,8 @@ struct SerialDemo {
             ports.append(SerialPortConfiguration(path: link, profile: profile, bed: bed, deviceID: "demo-\(model.rawValue)"))
             simulators.append(SerialDeviceSimulator(configuration: .init(model: model), terminal: terminal))
         }
-        let ingest = try SerialIngest.start(ports: ports, refresh: .seconds(5), databaseURL: databaseURL, sink: sink, logger: logger)
+        let ingest = try SerialIngest.start(ports: ports, refresh: .seconds(5), journalDirectory: (folder as NSString).appendingPathComponent("journal"),
+                                            databaseURL: databaseURL, sink: sink, logger: logger)
         let summary = ports.map { "\($0.profile.id) on \($0.path) at bed \($0.bed ?? "-")" }.joined(separator: "; ")
         return SerialDemo(ingest: ingest, simulators: simulators, summary: summary)
     }

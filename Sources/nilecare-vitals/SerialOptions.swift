@@ -60,8 +60,17 @@ struct SerialOptions: ParsableArguments {
     @Option(help: "Seconds between two reloads of the patient associations (set with `associate`).")
     var associationRefreshSeconds: Double = 5
 
+    @Option(help: ArgumentHelp(
+        "Folder where each serial port keeps the readings not stored yet, so that a crash or a stop during a database outage loses none; 'none' keeps them in memory only.",
+        valueName: "folder"))
+    var serialJournalDir: String = "var/serial-journal"
+
+    /// `--serial-journal-dir`, nil for `none`.
+    var journalDirectory: String? { serialJournalDir == "none" ? nil : serialJournalDir }
+
     func validate() throws {
         try validateSeconds(associationRefreshSeconds, "association-refresh-seconds")
+        if serialJournalDir.isEmpty { throw ValidationError("--serial-journal-dir: give a folder, or 'none'") }
         let paths = ports.map(\.path)
         if Set(paths).count != paths.count { throw ValidationError("a --serial port is given twice") }
     }
@@ -89,12 +98,17 @@ struct SerialIngest {
     let rejections: RejectedFrameRecorder
     let presence: DevicePresenceRecorder
 
-    static func start(ports: [SerialPortConfiguration], refresh: Duration, databaseURL: String, sink: any ObservationSink, logger: Logger) throws -> SerialIngest {
+    static func start(
+        ports: [SerialPortConfiguration], refresh: Duration, journalDirectory: String?, databaseURL: String, sink: any ObservationSink, logger: Logger
+    ) throws -> SerialIngest {
         let associations = PatientAssociationCache(url: databaseURL, refreshInterval: refresh, logger: logger)
         let rejections = RejectedFrameRecorder(url: databaseURL, logger: logger)
         let presence = DevicePresenceRecorder(url: databaseURL, logger: logger)
+        var options = SerialSource.Options()
+        options.journalDirectory = journalDirectory
         let source = try SerialSource(ports: ports, sink: sink, associations: associations,
-                                      rejections: RejectionReporter(recorder: rejections, logger: logger), presence: presence, logger: logger)
+                                      rejections: RejectionReporter(recorder: rejections, logger: logger), presence: presence,
+                                      options: options, logger: logger)
         return SerialIngest(source: source, associations: associations, rejections: rejections, presence: presence)
     }
 

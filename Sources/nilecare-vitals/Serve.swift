@@ -40,7 +40,8 @@ struct Serve: AsyncParsableCommand {
         do {
             serialIngest = try serial.ports.isEmpty ? nil : SerialIngest.start(
                 ports: serial.configurations(profiles: DeviceProfileLoader.loadDirectory(ingest.profiles)),
-                refresh: .milliseconds(Int64(serial.associationRefreshSeconds * 1000)), databaseURL: databaseURL, sink: engine.sink, logger: logger)
+                refresh: .milliseconds(Int64(serial.associationRefreshSeconds * 1000)), journalDirectory: serial.journalDirectory,
+                databaseURL: databaseURL, sink: engine.sink, logger: logger)
             mqttIngest = try mqtt.configuration(profiles: DeviceProfileLoader.loadDirectory(ingest.profiles)).map { configuration in
                 try MQTTIngest.start(configuration, databaseURL: databaseURL, sink: engine.sink, logger: logger)
             }

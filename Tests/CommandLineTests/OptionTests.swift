@@ -28,6 +28,15 @@ struct OptionTests {
         #expect(try Demo.parse(["--interval-seconds=0"]).intervalSeconds == 0)
     }
 
+    @Test("--serial-journal-dir is a folder (var/serial-journal by default) or none; empty is refused")
+    func serialJournalFolder() throws {
+        #expect(try SerialOptions.parse([]).journalDirectory == "var/serial-journal")
+        #expect(try SerialOptions.parse(["--serial-journal-dir", "/var/lib/nilecare/journal"]).journalDirectory == "/var/lib/nilecare/journal")
+        #expect(try SerialOptions.parse(["--serial-journal-dir", "none"]).journalDirectory == nil)
+        let error = #expect(throws: (any Error).self) { try SerialOptions.parse(["--serial-journal-dir", ""]) }
+        #expect(error.map { SerialOptions.message(for: $0) }?.contains("--serial-journal-dir") == true)
+    }
+
     @Test("--retention is a positive number of years, months, weeks or days")
     func retention() throws {
         #expect(try Serve.parse([]).retention == "7 years")

@@ -27,13 +27,15 @@ private final class SerialRig: QueriesDatabase, Sendable {
     let folder: String
 
     init(
-        ports: (String) throws -> [SerialPortConfiguration], databaseURL: String? = nil,
+        ports: (String) throws -> [SerialPortConfiguration], databaseURL: String? = nil, folder: String? = nil,
         configure: (inout SerialSource.Options) -> Void = { _ in },
         alertStage: IngestPipeline.AlertStage? = nil
     ) throws {
         let url = try databaseURL ?? TestPostgres.migratedDatabase()
         let logger = TestPostgres.logger
-        folder = NSTemporaryDirectory() + "nilecare-serial-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        // Given: a rig that reads the ports of one before it, at the same paths.
+        let folder = folder ?? NSTemporaryDirectory() + "nilecare-serial-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        self.folder = folder
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         self.databaseURL = url
         let writer = try ObservationWriter(url: url, logger: logger)
@@ -487,6 +489,37 @@ private func profile(_ id: String) throws -> DeviceProfile {
         #expect(try storedPulseRates(rig) == (60...80).map { String($0) })
         // And its own arrival time, not the time the database came back.
         #expect(try rig.count("SELECT count(DISTINCT observation_time) FROM vital_signs") == 21)
+    }
+
+    @Test("readings read during a database outage outlive a stop in the journal: the next start stores them, each once, at their arrival times")
+    func readingsNotStoredOutliveAStopInTheJournal() async throws {
+        let journalFolder = NSTemporaryDirectory() + "nilecare-serial-journal-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        defer { try? FileManager.default.removeItem(atPath: journalFolder) }
+        let (cluster, rig, masimo, path) = try await rigInOutage(device: "journal-1") { $0.journalDirectory = journalFolder }
+        defer { try? cluster.stop() }
+        try await writeLines(6, to: masimo, rig: rig, path: path)
+        rig.stop()
+        // Four batches were in flight and two waited: none counted lost, all six on disk.
+        #expect(rig.source.statistics(port: path)?.observationsDropped == 0)
+        let journal = try #require(try FileManager.default.contentsOfDirectory(atPath: journalFolder).first)
+        let lines = try String(contentsOfFile: journalFolder + "/" + journal, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 6)
+
+        try cluster.start()
+        let next = try SerialRig(ports: { folder in
+            try masimo.link(folder + "/masimo")
+            return [SerialPortConfiguration(path: folder + "/masimo", profile: try profile("masimo-radical7"), deviceID: "journal-1")]
+        }, databaseURL: rig.databaseURL, folder: rig.folder) { $0.journalDirectory = journalFolder }
+        defer { next.stop() }
+        next.source.start()
+        try await waitUntil(timeout: .seconds(60), "the journaled readings stored") { try next.rows(device: "journal-1").count == 7 * 3 }
+        #expect(try storedPulseRates(next) == (60...66).map { String($0) })
+        // Each at the time it was read, not when the next start stored it.
+        #expect(try next.count("SELECT count(DISTINCT observation_time) FROM vital_signs") == 7)
+        #expect(next.source.statistics(port: path)?.observationsFromJournal == 6 * 3)
+        try await waitUntil(timeout: .seconds(10), "the journal emptied once all is stored") {
+            (try? FileManager.default.attributesOfItem(atPath: journalFolder + "/" + journal)[.size] as? Int) == 0
+        }
     }
 
     @Test("an outage beyond the spool's bound drops the oldest waiting readings, counted, and keeps the newest")

@@ -41,8 +41,13 @@ public struct SerialPortStatistics: Sendable, Equatable {
     /// Batches read and waiting in the port's spool for a slot (see `SerialSource.Options`).
     public var batchesWaiting = 0
     public var batchesFailed = 0
-    /// Observations given up: the spool's oldest beyond its bound, or waiting when the source stopped.
+    /// Observations given up: the spool's oldest beyond its bound, or waiting when the source
+    /// stopped without a journal (with one they are stored at the next start).
     public var observationsDropped = 0
+    /// Observations an earlier run left in the port's journal, submitted again at this start.
+    public var observationsFromJournal = 0
+    /// Journal lines that did not read back at this start (a torn last line, a damaged file).
+    public var journalLinesUnreadable = 0
     public var statusReports: [DeviceStatusReport.Condition: Int] = [:]
     /// What the device reported about itself in its last frames (empty: all well).
     public var currentConditions: Set<DeviceStatusReport.Condition> = []

@@ -28,12 +28,14 @@ final class SerialPortReader: Sendable {
     /// The spool is dropping its oldest batches: logged when it starts and when it ends.
     private let overflowing = Atomic<Bool>(false)
 
-    init(configuration: SerialPortConfiguration, decoder: any FrameDecoder, context: SerialSourceContext) {
+    init(configuration: SerialPortConfiguration, decoder: any FrameDecoder, context: SerialSourceContext, journal: SerialJournal?) {
         self.configuration = configuration
         self.decoder = decoder
         self.context = context
         metrics = SerialMetrics(port: configuration.path)
-        spool = SerialSpool(maxInFlight: context.options.maxBatchesInFlight, maxWaitingObservations: context.options.maxWaitingObservations)
+        spool = SerialSpool(
+            maxInFlight: context.options.maxBatchesInFlight, maxWaitingObservations: context.options.maxWaitingObservations, journal: journal
+        )
     }
 
     func start() {
@@ -74,6 +76,7 @@ final class SerialPortReader: Sendable {
         var inOutage = false
         var everOpened = false
         metrics.up.record(0)
+        storeJournaledBatches()
         while !stopping.isStopped {
             let fd: Int32
             do throws(SerialPortError) {
@@ -127,6 +130,26 @@ final class SerialPortReader: Sendable {
         }
         let givenUp = spool.drain(timeout: .seconds(5))
         if givenUp > 0 { noteGivenUp(givenUp, reason: "stopping before the database stored them") }
+    }
+
+    /// Submits, store only, what an earlier run's journal holds: read then and not known to be
+    /// stored (those that were are recognised by their key).
+    private func storeJournaledBatches() {
+        let (batches, unreadable) = spool.recoverJournal()
+        let observations = batches.reduce(0) { $0 + $1.observations.count }
+        counters.update {
+            $0.journalLinesUnreadable += unreadable
+            $0.observationsFromJournal += observations
+        }
+        guard !batches.isEmpty else { return }
+        logger.notice("serial readings an earlier run had not stored are stored from its journal", metadata: [
+            "batches": "\(batches.count)", "observations": "\(observations)",
+        ])
+        for batch in batches {
+            let (next, dropped, _) = spool.add(batch, journaled: true)
+            if dropped > 0 { noteGivenUp(dropped, reason: nil) }
+            if let next { send(next, attempt: 0) }
+        }
     }
 
     /// Reads until the port goes away or the reader is stopped; says why it ended.
@@ -298,8 +321,15 @@ final class SerialPortReader: Sendable {
     }
 
     /// Counts observations that will not be stored; logs them when `reason` says why (the
-    /// spool's overflow is logged once per episode by the caller).
+    /// spool's overflow is logged once per episode by the caller). With a journal, what a stop
+    /// gives up is stored at the next start instead.
     private func noteGivenUp(_ observations: Int, reason: String?) {
+        if let reason, spool.isJournaled {
+            logger.warning("serial observations not stored yet are left in the journal for the next start", metadata: [
+                "observations": "\(observations)", "reason": "\(reason)",
+            ])
+            return
+        }
         counters.update { $0.observationsDropped += observations }
         metrics.dropped.increment(by: observations)
         if let reason {

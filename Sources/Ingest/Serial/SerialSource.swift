@@ -45,6 +45,9 @@ public final class SerialSource: Sendable {
         public var maxWaitingObservations = 20_000
         /// How often a reader waiting for bytes checks whether it should stop.
         public var pollInterval: Duration = .milliseconds(250)
+        /// Where each port keeps its spool on disk (`SerialJournal`), so that readings not yet
+        /// stored outlive a crash or a stop during a database outage; nil keeps them in memory only.
+        public var journalDirectory: String?
 
         public init() {}
     }
@@ -69,7 +72,10 @@ public final class SerialSource: Sendable {
             guard port.profile.protocolFamily.isSerial, let decoder = SerialProtocol.decoder(for: port.profile) else {
                 throw SerialConfigurationError("serial port \(port.path): profile \(port.profile.id) speaks \(port.profile.protocolFamily.rawValue), not a serial protocol")
             }
-            return SerialPortReader(configuration: port, decoder: decoder, context: context)
+            let journal = try options.journalDirectory.map { directory throws(SerialConfigurationError) in
+                try SerialJournal(directory: directory, portPath: port.path, logger: logger)
+            }
+            return SerialPortReader(configuration: port, decoder: decoder, context: context, journal: journal)
         }
         self.logger = logger
     }

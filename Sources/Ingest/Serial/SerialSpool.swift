@@ -11,7 +11,8 @@ import VitalSigns
 /// batches are submitted at a time; the others wait here, up to `maxWaitingObservations`, beyond
 /// which the oldest waiting batches are dropped and counted: memory stays bounded in a long
 /// outage, and the loss is known rather than silent. A batch that has to wait is shown to the
-/// alert rules at once (`evaluated`): an alert must not wait for the database.
+/// alert rules at once (`evaluated`): an alert must not wait for the database. With a journal,
+/// what it holds is on disk too (`SerialJournal`), and outlives the engine.
 final class SerialSpool: @unchecked Sendable {
     struct Batch: Sendable {
         /// Made when the batch is read and sent with every attempt: a retry after a commit whose
@@ -32,18 +33,31 @@ final class SerialSpool: @unchecked Sendable {
     private var inFlight = 0
     /// Set when the port stops for good: nothing more is handed out.
     private var closed = false
+    /// Written under the lock, so that it is emptied only when nothing it holds is unstored.
+    private let journal: SerialJournal?
 
-    init(maxInFlight: Int, maxWaitingObservations: Int) {
+    init(maxInFlight: Int, maxWaitingObservations: Int, journal: SerialJournal? = nil) {
         self.maxInFlight = max(1, maxInFlight)
         self.maxWaitingObservations = max(0, maxWaitingObservations)
+        self.journal = journal
     }
 
-    /// Queues `batch` behind the waiting ones. Returns the batch to submit now if a slot is free,
+    /// Whether what is given up at a stop stays on disk for the next start.
+    var isJournaled: Bool { journal != nil }
+
+    /// The batches the journal holds from an earlier run, and its lines that did not read back.
+    func recoverJournal() -> (batches: [Batch], unreadable: Int) {
+        condition.withLock { journal?.recover() ?? ([], 0) }
+    }
+
+    /// Queues `batch` behind the waiting ones (`journaled`: it is in the journal already, as a
+    /// recovered batch is; else it is appended to it first). Returns the batch to submit now if a slot is free,
     /// the observations dropped to keep within the bound (the newest batch is always kept), and
     /// whether `batch` itself waits, marked `evaluated`: the caller shows it to the rules now.
-    func add(_ batch: Batch) -> (submit: Batch?, dropped: Int, waits: Bool) {
+    func add(_ batch: Batch, journaled: Bool = false) -> (submit: Batch?, dropped: Int, waits: Bool) {
         condition.withLock {
             guard !closed else { return (nil, batch.observations.count, false) }
+            if !journaled { journal?.append(batch) }
             // Device conditions alone, that would wait: shown to the rules, nothing to store.
             if batch.observations.isEmpty && (!waiting.isEmpty || inFlight >= maxInFlight) { return (nil, 0, true) }
             waiting.append(batch)
@@ -67,6 +81,9 @@ final class SerialSpool: @unchecked Sendable {
         condition.withLock {
             inFlight -= 1
             condition.broadcast()
+            // Everything journaled is stored (or refused for its data). Not once closed: what
+            // was given up then is for the next start.
+            if inFlight == 0, waiting.isEmpty, !closed { journal?.clear() }
             return takeNext()
         }
     }
@@ -91,13 +108,16 @@ final class SerialSpool: @unchecked Sendable {
         }
     }
 
-    /// Hands out nothing more; returns the observations that were waiting (given up).
+    /// Hands out nothing more; returns the observations that were waiting (given up, or with a
+    /// journal left to the next start).
     func close() -> Int {
         condition.withLock { closeLocked() }
     }
 
     private func closeLocked() -> Int {
         closed = true
+        // What is in it stays for the next start, which may be another engine's.
+        journal?.release()
         defer {
             waiting.removeAll()
             waitingObservations = 0
